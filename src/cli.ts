@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+/**
+ * The `spanmeter` command line: run, validate, components.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { formatError, loadConfig } from './config/config.js';
+import { createRegistry } from './registry.js';
+import { Service } from './service.js';
+import { createLogger } from './telemetry/logger.js';
+import { VERSION } from './version.js';
+import { consumesOf } from './component.js';
+
+/** The embedded default pipeline.yaml shipped at the package root. */
+export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
+
+function configFiles(given: string[] | undefined): string[] {
+  if (given && given.length) return given;
+  return [existsSync('pipeline.yaml') ? 'pipeline.yaml' : EMBEDDED_CONFIG];
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('spanmeter')
+    .description('Meters LiteLLM usage from OpenTelemetry spans into Amberflo records, durably.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Config files: --config may be given several times; files merge in order (maps merge, lists are
+replaced). Without --config, ./pipeline.yaml is used if present, else the embedded default.
+Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
+    );
+
+  program
+    .command('run')
+    .description('run the collector')
+    .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
+    .action(async (opts: { config?: string[] }) => {
+      const registry = await createRegistry();
+      const files = configFiles(opts.config);
+      const { config, errors } = await loadConfig(files, registry);
+      if (!config) {
+        process.stderr.write(`spanmeter: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n`);
+        for (const e of errors) process.stderr.write(`  ${formatError(e)}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const logger = createLogger(config.service.logLevel);
+      const service = new Service(config, { logger });
+      let stopping = false;
+      const stop = (reason: string, code: number) => {
+        if (stopping) {
+          logger.warn({ reason }, 'second signal: exiting now');
+          logger.flush();
+          process.exit(code || 1);
+        }
+        stopping = true;
+        logger.info({ reason }, 'stopping');
+        service
+          .shutdown()
+          .then(
+            () => (process.exitCode = code),
+            (err: Error) => {
+              logger.error({ err }, 'shutdown finished with errors');
+              process.exitCode = 1;
+            },
+          )
+          .finally(() => {
+            logger.flush();
+            // Anything still holding the event loop after a clean shutdown is a bug; do not hang.
+            setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+          });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM', 0));
+      process.on('SIGINT', () => stop('SIGINT', 0));
+      service.onFatal(() => stop('fatal error', 1));
+      try {
+        await service.start();
+      } catch (e) {
+        logger.fatal({ err: e }, 'spanmeter failed to start');
+        logger.flush();
+        process.exitCode = 1;
+        setTimeout(() => process.exit(1), 100).unref();
+      }
+    });
+
+  program
+    .command('validate')
+    .description('check configuration files and report every error; exit 0 when valid, 1 otherwise')
+    .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
+    .action(async (opts: { config?: string[] }) => {
+      const registry = await createRegistry();
+      const files = configFiles(opts.config);
+      const { config, errors } = await loadConfig(files, registry);
+      if (!config) {
+        process.stderr.write(`${files.join(', ')}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+        for (const e of errors) process.stderr.write(`${formatError(e)}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(
+        `${files.join(', ')}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines
+          .map((p) => `${p.name} [${[...p.receivers, ...p.processors, ...p.exporters].join(' → ')}]`)
+          .join('; ')})\n`,
+      );
+    });
+
+  program
+    .command('components')
+    .description('list every registered component with its data types and config keys')
+    .option('--json', 'print JSON')
+    .addOption(new Option('-c, --config <file>', 'also load the plugins named in this config (repeatable)').argParser(collect))
+    .action(async (opts: { json?: boolean; config?: string[] }) => {
+      const registry = await createRegistry();
+      if (opts.config) {
+        const { errors } = await loadConfig(opts.config, registry);
+        for (const e of errors.filter((x) => x.message.startsWith('cannot load plugin'))) process.stderr.write(`${formatError(e)}\n`);
+      }
+      const rows = registry.list().map(({ factory: f, origin }) => ({
+        kind: f.kind,
+        type: f.type,
+        stability: f.stability,
+        consumes: f.kind === 'receiver' ? null : consumesOf(f).join('|'),
+        produces: f.kind === 'exporter' ? null : f.produces,
+        description: f.description,
+        origin,
+        keys: configKeys(f.configSchema as Record<string, unknown>),
+      }));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      for (const kind of ['receiver', 'processor', 'exporter']) {
+        process.stdout.write(`${kind}s:\n`);
+        for (const r of rows.filter((x) => x.kind === kind)) {
+          const flow = [r.consumes, r.produces].filter(Boolean).join(' → ');
+          process.stdout.write(`  ${r.type} (${r.stability}; ${flow}${r.origin.startsWith('plugin') ? `; ${r.origin}` : ''})\n    ${r.description}\n`);
+          for (const k of r.keys) process.stdout.write(`      ${k.key}${k.type ? `: ${k.type}` : ''}${k.description ? `  ${k.description}` : ''}\n`);
+        }
+      }
+    });
+
+  return program;
+}
+
+interface KeyRow {
+  key: string;
+  type?: string;
+  description?: string;
+}
+
+/** Flattens a JSON Schema's properties into dotted keys for `spanmeter components`. */
+export function configKeys(schema: Record<string, unknown>, prefix = ''): KeyRow[] {
+  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const rows: KeyRow[] = [];
+  for (const [k, s] of Object.entries(props)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    const type = s.format === 'duration' ? 'duration' : s.enum ? (s.enum as unknown[]).map((v) => JSON.stringify(v)).join('|') : Array.isArray(s.type) ? s.type.join('|') : (s.type as string | undefined);
+    rows.push({ key, type, description: s.description as string | undefined });
+    if (s.type === 'object' && s.properties) rows.push(...configKeys(s, key));
+  }
+  return rows;
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (isMain) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((e: Error) => {
+      process.stderr.write(`spanmeter: ${e.message}\n`);
+      process.exitCode = 1;
+    });
+}

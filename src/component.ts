@@ -1,0 +1,173 @@
+/**
+ * The component model: what every receiver, processor and exporter implements, built-in or plugin.
+ *
+ * A component type is described by a {@link Factory}: its kind, type name, the JSON Schema of its
+ * config, a default config, what data it consumes and produces, and a `create` function. The
+ * pipeline graph (src/graph.ts) creates instances from pipeline.yaml, links them with typed
+ * {@link Consumer}s and runs their lifecycle.
+ *
+ * Data moves by `await next.consume(items)`. The promise resolving is the acknowledgement: the
+ * downstream stage has taken responsibility for the items. A stage that cannot take more rejects
+ * with {@link BackpressureError} (or waits, within a bound); that error travels back to the
+ * receiver, which answers 429 / RESOURCE_EXHAUSTED. Nothing between stages is an unbounded queue.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { LlmCall } from './data/llm-call.js';
+import type { MeterRecord } from './data/meter-record.js';
+import type { SpanBatch } from './data/span.js';
+import type { ComponentMetrics } from './telemetry/metrics.js';
+
+/** The data types that flow between stages. */
+export type DataType = 'spans' | 'llm_calls' | 'meter_events';
+export const DATA_TYPES: readonly DataType[] = ['spans', 'llm_calls', 'meter_events'];
+
+/** What one `consume` call carries, per data type. */
+export interface DataOf {
+  spans: SpanBatch;
+  llm_calls: LlmCall[];
+  meter_events: MeterRecord[];
+}
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+export type Stability = 'development' | 'alpha' | 'beta' | 'stable' | 'deprecated';
+
+/** Per-call context; lets stages pass hints (e.g. the receiver's transport) downstream. */
+export interface ConsumeContext {
+  /** The receiver instance id that accepted the data, e.g. "otlp". */
+  receiver?: string;
+  /** The transport, e.g. "http", "grpc", "file". */
+  transport?: string;
+}
+
+/** A stage that accepts data of type T. Implementations must not mutate `data` after returning. */
+export interface Consumer<T> {
+  consume(data: T, ctx?: ConsumeContext): Promise<void>;
+}
+
+/** Lifecycle shared by every component instance. Both methods must be idempotent. */
+export interface Lifecycle {
+  /** Open ports, start timers, connect. Must return once the component is ready. */
+  start?(host: Host): Promise<void>;
+  /**
+   * Stop accepting new work, finish what is in flight, flush buffers to the next consumer.
+   * `deadline` is an absolute time (ms since epoch) by which shutdown should be done.
+   */
+  shutdown?(deadline: number): Promise<void>;
+}
+
+export type Receiver = Lifecycle;
+export type Processor<I = unknown> = Lifecycle & Consumer<I>;
+export type Exporter<I = unknown> = Lifecycle & Consumer<I>;
+
+/** What the running service offers to started components. */
+export interface Host {
+  /** Marks a fatal, unrecoverable error: the service logs it and shuts down. */
+  reportFatalError(err: Error): void;
+  /** A component may publish a readiness detail shown by /health/ready (e.g. a lookup source). */
+  setHealthDetail(key: string, detail: { ok: boolean; message?: string }): void;
+}
+
+/** Everything a create function receives. */
+export interface CreateSettings<C> {
+  /** Instance id as written in pipeline.yaml: `type` or `type/name`. */
+  id: string;
+  /** The pipeline the instance belongs to (processors only; receivers and exporters are shared). */
+  pipeline?: string;
+  /** Validated config: defaults with the user's values on top. */
+  config: C;
+  logger: Logger;
+  /** The service's Prometheus registry; components register their own metrics here. */
+  registry: Registry;
+  /** Ready-made standard counters, labelled with this component's id. */
+  metrics: ComponentMetrics;
+  /** Directory for this instance's durable state (write-ahead log, spool, dead letters). */
+  dataDir: string;
+  /** Name of this spanmeter instance (used in object keys so replicas never collide). */
+  instanceId: string;
+}
+
+/** JSON Schema (draft 2020-12 subset accepted by ajv). */
+export type JSONSchema = Record<string, unknown>;
+
+interface FactoryBase<C> {
+  /** Type name, `^[a-zA-Z][0-9a-zA-Z_]{0,62}$`. */
+  type: string;
+  /** One line for `spanmeter components`. */
+  description: string;
+  stability: Stability;
+  /**
+   * JSON Schema of the config. Use `additionalProperties: false` on every object so that
+   * unknown keys are rejected; `format: "duration"` for durations like "5s".
+   */
+  configSchema: JSONSchema;
+  /** Default config; must be side-effect free. The user's config is deep-merged on top. */
+  defaultConfig(): C;
+  /** Extra checks that a schema cannot express; return messages keyed by a dotted sub-path. */
+  validate?(config: C): ConfigProblem[];
+}
+
+export interface ConfigProblem {
+  /** Dotted path inside the component's config, '' for the component itself. */
+  path: string;
+  message: string;
+}
+
+export interface ReceiverFactory<C = any> extends FactoryBase<C> {
+  kind: 'receiver';
+  produces: DataType;
+  create(settings: CreateSettings<C>, next: Consumer<any>): Receiver;
+}
+
+export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+  kind: 'processor';
+  /** The types this processor accepts. */
+  consumes: DataType | readonly DataType[];
+  /** The type it emits; 'same' for a pass-through processor (filter, batch...). */
+  produces: DataType | 'same';
+  create(settings: CreateSettings<C>, next: Consumer<any>): Processor<any>;
+}
+
+export interface ExporterFactory<C = any> extends FactoryBase<C> {
+  kind: 'exporter';
+  consumes: DataType | readonly DataType[];
+  create(settings: CreateSettings<C>): Exporter<any>;
+}
+
+export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+
+/** Normalises `consumes` to a list. */
+export function consumesOf(f: ProcessorFactory | ExporterFactory): readonly DataType[] {
+  return typeof f.consumes === 'string' ? [f.consumes] : f.consumes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors that cross stage boundaries.
+
+/**
+ * The pipeline cannot take more right now (full queue, disk budget, memory limit). The receiver
+ * answers 429 (HTTP) / RESOURCE_EXHAUSTED (gRPC) with Retry-After. Data was NOT accepted.
+ */
+export class BackpressureError extends Error {
+  override name = 'BackpressureError';
+  constructor(
+    message: string,
+    /** Suggested wait before retrying, in seconds. */
+    readonly retryAfterSeconds = 1,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The data can never be accepted (malformed, rejected by policy). Retrying will not help.
+ * Receivers answer 400; exporters move the batch to a dead-letter location.
+ */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+/** Identity helper so factories get full type inference: `export default defineFactory({...})`. */
+export function defineFactory<F extends Factory>(f: F): F {
+  return f;
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { registerTestComponents } from '../../test/helpers/components.js';
+import { ComponentRegistry } from '../registry.js';
+import { formatError, loadConfig } from './config.js';
+import { parseDuration } from './duration.js';
+import { deepMerge, expandEnv } from './yaml-source.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'spanmeter-config-'));
+let n = 0;
+function file(text: string): string {
+  const p = join(dir, `c${n++}.yaml`);
+  writeFileSync(p, text);
+  return p;
+}
+function registry(): ComponentRegistry {
+  const r = new ComponentRegistry();
+  registerTestComponents(r);
+  return r;
+}
+
+const GOOD = `receivers:
+  test_source:
+processors:
+  test_tag:
+    label: hello
+exporters:
+  test_capture:
+service:
+  pipelines:
+    main:
+      receivers: [test_source]
+      processors: [test_tag]
+      exporters: [test_capture]
+`;
+
+describe('env expansion', () => {
+  const env = { A: 'alpha', N: '42', EMPTY: '' };
+  it('expands ${env:VAR} and ${VAR}', () => {
+    assert.deepEqual(expandEnv('x-${env:A}-${A}', env, true), { value: 'x-alpha-alpha', problems: [] });
+  });
+  it('uses the default when unset or empty', () => {
+    assert.equal(expandEnv('${env:MISSING:-dflt}', env, true).value, 'dflt');
+    assert.equal(expandEnv('${env:EMPTY:-dflt}', env, true).value, 'dflt');
+    assert.equal(expandEnv('${env:MISSING:-}', env, true).value, '');
+  });
+  it('types a plain scalar that is exactly one reference', () => {
+    assert.equal(expandEnv('${env:N}', env, true).value, 42);
+    assert.equal(expandEnv('${env:MISSING:-true}', env, true).value, true);
+    assert.equal(expandEnv('${env:N}', env, false).value, '42', 'quoted scalars stay strings');
+    assert.equal(expandEnv('${env:N}s', env, true).value, '42s');
+  });
+  it('reports a missing variable without default', () => {
+    const r = expandEnv('${env:NOPE}', env, true);
+    assert.equal(r.problems.length, 1);
+    assert.match(r.problems[0]!, /NOPE is not set and has no default/);
+  });
+  it('keeps $$ as a literal $', () => {
+    assert.equal(expandEnv('a$$b', env, true).value, 'a$b');
+  });
+  it('rejects a malformed reference', () => {
+    assert.match(expandEnv('${env:1BAD}', env, true).problems[0]!, /not a valid environment reference/);
+  });
+});
+
+describe('durations', () => {
+  it('parses units and compounds', () => {
+    assert.equal(parseDuration('300ms'), 300);
+    assert.equal(parseDuration('5s'), 5000);
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('2h'), 7_200_000);
+    assert.equal(parseDuration('1.5s'), 1500);
+  });
+  it('rejects bare numbers and junk', () => {
+    assert.throws(() => parseDuration('5'), /not a duration/);
+    assert.throws(() => parseDuration('five seconds'), /not a duration/);
+  });
+});
+
+describe('deepMerge', () => {
+  it('merges maps, replaces lists, keeps maps over empty values', () => {
+    assert.deepEqual(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, e: 2 }), { a: { b: 1, c: [3] }, d: 1, e: 2 });
+    assert.deepEqual(deepMerge({ processors: { x: {} } }, { processors: null }), { processors: { x: {} } });
+  });
+});
+
+describe('loadConfig', () => {
+  it('accepts a valid config and applies defaults', async () => {
+    const { config, errors } = await loadConfig([file(GOOD)], registry(), { env: {} });
+    assert.deepEqual(errors, []);
+    assert.ok(config);
+    assert.deepEqual(config.pipelines.map((p) => [p.name, p.types]), [['main', ['meter_events', 'meter_events']]]);
+    const tag = config.components.get('processor:test_tag')!;
+    assert.deepEqual(tag.config, { label: 'hello', timeout: '1s' });
+    assert.equal(config.service.metricsAddress, '127.0.0.1:8888');
+    assert.equal(config.service.shutdownTimeoutMs, 30_000);
+  });
+
+  it('reports every error at once with file, line and key path', async () => {
+    const broken = file(`receivers:
+  test_source:
+  nosuch_receiver:
+processors:
+  test_tag:
+    labell: x
+    timeout: soon
+exporters:
+  test_capture:
+    delay_ms: \${env:SPANMETER_TEST_UNSET_VAR}
+service:
+  pipelines:
+    main:
+      receivers: [test_span_source_missing]
+      processors: [test_tag]
+      exporters: [test_capture]
+`);
+    const { config, errors } = await loadConfig([broken], registry(), { env: {} });
+    assert.equal(config, undefined);
+    const lines = errors.map(formatError);
+    const base = broken;
+    assert.ok(lines.includes(`${base}:3 receivers.nosuch_receiver: unknown receiver type "nosuch_receiver"; known receivers: test_source, test_span_source`), lines.join('\n'));
+    assert.ok(lines.includes(`${base}:6 processors.test_tag.labell: unknown key (did you mean "label"?)`), lines.join('\n'));
+    assert.ok(lines.includes(`${base}:7 processors.test_tag.timeout: must be a duration like "5s"`), lines.join('\n'));
+    assert.ok(
+      lines.includes(`${base}:10 exporters.test_capture.delay_ms: environment variable SPANMETER_TEST_UNSET_VAR is not set and has no default (write \${env:SPANMETER_TEST_UNSET_VAR:-default})`),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith(`${base}:14 service.pipelines.main.receivers[0]: references receiver "test_span_source_missing", which is not defined`)),
+      lines.join('\n'),
+    );
+    // Sorted by line.
+    const nums = errors.map((e) => e.line ?? 0);
+    assert.deepEqual(nums, [...nums].sort((a, b) => a - b));
+  });
+
+  it('checks the data types linked between stages', async () => {
+    const r = registry();
+    r.register({
+      kind: 'exporter',
+      type: 'meter_only',
+      description: 'consumes meter_events',
+      stability: 'development',
+      consumes: 'meter_events',
+      configSchema: { type: 'object', additionalProperties: false },
+      defaultConfig: () => ({}),
+      create: () => ({ consume: async () => undefined }),
+    });
+    const p = file(`receivers:
+  test_span_source:
+exporters:
+  meter_only:
+service:
+  pipelines:
+    bad:
+      receivers: [test_span_source]
+      exporters: [meter_only]
+`);
+    const { errors } = await loadConfig([p], r, { env: {} });
+    assert.deepEqual(errors.map(formatError), [
+      `${p}:9 service.pipelines.bad.exporters[0]: exporter "meter_only" consumes meter_events but the pipeline delivers spans (from receiver "test_span_source"); add the litellm and amberflo processors before it`,
+    ]);
+  });
+
+  it('merges several files in order, later values winning, with lines from the file that set them', async () => {
+    const a = file(GOOD);
+    const b = file(`processors:
+  test_tag:
+    timeout: never
+service:
+  telemetry:
+    metrics:
+      address: off
+`);
+    const { errors } = await loadConfig([a, b], registry(), { env: {} });
+    assert.deepEqual(errors.map(formatError), [`${b}:3 processors.test_tag.timeout: must be a duration like "5s"`]);
+    const c = file(`processors:
+  test_tag:
+    label: from-c
+`);
+    const { config } = await loadConfig([a, c], registry(), { env: {} });
+    assert.equal((config!.components.get('processor:test_tag')!.config as { label: string }).label, 'from-c');
+  });
+
+  it('reports YAML syntax errors with a line', async () => {
+    const p = file('receivers:\n  a: [1, 2\nservice: {}\n');
+    const { errors } = await loadConfig([p], registry(), { env: {} });
+    assert.ok(errors.length >= 1);
+    assert.match(formatError(errors[0]!), new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+ YAML: `));
+  });
+
+  it('rejects unknown top-level and service keys, and pipelines without exporters', async () => {
+    const p = file(`receiver:
+  test_source:
+service:
+  pipelinez: {}
+  pipelines:
+    main:
+      receivers: [test_source]
+`);
+    const lines = (await loadConfig([p], registry(), { env: {} })).errors.map(formatError);
+    assert.ok(lines.includes(`${p}:1 receiver: unknown key (did you mean "receivers"?)`), lines.join('\n'));
+    assert.ok(lines.includes(`${p}:4 service.pipelinez: unknown key (did you mean "pipelines"?)`), lines.join('\n'));
+    assert.ok(lines.includes(`${p}:6 service.pipelines.main.exporters: is required`), lines.join('\n'));
+  });
+
+  it('rejects the same processor twice in a pipeline', async () => {
+    const p = file(GOOD.replace('processors: [test_tag]', 'processors: [test_tag, test_tag]'));
+    const lines = (await loadConfig([p], registry(), { env: {} })).errors.map(formatError);
+    assert.deepEqual(lines, [`${p}:12 service.pipelines.main.processors[1]: processor "test_tag" is listed twice in this pipeline`]);
+  });
+
+  it('expands env values into typed settings', async () => {
+    const p = file(GOOD.replace('label: hello', 'label: ${env:LBL:-dflt}\n    timeout: ${env:T}s'));
+    const { config, errors } = await loadConfig([p], registry(), { env: { T: '7' } });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(config!.components.get('processor:test_tag')!.config, { label: 'dflt', timeout: '7s' });
+  });
+});

@@ -1,0 +1,15 @@
+/**
+ * `meter_events`: one Amberflo meter record, exactly as it is written to files or posted to the
+ * ingest API (research/amberflo-contract.md §1). Key order on output is fixed by the amberflo
+ * processor so that serialisation is deterministic.
+ */
+export interface MeterRecord {
+  meterApiName: string;
+  /** Epoch milliseconds. */
+  meterTimeInMillis: number;
+  meterValue: number;
+  customerId?: string;
+  uniqueId?: string;
+  /** Dimension values are strings; `null` appears only in `mode: compat` (parity with the callback). */
+  dimensions?: Record<string, string | null>;
+}

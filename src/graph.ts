@@ -1,0 +1,200 @@
+/**
+ * The pipeline graph: creates component instances from a resolved config, links them, and runs
+ * their lifecycle in the right order.
+ *
+ * - Receivers and exporters are shared: one instance per id, whatever the number of pipelines.
+ *   A receiver listed by several pipelines fans out to all of them; a pipeline with several
+ *   exporters fans out to all of them.
+ * - Processors are created per pipeline (each pipeline has its own batch, its own dedup window).
+ * - Start: exporters, then processors (last to first), then receivers. Shutdown: receivers first
+ *   (stop accepting, finish in-flight requests), then processors first to last (each flushes into
+ *   the next), then exporters. So every stage can drain into a consumer that is still running.
+ * - Data is passed by awaiting `consume`; a rejection (e.g. BackpressureError) travels back to the
+ *   receiver. Nothing here queues.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import {
+  type ComponentKind,
+  type ConsumeContext,
+  type Consumer,
+  type CreateSettings,
+  type Host,
+  type Lifecycle,
+} from './component.js';
+import { componentKey, type ComponentConfig, type ResolvedConfig } from './config/config.js';
+import { spanCount, type SpanBatch } from './data/span.js';
+import type { ServiceMetrics } from './telemetry/metrics.js';
+
+export interface Node {
+  kind: ComponentKind;
+  id: string;
+  pipeline?: string;
+  instance: Lifecycle;
+  state: 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
+}
+
+/** Counts the items of one `consume` call, whatever the data type. */
+export function itemCount(data: unknown): number {
+  if (Array.isArray(data)) return data.length;
+  if (data && typeof data === 'object' && 'resourceSpans' in data) return spanCount(data as SpanBatch);
+  return 0;
+}
+
+/** One consumer that hands the same data to several, waiting for all. */
+export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
+  if (consumers.length === 1) return consumers[0]!;
+  return {
+    async consume(data: T, ctx?: ConsumeContext) {
+      const results = await Promise.allSettled(consumers.map((c) => c.consume(data, ctx)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}
+
+export interface GraphOptions {
+  logger: Logger;
+  metrics: ServiceMetrics;
+}
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  private readonly receivers: Node[] = [];
+  private readonly exporters: Node[] = [];
+  /** Processors of each pipeline, in pipeline order. */
+  private readonly processors = new Map<string, Node[]>();
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    private readonly opts: GraphOptions,
+  ) {
+    this.build();
+  }
+
+  private settings<C>(c: ComponentConfig, pipeline?: string): CreateSettings<C> {
+    const { logger, metrics } = this.opts;
+    return {
+      id: c.id,
+      pipeline,
+      config: c.config as C,
+      logger: logger.child({ kind: c.kind, component: c.id, ...(pipeline ? { pipeline } : {}) }),
+      registry: metrics.registry,
+      metrics: metrics.forComponent(c.kind, c.id, pipeline),
+      dataDir: join(this.config.service.dataDir, `${c.kind}s`, c.id.replace(/[^A-Za-z0-9._-]/g, '_')),
+      instanceId: this.config.service.instanceId,
+    };
+  }
+
+  private build(): void {
+    const { config } = this;
+    const { metrics } = this.opts;
+    const exporterConsumers = new Map<string, Consumer<unknown>>();
+    for (const c of config.components.values()) {
+      if (c.kind !== 'exporter' || c.factory.kind !== 'exporter') continue;
+      const instance = c.factory.create(this.settings(c));
+      const node: Node = { kind: 'exporter', id: c.id, instance, state: 'created' };
+      this.exporters.push(node);
+      this.nodes.push(node);
+      exporterConsumers.set(c.id, instance);
+    }
+    const pipelineHeads = new Map<string, Consumer<unknown>>();
+    for (const p of config.pipelines) {
+      let next: Consumer<unknown> = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
+      const nodes: Node[] = [];
+      for (let i = p.processors.length - 1; i >= 0; i--) {
+        const c = config.components.get(componentKey('processor', p.processors[i]!))!;
+        if (c.factory.kind !== 'processor') continue;
+        const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
+        const downstream = next;
+        const counted: Consumer<unknown> = {
+          consume(data, ctx) {
+            outgoing.inc(itemCount(data));
+            return downstream.consume(data, ctx);
+          },
+        };
+        const instance = c.factory.create(this.settings(c, p.name), counted);
+        const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
+        next = {
+          consume(data, ctx) {
+            incoming.inc(itemCount(data));
+            return instance.consume(data, ctx);
+          },
+        };
+        nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
+      }
+      this.processors.set(p.name, nodes);
+      this.nodes.push(...nodes);
+      pipelineHeads.set(p.name, next);
+    }
+    for (const c of config.components.values()) {
+      if (c.kind !== 'receiver' || c.factory.kind !== 'receiver') continue;
+      const heads = config.pipelines.filter((p) => p.receivers.includes(c.id)).map((p) => pipelineHeads.get(p.name)!);
+      const instance = c.factory.create(this.settings(c), fanout(heads));
+      const node: Node = { kind: 'receiver', id: c.id, instance, state: 'created' };
+      this.receivers.push(node);
+      this.nodes.push(node);
+    }
+  }
+
+  /** Start order: exporters, processors (last first), receivers. On failure, stops what started. */
+  async start(host: Host): Promise<void> {
+    const order: Node[][] = [
+      this.exporters,
+      ...this.config.pipelines.map((p) => [...(this.processors.get(p.name) ?? [])].reverse()).flatMap((ns) => ns.map((n) => [n])),
+      this.receivers,
+    ];
+    try {
+      for (const group of order) {
+        await Promise.all(group.map((n) => this.startNode(n, host)));
+      }
+    } catch (e) {
+      await this.shutdown(Date.now() + 5_000).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async startNode(n: Node, host: Host): Promise<void> {
+    n.state = 'starting';
+    try {
+      await n.instance.start?.(host);
+      n.state = 'started';
+      this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 1);
+    } catch (e) {
+      n.state = 'failed';
+      const err = e as Error;
+      throw new Error(`${n.kind} "${n.id}" failed to start: ${err.message}`, { cause: err });
+    }
+  }
+
+  /** Shutdown order: receivers, processors (first to last, per pipeline), exporters. */
+  async shutdown(deadline: number): Promise<void> {
+    const errors: Error[] = [];
+    const stop = async (n: Node) => {
+      if (n.state === 'stopped' || n.state === 'created') {
+        n.state = 'stopped';
+        return;
+      }
+      n.state = 'stopping';
+      try {
+        await n.instance.shutdown?.(deadline);
+      } catch (e) {
+        errors.push(new Error(`${n.kind} "${n.id}" failed to shut down cleanly: ${(e as Error).message}`, { cause: e }));
+      }
+      n.state = 'stopped';
+      this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 0);
+    };
+    await Promise.all(this.receivers.map(stop));
+    await Promise.all(
+      [...this.processors.values()].map(async (nodes) => {
+        for (const n of nodes) await stop(n);
+      }),
+    );
+    await Promise.all(this.exporters.map(stop));
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+  }
+
+  allStarted(): boolean {
+    return this.nodes.every((n) => n.state === 'started');
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The admin HTTP server (default 127.0.0.1:8888): `/metrics` (Prometheus), `/health/live`,
+ * `/health/ready` (200 only when every component has started; JSON detail either way).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface HealthSource {
+  ready(): boolean;
+  detail(): Record<string, unknown>;
+}
+
+export class AdminServer {
+  private server?: Server;
+
+  constructor(
+    private readonly address: string,
+    private readonly registry: Registry,
+    private readonly health: HealthSource,
+  ) {}
+
+  async start(): Promise<void> {
+    const { host, port } = splitHostPort(this.address);
+    const server = createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
+      if (url === '/metrics') {
+        this.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': this.registry.contentType });
+            res.end(text);
+          },
+          (e: Error) => json(500, { error: e.message }),
+        );
+        return;
+      }
+      if (url === '/health/live' || url === '/health') return json(200, { status: 'live' });
+      if (url === '/health/ready') {
+        const ready = this.health.ready();
+        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...this.health.detail() });
+      }
+      json(404, { error: 'not found', paths: ['/metrics', '/health/live', '/health/ready'] });
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  /** The bound address (useful with port 0). */
+  get boundAddress(): string {
+    const a = this.server?.address() as AddressInfo | undefined;
+    return a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : this.address;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+  if (!m) throw new Error(`invalid address "${address}" (expected host:port)`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}

@@ -1,0 +1,78 @@
+/**
+ * Self-telemetry metrics. Names follow the OpenTelemetry Collector's (`otelcol_receiver_accepted_spans`
+ * → `spanmeter_receiver_accepted_spans_total`) so that existing dashboards and alerts translate.
+ * Every service owns its own registry (no global state), so tests can run several side by side.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ServiceMetrics {
+  readonly registry: Registry;
+  readonly receiverAccepted: Counter<'receiver' | 'transport'>;
+  readonly receiverRefused: Counter<'receiver' | 'transport'>;
+  readonly receiverFailed: Counter<'receiver' | 'transport'>;
+  readonly processorIncoming: Counter<'processor' | 'pipeline'>;
+  readonly processorOutgoing: Counter<'processor' | 'pipeline'>;
+  readonly processorDropped: Counter<'processor' | 'pipeline' | 'reason'>;
+  readonly exporterSent: Counter<'exporter'>;
+  readonly exporterSendFailed: Counter<'exporter'>;
+  readonly exporterQueueSize: Gauge<'exporter'>;
+  readonly exporterQueueCapacity: Gauge<'exporter'>;
+  readonly componentUp: Gauge<'kind' | 'id'>;
+
+  constructor(version: string, opts: { processMetrics?: boolean } = {}) {
+    const registry = (this.registry = new Registry());
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'spanmeter_process_' });
+    new Gauge({ name: 'spanmeter_build_info', help: 'Build information.', labelNames: ['version'], registers: [registry] }).set(
+      { version },
+      1,
+    );
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter<L>({ name, help, labelNames, registers: [registry] });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Gauge<L>({ name, help, labelNames, registers: [registry] });
+    this.receiverAccepted = counter('spanmeter_receiver_accepted_spans_total', 'Spans (or items) accepted by a receiver and acknowledged to the sender.', ['receiver', 'transport']);
+    this.receiverRefused = counter('spanmeter_receiver_refused_spans_total', 'Spans (or items) refused by a receiver: back-pressure or invalid input; the sender was told.', ['receiver', 'transport']);
+    this.receiverFailed = counter('spanmeter_receiver_failed_spans_total', 'Spans (or items) a receiver failed to hand on because of an internal error.', ['receiver', 'transport']);
+    this.processorIncoming = counter('spanmeter_processor_incoming_items_total', 'Items (spans, LLM calls or meter records) that entered a processor.', ['processor', 'pipeline']);
+    this.processorOutgoing = counter('spanmeter_processor_outgoing_items_total', 'Items a processor handed to the next stage.', ['processor', 'pipeline']);
+    this.processorDropped = counter('spanmeter_processor_dropped_total', 'Items a processor dropped on purpose (filtered, duplicate, not billable), by reason.', ['processor', 'pipeline', 'reason']);
+    this.exporterSent = counter('spanmeter_exporter_sent_records_total', 'Records (or spans) an exporter delivered successfully.', ['exporter']);
+    this.exporterSendFailed = counter('spanmeter_exporter_send_failed_records_total', 'Records (or spans) whose delivery attempt failed.', ['exporter']);
+    this.exporterQueueSize = gauge('spanmeter_exporter_queue_size', 'Records waiting in an exporter queue.', ['exporter']);
+    this.exporterQueueCapacity = gauge('spanmeter_exporter_queue_capacity', 'Capacity of an exporter queue, in records.', ['exporter']);
+    this.componentUp = gauge('spanmeter_component_up', '1 when a component has started and not stopped.', ['kind', 'id']);
+  }
+
+  forComponent(kind: 'receiver' | 'processor' | 'exporter', id: string, pipeline = ''): ComponentMetrics {
+    return {
+      accepted: (n, transport = '') => this.receiverAccepted.inc({ receiver: id, transport }, n),
+      refused: (n, transport = '') => this.receiverRefused.inc({ receiver: id, transport }, n),
+      failed: (n, transport = '') => this.receiverFailed.inc({ receiver: id, transport }, n),
+      dropped: (n, reason) => this.processorDropped.inc({ processor: id, pipeline, reason }, n),
+      sent: (n) => this.exporterSent.inc({ exporter: id }, n),
+      sendFailed: (n) => this.exporterSendFailed.inc({ exporter: id }, n),
+      queueSize: (v) => this.exporterQueueSize.set({ exporter: id }, v),
+      queueCapacity: (v) => this.exporterQueueCapacity.set({ exporter: id }, v),
+      kind,
+    };
+  }
+}
+
+/** The standard counters, pre-labelled for one component instance. */
+export interface ComponentMetrics {
+  kind: 'receiver' | 'processor' | 'exporter';
+  /** Receivers: items acknowledged to the sender. */
+  accepted(n: number, transport?: string): void;
+  /** Receivers: items refused (back-pressure or bad input); the sender was told. */
+  refused(n: number, transport?: string): void;
+  /** Receivers: items lost to an internal error (should stay 0). */
+  failed(n: number, transport?: string): void;
+  /** Processors: items dropped on purpose, with a short reason label. */
+  dropped(n: number, reason: string): void;
+  /** Exporters: items delivered. */
+  sent(n: number): void;
+  /** Exporters: items whose delivery attempt failed (they are retried or dead-lettered, never silently lost). */
+  sendFailed(n: number): void;
+  queueSize(v: number): void;
+  queueCapacity(v: number): void;
+}

@@ -1,0 +1,134 @@
+/**
+ * Small components for tests, registered through the same API as plugins:
+ * - receiver `test_source` (produces `type` from its config) whose instances expose `emit(data)`;
+ * - processor `test_tag` (any type → same) that records the order of lifecycle calls;
+ * - exporter `test_capture` (any type) that keeps everything it receives, optionally slowly.
+ */
+import { BackpressureError, defineFactory, type Consumer, type DataType } from '../../src/component.js';
+import type { ComponentRegistry } from '../../src/registry.js';
+
+export const events: string[] = [];
+
+export class TestSource {
+  started = false;
+  constructor(
+    readonly id: string,
+    readonly next: Consumer<unknown>,
+  ) {}
+  async start() {
+    events.push(`start receiver:${this.id}`);
+    this.started = true;
+  }
+  async shutdown() {
+    events.push(`shutdown receiver:${this.id}`);
+    this.started = false;
+  }
+  emit(data: unknown) {
+    if (!this.started) throw new Error('not started');
+    return this.next.consume(data, { receiver: this.id, transport: 'test' });
+  }
+}
+
+export class Capture {
+  readonly received: unknown[] = [];
+  delayMs: number;
+  maxInFlight: number;
+  inFlight = 0;
+  constructor(
+    readonly id: string,
+    cfg: { delay_ms: number; max_in_flight: number },
+  ) {
+    this.delayMs = cfg.delay_ms;
+    this.maxInFlight = cfg.max_in_flight;
+  }
+  async start() {
+    events.push(`start exporter:${this.id}`);
+  }
+  async shutdown() {
+    events.push(`shutdown exporter:${this.id}`);
+  }
+  async consume(data: unknown) {
+    if (this.inFlight >= this.maxInFlight) throw new BackpressureError(`${this.id} is busy`, 2);
+    this.inFlight++;
+    try {
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      this.received.push(data);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+const anyType = ['spans', 'llm_calls', 'meter_events'] as const;
+
+export function registerTestComponents(registry: ComponentRegistry): void {
+  registry.register(
+    defineFactory({
+      kind: 'receiver',
+      type: 'test_source',
+      description: 'Test receiver: emits what the test gives it.',
+      stability: 'development',
+      produces: 'meter_events' as DataType,
+      configSchema: { type: 'object', additionalProperties: false, properties: {} },
+      defaultConfig: () => ({}),
+      create: (s, next) => new TestSource(s.id, next),
+    }),
+    'test',
+  );
+  registry.register(
+    defineFactory({
+      kind: 'receiver',
+      type: 'test_span_source',
+      description: 'Test receiver producing spans.',
+      stability: 'development',
+      produces: 'spans' as DataType,
+      configSchema: { type: 'object', additionalProperties: false, properties: {} },
+      defaultConfig: () => ({}),
+      create: (s, next) => new TestSource(s.id, next),
+    }),
+    'test',
+  );
+  registry.register(
+    defineFactory({
+      kind: 'processor',
+      type: 'test_tag',
+      description: 'Test processor: passes data through, recording lifecycle calls.',
+      stability: 'development',
+      consumes: anyType,
+      produces: 'same',
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { label: { type: 'string' }, timeout: { type: 'string', format: 'duration' } },
+      },
+      defaultConfig: () => ({ label: 'x', timeout: '1s' }),
+      create: (s, next) => ({
+        async start() {
+          events.push(`start processor:${s.pipeline}/${s.id}`);
+        },
+        async shutdown() {
+          events.push(`shutdown processor:${s.pipeline}/${s.id}`);
+        },
+        consume: (data: unknown, ctx) => next.consume(data, ctx),
+      }),
+    }),
+    'test',
+  );
+  registry.register(
+    defineFactory({
+      kind: 'exporter',
+      type: 'test_capture',
+      description: 'Test exporter: keeps everything.',
+      stability: 'development',
+      consumes: anyType,
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { delay_ms: { type: 'integer', minimum: 0 }, max_in_flight: { type: 'integer', minimum: 1 } },
+      },
+      defaultConfig: () => ({ delay_ms: 0, max_in_flight: 1000 }),
+      create: (s) => new Capture(s.id, s.config),
+    }),
+    'test',
+  );
+}
