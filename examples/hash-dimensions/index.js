@@ -1,0 +1,63 @@
+// Example spanmeter plugin: a processor that replaces chosen dimension values of every meter
+// record with a salted SHA-256 digest, e.g. to keep user ids out of billing files while keeping
+// them countable. Load it from pipeline.yaml:
+//
+//   plugins: [./examples/hash-dimensions/index.js]
+//   processors:
+//     hash_dimensions:
+//       dimensions: [user]
+//       salt: ${env:HASH_SALT}
+//
+// A plugin module default-exports a factory, a list of factories, or a function that receives
+// the plugin API and registers factories with `api.register(...)`, exactly like the built-ins.
+import { createHash } from 'node:crypto';
+
+/** @param {import('../../src/registry.js').PluginApi} api */
+export default function register(api) {
+  api.register(
+    api.defineFactory({
+      kind: 'processor',
+      type: 'hash_dimensions',
+      description: 'Replaces the values of chosen dimensions with a salted SHA-256 digest.',
+      stability: 'alpha',
+      consumes: 'meter_events',
+      produces: 'same',
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['dimensions', 'salt'],
+        properties: {
+          dimensions: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Dimension keys to hash.' },
+          salt: { type: 'string', minLength: 8, description: 'Secret salt (at least 8 characters); keep it in the environment.' },
+          length: { type: 'integer', minimum: 8, maximum: 64, description: 'Hex characters of the digest to keep (default 16).' },
+        },
+      },
+      defaultConfig: () => ({ length: 16 }),
+      create(settings, next) {
+        const { dimensions, salt, length } = settings.config;
+        const cache = new Map();
+        const hash = (value) => {
+          let h = cache.get(value);
+          if (h === undefined) {
+            h = createHash('sha256').update(salt).update('\0').update(value).digest('hex').slice(0, length);
+            if (cache.size > 10_000) cache.clear();
+            cache.set(value, h);
+          }
+          return h;
+        };
+        return {
+          // Records are treated as immutable: build new ones instead of editing the input.
+          consume(records, ctx) {
+            const out = records.map((r) => {
+              if (!r.dimensions) return r;
+              const d = { ...r.dimensions };
+              for (const k of dimensions) if (typeof d[k] === 'string' && d[k] !== 'unknown') d[k] = hash(d[k]);
+              return { ...r, dimensions: d };
+            });
+            return next.consume(out, ctx);
+          },
+        };
+      },
+    }),
+  );
+}
