@@ -16,6 +16,8 @@ import type { Registry } from 'prom-client';
 import type { LlmCall } from './data/llm-call.js';
 import type { MeterRecord } from './data/meter-record.js';
 import type { SpanBatch } from './data/span.js';
+import type { DiskBudget } from './storage/budget.js';
+import type { Hold } from './storage/holds.js';
 import type { ComponentMetrics } from './telemetry/metrics.js';
 
 /** The data types that flow between stages. */
@@ -38,6 +40,13 @@ export interface ConsumeContext {
   receiver?: string;
   /** The transport, e.g. "http", "grpc", "file". */
   transport?: string;
+  /**
+   * Present when the data came out of a pipeline's write-ahead log. A stage that keeps the data
+   * after its `consume` call returns (e.g. in an open batch) must `hold.retain()` it and
+   * `hold.release()` once the data is durable further on (in an exporter's spool) or dropped on
+   * purpose; the log is trimmed only past released holds. Pass `ctx` on to `next.consume`.
+   */
+  hold?: Hold;
 }
 
 /** A stage that accepts data of type T. Implementations must not mutate `data` after returning. */
@@ -85,6 +94,12 @@ export interface CreateSettings<C> {
   dataDir: string;
   /** Name of this spanmeter instance (used in object keys so replicas never collide). */
   instanceId: string;
+  /**
+   * Durability: when `durable` is true the pipeline has a write-ahead log and exporters should
+   * spool each batch to disk (under `dataDir`) before acknowledging it; spool bytes count against
+   * the shared `budget` (service.durability.max_disk_bytes).
+   */
+  storage: { durable: boolean; budget?: DiskBudget };
 }
 
 /** JSON Schema (draft 2020-12 subset accepted by ajv). */

@@ -14,12 +14,15 @@ import { Service } from './service.js';
 const dir = mkdtempSync(join(tmpdir(), 'spanmeter-graph-'));
 let n = 0;
 
-async function service(yaml: string, opts: { metricsAddress?: string | null } = {}) {
+async function service(yaml: string, opts: { metricsAddress?: string | null; durable?: boolean } = {}) {
   const p = join(dir, `g${n++}.yaml`);
   writeFileSync(p, yaml);
+  // A second file merged on top: its own data dir, durability on or off.
+  const overlay = join(dir, `g${n++}.yaml`);
+  writeFileSync(overlay, `service:\n  data_dir: ${mkdtempSync(join(dir, 'data-'))}\n  durability:\n    enabled: ${opts.durable ?? false}\n`);
   const r = new ComponentRegistry();
   registerTestComponents(r);
-  const { config, errors } = await loadConfig([p], r, { env: {} });
+  const { config, errors } = await loadConfig([p, overlay], r, { env: {} });
   assert.deepEqual(errors, []);
   const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: opts.metricsAddress ?? null, processMetrics: false });
   const node = (kind: string, id: string) => svc.graph.nodes.find((x) => x.kind === kind && x.id === id)!.instance;

@@ -25,6 +25,8 @@ import {
 import { componentKey, type ComponentConfig, type ResolvedConfig } from './config/config.js';
 import { spanCount, type SpanBatch } from './data/span.js';
 import type { ServiceMetrics } from './telemetry/metrics.js';
+import { DiskBudget } from './storage/budget.js';
+import { DurableStage } from './storage/durable-stage.js';
 
 export interface Node {
   kind: ComponentKind;
@@ -60,6 +62,9 @@ export interface GraphOptions {
 
 export class Graph {
   readonly nodes: Node[] = [];
+  /** Write-ahead log stages, one per durable pipeline. */
+  readonly durable: DurableStage[] = [];
+  readonly budget?: DiskBudget;
   private readonly receivers: Node[] = [];
   private readonly exporters: Node[] = [];
   /** Processors of each pipeline, in pipeline order. */
@@ -69,6 +74,8 @@ export class Graph {
     private readonly config: ResolvedConfig,
     private readonly opts: GraphOptions,
   ) {
+    const d = config.service.durability;
+    if (d.enabled) this.budget = new DiskBudget(d.maxDiskBytes);
     this.build();
   }
 
@@ -83,7 +90,18 @@ export class Graph {
       metrics: metrics.forComponent(c.kind, c.id, pipeline),
       dataDir: join(this.config.service.dataDir, `${c.kind}s`, c.id.replace(/[^A-Za-z0-9._-]/g, '_')),
       instanceId: this.config.service.instanceId,
+      storage: { durable: this.config.service.durability.enabled, budget: this.budget },
     };
+  }
+
+  /**
+   * Where a pipeline's write-ahead log goes: before the first stage that receives `llm_calls`
+   * (else `meter_events`); -1 for pipelines that carry only spans (forwarding is best-effort).
+   * Returns the index of the processor it precedes (processors.length = before the exporters).
+   */
+  static walPosition(types: readonly string[]): number {
+    const i = types.indexOf('llm_calls');
+    return i >= 0 ? i : types.indexOf('meter_events');
   }
 
   private build(): void {
@@ -102,7 +120,27 @@ export class Graph {
     for (const p of config.pipelines) {
       let next: Consumer<unknown> = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
       const nodes: Node[] = [];
-      for (let i = p.processors.length - 1; i >= 0; i--) {
+      const walAt = config.service.durability.enabled ? Graph.walPosition(p.types) : -1;
+      const d = config.service.durability;
+      for (let i = p.processors.length; i >= 0; i--) {
+        if (i === walAt) {
+          const stage = new DurableStage({
+            pipeline: p.name,
+            dir: join(config.service.dataDir, 'wal', p.name.replace(/[^A-Za-z0-9._-]/g, '_')),
+            next,
+            logger: this.opts.logger.child({ kind: 'processor', component: 'wal', pipeline: p.name }),
+            registry: metrics.registry,
+            budget: this.budget,
+            syncDelayMs: d.syncDelayMs,
+            segmentBytes: d.segmentBytes,
+            memoryBytes: d.memoryBytes,
+            checkpointIntervalMs: d.checkpointIntervalMs,
+          });
+          this.durable.push(stage);
+          nodes.unshift({ kind: 'processor', id: 'wal', pipeline: p.name, instance: stage, state: 'created' });
+          next = stage;
+        }
+        if (i === p.processors.length) continue;
         const c = config.components.get(componentKey('processor', p.processors[i]!))!;
         if (c.factory.kind !== 'processor') continue;
         const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
@@ -191,6 +229,12 @@ export class Graph {
       }),
     );
     await Promise.all(this.exporters.map(stop));
+    // Only now is everything downstream of the logs flushed: persist their final checkpoints.
+    await Promise.all(
+      this.durable.map((d) =>
+        d.finalize().catch((e: Error) => errors.push(new Error(`write-ahead log of pipeline "${d.pipeline}" failed to close: ${e.message}`, { cause: e }))),
+      ),
+    );
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 

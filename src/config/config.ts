@@ -9,6 +9,7 @@ import { consumesOf, type ComponentKind, type DataType, type Factory } from '../
 import type { ComponentRegistry } from '../registry.js';
 import { suggest, validateAgainst } from './ajv.js';
 import { parseDuration } from './duration.js';
+import { byteSizeSchema, parseByteSize } from './size.js';
 import { deepMerge, isPlainObject, loadYamlFile, SourceMap, type ConfigError, type Path } from './yaml-source.js';
 
 export type { ConfigError } from './yaml-source.js';
@@ -39,7 +40,21 @@ export interface PipelineConfig {
   types: DataType[];
 }
 
+export interface DurabilitySettings {
+  /** Write-ahead log + spools (default true). Off: acknowledgements mean "accepted in memory". */
+  enabled: boolean;
+  /** Disk budget for all logs and spools; 0 = unlimited (default 1 GiB). */
+  maxDiskBytes: number;
+  /** Group-commit window (default 2 ms). */
+  syncDelayMs: number;
+  segmentBytes: number;
+  /** Recent log records kept in memory for forwarding (default 16 MiB). */
+  memoryBytes: number;
+  checkpointIntervalMs: number;
+}
+
 export interface ServiceSettings {
+  durability: DurabilitySettings;
   logLevel: string;
   /** Admin/metrics/health HTTP address, or null when disabled. */
   metricsAddress: string | null;
@@ -103,6 +118,18 @@ const topSchema = {
         data_dir: { type: 'string', minLength: 1 },
         instance_id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
         shutdown_timeout: { type: 'string', format: 'duration' },
+        durability: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' },
+            max_disk_bytes: byteSizeSchema,
+            sync_delay: { type: 'string', format: 'duration' },
+            segment_size: byteSizeSchema,
+            memory_buffer: byteSizeSchema,
+            checkpoint_interval: { type: 'string', format: 'duration' },
+          },
+        },
       },
       required: ['pipelines'],
     },
@@ -285,7 +312,24 @@ export async function loadConfig(
       /* reported by the schema */
     }
   }
+  const dur = isPlainObject(svc.durability) ? svc.durability : {};
+  const safe = <T>(f: () => T, dflt: T): T => {
+    try {
+      return f();
+    } catch {
+      return dflt; // reported by the schema
+    }
+  };
+  const durability: DurabilitySettings = {
+    enabled: typeof dur.enabled === 'boolean' ? dur.enabled : true,
+    maxDiskBytes: safe(() => parseByteSize((dur.max_disk_bytes as string | number | undefined) ?? '1GiB'), 1024 ** 3),
+    syncDelayMs: safe(() => parseDuration((dur.sync_delay as string | undefined) ?? '2ms'), 2),
+    segmentBytes: safe(() => parseByteSize((dur.segment_size as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
+    memoryBytes: safe(() => parseByteSize((dur.memory_buffer as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
+    checkpointIntervalMs: safe(() => parseDuration((dur.checkpoint_interval as string | undefined) ?? '200ms'), 200),
+  };
   const service: ServiceSettings = {
+    durability,
     logLevel: (typeof logs.level === 'string' ? logs.level : undefined) ?? env.SPANMETER_LOG_LEVEL ?? 'info',
     metricsAddress: typeof address === 'string' && address !== 'off' ? address : null,
     dataDir: typeof svc.data_dir === 'string' ? svc.data_dir : './data',

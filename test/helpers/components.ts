@@ -4,7 +4,7 @@
  * - processor `test_tag` (any type → same) that records the order of lifecycle calls;
  * - exporter `test_capture` (any type) that keeps everything it receives, optionally slowly.
  */
-import { BackpressureError, defineFactory, type Consumer, type DataType } from '../../src/component.js';
+import { BackpressureError, defineFactory, type ConsumeContext, type Consumer, type DataType } from '../../src/component.js';
 import type { ComponentRegistry } from '../../src/registry.js';
 
 export const events: string[] = [];
@@ -31,15 +31,19 @@ export class TestSource {
 
 export class Capture {
   readonly received: unknown[] = [];
+  readonly contexts: (ConsumeContext | undefined)[] = [];
   delayMs: number;
   maxInFlight: number;
+  /** While true, every consume is refused with BackpressureError (a dead downstream). */
+  refuse: boolean;
   inFlight = 0;
   constructor(
     readonly id: string,
-    cfg: { delay_ms: number; max_in_flight: number },
+    cfg: { delay_ms: number; max_in_flight: number; refuse: boolean },
   ) {
     this.delayMs = cfg.delay_ms;
     this.maxInFlight = cfg.max_in_flight;
+    this.refuse = cfg.refuse;
   }
   async start() {
     events.push(`start exporter:${this.id}`);
@@ -47,12 +51,14 @@ export class Capture {
   async shutdown() {
     events.push(`shutdown exporter:${this.id}`);
   }
-  async consume(data: unknown) {
+  async consume(data: unknown, ctx?: ConsumeContext) {
+    if (this.refuse) throw new BackpressureError(`${this.id} refuses everything`, 0.05);
     if (this.inFlight >= this.maxInFlight) throw new BackpressureError(`${this.id} is busy`, 2);
     this.inFlight++;
     try {
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       this.received.push(data);
+      this.contexts.push(ctx);
     } finally {
       this.inFlight--;
     }
@@ -124,9 +130,9 @@ export function registerTestComponents(registry: ComponentRegistry): void {
       configSchema: {
         type: 'object',
         additionalProperties: false,
-        properties: { delay_ms: { type: 'integer', minimum: 0 }, max_in_flight: { type: 'integer', minimum: 1 } },
+        properties: { delay_ms: { type: 'integer', minimum: 0 }, max_in_flight: { type: 'integer', minimum: 1 }, refuse: { type: 'boolean' } },
       },
-      defaultConfig: () => ({ delay_ms: 0, max_in_flight: 1000 }),
+      defaultConfig: () => ({ delay_ms: 0, max_in_flight: 1000, refuse: false }),
       create: (s) => new Capture(s.id, s.config),
     }),
     'test',

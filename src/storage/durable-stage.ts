@@ -1,0 +1,277 @@
+/**
+ * The durable stage: the point of a pipeline where accepted billing data is written to the
+ * write-ahead log before the sender gets its acknowledgement.
+ *
+ *   receiver → litellm → [durable stage] → enrich → amberflo → batch → exporters (spool)
+ *
+ * - `consume` appends the items (one log record per call) and resolves after fdatasync (group
+ *   commit). That resolution is what lets the receiver answer 200.
+ * - A forwarder hands log records downstream strictly in order, each with a {@link Hold}. Recent
+ *   records come from a bounded in-memory window; anything older (a backlog, or the tail after a
+ *   restart) is read back from disk, so memory stays bounded whatever the backlog.
+ * - Downstream back-pressure makes the forwarder wait and retry; the log absorbs the backlog until
+ *   the disk budget is full, and then appends are refused (receivers answer 429/503).
+ * - When every hold up to a seq is released (the data is in exporters' spools), the log's
+ *   checkpoint moves and covered segments are deleted.
+ */
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BackpressureError, PermanentError, type ConsumeContext, type Consumer } from '../component.js';
+import type { DiskBudget } from './budget.js';
+import { Watermark } from './holds.js';
+import { WriteAheadLog } from './wal.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DurableStageOptions {
+  pipeline: string;
+  dir: string;
+  next: Consumer<unknown>;
+  logger: Logger;
+  registry: Registry;
+  budget?: DiskBudget;
+  /** Group-commit window in ms. */
+  syncDelayMs: number;
+  segmentBytes: number;
+  /** Bytes of recent records kept in memory for forwarding without a disk read. */
+  memoryBytes: number;
+  /** How often the checkpoint is persisted (ms). */
+  checkpointIntervalMs: number;
+}
+
+const metricsByRegistry = new WeakMap<Registry, ReturnType<typeof createMetrics>>();
+function createMetrics(registry: Registry) {
+  const labelNames = ['pipeline'] as const;
+  return {
+    bytes: new Gauge({ name: 'spanmeter_wal_bytes', help: 'Bytes of write-ahead log segments on disk.', labelNames, registers: [registry] }),
+    backlog: new Gauge({ name: 'spanmeter_wal_backlog_records', help: 'Log records appended but not yet forwarded downstream.', labelNames, registers: [registry] }),
+    unsafe: new Gauge({ name: 'spanmeter_wal_unsafe_records', help: 'Log records not yet durable downstream (after the checkpoint).', labelNames, registers: [registry] }),
+    appended: new Counter({ name: 'spanmeter_wal_appended_records_total', help: 'Log records appended (one per accepted request chunk).', labelNames, registers: [registry] }),
+    syncs: new Counter({ name: 'spanmeter_wal_syncs_total', help: 'fdatasync calls (group commits).', labelNames, registers: [registry] }),
+    refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full.', labelNames, registers: [registry] }),
+    truncated: new Counter({ name: 'spanmeter_wal_recovery_truncated_bytes_total', help: 'Bytes of torn or corrupt log tail cut off during recovery.', labelNames, registers: [registry] }),
+    deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records that downstream rejected permanently, moved to the dead-letter folder.', labelNames, registers: [registry] }),
+  };
+}
+
+export class DurableStage implements Consumer<unknown> {
+  private wal?: WriteAheadLog;
+  private watermark = new Watermark();
+  /** Recent records not yet forwarded, by seq. */
+  private readonly memory = new Map<number, { data: unknown; bytes: number }>();
+  private memoryUsed = 0;
+  private forwardedSeq = 0;
+  private wake?: () => void;
+  private forwarder?: Promise<void>;
+  private stopping = false;
+  private stopForwarder = false;
+  private checkpointTimer?: NodeJS.Timeout;
+  private lastCheckpointWrite = Promise.resolve();
+  private readonly m: ReturnType<typeof createMetrics>;
+  private readonly labels: { pipeline: string };
+
+  get pipeline(): string {
+    return this.o.pipeline;
+  }
+
+  constructor(private readonly o: DurableStageOptions) {
+    let m = metricsByRegistry.get(o.registry);
+    if (!m) metricsByRegistry.set(o.registry, (m = createMetrics(o.registry)));
+    this.m = m;
+    this.labels = { pipeline: o.pipeline };
+  }
+
+  async start(): Promise<void> {
+    const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes });
+    this.wal = wal;
+    const r = wal.recovery;
+    if (r.problems.length) {
+      this.m.truncated.inc(this.labels, r.truncatedBytes);
+      this.o.logger.error({ problems: r.problems, truncatedBytes: r.truncatedBytes }, 'write-ahead log had a torn or corrupt tail: truncated it and recovered everything before it');
+    }
+    if (r.pending) this.o.logger.info({ records: r.pending, checkpoint: r.checkpoint, lastSeq: r.lastSeq }, 'replaying the write-ahead log tail');
+    this.forwardedSeq = wal.checkpoint;
+    this.watermark = new Watermark(wal.checkpoint);
+    this.forwarder = this.forwardLoop();
+    this.checkpointTimer = setInterval(() => void this.persistCheckpoint(), this.o.checkpointIntervalMs);
+    this.checkpointTimer.unref();
+    this.updateGauges();
+  }
+
+  async consume(data: unknown, _ctx?: ConsumeContext): Promise<void> {
+    const wal = this.wal;
+    if (!wal || this.stopping) throw new BackpressureError('pipeline is not accepting data (starting or stopping)', 1);
+    if (Array.isArray(data) && data.length === 0) return;
+    const payload = Buffer.from(JSON.stringify(data), 'utf8');
+    let range: { first: number; last: number };
+    try {
+      range = await wal.append([payload]);
+    } catch (e) {
+      if (e instanceof BackpressureError) {
+        this.m.refused.inc(this.labels);
+        this.o.logger.warn({ err: e.message }, 'refusing data: the disk budget (service.durability.max_disk_bytes) is full until exporters catch up');
+      }
+      throw e;
+    }
+    this.m.appended.inc(this.labels);
+    if (this.memoryUsed + payload.length <= this.o.memoryBytes) {
+      this.memory.set(range.first, { data, bytes: payload.length });
+      this.memoryUsed += payload.length;
+    }
+    this.wake?.();
+  }
+
+  private async forwardLoop(): Promise<void> {
+    const wal = this.wal!;
+    while (!this.stopForwarder) {
+      if (this.forwardedSeq >= wal.lastSeq) {
+        this.updateGauges();
+        if (this.stopping) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      const next = this.forwardedSeq + 1;
+      if (this.memory.has(next)) {
+        await this.forwardOne(next, this.memory.get(next)!.data);
+        continue;
+      }
+      // Not in memory: read a chunk of the backlog from disk.
+      let progressed = false;
+      for await (const chunk of wal.read(this.forwardedSeq, 1024 * 1024)) {
+        for (const e of chunk) {
+          if (this.stopForwarder) return;
+          if (e.seq <= this.forwardedSeq) continue;
+          const data = this.memory.get(e.seq)?.data ?? (JSON.parse(e.payload.toString('utf8')) as unknown);
+          await this.forwardOne(e.seq, data);
+          progressed = true;
+        }
+        if (this.memory.has(this.forwardedSeq + 1)) break; // caught up with what is in memory
+      }
+      if (!progressed && this.forwardedSeq < wal.lastSeq && !this.memory.has(this.forwardedSeq + 1)) {
+        // A seq that was assigned but never written (a failed append): skip it.
+        this.forwardedSeq++;
+      }
+    }
+  }
+
+  private async forwardOne(seq: number, data: unknown): Promise<void> {
+    const hold = this.watermark.begin(seq);
+    let delay = 50;
+    for (;;) {
+      try {
+        await this.o.next.consume(data, { hold });
+        break;
+      } catch (e) {
+        if (e instanceof BackpressureError) {
+          if (this.stopForwarder) {
+            // Shutting down with downstream full: leave this record in the log for the next start.
+            return;
+          }
+          await sleep(Math.min(delay, (e.retryAfterSeconds || 1) * 1000));
+          delay = Math.min(delay * 2, 2000);
+          continue;
+        }
+        if (e instanceof PermanentError) {
+          this.deadLetter(seq, data, e);
+          break;
+        }
+        // Unexpected: keep the data in the log and retry after a pause, never drop it.
+        this.o.logger.error({ err: e, seq }, 'downstream failed to take a write-ahead log record; retrying');
+        if (this.stopForwarder) return;
+        await sleep(Math.min(delay, 2000));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+    hold.release();
+    const kept = this.memory.get(seq);
+    if (kept) {
+      this.memory.delete(seq);
+      this.memoryUsed -= kept.bytes;
+    }
+    this.forwardedSeq = seq;
+  }
+
+  private deadLetter(seq: number, data: unknown, err: Error): void {
+    const dir = join(this.o.dir, 'dead-letter');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${String(seq).padStart(20, '0')}.json`), JSON.stringify({ error: err.message, data }));
+    this.m.deadLettered.inc(this.labels);
+    this.o.logger.error({ err, seq, dir }, 'downstream rejected a write-ahead log record permanently; moved it to the dead-letter folder');
+  }
+
+  private persistCheckpoint(): Promise<void> {
+    const wal = this.wal;
+    if (!wal) return Promise.resolve();
+    this.lastCheckpointWrite = this.lastCheckpointWrite
+      .then(() => wal.setCheckpoint(this.watermark.safe))
+      .catch((err: Error) => this.o.logger.error({ err }, 'cannot persist the write-ahead log checkpoint'))
+      .finally(() => this.updateGauges());
+    return this.lastCheckpointWrite;
+  }
+
+  private updateGauges(): void {
+    const wal = this.wal;
+    if (!wal) return;
+    this.m.bytes.set(this.labels, wal.bytes);
+    this.m.backlog.set(this.labels, wal.lastSeq - this.forwardedSeq);
+    this.m.unsafe.set(this.labels, wal.lastSeq - wal.checkpoint);
+    const syncs = wal.syncs;
+    const delta = syncs - this.syncsSeen;
+    if (delta > 0) this.m.syncs.inc(this.labels, delta);
+    this.syncsSeen = syncs;
+  }
+  private syncsSeen = 0;
+
+  /** Status for `spanmeter status` / the admin endpoint. */
+  status(): Record<string, unknown> {
+    const wal = this.wal;
+    return {
+      pipeline: this.o.pipeline,
+      dir: this.o.dir,
+      bytes: wal?.bytes ?? 0,
+      lastSeq: wal?.lastSeq ?? 0,
+      forwardedSeq: this.forwardedSeq,
+      checkpoint: wal?.checkpoint ?? 0,
+      outstandingHolds: this.watermark.outstanding,
+    };
+  }
+
+  /**
+   * Stops accepting, then forwards what is left in the log downstream until `deadline`.
+   * Whatever cannot be forwarded in time stays in the log and is replayed at the next start.
+   */
+  async shutdown(deadline: number): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    const forwarder = this.forwarder;
+    if (forwarder) {
+      const timeout = Math.max(0, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        forwarder.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.stopForwarder = true;
+        this.wake?.();
+        this.o.logger.warn({ left: (this.wal?.lastSeq ?? 0) - this.forwardedSeq }, 'shutdown deadline reached: the rest stays in the write-ahead log for the next start');
+      }
+    }
+  }
+
+  /** After downstream has flushed: persist the final checkpoint and close the log. */
+  async finalize(): Promise<void> {
+    this.stopForwarder = true;
+    this.wake?.();
+    await this.forwarder?.catch(() => undefined);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.persistCheckpoint();
+    await this.wal?.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { BackpressureError } from '../component.js';
+import { DiskBudget } from './budget.js';
+import { HEADER_BYTES, WriteAheadLog } from './wal.js';
+
+const newDir = () => mkdtempSync(join(tmpdir(), 'spanmeter-wal-'));
+const p = (s: string) => Buffer.from(s);
+
+async function readAll(wal: WriteAheadLog, after = 0): Promise<{ seq: number; text: string }[]> {
+  const out: { seq: number; text: string }[] = [];
+  for await (const chunk of wal.read(after, 64)) for (const e of chunk) out.push({ seq: e.seq, text: e.payload.toString() });
+  return out;
+}
+
+describe('write-ahead log', () => {
+  it('appends, assigns sequence numbers, and reads back in order', async () => {
+    const wal = await WriteAheadLog.open({ dir: newDir() });
+    assert.deepEqual(await wal.append([p('a'), p('b')]), { first: 1, last: 2 });
+    assert.deepEqual(await wal.append([p('c')]), { first: 3, last: 3 });
+    assert.deepEqual(await readAll(wal), [
+      { seq: 1, text: 'a' },
+      { seq: 2, text: 'b' },
+      { seq: 3, text: 'c' },
+    ]);
+    assert.deepEqual(await readAll(wal, 2), [{ seq: 3, text: 'c' }]);
+    await wal.close();
+  });
+
+  it('group-commits concurrent appends into few fdatasyncs', async () => {
+    const wal = await WriteAheadLog.open({ dir: newDir(), syncDelayMs: 5 });
+    const ranges = await Promise.all(Array.from({ length: 200 }, (_, i) => wal.append([p(`r${i}`)])));
+    assert.deepEqual(
+      ranges.map((r) => r.first),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    assert.ok(wal.syncs <= 5, `expected few syncs for 200 concurrent appends, got ${wal.syncs}`);
+    await wal.close();
+  });
+
+  it('survives a restart: continues the sequence and replays what is after the checkpoint', async () => {
+    const dir = newDir();
+    let wal = await WriteAheadLog.open({ dir, segmentBytes: 64 });
+    for (let i = 1; i <= 10; i++) await wal.append([p(`record-${i}`)]);
+    await wal.setCheckpoint(4);
+    await wal.close();
+    wal = await WriteAheadLog.open({ dir, segmentBytes: 64 });
+    assert.equal(wal.recovery.checkpoint, 4);
+    assert.equal(wal.recovery.pending, 6);
+    assert.deepEqual(wal.recovery.problems, []);
+    assert.deepEqual(
+      (await readAll(wal, wal.checkpoint)).map((e) => e.seq),
+      [5, 6, 7, 8, 9, 10],
+    );
+    assert.deepEqual(await wal.append([p('next')]), { first: 11, last: 11 });
+    await wal.close();
+  });
+
+  it('rolls segments and deletes the ones the checkpoint covers', async () => {
+    const dir = newDir();
+    const budget = new DiskBudget(0);
+    const wal = await WriteAheadLog.open({ dir, segmentBytes: 100, budget });
+    for (let i = 0; i < 20; i++) await wal.append([Buffer.alloc(40, i)]);
+    const before = readdirSync(dir).filter((n) => n.endsWith('.log')).length;
+    assert.ok(before >= 5, `expected several segments, got ${before}`);
+    assert.equal(budget.usedBytes, 20 * (HEADER_BYTES + 40));
+    await wal.setCheckpoint(20);
+    const after = readdirSync(dir).filter((n) => n.endsWith('.log')).length;
+    assert.equal(after, 1, 'only the active segment is left');
+    assert.ok(budget.usedBytes < 20 * (HEADER_BYTES + 40));
+    assert.equal(readFileSync(join(dir, 'checkpoint'), 'utf8').trim(), '20');
+    await wal.close();
+  });
+
+  it('detects a torn tail, truncates it and keeps every intact record', async () => {
+    const dir = newDir();
+    let wal = await WriteAheadLog.open({ dir });
+    for (let i = 1; i <= 5; i++) await wal.append([p(`intact-${i}`)]);
+    await wal.close();
+    const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.log'))!);
+    const size = statSync(seg).size;
+    truncateSync(seg, size - 3); // the last record loses its last bytes, as in a crash mid-write
+    wal = await WriteAheadLog.open({ dir });
+    assert.equal(wal.recovery.problems.length, 1);
+    assert.match(wal.recovery.problems[0]!, /torn record \(seq 5\) at the end; truncated/);
+    assert.deepEqual(
+      (await readAll(wal)).map((e) => e.text),
+      ['intact-1', 'intact-2', 'intact-3', 'intact-4'],
+    );
+    assert.deepEqual(await wal.append([p('after')]), { first: 5, last: 5 });
+    await wal.close();
+  });
+
+  it('detects a corrupt record by checksum and keeps what precedes it', async () => {
+    const dir = newDir();
+    let wal = await WriteAheadLog.open({ dir });
+    for (let i = 1; i <= 4; i++) await wal.append([p(`ok-${i}`)]);
+    await wal.close();
+    const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.log'))!);
+    const buf = readFileSync(seg);
+    const recordBytes = HEADER_BYTES + 4;
+    buf[recordBytes * 2 + HEADER_BYTES + 1] ^= 0xff; // flip a payload byte of record 3
+    writeFileSync(seg, buf);
+    appendFileSync(seg, Buffer.alloc(7, 0xaa)); // and some garbage after it
+    wal = await WriteAheadLog.open({ dir });
+    assert.match(wal.recovery.problems[0]!, /checksum mismatch at offset 40/);
+    assert.equal(wal.recovery.truncatedBytes, recordBytes * 2 + 7);
+    assert.deepEqual(
+      (await readAll(wal)).map((e) => e.text),
+      ['ok-1', 'ok-2'],
+    );
+    await wal.close();
+  });
+
+  it('refuses appends with BackpressureError when the disk budget is full', async () => {
+    const budget = new DiskBudget(200);
+    const wal = await WriteAheadLog.open({ dir: newDir(), budget });
+    await wal.append([Buffer.alloc(100)]);
+    await assert.rejects(wal.append([Buffer.alloc(100)]), (e: Error) => e instanceof BackpressureError && /disk budget full/.test(e.message));
+    await wal.setCheckpoint(1);
+    assert.equal(budget.usedBytes, 0, 'the covered segment was deleted');
+    assert.deepEqual(await wal.append([Buffer.alloc(100)]), { first: 2, last: 2 });
+    await wal.close();
+  });
+});

@@ -1,0 +1,385 @@
+/**
+ * A write-ahead log: length-prefixed, checksummed records in segment files, appended with group
+ * commit (one fdatasync for every append that arrives within a short window) and trimmed once
+ * downstream has made the data durable elsewhere (the exporters' spools).
+ *
+ * Record layout (little-endian):
+ *
+ *   u32 payload length | u32 crc32(seq ‖ payload) | u64 seq | payload
+ *
+ * Segments are named `wal-<first seq, 20 digits>.log`. A `checkpoint` file holds the highest seq
+ * whose data is safe downstream; recovery replays only records after it. On open, every segment
+ * is scanned: a torn or corrupt record ends the segment — the file is truncated there, the loss
+ * is reported, and everything before it is kept.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { open, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { BackpressureError } from '../component.js';
+import type { DiskBudget } from './budget.js';
+
+export const HEADER_BYTES = 16;
+const SEGMENT_RE = /^wal-(\d{20})\.log$/;
+
+export interface WalOptions {
+  dir: string;
+  /** Roll to a new segment beyond this size (default 16 MiB). */
+  segmentBytes?: number;
+  /** Group-commit window: appends within it share one fdatasync (default 2 ms; 0 = next tick). */
+  syncDelayMs?: number;
+  /** Disk budget shared with the spools; appends are refused with BackpressureError when it is full. */
+  budget?: DiskBudget;
+  /** Largest single record accepted (default 64 MiB). */
+  maxRecordBytes?: number;
+}
+
+export interface WalEntry {
+  seq: number;
+  payload: Buffer;
+}
+
+interface Segment {
+  firstSeq: number;
+  lastSeq: number; // firstSeq - 1 when empty
+  path: string;
+  bytes: number;
+}
+
+export interface RecoveryReport {
+  segments: number;
+  /** Records found after the checkpoint (to be replayed). */
+  pending: number;
+  /** Bytes cut off torn or corrupt tails. */
+  truncatedBytes: number;
+  /** Human-readable notes on every truncation. */
+  problems: string[];
+  checkpoint: number;
+  lastSeq: number;
+}
+
+interface PendingAppend {
+  payloads: readonly Uint8Array[];
+  bytes: number;
+  resolve: (range: { first: number; last: number }) => void;
+  reject: (e: Error) => void;
+}
+
+export class WriteAheadLog {
+  private segments: Segment[] = [];
+  private active?: { seg: Segment; fh: FileHandle };
+  private nextSeq = 1;
+  private checkpointSeq = 0;
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private flushTimer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private closed = false;
+  private readonly segmentBytes: number;
+  private readonly syncDelayMs: number;
+  private readonly maxRecordBytes: number;
+  /** Number of fdatasync calls (for tests and metrics). */
+  syncs = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly opts: WalOptions,
+    readonly recovery: RecoveryReport,
+  ) {
+    this.segmentBytes = opts.segmentBytes ?? 16 * 1024 * 1024;
+    this.syncDelayMs = opts.syncDelayMs ?? 2;
+    this.maxRecordBytes = opts.maxRecordBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Opens (creating if needed) and recovers the log in `opts.dir`. */
+  static async open(opts: WalOptions): Promise<WriteAheadLog> {
+    mkdirSync(opts.dir, { recursive: true });
+    const checkpointPath = join(opts.dir, 'checkpoint');
+    let checkpoint = 0;
+    if (existsSync(checkpointPath)) {
+      const n = Number(readFileSync(checkpointPath, 'utf8').trim());
+      if (Number.isSafeInteger(n) && n >= 0) checkpoint = n;
+    }
+    const report: RecoveryReport = { segments: 0, pending: 0, truncatedBytes: 0, problems: [], checkpoint, lastSeq: checkpoint };
+    const wal = new WriteAheadLog(opts.dir, opts, report);
+    wal.checkpointSeq = checkpoint;
+    const names = readdirSync(opts.dir).filter((n) => SEGMENT_RE.test(n)).sort();
+    let expected: number | undefined;
+    for (const name of names) {
+      const path = join(opts.dir, name);
+      const firstSeq = Number(SEGMENT_RE.exec(name)![1]);
+      const { lastSeq, goodBytes, problem, records } = scanSegment(path, firstSeq);
+      const size = statSync(path).size;
+      if (problem) {
+        report.problems.push(`${name}: ${problem}; truncated ${size - goodBytes} bytes at offset ${goodBytes}`);
+        report.truncatedBytes += size - goodBytes;
+        await truncate(path, goodBytes);
+        fsyncPath(path);
+      }
+      if (expected !== undefined && records > 0 && firstSeq !== expected) {
+        report.problems.push(`${name}: starts at seq ${firstSeq} but the previous segment ended at ${expected - 1}`);
+      }
+      if (records === 0) {
+        // Nothing intact in it (new or wholly torn): new appends always go to a new segment.
+        await rm(path, { force: true });
+        continue;
+      }
+      wal.segments.push({ firstSeq, lastSeq, path, bytes: goodBytes });
+      for (let s = Math.max(firstSeq, checkpoint + 1); s <= lastSeq; s++) report.pending++;
+      expected = lastSeq + 1;
+      report.lastSeq = Math.max(report.lastSeq, lastSeq);
+    }
+    report.segments = wal.segments.length;
+    wal.nextSeq = report.lastSeq + 1;
+    opts.budget?.add(wal.bytes);
+    // Segments wholly covered by the checkpoint are garbage from before a crash.
+    await wal.dropCovered();
+    return wal;
+  }
+
+  /** Bytes on disk (all segments). */
+  get bytes(): number {
+    return this.segments.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  get checkpoint(): number {
+    return this.checkpointSeq;
+  }
+
+  /**
+   * Appends records and resolves, with their seq range, once they are on disk (fdatasync).
+   * Rejects with BackpressureError when the disk budget is full.
+   */
+  append(payloads: readonly Uint8Array[]): Promise<{ first: number; last: number }> {
+    if (this.closed) return Promise.reject(new Error('write-ahead log is closed'));
+    let bytes = 0;
+    for (const p of payloads) {
+      if (p.byteLength > this.maxRecordBytes) return Promise.reject(new Error(`record of ${p.byteLength} bytes exceeds the ${this.maxRecordBytes}-byte limit`));
+      bytes += HEADER_BYTES + p.byteLength;
+    }
+    const budget = this.opts.budget;
+    if (budget && !budget.fits(bytes + this.pendingBytes)) {
+      return Promise.reject(new BackpressureError(`disk budget full (${budget.describe()})`, 5));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ payloads, bytes, resolve, reject });
+      this.pendingBytes += bytes;
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.flushing) return;
+    if (this.syncDelayMs <= 0) this.flushTimer = setImmediate(() => this.runFlush()) as unknown as NodeJS.Timeout;
+    else this.flushTimer = setTimeout(() => this.runFlush(), this.syncDelayMs);
+  }
+
+  private runFlush(): void {
+    this.flushTimer = undefined;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length) this.scheduleFlush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!batch.length) return;
+    try {
+      const ranges: { first: number; last: number }[] = [];
+      const buffers: Buffer[] = [];
+      let bytes = 0;
+      if (!this.active || this.active.seg.bytes >= this.segmentBytes) await this.roll();
+      const active = this.active!;
+      for (const a of batch) {
+        const first = this.nextSeq;
+        for (const p of a.payloads) {
+          const seq = this.nextSeq++;
+          const header = Buffer.allocUnsafe(HEADER_BYTES);
+          header.writeUInt32LE(p.byteLength, 0);
+          header.writeBigUInt64LE(BigInt(seq), 8);
+          header.writeUInt32LE(crc32(p, crc32(header.subarray(8, 16))), 4);
+          buffers.push(header, Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+          bytes += HEADER_BYTES + p.byteLength;
+        }
+        ranges.push({ first, last: this.nextSeq - 1 });
+      }
+      await writeAll(active.fh, buffers, active.seg.bytes);
+      await active.fh.datasync();
+      this.syncs++;
+      active.seg.bytes += bytes;
+      active.seg.lastSeq = this.nextSeq - 1;
+      this.opts.budget?.add(bytes);
+      batch.forEach((a, i) => a.resolve(ranges[i]!));
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      // The active segment may hold a partial write now: start a new one for later appends;
+      // recovery truncates the torn tail. Sequence numbers of the failed batch are not reused.
+      await this.closeActive().catch(() => undefined);
+      for (const a of batch) a.reject(new Error(`write-ahead log append failed: ${err.message}`, { cause: err }));
+    }
+  }
+
+  private async roll(): Promise<void> {
+    await this.closeActive();
+    const name = `wal-${String(this.nextSeq).padStart(20, '0')}.log`;
+    const path = join(this.dir, name);
+    const fh = await open(path, 'a');
+    fsyncPath(this.dir);
+    const seg: Segment = { firstSeq: this.nextSeq, lastSeq: this.nextSeq - 1, path, bytes: (await fh.stat()).size };
+    this.segments.push(seg);
+    this.active = { seg, fh };
+  }
+
+  private async closeActive(): Promise<void> {
+    const a = this.active;
+    this.active = undefined;
+    if (a) await a.fh.close();
+  }
+
+  /**
+   * Reads records with seq > `after`, in order, handing them over in chunks of at most
+   * `maxChunkBytes`. Memory stays bounded by one segment read plus one chunk.
+   */
+  async *read(after: number, maxChunkBytes = 4 * 1024 * 1024): AsyncGenerator<WalEntry[]> {
+    for (const seg of [...this.segments]) {
+      if (seg.lastSeq <= after || seg.bytes === 0) continue;
+      const fh = await open(seg.path, 'r').catch(() => undefined);
+      if (!fh) continue; // deleted by a concurrent checkpoint: nothing left to read in it
+      try {
+        let offset = 0;
+        let chunk: WalEntry[] = [];
+        let chunkBytes = 0;
+        const header = Buffer.allocUnsafe(HEADER_BYTES);
+        while (offset + HEADER_BYTES <= seg.bytes) {
+          await readExactly(fh, header, offset);
+          const len = header.readUInt32LE(0);
+          const seq = Number(header.readBigUInt64LE(8));
+          if (seq > after) {
+            const payload = Buffer.allocUnsafe(len);
+            await readExactly(fh, payload, offset + HEADER_BYTES);
+            chunk.push({ seq, payload });
+            chunkBytes += len;
+            if (chunkBytes >= maxChunkBytes) {
+              yield chunk;
+              chunk = [];
+              chunkBytes = 0;
+            }
+          }
+          offset += HEADER_BYTES + len;
+        }
+        if (chunk.length) yield chunk;
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  /**
+   * Records that everything up to `seq` is durable downstream: persists the checkpoint and
+   * deletes segments that hold nothing newer. Idempotent; a lower seq is ignored.
+   */
+  async setCheckpoint(seq: number): Promise<void> {
+    if (seq <= this.checkpointSeq) return;
+    this.checkpointSeq = Math.min(seq, this.lastSeq);
+    const path = join(this.dir, 'checkpoint');
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, `${this.checkpointSeq}\n`);
+    fsyncPath(tmp);
+    renameSync(tmp, path);
+    fsyncPath(this.dir);
+    await this.dropCovered();
+  }
+
+  private async dropCovered(): Promise<void> {
+    const keep: Segment[] = [];
+    // A fully covered active segment is closed too (unless a write is under way), so an idle
+    // log gives its disk space back; the next append opens a new segment.
+    if (this.active && !this.flushing && this.active.seg.lastSeq <= this.checkpointSeq) await this.closeActive();
+    for (const seg of this.segments) {
+      const isActive = this.active?.seg === seg;
+      if (!isActive && seg.lastSeq <= this.checkpointSeq) {
+        await rm(seg.path, { force: true });
+        this.opts.budget?.sub(seg.bytes);
+      } else keep.push(seg);
+    }
+    this.segments = keep;
+  }
+
+  /** Flushes pending appends and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    while (this.flushing || this.pending.length) {
+      if (this.flushing) await this.flushing;
+      else await this.flush();
+    }
+    this.closed = true;
+    await this.closeActive();
+  }
+}
+
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  // writev may write less than asked; loop until everything is on disk (in order).
+  let pos = position;
+  let bufs = buffers;
+  while (bufs.length) {
+    const { bytesWritten } = await fh.writev(bufs.slice(0, 1024), pos);
+    pos += bytesWritten;
+    let n = bytesWritten;
+    let i = 0;
+    while (i < bufs.length && n >= bufs[i]!.length) n -= bufs[i++]!.length;
+    bufs = bufs.slice(i);
+    if (n > 0) bufs[0] = bufs[0]!.subarray(n);
+  }
+}
+
+async function readExactly(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesRead } = await fh.read(buf, off, buf.length - off, position + off);
+    if (bytesRead === 0) throw new Error(`unexpected end of write-ahead log segment at ${position + off}`);
+    off += bytesRead;
+  }
+}
+
+/** Scans a segment, validating every record. */
+function scanSegment(path: string, firstSeq: number): { lastSeq: number; goodBytes: number; records: number; problem?: string } {
+  const buf = readFileSync(path);
+  let off = 0;
+  let lastSeq = firstSeq - 1;
+  let records = 0;
+  while (off < buf.length) {
+    if (off + HEADER_BYTES > buf.length) return { lastSeq, goodBytes: off, records, problem: 'torn record header at the end' };
+    const len = buf.readUInt32LE(off);
+    const crc = buf.readUInt32LE(off + 4);
+    const seqBig = buf.readBigUInt64LE(off + 8);
+    if (off + HEADER_BYTES + len > buf.length) return { lastSeq, goodBytes: off, records, problem: `torn record (seq ${seqBig}) at the end` };
+    const actual = crc32(buf.subarray(off + HEADER_BYTES, off + HEADER_BYTES + len), crc32(buf.subarray(off + 8, off + 16)));
+    if (actual !== crc) return { lastSeq, goodBytes: off, records, problem: `checksum mismatch at offset ${off}` };
+    const seq = Number(seqBig);
+    if (seq !== lastSeq + 1) return { lastSeq, goodBytes: off, records, problem: `sequence jumps from ${lastSeq} to ${seq} at offset ${off}` };
+    lastSeq = seq;
+    records++;
+    off += HEADER_BYTES + len;
+  }
+  return { lastSeq, goodBytes: off, records };
+}
+
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
