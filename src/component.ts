@@ -99,7 +99,7 @@ export interface CreateSettings<C> {
    * spool each batch to disk (under `dataDir`) before acknowledging it; spool bytes count against
    * the shared `budget` (service.durability.max_disk_bytes).
    */
-  storage: { durable: boolean; budget?: DiskBudget };
+  storage?: { durable: boolean; budget?: DiskBudget };
 }
 
 /** JSON Schema (draft 2020-12 subset accepted by ajv). */
