@@ -146,7 +146,58 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
       }
     });
 
+  program
+    .command('status')
+    .description('show write-ahead log and spool sizes, the oldest unsent batch and per-exporter backlog of a running spanmeter')
+    .option('-a, --address <host:port>', 'admin address of the running collector', '127.0.0.1:8888')
+    .option('--json', 'print JSON')
+    .action(async (opts: { address: string; json?: boolean }) => {
+      let body: Record<string, unknown>;
+      try {
+        const res = await fetch(`http://${opts.address}/status`, { signal: AbortSignal.timeout(5_000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        body = (await res.json()) as Record<string, unknown>;
+      } catch (e) {
+        process.stderr.write(`spanmeter status: cannot reach the admin endpoint at http://${opts.address}/status: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(formatStatus(body));
+    });
+
   return program;
+}
+
+const mib = (n: unknown) => `${(Number(n ?? 0) / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Human-readable `spanmeter status`. */
+export function formatStatus(s: Record<string, unknown>): string {
+  const lines: string[] = [`spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}`];
+  const d = s.durability as { enabled?: boolean; usedBytes?: number; maxDiskBytes?: number } | undefined;
+  if (d && d.enabled === false) lines.push('durability: off (acknowledgements mean accepted in memory)');
+  else if (d) lines.push(`disk budget: ${mib(d.usedBytes)} used of ${d.maxDiskBytes ? mib(d.maxDiskBytes) : 'unlimited'}`);
+  const wal = (s.wal as Record<string, unknown>[] | undefined) ?? [];
+  if (wal.length) {
+    lines.push('write-ahead logs:');
+    for (const w of wal) {
+      const backlog = Number(w.lastSeq) - Number(w.forwardedSeq);
+      const unsafe = Number(w.lastSeq) - Number(w.checkpoint);
+      lines.push(`  ${String(w.pipeline)}: ${mib(w.bytes)}, ${backlog} record(s) waiting to be processed, ${unsafe} not yet in a spool (checkpoint ${String(w.checkpoint)}, last ${String(w.lastSeq)})`);
+    }
+  }
+  const comps = Object.entries((s.components as Record<string, Record<string, unknown>> | undefined) ?? {});
+  if (comps.length) {
+    lines.push('components:');
+    for (const [id, c] of comps) {
+      const parts = Object.entries(c).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      lines.push(`  ${id}: ${parts.join(', ')}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 interface KeyRow {

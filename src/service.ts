@@ -44,8 +44,32 @@ export class Service {
           components: Object.fromEntries(this.graph.nodes.map((n) => [`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`, n.state])),
           details: Object.fromEntries(this.healthDetails),
         }),
+        status: () => this.status(),
       });
     }
+  }
+
+  /**
+   * Storage and backlog: each pipeline's write-ahead log, each component's own `status()` (e.g.
+   * an exporter's spool: files, bytes, oldest unsent batch), and the disk budget.
+   */
+  status(): Record<string, unknown> {
+    const budget = this.graph.budget;
+    const components: Record<string, unknown> = {};
+    for (const n of this.graph.nodes) {
+      const s = (n.instance as { status?: () => Record<string, unknown> }).status;
+      if (typeof s === 'function' && n.id !== 'wal') components[`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`] = s.call(n.instance);
+    }
+    return {
+      version: VERSION,
+      instanceId: this.config.service.instanceId,
+      state: this.state,
+      durability: this.config.service.durability.enabled
+        ? { maxDiskBytes: this.config.service.durability.maxDiskBytes, usedBytes: budget?.usedBytes ?? 0 }
+        : { enabled: false },
+      wal: this.graph.durable.map((d) => d.status()),
+      components,
+    };
   }
 
   /** Called when a component reports a fatal error (after logging). Default: none. */

@@ -10,6 +10,7 @@ import { loadConfig } from '../config/config.js';
 import type { MeterRecord } from '../data/meter-record.js';
 import { ComponentRegistry } from '../registry.js';
 import { Service } from '../service.js';
+import { formatStatus } from '../cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'spanmeter-durable-'));
 let n = 0;
@@ -57,6 +58,11 @@ describe('durable pipelines (write-ahead log)', () => {
     );
     await svc.start();
     for (let i = 0; i < 20; i++) await source().emit([rec(i)]);
+    const status = svc.status() as { wal: { pipeline: string; lastSeq: number }[]; durability: { usedBytes: number } };
+    assert.equal(status.wal[0]!.pipeline, 'p');
+    assert.equal(status.wal[0]!.lastSeq, 20);
+    assert.ok(status.durability.usedBytes > 0);
+    assert.match(formatStatus(status as unknown as Record<string, unknown>), /write-ahead logs:\n {2}p: \d+\.\d MiB, \d+ record\(s\) waiting to be processed/);
     await svc.shutdown(5_000);
     const got = capture().received.flat() as MeterRecord[];
     assert.deepEqual(got.map((r) => r.uniqueId), Array.from({ length: 20 }, (_, i) => `call-${i}`));

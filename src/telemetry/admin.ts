@@ -9,6 +9,8 @@ import type { Registry } from 'prom-client';
 export interface HealthSource {
   ready(): boolean;
   detail(): Record<string, unknown>;
+  /** Storage and backlog state for `spanmeter status`. */
+  status(): Record<string, unknown>;
 }
 
 export class AdminServer {
@@ -44,7 +46,8 @@ export class AdminServer {
         const ready = this.health.ready();
         return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...this.health.detail() });
       }
-      json(404, { error: 'not found', paths: ['/metrics', '/health/live', '/health/ready'] });
+      if (url === '/status') return json(200, this.health.status());
+      json(404, { error: 'not found', paths: ['/metrics', '/health/live', '/health/ready', '/status'] });
     });
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
