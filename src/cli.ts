@@ -2,7 +2,7 @@
 /**
  * The `spanmeter` command line: run, validate, components.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, unwatchFile, watchFile } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { formatError, loadConfig } from './config/config.js';
@@ -41,7 +41,8 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
     .command('run')
     .description('run the collector')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
-    .action(async (opts: { config?: string[] }) => {
+    .option('-w, --watch', 'reload when a config file changes (as on SIGHUP)')
+    .action(async (opts: { config?: string[]; watch?: boolean }) => {
       const registry = await createRegistry();
       const files = configFiles(opts.config);
       const { config, errors } = await loadConfig(files, registry);
@@ -72,11 +73,35 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
             },
           )
           .finally(() => {
+            for (const f of files) unwatchFile(f);
             logger.flush();
             // Anything still holding the event loop after a clean shutdown is a bug; do not hang.
             setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
           });
       };
+      // Reload on SIGHUP (and on file changes with --watch): validate first; keep the running
+      // configuration, and log every error, when the new one is invalid.
+      const reload = async (why: string) => {
+        if (stopping) return;
+        const fresh = await createRegistry();
+        const next = await loadConfig(files, fresh);
+        if (!next.config) {
+          logger.error({ reason: why, errors: next.errors.map(formatError) }, `new configuration is invalid (${next.errors.length} errors); keeping the running one`);
+          return;
+        }
+        logger.info({ reason: why }, 'reloading configuration');
+        await service.reload(next.config).catch((err: Error) => logger.error({ err }, 'configuration reload failed'));
+      };
+      process.on('SIGHUP', () => void reload('SIGHUP'));
+      if (opts.watch) {
+        let timer: NodeJS.Timeout | undefined;
+        for (const f of files) {
+          watchFile(f, { interval: 500 }, () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => void reload(`${f} changed`), 300);
+          });
+        }
+      }
       process.on('SIGTERM', () => stop('SIGTERM', 0));
       process.on('SIGINT', () => stop('SIGINT', 0));
       service.onFatal(() => stop('fatal error', 1));

@@ -15,6 +15,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
+  BackpressureError,
   type ComponentKind,
   type ConsumeContext,
   type Consumer,
@@ -58,6 +59,32 @@ export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
 export interface GraphOptions {
   logger: Logger;
   metrics: ServiceMetrics;
+  /**
+   * Running receivers to keep across a config reload (same id and config): they keep their
+   * ports open and are re-pointed at the new pipelines.
+   */
+  reuseReceivers?: Map<string, ReceiverSlot>;
+}
+
+/**
+ * The consumer a receiver is given: a switch, so a reload can re-point a running receiver at new
+ * pipelines. While paused (during the swap) it refuses with BackpressureError, so the sender
+ * retries; nothing is accepted and then dropped.
+ */
+export class SwitchConsumer implements Consumer<unknown> {
+  paused = false;
+  constructor(public target: Consumer<unknown>) {}
+  consume(data: unknown, ctx?: ConsumeContext): Promise<void> {
+    if (this.paused) return Promise.reject(new BackpressureError('configuration reload in progress', 1));
+    return this.target.consume(data, ctx);
+  }
+}
+
+export interface ReceiverSlot {
+  node: Node;
+  input: SwitchConsumer;
+  /** The receiver's config, serialised, to tell whether a reload changed it. */
+  configKey: string;
 }
 
 export class Graph {
@@ -66,6 +93,10 @@ export class Graph {
   readonly durable: DurableStage[] = [];
   readonly budget?: DiskBudget;
   private readonly receivers: Node[] = [];
+  /** Receiver id → its node and switchable input. */
+  readonly receiverSlots = new Map<string, ReceiverSlot>();
+  /** Receivers taken over from a previous graph (already running). */
+  private readonly reused = new Set<Node>();
   private readonly exporters: Node[] = [];
   /** Processors of each pipeline, in pipeline order. */
   private readonly processors = new Map<string, Node[]>();
@@ -168,11 +199,35 @@ export class Graph {
     for (const c of config.components.values()) {
       if (c.kind !== 'receiver' || c.factory.kind !== 'receiver') continue;
       const heads = config.pipelines.filter((p) => p.receivers.includes(c.id)).map((p) => pipelineHeads.get(p.name)!);
-      const instance = c.factory.create(this.settings(c), fanout(heads));
-      const node: Node = { kind: 'receiver', id: c.id, instance, state: 'created' };
-      this.receivers.push(node);
-      this.nodes.push(node);
+      const configKey = JSON.stringify(c.config);
+      const old = this.opts.reuseReceivers?.get(c.id);
+      let slot: ReceiverSlot;
+      if (old && old.configKey === configKey && old.node.state === 'started') {
+        // Same receiver, same settings: keep it running; point it at the new pipelines on activate().
+        slot = old;
+        this.pendingTargets.set(c.id, fanout(heads));
+        this.reused.add(old.node);
+      } else {
+        const input = new SwitchConsumer(fanout(heads));
+        const instance = c.factory.create(this.settings(c), input);
+        slot = { node: { kind: 'receiver', id: c.id, instance, state: 'created' }, input, configKey };
+      }
+      this.receiverSlots.set(c.id, slot);
+      this.receivers.push(slot.node);
+      this.nodes.push(slot.node);
     }
+  }
+
+  private readonly pendingTargets = new Map<string, Consumer<unknown>>();
+
+  /** Re-points reused receivers at this graph's pipelines and lets data flow again. */
+  activate(): void {
+    for (const [id, target] of this.pendingTargets) {
+      const slot = this.receiverSlots.get(id)!;
+      slot.input.target = target;
+      slot.input.paused = false;
+    }
+    this.pendingTargets.clear();
   }
 
   /** Start order: exporters, processors (last first), receivers. On failure, stops what started. */
@@ -180,14 +235,14 @@ export class Graph {
     const order: Node[][] = [
       this.exporters,
       ...this.config.pipelines.map((p) => [...(this.processors.get(p.name) ?? [])].reverse()).flatMap((ns) => ns.map((n) => [n])),
-      this.receivers,
+      this.receivers.filter((n) => !this.reused.has(n)),
     ];
     try {
       for (const group of order) {
         await Promise.all(group.map((n) => this.startNode(n, host)));
       }
     } catch (e) {
-      await this.shutdown(Date.now() + 5_000).catch(() => undefined);
+      await this.shutdown(Date.now() + 5_000, this.reused).catch(() => undefined);
       throw e;
     }
   }
@@ -205,8 +260,12 @@ export class Graph {
     }
   }
 
-  /** Shutdown order: receivers, processors (first to last, per pipeline), exporters. */
-  async shutdown(deadline: number): Promise<void> {
+  /**
+   * Shutdown order: receivers, processors (first to last, per pipeline), exporters, then the
+   * write-ahead logs' final checkpoints. Receivers in `keep` stay running (a reload hands them to
+   * the next graph); their inputs must be paused by the caller.
+   */
+  async shutdown(deadline: number, keep: ReadonlySet<Node> = new Set()): Promise<void> {
     const errors: Error[] = [];
     const stop = async (n: Node) => {
       if (n.state === 'stopped' || n.state === 'created') {
@@ -222,7 +281,7 @@ export class Graph {
       n.state = 'stopped';
       this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 0);
     };
-    await Promise.all(this.receivers.map(stop));
+    await Promise.all(this.receivers.filter((n) => !keep.has(n)).map(stop));
     await Promise.all(
       [...this.processors.values()].map(async (nodes) => {
         for (const n of nodes) await stop(n);
@@ -240,5 +299,10 @@ export class Graph {
 
   allStarted(): boolean {
     return this.nodes.every((n) => n.state === 'started');
+  }
+
+  /** Receiver slots whose receiver is running, for a reload to hand over. */
+  runningReceivers(): Map<string, ReceiverSlot> {
+    return new Map([...this.receiverSlots].filter(([, s]) => s.node.state === 'started'));
   }
 }

@@ -22,15 +22,16 @@ export interface ServiceOptions {
 export class Service {
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
-  readonly graph: Graph;
+  graph: Graph;
   private admin?: AdminServer;
   private readonly healthDetails = new Map<string, { ok: boolean; message?: string }>();
-  private state: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' = 'created';
+  private state: 'created' | 'starting' | 'running' | 'reloading' | 'stopping' | 'stopped' = 'created';
+  private reloadChain: Promise<unknown> = Promise.resolve();
   private shutdownPromise?: Promise<void>;
   private fatalHandler?: (err: Error) => void;
 
   constructor(
-    readonly config: ResolvedConfig,
+    public config: ResolvedConfig,
     opts: ServiceOptions = {},
   ) {
     this.logger = opts.logger ?? createLogger(config.service.logLevel);
@@ -72,6 +73,57 @@ export class Service {
     };
   }
 
+  private readonly host: Host = {
+    reportFatalError: (err) => {
+      this.logger.fatal({ err }, 'fatal component error; shutting down');
+      this.fatalHandler?.(err);
+    },
+    setHealthDetail: (key, detail) => this.healthDetails.set(key, detail),
+  };
+
+  /**
+   * Swaps in a new (already validated) configuration without closing the ports of receivers
+   * whose settings did not change and without losing accepted data: those receivers refuse new
+   * requests (429/503, the sender retries) for the moment of the swap; the old processors and
+   * exporters drain (write-ahead logs forward, batches are cut into spools, logs checkpoint);
+   * then the new ones start, take over the same logs and spools, and the receivers are
+   * re-pointed. If the new graph fails to start, the old configuration is started again.
+   */
+  reload(config: ResolvedConfig): Promise<void> {
+    const run = async () => {
+      if (this.state !== 'running') throw new Error(`cannot reload while ${this.state}`);
+      this.state = 'reloading';
+      const old = this.graph;
+      const t0 = Date.now();
+      try {
+        const reuse = old.runningReceivers();
+        const next = new Graph(config, { logger: this.logger, metrics: this.metrics, reuseReceivers: reuse });
+        const kept = new Set([...next.receiverSlots.values()].filter((s) => reuse.get(s.node.id) === s).map((s) => s.node));
+        for (const slot of reuse.values()) if (kept.has(slot.node)) slot.input.paused = true;
+        await old.shutdown(Date.now() + this.config.service.shutdownTimeoutMs, kept);
+        try {
+          await next.start(this.host);
+        } catch (e) {
+          this.logger.error({ err: e }, 'the new configuration failed to start; going back to the previous one');
+          const back = new Graph(this.config, { logger: this.logger, metrics: this.metrics, reuseReceivers: reuse });
+          await back.start(this.host);
+          back.activate();
+          this.graph = back;
+          throw e;
+        }
+        next.activate();
+        this.graph = next;
+        this.config = config;
+        this.logger.info({ ms: Date.now() - t0, keptReceivers: [...kept].map((n) => n.id) }, 'configuration reloaded');
+      } finally {
+        if (this.state === 'reloading') this.state = 'running';
+      }
+    };
+    const p = this.reloadChain.then(run, run);
+    this.reloadChain = p.catch(() => undefined);
+    return p;
+  }
+
   /** Called when a component reports a fatal error (after logging). Default: none. */
   onFatal(handler: (err: Error) => void): void {
     this.fatalHandler = handler;
@@ -84,16 +136,9 @@ export class Service {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`service cannot start from state ${this.state}`);
     this.state = 'starting';
-    const host: Host = {
-      reportFatalError: (err) => {
-        this.logger.fatal({ err }, 'fatal component error; shutting down');
-        this.fatalHandler?.(err);
-      },
-      setHealthDetail: (key, detail) => this.healthDetails.set(key, detail),
-    };
     try {
       await this.admin?.start();
-      await this.graph.start(host);
+      await this.graph.start(this.host);
     } catch (e) {
       this.state = 'stopped';
       await this.admin?.stop();
@@ -113,6 +158,7 @@ export class Service {
   /** Graceful shutdown within `timeoutMs` (default: service.shutdown_timeout). Idempotent. */
   shutdown(timeoutMs = this.config.service.shutdownTimeoutMs): Promise<void> {
     this.shutdownPromise ??= (async () => {
+      await this.reloadChain; // let a reload in progress finish first
       this.state = 'stopping';
       const deadline = Date.now() + timeoutMs;
       this.logger.info({ timeoutMs }, 'shutting down: receivers stop accepting, buffers flush');
