@@ -7,7 +7,8 @@ import type { Host } from './component.js';
 import type { ResolvedConfig } from './config/config.js';
 import { Graph } from './graph.js';
 import { AdminServer } from './telemetry/admin.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, recentErrors } from './telemetry/logger.js';
+import { SeriesRecorder } from './telemetry/series.js';
 import { ServiceMetrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
 
@@ -24,6 +25,7 @@ export class Service {
   readonly metrics: ServiceMetrics;
   graph: Graph;
   private admin?: AdminServer;
+  readonly series: SeriesRecorder;
   private readonly healthDetails = new Map<string, { ok: boolean; message?: string }>();
   private state: 'created' | 'starting' | 'running' | 'reloading' | 'stopping' | 'stopped' = 'created';
   private reloadChain: Promise<unknown> = Promise.resolve();
@@ -37,6 +39,7 @@ export class Service {
     this.logger = opts.logger ?? createLogger(config.service.logLevel);
     this.metrics = new ServiceMetrics(VERSION, { processMetrics: opts.processMetrics });
     this.graph = new Graph(config, { logger: this.logger, metrics: this.metrics });
+    this.series = new SeriesRecorder(this.metrics.registry);
     const address = opts.metricsAddress === undefined ? config.service.metricsAddress : opts.metricsAddress;
     if (address) {
       this.admin = new AdminServer(address, this.metrics.registry, {
@@ -46,6 +49,8 @@ export class Service {
           details: Object.fromEntries(this.healthDetails),
         }),
         status: () => this.status(),
+        series: () => this.series.snapshot(),
+        errors: () => recentErrors.entries,
       });
     }
   }
@@ -139,6 +144,7 @@ export class Service {
     try {
       await this.admin?.start();
       await this.graph.start(this.host);
+      if (this.admin) this.series.start();
     } catch (e) {
       this.state = 'stopped';
       await this.admin?.stop();
@@ -165,6 +171,7 @@ export class Service {
       try {
         await this.graph.shutdown(deadline);
       } finally {
+        this.series.stop();
         await this.admin?.stop();
         this.state = 'stopped';
         this.logger.info('spanmeter stopped');

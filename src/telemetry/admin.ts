@@ -5,12 +5,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { STATUS_PAGE } from './status-page.js';
 
 export interface HealthSource {
   ready(): boolean;
   detail(): Record<string, unknown>;
   /** Storage and backlog state for `spanmeter status`. */
   status(): Record<string, unknown>;
+  /** Recent throughput per component (status page chart). */
+  series(): unknown;
+  /** Last warnings and errors. */
+  errors(): unknown;
 }
 
 export class AdminServer {
@@ -47,7 +52,14 @@ export class AdminServer {
         return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...this.health.detail() });
       }
       if (url === '/status') return json(200, this.health.status());
-      json(404, { error: 'not found', paths: ['/metrics', '/health/live', '/health/ready', '/status'] });
+      if (url === '/status/series') return json(200, this.health.series());
+      if (url === '/status/errors') return json(200, this.health.errors());
+      if (url === '/' || url === '/status/ui') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(STATUS_PAGE);
+        return;
+      }
+      json(404, { error: 'not found', paths: ['/', '/metrics', '/health/live', '/health/ready', '/status', '/status/series', '/status/errors'] });
     });
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {

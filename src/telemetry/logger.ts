@@ -1,19 +1,57 @@
 /** JSON logs (pino) on stdout; the level comes from pipeline.yaml or SPANMETER_LOG_LEVEL. */
+import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
+export interface RecentLog {
+  time: string;
+  level: string;
+  msg: string;
+  component?: string;
+  err?: string;
+}
+
+/** The last warnings and errors, for the status page. */
+export class RecentErrors extends Writable {
+  readonly entries: RecentLog[] = [];
+  constructor(private readonly max = 50) {
+    super();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        const o = JSON.parse(line) as { time?: string; level?: string; msg?: string; component?: string; err?: { message?: string } };
+        this.entries.push({ time: String(o.time ?? ''), level: String(o.level ?? ''), msg: String(o.msg ?? ''), component: o.component, err: o.err?.message });
+        if (this.entries.length > this.max) this.entries.shift();
+      } catch {
+        /* not JSON: ignore */
+      }
+    }
+    done();
+  }
+}
+
+export const recentErrors = new RecentErrors();
+
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const out = destination ?? pino.destination({ fd: 1, sync: false });
+  if (level === 'silent') return pino({ level: 'silent' }, out);
+  const validLevel = level in pino.levels.values ? level : 'info';
   return pino(
     {
-      level,
+      level: validLevel,
       base: { service: 'spanmeter' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Never log secrets even if a component passes its whole config to a log call.
       redact: {
-        paths: ['*.password', '*.secret', '*.api_key', '*.apiKey', '*.master_key', '*.token', '*.bearer_token', '*.connection_string', '*.account_key', '*.secret_access_key', '*.url'],
+        paths: ['*.password', '*.secret', '*.api_key', '*.apiKey', '*.master_key', '*.token', '*.bearer_token', '*.connection_string', '*.account_key', '*.secret_access_key'],
         censor: '[redacted]',
       },
     },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    pino.multistream([
+      { level: validLevel as pino.Level, stream: out },
+      { level: 'warn', stream: recentErrors },
+    ]),
   );
 }

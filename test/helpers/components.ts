@@ -6,6 +6,7 @@
  */
 import { BackpressureError, defineFactory, type ConsumeContext, type Consumer, type DataType } from '../../src/component.js';
 import type { ComponentRegistry } from '../../src/registry.js';
+import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 
 export const events: string[] = [];
 
@@ -14,6 +15,7 @@ export class TestSource {
   constructor(
     readonly id: string,
     readonly next: Consumer<unknown>,
+    private readonly metrics?: ComponentMetrics,
   ) {}
   async start() {
     events.push(`start receiver:${this.id}`);
@@ -25,7 +27,13 @@ export class TestSource {
   }
   emit(data: unknown) {
     if (!this.started) throw new Error('not started');
-    return this.next.consume(data, { receiver: this.id, transport: 'test' });
+    return this.next.consume(data, { receiver: this.id, transport: 'test' }).then(
+      () => this.metrics?.accepted(Array.isArray(data) ? data.length : 1, 'test'),
+      (e: unknown) => {
+        this.metrics?.refused(Array.isArray(data) ? data.length : 1, 'test');
+        throw e;
+      },
+    );
   }
 }
 
@@ -40,6 +48,7 @@ export class Capture {
   constructor(
     readonly id: string,
     cfg: { delay_ms: number; max_in_flight: number; refuse: boolean },
+    private readonly metrics?: ComponentMetrics,
   ) {
     this.delayMs = cfg.delay_ms;
     this.maxInFlight = cfg.max_in_flight;
@@ -59,6 +68,7 @@ export class Capture {
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       this.received.push(data);
       this.contexts.push(ctx);
+      this.metrics?.sent(Array.isArray(data) ? data.length : 1);
     } finally {
       this.inFlight--;
     }
@@ -77,7 +87,7 @@ export function registerTestComponents(registry: ComponentRegistry): void {
       produces: 'meter_events' as DataType,
       configSchema: { type: 'object', additionalProperties: false, properties: {} },
       defaultConfig: () => ({}),
-      create: (s, next) => new TestSource(s.id, next),
+      create: (s, next) => new TestSource(s.id, next, s.metrics),
     }),
     'test',
   );
@@ -90,7 +100,7 @@ export function registerTestComponents(registry: ComponentRegistry): void {
       produces: 'spans' as DataType,
       configSchema: { type: 'object', additionalProperties: false, properties: {} },
       defaultConfig: () => ({}),
-      create: (s, next) => new TestSource(s.id, next),
+      create: (s, next) => new TestSource(s.id, next, s.metrics),
     }),
     'test',
   );
@@ -133,7 +143,7 @@ export function registerTestComponents(registry: ComponentRegistry): void {
         properties: { delay_ms: { type: 'integer', minimum: 0 }, max_in_flight: { type: 'integer', minimum: 1 }, refuse: { type: 'boolean' } },
       },
       defaultConfig: () => ({ delay_ms: 0, max_in_flight: 1000, refuse: false }),
-      create: (s) => new Capture(s.id, s.config),
+      create: (s) => new Capture(s.id, s.config, s.metrics),
     }),
     'test',
   );

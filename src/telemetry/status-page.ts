@@ -1,0 +1,104 @@
+/**
+ * The live status page served on the admin port (`/` and `/status/ui`): pipelines and their
+ * components, throughput per component over the last minutes (an SVG chart), write-ahead log
+ * backlog and spools, and the last warnings and errors. Self-contained: no external assets.
+ */
+export const STATUS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>spanmeter status</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  :root { --fg:#1d2330; --muted:#6b7385; --bg:#f6f7f9; --card:#fff; --line:#e3e6eb; --bad:#c0392b; --ok:#1e8449; }
+  * { box-sizing: border-box; }
+  body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+  header { padding:14px 24px; background:#1d2330; color:#fff; display:flex; gap:18px; align-items:baseline; flex-wrap:wrap; }
+  header h1 { font-size:18px; margin:0; }
+  header .state { padding:2px 8px; border-radius:10px; background:#2e7d32; font-size:12px; }
+  header .state.not { background:#b71c1c; }
+  main { padding:18px 24px; display:grid; gap:18px; grid-template-columns: minmax(0,2fr) minmax(0,1fr); }
+  section { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 16px; }
+  section.wide { grid-column: 1 / -1; }
+  h2 { font-size:14px; margin:0 0 10px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
+  table { border-collapse:collapse; width:100%; }
+  td, th { text-align:left; padding:4px 8px 4px 0; border-bottom:1px solid var(--line); vertical-align:top; }
+  th { color:var(--muted); font-weight:600; }
+  .num { text-align:right; font-variant-numeric: tabular-nums; }
+  .muted { color:var(--muted); }
+  .err { color:var(--bad); }
+  #legend { display:flex; flex-wrap:wrap; gap:6px 16px; margin-top:8px; font-size:12px; }
+  #legend span i { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:5px; vertical-align:-1px; }
+  svg { width:100%; height:260px; display:block; }
+  code { font-size:12px; }
+</style>
+</head>
+<body>
+<header><h1>spanmeter</h1><span id="version" class="muted"></span><span id="state" class="state">…</span><span id="budget" class="muted"></span></header>
+<main>
+  <section class="wide">
+    <h2>Throughput (per second, last minutes)</h2>
+    <svg id="chart" viewBox="0 0 1000 260" preserveAspectRatio="none" role="img" aria-label="throughput chart"></svg>
+    <div id="legend"></div>
+  </section>
+  <section>
+    <h2>Pipelines</h2>
+    <table id="components"><thead><tr><th>component</th><th>state</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section>
+    <h2>Backlog</h2>
+    <table id="wal"><thead><tr><th>pipeline</th><th class="num">log</th><th class="num">waiting</th><th class="num">not in spool</th></tr></thead><tbody></tbody></table>
+    <div id="spools"></div>
+  </section>
+  <section class="wide">
+    <h2>Last warnings and errors</h2>
+    <table id="errors"><thead><tr><th>time</th><th>level</th><th>component</th><th>message</th></tr></thead><tbody></tbody></table>
+  </section>
+</main>
+<script>
+const COLORS = ['#1f77b4','#e4572e','#2ca02c','#9467bd','#ff9f1c','#17becf','#8c564b','#e377c2','#7f7f7f','#bcbd22'];
+const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+const mib = (n) => ((n || 0) / 1048576).toFixed(1) + ' MiB';
+async function get(path) { const r = await fetch(path, { cache: 'no-store' }); return r.json(); }
+function drawChart(data) {
+  const svg = document.getElementById('chart'); const legend = document.getElementById('legend');
+  const names = Object.keys(data.series).filter((n) => data.series[n].kind === 'rate' && data.series[n].values.some((v) => v > 0));
+  let max = 0; for (const n of names) for (const v of data.series[n].values) if (v != null && v > max) max = v;
+  max = max > 0 ? max * 1.1 : 1;
+  const W = 1000, H = 260, L = 0, B = 20, count = Math.max(2, data.t.length);
+  const x = (i) => L + (i / (count - 1)) * (W - L);
+  const y = (v) => (H - B) - (v / max) * (H - B - 10);
+  let out = '';
+  for (let g = 0; g <= 4; g++) { const gy = y((max / 4) * g); out += '<line x1="0" x2="1000" y1="' + gy + '" y2="' + gy + '" stroke="#e3e6eb" stroke-width="1"/>'; }
+  // Earlier series are drawn wider, so lines that coincide stay visible as bands.
+  names.forEach((n, k) => {
+    const vals = data.series[n].values; let d = ''; let pen = false;
+    vals.forEach((v, i) => { if (v == null) { pen = false; return; } d += (pen ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1) + ' '; pen = true; });
+    out += '<path class="series" data-name="' + esc(n) + '" d="' + d + '" fill="none" stroke="' + COLORS[k % COLORS.length] + '" stroke-width="' + (2 + (names.length - 1 - k) * 2.5) + '" stroke-linejoin="round" vector-effect="non-scaling-stroke"/>';
+  });
+  out += '<text x="4" y="14" font-size="12" fill="#6b7385">' + Math.round(max) + '/s</text>';
+  svg.innerHTML = out;
+  legend.innerHTML = names.length
+    ? names.map((n, k) => { const v = data.series[n].values.filter((x) => x != null); return '<span><i style="background:' + COLORS[k % COLORS.length] + '"></i>' + esc(n) + ' <b>' + Math.round(v[v.length - 1] || 0) + '</b></span>'; }).join('')
+    : '<span class="muted">no traffic yet</span>';
+}
+async function refresh() {
+  try {
+    const [status, series, errors, ready] = await Promise.all([get('/status'), get('/status/series'), get('/status/errors'), get('/health/ready')]);
+    document.getElementById('version').textContent = 'v' + status.version + ' · ' + status.instanceId;
+    const st = document.getElementById('state'); st.textContent = ready.status; st.className = 'state' + (ready.status === 'ready' ? '' : ' not');
+    const d = status.durability || {};
+    document.getElementById('budget').textContent = d.enabled === false ? 'durability off' : 'disk ' + mib(d.usedBytes) + ' of ' + (d.maxDiskBytes ? mib(d.maxDiskBytes) : '∞');
+    document.querySelector('#components tbody').innerHTML = Object.entries(ready.components || {}).map(([k, v]) => '<tr><td><code>' + esc(k) + '</code></td><td class="' + (v === 'started' ? '' : 'err') + '">' + esc(v) + '</td></tr>').join('');
+    document.querySelector('#wal tbody').innerHTML = (status.wal || []).map((w) => '<tr><td>' + esc(w.pipeline) + '</td><td class="num">' + mib(w.bytes) + '</td><td class="num">' + (w.lastSeq - w.forwardedSeq) + '</td><td class="num">' + (w.lastSeq - w.checkpoint) + '</td></tr>').join('') || '<tr><td colspan="4" class="muted">no write-ahead log</td></tr>';
+    document.getElementById('spools').innerHTML = Object.entries(status.components || {}).map(([k, v]) => '<p><code>' + esc(k) + '</code> ' + esc(Object.entries(v).map(([a, b]) => a + '=' + (typeof b === 'object' ? JSON.stringify(b) : b)).join(', ')) + '</p>').join('');
+    document.querySelector('#errors tbody').innerHTML = errors.length ? errors.slice().reverse().map((e) => '<tr><td class="muted">' + esc(e.time) + '</td><td class="' + (e.level === 'warn' ? '' : 'err') + '">' + esc(e.level) + '</td><td>' + esc(e.component || '') + '</td><td>' + esc(e.msg) + (e.err ? ' <span class="muted">(' + esc(e.err) + ')</span>' : '') + '</td></tr>').join('') : '<tr><td colspan="4" class="muted">none</td></tr>';
+    drawChart(series);
+    document.body.dataset.loaded = 'true';
+  } catch (e) { document.getElementById('state').textContent = 'unreachable'; document.getElementById('state').className = 'state not'; }
+}
+refresh(); setInterval(refresh, 2000);
+</script>
+</body>
+</html>
+`;
