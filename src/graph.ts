@@ -154,6 +154,28 @@ export class Graph {
       const walAt = config.service.durability.enabled ? Graph.walPosition(p.types) : -1;
       const d = config.service.durability;
       for (let i = p.processors.length; i >= 0; i--) {
+        if (i < p.processors.length) {
+          const c = config.components.get(componentKey('processor', p.processors[i]!))!;
+          if (c.factory.kind !== 'processor') continue;
+          const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
+          const downstream = next;
+          const counted: Consumer<unknown> = {
+            consume(data, ctx) {
+              outgoing.inc(itemCount(data));
+              return downstream.consume(data, ctx);
+            },
+          };
+          const instance = c.factory.create(this.settings(c, p.name), counted);
+          const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
+          next = {
+            consume(data, ctx) {
+              incoming.inc(itemCount(data));
+              return instance.consume(data, ctx);
+            },
+          };
+          nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
+        }
+        // The log goes in front of the first stage that receives llm_calls (or meter_events).
         if (i === walAt) {
           const stage = new DurableStage({
             pipeline: p.name,
@@ -171,26 +193,6 @@ export class Graph {
           nodes.unshift({ kind: 'processor', id: 'wal', pipeline: p.name, instance: stage, state: 'created' });
           next = stage;
         }
-        if (i === p.processors.length) continue;
-        const c = config.components.get(componentKey('processor', p.processors[i]!))!;
-        if (c.factory.kind !== 'processor') continue;
-        const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
-        const downstream = next;
-        const counted: Consumer<unknown> = {
-          consume(data, ctx) {
-            outgoing.inc(itemCount(data));
-            return downstream.consume(data, ctx);
-          },
-        };
-        const instance = c.factory.create(this.settings(c, p.name), counted);
-        const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
-        next = {
-          consume(data, ctx) {
-            incoming.inc(itemCount(data));
-            return instance.consume(data, ctx);
-          },
-        };
-        nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
       }
       this.processors.set(p.name, nodes);
       this.nodes.push(...nodes);

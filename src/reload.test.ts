@@ -87,7 +87,7 @@ describe('configuration reload', () => {
     await svc.reload(await config(pipeline('test_capture'), dataDir, true));
     await source.emit([rec(5)]);
     const capture = find<Capture>(svc, 'test_capture');
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while ((capture.received.flat() as MeterRecord[]).length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await svc.shutdown(5_000);
     assert.deepEqual(

@@ -157,9 +157,12 @@ export async function loadConfig(
   const errors: ConfigError[] = [];
   let merged: unknown = undefined;
   const pluginBase = new Map<string, string>();
+  // Values whose env reference failed: their (empty) value is not reported a second time.
+  const envErrorPaths = new Set<string>();
   for (const file of files) {
     const { value, errors: fileErrors } = loadYamlFile(file, sources, env);
     errors.push(...fileErrors);
+    for (const e of fileErrors) if (e.path) envErrorPaths.add(e.path);
     if (value === undefined || value === null) {
       if (!fileErrors.length) errors.push({ file, path: '', message: 'the configuration file is empty' });
       continue;
@@ -215,7 +218,10 @@ export async function loadConfig(
       }
       const config = deepMerge(factory.defaultConfig(), raw ?? {});
       const problems = validateAgainst(factory.configSchema, config);
-      for (const p of problems) errors.push(sources.error([...path, ...p.path], p.message));
+      for (const p of problems) {
+        const e = sources.error([...path, ...p.path], p.message);
+        if (!envErrorPaths.has(e.path)) errors.push(e);
+      }
       if (!problems.length && factory.validate) {
         for (const p of factory.validate(config)) errors.push(sources.error([...path, ...(p.path ? p.path.split('.') : [])], p.message));
       }

@@ -10,6 +10,7 @@ import { loadConfig } from '../config/config.js';
 import type { MeterRecord } from '../data/meter-record.js';
 import { ComponentRegistry } from '../registry.js';
 import { Service } from '../service.js';
+import { Graph } from '../graph.js';
 import { formatStatus } from '../cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'spanmeter-durable-'));
@@ -49,6 +50,28 @@ ${durability}
 const rec = (i: number): MeterRecord => ({ meterApiName: 'llm_api_call', meterTimeInMillis: 1_700_000_000_000 + i, meterValue: 1, uniqueId: `call-${i}` });
 
 describe('durable pipelines (write-ahead log)', () => {
+  it('sits in front of the first stage that receives llm_calls, else meter_events', () => {
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events']), 1);
+    assert.equal(Graph.walPosition(['meter_events', 'meter_events']), 0);
+    assert.equal(Graph.walPosition(['spans']), -1);
+  });
+
+  it('is placed before the processors it feeds', async () => {
+    const dataDir = mkdtempSync(join(root, 'o-'));
+    const p = join(root, `d${n++}.yaml`);
+    writeFileSync(p, `receivers:\n  test_source:\nprocessors:\n  test_tag:\nexporters:\n  test_capture:\nservice:\n  data_dir: ${dataDir}\n  pipelines:\n    p:\n      receivers: [test_source]\n      processors: [test_tag]\n      exporters: [test_capture]\n`);
+    const r = new ComponentRegistry();
+    registerTestComponents(r);
+    const { config } = await loadConfig([p], r, { env: {} });
+    const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
+    assert.deepEqual(svc.graph.nodes.filter((x) => x.kind === 'processor').map((x) => x.id), ['wal', 'test_tag']);
+    await svc.start();
+    await (svc.graph.nodes.find((x) => x.id === 'test_source')!.instance as TestSource).emit([rec(1)]);
+    await svc.shutdown(5_000);
+    const capture = svc.graph.nodes.find((x) => x.id === 'test_capture')!.instance as Capture;
+    assert.ok(capture.contexts[0]?.hold, 'test_tag passed the hold from the log on');
+  });
+
   it('places the log before the first meter_events stage and acknowledges after it', async () => {
     const dataDir = mkdtempSync(join(root, 'a-'));
     const { svc, source, capture } = await service(dataDir, '');
@@ -80,7 +103,7 @@ describe('durable pipelines (write-ahead log)', () => {
 
     const second = await service(dataDir, '');
     await second.svc.start();
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (second.capture().received.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await second.svc.shutdown(5_000);
     assert.deepEqual(
@@ -108,7 +131,7 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.ok(accepted > 10 && accepted < 200, `accepted ${accepted}`);
     // Downstream comes back: the backlog drains and new data is accepted again.
     capture().refuse = false;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while ((capture().received.flat() as MeterRecord[]).length < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 60)); // a checkpoint interval: covered segments are deleted
     await source().emit([rec(1000)]);

@@ -1,0 +1,239 @@
+/**
+ * Load generator: sends pre-encoded LiteLLM-shaped OTLP/HTTP protobuf requests (~512 spans each)
+ * over keep-alive connections, flat out or at a fixed rate, and measures acknowledged spans/s and
+ * acknowledgement latency; with --pid it also samples the collector's CPU time and peak RSS from
+ * /proc. Every request sent is unique: the template's marker bytes are patched per request, so the
+ * collector's de-duplication never hides load and the output can be checked call by call.
+ *
+ *   node dist/bench/loadgen.js --url http://127.0.0.1:4318/v1/traces --duration 10 [--rate 10000]
+ *     [--concurrency 8] [--calls-per-request 170] [--gzip] [--pid N] [--out result.json]
+ */
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'node:http';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { encodeOtlpProto, fromOtlpJson } from '../src/otlp/index.js';
+import { request as workloadRequest, SPANS_PER_CALL } from './lib/workload.js';
+
+const RUN_MARKER = 'QQQQQQQQ'; // 8 chars inside every gen_ai.response.id of the template
+
+export interface LoadResult {
+  url: string;
+  mode: string;
+  durationS: number;
+  requestsSent: number;
+  requestsAcked: number;
+  requestsRefused: number;
+  requestsFailed: number;
+  spansAcked: number;
+  callsAcked: number;
+  spansPerS: number;
+  callsPerS: number;
+  mbPerS: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  collector?: { cpuSeconds: number; cpuPercent: number; peakRssMb: number };
+  /** Run ids used (each acked request's calls have response ids chatcmpl-<runId>-<n>). */
+  ackedRunIds: string[];
+  callsPerRequest: number;
+}
+
+/** A request template with the byte offsets to patch for uniqueness. */
+export class Template {
+  readonly body: Buffer;
+  readonly markerOffsets: number[] = [];
+  readonly calls: number;
+  constructor(callsPerRequest: number, seed = 1) {
+    const { body } = workloadRequest(0, callsPerRequest, RUN_MARKER, seed);
+    this.body = Buffer.from(encodeOtlpProto(fromOtlpJson(body)));
+    this.calls = callsPerRequest;
+    const marker = Buffer.from(RUN_MARKER);
+    for (let at = this.body.indexOf(marker); at >= 0; at = this.body.indexOf(marker, at + 1)) this.markerOffsets.push(at);
+  }
+
+  /**
+   * A unique copy: every response id gets `runId` (8 base-36 chars), and the first 4 bytes of every
+   * trace id become the run number, so (traceId, spanId) pairs are unique too.
+   */
+  instance(run: number): { runId: string; body: Buffer } {
+    const runId = run.toString(36).padStart(8, '0').slice(-8);
+    const b = Buffer.from(this.body);
+    for (const at of this.markerOffsets) b.write(runId, at, 'latin1');
+    for (const at of this.traceIdOffsets) b.writeUInt32BE(run >>> 0, at);
+    return { runId, body: b };
+  }
+
+  /** Offsets of trace ids: protobuf field 1 (bytes, length 16) of each Span message. */
+  private get traceIdOffsets(): number[] {
+    if (this._traceOffsets) return this._traceOffsets;
+    const out: number[] = [];
+    // Every trace id in the template starts with a known 4-byte prefix taken from its hex.
+    const json = workloadRequest(0, this.calls, RUN_MARKER, 1).body as { resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[] };
+    const prefixes = new Set(json.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.traceId));
+    for (const id of prefixes) {
+      const bytes = Buffer.from(id, 'hex');
+      for (let at = this.body.indexOf(bytes); at >= 0; at = this.body.indexOf(bytes, at + 1)) out.push(at);
+    }
+    this._traceOffsets = out.sort((a, b) => a - b);
+    return this._traceOffsets;
+  }
+  private _traceOffsets?: number[];
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** CPU seconds (utime + stime) and peak RSS of a process, from /proc. */
+export function procStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LoadOptions {
+  url: string;
+  durationS: number;
+  /** LLM calls per second; 0 = as fast as acknowledgements allow. */
+  rate: number;
+  concurrency: number;
+  callsPerRequest: number;
+  gzip: boolean;
+  pid?: number;
+  /** First run number (use different ones for repeated runs against one collector). */
+  runBase: number;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const template = new Template(o.callsPerRequest);
+  const spansPerRequest = o.callsPerRequest * SPANS_PER_CALL;
+  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
+  const u = new URL(o.url);
+  const latencies: number[] = [];
+  const ackedRunIds: string[] = [];
+  let sent = 0;
+  let acked = 0;
+  let refused = 0;
+  let failed = 0;
+  let bytes = 0;
+  let run = o.runBase;
+  // gzip is too slow to do per request at full speed in one process: pre-compress a pool.
+  const gzPool = o.gzip ? Array.from({ length: 64 }, () => template.instance(run++)).map((x) => ({ runId: x.runId, body: gzipSync(x.body) })) : [];
+  let gzNext = 0;
+  const cpu0 = o.pid ? procStats(o.pid) : undefined;
+  const t0 = performance.now();
+  const end = t0 + o.durationS * 1000;
+  const intervalMs = o.rate > 0 ? (o.callsPerRequest / o.rate) * 1000 : 0;
+  let nextAt = t0;
+
+  const post = (body: Buffer, headers: Record<string, string>) =>
+    new Promise<number>((resolve) => {
+      const req = request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': String(body.length), ...headers } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+
+  const worker = async () => {
+    while (performance.now() < end) {
+      if (intervalMs > 0) {
+        const at = nextAt;
+        nextAt += intervalMs;
+        const wait = at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (performance.now() >= end) break;
+      }
+      let runId: string;
+      let body: Buffer;
+      const headers: Record<string, string> = {};
+      if (o.gzip) {
+        if (gzNext >= gzPool.length) break; // pool exhausted: every request stays unique
+        ({ runId, body } = gzPool[gzNext++]!);
+        headers['content-encoding'] = 'gzip';
+      } else ({ runId, body } = template.instance(run++));
+      const start = performance.now();
+      sent++;
+      const status = await post(body, headers);
+      const ms = performance.now() - start;
+      if (status === 200) {
+        acked++;
+        bytes += body.length;
+        latencies.push(ms);
+        ackedRunIds.push(runId);
+      } else if (status === 429 || status === 503) {
+        refused++;
+        await new Promise((r) => setTimeout(r, 50));
+      } else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  const elapsed = (performance.now() - t0) / 1000;
+  agent.destroy();
+  const cpu1 = o.pid ? procStats(o.pid) : undefined;
+  latencies.sort((a, b) => a - b);
+  const r2 = (n: number) => Math.round(n * 100) / 100;
+  return {
+    url: o.url,
+    mode: o.rate > 0 ? `fixed ${o.rate} calls/s` : 'flat out',
+    durationS: r2(elapsed),
+    requestsSent: sent,
+    requestsAcked: acked,
+    requestsRefused: refused,
+    requestsFailed: failed,
+    spansAcked: acked * spansPerRequest,
+    callsAcked: acked * o.callsPerRequest,
+    spansPerS: Math.round((acked * spansPerRequest) / elapsed),
+    callsPerS: Math.round((acked * o.callsPerRequest) / elapsed),
+    mbPerS: r2(bytes / elapsed / 1e6),
+    latencyMs: { p50: r2(percentile(latencies, 50)), p90: r2(percentile(latencies, 90)), p99: r2(percentile(latencies, 99)), max: r2(latencies[latencies.length - 1] ?? 0) },
+    collector:
+      cpu0 && cpu1
+        ? { cpuSeconds: r2(cpu1.cpuSeconds - cpu0.cpuSeconds), cpuPercent: r2(((cpu1.cpuSeconds - cpu0.cpuSeconds) / elapsed) * 100), peakRssMb: r2(cpu1.peakRssMb) }
+        : undefined,
+    ackedRunIds,
+    callsPerRequest: o.callsPerRequest,
+  };
+}
+
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
+if (isMain) {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string', default: 'http://127.0.0.1:4318/v1/traces' },
+      duration: { type: 'string', default: '10' },
+      rate: { type: 'string', default: '0' },
+      concurrency: { type: 'string', default: '8' },
+      'calls-per-request': { type: 'string', default: '170' },
+      gzip: { type: 'boolean', default: false },
+      pid: { type: 'string' },
+      'run-base': { type: 'string', default: '1' },
+      out: { type: 'string' },
+    },
+  });
+  const result = await runLoad({
+    url: values.url!,
+    durationS: Number(values.duration),
+    rate: Number(values.rate),
+    concurrency: Number(values.concurrency),
+    callsPerRequest: Number(values['calls-per-request']),
+    gzip: values.gzip!,
+    pid: values.pid ? Number(values.pid) : undefined,
+    runBase: Number(values['run-base']),
+  });
+  const text = JSON.stringify(result);
+  if (values.out) writeFileSync(values.out, text);
+  else process.stdout.write(`${text}\n`);
+}
