@@ -2,7 +2,9 @@
 /**
  * The `spanmeter` command line: run, validate, components.
  */
+import cluster from 'node:cluster';
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
+import { attachWorker, reportReady, runPrimary, workerConfig } from './cluster.js';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { formatError, loadConfig } from './config/config.js';
@@ -42,20 +44,37 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
     .description('run the collector')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
     .option('-w, --watch', 'reload when a config file changes (as on SIGHUP)')
-    .action(async (opts: { config?: string[]; watch?: boolean }) => {
+    .addOption(new Option('--workers <n>', 'worker processes sharing the ports, each with its own log and spool').env('SPANMETER_WORKERS').argParser((v) => Number(v)))
+    .action(async (opts: { config?: string[]; watch?: boolean; workers?: number }) => {
       const registry = await createRegistry();
       const files = configFiles(opts.config);
-      const { config, errors } = await loadConfig(files, registry);
+      const loaded = await loadConfig(files, registry);
+      const { errors } = loaded;
+      let config = loaded.config;
       if (!config) {
         process.stderr.write(`spanmeter: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n`);
         for (const e of errors) process.stderr.write(`  ${formatError(e)}\n`);
         process.exitCode = 1;
         return;
       }
-      const logger = createLogger(config.service.logLevel);
+      const workers = opts.workers ?? 1;
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+        process.stderr.write(`spanmeter: --workers must be an integer from 1 to 64\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const workerIndex = cluster.isWorker ? Number(process.env.SPANMETER_WORKER_INDEX ?? 0) : undefined;
+      const logger = createLogger(config.service.logLevel).child(workerIndex === undefined ? {} : { worker: workerIndex });
+      if (workers > 1 && cluster.isPrimary) {
+        process.exitCode = await runPrimary(config, workers, logger, process.argv.slice(2));
+        logger.flush();
+        return;
+      }
+      if (workerIndex !== undefined) config = workerConfig(config, workerIndex);
       const service = new Service(config, { logger });
       let stopping = false;
       const stop = (reason: string, code: number) => {
+        if (stopping && workerIndex !== undefined) return; // workers obey the primary's one SIGTERM
         if (stopping) {
           logger.warn({ reason }, 'second signal: exiting now');
           logger.flush();
@@ -103,10 +122,15 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         }
       }
       process.on('SIGTERM', () => stop('SIGTERM', 0));
-      process.on('SIGINT', () => stop('SIGINT', 0));
+      // A terminal's Ctrl-C reaches the whole process group; workers wait for the primary's SIGTERM.
+      process.on('SIGINT', () => (workerIndex === undefined ? stop('SIGINT', 0) : undefined));
       service.onFatal(() => stop('fatal error', 1));
       try {
         await service.start();
+        if (workerIndex !== undefined) {
+          attachWorker(service);
+          reportReady();
+        }
       } catch (e) {
         logger.fatal({ err: e }, 'spanmeter failed to start');
         logger.flush();

@@ -4,7 +4,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import { STATUS_PAGE } from './status-page.js';
 
 export interface HealthSource {
@@ -23,7 +22,7 @@ export class AdminServer {
 
   constructor(
     private readonly address: string,
-    private readonly registry: Registry,
+    private readonly registry: { metrics(): Promise<string>; contentType: string },
     private readonly health: HealthSource,
   ) {}
 

@@ -1,0 +1,131 @@
+/**
+ * `spanmeter run --workers N`: N worker processes on one machine (node:cluster). Receivers' ports
+ * are shared (the primary hands connections out round-robin); each worker has its own write-ahead
+ * log and spools under `<data_dir>/worker-<i>` and its own instance id (`<id>-w<i>`), so workers
+ * share nothing but the ports. The primary runs no pipeline: it serves the admin endpoint
+ * (metrics aggregated over workers, health, status), forwards SIGTERM, and restarts a worker that
+ * dies (it recovers its own log and spool on start).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import type { ResolvedConfig } from './config/config.js';
+import { Service } from './service.js';
+import { AdminServer } from './telemetry/admin.js';
+
+type Msg = { spanmeter: 'ready' } | { spanmeter: 'status'; id: number } | { spanmeter: 'status-reply'; id: number; status: unknown };
+
+/** In a worker: adapts the config to this worker's share of the machine. */
+export function workerConfig(config: ResolvedConfig, index: number): ResolvedConfig {
+  return {
+    ...config,
+    service: {
+      ...config.service,
+      dataDir: join(config.service.dataDir, `worker-${index}`),
+      instanceId: `${config.service.instanceId}-w${index}`,
+      metricsAddress: null,
+    },
+  };
+}
+
+/** Worker side: publish this service's registry for aggregation and answer status requests. */
+export function attachWorker(service: Service): void {
+  new AggregatorRegistry(); // installs prom-client's worker-side IPC listener
+  AggregatorRegistry.setRegistries([service.metrics.registry]);
+  process.on('message', (m: Msg) => {
+    if (m && m.spanmeter === 'status') process.send?.({ spanmeter: 'status-reply', id: m.id, status: service.status() } satisfies Msg);
+  });
+}
+
+export function reportReady(): void {
+  process.send?.({ spanmeter: 'ready' } satisfies Msg);
+}
+
+/** Primary side. Resolves when every worker has exited after a stop. */
+export async function runPrimary(config: ResolvedConfig, workers: number, logger: Logger, argv: string[]): Promise<number> {
+  const ready = new Set<number>();
+  const byIndex = new Map<number, Worker>();
+  let stopping = false;
+  let statusSeq = 0;
+  const pending = new Map<number, (s: unknown) => void>();
+  const aggregator = new AggregatorRegistry();
+
+  const fork = (index: number) => {
+    cluster.setupPrimary({ exec: process.argv[1], args: argv });
+    const w = cluster.fork({ SPANMETER_WORKER_INDEX: String(index) });
+    byIndex.set(index, w);
+    w.on('message', (m: Msg) => {
+      if (m?.spanmeter === 'ready') {
+        ready.add(index);
+        logger.info({ worker: index, pid: w.process.pid }, 'worker ready');
+      } else if (m?.spanmeter === 'status-reply') pending.get(m.id)?.(m.status);
+    });
+    w.on('exit', (code, signal) => {
+      ready.delete(index);
+      if (stopping) return;
+      logger.error({ worker: index, code, signal }, 'worker died; restarting it (it recovers its own log and spool)');
+      setTimeout(() => {
+        if (!stopping) fork(index);
+      }, 1000).unref();
+    });
+  };
+
+  const statusOf = (w: Worker) =>
+    new Promise<unknown>((resolve) => {
+      const id = ++statusSeq;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve({ error: 'no answer' });
+      }, 2000);
+      pending.set(id, (s) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(s);
+      });
+      w.send({ spanmeter: 'status', id } satisfies Msg);
+    });
+
+  let admin: AdminServer | undefined;
+  if (config.service.metricsAddress) {
+    let lastStatus: Record<string, unknown> = {};
+    const metrics = { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType };
+    admin = new AdminServer(config.service.metricsAddress, metrics, {
+      ready: () => !stopping && ready.size === workers,
+      detail: () => ({ workers, ready: [...ready].sort() }),
+      status: () => lastStatus,
+      series: () => ({ intervalMs: 0, t: [], series: {} }),
+      errors: () => [],
+    });
+    const refresh = setInterval(() => {
+      void Promise.all([...byIndex.values()].filter((w) => w.isConnected()).map(statusOf)).then((all) => {
+        lastStatus = { workers: all };
+      });
+    }, 2000);
+    refresh.unref();
+    await admin.start();
+  }
+
+  for (let i = 0; i < workers; i++) fork(i);
+  logger.info({ workers, admin: admin?.boundAddress }, 'spanmeter primary started');
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping workers');
+      for (const w of byIndex.values()) if (!w.isDead()) w.process.kill('SIGTERM');
+      const check = setInterval(() => {
+        if ([...byIndex.values()].every((w) => w.isDead())) {
+          clearInterval(check);
+          void admin?.stop().then(() => resolve(0));
+        }
+      }, 50);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      for (const w of byIndex.values()) if (!w.isDead()) w.process.kill('SIGHUP');
+    });
+  });
+}
