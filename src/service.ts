@@ -43,7 +43,9 @@ export class Service {
     const address = opts.metricsAddress === undefined ? config.service.metricsAddress : opts.metricsAddress;
     if (address) {
       this.admin = new AdminServer(address, this.metrics.registry, {
-        ready: () => this.state === 'running' && this.graph.allStarted(),
+        // Not ready while a write-ahead log is unusable: a load balancer should send data elsewhere.
+        ready: () =>
+          this.state === 'running' && this.graph.allStarted() && ![...this.healthDetails].some(([k, d]) => k.startsWith('wal:') && !d.ok),
         detail: () => ({
           components: Object.fromEntries(this.graph.nodes.map((n) => [`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`, n.state])),
           details: Object.fromEntries(this.healthDetails),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -138,5 +138,30 @@ describe('durable pipelines (write-ahead log)', () => {
     await svc.shutdown(5_000);
     const ids = (capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId);
     assert.deepEqual(ids, [...Array.from({ length: accepted }, (_, i) => `call-${i}`), 'call-1000']);
+  });
+
+  it('refuses data with a clear reason while its directory is unusable, and recovers without a restart', { timeout: 60_000 }, async () => {
+    const base = mkdtempSync(join(root, 'ro-'));
+    writeFileSync(join(base, 'blocker'), 'a file where the data directory should be');
+    const { svc, source, capture } = await service(join(base, 'blocker', 'data'), '');
+    await svc.start(); // starts anyway: no crash loop
+    await assert.rejects(source().emit([rec(1)]), (e: Error) => e instanceof BackpressureError && /cannot open the write-ahead log in .*blocker/.test(e.message));
+    const status = svc.status() as { state: string };
+    assert.equal(status.state, 'running');
+    // The operator fixes the directory: the log opens on its own and data flows.
+    rmSync(join(base, 'blocker'));
+    mkdirSync(join(base, 'blocker'));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await source().emit([rec(2)]);
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    await svc.shutdown(5_000);
+    assert.deepEqual((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId), ['call-2']);
   });
 });

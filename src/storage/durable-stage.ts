@@ -16,7 +16,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { BackpressureError, PermanentError, type ConsumeContext, type Consumer } from '../component.js';
+import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
 import { WriteAheadLog } from './wal.js';
@@ -68,6 +68,9 @@ export class DurableStage implements Consumer<unknown> {
   private checkpointTimer?: NodeJS.Timeout;
   private lastCheckpointWrite = Promise.resolve();
   private readonly m: ReturnType<typeof createMetrics>;
+  private host?: Host;
+  private unavailable?: string;
+  private reopenTimer?: NodeJS.Timeout;
   private readonly labels: { pipeline: string };
 
   get pipeline(): string {
@@ -81,7 +84,36 @@ export class DurableStage implements Consumer<unknown> {
     this.labels = { pipeline: o.pipeline };
   }
 
-  async start(): Promise<void> {
+  /**
+   * Opens the log. If the directory cannot be used (read-only, not a directory, no space), the
+   * stage still starts — refusing data with a clear reason (503 + Retry-After at the receiver) —
+   * and retries every few seconds, so an operator's fix takes effect without a crash loop.
+   */
+  async start(host?: Host): Promise<void> {
+    this.host = host;
+    try {
+      await this.open();
+    } catch (e) {
+      this.unavailable = `cannot open the write-ahead log in ${this.o.dir}: ${(e as Error).message}`;
+      this.o.logger.error({ err: e, dir: this.o.dir }, 'write-ahead log unavailable: refusing data (503) and retrying every 5 s');
+      this.host?.setHealthDetail(`wal:${this.o.pipeline}`, { ok: false, message: this.unavailable });
+      this.reopenTimer = setInterval(() => {
+        this.open().then(
+          () => {
+            clearInterval(this.reopenTimer);
+            this.reopenTimer = undefined;
+            this.unavailable = undefined;
+            this.host?.setHealthDetail(`wal:${this.o.pipeline}`, { ok: true });
+            this.o.logger.info({ dir: this.o.dir }, 'write-ahead log available again: accepting data');
+          },
+          () => undefined,
+        );
+      }, 5_000);
+      this.reopenTimer.unref();
+    }
+  }
+
+  private async open(): Promise<void> {
     const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes });
     this.wal = wal;
     const r = wal.recovery;
@@ -100,6 +132,7 @@ export class DurableStage implements Consumer<unknown> {
 
   async consume(data: unknown, _ctx?: ConsumeContext): Promise<void> {
     const wal = this.wal;
+    if (this.unavailable) throw new BackpressureError(this.unavailable, 5);
     if (!wal || this.stopping) throw new BackpressureError('pipeline is not accepting data (starting or stopping)', 1);
     if (Array.isArray(data) && data.length === 0) return;
     const payload = Buffer.from(JSON.stringify(data), 'utf8');
@@ -107,11 +140,16 @@ export class DurableStage implements Consumer<unknown> {
     try {
       range = await wal.append([payload]);
     } catch (e) {
+      this.m.refused.inc(this.labels);
       if (e instanceof BackpressureError) {
-        this.m.refused.inc(this.labels);
-        this.o.logger.warn({ err: e.message }, 'refusing data: the disk budget (service.durability.max_disk_bytes) is full until exporters catch up');
+        this.warnOnce('budget', { err: e.message }, 'refusing data: the disk budget (service.durability.max_disk_bytes) is full until exporters catch up');
+        throw e;
       }
-      throw e;
+      // A write that failed (disk full, I/O error): the data is not durable, so it is not
+      // accepted; the sender retries later. Nothing was acknowledged, nothing is lost.
+      const reason = (e as Error).message;
+      this.warnOnce('io', { err: reason, dir: this.o.dir }, 'write-ahead log write failed: refusing data until writes succeed again');
+      throw new BackpressureError(`write-ahead log write failed: ${reason}`, 5);
     }
     this.m.appended.inc(this.labels);
     if (this.memoryUsed + payload.length <= this.o.memoryBytes) {
@@ -192,6 +230,15 @@ export class DurableStage implements Consumer<unknown> {
     this.forwardedSeq = seq;
   }
 
+  private readonly warned = new Map<string, number>();
+  /** Logs a warning at most every 10 s per kind, so an outage does not flood the logs. */
+  private warnOnce(kind: string, obj: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    if ((this.warned.get(kind) ?? 0) + 10_000 > now) return;
+    this.warned.set(kind, now);
+    this.o.logger.warn(obj, msg);
+  }
+
   private deadLetter(seq: number, data: unknown, err: Error): void {
     const dir = join(this.o.dir, 'dead-letter');
     mkdirSync(dir, { recursive: true });
@@ -263,6 +310,7 @@ export class DurableStage implements Consumer<unknown> {
 
   /** After downstream has flushed: persist the final checkpoint and close the log. */
   async finalize(): Promise<void> {
+    if (this.reopenTimer) clearInterval(this.reopenTimer);
     this.stopForwarder = true;
     this.wake?.();
     await this.forwarder?.catch(() => undefined);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -123,6 +123,23 @@ describe('write-ahead log', () => {
     await wal.setCheckpoint(1);
     assert.equal(budget.usedBytes, 0, 'the covered segment was deleted');
     assert.deepEqual(await wal.append([Buffer.alloc(100)]), { first: 2, last: 2 });
+    await wal.close();
+  });
+
+  it('rejects appends while the disk is full (ENOSPC) and works again afterwards', async () => {
+    const dir = newDir();
+    const wal = await WriteAheadLog.open({ dir, segmentBytes: 1 });
+    await wal.append([p('before')]);
+    // The next segment the log will create is a symlink to /dev/full: every write fails with ENOSPC.
+    const nextSegment = join(dir, `wal-${String(2).padStart(20, '0')}.log`);
+    symlinkSync('/dev/full', nextSegment);
+    await assert.rejects(wal.append([p('lost-1'), p('lost-2')]), /write-ahead log append failed: .*ENOSPC/);
+    rmSync(nextSegment);
+    assert.deepEqual(await wal.append([p('after')]), { first: 4, last: 4 }, 'failed sequence numbers are not reused');
+    assert.deepEqual(
+      (await readAll(wal)).map((e) => e.text),
+      ['before', 'after'],
+    );
     await wal.close();
   });
 });

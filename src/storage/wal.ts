@@ -104,7 +104,6 @@ export class WriteAheadLog {
     const wal = new WriteAheadLog(opts.dir, opts, report);
     wal.checkpointSeq = checkpoint;
     const names = readdirSync(opts.dir).filter((n) => SEGMENT_RE.test(n)).sort();
-    let expected: number | undefined;
     for (const name of names) {
       const path = join(opts.dir, name);
       const firstSeq = Number(SEGMENT_RE.exec(name)![1]);
@@ -116,9 +115,6 @@ export class WriteAheadLog {
         await truncate(path, goodBytes);
         fsyncPath(path);
       }
-      if (expected !== undefined && records > 0 && firstSeq !== expected) {
-        report.problems.push(`${name}: starts at seq ${firstSeq} but the previous segment ended at ${expected - 1}`);
-      }
       if (records === 0) {
         // Nothing intact in it (new or wholly torn): new appends always go to a new segment.
         await rm(path, { force: true });
@@ -126,7 +122,6 @@ export class WriteAheadLog {
       }
       wal.segments.push({ firstSeq, lastSeq, path, bytes: goodBytes });
       for (let s = Math.max(firstSeq, checkpoint + 1); s <= lastSeq; s++) report.pending++;
-      expected = lastSeq + 1;
       report.lastSeq = Math.max(report.lastSeq, lastSeq);
     }
     report.segments = wal.segments.length;
