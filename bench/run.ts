@@ -1,0 +1,236 @@
+/**
+ * `npm run bench`: the standard end-to-end scenarios against the real collector (durable log on,
+ * clean mode, file exporter, gzip), each in its own process, the collector and the load generator
+ * pinned to different cores where `taskset` exists. Writes bench/results/<time>.json and .md and
+ * prints the table.
+ *
+ *   npm run bench                 all scenarios
+ *   npm run bench -- --quick      shorter runs (a smoke test of the harness)
+ *   npm run bench -- --only max,latency,idle,workers,stages
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { procStats, type LoadResult } from './loadgen.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const buildRoot = resolve(here, '..'); // dist/
+const repoRoot = resolve(buildRoot, '..');
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const ncpu = cpus().length;
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const only = args.only ? new Set(args.only.split(',')) : undefined;
+const want = (name: string) => !only || only.has(name);
+const DURATION = args.quick ? 4 : 12;
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+function pinned(core: number | undefined, cmd: string, argv: string[]): [string, string[]] {
+  return hasTaskset && core !== undefined && core < ncpu ? ['taskset', ['-c', String(core), cmd, ...argv]] : [cmd, argv];
+}
+
+interface Collector {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  admin: string;
+  out: string;
+  dir: string;
+}
+
+async function startCollector(opts: { workers?: number; core?: string } = {}): Promise<Collector> {
+  const dir = mkdtempSync(join(tmpdir(), 'spanmeter-bench-'));
+  const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
+  const argv = [join(buildRoot, 'src', 'cli.js'), 'run', '--config', join(repoRoot, 'pipeline.yaml'), ...(opts.workers ? ['--workers', String(opts.workers)] : [])];
+  const [cmd, a] = opts.core && hasTaskset ? ['taskset', ['-c', opts.core, process.execPath, ...argv]] : [process.execPath, argv];
+  const child = spawn(cmd, a, {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      SPANMETER_OTLP_HTTP_ENDPOINT: `127.0.0.1:${http}`,
+      SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpc}`,
+      SPANMETER_METRICS_ADDRESS: `127.0.0.1:${admin}`,
+      SPANMETER_DATA_DIR: join(dir, 'data'),
+      SPANMETER_OUT_DIR: join(dir, 'out'),
+      SPANMETER_LOG_LEVEL: 'warn',
+      AFLO_BATCH_SIZE: '1000',
+      AFLO_FLUSH_INTERVAL: '5',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${adminUrl}/health/ready`);
+      if (r.status === 200) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('collector did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // With taskset the child is taskset's exec'd node: same pid.
+  return { child, pid: child.pid!, url: `http://127.0.0.1:${http}/v1/traces`, admin: adminUrl, out: join(dir, 'out'), dir };
+}
+
+async function stopCollector(c: Collector): Promise<void> {
+  c.child.kill('SIGTERM');
+  await new Promise<void>((r) => (c.child.exitCode !== null ? r() : c.child.once('exit', () => r())));
+}
+
+/** Runs the load generator in its own (pinned) process. */
+function load(c: Collector, o: { rate?: number; duration?: number; concurrency?: number; gzip?: boolean; core?: number }): LoadResult {
+  const out = join(c.dir, `load-${Date.now()}.json`);
+  const [cmd, argv] = pinned(o.core, process.execPath, [
+    join(here, 'loadgen.js'),
+    '--url',
+    c.url,
+    '--duration',
+    String(o.duration ?? DURATION),
+    '--rate',
+    String(o.rate ?? 0),
+    '--concurrency',
+    String(o.concurrency ?? 8),
+    '--pid',
+    String(c.pid),
+    '--out',
+    out,
+    ...(o.gzip ? ['--gzip'] : []),
+  ]);
+  execFileSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8')) as LoadResult;
+}
+
+/** Counts llm_api_call records in the output files (one per LLM call). */
+function countCalls(out: string): number {
+  let n = 0;
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.json.gz')) for (const r of JSON.parse(gunzipSync(readFileSync(p)).toString()) as { meterApiName: string }[]) if (r.meterApiName === 'llm_api_call') n++;
+    }
+  };
+  walk(out);
+  return n;
+}
+
+interface Row {
+  scenario: string;
+  figure: string;
+  target: string;
+  detail: string;
+}
+
+async function main() {
+  const rows: Row[] = [];
+  const raw: Record<string, unknown> = {};
+  const machine = `${ncpu} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${hasTaskset ? ', collector on core 0, load on core 1' : ', no taskset (unpinned)'}`;
+  process.stderr.write(`machine: ${machine}\n`);
+
+  if (want('max')) {
+    const c = await startCollector({ core: '0' });
+    const r = load(c, { core: 1, concurrency: 8 });
+    await stopCollector(c);
+    const written = countCalls(c.out);
+    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written };
+    rows.push({
+      scenario: 'max sustained, 1 worker (durable, clean, file, gzip)',
+      figure: `${r.callsPerS.toLocaleString('en')} calls/s (${r.spansPerS.toLocaleString('en')} spans/s)`,
+      target: '≥ 50,000 calls/s',
+      detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAcked} acknowledged calls written${written === r.callsAcked ? ' ✔' : ' ✘'}`,
+    });
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  if (want('latency')) {
+    const c = await startCollector({ core: '0' });
+    const r = load(c, { core: 1, rate: 10_000, concurrency: 16 });
+    await stopCollector(c);
+    raw.latency = { ...r, ackedRunIds: undefined };
+    rows.push({
+      scenario: 'ack latency at 10,000 calls/s',
+      figure: `p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
+      target: 'p99 ≤ 20 ms',
+      detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}`,
+    });
+    rows.push({ scenario: 'RSS at 10,000 calls/s', figure: `${r.collector?.peakRssMb ?? '?'} MB peak`, target: '≤ 200 MB', detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%` });
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  if (want('idle')) {
+    const c = await startCollector({ core: '0' });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const a = procStats(c.pid);
+    const secs = args.quick ? 5 : 20;
+    await new Promise((r) => setTimeout(r, secs * 1000));
+    const b = procStats(c.pid);
+    await stopCollector(c);
+    const pct = a && b ? ((b.cpuSeconds - a.cpuSeconds) / secs) * 100 : NaN;
+    raw.idle = { cpuPercent: pct, seconds: secs, rssMb: b?.rssMb };
+    rows.push({ scenario: 'idle CPU', figure: `${pct.toFixed(2)}% of a core`, target: '≤ 1%', detail: `over ${secs} s, RSS ${b?.rssMb.toFixed(0)} MB` });
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  if (want('workers') && ncpu >= 2) {
+    const c = await startCollector({ workers: 2 });
+    const r = load(c, { concurrency: 16 });
+    await stopCollector(c);
+    raw.workers = { ...r, ackedRunIds: undefined };
+    const one = (raw.max as LoadResult | undefined)?.callsPerS;
+    rows.push({
+      scenario: '--workers 2 (collector and load share the 2 cores)',
+      figure: `${r.callsPerS.toLocaleString('en')} calls/s`,
+      target: 'close to 2× one worker',
+      detail: one ? `${(r.callsPerS / one).toFixed(2)}× the 1-worker figure (the load generator takes a core too on this machine)` : '',
+    });
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  if (want('stages')) {
+    for (const script of ['decode', 'convert', 'enrich', 'exporters']) {
+      const file = join(here, `${script}.js`);
+      if (!existsSync(file)) continue;
+      const res = spawnSync(process.execPath, [file, ...(args.quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600_000 });
+      raw[`stage:${script}`] = { status: res.status, stdout: res.stdout.slice(-4000) };
+      rows.push({ scenario: `stage micro-benchmark: ${script}`, figure: res.status === 0 ? 'see detail' : `failed (${res.status})`, target: '', detail: res.stdout.trim().split('\n').slice(-6).join(' | ') });
+    }
+  }
+
+  const md = [
+    `# spanmeter benchmark — ${new Date().toISOString()}`,
+    '',
+    `Machine: ${machine}. Shared and noisy: compare ratios, not absolutes.`,
+    '',
+    '| scenario | figure | target | detail |',
+    '|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${r.target} | ${r.detail.replace(/\|/g, '\\|')} |`),
+    '',
+  ].join('\n');
+  const outDir = join(repoRoot, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify({ machine, rows, raw }, null, 2));
+  writeFileSync(join(outDir, `${stamp}.md`), md);
+  process.stdout.write(`${md}\nwritten: bench/results/${stamp}.{md,json}\n`);
+}
+
+await main();
