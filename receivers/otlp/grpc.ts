@@ -1,0 +1,144 @@
+/** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip/deflate via grpc-js. */
+import * as grpc from '@grpc/grpc-js';
+import { OtlpDecodeError, TRACE_EXPORT_GRPC_PATH, decodeOtlpProto, encodeExportResponseProto, encodeRpcStatusProto } from '../../src/otlp/index.js';
+import type { SpanBatch } from '../../src/data/span.js';
+import { readPem, type ResolvedGrpc } from './config.js';
+import { splitHostPort } from './http.js';
+import type { Outcome } from './metrics.js';
+import { outcomeOf, type OtlpReceiver } from './receiver.js';
+
+const raw = (b: Buffer): Buffer => b;
+const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** The service, with the request left as bytes so that we decode it ourselves (with our limits and errors). */
+export const traceServiceDefinition: grpc.ServiceDefinition = {
+  Export: {
+    path: TRACE_EXPORT_GRPC_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: toBuffer,
+    responseDeserialize: raw,
+  },
+};
+
+function grpcError(code: grpc.status, message: string, retryAfterSeconds?: number): grpc.ServerErrorResponse {
+  const metadata = new grpc.Metadata();
+  // The OTLP spec: RESOURCE_EXHAUSTED / UNAVAILABLE carry a google.rpc.RetryInfo so clients know to retry, and when.
+  if (retryAfterSeconds !== undefined) metadata.set('grpc-status-details-bin', toBuffer(encodeRpcStatusProto(code, message, retryAfterSeconds)));
+  return Object.assign(new Error(message), { code, details: message, metadata });
+}
+
+export class OtlpGrpcServer {
+  private readonly server: grpc.Server;
+  private port: number | null = null;
+  private closed: Promise<void> | null = null;
+
+  constructor(
+    private readonly rx: OtlpReceiver,
+    private readonly cfg: ResolvedGrpc,
+  ) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': cfg.maxMessage,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+    });
+    this.server.addService(traceServiceDefinition, {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+        this.handle(call).then(
+          (r) => (r instanceof Error ? callback(r) : callback(null, r)),
+          (err: unknown) => {
+            rx.logger.error({ err }, 'OTLP/gRPC handler failed');
+            callback(grpcError(grpc.status.INTERNAL, 'internal error'));
+          },
+        );
+      },
+    });
+  }
+
+  listen(): Promise<void> {
+    const creds = this.cfg.tls
+      ? grpc.ServerCredentials.createSsl(
+          this.cfg.tls.client_ca_file ? readPem(this.cfg.tls, 'client_ca_file') : null,
+          [{ cert_chain: readPem(this.cfg.tls, 'cert_file'), private_key: readPem(this.cfg.tls, 'key_file') }],
+          Boolean(this.cfg.tls.client_ca_file),
+        )
+      : grpc.ServerCredentials.createInsecure();
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(this.cfg.endpoint, creds, (err, port) => {
+        if (err) return reject(new Error(`OTLP/gRPC cannot listen on ${this.cfg.endpoint}: ${err.message}`));
+        this.port = port;
+        resolve();
+      });
+    });
+  }
+
+  address(): string | undefined {
+    if (this.port === null) return undefined;
+    const { host } = splitHostPort(this.cfg.endpoint);
+    return host.includes(':') ? `[${host}]:${this.port}` : `${host}:${this.port}`;
+  }
+
+  /** Stops accepting calls, lets running calls finish until `deadline`, then cancels what is left. */
+  close(deadline: number): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      if (this.port === null) return resolve();
+      const hard = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, Math.max(0, deadline - Date.now()));
+      this.server.tryShutdown(() => {
+        clearTimeout(hard);
+        resolve();
+      });
+    });
+    return this.closed;
+  }
+
+  private async handle(call: grpc.ServerUnaryCall<Buffer, Uint8Array>): Promise<Uint8Array | grpc.ServerErrorResponse> {
+    const started = process.hrtime.bigint();
+    const rx = this.rx;
+    const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
+    if (rx.closing) {
+      done('shutting_down');
+      return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
+    }
+    const md = call.metadata;
+    if (!rx.authorized((name) => {
+      const v = md.get(name)[0];
+      return v === undefined ? undefined : String(v);
+    })) {
+      done('unauthorized');
+      return grpcError(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials');
+    }
+    rx.enter();
+    try {
+      const buf = call.request;
+      // grpc-js has already removed the gRPC framing and any gzip/deflate (within max_recv_msg_size).
+      rx.metrics.bytes('grpc', buf.length, buf.length);
+      let batch: SpanBatch;
+      try {
+        batch = decodeOtlpProto(buf);
+      } catch (e) {
+        if (!(e instanceof OtlpDecodeError)) throw e;
+        rx.metrics.decodeError('grpc', 'proto');
+        done('bad_request');
+        return grpcError(grpc.status.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
+      }
+      const result = await rx.export(batch, 'grpc');
+      done(outcomeOf(result));
+      switch (result.kind) {
+        case 'ok':
+          return encodeExportResponseProto(result.response);
+        case 'backpressure':
+          return grpcError(grpc.status.RESOURCE_EXHAUSTED, result.message, result.retryAfterSeconds);
+        case 'rejected':
+          return grpcError(grpc.status.INVALID_ARGUMENT, result.message);
+        case 'unavailable':
+          return grpcError(grpc.status.UNAVAILABLE, result.message, result.retryAfterSeconds);
+      }
+    } finally {
+      rx.leave();
+    }
+  }
+}

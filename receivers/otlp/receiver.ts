@@ -1,0 +1,192 @@
+/**
+ * The `otlp` receiver instance: owns the HTTP and gRPC servers and the part both share — auth, span
+ * validation, handing the batch to the pipeline and mapping the pipeline's answer to a result.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { BackpressureError, PermanentError, type Consumer, type CreateSettings, type Host, type Receiver } from '../../src/component.js';
+import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
+import type { ScopeSpans, SpanBatch } from '../../src/data/span.js';
+import type { ExportResponse } from '../../src/otlp/index.js';
+import { resolve, type OtlpReceiverConfig, type Resolved } from './config.js';
+import { ReceiverMetrics, type Outcome } from './metrics.js';
+import { OtlpGrpcServer } from './grpc.js';
+import { OtlpHttpServer } from './http.js';
+
+/** What the pipeline said about one export, transport-neutral. */
+export type ExportResult =
+  | { kind: 'ok'; response: ExportResponse }
+  | { kind: 'backpressure'; message: string; retryAfterSeconds: number }
+  | { kind: 'rejected'; message: string }
+  | { kind: 'unavailable'; message: string; retryAfterSeconds: number };
+
+export function outcomeOf(r: ExportResult): Outcome {
+  if (r.kind === 'ok') return r.response.partialSuccess ? 'partial_success' : 'success';
+  return r.kind;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Drops spans that can never be valid (empty trace or span id, see the OTLP spec) and reports them
+ * as a partial success. Returns the batch to hand on (the input itself when nothing was dropped).
+ */
+export function dropInvalidSpans(batch: SpanBatch): { batch: SpanBatch; valid: number; rejected: number } {
+  let valid = 0;
+  let rejected = 0;
+  for (const rs of batch.resourceSpans)
+    for (const ss of rs.scopeSpans)
+      for (const s of ss.spans) {
+        if (s.traceId === '' || s.spanId === '') rejected++;
+        else valid++;
+      }
+  if (rejected === 0) return { batch, valid, rejected };
+  return {
+    valid,
+    rejected,
+    batch: {
+      resourceSpans: batch.resourceSpans
+        .map((rs) => ({
+          ...rs,
+          scopeSpans: rs.scopeSpans
+            .map((ss): ScopeSpans => ({ ...ss, spans: ss.spans.filter((s) => s.traceId !== '' && s.spanId !== '') }))
+            .filter((ss) => ss.spans.length > 0),
+        }))
+        .filter((rs) => rs.scopeSpans.length > 0),
+    },
+  };
+}
+
+export class OtlpReceiver implements Receiver {
+  readonly id: string;
+  readonly cfg: Resolved;
+  readonly logger: Logger;
+  readonly metrics: ReceiverMetrics;
+  readonly std: ComponentMetrics;
+  private readonly next: Consumer<SpanBatch>;
+  private http: OtlpHttpServer | null = null;
+  private grpc: OtlpGrpcServer | null = null;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private stopping: Promise<void> | null = null;
+  /** True once shutdown began: new requests are refused with 503 / UNAVAILABLE. */
+  closing = false;
+
+  constructor(settings: CreateSettings<OtlpReceiverConfig>, next: Consumer<SpanBatch>) {
+    this.id = settings.id;
+    this.cfg = resolve(settings.config);
+    this.logger = settings.logger;
+    this.std = settings.metrics;
+    this.metrics = new ReceiverMetrics(settings.registry, settings.id);
+    this.next = next;
+  }
+
+  async start(_host?: Host): Promise<void> {
+    if (this.http || this.grpc) return;
+    try {
+      if (this.cfg.http) {
+        this.http = new OtlpHttpServer(this, this.cfg.http);
+        await this.http.listen();
+      }
+      if (this.cfg.grpc) {
+        this.grpc = new OtlpGrpcServer(this, this.cfg.grpc);
+        await this.grpc.listen();
+      }
+    } catch (e) {
+      await Promise.allSettled([this.http?.close(Date.now()), this.grpc?.close(Date.now())]);
+      this.http = this.grpc = null;
+      throw e;
+    }
+    this.logger.info({ addresses: this.boundAddresses() }, 'OTLP receiver listening');
+  }
+
+  /** The addresses actually bound (useful with port 0), e.g. `{ http: "127.0.0.1:40123" }`. */
+  boundAddresses(): { http?: string; grpc?: string } {
+    const out: { http?: string; grpc?: string } = {};
+    const h = this.http?.address();
+    const g = this.grpc?.address();
+    if (h) out.http = h;
+    if (g) out.grpc = g;
+    return out;
+  }
+
+  /** Stops accepting (closes the listeners), lets in-flight requests finish, then resolves. */
+  shutdown(deadline: number): Promise<void> {
+    this.stopping ??= (async () => {
+      this.closing = true;
+      const idle = this.whenIdle(deadline);
+      await Promise.allSettled([this.http?.close(deadline), this.grpc?.close(deadline)]);
+      await idle;
+      this.logger.info('OTLP receiver stopped');
+    })();
+    return this.stopping;
+  }
+
+  private whenIdle(deadline: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((res) => {
+      const t = setTimeout(res, Math.max(0, deadline - Date.now()));
+      t.unref();
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        res();
+      });
+    });
+  }
+
+  /** Called around every request so shutdown can wait for them. */
+  enter(): void {
+    this.inFlight++;
+  }
+
+  leave(): void {
+    if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Checks the configured credentials; `get` reads a (lower-case) header / metadata key. */
+  authorized(get: (name: string) => string | undefined): boolean {
+    if (this.cfg.bearerToken !== null) {
+      const h = get('authorization');
+      const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
+      if (!m || !safeEqual(m[1]!, this.cfg.bearerToken)) return false;
+    }
+    for (const [k, v] of this.cfg.headers) {
+      const got = get(k);
+      if (got === undefined || !safeEqual(got, v)) return false;
+    }
+    return true;
+  }
+
+  /** Validates and hands a decoded batch to the pipeline; resolves once the pipeline answered. */
+  async export(input: SpanBatch, transport: string): Promise<ExportResult> {
+    const { batch, valid, rejected } = dropInvalidSpans(input);
+    const partial: ExportResponse = rejected
+      ? { partialSuccess: { rejectedSpans: rejected, errorMessage: `${rejected} span(s) without a trace_id or span_id were rejected` } }
+      : {};
+    if (rejected) this.std.refused(rejected, transport);
+    if (valid === 0) return { kind: 'ok', response: partial };
+    try {
+      await this.next.consume(batch, { receiver: this.id, transport });
+    } catch (e) {
+      const err = e as Error;
+      if (e instanceof BackpressureError || err?.name === 'BackpressureError') {
+        this.std.refused(valid, transport);
+        const ra = (e as BackpressureError).retryAfterSeconds;
+        return { kind: 'backpressure', message: err.message, retryAfterSeconds: Math.max(1, Math.ceil(Number.isFinite(ra) ? ra : 1)) };
+      }
+      if (e instanceof PermanentError || err?.name === 'PermanentError') {
+        this.std.refused(valid, transport);
+        return { kind: 'rejected', message: err.message };
+      }
+      this.std.failed(valid, transport);
+      this.logger.warn({ err, transport, spans: valid }, 'pipeline failed to accept spans; the sender was told to retry');
+      return { kind: 'unavailable', message: 'the pipeline could not accept the data; retry later', retryAfterSeconds: this.cfg.retryAfterSeconds };
+    }
+    this.std.accepted(valid, transport);
+    return { kind: 'ok', response: partial };
+  }
+}

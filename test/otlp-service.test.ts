@@ -1,0 +1,103 @@
+/** The otlp receiver inside a real Service, configured from pipeline.yaml (env expansion, validation, wiring). */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { formatError, loadConfig } from '../src/config/config.js';
+import { ComponentRegistry } from '../src/registry.js';
+import { Service } from '../src/service.js';
+import { decodeOtlpJson, encodeOtlpProto } from '../src/otlp/index.js';
+import otlpFactory, { type OtlpReceiver } from '../receivers/otlp/index.js';
+import { request } from '../receivers/otlp/testing.js';
+import { registerTestComponents, type Capture } from './helpers/components.js';
+import { otlpRequest } from './helpers/litellm-spans.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-svc-'));
+
+function registry(): ComponentRegistry {
+  const r = new ComponentRegistry();
+  r.register(otlpFactory, 'receivers/otlp');
+  registerTestComponents(r);
+  return r;
+}
+
+const yaml = (receiver: string) => `receivers:
+  otlp:
+${receiver}
+exporters:
+  test_capture:
+service:
+  data_dir: ${dir}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [test_capture]
+`;
+
+describe('otlp receiver in a Service', () => {
+  it('starts from pipeline.yaml on port 0, exposes its addresses, delivers spans and stops', async () => {
+    const p = join(dir, 'ok.yaml');
+    writeFileSync(
+      p,
+      yaml(`    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        max_request_body_size: 1MiB
+      grpc:
+        endpoint: 127.0.0.1:0
+    auth:
+      bearer_token: \${env:OTLP_TOKEN}`),
+    );
+    const { config, errors } = await loadConfig([p], registry(), { env: { OTLP_TOKEN: 'tok' } });
+    assert.deepEqual(errors.map(formatError), []);
+    const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
+    await svc.start();
+    try {
+      const rx = svc.graph.nodes.find((n) => n.kind === 'receiver' && n.id === 'otlp')!.instance as OtlpReceiver;
+      const addr = rx.boundAddresses();
+      assert.match(addr.http!, /^127\.0\.0\.1:\d+$/);
+      assert.match(addr.grpc!, /^127\.0\.0\.1:\d+$/);
+      const body = gzipSync(encodeOtlpProto(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'svc-1' }])))));
+      const denied = await request(`http://${addr.http}/v1/traces`, { headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body });
+      assert.equal(denied.status, 401);
+      const res = await request(`http://${addr.http}/v1/traces`, {
+        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: 'Bearer tok' },
+        body,
+      });
+      assert.equal(res.status, 200);
+      const capture = svc.graph.nodes.find((n) => n.id === 'test_capture')!.instance as Capture;
+      assert.equal(capture.received.length, 1);
+      const metrics = await svc.metrics.registry.metrics();
+      assert.match(metrics, /spanmeter_receiver_accepted_spans_total\{receiver="otlp",transport="http"\} 3/);
+      assert.match(metrics, /spanmeter_receiver_requests_total\{receiver="otlp",transport="http",outcome="unauthorized"\} 1/);
+    } finally {
+      await svc.shutdown(5_000);
+    }
+  });
+
+  it('reports config mistakes with their path', async () => {
+    const p = join(dir, 'bad.yaml');
+    writeFileSync(
+      p,
+      yaml(`    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        max_body: 5
+      grpc:
+        enabled: false
+    cors: {}`),
+    );
+    const { errors } = await loadConfig([p], registry(), { env: {} });
+    const text = errors.map(formatError).join('\n');
+    assert.match(text, /max_body/);
+    assert.match(text, /unknown key/);
+    assert.match(text, /cors/);
+    const p2 = join(dir, 'none.yaml');
+    writeFileSync(p2, yaml(`    protocols:\n      http:\n        enabled: false\n      grpc:\n        enabled: false`));
+    const r2 = await loadConfig([p2], registry(), { env: {} });
+    assert.match(r2.errors.map(formatError).join('\n'), /at least one protocol/);
+  });
+});
