@@ -1,0 +1,163 @@
+/** The `enrich` processor instance: owns the source, the lookups, the refresh loop and health. */
+import type { Logger } from 'pino';
+import { parseDuration } from '../../src/config/duration.js';
+import type { ConsumeContext, Consumer, CreateSettings, Host, Processor } from '../../src/component.js';
+import type { LlmCall } from '../../src/data/llm-call.js';
+import type { Kind } from './catalogue.js';
+import { timings, type EnrichConfig, type Timings } from './config.js';
+import { Enricher, type Lookups } from './enricher.js';
+import { Lookup, SourceHealth } from './lookup.js';
+import { EnrichMetrics } from './metrics.js';
+import { FileSource } from './sources/file.js';
+import { LitellmApiSource } from './sources/litellm-api.js';
+import { LitellmDbSource } from './sources/litellm-db.js';
+import { SourceError, type Source } from './sources/types.js';
+
+export function createSource(c: EnrichConfig, env: NodeJS.ProcessEnv = process.env): Source {
+  const teamMetadataKeys = c.team.metadata_keys;
+  switch (c.source) {
+    case 'litellm_api':
+      return new LitellmApiSource({
+        baseUrl: c.litellm_api.base_url,
+        apiKey: env[c.litellm_api.api_key_env] || undefined,
+        apiKeyEnv: c.litellm_api.api_key_env,
+        requestTimeoutMs: parseDuration(c.litellm_api.request_timeout),
+        pageSize: c.litellm_api.page_size,
+        teamList: c.litellm_api.team_list,
+        teamMetadataKeys,
+      });
+    case 'litellm_db':
+      return new LitellmDbSource({
+        url: env[c.litellm_db.url_env] || undefined,
+        urlEnv: c.litellm_db.url_env,
+        queryTimeoutMs: parseDuration(c.litellm_db.query_timeout),
+        pageSize: c.litellm_db.page_size,
+        maxConnections: c.litellm_db.max_connections,
+        teamMetadataKeys,
+      });
+    case 'file':
+      return new FileSource({
+        path: c.file.path,
+        format: c.file.format,
+        watchIntervalMs: parseDuration(c.file.watch_interval),
+        teamMetadataKeys,
+      });
+  }
+}
+
+export class EnrichProcessor implements Processor<LlmCall[]> {
+  readonly health: SourceHealth;
+  readonly lookups: Lookups = {};
+  private readonly enricher: Enricher;
+  private readonly t: Timings;
+  private readonly stop = new AbortController();
+  private readonly logger: Logger;
+  private timer?: NodeJS.Timeout;
+  private refreshing?: Promise<boolean>;
+  /** A refresh was asked for while one was running (e.g. the file changed again): run once more. */
+  private again = false;
+  private started = false;
+
+  constructor(
+    private readonly s: CreateSettings<EnrichConfig>,
+    private readonly next: Consumer<LlmCall[]>,
+    readonly source: Source = createSource(s.config),
+  ) {
+    const c = s.config;
+    this.t = timings(c);
+    this.logger = s.logger;
+    const metrics = new EnrichMetrics(s.registry);
+    this.health = new SourceHealth(s.id, this.source.type, metrics, s.logger);
+    const o = {
+      maxEntries: c.cache.max_entries,
+      ttlMs: this.t.ttlMs,
+      negativeTtlMs: this.t.negativeTtlMs,
+      rate: c.miss.rate,
+      burst: c.miss.burst,
+      maxInFlight: c.miss.max_in_flight,
+    };
+    const mk = <K extends Kind>(kind: K) => new Lookup(kind, this.source, o, metrics, this.health, s.id, this.stop.signal);
+    if (c.key.enabled) this.lookups.key = mk('key');
+    if (c.team.enabled) this.lookups.team = mk('team');
+    if (c.model.enabled) this.lookups.model = mk('model');
+    this.enricher = new Enricher(
+      this.lookups,
+      {
+        onMiss: c.on_miss,
+        budgetMs: this.t.budgetMs,
+        waitTimeoutMs: this.t.waitTimeoutMs,
+        modelMap: { mode: c.model.model_map, onErrors: c.model.model_map_on_errors },
+        processorId: s.id,
+        stop: this.stop.signal,
+      },
+      metrics,
+    );
+  }
+
+  async start(host: Host): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.health.attach(host);
+    // A watched source (file) is re-listed whenever it changes, warm or not.
+    this.source.watch?.(() => void this.refreshAll());
+    if (!this.s.config.cache.warm) return;
+    const warm = this.refreshAll();
+    let timer: NodeJS.Timeout | undefined;
+    const capped = await Promise.race([warm, new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), this.t.warmTimeoutMs)))]);
+    clearTimeout(timer);
+    if (capped === 'late') this.logger.warn({ source: this.source.type }, 'enrichment warm-up still running after warm_timeout; continuing in the background');
+  }
+
+  /** Lists every enabled kind; schedules the next refresh. Resolves true when all listings succeeded. */
+  refreshAll(): Promise<boolean> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    clearTimeout(this.timer);
+    this.refreshing = (async () => {
+      const counts: string[] = [];
+      let ok = true;
+      for (const lookup of [this.lookups.team, this.lookups.key, this.lookups.model]) {
+        if (!lookup || !this.source.canList(lookup.kind) || this.stop.signal.aborted) continue;
+        try {
+          counts.push(`${lookup.kind}s ${await lookup.refresh(this.stop.signal)}`);
+        } catch (e) {
+          ok = false;
+          if (!this.stop.signal.aborted) this.health.failure(e as SourceError);
+        }
+      }
+      if (ok && counts.length) this.health.success(`${counts.join(', ')}; listed ${new Date().toISOString()}`);
+      return ok;
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    void this.refreshing.then((ok) => {
+      if (this.again && !this.stop.signal.aborted) {
+        this.again = false;
+        void this.refreshAll();
+      } else this.schedule(ok ? this.t.refreshMs : this.t.retryMs);
+    });
+    return this.refreshing;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stop.signal.aborted || !this.s.config.cache.warm) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.refreshAll(), ms);
+    this.timer.unref();
+  }
+
+  async consume(calls: LlmCall[], ctx?: ConsumeContext): Promise<void> {
+    const out = await this.enricher.enrich(calls);
+    await this.next.consume(out, ctx);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stop.signal.aborted) return;
+    this.stop.abort();
+    clearTimeout(this.timer);
+    await this.refreshing?.catch(() => {});
+    await this.source.close();
+  }
+}
