@@ -1,0 +1,33 @@
+import { defineFactory } from '../../src/component.js';
+import { ObjectExporter } from '../../src/output/delivery.js';
+import { retryPolicy } from '../../src/output/retry.js';
+import { dormantExporter, isActive } from '../../src/output/when.js';
+import { AzureBlobSink, type AzureDestination } from './azureblob.js';
+import { configSchema, defaultConfig, validate, type AzureBlobExporterConfig } from './config.js';
+
+export default defineFactory({
+  kind: 'exporter',
+  type: 'azureblob',
+  description: 'Uploads gzip JSON meter files to Azure Blob Storage (MAPPING §4 key layout).',
+  stability: 'beta',
+  consumes: 'meter_events',
+  configSchema,
+  defaultConfig,
+  validate: (c: AzureBlobExporterConfig) => validate(c),
+  create(s) {
+    const c = s.config as AzureBlobExporterConfig;
+    if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
+    return new ObjectExporter<AzureDestination>({
+      ...s,
+      sink: new AzureBlobSink(c),
+      routing: c.routing,
+      retry: retryPolicy(c.retry_on_failure, c.timeout),
+      maxRecordsPerObject: c.max_records_per_object,
+      destination(route) {
+        const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
+        const container = o.container ?? c.container;
+        return { container, path: o.path ?? c.path, label: `azblob://${container}` };
+      },
+    });
+  },
+});

@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import { defineFactory } from '../../src/component.js';
+import { ObjectExporter, commonObjectSchemaProps, type ObjectExporterCommonConfig } from '../../src/output/delivery.js';
+import { defaultRetryConfig, retryConfigSchema, retryPolicy, type RetryConfig } from '../../src/output/retry.js';
+import { routingSchema, type RoutingConfig } from '../../src/output/routing.js';
+import { dormantExporter, isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
+import { FileSink, type FileDestination } from './file.js';
+
+interface RouteOverride {
+  directory?: string;
+  path?: string;
+}
+
+export interface FileExporterConfig extends ObjectExporterCommonConfig {
+  directory: string;
+  routing?: RoutingConfig<RouteOverride>;
+  retry_on_failure: RetryConfig;
+  when?: WhenConfig;
+}
+
+export default defineFactory({
+  kind: 'exporter',
+  type: 'file',
+  description: 'Writes gzip JSON meter files to a local directory in the MAPPING §4 key layout (atomic writes).',
+  stability: 'beta',
+  consumes: 'meter_events',
+  configSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      directory: { type: 'string', minLength: 1, description: 'Root directory of the files (default "./data/out").' },
+      ...commonObjectSchemaProps,
+      routing: routingSchema(
+        {
+          directory: { type: 'string', minLength: 1, description: 'Root directory for this route.' },
+          path: { type: 'string', description: 'Key prefix for this route.' },
+        },
+        'directory or path',
+      ),
+      retry_on_failure: retryConfigSchema,
+      when: whenSchema,
+    },
+  },
+  defaultConfig: (): FileExporterConfig => ({
+    directory: './data/out',
+    path: 'litellm-metering',
+    timeout: '30s',
+    max_records_per_object: 10_000,
+    retry_on_failure: defaultRetryConfig(),
+  }),
+  validate: (c: FileExporterConfig) => whenProblems(c.when),
+  create(s) {
+    const c = s.config as FileExporterConfig;
+    if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
+    return new ObjectExporter<FileDestination>({
+      ...s,
+      sink: new FileSink(),
+      routing: c.routing,
+      retry: retryPolicy(c.retry_on_failure, c.timeout),
+      maxRecordsPerObject: c.max_records_per_object,
+      destination(route) {
+        const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
+        const directory = o.directory ?? c.directory;
+        return { directory, path: o.path ?? c.path, label: `file://${resolve(directory)}` };
+      },
+    });
+  },
+});

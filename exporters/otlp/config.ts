@@ -1,0 +1,55 @@
+import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
+
+export interface OtlpExporterConfig {
+  endpoint: string;
+  headers: Record<string, string>;
+  compression: 'gzip' | 'none';
+  timeout: string;
+  queue_size: number;
+  retry_on_failure: RetryConfig;
+}
+
+export const defaultConfig = (): OtlpExporterConfig => ({
+  endpoint: '',
+  headers: {},
+  compression: 'gzip',
+  timeout: '10s',
+  queue_size: 100,
+  retry_on_failure: { ...defaultRetryConfig(), initial_interval: '1s', max_interval: '30s', max_elapsed_time: '2m' },
+});
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    endpoint: {
+      type: 'string',
+      description: 'OTLP/HTTP base URL of the downstream (e.g. http://otel-collector:4318, https://cloud.langfuse.com/api/public/otel). "/v1/traces" is appended unless the URL already ends with it. Required.',
+    },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra request headers (e.g. Authorization), values may use ${env:...}.' },
+    compression: { enum: ['gzip', 'none'], description: 'Request body compression (default "gzip").' },
+    timeout: { type: 'string', format: 'duration', description: 'Timeout of one POST attempt (default "10s").' },
+    queue_size: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Span batches waiting to be forwarded (default 100). When full, the OLDEST batch is dropped and counted: forwarding is best-effort and never slows metering.',
+    },
+    retry_on_failure: retryConfigSchema,
+  },
+} as const;
+
+export function validate(c: OtlpExporterConfig): { path: string; message: string }[] {
+  if (!c.endpoint) return [{ path: 'endpoint', message: 'is required' }];
+  try {
+    new URL(c.endpoint);
+  } catch {
+    return [{ path: 'endpoint', message: `"${c.endpoint}" is not a URL` }];
+  }
+  return [];
+}
+
+export function tracesUrl(endpoint: string): string {
+  const u = new URL(endpoint);
+  if (!u.pathname.endsWith('/v1/traces')) u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return u.toString();
+}

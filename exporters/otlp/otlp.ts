@@ -1,0 +1,179 @@
+/**
+ * Forwards spans unchanged to another OTLP/HTTP endpoint (protobuf), best-effort: `consume` only
+ * enqueues and resolves at once; a bounded queue drops its OLDEST batch when full (counted in
+ * `spanmeter_exporter_dropped_batches_total{reason="queue_full"}`); one sender delivers with
+ * retries (429/502/503/504 and network errors, Retry-After honoured) and drops a batch after
+ * max_elapsed_time or a permanent 4xx. A slow or dead downstream never blocks the pipeline.
+ */
+import { gzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { PermanentError, type Exporter } from '../../src/component.js';
+import { spanCount, type SpanBatch } from '../../src/data/span.js';
+import { errInfo } from '../../src/output/delivery.js';
+import { ExporterMetrics } from '../../src/output/metrics.js';
+import { DeliveryError, RetryableError, parseRetryAfter, retryPolicy, withRetry, type RetryPolicy } from '../../src/output/retry.js';
+import { encodeOtlpProto } from '../../src/otlp/index.js';
+import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
+import { VERSION } from '../../src/version.js';
+import { tracesUrl, type OtlpExporterConfig } from './config.js';
+
+export interface OtlpSettings {
+  id: string;
+  logger: Logger;
+  registry: Registry;
+  metrics: ComponentMetrics;
+}
+
+const RETRYABLE = new Set([408, 429, 502, 503, 504]);
+
+export class OtlpExporter implements Exporter<SpanBatch> {
+  readonly xm: ExporterMetrics;
+  readonly url: string;
+  private readonly queue: { batch: SpanBatch; spans: number }[] = [];
+  private queuedSpans = 0;
+  private readonly policy: RetryPolicy;
+  private readonly stop = new AbortController();
+  private sender?: Promise<void>;
+  private wake?: () => void;
+  private stopping = false;
+  private sending = false;
+
+  constructor(
+    private readonly c: OtlpExporterConfig,
+    private readonly s: OtlpSettings,
+  ) {
+    this.xm = new ExporterMetrics(s.registry, s.id);
+    this.url = tracesUrl(c.endpoint);
+    this.policy = retryPolicy(c.retry_on_failure, c.timeout);
+    s.metrics.queueCapacity(c.queue_size);
+  }
+
+  async start(): Promise<void> {
+    this.sender ??= this.sendLoop();
+  }
+
+  /** Enqueues and returns at once; never waits for the downstream. */
+  async consume(batch: SpanBatch): Promise<void> {
+    const spans = spanCount(batch);
+    if (spans === 0 || this.stopping) {
+      if (spans) this.drop({ spans }, 'stopping');
+      return;
+    }
+    while (this.queue.length >= this.c.queue_size) {
+      const oldest = this.queue.shift()!;
+      this.queuedSpans -= oldest.spans;
+      this.drop(oldest, 'queue_full');
+    }
+    this.queue.push({ batch, spans });
+    this.queuedSpans += spans;
+    this.s.metrics.queueSize(this.queuedSpans);
+    this.wake?.();
+  }
+
+  /** Spans waiting in the queue (for tests and status). */
+  get queued(): number {
+    return this.queuedSpans;
+  }
+
+  private drop(item: { spans: number }, reason: string): void {
+    this.xm.dropped(reason);
+    this.s.metrics.sendFailed(item.spans);
+    this.s.metrics.queueSize(this.queuedSpans);
+    this.s.logger.warn({ spans: item.spans, reason }, 'OTLP forward: dropped a span batch (best-effort forwarding)');
+  }
+
+  private async sendLoop(): Promise<void> {
+    while (!this.stop.signal.aborted) {
+      const item = this.queue.shift();
+      if (!item) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.wake = undefined;
+        continue;
+      }
+      this.queuedSpans -= item.spans;
+      this.s.metrics.queueSize(this.queuedSpans);
+      this.sending = true;
+      try {
+        await this.send(item);
+      } finally {
+        this.sending = false;
+      }
+    }
+  }
+
+  private async send(item: { batch: SpanBatch; spans: number }): Promise<void> {
+    let body: Buffer;
+    try {
+      const raw = encodeOtlpProto(item.batch);
+      body = this.c.compression === 'gzip' ? gzipSync(raw) : Buffer.from(raw);
+    } catch (e) {
+      this.s.logger.error({ err: errInfo(e), spans: item.spans }, 'OTLP forward: cannot encode a span batch; dropped');
+      this.xm.dropped('encode_error');
+      this.s.metrics.sendFailed(item.spans);
+      return;
+    }
+    await this.xm.track(async () => {
+      try {
+        await withRetry(
+          (signal) => this.post(body, signal),
+          this.policy,
+          {
+            onAttemptFailed: () => this.xm.attemptFailed(),
+            onRetry: (err, attempt, delayMs) => {
+              this.xm.retried();
+              this.s.logger.debug({ err: errInfo(err), attempt, retryInMs: delayMs }, 'OTLP forward failed; retrying');
+            },
+          },
+          this.stop.signal,
+        );
+        this.s.metrics.sent(item.spans);
+        this.xm.delivered(body.length);
+      } catch (e) {
+        const reason = e instanceof DeliveryError && e.permanent ? 'rejected' : this.stop.signal.aborted ? 'shutdown' : 'retries_exhausted';
+        this.xm.dropped(reason);
+        this.s.metrics.sendFailed(item.spans);
+        this.s.logger.warn({ err: errInfo(e instanceof DeliveryError ? e.cause : e), spans: item.spans, reason }, 'OTLP forward: dropped a span batch');
+      }
+    });
+  }
+
+  private async post(body: Buffer, signal: AbortSignal): Promise<void> {
+    const headers: Record<string, string> = {
+      ...this.c.headers,
+      'Content-Type': 'application/x-protobuf',
+      'User-Agent': `spanmeter/${VERSION}`,
+    };
+    if (this.c.compression === 'gzip') headers['Content-Encoding'] = 'gzip';
+    const res = await fetch(this.url, { method: 'POST', headers, body, signal });
+    const text = await res.text().catch(() => '');
+    if (res.ok) return;
+    const msg = `HTTP ${res.status}: ${text.slice(0, 200)}`;
+    if (RETRYABLE.has(res.status) || res.status >= 500) throw new RetryableError(msg, parseRetryAfter(res.headers.get('retry-after')));
+    throw new PermanentError(msg);
+  }
+
+  async shutdown(deadline: number): Promise<void> {
+    this.stopping = true;
+    // Forward what is queued until the deadline; then stop and count what is left as dropped.
+    const timer = setTimeout(() => this.stop.abort(new Error('shutdown deadline reached')), Math.max(0, deadline - Date.now()));
+    try {
+      while ((this.queue.length > 0 || this.sending) && !this.stop.signal.aborted) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      clearTimeout(timer);
+      this.stop.abort(new Error('exporter stopped'));
+      await this.sender;
+      for (const item of this.queue.splice(0)) {
+        this.queuedSpans -= item.spans;
+        this.xm.dropped('shutdown');
+        this.s.metrics.sendFailed(item.spans);
+      }
+      this.s.metrics.queueSize(0);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { defineFactory } from '../../src/component.js';
+import { ObjectExporter } from '../../src/output/delivery.js';
+import { retryPolicy } from '../../src/output/retry.js';
+import { dormantExporter, isActive } from '../../src/output/when.js';
+import { configSchema, defaultConfig, validate, type S3ExporterConfig } from './config.js';
+import { S3Sink, type S3Destination } from './s3.js';
+
+export default defineFactory({
+  kind: 'exporter',
+  type: 's3',
+  description: 'Uploads gzip JSON meter files to S3 or an S3-compatible store (MAPPING §4 key layout).',
+  stability: 'beta',
+  consumes: 'meter_events',
+  configSchema,
+  defaultConfig,
+  validate: (c: S3ExporterConfig) => validate(c),
+  create(s) {
+    const c = s.config as S3ExporterConfig;
+    if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
+    return new ObjectExporter<S3Destination>({
+      ...s,
+      sink: new S3Sink(c),
+      routing: c.routing,
+      retry: retryPolicy(c.retry_on_failure, c.timeout),
+      maxRecordsPerObject: c.max_records_per_object,
+      destination(route) {
+        const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
+        const bucket = o.bucket ?? c.bucket;
+        return { bucket, path: o.path ?? c.path, label: `s3://${bucket}` };
+      },
+    });
+  },
+});

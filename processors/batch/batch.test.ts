@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { BackpressureError, PermanentError, type Consumer } from '../../src/component.js';
+import type { MeterRecord } from '../../src/data/meter-record.js';
+import { Watermark } from '../../src/storage/holds.js';
+import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
+import { BatchProcessor } from './batch.js';
+import { defaultConfig, validate, type BatchConfig } from './config.js';
+import factory from './index.js';
+
+const rec = (i: number, bu?: string): MeterRecord => ({
+  meterApiName: 'm',
+  meterTimeInMillis: 1_700_000_000_000 + i,
+  meterValue: i,
+  uniqueId: `u${i}`,
+  ...(bu ? { dimensions: { bu } } : {}),
+});
+const recs = (from: number, n: number, bu?: string) => Array.from({ length: n }, (_, k) => rec(from + k, bu));
+
+function metrics(): ComponentMetrics & { droppedN: number } {
+  const m = {
+    kind: 'processor' as const,
+    droppedN: 0,
+    accepted() {},
+    refused() {},
+    failed() {},
+    dropped(n: number) {
+      m.droppedN += n;
+    },
+    sent() {},
+    sendFailed() {},
+    queueSize() {},
+    queueCapacity() {},
+  };
+  return m;
+}
+
+class Sink implements Consumer<MeterRecord[]> {
+  batches: MeterRecord[][] = [];
+  fail = 0;
+  failWith: () => Error = () => new Error('down');
+  async consume(b: MeterRecord[]) {
+    if (this.fail > 0) {
+      this.fail--;
+      throw this.failWith();
+    }
+    this.batches.push(b);
+  }
+}
+
+function make(cfg: Partial<BatchConfig>, sink = new Sink()) {
+  const m = metrics();
+  const p = new BatchProcessor({ ...defaultConfig(), retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, sink);
+  return { p, sink, m };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+}
+
+describe('batch processor', () => {
+  it('cuts at send_batch_size and flushes the remainder on shutdown, in order', async () => {
+    const { p, sink } = make({ send_batch_size: 10 });
+    await p.consume(recs(0, 25));
+    await until(() => sink.batches.length === 2);
+    assert.equal(p.pendingRecords, 5);
+    await p.shutdown(Date.now() + 5_000);
+    assert.deepEqual(sink.batches.map((b) => b.length), [10, 10, 5]);
+    assert.deepEqual(sink.batches.flat(), recs(0, 25));
+    assert.equal(p.pendingRecords, 0);
+  });
+
+  it('cuts before max_bytes of JSON would be exceeded', async () => {
+    const one = Buffer.byteLength(JSON.stringify(rec(0))) + 1;
+    const { p, sink } = make({ send_batch_size: 1000, max_bytes: 2 + one * 3 + 1 });
+    await p.consume(recs(0, 7));
+    await p.shutdown(Date.now() + 5_000);
+    assert.ok(sink.batches.every((b) => Buffer.byteLength(JSON.stringify(b)) <= 2 + one * 3 + 1));
+    assert.deepEqual(sink.batches.flat(), recs(0, 7));
+  });
+
+  it('cuts a batch `timeout` after its first record', async () => {
+    const { p, sink } = make({ send_batch_size: 1000, timeout: '20ms' });
+    await p.consume(recs(0, 3));
+    await until(() => sink.batches.length === 1);
+    assert.deepEqual(sink.batches[0], recs(0, 3));
+    await p.shutdown(Date.now() + 1_000);
+  });
+
+  it('keeps one open batch per partition_by value', async () => {
+    const { p, sink } = make({ send_batch_size: 4, partition_by: ['bu'] });
+    await p.consume([...recs(0, 3, 'a'), ...recs(10, 3, 'b'), rec(20), rec(3, 'a')]);
+    await p.shutdown(Date.now() + 5_000);
+    for (const b of sink.batches) assert.equal(new Set(b.map((r) => r.dimensions?.bu ?? '')).size, 1, 'homogeneous batch');
+    assert.equal(sink.batches.flat().length, 8);
+  });
+
+  it('keeps a failed batch and sends it again (never dropped), then continues in order', async () => {
+    const sink = new Sink();
+    sink.fail = 3;
+    const { p } = make({ send_batch_size: 5 }, sink);
+    await p.consume(recs(0, 10));
+    await p.shutdown(Date.now() + 5_000);
+    assert.deepEqual(sink.batches.flat(), recs(0, 10));
+  });
+
+  it('a PermanentError drops the batch, counted', async () => {
+    const sink = new Sink();
+    sink.fail = 1;
+    sink.failWith = () => new PermanentError('never');
+    const { p, m } = make({ send_batch_size: 5 }, sink);
+    await p.consume(recs(0, 10));
+    await p.shutdown(Date.now() + 5_000);
+    assert.equal(m.droppedN, 5);
+    assert.deepEqual(sink.batches.flat(), recs(5, 5));
+  });
+
+  it('refuses with BackpressureError beyond max_pending_records', async () => {
+    const sink = new Sink();
+    sink.fail = Number.MAX_SAFE_INTEGER;
+    const { p } = make({ send_batch_size: 5, max_pending_records: 12 }, sink);
+    await p.consume(recs(0, 10));
+    await assert.rejects(p.consume(recs(10, 5)), BackpressureError);
+    assert.equal(p.pendingRecords, 10);
+    await p.shutdown(Date.now() + 50);
+  });
+
+  it('retains write-ahead-log holds until the batch is delivered, and keeps them when it is not', async () => {
+    const done: number[] = [];
+    const wm = new Watermark();
+    const sink = new Sink();
+    const { p } = make({ send_batch_size: 4 }, sink);
+    const h1 = wm.begin(1);
+    const h2 = wm.begin(2);
+    const origRelease = (h: typeof h1, seq: number) => {
+      const r = h.release.bind(h);
+      h.release = () => {
+        r();
+        if (h.released && !done.includes(seq)) done.push(seq);
+      };
+    };
+    origRelease(h1, 1);
+    origRelease(h2, 2);
+    await p.consume(recs(0, 3), { hold: h1 });
+    h1.release(); // the durable stage's own reference
+    assert.equal(h1.released, false, 'retained by the open batch');
+    sink.fail = Number.MAX_SAFE_INTEGER;
+    await p.consume(recs(3, 3), { hold: h2 });
+    h2.release();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(h1.released, false, 'batch [0..3] failed: hold kept');
+    sink.fail = 0;
+    await until(() => sink.batches.length === 1);
+    await until(() => h1.released);
+    assert.equal(h2.released, false, 'h2 still in the open batch');
+    sink.fail = Number.MAX_SAFE_INTEGER;
+    await p.shutdown(Date.now() + 30);
+    assert.equal(h2.released, false, 'undelivered at the deadline: hold kept for replay');
+  });
+
+  it('validates max_pending_records ≥ send_batch_size; the factory has defaults 100 / 300s', () => {
+    assert.deepEqual(validate({ ...defaultConfig(), send_batch_size: 100, max_pending_records: 10 }).map((x) => x.path), ['max_pending_records']);
+    assert.equal(factory.defaultConfig().send_batch_size, 100);
+    assert.equal(factory.defaultConfig().timeout, '300s');
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * The batch processor for `meter_events`: collects records into batches (one open batch per
+ * partition), cuts a batch at `send_batch_size` records, `max_bytes` of JSON or `timeout` after its
+ * first record, and hands cut batches to the exporters one at a time per partition.
+ *
+ * Acknowledgement and bounds: `consume` resolves once the records are held here (the Collector's
+ * model; issue 7's write-ahead log makes them durable before that). Everything held — open batches
+ * and cut batches waiting for or retrying delivery — counts against `max_pending_records`; beyond
+ * it `consume` rejects with BackpressureError, so a slow or dead exporter pushes back to the
+ * receivers (429) instead of growing memory. A batch the exporters fail is kept at the head of its
+ * partition and sent again after a backoff, never dropped; only a PermanentError (the data can
+ * never be accepted) drops it, with an error log and the `dropped` metric.
+ */
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
+import type { Hold } from '../../src/storage/holds.js';
+import { parseDuration } from '../../src/config/duration.js';
+import type { MeterRecord } from '../../src/data/meter-record.js';
+import { sleep } from '../../src/output/retry.js';
+import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
+import type { BatchConfig } from './config.js';
+
+interface Batch {
+  records: MeterRecord[];
+  /** Write-ahead-log holds of the records in this batch, retained until the batch is delivered/spooled. */
+  holds: Set<Hold>;
+}
+
+interface Partition {
+  key: string;
+  open: Batch;
+  openBytes: number;
+  timer?: NodeJS.Timeout;
+  /** Cut batches, oldest first; the head is being delivered. */
+  ready: Batch[];
+  draining?: Promise<void>;
+}
+
+const newBatch = (): Batch => ({ records: [], holds: new Set() });
+
+export interface BatchSettings {
+  id: string;
+  pipeline?: string;
+  logger: Logger;
+  registry: Registry;
+  metrics: ComponentMetrics;
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export class BatchProcessor implements Processor<MeterRecord[]> {
+  private readonly partitions = new Map<string, Partition>();
+  private readonly sizeMax: number;
+  private readonly bytesMax: number;
+  private readonly timeoutMs: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private pending = 0;
+  private stopping = false;
+  private readonly abandon = new AbortController();
+  private readonly pendingGauge: Gauge<'processor' | 'pipeline'>;
+  private readonly cuts: Counter<'processor' | 'pipeline' | 'trigger'>;
+  private readonly failures: Counter<'processor' | 'pipeline'>;
+  private readonly refusedC: Counter<'processor' | 'pipeline'>;
+  private readonly labels: { processor: string; pipeline: string };
+
+  constructor(
+    private readonly cfg: BatchConfig,
+    private readonly s: BatchSettings,
+    private readonly next: Consumer<MeterRecord[]>,
+  ) {
+    this.sizeMax = cfg.send_batch_size;
+    this.bytesMax = cfg.max_bytes;
+    this.timeoutMs = parseDuration(cfg.timeout);
+    this.retryInitialMs = parseDuration(cfg.retry_initial_interval);
+    this.retryMaxMs = parseDuration(cfg.retry_max_interval);
+    this.labels = { processor: s.id, pipeline: s.pipeline ?? '' };
+    const r = s.registry;
+    this.pendingGauge = metric(r, 'spanmeter_processor_batch_pending_records', () => new Gauge({ name: 'spanmeter_processor_batch_pending_records', help: 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', labelNames: ['processor', 'pipeline'], registers: [r] }));
+    this.cuts = metric(r, 'spanmeter_processor_batch_batches_total', () => new Counter({ name: 'spanmeter_processor_batch_batches_total', help: 'Batches cut, by trigger (size, bytes, timeout, shutdown).', labelNames: ['processor', 'pipeline', 'trigger'], registers: [r] }));
+    this.failures = metric(r, 'spanmeter_processor_batch_send_failures_total', () => new Counter({ name: 'spanmeter_processor_batch_send_failures_total', help: 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', labelNames: ['processor', 'pipeline'], registers: [r] }));
+    this.refusedC = metric(r, 'spanmeter_processor_batch_refused_records_total', () => new Counter({ name: 'spanmeter_processor_batch_refused_records_total', help: 'Records refused with back-pressure because max_pending_records was reached.', labelNames: ['processor', 'pipeline'], registers: [r] }));
+    this.pendingGauge.set(this.labels, 0);
+  }
+
+  /** Records currently held (for tests and status). */
+  get pendingRecords(): number {
+    return this.pending;
+  }
+
+  async consume(records: MeterRecord[], ctx?: ConsumeContext): Promise<void> {
+    if (records.length === 0) return;
+    if (this.stopping) throw new BackpressureError('batch processor is shutting down', 5);
+    // A request larger than the whole bound is accepted only into an empty buffer (else it could never pass).
+    if (this.pending > 0 && this.pending + records.length > this.cfg.max_pending_records) {
+      this.refusedC.inc(this.labels, records.length);
+      throw new BackpressureError(
+        `batch buffer full: ${this.pending} records pending (max_pending_records ${this.cfg.max_pending_records}); exporters are slow or failing`,
+        Math.max(1, Math.ceil(this.retryInitialMs / 1000)),
+      );
+    }
+    const touched = new Set<Partition>();
+    for (const r of records) {
+      const p = this.partitionFor(r);
+      const bytes = this.bytesMax > 0 ? Buffer.byteLength(JSON.stringify(r)) + 1 : 0;
+      if (this.bytesMax > 0 && p.open.records.length > 0 && p.openBytes + bytes + 2 > this.bytesMax) this.cut(p, 'bytes');
+      p.open.records.push(r);
+      if (ctx?.hold && !p.open.holds.has(ctx.hold)) p.open.holds.add(ctx.hold.retain());
+      p.openBytes += bytes;
+      this.pending++;
+      if (p.open.records.length === 1 && this.timeoutMs > 0) {
+        p.timer = setTimeout(() => this.cut(p, 'timeout'), this.timeoutMs);
+        p.timer.unref();
+      }
+      if (p.open.records.length >= this.sizeMax) this.cut(p, 'size');
+      touched.add(p);
+    }
+    if (this.timeoutMs === 0) for (const p of touched) this.cut(p, 'timeout');
+    this.pendingGauge.set(this.labels, this.pending);
+  }
+
+  private partitionFor(r: MeterRecord): Partition {
+    const key = this.cfg.partition_by.length ? JSON.stringify(this.cfg.partition_by.map((d) => r.dimensions?.[d] ?? null)) : '';
+    let p = this.partitions.get(key);
+    if (!p) this.partitions.set(key, (p = { key, open: newBatch(), openBytes: 0, ready: [] }));
+    return p;
+  }
+
+  private cut(p: Partition, trigger: string): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = undefined;
+    if (p.open.records.length === 0) return;
+    p.ready.push(p.open);
+    p.open = newBatch();
+    p.openBytes = 0;
+    this.cuts.inc({ ...this.labels, trigger });
+    this.kick(p);
+  }
+
+  private kick(p: Partition): void {
+    if (p.draining) return;
+    p.draining = this.drain(p).finally(() => {
+      p.draining = undefined;
+      if (p.ready.length && !this.abandon.signal.aborted) this.kick(p);
+      else if (p.open.records.length === 0 && p.ready.length === 0) this.partitions.delete(p.key);
+    });
+  }
+
+  /** Sends the partition's cut batches in order, one at a time; keeps and retries a failed one. */
+  private async drain(p: Partition): Promise<void> {
+    let failures = 0;
+    while (p.ready.length && !this.abandon.signal.aborted) {
+      const { records: batch, holds } = p.ready[0]!;
+      try {
+        await this.next.consume(batch, {});
+        failures = 0;
+      } catch (e) {
+        if (e instanceof PermanentError || (e as { permanent?: boolean }).permanent === true) {
+          this.s.logger.error({ err: e, records: batch.length }, 'exporters rejected a batch permanently; dropping it (see the exporter logs / dead-letter folder)');
+          this.s.metrics.dropped(batch.length, 'permanent_error');
+        } else {
+          failures++;
+          this.failures.inc(this.labels);
+          const wait = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (failures - 1));
+          this.s.logger.warn(
+            { err: { type: (e as Error).name, message: (e as Error).message }, records: batch.length, pending: this.pending, retryInMs: wait },
+            'exporters failed a batch; keeping it and sending it again',
+          );
+          const jittered = Math.round(wait * (0.5 + Math.random()));
+          const stopped = await sleep(jittered, this.abandon.signal).then(
+            () => false,
+            () => true,
+          );
+          if (stopped) break;
+          continue;
+        }
+      }
+      p.ready.shift();
+      // Delivered, or spooled by the exporters: the write-ahead log may now be trimmed past it.
+      for (const h of holds) h.release();
+      this.pending -= batch.length;
+      this.pendingGauge.set(this.labels, this.pending);
+    }
+  }
+
+  async shutdown(deadline: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const p of this.partitions.values()) this.cut(p, 'shutdown');
+    const timer = setTimeout(() => this.abandon.abort(), Math.max(0, deadline - Date.now()));
+    const abandoned = new Promise<void>((resolve) => this.abandon.signal.addEventListener('abort', () => resolve(), { once: true }));
+    try {
+      // Wait for every partition to drain, or the deadline (then the exporters' own shutdown stops their retries).
+      for (;;) {
+        const busy = [...this.partitions.values()].map((p) => p.draining).filter((d): d is Promise<void> => !!d);
+        if (!busy.length || this.abandon.signal.aborted) break;
+        await Promise.race([Promise.all(busy), abandoned]);
+      }
+    } finally {
+      clearTimeout(timer);
+      this.abandon.abort();
+    }
+    if (this.pending > 0) {
+      // Their write-ahead-log holds stay unreleased, so a durable pipeline replays them at the next
+      // start; without a write-ahead log they are lost, and said so.
+      const held = [...this.partitions.values()].some((p) => [p.open, ...p.ready].some((b) => b.holds.size > 0));
+      if (held) {
+        this.s.logger.warn({ records: this.pending }, 'shutdown deadline reached with undelivered records; they stay in the write-ahead log and are replayed at the next start');
+      } else {
+        this.s.logger.error({ records: this.pending }, 'shutdown deadline reached with undelivered records; no write-ahead log, so they are lost');
+        this.s.metrics.dropped(this.pending, 'shutdown_undelivered');
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { parseDuration } from '../../src/config/duration.js';
+
+export interface BatchConfig {
+  send_batch_size: number;
+  max_bytes: number;
+  timeout: string;
+  partition_by: string[];
+  max_pending_records: number;
+  retry_initial_interval: string;
+  retry_max_interval: string;
+}
+
+export const defaultConfig = (): BatchConfig => ({
+  send_batch_size: 100,
+  max_bytes: 0,
+  timeout: '300s',
+  partition_by: [],
+  max_pending_records: 10_000,
+  retry_initial_interval: '1s',
+  retry_max_interval: '60s',
+});
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    send_batch_size: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Cut a batch when it holds this many records (AFLO_BATCH_SIZE; default 100).',
+    },
+    max_bytes: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Cut a batch before its uncompressed JSON would exceed this many bytes (default 0 = no limit).',
+    },
+    timeout: {
+      type: 'string',
+      format: 'duration',
+      description: 'Cut a batch this long after its first record arrived (AFLO_FLUSH_INTERVAL; default "300s"; "0s" = send every request at once).',
+    },
+    partition_by: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      uniqueItems: true,
+      description: 'Dimension names; records with different values go to different batches (one open batch per combination). Use the routing dimension of your exporters so every object has one route. Default [].',
+    },
+    max_pending_records: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Bound on records held (open batches + batches waiting for or retrying delivery), like AFLO_MAX_BUFFER_SIZE. Beyond it, new data is refused with back-pressure (receivers answer 429). Default 10000.',
+    },
+    retry_initial_interval: {
+      type: 'string',
+      format: 'duration',
+      description: 'After the exporters fail a batch (their own retries exhausted), wait this long before sending it again (doubling; default "1s").',
+    },
+    retry_max_interval: { type: 'string', format: 'duration', description: 'Upper bound of that wait (default "60s").' },
+  },
+} as const;
+
+export function validate(c: BatchConfig): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  if (c.max_pending_records < c.send_batch_size) {
+    out.push({ path: 'max_pending_records', message: `must be at least send_batch_size (${c.send_batch_size})` });
+  }
+  try {
+    if (parseDuration(c.retry_initial_interval) > parseDuration(c.retry_max_interval)) {
+      out.push({ path: 'retry_initial_interval', message: 'must not exceed retry_max_interval' });
+    }
+  } catch {
+    /* reported by the schema */
+  }
+  return out;
+}

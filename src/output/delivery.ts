@@ -1,0 +1,311 @@
+/**
+ * The shared delivery core of the meter-record exporters (file, s3, azureblob): route → split →
+ * encode → deliver with retries. A transport only implements {@link ObjectSink.put}: "write these
+ * exact bytes under this key, overwriting". Because objects are content-addressed, a retried or
+ * replayed put is harmless.
+ *
+ * Two modes:
+ * - durable (`settings.storage.durable`, the pipeline has a write-ahead log): `consume` encodes the
+ *   batch and writes each object to this exporter's spool (`<dataDir>/spool`, fsync + rename), then
+ *   resolves — that is when the batch processor releases its write-ahead-log holds. A background
+ *   uploader delivers spooled objects oldest first with retries, deletes them after success, keeps
+ *   retrying (never dropping) while the destination is down, and resumes after a restart. Shutdown
+ *   uploads until the deadline and leaves the rest spooled for the next start.
+ * - direct (no write-ahead log): `consume` resolves only when every object is delivered; when
+ *   delivery keeps failing past `max_elapsed_time` it rejects with a DeliveryError and the batch
+ *   processor keeps the batch in its bounded retry buffer (pushing back on receivers when full).
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
+import { BackpressureError, type Exporter } from '../component.js';
+import type { DiskBudget } from '../storage/budget.js';
+import { Spool } from '../storage/spool.js';
+import type { MeterRecord } from '../data/meter-record.js';
+import type { ComponentMetrics } from '../telemetry/metrics.js';
+import { encodeBatch, splitRecords, type EncodedObject } from './encode.js';
+import { ExporterMetrics } from './metrics.js';
+import { groupByRoute, type RoutingConfig } from './routing.js';
+import { DeliveryError, backoffDelay, sleep, withRetry, type RetryPolicy } from './retry.js';
+
+/** Where an object goes; `path` is the key prefix. Transports add their own fields (bucket...). */
+export interface Destination {
+  path: string;
+  /** Human-readable location for logs, e.g. "s3://bucket". */
+  label: string;
+}
+
+/** What a transport implements. */
+export interface ObjectSink<D extends Destination> {
+  /** Writes `obj.body` under `obj.key` at `dest`, overwriting. Rejects on failure; honours `signal`. */
+  put(obj: EncodedObject, dest: D, signal: AbortSignal): Promise<void>;
+  start?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** Config keys shared by the object exporters. */
+export interface ObjectExporterCommonConfig {
+  path: string;
+  timeout: string;
+  max_records_per_object: number;
+}
+
+export const commonObjectSchemaProps = {
+  path: {
+    type: 'string',
+    description: 'Key prefix (AFLO_PATH): objects are <path>/YYYY/MM/DD/HH/mm/merged_logs_<hex>.json.gz. Empty = no prefix.',
+  },
+  timeout: { type: 'string', format: 'duration', description: 'Timeout of one upload attempt (default "30s").' },
+  max_records_per_object: {
+    type: 'integer',
+    minimum: 1,
+    description: 'Split batches larger than this into several objects (default 10000, the callback\'s buffer bound).',
+  },
+} as const;
+
+export interface ObjectExporterOptions<D extends Destination> {
+  id: string;
+  logger: Logger;
+  registry: Registry;
+  metrics: ComponentMetrics;
+  sink: ObjectSink<D>;
+  /** The destination for a route value (undefined = default route). */
+  destination(route: string | undefined): D;
+  routing?: RoutingConfig<unknown>;
+  retry: RetryPolicy;
+  maxRecordsPerObject: number;
+  /** Also split so that each object's uncompressed JSON stays within this many bytes (0 = no limit). */
+  maxBytesPerObject?: number;
+  /**
+   * Called when the destination rejects an object permanently (PermanentError, e.g. HTTP 400):
+   * store it somewhere for a human (dead-letter). The object then counts as handled. Without it,
+   * a permanent failure rejects like any other.
+   */
+  onRejected?(obj: EncodedObject, err: Error): Promise<void>;
+  dataDir?: string;
+  storage?: { durable: boolean; budget?: DiskBudget };
+}
+
+interface Spooled {
+  obj: EncodedObject;
+  route: string | undefined;
+}
+
+export class ObjectExporter<D extends Destination> implements Exporter<MeterRecord[]> {
+  readonly xm: ExporterMetrics;
+  private readonly stop = new AbortController();
+  private inFlight = new Set<Promise<unknown>>();
+  private queued = 0;
+  /** Durable mode: the spool and its uploader. */
+  spool?: Spool;
+  private uploader?: Promise<void>;
+  private wake?: () => void;
+  private spooledRecords = 0;
+  private spoolGauge?: Gauge<'exporter'>;
+
+  constructor(private readonly o: ObjectExporterOptions<D>) {
+    this.xm = new ExporterMetrics(o.registry, o.id);
+  }
+
+  get durable(): boolean {
+    return !!this.o.storage?.durable && !!this.o.dataDir;
+  }
+
+  /** For `spanmeter status`: the spool backlog (durable mode) and in-memory work. */
+  status(): Record<string, unknown> {
+    const oldest = this.spool?.oldestMs;
+    return {
+      ...(this.spool
+        ? {
+            spoolObjects: this.spool.count,
+            spoolBytes: this.spool.bytes,
+            spoolRecords: this.spooledRecords,
+            oldestUnsent: oldest ? new Date(oldest).toISOString() : null,
+          }
+        : {}),
+      queuedRecords: this.queued,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.o.sink.start?.();
+    if (!this.durable) return;
+    this.spool = Spool.open(join(this.o.dataDir!, 'spool'), this.o.storage?.budget);
+    const r = this.o.registry;
+    const name = 'spanmeter_exporter_spool_objects';
+    this.spoolGauge = (r.getSingleMetric(name) as Gauge<'exporter'> | undefined) ?? new Gauge({ name, help: 'Objects waiting in an exporter spool (on disk) for upload.', labelNames: ['exporter'], registers: [r] });
+    for (const e of this.spool.list()) {
+      try {
+        const { meta } = await this.spool.get(e.id);
+        this.spooledRecords += Number(meta.records ?? 0);
+      } catch {
+        /* counted as 0 */
+      }
+    }
+    if (this.spool.count) this.o.logger.info({ objects: this.spool.count, bytes: this.spool.bytes }, 'resuming uploads from the spool');
+    this.updateSpoolMetrics();
+    this.uploader = this.uploadLoop();
+  }
+
+  private updateSpoolMetrics(): void {
+    this.spoolGauge?.set({ exporter: this.o.id }, this.spool?.count ?? 0);
+    this.o.metrics.queueSize(this.spooledRecords + this.queued);
+  }
+
+  /** Encodes the batch (per route, split by size) into the objects that `consume` would deliver. */
+  encode(records: readonly MeterRecord[]): { obj: EncodedObject; dest: D; route: string | undefined }[] {
+    const out: { obj: EncodedObject; dest: D; route: string | undefined }[] = [];
+    for (const [route, group] of groupByRoute(records, this.o.routing)) {
+      const dest = this.o.destination(route);
+      for (const chunk of splitRecords(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) out.push({ obj: encodeBatch(chunk, { path: dest.path }), dest, route });
+    }
+    return out;
+  }
+
+  /** Durable mode: spool every object of the batch (fsync), then acknowledge. */
+  private async consumeDurable(records: MeterRecord[]): Promise<void> {
+    if (this.stop.signal.aborted) throw new BackpressureError(`exporter ${this.o.id} is stopping`, 5);
+    for (const { obj, route } of this.encode(records)) {
+      await this.spool!.put({
+        key: obj.key,
+        body: obj.body,
+        meta: { route: route ?? null, records: obj.records, rawBytes: obj.rawBytes, firstRecordTimeMs: obj.firstRecordTimeMs },
+      });
+      this.spooledRecords += obj.records;
+    }
+    this.updateSpoolMetrics();
+    this.wake?.();
+  }
+
+  /** Reads a spooled object back into the EncodedObject it was made from. */
+  private async readSpooled(id: string): Promise<Spooled> {
+    const { key, body, meta } = await this.spool!.get(id);
+    return {
+      obj: {
+        key,
+        body,
+        records: Number(meta.records ?? 0),
+        rawBytes: Number(meta.rawBytes ?? 0),
+        firstRecordTimeMs: Number(meta.firstRecordTimeMs ?? 0),
+        contentType: 'application/json',
+        contentEncoding: 'gzip',
+      },
+      route: typeof meta.route === 'string' ? meta.route : undefined,
+    };
+  }
+
+  /** Uploads spooled objects oldest first; on failure waits and tries again (nothing is dropped). */
+  private async uploadLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stop.signal.aborted) {
+      const next = this.spool!.list()[0];
+      if (!next) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        const { obj, route } = await this.readSpooled(next.id);
+        await this.deliver(obj, this.o.destination(route));
+        await this.spool!.delete(next.id);
+        this.spooledRecords -= obj.records;
+        this.updateSpoolMetrics();
+        failures = 0;
+      } catch (e) {
+        if (this.stop.signal.aborted) break;
+        failures++;
+        const wait = backoffDelay(this.o.retry, failures);
+        this.o.logger.warn({ err: errInfo(e), spooled: this.spool!.count, retryInMs: wait }, 'spooled object not delivered yet; keeping it and trying again');
+        await sleep(wait, this.stop.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  async consume(records: MeterRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    if (this.spool) return this.consumeDurable(records);
+    const objects = this.encode(records);
+    this.queued += records.length;
+    this.o.metrics.queueSize(this.queued);
+    try {
+      // Sequential: a slow destination slows the caller (back-pressure), never piles up requests.
+      for (const { obj, dest } of objects) await this.deliver(obj, dest);
+    } finally {
+      this.queued -= records.length;
+      this.o.metrics.queueSize(this.queued);
+    }
+  }
+
+  /**
+   * Delivers one encoded object with retries. Resolves when stored; rejects with DeliveryError
+   * after max_elapsed_time, on a permanent error, or when shutdown's deadline passes.
+   */
+  deliver(obj: EncodedObject, dest: D): Promise<void> {
+    const p = this.xm.track(async () => {
+      try {
+        await withRetry(
+          (signal) => this.o.sink.put(obj, dest, signal),
+          this.o.retry,
+          {
+            onAttemptFailed: () => this.xm.attemptFailed(),
+            onRetry: (err, attempt, delayMs) => {
+              this.xm.retried();
+              this.o.logger.warn({ err: errInfo(err), key: obj.key, dest: dest.label, attempt, retryInMs: delayMs }, 'upload failed; retrying');
+            },
+          },
+          this.stop.signal,
+        );
+      } catch (e) {
+        this.o.metrics.sendFailed(obj.records);
+        if (e instanceof DeliveryError && e.permanent && this.o.onRejected) {
+          await this.o.onRejected(obj, e.cause instanceof Error ? e.cause : e);
+          this.xm.deadLettered(obj.records);
+          return;
+        }
+        this.xm.gaveUp();
+        const err = e instanceof DeliveryError ? e : new DeliveryError(String(e), 1, false, { cause: e });
+        this.o.logger.error({ err: errInfo(err.cause ?? err), key: obj.key, dest: dest.label, records: obj.records, attempts: err.attempts }, `upload failed: ${err.message}`);
+        throw err;
+      }
+      this.o.metrics.sent(obj.records);
+      this.xm.delivered(obj.body.length);
+      this.o.logger.debug({ key: obj.key, dest: dest.label, records: obj.records, bytes: obj.body.length }, 'object delivered');
+    });
+    this.inFlight.add(p);
+    void p.catch(() => undefined).finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  async shutdown(deadline: number): Promise<void> {
+    // Let in-flight deliveries (and, durable, the spool) finish until the deadline, then stop retrying.
+    const timer = setTimeout(() => this.stop.abort(new Error('shutdown deadline reached')), Math.max(0, deadline - Date.now()));
+    try {
+      if (this.spool) {
+        while (this.spool.count > 0 && !this.stop.signal.aborted) await sleep(20, this.stop.signal).catch(() => undefined);
+        this.stop.abort(new Error('exporter stopped'));
+        await this.uploader;
+        if (this.spool.count) this.o.logger.warn({ objects: this.spool.count, records: this.spooledRecords }, 'shutdown: objects left in the spool; they are uploaded at the next start');
+      }
+      await Promise.allSettled([...this.inFlight]);
+    } finally {
+      clearTimeout(timer);
+      this.stop.abort(new Error('exporter stopped'));
+      await this.o.sink.close?.();
+    }
+  }
+}
+
+/** A compact, log-friendly view of an error (SDK errors carry large metadata). */
+export function errInfo(e: unknown): { type: string; message: string; status?: number; code?: string } {
+  if (!(e instanceof Error)) return { type: typeof e, message: String(e) };
+  const any = e as Error & { $metadata?: { httpStatusCode?: number }; statusCode?: number; status?: number; code?: string; Code?: string };
+  return {
+    type: e.name,
+    message: e.message,
+    status: any.$metadata?.httpStatusCode ?? any.statusCode ?? any.status,
+    code: any.code ?? any.Code,
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * ENCODING of meter-record batches into the objects that are written to object stores, local files
+ * or posted to Amberflo's ingest API (MAPPING.md §4). Pure and deterministic: the same records (in
+ * the same order, with the same key order) always give the same bytes and the same key, so a
+ * re-upload after a retry, a crash or a replay overwrites the same object instead of adding one.
+ *
+ * Delivery (retries, transports) lives elsewhere (./delivery.ts); a spool (issue 7) can store an
+ * {@link EncodedObject} as it is and hand it to the same deliver function later.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { MeterRecord } from '../data/meter-record.js';
+
+/** One object to deliver: the exact bytes and where they go. */
+export interface EncodedObject {
+  /** `<path>/YYYY/MM/DD/HH/mm/merged_logs_<8 hex>.json.gz` (no leading slash). */
+  key: string;
+  /** gzip of the JSON array of records. */
+  body: Buffer;
+  /** Number of records in the body. */
+  records: number;
+  /** Size of the uncompressed JSON array, in bytes. */
+  rawBytes: number;
+  /** `meterTimeInMillis` of the first record: the key's minute partition. */
+  firstRecordTimeMs: number;
+  contentType: 'application/json';
+  contentEncoding: 'gzip';
+}
+
+/** gzip header byte 9 (OS). Fixed so that bytes do not depend on the platform zlib was built for. */
+const GZIP_OS_UNIX = 3;
+
+/**
+ * gzip with a stable header: mtime 0 (Node's zlib never writes one), no file name, OS byte fixed.
+ * Level is fixed too; the bytes can only change with the zlib version (the key cannot: it is
+ * derived from the uncompressed JSON).
+ */
+export function stableGzip(data: Uint8Array, level = 6): Buffer {
+  const gz = gzipSync(data, { level });
+  // Header: 1f 8b 08 FLG MTIME(4) XFL OS. Node writes FLG=0 and MTIME=0; pin OS.
+  gz.writeUInt32LE(0, 4);
+  gz[9] = GZIP_OS_UNIX;
+  return gz;
+}
+
+/** Joins path segments with single slashes, dropping empty ones and stray slashes. */
+export function joinKey(...parts: string[]): string {
+  return parts
+    .flatMap((p) => p.split('/'))
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** `YYYY/MM/DD/HH/mm` of a time, in UTC. */
+export function minutePartition(timeMs: number): string {
+  const d = new Date(Number.isFinite(timeMs) ? timeMs : 0);
+  return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/${pad(d.getUTCHours())}/${pad(d.getUTCMinutes())}`;
+}
+
+/** The 8 lower-case hex suffix: the first 32 bits of SHA-256 of the uncompressed JSON. */
+export function contentSuffix(json: Uint8Array | string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, 8);
+}
+
+/** The object key for a batch (MAPPING.md §4). */
+export function objectKey(path: string, firstRecordTimeMs: number, suffix: string): string {
+  return joinKey(path, minutePartition(firstRecordTimeMs), `merged_logs_${suffix}.json.gz`);
+}
+
+/**
+ * Encodes one batch. `records` must be non-empty. Key order inside each record is preserved as
+ * given (the amberflo processor fixes it), so serialisation is deterministic.
+ */
+export function encodeBatch(records: readonly MeterRecord[], opts: { path: string; gzipLevel?: number }): EncodedObject {
+  if (records.length === 0) throw new Error('encodeBatch: empty batch');
+  const json = Buffer.from(JSON.stringify(records), 'utf8');
+  const firstRecordTimeMs = records[0]!.meterTimeInMillis;
+  return {
+    key: objectKey(opts.path, firstRecordTimeMs, contentSuffix(json)),
+    body: stableGzip(json, opts.gzipLevel),
+    records: records.length,
+    rawBytes: json.length,
+    firstRecordTimeMs,
+    contentType: 'application/json',
+    contentEncoding: 'gzip',
+  };
+}
+
+/** Size of one record inside a JSON array (its JSON plus the separating comma). */
+export function recordJsonBytes(r: MeterRecord): number {
+  return Buffer.byteLength(JSON.stringify(r), 'utf8') + 1;
+}
+
+/**
+ * Splits records into consecutive chunks of at most `maxRecords` records and at most `maxBytes`
+ * bytes of uncompressed JSON (0 = no byte limit). A single record larger than `maxBytes` gets a
+ * chunk of its own (it cannot be split further). Order is preserved.
+ */
+export function splitRecords<T extends MeterRecord>(records: readonly T[], maxRecords: number, maxBytes = 0): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 2; // "[" and "]"
+  for (const r of records) {
+    const b = maxBytes > 0 ? recordJsonBytes(r) : 0;
+    if (cur.length > 0 && (cur.length >= maxRecords || (maxBytes > 0 && bytes + b > maxBytes))) {
+      out.push(cur);
+      cur = [];
+      bytes = 2;
+    }
+    cur.push(r);
+    bytes += b;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { PermanentError } from '../component.js';
+import type { MeterRecord } from '../data/meter-record.js';
+import { encodeBatch, joinKey, minutePartition, splitRecords } from './encode.js';
+import { groupByRoute } from './routing.js';
+import { DeliveryError, RetryableError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
+import { isActive, whenProblems } from './when.js';
+
+const rec = (i: number, extra: Partial<MeterRecord> = {}): MeterRecord => ({
+  meterApiName: 'llm-total-tokens',
+  meterTimeInMillis: Date.UTC(2026, 0, 2, 3, 4, 5) + i,
+  meterValue: i,
+  customerId: 'c1',
+  uniqueId: `u${i}`,
+  ...extra,
+});
+
+describe('encodeBatch', () => {
+  it('produces the MAPPING §4 key, a gzip JSON array, and the content headers', () => {
+    const rs = [rec(1), rec(2)];
+    const o = encodeBatch(rs, { path: 'litellm-metering' });
+    assert.match(o.key, /^litellm-metering\/2026\/01\/02\/03\/04\/merged_logs_[0-9a-f]{8}\.json\.gz$/);
+    assert.deepEqual(JSON.parse(gunzipSync(o.body).toString()), rs);
+    assert.equal(o.records, 2);
+    assert.equal(o.contentType, 'application/json');
+    assert.equal(o.contentEncoding, 'gzip');
+    assert.equal(o.firstRecordTimeMs, rs[0]!.meterTimeInMillis);
+  });
+
+  it('is deterministic: same records → same bytes and key; different content → different key', () => {
+    const a = encodeBatch([rec(1), rec(2)], { path: 'p' });
+    const b = encodeBatch([rec(1), rec(2)], { path: 'p' });
+    assert.deepEqual(a.body, b.body);
+    assert.equal(a.key, b.key);
+    assert.equal(a.body.readUInt32LE(4), 0, 'gzip mtime is 0');
+    assert.equal(a.body[9], 3, 'gzip OS byte is pinned');
+    assert.notEqual(encodeBatch([rec(2), rec(1)], { path: 'p' }).key, a.key);
+  });
+
+  it('partitions by the UTC minute of the first record; empty path = no prefix', () => {
+    assert.equal(minutePartition(Date.UTC(2025, 11, 31, 23, 59, 59, 999)), '2025/12/31/23/59');
+    assert.match(encodeBatch([rec(0)], { path: '' }).key, /^2026\/01\/02\/03\/04\/merged_logs_/);
+    assert.equal(joinKey('/a/', '', 'b//c'), 'a/b/c');
+    assert.throws(() => encodeBatch([], { path: 'p' }));
+  });
+
+  it('splits by record count and by JSON bytes, keeping order', () => {
+    const rs = Array.from({ length: 25 }, (_, i) => rec(i));
+    assert.deepEqual(splitRecords(rs, 10).map((c) => c.length), [10, 10, 5]);
+    const one = Buffer.byteLength(JSON.stringify(rs[0])) + 1;
+    const chunks = splitRecords(rs, 1000, 2 + one * 4);
+    assert.ok(chunks.every((c) => Buffer.byteLength(JSON.stringify(c)) <= 2 + one * 4 + 4));
+    assert.deepEqual(chunks.flat(), rs);
+  });
+});
+
+describe('routing', () => {
+  it('groups by dimension value; unknown or missing values go to the default route', () => {
+    const rs = [rec(1, { dimensions: { bu: 'a' } }), rec(2, { dimensions: { bu: 'z' } }), rec(3), rec(4, { dimensions: { bu: 'a' } })];
+    const g = groupByRoute(rs, { dimension: 'bu', routes: { a: {} } });
+    assert.deepEqual(g.get('a')!.map((r) => r.uniqueId), ['u1', 'u4']);
+    assert.deepEqual(g.get(undefined)!.map((r) => r.uniqueId), ['u2', 'u3']);
+    assert.equal(groupByRoute(rs, undefined).get(undefined)!.length, 4);
+  });
+});
+
+describe('when', () => {
+  it('activates by value and rejects values outside allowed', () => {
+    assert.equal(isActive(undefined), true);
+    assert.equal(isActive({ value: 's3', in: ['s3'] }), true);
+    assert.equal(isActive({ value: '', in: ['s3'] }), false);
+    assert.deepEqual(whenProblems({ value: 's4', in: ['s3'], allowed: ['', 's3'] }).map((p) => p.path), ['when.value']);
+    assert.deepEqual(whenProblems({ value: '', in: ['s3'], allowed: ['', 's3'] }), []);
+  });
+});
+
+const policy = (p: Partial<RetryPolicy> = {}): RetryPolicy => ({
+  enabled: true,
+  initialMs: 1,
+  maxMs: 4,
+  multiplier: 2,
+  jitter: 0,
+  maxElapsedMs: 10_000,
+  attemptTimeoutMs: 0,
+  ...p,
+});
+
+describe('withRetry', () => {
+  it('retries transient failures with growing, capped backoff', async () => {
+    const delays: number[] = [];
+    let n = 0;
+    const v = await withRetry(async () => (++n < 5 ? Promise.reject(new Error('boom')) : 'ok'), policy(), { onRetry: (_e, _a, d) => delays.push(d) });
+    assert.equal(v, 'ok');
+    assert.deepEqual(delays, [1, 2, 4, 4]);
+  });
+
+  it('jitter stays within [w(1-f), w(1+f)]', () => {
+    const p = policy({ initialMs: 1000, maxMs: 1000, jitter: 0.5 });
+    assert.equal(backoffDelay(p, 1, () => 0), 500);
+    assert.equal(backoffDelay(p, 1, () => 1), 1500);
+  });
+
+  it('honours Retry-After (at least that long) and gives up when it exceeds max elapsed time', async () => {
+    const delays: number[] = [];
+    let n = 0;
+    await withRetry(async () => (++n === 1 ? Promise.reject(new RetryableError('429', 30)) : 'ok'), policy(), { onRetry: (_e, _a, d) => delays.push(d) });
+    assert.deepEqual(delays, [30]);
+    await assert.rejects(
+      withRetry(() => Promise.reject(new RetryableError('429', 60_000)), policy({ maxElapsedMs: 1000 })),
+      (e: Error) => e instanceof DeliveryError && !e.permanent && e.attempts === 1,
+    );
+  });
+
+  it('never retries a PermanentError', async () => {
+    let n = 0;
+    await assert.rejects(
+      withRetry(() => (n++, Promise.reject(new PermanentError('400'))), policy()),
+      (e: Error) => e instanceof DeliveryError && e.permanent && e.cause instanceof PermanentError,
+    );
+    assert.equal(n, 1);
+  });
+
+  it('aborts an attempt at the per-attempt timeout and retries', async () => {
+    let n = 0;
+    const v = await withRetry(
+      (signal) =>
+        ++n === 1
+          ? new Promise((_r, reject) => signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }))))
+          : Promise.resolve('second'),
+      policy({ attemptTimeoutMs: 20 }),
+    );
+    assert.equal(v, 'second');
+    assert.equal(n, 2);
+  });
+
+  it('stops waiting when the stop signal fires', async () => {
+    const stop = new AbortController();
+    const p = withRetry(() => Promise.reject(new Error('down')), policy({ initialMs: 60_000, maxMs: 60_000, maxElapsedMs: 0 }), { onRetry: () => stop.abort() }, stop.signal);
+    await assert.rejects(p, (e: Error) => e instanceof DeliveryError && /stopped/.test(e.message));
+  });
+
+  it('parses Retry-After in seconds and as an HTTP date', () => {
+    assert.equal(parseRetryAfter('3'), 3000);
+    assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 4_000), 6_000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter(null), undefined);
+  });
+});

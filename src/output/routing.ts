@@ -1,0 +1,53 @@
+/**
+ * Routing by a dimension value: records whose `dimensions[dimension]` has a configured value go to
+ * that route's destination (another prefix, bucket or container); everything else — unknown
+ * values, missing dimension — goes to the exporter's default destination. Nothing is dropped.
+ */
+import type { MeterRecord } from '../data/meter-record.js';
+
+/** pipeline.yaml form: `routing: { dimension: business_unit_id, routes: { <value>: { path: ... } } }`. */
+export interface RoutingConfig<O> {
+  dimension: string;
+  routes: Record<string, O>;
+}
+
+/** JSON Schema for a routing block whose per-route overrides are `overrideProps`. */
+export function routingSchema(overrideProps: Record<string, unknown>, what: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dimension'],
+    description: `Route records to another ${what} by the value of one dimension; other values use the default.`,
+    properties: {
+      dimension: { type: 'string', minLength: 1, description: 'Dimension whose value selects the route, e.g. business_unit_id.' },
+      routes: {
+        type: 'object',
+        description: `Dimension value → overrides (${Object.keys(overrideProps).join(', ')}). Values not listed go to the default destination.`,
+        additionalProperties: { type: 'object', additionalProperties: false, properties: overrideProps },
+      },
+    },
+  } as const;
+}
+
+/** The route value of a record: a configured value, or undefined for the default route. */
+export function routeOf<O>(r: MeterRecord, routing: RoutingConfig<O> | undefined): string | undefined {
+  if (!routing) return undefined;
+  const v = r.dimensions?.[routing.dimension];
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(routing.routes, v) ? v : undefined;
+}
+
+/** Groups records by route, preserving order inside each group; the default route has key undefined. */
+export function groupByRoute<O>(records: readonly MeterRecord[], routing: RoutingConfig<O> | undefined): Map<string | undefined, MeterRecord[]> {
+  const out = new Map<string | undefined, MeterRecord[]>();
+  if (!routing) {
+    out.set(undefined, records as MeterRecord[]);
+    return out;
+  }
+  for (const r of records) {
+    const k = routeOf(r, routing);
+    let g = out.get(k);
+    if (!g) out.set(k, (g = []));
+    g.push(r);
+  }
+  return out;
+}

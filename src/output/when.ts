@@ -1,0 +1,57 @@
+/**
+ * `when:` — lets one pipeline.yaml list several sinks and activate one by an environment value,
+ * e.g. the embedded default switching between file, S3, Azure Blob and the API by
+ * AFLO_BACKEND_TYPE:
+ *
+ *   s3:
+ *     when: { value: "${env:AFLO_BACKEND_TYPE:-}", in: [s3], allowed: ["", s3, azure-blob, api] }
+ *
+ * An inactive exporter is dormant: it is not validated beyond its schema, connects nowhere, and
+ * acknowledges data without sending it (another, active, exporter in the same list does). A value
+ * outside `allowed` is a configuration error, so a typo cannot leave every sink dormant.
+ */
+import type { Exporter } from '../component.js';
+
+export interface WhenConfig {
+  value: string;
+  in: string[];
+  allowed?: string[];
+}
+
+export const whenSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['value', 'in'],
+  description: 'Activate this exporter only when `value` (usually an ${env:...} reference) is one of `in`; otherwise it is dormant (acknowledges and discards). Omit to always be active.',
+  properties: {
+    value: { type: 'string', description: 'The selector value, e.g. "${env:AFLO_BACKEND_TYPE:-}".' },
+    in: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Values that activate this exporter.' },
+    allowed: { type: 'array', items: { type: 'string' }, description: 'Every legal value (optional); anything else is a configuration error.' },
+  },
+} as const;
+
+export function isActive(when: WhenConfig | undefined): boolean {
+  return !when || when.in.includes(when.value);
+}
+
+export function whenProblems(when: WhenConfig | undefined): { path: string; message: string }[] {
+  if (!when?.allowed || when.allowed.includes(when.value)) return [];
+  return [
+    {
+      path: 'when.value',
+      message: `"${when.value}" is not one of ${when.allowed.map((a) => (a === '' ? '(unset)' : a)).join(', ')}`,
+    },
+  ];
+}
+
+/** The stand-in for an inactive exporter. */
+export function dormantExporter(log: { info(o: object, m: string): void }, when: WhenConfig): Exporter<unknown> {
+  return {
+    async start() {
+      log.info({ value: when.value, activeFor: when.in }, 'exporter is dormant (its `when` does not match)');
+    },
+    async consume() {
+      /* another exporter of the pipeline is the active sink */
+    },
+  };
+}
