@@ -164,4 +164,21 @@ describe('durable pipelines (write-ahead log)', () => {
     await svc.shutdown(5_000);
     assert.deepEqual((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId), ['call-2']);
   });
+
+  it('forwards every acknowledged record while appends are still being synced (disk path only)', { timeout: 60_000 }, async () => {
+    // memory_buffer 0: the forwarder always reads the log back from disk, racing the group commits.
+    const dataDir = mkdtempSync(join(root, 'race-'));
+    const { svc, source, capture } = await service(dataDir, '', '    memory_buffer: 0');
+    await svc.start();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 400; i++) {
+      sends.push(source().emit([rec(i)]));
+      if (i % 7 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(sends);
+    await svc.shutdown(20_000);
+    const ids = new Set((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId));
+    const missing = Array.from({ length: 400 }, (_, i) => `call-${i}`).filter((id) => !ids.has(id));
+    assert.deepEqual(missing, []);
+  });
 });

@@ -152,7 +152,8 @@ export class DurableStage implements Consumer<unknown> {
       throw new BackpressureError(`write-ahead log write failed: ${reason}`, 5);
     }
     this.m.appended.inc(this.labels);
-    if (this.memoryUsed + payload.length <= this.o.memoryBytes) {
+    // Kept in memory for the forwarder unless it already read this record from disk.
+    if (range.first > this.forwardedSeq && this.memoryUsed + payload.length <= this.o.memoryBytes) {
       this.memory.set(range.first, { data, bytes: payload.length });
       this.memoryUsed += payload.length;
     }
@@ -174,22 +175,25 @@ export class DurableStage implements Consumer<unknown> {
         await this.forwardOne(next, this.memory.get(next)!.data);
         continue;
       }
-      // Not in memory: read a chunk of the backlog from disk.
-      let progressed = false;
+      // Not in memory: read the backlog from disk, at least up to what is on disk now.
+      const target = wal.lastSeq;
+      let complete = true;
       for await (const chunk of wal.read(this.forwardedSeq, 1024 * 1024)) {
         for (const e of chunk) {
           if (this.stopForwarder) return;
           if (e.seq <= this.forwardedSeq) continue;
           const data = this.memory.get(e.seq)?.data ?? (JSON.parse(e.payload.toString('utf8')) as unknown);
           await this.forwardOne(e.seq, data);
-          progressed = true;
+          if (this.forwardedSeq !== e.seq) return; // stopped while downstream refused
         }
-        if (this.memory.has(this.forwardedSeq + 1)) break; // caught up with what is in memory
+        if (this.memory.has(this.forwardedSeq + 1)) {
+          complete = false; // caught up with what is in memory
+          break;
+        }
       }
-      if (!progressed && this.forwardedSeq < wal.lastSeq && !this.memory.has(this.forwardedSeq + 1)) {
-        // A seq that was assigned but never written (a failed append): skip it.
-        this.forwardedSeq++;
-      }
+      // Every record on disk up to `target` has been forwarded. Numbers at or below it that were
+      // not on disk belong to appends that failed (never acknowledged): skip them.
+      if (complete && this.forwardedSeq < target) this.forwardedSeq = target;
     }
   }
 

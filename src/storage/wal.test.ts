@@ -142,4 +142,23 @@ describe('write-ahead log', () => {
     );
     await wal.close();
   });
+
+  it('never reports a sequence number as written before it is on disk', async () => {
+    const wal = await WriteAheadLog.open({ dir: newDir(), syncDelayMs: 0 });
+    for (let round = 0; round < 20; round++) {
+      const pending = wal.append([p(`r${round}-a`), p(`r${round}-b`)]);
+      let done = false;
+      void pending.then(() => (done = true));
+      // While the group commit is writing and syncing, whatever lastSeq says must be readable.
+      while (!done) {
+        const last = wal.lastSeq;
+        const readable = (await readAll(wal)).filter((e) => e.seq <= last).length;
+        assert.equal(readable, last, `lastSeq ${last} but only ${readable} records readable`);
+        await new Promise((r) => setImmediate(r));
+      }
+      await pending;
+    }
+    assert.equal(wal.lastSeq, 40);
+    await wal.close();
+  });
 });

@@ -69,6 +69,7 @@ export class WriteAheadLog {
   private segments: Segment[] = [];
   private active?: { seg: Segment; fh: FileHandle };
   private nextSeq = 1;
+  private durableSeq = 0;
   private checkpointSeq = 0;
   private pending: PendingAppend[] = [];
   private pendingBytes = 0;
@@ -126,6 +127,7 @@ export class WriteAheadLog {
     }
     report.segments = wal.segments.length;
     wal.nextSeq = report.lastSeq + 1;
+    wal.durableSeq = report.lastSeq;
     opts.budget?.add(wal.bytes);
     // Segments wholly covered by the checkpoint are garbage from before a crash.
     await wal.dropCovered();
@@ -137,8 +139,12 @@ export class WriteAheadLog {
     return this.segments.reduce((n, s) => n + s.bytes, 0);
   }
 
+  /**
+   * The highest sequence number that is on disk (synced). Sequence numbers are assigned when a
+   * group commit starts, so a record with a higher, assigned number may still be in flight.
+   */
   get lastSeq(): number {
-    return this.nextSeq - 1;
+    return this.durableSeq;
   }
 
   get checkpoint(): number {
@@ -210,6 +216,7 @@ export class WriteAheadLog {
       this.syncs++;
       active.seg.bytes += bytes;
       active.seg.lastSeq = this.nextSeq - 1;
+      this.durableSeq = this.nextSeq - 1;
       this.opts.budget?.add(bytes);
       batch.forEach((a, i) => a.resolve(ranges[i]!));
     } catch (e) {
