@@ -28,6 +28,7 @@ export interface HttpProtocolConfig {
   traces_url_path: string;
   max_request_body_size: number | string;
   read_timeout: string;
+  max_concurrent_requests?: number;
   tls?: TlsConfig | null;
   cors?: CorsConfig | null;
 }
@@ -36,6 +37,7 @@ export interface GrpcProtocolConfig {
   enabled: boolean;
   endpoint: string;
   max_recv_msg_size: number | string;
+  max_concurrent_requests?: number;
   tls?: TlsConfig | null;
 }
 
@@ -55,6 +57,8 @@ export interface OtlpReceiverConfig {
 }
 
 export const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
+/** Requests (HTTP) / calls (gRPC) handled at once per protocol; beyond it: 429 / RESOURCE_EXHAUSTED. */
+export const DEFAULT_MAX_CONCURRENT = 64;
 
 export function defaultConfig(): OtlpReceiverConfig {
   return {
@@ -65,11 +69,13 @@ export function defaultConfig(): OtlpReceiverConfig {
         traces_url_path: '/v1/traces',
         max_request_body_size: '20MiB',
         read_timeout: '30s',
+        max_concurrent_requests: DEFAULT_MAX_CONCURRENT,
       },
       grpc: {
         enabled: true,
         endpoint: '127.0.0.1:4317',
         max_recv_msg_size: '20MiB',
+        max_concurrent_requests: DEFAULT_MAX_CONCURRENT,
       },
     },
     retry_after: '1s',
@@ -110,6 +116,13 @@ const tlsSchema: JSONSchema = {
   ],
 };
 
+const maxConcurrent = (what: string, over: string): JSONSchema => ({
+  type: 'integer',
+  minimum: 1,
+  maximum: 100000,
+  description: `Most ${what} handled at once (from the headers until the answer, including the wait for the pipeline; default ${DEFAULT_MAX_CONCURRENT}). Beyond it a new one is answered ${over} with Retry-After (retry_after) at once instead of being queued.`,
+});
+
 const enabled: JSONSchema = { type: 'boolean', description: 'false turns this protocol off (default true).' };
 
 export const configSchema: JSONSchema = {
@@ -140,6 +153,7 @@ export const configSchema: JSONSchema = {
                   format: 'duration',
                   description: 'Time a client has to send a whole request (headers and body), default "30s".',
                 },
+                max_concurrent_requests: maxConcurrent('requests', '429 (body discarded unread)'),
                 tls: tlsSchema,
                 cors: {
                   description: 'CORS for browser senders; off when absent or when allowed_origins is empty.',
@@ -181,6 +195,7 @@ export const configSchema: JSONSchema = {
                 max_recv_msg_size: size(
                   'Largest message accepted, compressed and decompressed (bytes or "20MiB"; default 20MiB). Larger messages get RESOURCE_EXHAUSTED from gRPC.',
                 ),
+                max_concurrent_requests: maxConcurrent('Export calls', 'RESOURCE_EXHAUSTED with a RetryInfo'),
                 tls: tlsSchema,
               },
             },
@@ -227,6 +242,7 @@ export interface ResolvedHttp {
   path: string;
   maxBody: number;
   readTimeoutMs: number;
+  maxConcurrent: number;
   tls: TlsConfig | null;
   cors: ResolvedCors | null;
 }
@@ -234,6 +250,7 @@ export interface ResolvedHttp {
 export interface ResolvedGrpc {
   endpoint: string;
   maxMessage: number;
+  maxConcurrent: number;
   tls: TlsConfig | null;
 }
 
@@ -269,6 +286,7 @@ export function resolve(c: OtlpReceiverConfig): Resolved {
             path: h.traces_url_path ?? '/v1/traces',
             maxBody: parseByteSize(h.max_request_body_size ?? DEFAULT_MAX_BODY),
             readTimeoutMs: parseDuration(h.read_timeout ?? '30s'),
+            maxConcurrent: h.max_concurrent_requests ?? DEFAULT_MAX_CONCURRENT,
             tls: h.tls ?? sharedTls,
             cors: h.cors?.allowed_origins?.length
               ? { allowed_origins: h.cors.allowed_origins, allowed_headers: h.cors.allowed_headers ?? [], max_age: h.cors.max_age ?? 7200 }
@@ -277,7 +295,12 @@ export function resolve(c: OtlpReceiverConfig): Resolved {
         : null,
     grpc:
       g && g.enabled !== false
-        ? { endpoint: g.endpoint ?? d.grpc!.endpoint, maxMessage: parseByteSize(g.max_recv_msg_size ?? DEFAULT_MAX_BODY), tls: g.tls ?? sharedTls }
+        ? {
+            endpoint: g.endpoint ?? d.grpc!.endpoint,
+            maxMessage: parseByteSize(g.max_recv_msg_size ?? DEFAULT_MAX_BODY),
+            maxConcurrent: g.max_concurrent_requests ?? DEFAULT_MAX_CONCURRENT,
+            tls: g.tls ?? sharedTls,
+          }
         : null,
     bearerToken: c.auth?.bearer_token ?? null,
     headers: Object.entries(c.auth?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),

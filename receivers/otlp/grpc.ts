@@ -34,6 +34,8 @@ export class OtlpGrpcServer {
   private readonly server: grpc.Server;
   private port: number | null = null;
   private closed: Promise<void> | null = null;
+  /** Export calls being handled (bounded by cfg.maxConcurrent). */
+  private active = 0;
 
   constructor(
     private readonly rx: OtlpReceiver,
@@ -111,6 +113,11 @@ export class OtlpGrpcServer {
       done('unauthorized');
       return grpcError(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials');
     }
+    if (this.active >= this.cfg.maxConcurrent) {
+      done('too_many_requests');
+      return grpcError(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, rx.cfg.retryAfterSeconds);
+    }
+    this.active++;
     rx.enter();
     try {
       const buf = call.request;
@@ -138,6 +145,7 @@ export class OtlpGrpcServer {
           return grpcError(grpc.status.UNAVAILABLE, result.message, result.retryAfterSeconds);
       }
     } finally {
+      this.active--;
       rx.leave();
     }
   }

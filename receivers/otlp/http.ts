@@ -50,6 +50,8 @@ function originAllowed(origin: string, patterns: string[]): boolean {
 export class OtlpHttpServer {
   private readonly server: http.Server;
   private closed: Promise<void> | null = null;
+  /** Requests past the header checks and not yet answered (bounded by cfg.maxConcurrent). */
+  private active = 0;
 
   constructor(
     private readonly rx: OtlpReceiver,
@@ -169,6 +171,14 @@ export class OtlpHttpServer {
       return done('too_large');
     }
 
+    if (this.active >= this.cfg.maxConcurrent) {
+      // Over the limit: answer at once and discard the body unread, never queue it.
+      this.drain(req);
+      this.error(res, enc, 429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, rx.cfg.retryAfterSeconds);
+      return done('too_many_requests');
+    }
+
+    this.active++;
     rx.enter();
     try {
       let body;
@@ -215,6 +225,7 @@ export class OtlpHttpServer {
       }
       return done(outcomeOf(result));
     } finally {
+      this.active--;
       rx.leave();
     }
   }

@@ -12,6 +12,7 @@ export type Outcome =
   | 'not_found'
   | 'method_not_allowed'
   | 'backpressure'
+  | 'too_many_requests'
   | 'rejected'
   | 'unavailable'
   | 'shutting_down'

@@ -99,6 +99,21 @@ describe('otlp receiver config', () => {
     assert.match(validate(clash)[0]!.message, /cannot both listen/);
   });
 
+  it('max_concurrent_requests: default 64 per protocol, a positive integer', () => {
+    const r = resolve(defaultConfig());
+    assert.equal(r.http!.maxConcurrent, 64);
+    assert.equal(r.grpc!.maxConcurrent, 64);
+    const r2 = resolve(deepMerge(defaultConfig(), { protocols: { http: { max_concurrent_requests: 8 }, grpc: { max_concurrent_requests: 2 } } }) as OtlpReceiverConfig);
+    assert.equal(r2.http!.maxConcurrent, 8);
+    assert.equal(r2.grpc!.maxConcurrent, 2);
+    assert.equal(resolve({ protocols: { http: null, grpc: null } } as unknown as OtlpReceiverConfig).http!.maxConcurrent, 64, '`http:` empty keeps the default');
+    for (const bad of [0, -1, 1.5, '64', null]) {
+      assert.notDeepEqual(check({ protocols: { http: { max_concurrent_requests: bad } } }), [], `http ${String(bad)}`);
+      assert.notDeepEqual(check({ protocols: { grpc: { max_concurrent_requests: bad } } }), [], `grpc ${String(bad)}`);
+    }
+    assert.deepEqual(check({ protocols: { http: { max_concurrent_requests: 1 }, grpc: { max_concurrent_requests: 100000 } } }), []);
+  });
+
   it('parses byte sizes', () => {
     assert.equal(parseByteSize('20MiB'), 20 * 1024 * 1024);
     assert.equal(parseByteSize('512KB'), 512_000);
@@ -134,6 +149,24 @@ describe('readBody', () => {
     await assert.rejects(readBody(Readable.from([z.subarray(0, z.length - 6)]), 'gzip', limits), (e: BodyError) => e.status === 400);
   });
 });
+
+/** Replaces a test receiver's consumer with one that holds every batch until `release()`. */
+function gate(r: Awaited<ReturnType<typeof startTestReceiver>>) {
+  let open!: () => void;
+  const opened = new Promise<void>((res) => (open = res));
+  const state = { entered: 0, release: () => open() };
+  r.next.consume = async (batch) => {
+    state.entered++;
+    await opened;
+    r.next.batches.push({ batch });
+  };
+  return state;
+}
+
+/** Waits (without a deadline of its own: the test runner's timeout applies) until `cond()` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((res) => setTimeout(res, 5));
+}
 
 describe('otlp receiver over HTTP', () => {
   it('routes: 404 for /v1/metrics, /v1/logs and unknown paths, 405 for GET, custom traces path', async () => {
@@ -205,6 +238,40 @@ describe('otlp receiver over HTTP', () => {
       res = await request(`${r.httpBase}/v1/traces`, { headers: PB, body });
       assert.equal(res.status, 200);
     } finally {
+      await r.stop();
+    }
+  });
+
+  it('max_concurrent_requests: beyond it 429 + Retry-After at once (body discarded), never queued; freed slots are reused', async () => {
+    const r = await startTestReceiver({ retry_after: '3s', protocols: { http: { max_concurrent_requests: 2 } } });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const g = gate(r);
+      const body = encodeOtlpProto(decodeOtlpJson(json([span(1)])));
+      const held = [1, 2].map(() => request(`${r.httpBase}/v1/traces`, { headers: PB, body }));
+      await until(() => g.entered === 2);
+      // A third request, with a large body, on a keep-alive connection: refused without waiting for the others.
+      const big = Buffer.concat([body, Buffer.alloc(2 * 1024 * 1024)]);
+      let res = await request(`${r.httpBase}/v1/traces`, { headers: PB, body: big, agent });
+      assert.equal(res.status, 429);
+      assert.equal(res.headers['retry-after'], '3');
+      const st = decodeRpcStatusProto(res.body);
+      assert.equal(st.code, 8);
+      assert.equal(st.retryAfterSeconds, 3);
+      assert.match(st.message, /max_concurrent_requests: 2/);
+      res = await request(`${r.httpBase}/v1/traces`, { headers: JSONH, body: json([span(3)]) });
+      assert.equal(res.status, 429, 'JSON too');
+      assert.equal(JSON.parse(res.body.toString()).code, 8);
+      assert.equal(g.entered, 2, 'the refused requests never reached the pipeline');
+      assert.equal(await metricValue(r.metrics.registry, 'spanmeter_receiver_requests_total', { outcome: 'too_many_requests' }), 2);
+      g.release();
+      for (const h of await Promise.all(held)) assert.equal(h.status, 200);
+      // The keep-alive connection that got the 429 still works, and the freed slots take new requests.
+      res = await request(`${r.httpBase}/v1/traces`, { headers: PB, body, agent });
+      assert.equal(res.status, 200);
+      assert.equal(r.next.spanCount, 3);
+    } finally {
+      agent.destroy();
       await r.stop();
     }
   });
@@ -385,6 +452,30 @@ describe('otlp receiver over gRPC', () => {
     assert.equal(r.next.spanCount, 1);
     const after = await grpcCall(r.grpcAddress, body);
     assert.equal(after.err?.code, grpc.status.UNAVAILABLE);
+  });
+
+  it('max_concurrent_requests: beyond it RESOURCE_EXHAUSTED with RetryInfo, never queued', async () => {
+    const r = await startTestReceiver({ retry_after: '2s', protocols: { grpc: { max_concurrent_requests: 1 } } });
+    try {
+      const g = gate(r);
+      const body = encodeOtlpProto(decodeOtlpJson(json([span(1)])));
+      const held = grpcCall(r.grpcAddress, body);
+      await until(() => g.entered === 1);
+      const { err } = await grpcCall(r.grpcAddress, body);
+      assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.match(err!.details, /max_concurrent_requests: 1/);
+      assert.equal(decodeRpcStatusProto(err!.metadata.get('grpc-status-details-bin')[0] as Buffer).retryAfterSeconds, 2);
+      // HTTP has its own limit (default 64): it is not affected.
+      const h = request(`${r.httpBase}/v1/traces`, { headers: PB, body });
+      await until(() => g.entered === 2);
+      g.release();
+      assert.equal((await held).err, null);
+      assert.equal((await h).status, 200);
+      assert.equal((await grpcCall(r.grpcAddress, body)).err, null, 'the freed slot takes a new call');
+      assert.equal(await metricValue(r.metrics.registry, 'spanmeter_receiver_requests_total', { transport: 'grpc', outcome: 'too_many_requests' }), 1);
+    } finally {
+      await r.stop();
+    }
   });
 
   it('answers partialSuccess over gRPC too', async () => {

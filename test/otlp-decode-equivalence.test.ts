@@ -1,0 +1,286 @@
+/**
+ * The single-pass protobuf decoder (src/otlp/decode.ts, what decodeOtlpProto uses) against the reference
+ * (protobufjs' generated message decoder + conversion, decodeOtlpProtoReference): on random valid requests
+ * both give the same SpanBatch (and the one that was encoded); on random malformed or unusual wire data
+ * (mutated requests, random field soups with unknown fields, wrong wire types, repeated singular fields,
+ * groups, deep nesting) both either give the same SpanBatch or both throw OtlpDecodeError with the same
+ * message — and neither ever throws anything else.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import protobuf from 'protobufjs';
+import { kvlist, type AttrValue, type Attributes, type Span, type SpanBatch } from '../src/data/span.js';
+import { OtlpDecodeError, decodeOtlpProto, encodeOtlpProto } from '../src/otlp/index.js';
+import { decodeOtlpProtoReference } from '../src/otlp/proto.js';
+
+type Outcome = { ok: true; batch: SpanBatch } | { ok: false; message: string };
+
+function outcome(decode: (b: Uint8Array) => SpanBatch, bytes: Uint8Array): Outcome {
+  try {
+    return { ok: true, batch: decode(bytes) };
+  } catch (e) {
+    assert.ok(e instanceof OtlpDecodeError, `only OtlpDecodeError may escape, got ${(e as Error)?.stack ?? String(e)}`);
+    return { ok: false, message: e.message };
+  }
+}
+
+/** Both decoders on the same bytes (as a Buffer and as a plain Uint8Array): identical outcomes. */
+function assertAgree(bytes: Uint8Array): Outcome {
+  const ref = outcome(decodeOtlpProtoReference, bytes);
+  const fast = outcome(decodeOtlpProto, bytes);
+  assert.deepStrictEqual(fast, ref);
+  const plain = new Uint8Array(bytes); // not a Buffer
+  assert.deepStrictEqual(outcome(decodeOtlpProto, plain), ref);
+  return ref;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random valid batches.
+
+const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
+const id = (bytes: number) => fc.oneof({ weight: 4, arbitrary: hex(bytes) }, { weight: 1, arbitrary: fc.constant('') });
+const text = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.constantFrom('gen_ai.usage.prompt_tokens', 'gpt-4o', 'litellm_request', 'team-1', ''),
+);
+const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+const i64 = fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: 0n, max: 2n ** 35n }));
+const u32 = fc.nat({ max: 2 ** 32 - 1 });
+
+const { value: attrValue } = fc.letrec<{ value: AttrValue }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    text,
+    fc.boolean(),
+    i64,
+    fc.double(),
+    fc.uint8Array({ maxLength: 8 }),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.array(fc.tuple(text, tie('value')), { maxLength: 4 }).map((e) => kvlist(e)),
+  ),
+}));
+const attributes: fc.Arbitrary<Attributes> = fc
+  .array(fc.tuple(text, attrValue), { maxLength: 6 })
+  .map((e) => Object.assign(Object.create(null) as Attributes, Object.fromEntries(e)));
+
+const span: fc.Arbitrary<Span> = fc.record({
+  traceId: id(16),
+  spanId: id(8),
+  traceState: text,
+  parentSpanId: id(8),
+  flags: u32,
+  name: text,
+  kind: fc.integer({ min: 0, max: 5 }),
+  startTimeUnixNano: u64,
+  endTimeUnixNano: u64,
+  attributes,
+  droppedAttributesCount: u32,
+  events: fc.array(fc.record({ timeUnixNano: u64, name: text, attributes, droppedAttributesCount: u32 }), { maxLength: 2 }),
+  droppedEventsCount: u32,
+  links: fc.array(fc.record({ traceId: id(16), spanId: id(8), traceState: text, attributes, droppedAttributesCount: u32, flags: u32 }), { maxLength: 2 }),
+  droppedLinksCount: u32,
+  status: fc.record({ code: fc.integer({ min: 0, max: 2 }), message: text }),
+});
+
+const batch: fc.Arbitrary<SpanBatch> = fc.record({
+  resourceSpans: fc.array(
+    fc.record({
+      resource: fc.record({ attributes, droppedAttributesCount: u32 }),
+      schemaUrl: text,
+      scopeSpans: fc.array(
+        fc.record({
+          scope: fc.record({ name: text, version: text, attributes, droppedAttributesCount: u32 }),
+          schemaUrl: text,
+          spans: fc.array(span, { maxLength: 4 }),
+        }),
+        { maxLength: 3 },
+      ),
+    }),
+    { maxLength: 3 },
+  ),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Random wire data: a soup of fields with any number and wire type, nested at random.
+
+type Field = { n: number; w: 0 | 1 | 2 | 5; v: number | bigint | Uint8Array | Field[] } | { n: number; w: 3; v: Field[] };
+
+const { fields } = fc.letrec<{ fields: Field[]; field: Field }>((tie) => ({
+  field: fc.oneof(
+    { depthSize: 'small' },
+    fc.record({ n: fc.integer({ min: 0, max: 17 }), w: fc.constant(0 as const), v: fc.oneof(u32, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })) }),
+    fc.record({ n: fc.integer({ min: 1, max: 17 }), w: fc.constant(1 as const), v: u64 }),
+    fc.record({ n: fc.integer({ min: 1, max: 17 }), w: fc.constant(5 as const), v: u32 }),
+    fc.record({ n: fc.integer({ min: 1, max: 17 }), w: fc.constant(2 as const), v: fc.uint8Array({ maxLength: 24 }) }),
+    fc.record({ n: fc.integer({ min: 1, max: 17 }), w: fc.constant(2 as const), v: tie('fields') }),
+    fc.record({ n: fc.integer({ min: 1, max: 17 }), w: fc.constant(3 as const), v: tie('fields') }),
+  ),
+  fields: fc.array(tie('field'), { maxLength: 5 }),
+}));
+
+function write(w: protobuf.Writer, fs: Field[]): protobuf.Writer {
+  for (const f of fs) {
+    w.uint32(((f.n << 3) | f.w) >>> 0);
+    if (f.w === 0) w.uint64(typeof f.v === 'bigint' ? f.v.toString() : (f.v as number));
+    else if (f.w === 1) w.fixed64((f.v as bigint).toString());
+    else if (f.w === 5) w.fixed32(f.v as number);
+    else if (f.w === 3) write(w, f.v).uint32(((f.n << 3) | 4) >>> 0);
+    else if (f.v instanceof Uint8Array) w.bytes(f.v);
+    else w.bytes(write(protobuf.Writer.create(), f.v as Field[]).finish());
+  }
+  return w;
+}
+
+/** Wraps a soup at a real position of the schema so that it meets the real decoders' field handling. */
+const PATHS: number[][] = [[], [1], [1, 1], [1, 2], [1, 2, 1], [1, 2, 2], [1, 2, 2, 9], [1, 2, 2, 9, 2], [1, 2, 2, 11], [1, 2, 2, 13], [1, 2, 2, 15], [1, 2, 2, 9, 2, 5], [1, 2, 2, 9, 2, 6, 1]];
+function atPath(path: number[], inner: Uint8Array): Uint8Array {
+  let b = inner;
+  for (let i = path.length - 1; i >= 0; i--) b = protobuf.Writer.create().uint32(((path[i]! << 3) | 2) >>> 0).bytes(b).finish();
+  return b;
+}
+
+/** Byte-level mutations of a valid request. */
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }) }),
+  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 6 }) }),
+);
+type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
+
+function mutate(src: Uint8Array, ms: Mutation[]): Uint8Array {
+  let b = Buffer.from(src);
+  for (const m of ms) {
+    if (b.length === 0) break;
+    const at = m.at % b.length;
+    if (m.kind === 'flip') b[at] = m.byte;
+    else if (m.kind === 'cut') b = b.subarray(0, at);
+    else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
+    else b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
+  }
+  return b;
+}
+
+describe('single-pass protobuf decoder vs the protobufjs reference', () => {
+  it('decodes random valid requests exactly as the reference, and as encoded', () => {
+    fc.assert(
+      fc.property(batch, (b) => {
+        const bytes = encodeOtlpProto(b);
+        const got = assertAgree(bytes);
+        assert.ok(got.ok);
+        // Strings with lone surrogates cannot survive UTF-8; compare with what the encoder could carry.
+        const expected = JSON.stringify(b, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
+        const actual = JSON.stringify(got.batch, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
+        if (!/[\ud800-\udfff]/.test(expected)) assert.equal(actual, expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('agrees with the reference on mutated requests (same batch or same error)', () => {
+    let rejected = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(batch, fc.array(mutation, { minLength: 1, maxLength: 3 }), (b, ms) => {
+        runs++;
+        if (!assertAgree(mutate(encodeOtlpProto(b), ms)).ok) rejected++;
+      }),
+      { numRuns: 600 },
+    );
+    assert.ok(rejected > runs / 10, `mutations should often make input malformed (${rejected}/${runs})`);
+  });
+
+  it('agrees with the reference on random field soups at every position of the schema', () => {
+    let rejected = 0;
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...PATHS), fields, (path, fs) => {
+        const r = assertAgree(atPath(path, write(protobuf.Writer.create(), fs).finish()));
+        if (r.ok) accepted++;
+        else rejected++;
+      }),
+      { numRuns: 1500 },
+    );
+    assert.ok(accepted > 0 && rejected > 0, `both outcomes should occur (accepted ${accepted}, rejected ${rejected})`);
+  });
+
+  it('string cache: equal-slot strings, invalid UTF-8 and non-ASCII are decoded as Node decodes them, for Buffers and plain Uint8Arrays', () => {
+    const W = () => protobuf.Writer.create();
+    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
+    // Same length, first, middle and last byte: the same cache slot for the key and for the value.
+    const variants = ['abcde', 'aXcde', 'a\xffcde', 'a\xc3cde', 'a\u00e9de'].map((v) => (v.includes('\u00e9') ? Buffer.from(v) : Buffer.from(v, 'latin1')));
+    const kvs = variants.map((v, i) => ld(9, cat(ld(1, v), ld(2, ld(1, v)), W().uint32(3 << 3).uint32(i).finish())));
+    // The attributes: key → value; each key is its own value, the last keyStrindex field is ignored.
+    const body = ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...kvs, ...kvs))));
+    for (const input of [body, new Uint8Array(body)]) {
+      const r = assertAgree(input);
+      assert.ok(r.ok);
+      const attrs = r.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
+      assert.deepEqual(Object.entries(attrs), [
+        ['abcde', 'abcde'],
+        ['aXcde', 'aXcde'],
+        ['a\ufffdcde', 'a\ufffdcde'], // 0xff and a lone 0xc3 both become U+FFFD
+        ['aéde', 'aéde'],
+      ]);
+    }
+  });
+
+  it('agrees on the tricky cases: merged singular fields, several AnyValue members, deep nesting, bad ids', () => {
+    const W = () => protobuf.Writer.create();
+    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
+    const str = (n: number, s: string) => W().uint32((n << 3) | 2).string(s).finish();
+    const kv = (key: string, any: Uint8Array) => cat(str(1, key), ld(2, any));
+    const span = (...fieldsBytes: Uint8Array[]) => ld(1, ld(2, ld(2, cat(...fieldsBytes))));
+    const id16 = ld(1, Buffer.alloc(16, 1));
+    const id8 = ld(2, Buffer.alloc(8, 2));
+
+    // An attribute whose value occurs twice, with different and equal members, and an AnyValue with several members.
+    const arr = (...items: Uint8Array[]) => ld(5, cat(...items.map((i) => ld(1, i))));
+    const twice = span(id16, id8, ld(9, cat(kv('a', arr(str(1, 'x'))), ld(2, arr(str(1, 'y'))))), ld(9, kv('b', cat(W().uint32(3 << 3).uint32(5).finish(), str(1, 's')))));
+    const r1 = assertAgree(twice);
+    assert.ok(r1.ok);
+    const attrs = r1.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
+    assert.deepEqual(attrs.a, ['x', 'y'], 'a repeated arrayValue is concatenated');
+    assert.equal(attrs.b, 's', 'stringValue takes precedence over intValue');
+
+    // Status, resource and scope occurring twice are merged.
+    const merged = ld(1, cat(ld(1, ld(1, kv('r1', str(1, 'a')))), ld(1, ld(1, kv('r2', str(1, 'b')))), ld(2, cat(ld(1, str(1, 'scope')), ld(1, str(2, 'v1')), ld(2, cat(id16, id8, ld(15, str(2, 'm')), ld(15, W().uint32(3 << 3).uint32(2).finish())))))));
+    const r2 = assertAgree(merged);
+    assert.ok(r2.ok);
+    const rs = r2.batch.resourceSpans[0]!;
+    assert.deepEqual(Object.keys(rs.resource.attributes), ['r1', 'r2']);
+    assert.equal(rs.scopeSpans[0]!.scope.name, 'scope');
+    assert.equal(rs.scopeSpans[0]!.scope.version, 'v1');
+    assert.deepEqual(rs.scopeSpans[0]!.spans[0]!.status, { code: 2, message: 'm' });
+
+    // Nesting up to and past protobufjs' recursion limit: both flip from accepted to rejected at the same depth.
+    const nested = (levels: number, wrap: (b: Uint8Array) => Uint8Array) => {
+      let deep: Uint8Array = str(1, 'leaf');
+      for (let i = 0; i < levels; i++) deep = wrap(deep);
+      return span(id16, id8, ld(9, kv('deep', deep)));
+    };
+    const kvl = (b: Uint8Array) => ld(6, ld(1, kv('k', b)));
+    for (const wrap of [arr, kvl]) {
+      const flips: boolean[] = [];
+      for (let levels = 25; levels <= 52; levels++) flips.push(assertAgree(nested(levels, wrap)).ok);
+      assert.ok(flips[0] && !flips.at(-1), 'the range covers the limit');
+    }
+    const r3 = assertAgree(nested(60, arr));
+    assert.ok(!r3.ok && /max depth exceeded/.test(r3.message), JSON.stringify(r3));
+
+    // Bad ids: the first in the reference's order is reported; a wire error later in the body wins.
+    const badIds = cat(span(ld(1, Buffer.alloc(3)), ld(2, Buffer.alloc(5))), span(id16, ld(2, Buffer.alloc(7))));
+    const r4 = assertAgree(badIds);
+    assert.ok(!r4.ok && /spans\[0\]\.traceId: must be 16 bytes, got 3/.test(r4.message), JSON.stringify(r4));
+    const r5 = assertAgree(cat(badIds, Buffer.from([0x0a, 0x05, 0x01])));
+    assert.ok(!r5.ok && /^invalid protobuf: /.test(r5.message), JSON.stringify(r5));
+
+    // A wrong-length id that a later occurrence of the field replaces is fine (last one wins).
+    assert.ok(assertAgree(span(ld(1, Buffer.alloc(2)), id16, id8)).ok);
+  });
+});
