@@ -13,6 +13,7 @@ import { Service } from './service.js';
 import { createLogger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 import { consumesOf } from './component.js';
+import { backfillCommand } from './backfill.js';
 
 /** The embedded default pipeline.yaml shipped at the package root. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
@@ -218,6 +219,7 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
       process.stdout.write(formatStatus(body));
     });
 
+  program.addCommand(backfillCommand(configFiles));
   return program;
 }
 

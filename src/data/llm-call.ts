@@ -23,33 +23,61 @@ export interface LlmCall {
   /** Start and end of the call, epoch nanoseconds as a decimal string (no precision loss). */
   startTimeUnixNano: string;
   endTimeUnixNano: string;
+  /**
+   * Start of the call in epoch milliseconds and its duration in milliseconds, rounded exactly as
+   * the Amberflo callback does for this source (SLO: Python `round()` of the float seconds × 1000;
+   * span: nanoseconds / 1e6 rounded half up). Amberflo's `meterTimeInMillis` and `llm_api_call_ms`
+   * come from these, so both sources stay byte-identical to the callback.
+   */
+  startTimeMs: number;
+  durationMs: number;
   /** LiteLLM `call_type`, e.g. `acompletion`, `aembedding`, `aimage_generation`. */
   callType: string | null;
 
-  /** `model` as requested/resolved by LiteLLM (e.g. `gpt-4o`, `bedrock/anthropic.claude-...`). */
+  /**
+   * `model` as requested/resolved by LiteLLM (e.g. `gpt-4o`, `anthropic.claude-...`). SLO `model`;
+   * span `gen_ai.request.model`, else `hidden_params.litellm_model_name`.
+   */
   model: string | null;
   /** `custom_llm_provider` (e.g. `openai`, `bedrock`, `azure`, `vertex_ai`). */
   provider: string | null;
-  /** Model map key (LiteLLM's pricing key) → Amberflo `sku`. */
+  /**
+   * Model map key (LiteLLM's pricing key) → Amberflo `sku`. SLO: `model_map_information.model_map_value.key`;
+   * span: `gen_ai.response.model` (MAPPING.md §1.3); an enrichment source may override it.
+   * When both this and `modelMapProvider` are null, the model map is unknown (sku/platform `unknown`).
+   */
   modelMapKey: string | null;
-  /** `model_map_information.model_map_value.litellm_provider` → Amberflo `platform`. */
+  /**
+   * → Amberflo `platform`. SLO: `model_map_value.litellm_provider`; span: `gen_ai.system` when
+   * `modelMapKey` is known, else null.
+   */
   modelMapProvider: string | null;
   /** Deployment id (`hidden_params.model_id`), the key for model enrichment. */
   modelId: string | null;
   /** Model group name the client asked for. */
   modelGroup: string | null;
-  /** `api_base` used for the call (region is derived from its host). */
+  /**
+   * `api_base` used for the call; the region is derived from its host. SLO: top-level `api_base`
+   * (what the callback reads); span: `hidden_params.api_base`.
+   */
   apiBase: string | null;
-  /** Region when a source states it directly (e.g. `aws_region_name`, `vertex_location`). */
+  /**
+   * Region when a source states it directly (e.g. an enrichment's `aws_region_name`,
+   * `vertex_location`); wins over the api_base rule. The litellm processor and the SLO reader leave it null.
+   */
   region: string | null;
   /** Batch API retrieval (`hidden_params.batch_models` set). */
   batch: boolean;
-  /** `model_parameters.n` (images requested), null when unknown. */
+  /**
+   * `model_parameters.n` (images requested), null when unknown (consumers then assume 1, as the
+   * callback does). 0 when the source explicitly logged `n: None` (the callback then emits no
+   * `llm_images` record).
+   */
   n: number | null;
 
   usage: LlmUsage;
 
-  /** Virtual key facts. */
+  /** Virtual key facts (`metadata.user_api_key_*`). Strings as the source wrote them; span `""` → null. */
   keyHash: string | null;
   keyAlias: string | null;
   /** `user_api_key_auth_metadata` / key metadata, decoded (dict). */
@@ -72,6 +100,13 @@ export interface LlmCall {
   requestTags: string[] | null;
   /** Cost as LiteLLM computed it (informational). */
   responseCost: number | null;
+  /** Streaming call (`stream` / `llm.is_streaming`), null when unknown. Informational. */
+  stream: boolean | null;
+  /**
+   * Data-quality flag: attributes the source lost (OTel span `droppedAttributesCount`; LiteLLM's
+   * SDK evicts the OLDEST attributes first, i.e. `metadata.*`). 0 when complete.
+   */
+  droppedAttributes: number;
 }
 
 export interface LlmUsage {
@@ -93,4 +128,6 @@ export interface LlmError {
   code: string | null;
   message: string | null;
   provider: string | null;
+  /** Python traceback (`error_information.traceback` / `error.stack_trace`), used to classify errors. */
+  traceback: string | null;
 }

@@ -1,0 +1,287 @@
+/**
+ * `llm_calls` → Amberflo meter records (MAPPING.md §2). The whole mapping is in this file: the
+ * tables first (meters, dimension keys and where their values come from), then the rules.
+ * Parity reference: Amberflo's callback, litellm-logging-callback @8710dc0 `amberflo/transformer.py`.
+ */
+import type { LlmCall } from '../../src/data/llm-call.js';
+import type { MeterRecord } from '../../src/data/meter-record.js';
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+
+/** Meter API names. */
+export const METERS = {
+  call: 'llm_api_call', //               1 per call, errors included
+  callMs: 'llm_api_call_ms', //          duration in ms (may be 0)
+  textTokens: 'llm_text_tokens', //      prompt tokens (type in) and completion tokens (type out)
+  images: 'llm_images', //               image generation: n images (type out)
+  imageTokens: 'llm_image_tokens', //    image generation: completion tokens (type out)
+  errorDetails: 'llm_error_details', //  1 per failed call
+  objectMetadata: 'aflo.object_metadata', // business unit / team tag upserts (send_object_metadata)
+} as const;
+
+/**
+ * Dimension key → how its value is found. `base` dimensions are on every usage record;
+ * `pricing` on call and usage records; then per-meter extras. Placeholders are the callback's.
+ */
+export const DIMENSIONS = {
+  base: {
+    business_unit_id: 'keyMetadata.business_unit_id || teamMetadata.business_unit_id || teamId || "unknown"',
+    team: 'teamId || "unknown"',
+    hosted_env: 'config hosted_env',
+    key_name: 'keyAlias || "unknown"',
+    model: 'model, split at the first "." for providers other than openai',
+    platform: 'modelMapProvider (when the model map is known) || "unknown"',
+    provider: 'provider, or the part before the first "." of model (see model)',
+    region: 'region || host label of apiBase (bedrock: 2nd, azure/google: 1st) || "global"',
+    usecase: 'callType',
+    user: 'userId || "unknown"',
+    gateway: '"litellm"',
+  },
+  pricing: {
+    sku: 'modelMapKey (when the model map is known) || "unknown"',
+    tier: '"n" (not implemented by the callback)',
+    batch: '"y" when batch, else "n"',
+  },
+  call: { error_code: 'error code ("429"...), "n" without error, "unknown" when not known' },
+  usage: { type: '"in" | "out"', cache: '"n"; clean mode splits input tokens into "r" (read), "c" (creation), "n"' },
+  errorDetails: { class: 'error type', code: 'error code', subject: '429', rate: '429: rpm | tpm', limit: '429', guardrail: '400 guardrail kind' },
+} as const;
+
+export const UNKNOWN = 'unknown';
+export const GLOBAL = 'global';
+export const NO = 'n';
+export const GATEWAY = 'litellm';
+
+/** Region from the api_base host, by platform: which host label holds it (callback `_resolve_region`). */
+const REGION_HOST_LABEL: Record<string, number> = { bedrock: 1, azure: 0, google: 0 };
+
+const OPENAI_429 = /Rate limit reached .* on .*\(([^:]+)\): Limit (\d+)/;
+const LITELLM_429 = /Rate limit exceeded for (\w+):.+Limit type: (\w+).+Current limit: (\d+)/;
+const GUARDRAILS: [prefix: string, kind: string][] = [
+  ["400: {'error': 'Content blocked: ", 'litellm-content-filter'],
+  ["400: {'error': 'Violated OpenAI moderation policy'", 'openai-moderation'],
+];
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+export type Mode = 'compat' | 'clean';
+
+export interface MappingOptions {
+  mode: Mode;
+  hostedEnv: string;
+  sendObjectMetadata: boolean;
+}
+
+type Dims = Record<string, string | null>;
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+const truthy = (v: unknown): boolean => v !== null && v !== undefined && v !== '' && v !== 0 && v !== false;
+const or = (v: string | null | undefined, placeholder: string): string => (truthy(v) ? (v as string) : placeholder);
+
+/** A dict value as the callback would print it as a dimension (strings as is, other scalars stringified). */
+function dimValue(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
+}
+
+function businessUnit(call: LlmCall): string | null {
+  const fromKey = call.keyMetadata?.business_unit_id;
+  if (truthy(fromKey)) return dimValue(fromKey);
+  const fromTeam = call.teamMetadata?.business_unit_id;
+  if (truthy(fromTeam)) return dimValue(fromTeam);
+  return null;
+}
+
+/** Callback `_resolve_provider_model`: non-OpenAI `vendor.model` ids split at the first dot. */
+export function providerModel(provider: string | null, model: string | null): [string | null, string | null] {
+  if (provider !== 'openai' && model !== null && model.includes('.')) {
+    const i = model.indexOf('.');
+    return [model.slice(0, i), model.slice(i + 1)];
+  }
+  return [provider, model];
+}
+
+function hostname(url: string): string | null {
+  try {
+    const h = new URL(url).hostname;
+    return h ? h.replace(/^\[|\]$/g, '') : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Callback `_resolve_region` (compat), plus Vertex AI `<location>-aiplatform.googleapis.com` in clean mode. */
+export function region(call: LlmCall, platform: string | null, mode: Mode): string {
+  if (truthy(call.region)) return call.region as string;
+  if (platform !== null && call.apiBase) {
+    const label = Object.hasOwn(REGION_HOST_LABEL, platform) ? REGION_HOST_LABEL[platform] : undefined;
+    const host = hostname(call.apiBase);
+    if (label !== undefined && host) {
+      const part = host.split('.')[label];
+      if (truthy(part)) return part as string;
+      // Python would raise IndexError here and lose the record; we fall back to global.
+    }
+    if (mode === 'clean' && platform.startsWith('vertex_ai') && host) {
+      const m = /^([a-z]+-[a-z]+\d+)-aiplatform\.googleapis\.com$/.exec(host);
+      if (m) return m[1];
+    }
+  }
+  return GLOBAL;
+}
+
+/** Callback `_extract_error_details`. */
+export function errorDetails(call: LlmCall): Dims | null {
+  const e = call.error;
+  if (!e) return null;
+  const d: Dims = { class: e.type ?? UNKNOWN, code: e.code };
+  if (e.code === '429') {
+    const message = e.message ?? '';
+    if (e.provider === 'openai') {
+      const m = OPENAI_429.exec(message);
+      if (m) {
+        d.subject = 'provider';
+        d.rate = m[1].toLowerCase();
+        d.limit = m[2];
+      }
+    } else {
+      const m = LITELLM_429.exec(message);
+      if (m) {
+        d.subject = m[1];
+        d.rate = m[2] === 'requests' ? 'rpm' : 'tpm';
+        d.limit = m[3];
+      }
+    }
+  } else if (e.code === '400') {
+    const message = e.message ?? '';
+    for (const [prefix, kind] of GUARDRAILS) {
+      if (message.startsWith(prefix)) {
+        d.guardrail = kind;
+        break;
+      }
+    }
+  }
+  if (e.type === 'ProxyException' && (e.traceback ?? '').includes('_can_object_call_model')) d.code = '401';
+  if (!truthy(d.code)) d.code = UNKNOWN;
+  return d;
+}
+
+/** Callback `_get_object_metadata`: business unit / team virtual tag upserts. */
+function objectMetadata(call: LlmCall): Dims[] {
+  const bu = businessUnit(call);
+  const team = truthy(call.teamId) ? call.teamId : null;
+  const alias = call.teamAlias;
+  if (bu && team) return [{ type: 'virtual_tag', name: 'team', value: team, label: alias, parentName: 'businessUnitId', parentValue: bu }];
+  if (bu) return [{ type: 'business_unit', id: bu, name: bu }];
+  if (team)
+    return [
+      { type: 'business_unit', id: team, name: alias },
+      { type: 'virtual_tag', name: 'team', value: team, label: alias, parentName: 'businessUnitId', parentValue: team },
+    ];
+  return [];
+}
+
+/** Usage tuples (meter, quantity, type, cache), callback `_extract_usage`, zero quantities skipped. */
+function usage(call: LlmCall, mode: Mode): [meter: string, quantity: number, type: string, cache: string][] {
+  const u = call.usage;
+  const out: [string, number, string, string][] = [];
+  const input = (): void => {
+    if (mode === 'clean') {
+      const p = u.promptTokens;
+      const r = Math.min(u.cachedReadTokens, p);
+      const c = Math.min(u.cacheCreationTokens, p - r);
+      out.push([METERS.textTokens, r, 'in', 'r'], [METERS.textTokens, c, 'in', 'c'], [METERS.textTokens, p - r - c, 'in', NO]);
+    } else out.push([METERS.textTokens, u.promptTokens, 'in', NO]);
+  };
+  if (call.callType === 'aimage_generation') {
+    input();
+    out.push([METERS.images, call.n ?? 1, 'out', NO], [METERS.imageTokens, u.completionTokens, 'out', NO]);
+  } else {
+    input();
+    out.push([METERS.textTokens, u.completionTokens, 'out', NO]);
+  }
+  return out.filter((x) => x[1] !== 0 && Number.isFinite(x[1]));
+}
+
+// Clean mode, rule 1 (MAPPING.md §2).
+const ALLOWED = /[-_ !.*'()&$@=;:+,?0-9a-zA-Z]/;
+export const MAX_DIMENSION_LENGTH = 200;
+
+const ALL_ALLOWED = /^[-_ !.*'()&$@=;:+,?0-9a-zA-Z]{1,200}$/;
+
+/** MAPPING.md §2 rule 1: a dimension value Amberflo accepts. */
+export function cleanValue(v: string | null | undefined): string {
+  if (v === null || v === undefined || v === '') return UNKNOWN;
+  if (ALL_ALLOWED.test(v)) return v;
+  let out = '';
+  let n = 0;
+  for (const ch of v) {
+    if (n === MAX_DIMENSION_LENGTH) break;
+    out += ch === '/' ? ':' : ALLOWED.test(ch) ? ch : '_';
+    n++;
+  }
+  return out;
+}
+
+/** Dimensions with keys in a fixed (sorted) order, cleaned in clean mode. */
+function finish(d: Dims, mode: Mode, order: readonly string[] = Object.keys(d).sort()): Dims {
+  const out: Dims = {};
+  for (const k of order) out[k] = mode === 'clean' ? cleanValue(d[k]) : d[k];
+  return out;
+}
+
+// Output key orders of the fixed dimension sets (sorted once, not per record).
+const BASE_KEYS = Object.keys(DIMENSIONS.base);
+const PRICING_KEYS = Object.keys(DIMENSIONS.pricing);
+const CALL_ORDER = [...BASE_KEYS, ...PRICING_KEYS, ...Object.keys(DIMENSIONS.call)].sort();
+const USAGE_ORDER = [...BASE_KEYS, ...PRICING_KEYS, ...Object.keys(DIMENSIONS.usage)].sort();
+
+/** One record with a fixed key order: dimensions, meterApiName, meterTimeInMillis, meterValue, uniqueId. */
+function record(meterApiName: string, time: number, value: number, dimensions: Dims, uniqueId: string | undefined): MeterRecord {
+  const r: MeterRecord = { dimensions, meterApiName, meterTimeInMillis: time, meterValue: value };
+  if (uniqueId !== undefined) r.uniqueId = uniqueId;
+  return r;
+}
+
+/** All records for one call, in the callback's order. Pure and deterministic. */
+export function toMeterRecords(call: LlmCall, opts: MappingOptions): MeterRecord[] {
+  const { mode } = opts;
+  const t = call.startTimeMs;
+  const out: MeterRecord[] = [];
+  if (opts.sendObjectMetadata) {
+    for (const obj of objectMetadata(call)) out.push(record(METERS.objectMetadata, t, 1, finish(obj, mode), undefined));
+  }
+  const [provider, model] = providerModel(call.provider, call.model);
+  const known = call.modelMapKey !== null || call.modelMapProvider !== null;
+  const sku = known ? (call.modelMapKey ?? UNKNOWN) : UNKNOWN;
+  const platform = known ? (call.modelMapProvider ?? UNKNOWN) : UNKNOWN;
+  const base: Dims = {
+    business_unit_id: businessUnit(call) ?? or(call.teamId, UNKNOWN),
+    team: or(call.teamId, UNKNOWN),
+    hosted_env: opts.hostedEnv,
+    key_name: or(call.keyAlias, UNKNOWN),
+    model,
+    platform,
+    provider,
+    region: region(call, platform, mode),
+    usecase: call.callType,
+    user: or(call.userId, UNKNOWN),
+    gateway: GATEWAY,
+  };
+  const pricing: Dims = { sku, tier: NO, batch: call.batch ? 'y' : NO };
+  const err = errorDetails(call);
+  const callDims = finish({ ...base, ...pricing, error_code: err ? err.code : NO }, mode, CALL_ORDER);
+  out.push(record(METERS.call, t, 1, callDims, call.id));
+  out.push(record(METERS.callMs, t, call.durationMs, { ...callDims }, call.id));
+  for (const [meter, quantity, type, cache] of usage(call, mode)) {
+    out.push(record(meter, t, quantity, finish({ ...base, ...pricing, type, cache }, mode, USAGE_ORDER), call.id));
+  }
+  if (err) out.push(record(METERS.errorDetails, t, 1, finish({ ...base, ...err }, mode), call.id));
+  return out;
+}

@@ -1,0 +1,43 @@
+/**
+ * A bounded de-duplication window on (traceId, spanId): remembers keys for `windowMs`, at most
+ * `maxEntries` of them (oldest forgotten first). Memory is O(maxEntries).
+ */
+export class DedupWindow {
+  /** key → time first seen (ms). Map iteration order is insertion order, i.e. oldest first. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    readonly windowMs: number,
+    readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  has(key: string): boolean {
+    const t = this.seen.get(key);
+    if (t === undefined) return false;
+    if (this.now() - t > this.windowMs) {
+      this.seen.delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  add(key: string): void {
+    if (this.maxEntries <= 0) return;
+    const now = this.now();
+    this.seen.delete(key);
+    this.seen.set(key, now);
+    this.evict(now);
+  }
+
+  private evict(now: number): void {
+    for (const [k, t] of this.seen) {
+      if (this.seen.size > this.maxEntries || now - t > this.windowMs) this.seen.delete(k);
+      else break;
+    }
+  }
+}

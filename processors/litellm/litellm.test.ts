@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { BackpressureError, type CreateSettings } from '../../src/component.js';
+import type { LlmCall } from '../../src/data/llm-call.js';
+import type { SpanBatch } from '../../src/data/span.js';
+import { fromOtlpJson } from '../../src/otlp/json.js';
+import { ServiceMetrics } from '../../src/telemetry/metrics.js';
+import { repoRoot } from '../../test/helpers/paths.js';
+import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
+import { DedupWindow } from './dedup.js';
+
+const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
+const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8')));
+const one = (name: string): LlmCall => {
+  const calls = LitellmProcessor.convert(fixture(name));
+  assert.equal(calls.length, 1, `${name} holds one LLM call`);
+  return calls[0];
+};
+
+function harness(config: Partial<LitellmConfig> = {}) {
+  const metrics = new ServiceMetrics('test', { processMetrics: false });
+  const logs: unknown[] = [];
+  const logger = pino({ level: 'warn' }, { write: (s: string) => logs.push(JSON.parse(s)) });
+  const received: LlmCall[][] = [];
+  let refuse = 0;
+  const settings: CreateSettings<LitellmConfig> = {
+    id: 'litellm',
+    pipeline: 'p',
+    config: { ...factory.defaultConfig(), ...config },
+    logger,
+    registry: metrics.registry,
+    metrics: metrics.forComponent('processor', 'litellm', 'p'),
+    dataDir: '/nonexistent',
+    instanceId: 'test',
+  };
+  const proc = factory.create(settings, {
+    consume: async (calls: LlmCall[]) => {
+      if (refuse > 0) {
+        refuse--;
+        throw new BackpressureError('busy');
+      }
+      received.push(calls);
+    },
+  }) as LitellmProcessor;
+  const value = async (name: string, labels: Record<string, string> = {}) => {
+    const m = await metrics.registry.getSingleMetric(name)!.get();
+    return m.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+  };
+  return { proc, received, logs, value, refuseNext: (n: number) => (refuse = n) };
+}
+
+describe('litellm processor: span selection and layouts', () => {
+  it('v1.79 child layout: only litellm_request bills; root and postgres are counted, not emitted', async () => {
+    const h = harness();
+    await h.proc.consume(fixture('openai-cached-tokens.v1.79.otlp.json'));
+    assert.equal(h.received.flat().length, 1);
+    assert.equal(await h.value('spanmeter_litellm_spans_seen_total'), 3);
+    assert.equal(await h.value('spanmeter_litellm_llm_calls_total'), 1);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'not_llm_call' }), 2);
+  });
+
+  it('v1.81 root layout with input/output token names', () => {
+    const c = one('anthropic-cache.v1.81.otlp.json');
+    assert.equal(c.usage.promptTokens, 6200);
+    assert.equal(c.usage.completionTokens, 310);
+    assert.equal(c.usage.totalTokens, 6510);
+    assert.equal(c.callType, 'acompletion');
+    assert.equal(c.provider, 'anthropic');
+  });
+});
+
+describe('litellm processor: fixtures', () => {
+  it('OpenAI cached tokens from metadata.usage_object', () => {
+    const c = one('openai-cached-tokens.v1.79.otlp.json');
+    assert.deepEqual(c.usage, { promptTokens: 1534, completionTokens: 58, totalTokens: 1592, cachedReadTokens: 1280, cacheCreationTokens: 0, reasoningTokens: 0 });
+    assert.equal(c.id, 'chatcmpl-FixCached0001');
+    assert.equal(c.modelMapKey, 'gpt-4o-mini-2024-07-18');
+    assert.equal(c.modelMapProvider, 'openai');
+    assert.deepEqual(c.keyMetadata, { business_unit_id: 'bu-emea-01', cost_center: 'cc-1042' });
+    assert.equal(c.keyAlias, 'acme-prod-key');
+    assert.equal(c.teamId, '7f3c1a52-9d0e-4b7a-a1c4-2f6e8d9b0c31');
+    assert.equal(c.teamAlias, 'search-platform');
+    assert.equal(c.userId, 'user-42');
+    assert.equal(c.orgId, null, '"" means null');
+    assert.equal(c.apiBase, 'https://api.openai.com');
+    assert.equal(c.modelId, 'd1f0c2b9-4e5a-41c3-a1f0-e6b2d8c9a7e1');
+    assert.equal(c.responseCost, 0.0001689);
+    assert.equal(c.startTimeUnixNano, '1762942530123456000');
+    assert.equal(c.startTimeMs, 1762942530123);
+    assert.equal(c.durationMs, 1864);
+    assert.equal(c.error, null);
+    assert.equal(c.n, null);
+    assert.equal(c.source, 'span');
+  });
+
+  it('Anthropic cache creation and read tokens', () => {
+    const c = one('anthropic-cache.v1.81.otlp.json');
+    assert.equal(c.usage.cachedReadTokens, 4096);
+    assert.equal(c.usage.cacheCreationTokens, 2048);
+    assert.equal(c.teamId, null);
+  });
+
+  it('reasoning tokens', () => {
+    const c = one('openai-reasoning.v1.81.otlp.json');
+    assert.equal(c.usage.reasoningTokens, 768);
+    assert.equal(c.usage.completionTokens, 900);
+  });
+
+  it('streaming', () => {
+    assert.equal(one('openai-streaming.v1.79.otlp.json').stream, true);
+    assert.equal(one('openai-cached-tokens.v1.79.otlp.json').stream, false);
+  });
+
+  it('Batch API: batch flag, uniqueId falls back to <traceId>-<spanId>', () => {
+    const batch = fixture('openai-batch.v1.79.otlp.json');
+    const span = batch.resourceSpans[0].scopeSpans[0].spans.find((s) => s.name === 'litellm_request')!;
+    const c = one('openai-batch.v1.79.otlp.json');
+    assert.equal(c.batch, true);
+    assert.equal(c.callType, 'aretrieve_batch');
+    assert.equal(c.id, `${span.traceId}-${span.spanId}`);
+    assert.match(c.id, /^[0-9a-f]{32}-[0-9a-f]{16}$/);
+  });
+
+  it('Azure, Vertex and Bedrock api_base are kept for the region rule', () => {
+    assert.equal(one('azure-region.v1.79.otlp.json').apiBase, 'https://acme-eastus2.openai.azure.com/');
+    assert.match(one('vertex-region.v1.81.otlp.json').apiBase!, /^https:\/\/europe-west4-aiplatform\.googleapis\.com\//);
+    assert.match(one('bedrock-region.v1.79.otlp.json').apiBase!, /eu-central-1/);
+  });
+
+  it('128-attribute span with evicted metadata: still billed, flagged, counted and logged once', async () => {
+    const h = harness();
+    const c = one('evicted-metadata-128.v1.79.otlp.json');
+    assert.equal(c.droppedAttributes, 23);
+    assert.equal(c.keyAlias, null);
+    assert.equal(c.keyMetadata, null);
+    assert.equal(c.usage.promptTokens, 18000, 'usage attributes survive eviction');
+    await h.proc.consume(fixture('evicted-metadata-128.v1.79.otlp.json'));
+    const again = fixture('evicted-metadata-128.v1.79.otlp.json');
+    // a different span id, so it is not a duplicate
+    const s = again.resourceSpans[0].scopeSpans[0].spans.find((x) => x.name === 'litellm_request')!;
+    (s as { spanId: string }).spanId = '00000000000000aa';
+    await h.proc.consume(again);
+    assert.equal(h.received.flat().length, 2);
+    assert.equal(await h.value('spanmeter_litellm_spans_with_dropped_attributes_total'), 2);
+    const warnings = h.logs.filter((l) => String((l as { msg: string }).msg).includes('lost attributes'));
+    assert.equal(warnings.length, 1, 'logged once');
+  });
+
+  it('non-literal metadata falls back to the raw string; literals with escapes and tuples decode', () => {
+    const c = one('non-literal-metadata.v1.79.otlp.json');
+    assert.deepEqual(c.keyMetadata, { business_unit_id: "bu-'quoted'", tags: ['a', 'b'], ok: true, none: null, rate: 1e-5, nested: { x: [1, 2.5, -3] } });
+    assert.equal(c.usage.promptTokens, 12);
+  });
+
+  it('v1.81 failed call: uniqueId from litellm.call_id, error fields', () => {
+    const c = one('call-id-error.v1.81.otlp.json');
+    assert.equal(c.id, '4b1c7f0e-2d8a-4f6b-9e3c-5a7d9b1e3f20');
+    assert.deepEqual(
+      { ...c.error, traceback: c.error?.traceback?.slice(0, 9) },
+      {
+        type: 'RateLimitError',
+        code: '429',
+        message: 'litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
+        provider: 'openai',
+        traceback: 'Traceback',
+      },
+    );
+    assert.equal(c.modelMapKey, null);
+    assert.equal(c.apiBase, null);
+    assert.equal(c.teamId, 'team-c');
+  });
+});
+
+describe('litellm processor: de-duplication', () => {
+  it('drops exact duplicates within a batch and across batches, counted as duplicate', async () => {
+    const h = harness();
+    const b = fixture('openai-streaming.v1.79.otlp.json');
+    const doubled: SpanBatch = { resourceSpans: [...b.resourceSpans, ...b.resourceSpans] };
+    await h.proc.consume(doubled);
+    await h.proc.consume(fixture('openai-streaming.v1.79.otlp.json'));
+    assert.equal(h.received.flat().length, 1);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'duplicate' }), 2);
+  });
+
+  it('a batch refused downstream is not remembered, so the retry passes', async () => {
+    const h = harness();
+    h.refuseNext(1);
+    await assert.rejects(h.proc.consume(fixture('openai-streaming.v1.79.otlp.json')), BackpressureError);
+    await h.proc.consume(fixture('openai-streaming.v1.79.otlp.json'));
+    assert.equal(h.received.flat().length, 1);
+  });
+
+  it('spans without ids are never de-duplicated against each other', async () => {
+    const h = harness();
+    const b = fixture('openai-streaming.v1.79.otlp.json');
+    for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) Object.assign(s, { traceId: '', spanId: '' });
+    await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...b.resourceSpans] });
+    assert.equal(h.received.flat().length, 2);
+    assert.equal(h.received.flat()[0].id, 'chatcmpl-FixStreaming01');
+  });
+
+  it('max_entries 0 disables de-duplication', async () => {
+    const h = harness({ dedup: { window: '10m', max_entries: 0 } });
+    await h.proc.consume(fixture('openai-streaming.v1.79.otlp.json'));
+    await h.proc.consume(fixture('openai-streaming.v1.79.otlp.json'));
+    assert.equal(h.received.flat().length, 2);
+  });
+
+  it('the window is bounded by size and by time', () => {
+    let now = 0;
+    const w = new DedupWindow(1000, 3, () => now);
+    for (const k of ['a', 'b', 'c', 'd']) w.add(k);
+    assert.equal(w.size, 3);
+    assert.equal(w.has('a'), false, 'oldest evicted by size');
+    assert.equal(w.has('d'), true);
+    now = 1500;
+    assert.equal(w.has('d'), false, 'expired by time');
+    w.add('e');
+    assert.equal(w.size, 1);
+  });
+});
+
+describe('litellm processor: later LiteLLM versions', () => {
+  it('usage only in usage_object (gen_ai.usage.* missing, #31583), empty request model, semconv cache attributes', () => {
+    const b = fixture('openai-reasoning.v1.81.otlp.json');
+    const span = b.resourceSpans[0].scopeSpans[0].spans.find((s) => 'llm.request.type' in s.attributes)!;
+    const attrs = span.attributes as Record<string, unknown>;
+    delete attrs['gen_ai.usage.input_tokens'];
+    delete attrs['gen_ai.usage.output_tokens'];
+    delete attrs['gen_ai.usage.total_tokens'];
+    attrs['gen_ai.request.model'] = '';
+    attrs['gen_ai.usage.cache_read.input_tokens'] = 64n;
+    delete attrs['gen_ai.system'];
+    attrs['gen_ai.provider.name'] = 'openai';
+    const [c] = LitellmProcessor.convert(b);
+    assert.equal(c.usage.promptTokens, 120);
+    assert.equal(c.usage.completionTokens, 900);
+    assert.equal(c.usage.totalTokens, 1020);
+    assert.equal(c.usage.cachedReadTokens, 64);
+    assert.equal(c.model, 'o3-mini', 'falls back to hidden_params.litellm_model_name');
+    assert.equal(c.provider, 'openai');
+  });
+});
+
+describe('litellm processor: robustness', () => {
+  it('odd attribute types never crash the conversion', async () => {
+    const h = harness();
+    const batch = fromOtlpJson({
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  traceId: '0102030405060708090a0b0c0d0e0f10',
+                  spanId: '0102030405060708',
+                  name: 'x',
+                  startTimeUnixNano: '2000000',
+                  endTimeUnixNano: '1000000',
+                  attributes: [
+                    { key: 'llm.request.type', value: { stringValue: 'acompletion' } },
+                    { key: 'hidden_params', value: { stringValue: '{not json' } },
+                    { key: 'metadata.usage_object', value: { intValue: '5' } },
+                    { key: 'metadata.user_api_key_auth_metadata', value: { stringValue: "['not', 'a', 'dict']" } },
+                    { key: 'gen_ai.usage.prompt_tokens', value: { stringValue: 'many' } },
+                    { key: 'gen_ai.system', value: { boolValue: true } },
+                  ],
+                  status: { code: 2 },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    await h.proc.consume(batch);
+    const [c] = h.received.flat();
+    assert.equal(c.id, '0102030405060708090a0b0c0d0e0f10-0102030405060708');
+    assert.equal(c.durationMs, 0, 'end before start → 0');
+    assert.equal(c.usage.promptTokens, 0);
+    assert.equal(c.keyMetadata, null);
+    assert.equal(c.hiddenParams, null);
+    assert.deepEqual(c.error, { type: null, code: null, message: null, provider: null, traceback: null });
+  });
+});

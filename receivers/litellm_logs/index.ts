@@ -1,0 +1,337 @@
+/**
+ * `litellm_logs` receiver: LiteLLM StandardLoggingPayload JSON → `llm_calls`.
+ * - files/directories (`paths`): one object, a JSON array or NDJSON per file, gzip accepted; read
+ *   once at start (this is what `spanmeter backfill` runs); bad files are skipped with a reason;
+ * - HTTP (`http`): accepts what LiteLLM's `generic_api` logger POSTs (`log_format` json_array,
+ *   ndjson or single; gzip bodies accepted).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BackpressureError, defineFactory, type Consumer, type CreateSettings, type Receiver } from '../../src/component.js';
+import type { LlmCall } from '../../src/data/llm-call.js';
+import { sloToLlmCall } from '../../src/litellm/slo.js';
+import { parseSloDocument } from '../../src/litellm/slo-files.js';
+import { expandPaths } from './files.js';
+import { readPayloadFile } from './read.js';
+
+export interface LitellmLogsConfig {
+  paths: string[];
+  batch_size: number;
+  http: null | {
+    endpoint: string;
+    path?: string;
+    max_request_body_size?: string | number;
+    bearer_token?: string | null;
+  };
+}
+
+const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Reads LiteLLM StandardLoggingPayload JSON from files and/or an HTTP endpoint.',
+  properties: {
+    paths: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      description: 'Files or directories read once at start (directories: *.json, *.ndjson, *.jsonl, optionally .gz, recursively).',
+    },
+    batch_size: { type: 'integer', minimum: 1, maximum: 100000, description: 'LLM calls handed downstream per call. Default 500.' },
+    http: {
+      description: "HTTP endpoint for LiteLLM's generic_api logger; null (default) disables it.",
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['endpoint'],
+          properties: {
+            endpoint: { type: 'string', format: 'host-port', description: 'host:port to listen on, e.g. "127.0.0.1:4319" (port 0: any free port).' },
+            path: { type: 'string', pattern: '^/', description: 'URL path that accepts POSTs. Default "/".' },
+            max_request_body_size: {
+              anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', format: 'byte-size' }],
+              description: 'Largest accepted body (after gzip), bytes or e.g. "32MiB". Default "32MiB".',
+            },
+            bearer_token: { type: ['string', 'null'], description: 'When set, requests must send "Authorization: Bearer <token>".' },
+          },
+        },
+      ],
+    },
+  },
+};
+
+export interface FileProblem {
+  path: string;
+  reason: string;
+}
+
+export interface FilesSummary {
+  filesTotal: number;
+  filesRead: number;
+  callsRead: number;
+  /** Records inside readable files that are not LLM-call payloads. */
+  invalidRecords: number;
+  /** Files (or paths) not read at all, with the reason. */
+  skipped: FileProblem[];
+  /** The first reasons for invalid records (at most 20). */
+  invalid: FileProblem[];
+  bytesTotal: number;
+  bytesDone: number;
+}
+
+export type ProgressListener = (s: Readonly<FilesSummary>) => void;
+
+export function parseByteSize(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(v.trim());
+  if (!m) throw new Error(`bad size ${v}`);
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+  return Math.floor(Number(m[1]) * mult[unit]);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class LitellmLogsReceiver implements Receiver {
+  private server?: Server;
+  private stopping = false;
+  private filesDone?: Promise<FilesSummary>;
+  private readonly listeners: ProgressListener[] = [];
+  readonly summary: FilesSummary = { filesTotal: 0, filesRead: 0, callsRead: 0, invalidRecords: 0, skipped: [], invalid: [], bytesTotal: 0, bytesDone: 0 };
+
+  constructor(
+    private readonly settings: CreateSettings<LitellmLogsConfig>,
+    private readonly next: Consumer<LlmCall[]>,
+  ) {}
+
+  /** Called after every file (and at the end) with the running summary. */
+  onProgress(listener: ProgressListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves when every configured path has been read (immediately when there are none). */
+  finished(): Promise<FilesSummary> {
+    return this.filesDone ?? Promise.resolve(this.summary);
+  }
+
+  /** The address the HTTP endpoint listens on (`host:port`, useful with port 0), like the otlp receiver's. */
+  boundAddresses(): { http?: string } {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    if (!a) return {};
+    return { http: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` };
+  }
+
+  async start(): Promise<void> {
+    const http = this.settings.config.http;
+    if (http) await this.listen(http);
+    if (this.settings.config.paths.length) {
+      this.filesDone = this.readAll().catch((err: Error) => {
+        this.settings.logger.error({ err }, 'litellm_logs: reading files failed');
+        return this.summary;
+      });
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.server) {
+      const s = this.server;
+      this.server = undefined;
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+    // Reading stops at the next batch boundary; wait for it so nothing is handed on after shutdown.
+    await this.filesDone;
+  }
+
+  private emitProgress(): void {
+    for (const l of this.listeners) l(this.summary);
+  }
+
+  /** Hands calls downstream; waits and retries while the pipeline signals back-pressure. */
+  private async deliver(calls: LlmCall[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.next.consume(calls, { receiver: this.settings.id, transport: 'file' });
+        this.settings.metrics.accepted(calls.length, 'file');
+        return;
+      } catch (e) {
+        if (!(e instanceof BackpressureError) || this.stopping) {
+          this.settings.metrics.failed(calls.length, 'file');
+          throw e;
+        }
+        await sleep(Math.min(30_000, Math.max(50, e.retryAfterSeconds * 1000)));
+      }
+    }
+  }
+
+  private async readAll(): Promise<FilesSummary> {
+    const s = this.summary;
+    const { files, skipped } = expandPaths(this.settings.config.paths);
+    s.filesTotal = files.length;
+    s.bytesTotal = files.reduce((n, f) => n + f.size, 0);
+    s.skipped.push(...skipped);
+    const batchSize = this.settings.config.batch_size;
+    for (const f of files) {
+      if (this.stopping) {
+        s.skipped.push({ path: f.path, reason: 'not read: shutting down' });
+        continue;
+      }
+      const noteInvalid = (reason: string) => {
+        s.invalidRecords++;
+        if (s.invalid.length < 20) s.invalid.push({ path: f.path, reason });
+      };
+      const bytesBefore = s.bytesDone;
+      let batch: LlmCall[] = [];
+      let index = 0;
+      let stopped = false;
+      let readError: Error | undefined;
+      const events = readPayloadFile(f.path, (n) => (s.bytesDone = Math.min(bytesBefore + f.size, s.bytesDone + n)));
+      try {
+        for (;;) {
+          let r: IteratorResult<{ item: unknown } | { bad: string }>;
+          try {
+            r = await events.next();
+          } catch (e) {
+            readError = e as Error; // the file cannot be read (further); what came before is delivered
+            break;
+          }
+          if (r.done) break;
+          if (this.stopping) {
+            stopped = true;
+            break;
+          }
+          const ev = r.value;
+          if ('bad' in ev) {
+            noteInvalid(ev.bad);
+            continue;
+          }
+          index++;
+          try {
+            batch.push(sloToLlmCall(ev.item));
+          } catch (e) {
+            noteInvalid(`record ${index}: ${(e as Error).message}`);
+          }
+          if (batch.length >= batchSize) {
+            await this.deliver(batch);
+            s.callsRead += batch.length;
+            batch = [];
+            this.emitProgress();
+          }
+        }
+      } finally {
+        await events.return(undefined).catch(() => undefined);
+      }
+      if (stopped) {
+        s.skipped.push({ path: f.path, reason: `stopped after record ${index - batch.length}: shutting down` });
+        s.bytesDone = bytesBefore + f.size;
+        continue;
+      }
+      if (batch.length) {
+        await this.deliver(batch);
+        s.callsRead += batch.length;
+      }
+      s.bytesDone = bytesBefore + f.size;
+      if (readError) {
+        const reason = index ? `${readError.message} (after ${index} records, which were read)` : readError.message;
+        s.skipped.push({ path: f.path, reason });
+        this.settings.logger.warn({ file: f.path, reason }, 'litellm_logs: file skipped');
+        this.emitProgress();
+        continue;
+      }
+      s.filesRead++;
+      this.emitProgress();
+    }
+    this.emitProgress();
+    return s;
+  }
+
+  private listen(http: NonNullable<LitellmLogsConfig['http']>): Promise<void> {
+    const i = http.endpoint.lastIndexOf(':');
+    const host = http.endpoint.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+    const port = Number(http.endpoint.slice(i + 1));
+    const limit = parseByteSize(http.max_request_body_size ?? '32MiB');
+    const path = http.path ?? '/';
+    const server = createServer((req, res) => {
+      this.handle(req, res, path, limit, http.bearer_token ?? null).catch((err: Error) => {
+        this.settings.logger.error({ err }, 'litellm_logs: request failed');
+        if (!res.headersSent) reply(res, 500, { error: 'internal error' });
+      });
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        this.settings.logger.info({ address: this.boundAddresses().http, path }, 'litellm_logs: HTTP endpoint listening');
+        resolve();
+      });
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, path: string, limit: number, token: string | null): Promise<void> {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url !== path) return reply(res, 404, { error: `POST StandardLoggingPayload JSON to ${path}` });
+    if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' }, { Allow: 'POST' });
+    if (token !== null && req.headers.authorization !== `Bearer ${token}`) return reply(res, 401, { error: 'missing or wrong bearer token' });
+    if (this.stopping) return reply(res, 503, { error: 'shutting down' }, { 'Retry-After': '5' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        req.destroy();
+        return reply(res, 413, { error: `body larger than ${limit} bytes` });
+      }
+      chunks.push(chunk);
+    }
+    let doc;
+    try {
+      doc = parseSloDocument(Buffer.concat(chunks));
+    } catch (e) {
+      this.settings.metrics.refused(1, 'http');
+      return reply(res, 400, { error: (e as Error).message });
+    }
+    const calls: LlmCall[] = [];
+    const errors: string[] = [...doc.badLines];
+    doc.items.forEach((item, i) => {
+      try {
+        calls.push(sloToLlmCall(item));
+      } catch (e) {
+        errors.push(`record ${i + 1}: ${(e as Error).message}`);
+      }
+    });
+    if (errors.length) this.settings.logger.warn({ rejected: errors.length, first: errors[0] }, 'litellm_logs: invalid records in a request');
+    if (!calls.length) {
+      this.settings.metrics.refused(errors.length || 1, 'http');
+      return reply(res, 400, { error: 'no valid StandardLoggingPayload in the body', details: errors.slice(0, 10) });
+    }
+    try {
+      await this.next.consume(calls, { receiver: this.settings.id, transport: 'http' });
+    } catch (e) {
+      this.settings.metrics.refused(calls.length, 'http');
+      if (e instanceof BackpressureError) return reply(res, 429, { error: e.message }, { 'Retry-After': String(Math.ceil(e.retryAfterSeconds)) });
+      throw e;
+    }
+    this.settings.metrics.accepted(calls.length, 'http');
+    if (errors.length) this.settings.metrics.refused(errors.length, 'http');
+    reply(res, 200, { accepted: calls.length, rejected: errors.length, errors: errors.slice(0, 10) });
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export default defineFactory({
+  kind: 'receiver',
+  type: 'litellm_logs',
+  description: "LiteLLM StandardLoggingPayload JSON (files, directories, gzip, NDJSON; or LiteLLM's generic_api logger over HTTP) → LLM calls.",
+  stability: 'beta',
+  produces: 'llm_calls',
+  configSchema,
+  defaultConfig: (): LitellmLogsConfig => ({ paths: [], batch_size: 500, http: null }),
+  validate: (c: LitellmLogsConfig) =>
+    c.paths.length === 0 && !c.http ? [{ path: '', message: 'nothing to read: set paths and/or http' }] : [],
+  create: (settings: CreateSettings<LitellmLogsConfig>, next: Consumer<LlmCall[]>) => new LitellmLogsReceiver(settings, next),
+});
