@@ -1,0 +1,116 @@
+/** Running the real `spanmeter` CLI as a child process, and small HTTP/file helpers for e2e tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { buildRoot, repoRoot } from './paths.js';
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Cli {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node <build>/src/cli.js ...args` in the repository root with extra env. */
+export function runCli(args: string[], env: Record<string, string> = {}, cwd = repoRoot()): Cli {
+  const child = spawn(process.execPath, [join(buildRoot(), 'src', 'cli.js'), ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export function http(
+  method: string,
+  url: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = request(
+      { method, host: u.hostname, port: u.port, path: u.pathname + u.search, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Polls `url` until it answers 200, or throws after `timeoutMs` (or when `cli` exits). */
+export async function waitFor200(url: string, timeoutMs = 20_000, cli?: Cli): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void cli?.exited.then(() => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`spanmeter exited before ${url} answered\n${cli?.stderr()}\n${cli?.stdout().slice(-2000)}`);
+    try {
+      if ((await http('GET', url)).status === 200) return;
+    } catch {
+      /* not yet listening */
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${url}\n${cli?.stderr()}\n${cli?.stdout().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** All files under `dir` (recursive), relative paths sorted. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names.sort()) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p, rel ? `${rel}/${n}` : n);
+      else out.push(rel ? `${rel}/${n}` : n);
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** Reads every `.json.gz` under `dir` and returns the records of each file. */
+export function readGzipJsonFiles(dir: string): { file: string; records: Record<string, unknown>[] }[] {
+  return listFiles(dir)
+    .filter((f) => f.endsWith('.json.gz'))
+    .map((file) => ({ file, records: JSON.parse(gunzipSync(readFileSync(join(dir, file))).toString('utf8')) as Record<string, unknown>[] }));
+}
