@@ -1,0 +1,66 @@
+# spanmeter container image.
+#
+#   docker build -t spanmeter .
+#   docker run -p 4318:4318 -p 4317:4317 -p 8888:8888 -v spanmeter-data:/data --env-file .env spanmeter
+#
+# Configuration: the image runs /etc/spanmeter/pipeline.yaml, which is a copy of the embedded
+# default (it reads SPANMETER_* and the Amberflo callback's AFLO_* variables, so env alone is
+# enough). Mount your own file (or a ConfigMap directory) at /etc/spanmeter to replace it.
+# Durable state (write-ahead log under /data/wal, exporter spools under /data/exporters) and the
+# file exporter's output (/data/out) live on the /data volume: keep it across restarts.
+# test/deploy.test.ts runs this file's exact ENTRYPOINT/CMD and ENV outside Docker.
+
+ARG NODE_IMAGE=node:20-slim
+
+# ---- build: compile TypeScript with the dev dependencies ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json pipeline.yaml ./
+COPY src ./src
+COPY receivers ./receivers
+COPY processors ./processors
+COPY exporters ./exporters
+# Component unit tests import test helpers, so the full tree must type-check; compiled tests are
+# removed afterwards and never reach the runtime image.
+COPY test ./test
+RUN npm run build \
+ && rm -rf dist/test dist/bench dist/examples \
+ && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete
+
+# ---- runtime: production dependencies and the compiled output only ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist /app/dist
+COPY pipeline.yaml /app/pipeline.yaml
+COPY pipeline.yaml /etc/spanmeter/pipeline.yaml
+
+# The node image ships an unprivileged "node" user (uid 1000); /data must be writable by it.
+RUN mkdir -p /data/out && chown -R node:node /data
+VOLUME ["/data"]
+
+# Listen on all interfaces inside the container; everything else keeps the defaults of
+# pipeline.yaml and can be overridden with -e / env_file / a Kubernetes Secret.
+ENV SPANMETER_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
+    SPANMETER_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
+    SPANMETER_METRICS_ADDRESS=0.0.0.0:8888 \
+    SPANMETER_DATA_DIR=/data \
+    SPANMETER_OUT_DIR=/data/out
+
+EXPOSE 4317 4318 8888
+USER node
+
+# Ready = every component started (no curl in slim images: use node's fetch). Follows
+# SPANMETER_METRICS_ADDRESS when it is overridden.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "const a=(process.env.SPANMETER_METRICS_ADDRESS||'127.0.0.1:8888').replace(/^(0\\.0\\.0\\.0|\\[::\\]|):/,'127.0.0.1:');fetch('http://'+a+'/health/ready').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"]
+
+# SIGTERM: stop accepting, finish in-flight requests, cut open batches, flush within
+# service.shutdown_timeout (default 30s; give the container a longer stop timeout).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+CMD ["run", "--config", "/etc/spanmeter/pipeline.yaml"]
