@@ -3,13 +3,12 @@
  * gzip JSON files out; graceful shutdown on SIGTERM while idle and while receiving.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { otlpRequest } from './helpers/litellm-spans.js';
 import { conformanceDir } from './helpers/paths.js';
-import { freePort, http, readGzipJsonFiles, runCli, waitFor200, type Cli } from './helpers/process.js';
+import { http, readGzipJsonFiles, startShippedPipeline, type Cli } from './helpers/process.js';
 
 /** MAPPING.md §2 rule 1, written independently of the amberflo processor as a test oracle. */
 function cleanValue(v: unknown): string {
@@ -27,21 +26,7 @@ function clean(records: Record<string, unknown>[]): Record<string, unknown>[] {
   );
 }
 
-async function start(extraEnv: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'spanmeter-e2e-'));
-  const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const cli = runCli(['run', '--config', 'pipeline.yaml'], {
-    SPANMETER_OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
-    SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
-    SPANMETER_METRICS_ADDRESS: `127.0.0.1:${adminPort}`,
-    SPANMETER_OUT_DIR: join(dir, 'out'),
-    SPANMETER_DATA_DIR: join(dir, 'data'),
-    SPANMETER_LOG_LEVEL: 'warn',
-    ...extraEnv,
-  });
-  await waitFor200(`http://127.0.0.1:${adminPort}/health/ready`, 30_000, cli);
-  return { cli, dir, out: join(dir, 'out'), traces: `http://127.0.0.1:${httpPort}/v1/traces`, admin: `http://127.0.0.1:${adminPort}` };
-}
+const start = (extraEnv: Record<string, string> = {}) => startShippedPipeline(extraEnv);
 
 async function stop(cli: Cli): Promise<{ code: number | null; ms: number }> {
   const t0 = Date.now();

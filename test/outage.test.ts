@@ -7,31 +7,17 @@
  *   nothing acknowledged is lost.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { encodeOtlpProto, fromOtlpJson } from '../src/otlp/index.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
-import { freePort, http, runCli, waitFor200, type Cli } from './helpers/process.js';
+import { http, startShippedPipeline, type Collector } from './helpers/process.js';
 import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
 
-interface Run {
-  cli: Cli;
-  traces: string;
-  admin: string;
-}
 
-async function startCollector(s3: LocalS3, extra: Record<string, string> = {}): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'spanmeter-outage-'));
-  const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const cli = runCli(['run', '--config', 'pipeline.yaml'], {
-    SPANMETER_OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
-    SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
-    SPANMETER_METRICS_ADDRESS: `127.0.0.1:${adminPort}`,
-    SPANMETER_DATA_DIR: join(dir, 'data'),
+function startCollector(s3: LocalS3, extra: Record<string, string> = {}): Promise<Collector> {
+  return startShippedPipeline({
     SPANMETER_LOG_LEVEL: 'error',
     AFLO_BACKEND_TYPE: 's3',
     AFLO_BUCKET_NAME: 'metering',
@@ -44,8 +30,6 @@ async function startCollector(s3: LocalS3, extra: Record<string, string> = {}): 
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     ...extra,
   });
-  await waitFor200(`http://127.0.0.1:${adminPort}/health/ready`, 60_000, cli);
-  return { cli, traces: `http://127.0.0.1:${httpPort}/v1/traces`, admin: `http://127.0.0.1:${adminPort}` };
 }
 
 /** Sends unique calls until `stop()`; returns what was acknowledged and what was refused. */

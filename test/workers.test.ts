@@ -1,31 +1,20 @@
 /** `spanmeter run --workers 2`: shared ports, a log and spool per worker, aggregated metrics, clean stop. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { otlpRequest } from './helpers/litellm-spans.js';
-import { freePort, http, readGzipJsonFiles, runCli, waitFor200 } from './helpers/process.js';
+import { http, readGzipJsonFiles, startShippedPipeline } from './helpers/process.js';
 
 describe('--workers', () => {
   it('runs two workers behind one port and loses nothing on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-workers-'));
-    const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-    const cli = runCli(['run', '--config', 'pipeline.yaml', '--workers', '2'], {
-      SPANMETER_OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
-      SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
-      SPANMETER_METRICS_ADDRESS: `127.0.0.1:${adminPort}`,
-      SPANMETER_OUT_DIR: join(dir, 'out'),
-      SPANMETER_DATA_DIR: join(dir, 'data'),
-      SPANMETER_LOG_LEVEL: 'warn',
-    });
-    await waitFor200(`http://127.0.0.1:${adminPort}/health/ready`, 60_000, cli);
+    const { cli, dir, traces, admin } = await startShippedPipeline({}, { args: ['--workers', '2'] });
     const ids: string[] = [];
     await Promise.all(
       Array.from({ length: 4 }, async (_, c) => {
         for (let k = 0; k < 10; k++) {
           const id = `chatcmpl-workers-${c}-${k}`;
-          const res = await http('POST', `http://127.0.0.1:${httpPort}/v1/traces`, JSON.stringify(otlpRequest([{ responseId: id }])), {
+          const res = await http('POST', traces, JSON.stringify(otlpRequest([{ responseId: id }])), {
             'content-type': 'application/json',
             connection: 'close', // new connections: the primary spreads them over the workers
           });
@@ -34,7 +23,7 @@ describe('--workers', () => {
         }
       }),
     );
-    const metrics = (await http('GET', `http://127.0.0.1:${adminPort}/metrics`)).body.toString();
+    const metrics = (await http('GET', `${admin}/metrics`)).body.toString();
     const accepted = /spanmeter_receiver_accepted_spans_total\{receiver="otlp",transport="http"\} (\d+)/.exec(metrics);
     assert.equal(Number(accepted?.[1]), 40 * 3, 'metrics are aggregated over both workers');
     cli.child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 /** Running the real `spanmeter` CLI as a child process, and small HTTP/file helpers for e2e tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -113,4 +114,36 @@ export function readGzipJsonFiles(dir: string): { file: string; records: Record<
   return listFiles(dir)
     .filter((f) => f.endsWith('.json.gz'))
     .map((file) => ({ file, records: JSON.parse(gunzipSync(readFileSync(join(dir, file))).toString('utf8')) as Record<string, unknown>[] }));
+}
+
+export interface Collector {
+  cli: Cli;
+  /** Temp directory holding `out/` (file sink) and `data/` (log and spools). */
+  dir: string;
+  out: string;
+  /** OTLP/HTTP traces URL. */
+  traces: string;
+  /** Admin base URL (metrics, health, status). */
+  admin: string;
+}
+
+/**
+ * Starts the real CLI on the shipped pipeline.yaml with free loopback ports, a temp data/out
+ * directory and `env` on top, and waits until /health/ready answers 200.
+ */
+export async function startShippedPipeline(env: Record<string, string> = {}, opts: { args?: string[]; dir?: string; readyTimeoutMs?: number } = {}): Promise<Collector> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'spanmeter-e2e-'));
+  const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const cli = runCli(['run', '--config', 'pipeline.yaml', ...(opts.args ?? [])], {
+    SPANMETER_OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
+    SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
+    SPANMETER_METRICS_ADDRESS: `127.0.0.1:${adminPort}`,
+    SPANMETER_OUT_DIR: join(dir, 'out'),
+    SPANMETER_DATA_DIR: join(dir, 'data'),
+    SPANMETER_LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const admin = `http://127.0.0.1:${adminPort}`;
+  await waitFor200(`${admin}/health/ready`, opts.readyTimeoutMs ?? 60_000, cli);
+  return { cli, dir, out: join(dir, 'out'), traces: `http://127.0.0.1:${httpPort}/v1/traces`, admin };
 }
