@@ -9,6 +9,7 @@ import { Graph } from './graph.js';
 import { AdminServer } from './telemetry/admin.js';
 import { createLogger, recentErrors } from './telemetry/logger.js';
 import { SeriesRecorder } from './telemetry/series.js';
+import { Gauge } from 'prom-client';
 import { ServiceMetrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
 
@@ -40,6 +41,24 @@ export class Service {
     this.metrics = new ServiceMetrics(VERSION, { processMetrics: opts.processMetrics });
     this.graph = new Graph(config, { logger: this.logger, metrics: this.metrics });
     this.series = new SeriesRecorder(this.metrics.registry);
+    // The disk budget shared by logs and spools, read at scrape time (a reload replaces the graph).
+    const graphOf = () => this.graph;
+    new Gauge({
+      name: 'spanmeter_disk_budget_used_bytes',
+      help: 'Bytes used by write-ahead logs and spools, counted against service.durability.max_disk_bytes.',
+      registers: [this.metrics.registry],
+      collect() {
+        this.set(graphOf().budget?.usedBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'spanmeter_disk_budget_max_bytes',
+      help: 'The disk budget for write-ahead logs and spools (service.durability.max_disk_bytes; 0 = unlimited).',
+      registers: [this.metrics.registry],
+      collect() {
+        this.set(graphOf().budget?.maxBytes ?? 0);
+      },
+    });
     const address = opts.metricsAddress === undefined ? config.service.metricsAddress : opts.metricsAddress;
     if (address) {
       this.admin = new AdminServer(address, this.metrics.registry, {

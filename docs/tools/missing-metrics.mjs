@@ -34,7 +34,7 @@ for (const f of files) {
   const text = readFileSync(f, 'utf8');
   for (const m of text.matchAll(/'(spanmeter_[a-z0-9_]*[a-z0-9])'(?:,\s*(?:help:\s*)?\n?\s*'((?:[^'\\]|\\.)*)'(?:,\s*(?:labelNames:?\s*)?\n?\s*(\[[^\]]*\]))?)?/g)) {
     const name = m[1];
-    if (documented.has(name) || name.startsWith('spanmeter_process_')) continue;
+    if (documented.has(name) || name.startsWith('spanmeter_process_') || name.startsWith('spanmeter_nodejs_')) continue;
     const prev = found.get(name);
     if (prev && prev.help) continue;
     const near = text.slice(Math.max(0, m.index - 300), m.index + 100);

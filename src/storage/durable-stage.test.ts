@@ -85,6 +85,9 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.equal(status.wal[0]!.pipeline, 'p');
     assert.equal(status.wal[0]!.lastSeq, 20);
     assert.ok(status.durability.usedBytes > 0);
+    const used = await svc.metrics.registry.getSingleMetricAsString('spanmeter_disk_budget_used_bytes');
+    assert.match(used, new RegExp(`spanmeter_disk_budget_used_bytes ${status.durability.usedBytes}\\b`));
+    assert.match(await svc.metrics.registry.getSingleMetricAsString('spanmeter_disk_budget_max_bytes'), /spanmeter_disk_budget_max_bytes 1073741824\b/);
     assert.match(formatStatus(status as unknown as Record<string, unknown>), /write-ahead logs:\n {2}p: \d+\.\d MiB, \d+ record\(s\) waiting to be processed/);
     await svc.shutdown(5_000);
     const got = capture().received.flat() as MeterRecord[];
