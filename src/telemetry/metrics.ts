@@ -21,7 +21,7 @@ export class ServiceMetrics {
 
   constructor(version: string, opts: { processMetrics?: boolean } = {}) {
     const registry = (this.registry = new Registry());
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'spanmeter_' });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'spanmeter_', eventLoopMonitoringPrecision: 100 });
     new Gauge({ name: 'spanmeter_build_info', help: 'Build information.', labelNames: ['version'], registers: [registry] }).set(
       { version },
       1,

@@ -53,8 +53,13 @@ export class SeriesRecorder {
 
   /** Takes one sample now (also used by tests). */
   async sample(now = Date.now()): Promise<void> {
-    const families = (await this.registry.getMetricsAsJSON()) as unknown as Family[];
-    const byName = new Map(families.map((f) => [f.name, f]));
+    // Only the few families the chart shows: collecting every metric (process metrics read /proc)
+    // every few seconds costs idle CPU.
+    const byName = new Map<string, Family>();
+    for (const src of SOURCES) {
+      const m = this.registry.getSingleMetric(src.metric);
+      if (m) byName.set(src.metric, (await m.get()) as unknown as Family);
+    }
     const current = new Map<string, { value: number; kind: 'rate' | 'level' }>();
     for (const src of SOURCES) {
       const f = byName.get(src.metric);
