@@ -32,6 +32,7 @@ import amberflo from '../processors/amberflo/index.js';
 import litellm from '../processors/litellm/index.js';
 import litellmLogs, { type LitellmLogsReceiver } from '../receivers/litellm_logs/index.js';
 import { registerTestComponents, type Capture, type TestSource } from './helpers/components.js';
+import { cleaned } from './helpers/clean-oracle.js';
 import { conformanceDir } from './helpers/paths.js';
 
 const CONF = conformanceDir();
@@ -85,19 +86,6 @@ function registry(): ComponentRegistry {
   r.register(litellmLogs);
   if (OTLP) r.register(OTLP, 'receivers/otlp');
   return r;
-}
-
-/** MAPPING.md §2 rule 1, written independently of the processor's implementation. */
-function rule1(v: string | null | undefined): string {
-  if (v === null || v === undefined || v === '') return 'unknown';
-  return [...v]
-    .map((c) => (c === '/' ? ':' : /^[-_ !.*'()&$@=;:+,?0-9a-zA-Z]$/.test(c) ? c : '_'))
-    .slice(0, 200)
-    .join('');
-}
-
-function cleaned(records: MeterRecord[]): MeterRecord[] {
-  return records.map((r) => ({ ...r, dimensions: Object.fromEntries(Object.entries(r.dimensions ?? {}).map(([k, v]) => [k, rule1(v)])) }));
 }
 
 interface Run {

@@ -6,25 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { cleaned } from './helpers/clean-oracle.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
 import { conformanceDir } from './helpers/paths.js';
 import { http, readGzipJsonFiles, startShippedPipeline, type Cli } from './helpers/process.js';
-
-/** MAPPING.md §2 rule 1, written independently of the amberflo processor as a test oracle. */
-function cleanValue(v: unknown): string {
-  if (v === null || v === undefined || v === '') return 'unknown';
-  return String(v)
-    .replace(/\//g, ':')
-    .replace(/[^-_ !.*'()&$@=;:+,?0-9a-zA-Z]/g, '_')
-    .slice(0, 200);
-}
-function clean(records: Record<string, unknown>[]): Record<string, unknown>[] {
-  return records.map((r) =>
-    r.dimensions
-      ? { ...r, dimensions: Object.fromEntries(Object.entries(r.dimensions as Record<string, unknown>).map(([k, v]) => [k, cleanValue(v)])) }
-      : r,
-  );
-}
 
 const start = (extraEnv: Record<string, string> = {}) => startShippedPipeline(extraEnv);
 
@@ -51,7 +36,7 @@ describe('default pipeline (npm start) end to end', () => {
     assert.equal(files.length, 1, `expected one file, found ${files.map((f) => f.file).join(', ')}`);
     // Partitioned by the UTC minute of the batch's first record (1764355422941 = 2025-11-28T18:43:42Z).
     assert.match(files[0]!.file, /^litellm-metering\/2025\/11\/28\/18\/43\/merged_logs_[0-9a-f]{8}\.json\.gz$/);
-    const expected = clean(JSON.parse(readFileSync(join(folder, 'expected.from-spans.v1.79.json'), 'utf8')) as Record<string, unknown>[]);
+    const expected = cleaned(JSON.parse(readFileSync(join(folder, 'expected.from-spans.v1.79.json'), 'utf8')) as Record<string, unknown>[]);
     assert.deepEqual(files[0]!.records, expected);
   });
 

@@ -29,6 +29,7 @@ import { Service } from '../src/service.js';
 import enrich from '../processors/enrich/index.js';
 import { FakeLitellm, type Catalogue } from './fixtures/enrich/fake-litellm.js';
 import { registerTestComponents, type Capture, type TestSource } from './helpers/components.js';
+import { rule1 } from './helpers/clean-oracle.js';
 import { buildRoot, conformanceDir } from './helpers/paths.js';
 
 const CONF = conformanceDir();
@@ -76,15 +77,6 @@ export function catalogueFromSlo(slo: Obj): Catalogue {
     });
   }
   return cat;
-}
-
-/** MAPPING.md §2 rule 1 (test oracle, independent of the amberflo processor). */
-function rule1(v: string | null | undefined): string {
-  if (v === null || v === undefined || v === '') return 'unknown';
-  return [...v]
-    .map((c) => (c === '/' ? ':' : /^[-_ !.*'()&$@=;:+,?0-9a-zA-Z]$/.test(c) ? c : '_'))
-    .slice(0, 200)
-    .join('');
 }
 
 function billingSpanHasResponseId(otlp: Obj): boolean {

@@ -1,24 +1,12 @@
 /** Paths for tests, independent of where the compiled test file lives (dist/ or another outDir). */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRootOf } from '../../src/repo-root.js';
 
 /** The repository root: the nearest ancestor with spanmeter's package.json. */
 export function repoRoot(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'spanmeter') return dir;
-      } catch {
-        /* keep looking */
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the spanmeter repository root');
-    dir = up;
-  }
+  return repoRootOf(from);
 }
 
 /** `../shared/conformance/litellm-amberflo` beside the repository, or undefined when absent. */

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { repoRootOf } from './paths.js';
+import { repoRootOf } from '../../repo-root.js';
 
 export const PROTO_FILES = ['opentelemetry/proto/collector/trace/v1/trace_service.proto'] as const;
 

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** The spanmeter repository root above `from` (the nearest package.json named "spanmeter"). */
+/**
+ * The spanmeter package root above `from`: the nearest ancestor holding a package.json named
+ * "spanmeter" (works from src/, dist/ or any other build directory).
+ */
 export function repoRootOf(from: string): string {
   let dir = dirname(from);
   for (;;) {
