@@ -12,7 +12,7 @@ import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import { LitellmProcessor } from '../litellm/index.js';
 import factory, { parseBool, type AmberfloConfig } from './index.js';
-import { cleanValue, errorDetails, providerModel, toMeterRecords, type MappingOptions } from './mapping.js';
+import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from './mapping.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fromFixture = (name: string): LlmCall => LitellmProcessor.convert(fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8'))))[0];
@@ -289,6 +289,63 @@ describe('amberflo mapping (property)', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('amberflo mapping cache', () => {
+  it('records built from cached dimension sets equal those built from scratch, in both modes, across evictions', () => {
+    const cache = new MappingCache(8); // small, so generations turn over during the run
+    // Every input from a small pool, so calls often share an entry or differ in one field only.
+    const str = fc.constantFrom<string | null>(null, '', 'a', 'x/y', 'openai', 'bedrock', 'azure', 'vertex_ai', 'v.m');
+    const inputs = {
+      callType: str,
+      model: str,
+      provider: str,
+      modelMapKey: str,
+      modelMapProvider: str,
+      apiBase: fc.constantFrom<string | null>(null, 'https://bedrock-runtime.eu-west-1.amazonaws.com', 'https://x.openai.azure.com', 'https://europe-west4-aiplatform.googleapis.com', 'not a url'),
+      region: str,
+      batch: fc.boolean(),
+      keyAlias: str,
+      teamId: str,
+      userId: str,
+      keyMetadata: fc.constantFrom<Record<string, unknown> | null>(null, { business_unit_id: 'bu' }, { business_unit_id: 3 }, { business_unit_id: '' }),
+      teamMetadata: fc.constantFrom<Record<string, unknown> | null>(null, { business_unit_id: 'tbu' }),
+      error: fc.constantFrom<LlmCall['error']>(null, { type: 'RateLimitError', code: '429', message: 'Rate limit reached for m on requests per min (RPM): Limit 5', provider: 'openai', traceback: null }, { type: 'X', code: null, message: null, provider: null, traceback: null }),
+      promptTokens: fc.nat({ max: 50 }),
+      cachedReadTokens: fc.nat({ max: 50 }),
+      mode: fc.constantFrom<'compat' | 'clean'>('compat', 'clean'),
+      hostedEnv: fc.constantFrom('prod', 'x/y'),
+    };
+    const arb = fc.record(inputs);
+    type Input = typeof arb extends fc.Arbitrary<infer T> ? T : never;
+    const build = ({ mode, hostedEnv, promptTokens, cachedReadTokens, ...over }: Input): [LlmCall, MappingOptions] => [
+      call({ ...over, usage: { ...call().usage, promptTokens, cachedReadTokens } }),
+      { mode, hostedEnv, sendObjectMetadata: false },
+    ];
+    // A call, then the same call with one input changed: the second must not reuse the first's entry.
+    fc.assert(
+      fc.property(arb, arb, fc.constantFrom(...(Object.keys(inputs) as (keyof Input)[])), (a, b, field) => {
+        const shared = new MappingCache();
+        const [c1, o1] = build(a);
+        const [c2, o2] = build({ ...a, [field]: b[field] });
+        toMeterRecords(c1, o1, shared);
+        toMeterRecords(c1, o1, cache);
+        assert.equal(JSON.stringify(toMeterRecords(c2, o2, shared)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)}`);
+        assert.equal(JSON.stringify(toMeterRecords(c2, o2, cache)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)} (small cache)`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('records do not share dimension objects (a processor that changes one record changes only that one)', () => {
+    const cache = new MappingCache();
+    const a = toMeterRecords(call(), clean, cache);
+    const b = toMeterRecords(call(), clean, cache);
+    a[0].dimensions!.team = 'changed';
+    assert.notEqual(a[0].dimensions, a[1].dimensions);
+    assert.equal(a[1].dimensions!.team, 'unknown');
+    assert.equal(b[0].dimensions!.team, 'unknown');
   });
 });
 

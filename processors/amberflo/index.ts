@@ -6,7 +6,7 @@ import type { Consumer, ConsumeContext, CreateSettings, Processor } from '../../
 import { defineFactory } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { toMeterRecords, type MappingOptions, type Mode } from './mapping.js';
+import { MappingCache, toMeterRecords, type MappingOptions, type Mode } from './mapping.js';
 
 export interface AmberfloConfig {
   mode: Mode;
@@ -53,6 +53,7 @@ const configSchema = {
 
 export class AmberfloProcessor implements Processor<LlmCall[]> {
   readonly options: MappingOptions;
+  private readonly cache = new MappingCache();
 
   constructor(
     settings: CreateSettings<AmberfloConfig>,
@@ -64,7 +65,7 @@ export class AmberfloProcessor implements Processor<LlmCall[]> {
 
   async consume(calls: LlmCall[], ctx?: ConsumeContext): Promise<void> {
     const out: MeterRecord[] = [];
-    for (const call of calls) for (const r of toMeterRecords(call, this.options)) out.push(r);
+    for (const call of calls) for (const r of toMeterRecords(call, this.options, this.cache)) out.push(r);
     if (out.length) await this.next.consume(out, ctx);
   }
 }

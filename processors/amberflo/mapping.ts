@@ -249,20 +249,67 @@ function record(meterApiName: string, time: number, value: number, dimensions: D
   return r;
 }
 
-/** All records for one call, in the callback's order. Pure and deterministic. */
-export function toMeterRecords(call: LlmCall, opts: MappingOptions): MeterRecord[] {
-  const { mode } = opts;
-  const t = call.startTimeMs;
-  const out: MeterRecord[] = [];
-  if (opts.sendObjectMetadata) {
-    for (const obj of objectMetadata(call)) out.push(record(METERS.objectMetadata, t, 1, finish(obj, mode), undefined));
+/**
+ * The dimension sets of one call that do not depend on the meter: the `llm_api_call` set and, per
+ * (type, cache), the usage sets. Built once per distinct combination of the call's dimension
+ * inputs and then copied per record (see {@link MappingCache}).
+ */
+class Templates {
+  private readonly usageSets = new Map<string, Dims>();
+  readonly call: Dims;
+  constructor(
+    /** The base dimensions, not yet cleaned (the error-details record adds its own keys to them). */
+    readonly base: Dims,
+    private readonly pricing: Dims,
+    errorCode: string | null,
+    private readonly mode: Mode,
+  ) {
+    this.call = finish({ ...base, ...pricing, error_code: errorCode }, mode, CALL_ORDER);
   }
+  usage(type: string, cache: string): Dims {
+    const k = `${type}/${cache}`;
+    let d = this.usageSets.get(k);
+    if (!d) this.usageSets.set(k, (d = finish({ ...this.base, ...this.pricing, type, cache }, this.mode, USAGE_ORDER)));
+    return d;
+  }
+}
+
+const NULL_MARK = '\u0000';
+const keyPart = (v: string | null | undefined): string => (v === null || v === undefined ? NULL_MARK : v);
+
+/**
+ * A bounded cache of {@link Templates} keyed by every input the shared dimensions are computed
+ * from (business unit, team, key alias, user, provider, model, model map, region inputs, call
+ * type, batch, error code, and the options). Fleets repeat the same few thousand combinations, so
+ * records are built by copying a ready, already-cleaned set instead of resolving and cleaning ~16
+ * values per record. Two generations of at most `size` entries each: O(1), approximately LRU.
+ */
+export class MappingCache {
+  private young = new Map<string, Templates>();
+  private old = new Map<string, Templates>();
+  constructor(private readonly size = 4096) {}
+  get(key: string): Templates | undefined {
+    let t = this.young.get(key);
+    if (t === undefined && (t = this.old.get(key)) !== undefined) this.set(key, t);
+    return t;
+  }
+  set(key: string, t: Templates): void {
+    if (this.young.size >= this.size) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, t);
+  }
+}
+
+function templatesFor(call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
+  const { mode } = opts;
   const [provider, model] = providerModel(call.provider, call.model);
   const known = call.modelMapKey !== null || call.modelMapProvider !== null;
   const sku = known ? (call.modelMapKey ?? UNKNOWN) : UNKNOWN;
   const platform = known ? (call.modelMapProvider ?? UNKNOWN) : UNKNOWN;
   const base: Dims = {
-    business_unit_id: businessUnit(call) ?? or(call.teamId, UNKNOWN),
+    business_unit_id: bu ?? or(call.teamId, UNKNOWN),
     team: or(call.teamId, UNKNOWN),
     hosted_env: opts.hostedEnv,
     key_name: or(call.keyAlias, UNKNOWN),
@@ -275,13 +322,47 @@ export function toMeterRecords(call: LlmCall, opts: MappingOptions): MeterRecord
     gateway: GATEWAY,
   };
   const pricing: Dims = { sku, tier: NO, batch: call.batch ? 'y' : NO };
-  const err = errorDetails(call);
-  const callDims = finish({ ...base, ...pricing, error_code: err ? err.code : NO }, mode, CALL_ORDER);
-  out.push(record(METERS.call, t, 1, callDims, call.id));
-  out.push(record(METERS.callMs, t, call.durationMs, { ...callDims }, call.id));
-  for (const [meter, quantity, type, cache] of usage(call, mode)) {
-    out.push(record(meter, t, quantity, finish({ ...base, ...pricing, type, cache }, mode, USAGE_ORDER), call.id));
+  return new Templates(base, pricing, err ? err.code : NO, mode);
+}
+
+/**
+ * All records for one call, in the callback's order. Pure and deterministic: with or without a
+ * `cache`, the same call gives the same records (a property test holds the two paths equal).
+ */
+export function toMeterRecords(call: LlmCall, opts: MappingOptions, cache?: MappingCache): MeterRecord[] {
+  const { mode } = opts;
+  const t = call.startTimeMs;
+  const out: MeterRecord[] = [];
+  if (opts.sendObjectMetadata) {
+    for (const obj of objectMetadata(call)) out.push(record(METERS.objectMetadata, t, 1, finish(obj, mode), undefined));
   }
-  if (err) out.push(record(METERS.errorDetails, t, 1, finish({ ...base, ...err }, mode), call.id));
+  const bu = businessUnit(call);
+  const err = errorDetails(call);
+  let tpl: Templates | undefined;
+  if (cache) {
+    const key = [
+      mode,
+      opts.hostedEnv,
+      keyPart(bu),
+      keyPart(call.teamId),
+      keyPart(call.keyAlias),
+      keyPart(call.userId),
+      keyPart(call.provider),
+      keyPart(call.model),
+      keyPart(call.modelMapKey),
+      keyPart(call.modelMapProvider),
+      keyPart(call.region),
+      keyPart(call.apiBase),
+      keyPart(call.callType),
+      call.batch ? 'y' : NO,
+      err ? keyPart(err.code) : '',
+    ].join('\u0001');
+    tpl = cache.get(key);
+    if (!tpl) cache.set(key, (tpl = templatesFor(call, opts, bu, err)));
+  } else tpl = templatesFor(call, opts, bu, err);
+  out.push(record(METERS.call, t, 1, { ...tpl.call }, call.id));
+  out.push(record(METERS.callMs, t, call.durationMs, { ...tpl.call }, call.id));
+  for (const [meter, quantity, type, cache] of usage(call, mode)) out.push(record(meter, t, quantity, { ...tpl.usage(type, cache) }, call.id));
+  if (err) out.push(record(METERS.errorDetails, t, 1, finish({ ...tpl.base, ...err }, mode), call.id));
   return out;
 }

@@ -19,6 +19,8 @@ const METADATA_KEYS = [
   'user_api_key_end_user_id',
   'guardrail_information',
 ] as const;
+/** [key, attribute name] pairs, built once (not a template string per call). */
+const METADATA_ATTRIBUTES = METADATA_KEYS.map((k) => [k, `metadata.${k}`] as const);
 
 /** The attribute that marks an LLM-call span (v1.79 child layout and v1.81+ root layout alike). */
 export const LLM_CALL_ATTRIBUTE = 'llm.request.type';
@@ -65,8 +67,8 @@ export function spanToLlmCall(span: Span): LlmCall {
   const a = span.attributes;
   // Only the metadata keys the LlmCall carries are decoded (the others cost time and are unused).
   const md: Dict = {};
-  for (const k of METADATA_KEYS) {
-    const v = a[`metadata.${k}`];
+  for (const [k, name] of METADATA_ATTRIBUTES) {
+    const v = a[name];
     if (v !== undefined) md[k] = decodeMetadataValue(v);
   }
   const hp = parseHiddenParams(a.hidden_params);

@@ -78,6 +78,19 @@ class Parser {
       this.fail(`unary ${c} on a non-number`);
     }
     if ((c >= '0' && c <= '9') || c === '.') return this.number();
+    // The keywords repr() writes, without the identifier regex.
+    if (c === 'N' && s.startsWith('None', this.i) && !isIdentChar(s.charCodeAt(this.i + 4))) {
+      this.i += 4;
+      return null;
+    }
+    if (c === 'T' && s.startsWith('True', this.i) && !isIdentChar(s.charCodeAt(this.i + 4))) {
+      this.i += 4;
+      return true;
+    }
+    if (c === 'F' && s.startsWith('False', this.i) && !isIdentChar(s.charCodeAt(this.i + 5))) {
+      this.i += 5;
+      return false;
+    }
     IDENT_RE.lastIndex = this.i;
     const m = IDENT_RE.exec(s);
     if (m) {
@@ -104,6 +117,20 @@ class Parser {
   }
 
   number(): number | bigint {
+    // Fast path: a plain decimal integer of up to 15 digits (what repr() writes for token counts).
+    const s = this.s;
+    let j = this.i;
+    while (j < s.length && j - this.i < 16) {
+      const d = s.charCodeAt(j);
+      if (d < 48 || d > 57) break;
+      j++;
+    }
+    const len = j - this.i;
+    if (len > 0 && len <= 15 && (j === s.length || !isNumberChar(s.charCodeAt(j))) && (len === 1 || s.charCodeAt(this.i) !== 48)) {
+      const v = Number(s.slice(this.i, j));
+      this.i = j;
+      return v;
+    }
     NUMBER_RE.lastIndex = this.i;
     const m = NUMBER_RE.exec(this.s);
     const text = m ? m[0] : '';
@@ -126,7 +153,7 @@ class Parser {
       const save = this.i;
       this.ws();
       const c = this.s[this.i];
-      if (c === "'" || c === '"' || (c !== undefined && /[rRuUbB]/.test(c) && /^[rRuUbB]{1,2}['"]/.test(this.s.slice(this.i, this.i + 3)))) {
+      if (c === "'" || c === '"' || (c !== undefined && isPrefixChar(c) && /^[rRuUbB]{1,2}['"]/.test(this.s.slice(this.i, this.i + 3)))) {
         out += this.string();
       } else {
         this.i = save;
@@ -138,24 +165,43 @@ class Parser {
   string(): string {
     const s = this.s;
     let raw = false;
-    while (/[rRuUbB]/.test(s[this.i] ?? '')) {
+    while (this.i < s.length && isPrefixChar(s[this.i]!)) {
       if (s[this.i] === 'r' || s[this.i] === 'R') raw = true;
       this.i++;
     }
     const q = s[this.i];
     if (q !== "'" && q !== '"') this.fail('expected a quote');
-    const triple = s.startsWith(q.repeat(3), this.i);
+    const qc = q.charCodeAt(0);
+    const triple = s.charCodeAt(this.i + 1) === qc && s.charCodeAt(this.i + 2) === qc;
     this.i += triple ? 3 : 1;
     let out = '';
     for (;;) {
+      // Copy the run of ordinary characters up to the next quote, backslash or newline in one slice.
+      const from = this.i;
+      let j = from;
+      for (; j < s.length; j++) {
+        const ch = s.charCodeAt(j);
+        if (ch === qc || ch === 92 || ch === 10) break;
+      }
+      if (j > from) out += s.slice(from, j);
+      this.i = j;
       if (this.i >= s.length) this.fail('unterminated string');
       const c = s[this.i];
-      if (c === q && (!triple || s.startsWith(q.repeat(3), this.i))) {
-        this.i += triple ? 3 : 1;
-        return out;
+      if (c === q) {
+        if (!triple) {
+          this.i++;
+          return out;
+        }
+        if (s.charCodeAt(this.i + 1) === qc && s.charCodeAt(this.i + 2) === qc) {
+          this.i += 3;
+          return out;
+        }
+        out += c;
+        this.i++;
+        continue;
       }
-      if (c === '\n' && !triple) this.fail('newline in a single-quoted string');
-      if (c !== '\\') {
+      if (c === '\n') {
+        if (!triple) this.fail('newline in a single-quoted string');
         out += c;
         this.i++;
         continue;
@@ -304,6 +350,21 @@ class Parser {
   }
 }
 
+/** `[A-Za-z0-9_]` by char code. */
+function isIdentChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/** Characters that may continue a number literal (`[A-Za-z0-9_.]`). */
+function isNumberChar(c: number): boolean {
+  return isIdentChar(c) || c === 46;
+}
+
+/** String prefix letters r, u, b in either case. */
+function isPrefixChar(c: string): boolean {
+  return c === 'r' || c === 'R' || c === 'u' || c === 'U' || c === 'b' || c === 'B';
+}
+
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
@@ -323,14 +384,34 @@ function keyString(k: PyValue): string {
   return JSON.stringify(k, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** Converts a parsed value to a JSON-compatible one (bigint → number when safe, else string). */
+/**
+ * Converts a parsed value to a JSON-compatible one (bigint → string, non-finite number → its
+ * text). Values that already are JSON-compatible (nearly all) are returned as they are, not copied.
+ */
 export function pyToJson(v: PyValue): unknown {
+  return isJsonCompatible(v, 0) ? v : toJson(v);
+}
+
+function isJsonCompatible(v: PyValue, depth: number): boolean {
+  if (typeof v === 'bigint') return false;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (v === null || typeof v !== 'object') return true;
+  if (depth > MAX_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!isJsonCompatible(x, depth + 1)) return false;
+    return true;
+  }
+  for (const k in v) if (!isJsonCompatible(v[k]!, depth + 1)) return false;
+  return true;
+}
+
+function toJson(v: PyValue): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (Array.isArray(v)) return v.map(pyToJson);
+  if (Array.isArray(v)) return v.map(toJson);
   if (v !== null && typeof v === 'object') {
     const o: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) setOwn(o, k, pyToJson(v[k]));
+    for (const k of Object.keys(v)) setOwn(o, k, toJson(v[k]!));
     return o;
   }
   return v;
