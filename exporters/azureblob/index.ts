@@ -23,6 +23,7 @@ export default defineFactory({
       routing: c.routing,
       retry: retryPolicy(c.retry_on_failure, c.timeout),
       maxRecordsPerObject: c.max_records_per_object,
+      gzipLevel: c.compression_level,
       destination(route) {
         const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
         const container = o.container ?? c.container;

@@ -23,7 +23,7 @@ import type { DiskBudget } from '../storage/budget.js';
 import { Spool } from '../storage/spool.js';
 import type { MeterRecord } from '../data/meter-record.js';
 import type { ComponentMetrics } from '../telemetry/metrics.js';
-import { encodeBatch, splitRecords, type EncodedObject } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, encodeBatch, splitRecords, type EncodedObject } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { groupByRoute, type RoutingConfig } from './routing.js';
 import { DeliveryError, backoffDelay, sleep, withRetry, type RetryPolicy } from './retry.js';
@@ -48,7 +48,10 @@ export interface ObjectExporterCommonConfig {
   path: string;
   timeout: string;
   max_records_per_object: number;
+  /** gzip level 1–9 (default {@link DEFAULT_GZIP_LEVEL}). */
+  compression_level?: number;
 }
+
 
 export const commonObjectSchemaProps = {
   path: {
@@ -60,6 +63,12 @@ export const commonObjectSchemaProps = {
     type: 'integer',
     minimum: 1,
     description: 'Split batches larger than this into several objects (default 10000, the callback\'s buffer bound).',
+  },
+  compression_level: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 9,
+    description: `gzip level of the objects, 1 (fastest) to 9 (smallest). Default ${DEFAULT_GZIP_LEVEL}: about twice as fast as 6 for files about 25 % larger.`,
   },
 } as const;
 
@@ -74,6 +83,8 @@ export interface ObjectExporterOptions<D extends Destination> {
   routing?: RoutingConfig<unknown>;
   retry: RetryPolicy;
   maxRecordsPerObject: number;
+  /** gzip level (default {@link DEFAULT_GZIP_LEVEL}). */
+  gzipLevel?: number;
   /** Also split so that each object's uncompressed JSON stays within this many bytes (0 = no limit). */
   maxBytesPerObject?: number;
   /**
@@ -157,7 +168,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     const out: { obj: EncodedObject; dest: D; route: string | undefined }[] = [];
     for (const [route, group] of groupByRoute(records, this.o.routing)) {
       const dest = this.o.destination(route);
-      for (const chunk of splitRecords(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) out.push({ obj: encodeBatch(chunk, { path: dest.path }), dest, route });
+      for (const chunk of splitRecords(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) out.push({ obj: encodeBatch(chunk, { path: dest.path, gzipLevel: this.o.gzipLevel }), dest, route });
     }
     return out;
   }

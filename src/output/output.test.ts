@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { PermanentError } from '../component.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import { encodeBatch, joinKey, minutePartition, splitRecords } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, encodeBatch, joinKey, minutePartition, splitRecords } from './encode.js';
 import { groupByRoute } from './routing.js';
 import { DeliveryError, RetryableError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { isActive, whenProblems } from './when.js';
@@ -37,6 +37,18 @@ describe('encodeBatch', () => {
     assert.equal(a.body.readUInt32LE(4), 0, 'gzip mtime is 0');
     assert.equal(a.body[9], 3, 'gzip OS byte is pinned');
     assert.notEqual(encodeBatch([rec(2), rec(1)], { path: 'p' }).key, a.key);
+  });
+
+  it('compression level changes the bytes, never the key or the content', () => {
+    const rs = Array.from({ length: 200 }, (_, i) => rec(i, { dimensions: { team: `team-${i % 7}`, model: 'gpt-4o' } }));
+    const fast = encodeBatch(rs, { path: 'p', gzipLevel: 1 });
+    const small = encodeBatch(rs, { path: 'p', gzipLevel: 9 });
+    const dflt = encodeBatch(rs, { path: 'p' });
+    assert.equal(fast.key, small.key);
+    assert.equal(dflt.key, small.key);
+    assert.ok(small.body.length < fast.body.length, `level 9 (${small.body.length} B) is smaller than level 1 (${fast.body.length} B)`);
+    assert.deepEqual(gunzipSync(fast.body), gunzipSync(small.body));
+    assert.deepEqual(dflt.body, encodeBatch(rs, { path: 'p', gzipLevel: DEFAULT_GZIP_LEVEL }).body);
   });
 
   it('partitions by the UTC minute of the first record; empty path = no prefix', () => {
