@@ -1,8 +1,8 @@
 import { defineFactory } from '../../src/component.js';
-import { ObjectExporter } from '../../src/output/delivery.js';
+import { ObjectExporter, lazySink } from '../../src/output/delivery.js';
 import { retryPolicy } from '../../src/output/retry.js';
 import { dormantExporter, isActive } from '../../src/output/when.js';
-import { AzureBlobSink, type AzureDestination } from './azureblob.js';
+import type { AzureDestination } from './azureblob.js';
 import { configSchema, defaultConfig, validate, type AzureBlobExporterConfig } from './config.js';
 
 export default defineFactory({
@@ -19,7 +19,8 @@ export default defineFactory({
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
     return new ObjectExporter<AzureDestination>({
       ...s,
-      sink: new AzureBlobSink(c),
+      // The Azure SDK is imported only for an active exporter.
+      sink: lazySink(async () => new (await import('./azureblob.js')).AzureBlobSink(c)),
       routing: c.routing,
       retry: retryPolicy(c.retry_on_failure, c.timeout),
       maxRecordsPerObject: c.max_records_per_object,

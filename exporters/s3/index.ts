@@ -1,9 +1,9 @@
 import { defineFactory } from '../../src/component.js';
-import { ObjectExporter } from '../../src/output/delivery.js';
+import { ObjectExporter, lazySink } from '../../src/output/delivery.js';
 import { retryPolicy } from '../../src/output/retry.js';
 import { dormantExporter, isActive } from '../../src/output/when.js';
 import { configSchema, defaultConfig, validate, type S3ExporterConfig } from './config.js';
-import { S3Sink, type S3Destination } from './s3.js';
+import type { S3Destination } from './s3.js';
 
 export default defineFactory({
   kind: 'exporter',
@@ -19,7 +19,8 @@ export default defineFactory({
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
     return new ObjectExporter<S3Destination>({
       ...s,
-      sink: new S3Sink(c),
+      // The AWS SDK is imported only for an active exporter.
+      sink: lazySink(async () => new (await import('./s3.js')).S3Sink(c)),
       routing: c.routing,
       retry: retryPolicy(c.retry_on_failure, c.timeout),
       maxRecordsPerObject: c.max_records_per_object,

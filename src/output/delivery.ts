@@ -43,6 +43,28 @@ export interface ObjectSink<D extends Destination> {
   close?(): Promise<void>;
 }
 
+/**
+ * A sink whose module is imported on `start`: an exporter's SDK (AWS, Azure: ~25 MB of resident
+ * memory each) is loaded only when the exporter is active, not because it is listed in the
+ * pipeline (the default pipeline lists all four sinks and uses one).
+ */
+export function lazySink<D extends Destination>(load: () => Promise<ObjectSink<D>>): ObjectSink<D> {
+  let sink: ObjectSink<D> | undefined;
+  return {
+    async start() {
+      sink = await load();
+      await sink.start?.();
+    },
+    put(obj, dest, signal) {
+      if (!sink) return Promise.reject(new Error('the sink was used before start()'));
+      return sink.put(obj, dest, signal);
+    },
+    async close() {
+      await sink?.close?.();
+    },
+  };
+}
+
 /** Config keys shared by the object exporters. */
 export interface ObjectExporterCommonConfig {
   path: string;
@@ -211,10 +233,16 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     while (!this.stop.signal.aborted) {
       const next = this.spool!.list()[0];
       if (!next) {
+        // One abort listener per wait, removed when the wait ends (otherwise every idle period
+        // would leave one behind on the long-lived signal).
+        const signal = this.stop.signal;
+        let onAbort!: () => void;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
+          onAbort = resolve;
+          signal.addEventListener('abort', onAbort, { once: true });
         });
+        signal.removeEventListener('abort', onAbort);
         this.wake = undefined;
         continue;
       }

@@ -14,7 +14,7 @@
  * writes to the database, and models from config.yaml are not in the table at all; encrypted
  * values are recognised and ignored (see catalogue.ts), so prefer `litellm_api` for models.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from '../catalogue.js';
 import { SourceError, redact, type Source } from './types.js';
 
@@ -75,10 +75,13 @@ export class LitellmDbSource implements Source {
     return true;
   }
 
-  private getPool(): pg.Pool {
+  /** The pool; the `pg` driver is imported on first use, so pipelines without this source do not load it. */
+  private async getPool(): Promise<pg.Pool> {
     if (!this.o.url) throw new SourceError(`litellm_db: environment variable ${this.o.urlEnv} is not set`, 'unauthorized');
     if (!this.pool) {
-      this.pool = new pg.Pool({
+      const { default: driver } = await import('pg');
+      if (this.pool) return this.pool; // another query created it meanwhile
+      this.pool = new driver.Pool({
         connectionString: this.o.url,
         max: this.o.maxConnections,
         connectionTimeoutMillis: this.o.queryTimeoutMs,
@@ -127,7 +130,7 @@ export class LitellmDbSource implements Source {
   }
 
   private async query(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-    const pool = this.getPool();
+    const pool = await this.getPool();
     let client: pg.PoolClient | undefined;
     let broken = false;
     try {
