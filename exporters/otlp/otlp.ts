@@ -87,10 +87,14 @@ export class OtlpExporter implements Exporter<SpanBatch> {
     while (!this.stop.signal.aborted) {
       const item = this.queue.shift();
       if (!item) {
+        const signal = this.stop.signal;
+        let onAbort!: () => void;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
+          onAbort = resolve;
+          signal.addEventListener('abort', onAbort, { once: true });
         });
+        signal.removeEventListener('abort', onAbort); // not one left behind per idle period
         this.wake = undefined;
         continue;
       }
