@@ -338,14 +338,17 @@ describe('amberflo mapping cache', () => {
     );
   });
 
-  it('records do not share dimension objects (a processor that changes one record changes only that one)', () => {
+  it('dimension sets are frozen and shared: changing one in place throws, so a processor copies it', () => {
     const cache = new MappingCache();
     const a = toMeterRecords(call(), clean, cache);
     const b = toMeterRecords(call(), clean, cache);
-    a[0].dimensions!.team = 'changed';
-    assert.notEqual(a[0].dimensions, a[1].dimensions);
-    assert.equal(a[1].dimensions!.team, 'unknown');
+    assert.ok(a.every((r) => Object.isFrozen(r.dimensions)));
+    assert.equal(a[0].dimensions, b[0].dimensions, 'same inputs → the same frozen set');
+    assert.throws(() => {
+      (a[0].dimensions as Record<string, string>).team = 'changed';
+    }, TypeError);
     assert.equal(b[0].dimensions!.team, 'unknown');
+    assert.ok(toMeterRecords(call(), clean).every((r) => Object.isFrozen(r.dimensions)), 'without a cache too');
   });
 });
 

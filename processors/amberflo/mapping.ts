@@ -229,11 +229,15 @@ export function cleanValue(v: string | null | undefined): string {
   return out;
 }
 
-/** Dimensions with keys in a fixed (sorted) order, cleaned in clean mode. */
-function finish(d: Dims, mode: Mode, order: readonly string[] = Object.keys(d).sort()): Dims {
+/**
+ * Dimensions with keys in a fixed (sorted) order, cleaned in clean mode, and frozen: records share
+ * these objects (one per distinct dimension set, see {@link MappingCache}) and the encoder reuses
+ * their JSON. A processor that changes dimensions makes a copy (as `transform` does).
+ */
+function finish(d: Dims, mode: Mode, order: readonly string[] = Object.keys(d).sort()): Readonly<Dims> {
   const out: Dims = {};
   for (const k of order) out[k] = mode === 'clean' ? cleanValue(d[k]) : d[k];
-  return out;
+  return Object.freeze(out);
 }
 
 // Output key orders of the fixed dimension sets (sorted once, not per record).
@@ -243,7 +247,7 @@ const CALL_ORDER = [...BASE_KEYS, ...PRICING_KEYS, ...Object.keys(DIMENSIONS.cal
 const USAGE_ORDER = [...BASE_KEYS, ...PRICING_KEYS, ...Object.keys(DIMENSIONS.usage)].sort();
 
 /** One record with a fixed key order: dimensions, meterApiName, meterTimeInMillis, meterValue, uniqueId. */
-function record(meterApiName: string, time: number, value: number, dimensions: Dims, uniqueId: string | undefined): MeterRecord {
+function record(meterApiName: string, time: number, value: number, dimensions: Readonly<Dims>, uniqueId: string | undefined): MeterRecord {
   const r: MeterRecord = { dimensions, meterApiName, meterTimeInMillis: time, meterValue: value };
   if (uniqueId !== undefined) r.uniqueId = uniqueId;
   return r;
@@ -255,8 +259,8 @@ function record(meterApiName: string, time: number, value: number, dimensions: D
  * inputs and then copied per record (see {@link MappingCache}).
  */
 class Templates {
-  private readonly usageSets = new Map<string, Dims>();
-  readonly call: Dims;
+  private readonly usageSets = new Map<string, Readonly<Dims>>();
+  readonly call: Readonly<Dims>;
   constructor(
     /** The base dimensions, not yet cleaned (the error-details record adds its own keys to them). */
     readonly base: Dims,
@@ -266,7 +270,7 @@ class Templates {
   ) {
     this.call = finish({ ...base, ...pricing, error_code: errorCode }, mode, CALL_ORDER);
   }
-  usage(type: string, cache: string): Dims {
+  usage(type: string, cache: string): Readonly<Dims> {
     const k = `${type}/${cache}`;
     let d = this.usageSets.get(k);
     if (!d) this.usageSets.set(k, (d = finish({ ...this.base, ...this.pricing, type, cache }, this.mode, USAGE_ORDER)));
@@ -360,9 +364,10 @@ export function toMeterRecords(call: LlmCall, opts: MappingOptions, cache?: Mapp
     tpl = cache.get(key);
     if (!tpl) cache.set(key, (tpl = templatesFor(call, opts, bu, err)));
   } else tpl = templatesFor(call, opts, bu, err);
-  out.push(record(METERS.call, t, 1, { ...tpl.call }, call.id));
-  out.push(record(METERS.callMs, t, call.durationMs, { ...tpl.call }, call.id));
-  for (const [meter, quantity, type, cache] of usage(call, mode)) out.push(record(meter, t, quantity, { ...tpl.usage(type, cache) }, call.id));
+  // Records share the frozen dimension sets (no copy per record).
+  out.push(record(METERS.call, t, 1, tpl.call, call.id));
+  out.push(record(METERS.callMs, t, call.durationMs, tpl.call, call.id));
+  for (const [meter, quantity, type, cache] of usage(call, mode)) out.push(record(meter, t, quantity, tpl.usage(type, cache), call.id));
   if (err) out.push(record(METERS.errorDetails, t, 1, finish({ ...tpl.base, ...err }, mode), call.id));
   return out;
 }

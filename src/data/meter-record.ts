@@ -10,6 +10,10 @@ export interface MeterRecord {
   meterValue: number;
   customerId?: string;
   uniqueId?: string;
-  /** Dimension values are strings; `null` appears only in `mode: compat` (parity with the callback). */
-  dimensions?: Record<string, string | null>;
+  /**
+   * Dimension values are strings; `null` appears only in `mode: compat` (parity with the callback).
+   * The amberflo processor hands out frozen dimension objects shared by the records of a call (and
+   * of calls with the same dimensions): never change one in place, replace it with a changed copy.
+   */
+  dimensions?: Readonly<Record<string, string | null>>;
 }

@@ -82,7 +82,7 @@ export function objectKey(path: string, firstRecordTimeMs: number, suffix: strin
  */
 export function encodeBatch(records: readonly MeterRecord[], opts: { path: string; gzipLevel?: number }): EncodedObject {
   if (records.length === 0) throw new Error('encodeBatch: empty batch');
-  const json = Buffer.from(JSON.stringify(records), 'utf8');
+  const json = Buffer.from(recordsJson(records), 'utf8');
   const firstRecordTimeMs = records[0]!.meterTimeInMillis;
   return {
     key: objectKey(opts.path, firstRecordTimeMs, contentSuffix(json)),
@@ -95,9 +95,57 @@ export function encodeBatch(records: readonly MeterRecord[], opts: { path: strin
   };
 }
 
+/** JSON text of frozen dimension sets, computed once per set (a frozen object cannot change). */
+const frozenDimensionsJson = new WeakMap<object, string>();
+
+function dimensionsJson(d: object): string {
+  if (!Object.isFrozen(d)) return JSON.stringify(d);
+  let j = frozenDimensionsJson.get(d);
+  if (j === undefined) frozenDimensionsJson.set(d, (j = JSON.stringify(d)));
+  return j;
+}
+
+const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/**
+ * `JSON.stringify(r)`, byte for byte (a property test holds them equal), faster for the records
+ * the amberflo processor makes: own keys exactly `dimensions, meterApiName, meterTimeInMillis,
+ * meterValue[, uniqueId]` with a frozen dimension set, whose JSON is then reused rather than
+ * rebuilt for every record. Any other shape goes to JSON.stringify.
+ */
+export function recordJson(r: MeterRecord): string {
+  if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== Object.prototype) return JSON.stringify(r) ?? 'null';
+  const keys = Object.keys(r);
+  const n = keys.length;
+  const d = r.dimensions;
+  if (
+    (n === 4 || (n === 5 && keys[4] === 'uniqueId' && typeof r.uniqueId === 'string')) &&
+    keys[0] === 'dimensions' &&
+    keys[1] === 'meterApiName' &&
+    keys[2] === 'meterTimeInMillis' &&
+    keys[3] === 'meterValue' &&
+    typeof d === 'object' &&
+    d !== null &&
+    typeof r.meterApiName === 'string' &&
+    typeof r.meterTimeInMillis === 'number' &&
+    typeof r.meterValue === 'number'
+  ) {
+    const head = `{"dimensions":${dimensionsJson(d)},"meterApiName":${JSON.stringify(r.meterApiName)},"meterTimeInMillis":${jsonNumber(r.meterTimeInMillis)},"meterValue":${jsonNumber(r.meterValue)}`;
+    return n === 5 ? `${head},"uniqueId":${JSON.stringify(r.uniqueId)}}` : `${head}}`;
+  }
+  return JSON.stringify(r);
+}
+
+/** `JSON.stringify(records)`, byte for byte, built from {@link recordJson}. */
+export function recordsJson(records: readonly MeterRecord[]): string {
+  let out = '[';
+  for (let i = 0; i < records.length; i++) out += (i ? ',' : '') + recordJson(records[i]!);
+  return out + ']';
+}
+
 /** Size of one record inside a JSON array (its JSON plus the separating comma). */
 export function recordJsonBytes(r: MeterRecord): number {
-  return Buffer.byteLength(JSON.stringify(r), 'utf8') + 1;
+  return Buffer.byteLength(recordJson(r), 'utf8') + 1;
 }
 
 /**

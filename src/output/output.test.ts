@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { PermanentError } from '../component.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import { DEFAULT_GZIP_LEVEL, encodeBatch, joinKey, minutePartition, splitRecords } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, encodeBatch, joinKey, recordsJson, minutePartition, splitRecords } from './encode.js';
 import { groupByRoute } from './routing.js';
 import { DeliveryError, RetryableError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { isActive, whenProblems } from './when.js';
@@ -49,6 +50,34 @@ describe('encodeBatch', () => {
     assert.ok(small.body.length < fast.body.length, `level 9 (${small.body.length} B) is smaller than level 1 (${fast.body.length} B)`);
     assert.deepEqual(gunzipSync(fast.body), gunzipSync(small.body));
     assert.deepEqual(dflt.body, encodeBatch(rs, { path: 'p', gzipLevel: DEFAULT_GZIP_LEVEL }).body);
+  });
+
+  it('serialises records exactly as JSON.stringify does, whatever their shape (property)', () => {
+    const str = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('llm_api_call', '"q"', '\\', '\u2028', '\ud800'));
+    const num = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-7));
+    const dims = fc.dictionary(str, fc.option(str, { nil: null }), { maxKeys: 6 });
+    const standard = fc.record(
+      { dimensions: dims, meterApiName: str, meterTimeInMillis: num, meterValue: num, uniqueId: str },
+      { requiredKeys: ['dimensions', 'meterApiName', 'meterTimeInMillis', 'meterValue'] },
+    );
+    const record = fc.oneof(
+      standard,
+      standard.map((r) => ({ ...r, dimensions: Object.freeze({ ...r.dimensions }) })), // the fast path
+      standard.map((r) => ({ ...r, uniqueId: undefined })), // an undefined value is left out
+      standard.map((r) => ({ meterValue: r.meterValue, dimensions: Object.freeze({ ...r.dimensions }), meterApiName: r.meterApiName, meterTimeInMillis: r.meterTimeInMillis })), // another key order
+      standard.map((r) => ({ ...r, customerId: 'c' })), // another key
+      standard.map((r) => ({ ...r, meterValue: String(r.meterValue) })), // a wrong type
+      standard.map((r) => Object.assign(Object.create({ toJSON: () => 'custom' }), r)), // not a plain object
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 8 }), (rs) => {
+        const shared = Object.freeze({ team: 't' }); // one frozen set in several records (its JSON is cached)
+        const withShared = [...rs, { dimensions: shared, meterApiName: 'm', meterTimeInMillis: 1, meterValue: 2 }, { dimensions: shared, meterApiName: 'n', meterTimeInMillis: 3, meterValue: 4, uniqueId: 'u' }];
+        assert.equal(recordsJson(withShared as MeterRecord[]), JSON.stringify(withShared));
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('partitions by the UTC minute of the first record; empty path = no prefix', () => {
