@@ -48,10 +48,12 @@ export function itemCount(data: unknown): number {
 export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
   if (consumers.length === 1) return consumers[0]!;
   return {
-    async consume(data: T, ctx?: ConsumeContext) {
-      const results = await Promise.allSettled(consumers.map((c) => c.consume(data, ctx)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+    // Not async: nothing keeps `data` referenced while the consumers work.
+    consume(data: T, ctx?: ConsumeContext) {
+      return Promise.allSettled(consumers.map((c) => c.consume(data, ctx))).then((results) => {
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
     },
   };
 }

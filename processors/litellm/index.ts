@@ -77,7 +77,8 @@ export class LitellmProcessor implements Processor<SpanBatch> {
     return out;
   }
 
-  async consume(batch: SpanBatch, ctx?: ConsumeContext): Promise<void> {
+  /** Not async: the span batch is converted now and not kept referenced while downstream works. */
+  consume(batch: SpanBatch, ctx?: ConsumeContext): Promise<void> {
     const calls: LlmCall[] = [];
     const keys: string[] = [];
     const inBatch = new Set<string>();
@@ -129,10 +130,14 @@ export class LitellmProcessor implements Processor<SpanBatch> {
     if (other) this.settings.metrics.dropped(other, 'not_llm_call');
     if (duplicates) this.settings.metrics.dropped(duplicates, 'duplicate');
     if (invalid) this.settings.metrics.dropped(invalid, 'invalid');
-    if (!calls.length) return;
+    if (!calls.length) return Promise.resolve();
+    return this.forward(calls, keys, ctx);
+  }
+
+  private async forward(calls: LlmCall[], keys: string[], ctx?: ConsumeContext): Promise<void> {
     await this.next.consume(calls, ctx);
     // Remember ids only once downstream accepted them: a refused batch must pass when retried.
-    for (const k of keys) this.dedup.add(k);
+    this.dedup.addAll(keys);
     this.callsOut.inc(this.labels, calls.length);
   }
 }

@@ -123,7 +123,7 @@ export class OtlpGrpcServer {
       const buf = call.request;
       // grpc-js has already removed the gRPC framing and any gzip/deflate (within max_recv_msg_size).
       rx.metrics.bytes('grpc', buf.length, buf.length);
-      let batch: SpanBatch;
+      let batch: SpanBatch | undefined;
       try {
         batch = decodeOtlpProto(buf);
       } catch (e) {
@@ -132,7 +132,9 @@ export class OtlpGrpcServer {
         done('bad_request');
         return grpcError(grpc.status.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
       }
-      const result = await rx.export(batch, 'grpc');
+      const pending = rx.export(batch, 'grpc');
+      batch = undefined; // not kept referenced while waiting (see the HTTP receiver)
+      const result = await pending;
       done(outcomeOf(result));
       switch (result.kind) {
         case 'ok':

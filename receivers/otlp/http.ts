@@ -197,7 +197,7 @@ export class OtlpHttpServer {
       }
       rx.metrics.bytes('http', body.wireBytes, body.data.length);
 
-      let batch: SpanBatch;
+      let batch: SpanBatch | undefined;
       try {
         batch = enc === 'proto' ? decodeOtlpProto(body.data) : decodeOtlpJson(body.data);
       } catch (e) {
@@ -207,7 +207,13 @@ export class OtlpHttpServer {
         return done('bad_request');
       }
 
-      const result = await rx.export(batch, 'http');
+      const pending = rx.export(batch, 'http');
+      // Not kept referenced while the pipeline makes the data durable: the decoded spans are the
+      // bulk of a request's memory, and holding them across the wait gets them promoted to the
+      // old generation (a much costlier collection) under load.
+      batch = undefined;
+      body = undefined;
+      const result = await pending;
       switch (result.kind) {
         case 'ok':
           if (enc === 'proto') this.send(res, 200, 'application/x-protobuf', encodeExportResponseProto(result.response));

@@ -161,16 +161,29 @@ export class OtlpReceiver implements Receiver {
     return true;
   }
 
-  /** Validates and hands a decoded batch to the pipeline; resolves once the pipeline answered. */
-  async export(input: SpanBatch, transport: string): Promise<ExportResult> {
+  /**
+   * Validates and hands a decoded batch to the pipeline; resolves once the pipeline answered.
+   * Not async itself, so that no frame keeps the batch referenced while the answer is awaited.
+   */
+  export(input: SpanBatch, transport: string): Promise<ExportResult> {
     const { batch, valid, rejected } = dropInvalidSpans(input);
     const partial: ExportResponse = rejected
       ? { partialSuccess: { rejectedSpans: rejected, errorMessage: `${rejected} span(s) without a trace_id or span_id were rejected` } }
       : {};
     if (rejected) this.std.refused(rejected, transport);
-    if (valid === 0) return { kind: 'ok', response: partial };
+    if (valid === 0) return Promise.resolve({ kind: 'ok', response: partial });
+    let accepted: Promise<void>;
     try {
-      await this.next.consume(batch, { receiver: this.id, transport });
+      accepted = this.next.consume(batch, { receiver: this.id, transport });
+    } catch (e) {
+      accepted = Promise.reject(e); // a consumer that threw instead of rejecting
+    }
+    return this.answer(accepted, valid, transport, partial);
+  }
+
+  private async answer(accepted: Promise<void>, valid: number, transport: string, partial: ExportResponse): Promise<ExportResult> {
+    try {
+      await accepted;
     } catch (e) {
       const err = e as Error;
       if (e instanceof BackpressureError || err?.name === 'BackpressureError') {
