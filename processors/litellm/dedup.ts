@@ -27,16 +27,26 @@ export class DedupWindow {
   }
 
   add(key: string): void {
-    if (this.maxEntries <= 0) return;
+    this.addAll([key]);
+  }
+
+  /** Remembers several keys at once (one clock read and one eviction pass for the lot). */
+  addAll(keys: readonly string[]): void {
+    if (this.maxEntries <= 0 || keys.length === 0) return;
     const now = this.now();
-    this.seen.delete(key);
-    this.seen.set(key, now);
+    const seen = this.seen;
+    for (const key of keys) {
+      if (seen.has(key)) seen.delete(key); // re-inserted as the newest
+      seen.set(key, now);
+    }
     this.evict(now);
   }
 
   private evict(now: number): void {
-    for (const [k, t] of this.seen) {
-      if (this.seen.size > this.maxEntries || now - t > this.windowMs) this.seen.delete(k);
+    const seen = this.seen;
+    if (seen.size <= this.maxEntries && now - (seen.values().next().value ?? now) <= this.windowMs) return;
+    for (const [k, t] of seen) {
+      if (seen.size > this.maxEntries || now - t > this.windowMs) seen.delete(k);
       else break;
     }
   }

@@ -220,6 +220,8 @@ describe('litellm processor: de-duplication', () => {
     assert.equal(w.has('d'), false, 'expired by time');
     w.add('e');
     assert.equal(w.size, 1);
+    w.addAll(['f', 'g', 'e', 'h']); // 'e' again: moved to the newest, so 'f' is the oldest
+    assert.deepEqual(['e', 'f', 'g', 'h'].map((k) => w.has(k)), [true, false, true, true]);
   });
 });
 
