@@ -19,6 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
+import { decodeRecord, encodeRecord } from './codec.js';
 import { WriteAheadLog } from './wal.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -135,7 +136,7 @@ export class DurableStage implements Consumer<unknown> {
     if (this.unavailable) throw new BackpressureError(this.unavailable, 5);
     if (!wal || this.stopping) throw new BackpressureError('pipeline is not accepting data (starting or stopping)', 1);
     if (Array.isArray(data) && data.length === 0) return;
-    const payload = Buffer.from(JSON.stringify(data), 'utf8');
+    const payload = encodeRecord(data);
     let range: { first: number; last: number };
     try {
       range = await wal.append([payload]);
@@ -182,7 +183,7 @@ export class DurableStage implements Consumer<unknown> {
         for (const e of chunk) {
           if (this.stopForwarder) return;
           if (e.seq <= this.forwardedSeq) continue;
-          const data = this.memory.get(e.seq)?.data ?? (JSON.parse(e.payload.toString('utf8')) as unknown);
+          const data = this.memory.get(e.seq)?.data ?? decodeRecord(e.payload);
           await this.forwardOne(e.seq, data);
           if (this.forwardedSeq !== e.seq) return; // stopped while downstream refused
         }
