@@ -231,7 +231,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
   private async uploadLoop(): Promise<void> {
     let failures = 0;
     while (!this.stop.signal.aborted) {
-      const next = this.spool!.list()[0];
+      const next = this.spool!.oldest();
       if (!next) {
         // One abort listener per wait, removed when the wait ends (otherwise every idle period
         // would leave one behind on the long-lived signal).

@@ -28,5 +28,25 @@ describe('spool', () => {
     const c = await again.put({ key: 'k', body: Buffer.alloc(0), meta: {} });
     assert.ok(c > b, 'new ids sort after the recovered ones');
     assert.equal(readdirSync(dir).filter((n) => n.endsWith('.spool')).length, 2);
+    assert.equal(again.oldest()?.id, b);
+  });
+
+  it('oldest() is always the first of list(), through puts, deletes and a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-spool-'));
+    let spool = Spool.open(dir);
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) ids.push(await spool.put({ key: `k${i}`, body: Buffer.from([i]), meta: {} }));
+    for (const [i, id] of ids.entries()) {
+      if (i % 3 === 0) {
+        await spool.delete(id);
+        assert.equal(spool.oldest()?.id, spool.list()[0]?.id);
+      }
+      if (i === 12) spool = Spool.open(dir); // reopened half way
+    }
+    while (spool.oldest()) {
+      assert.equal(spool.oldest()!.id, spool.list()[0]!.id);
+      await spool.delete(spool.oldest()!.id);
+    }
+    assert.equal(spool.list().length, 0);
   });
 });

@@ -88,6 +88,16 @@ export class Spool {
     return id;
   }
 
+  /**
+   * The oldest entry, in O(1): ids grow with every put and `open` indexes the directory in sorted
+   * order, so the map's insertion order is the id order (the uploader asks this once per object;
+   * sorting the whole index each time made a backlog of n objects cost O(n² log n)).
+   */
+  oldest(): SpoolEntry | undefined {
+    for (const e of this.entries.values()) return e;
+    return undefined;
+  }
+
   /** Entries, oldest first. */
   list(): SpoolEntry[] {
     return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -120,9 +130,7 @@ export class Spool {
 
   /** Creation time of the oldest waiting object, or undefined when empty. */
   get oldestMs(): number | undefined {
-    let t: number | undefined;
-    for (const e of this.entries.values()) t = t === undefined ? e.createdMs : Math.min(t, e.createdMs);
-    return t;
+    return this.oldest()?.createdMs;
   }
 }
 
