@@ -127,6 +127,30 @@ describe('batch processor', () => {
     await p.shutdown(Date.now() + 50);
   });
 
+  it('a write-ahead log forwarder (ctx.hold) waits for room instead of being refused; shutdown ends the wait', async () => {
+    const sink = new Sink();
+    sink.fail = Number.MAX_SAFE_INTEGER;
+    const { p } = make({ send_batch_size: 5, max_pending_records: 12 }, sink);
+    const wm = new Watermark();
+    await p.consume(recs(0, 10), { hold: wm.begin(1) });
+    let settled = false;
+    const waiting = p.consume(recs(10, 5), { hold: wm.begin(2) }).then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(settled, false, 'full: the forwarder waits');
+    await assert.rejects(p.consume(recs(20, 5)), BackpressureError, 'without a hold (a receiver): refused at once');
+    sink.fail = 0; // the exporters recover: room frees, the waiting records go in
+    await waiting;
+    await until(() => sink.batches.flat().length === 15);
+    assert.deepEqual(sink.batches.flat().map((r) => r.meterValue), [...Array(15).keys()]);
+
+    sink.fail = Number.MAX_SAFE_INTEGER;
+    await p.consume(recs(15, 10), { hold: wm.begin(3) });
+    const stuck = assert.rejects(p.consume(recs(25, 5), { hold: wm.begin(4) }), BackpressureError, 'shutdown wakes the waiter with a refusal (the log keeps the data)');
+    await new Promise((r) => setTimeout(r, 10));
+    await p.shutdown(Date.now() + 20);
+    await stuck;
+  });
+
   it('retains write-ahead-log holds until the batch is delivered, and keeps them when it is not', async () => {
     const done: number[] = [];
     const wm = new Watermark();

@@ -60,6 +60,8 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   private readonly retryMaxMs: number;
   private pending = 0;
   private stopping = false;
+  /** Forwarders waiting for room (see consume). */
+  private roomWaiters: (() => void)[] = [];
   private readonly abandon = new AbortController();
   private readonly pendingGauge: Gauge<'processor' | 'pipeline'>;
   private readonly cuts: Counter<'processor' | 'pipeline' | 'trigger'>;
@@ -95,7 +97,15 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     if (records.length === 0) return;
     if (this.stopping) throw new BackpressureError('batch processor is shutting down', 5);
     // A request larger than the whole bound is accepted only into an empty buffer (else it could never pass).
-    if (this.pending > 0 && this.pending + records.length > this.cfg.max_pending_records) {
+    const full = () => this.pending > 0 && this.pending + records.length > this.cfg.max_pending_records;
+    if (full() && ctx?.hold) {
+      // Sent by a write-ahead log's forwarder: the data is already durable upstream, so wait for
+      // room instead of refusing (a refusal makes the forwarder back off for 50 ms–2 s even when
+      // room frees a moment later). Shutdown ends the wait.
+      while (full() && !this.stopping) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      if (this.stopping) throw new BackpressureError('batch processor is shutting down', 5);
+    }
+    if (full()) {
       this.refusedC.inc(this.labels, records.length);
       throw new BackpressureError(
         `batch buffer full: ${this.pending} records pending (max_pending_records ${this.cfg.max_pending_records}); exporters are slow or failing`,
@@ -183,12 +193,21 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       for (const h of holds) h.release();
       this.pending -= batch.length;
       this.pendingGauge.set(this.labels, this.pending);
+      this.wakeRoomWaiters();
     }
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    if (!waiters.length) return;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   async shutdown(deadline: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.wakeRoomWaiters();
     for (const p of this.partitions.values()) this.cut(p, 'shutdown');
     const timer = setTimeout(() => this.abandon.abort(), Math.max(0, deadline - Date.now()));
     const abandoned = new Promise<void>((resolve) => this.abandon.signal.addEventListener('abort', () => resolve(), { once: true }));
