@@ -5,7 +5,7 @@
  * /proc. Every request sent is unique: the template's marker bytes are patched per request, so the
  * collector's de-duplication never hides load and the output can be checked call by call.
  *
- *   node dist/bench/loadgen.js --url http://127.0.0.1:4318/v1/traces --duration 10 [--rate 10000]
+ *   node dist/bench/loadgen.js --url http://127.0.0.1:4318/v1/traces --duration 10 [--warmup 2] [--rate 10000]
  *     [--concurrency 8] [--calls-per-request 170] [--gzip] [--pid N] [--out result.json]
  */
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,12 @@ const RUN_MARKER = 'QQQQQQQQ'; // 8 chars inside every gen_ai.response.id of the
 export interface LoadResult {
   url: string;
   mode: string;
+  /** Seconds measured (after the warm-up). */
   durationS: number;
+  /** Warm-up seconds before the measurement (requests sent, not measured). */
+  warmupS: number;
+  /** Every acknowledged call, warm-up included (what the output must contain). */
+  callsAckedTotal: number;
   requestsSent: number;
   requestsAcked: number;
   requestsRefused: number;
@@ -102,6 +107,8 @@ export function procStats(pid: number): { cpuSeconds: number; peakRssMb: number;
 export interface LoadOptions {
   url: string;
   durationS: number;
+  /** Seconds of load before measuring (JIT warm-up, connection set-up); 0 = none. */
+  warmupS?: number;
   /** LLM calls per second; 0 = as fast as acknowledgements allow. */
   rate: number;
   concurrency: number;
@@ -121,6 +128,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const ackedRunIds: string[] = [];
   let sent = 0;
   let acked = 0;
+  let ackedTotal = 0;
   let refused = 0;
   let failed = 0;
   let bytes = 0;
@@ -128,11 +136,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   // gzip is too slow to do per request at full speed in one process: pre-compress a pool.
   const gzPool = o.gzip ? Array.from({ length: 64 }, () => template.instance(run++)).map((x) => ({ runId: x.runId, body: gzipSync(x.body) })) : [];
   let gzNext = 0;
-  const cpu0 = o.pid ? procStats(o.pid) : undefined;
-  const t0 = performance.now();
+  const tStart = performance.now();
+  const t0 = tStart + (o.warmupS ?? 0) * 1000; // measurement starts here
   const end = t0 + o.durationS * 1000;
+  let cpu0 = o.pid && !o.warmupS ? procStats(o.pid) : undefined;
+  const cpuTimer = o.pid && o.warmupS ? setTimeout(() => (cpu0 = procStats(o.pid!)), o.warmupS * 1000) : undefined;
   const intervalMs = o.rate > 0 ? (o.callsPerRequest / o.rate) * 1000 : 0;
-  let nextAt = t0;
+  let nextAt = tStart;
 
   const post = (body: Buffer, headers: Record<string, string>) =>
     new Promise<number>((resolve) => {
@@ -165,14 +175,18 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         headers['content-encoding'] = 'gzip';
       } else ({ runId, body } = template.instance(run++));
       const start = performance.now();
-      sent++;
+      const measured = start >= t0;
+      if (measured) sent++;
       const status = await post(body, headers);
       const ms = performance.now() - start;
       if (status === 200) {
-        acked++;
-        bytes += body.length;
-        latencies.push(ms);
+        ackedTotal++;
         ackedRunIds.push(runId);
+        if (measured) {
+          acked++;
+          bytes += body.length;
+          latencies.push(ms);
+        }
       } else if (status === 429 || status === 503) {
         refused++;
         await new Promise((r) => setTimeout(r, 50));
@@ -181,6 +195,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: o.concurrency }, worker));
   const elapsed = (performance.now() - t0) / 1000;
+  clearTimeout(cpuTimer);
   agent.destroy();
   const cpu1 = o.pid ? procStats(o.pid) : undefined;
   latencies.sort((a, b) => a - b);
@@ -189,6 +204,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     url: o.url,
     mode: o.rate > 0 ? `fixed ${o.rate} calls/s` : 'flat out',
     durationS: r2(elapsed),
+    warmupS: o.warmupS ?? 0,
+    callsAckedTotal: ackedTotal * o.callsPerRequest,
     requestsSent: sent,
     requestsAcked: acked,
     requestsRefused: refused,
@@ -214,6 +231,7 @@ if (isMain) {
     options: {
       url: { type: 'string', default: 'http://127.0.0.1:4318/v1/traces' },
       duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '0' },
       rate: { type: 'string', default: '0' },
       concurrency: { type: 'string', default: '8' },
       'calls-per-request': { type: 'string', default: '170' },
@@ -226,6 +244,7 @@ if (isMain) {
   const result = await runLoad({
     url: values.url!,
     durationS: Number(values.duration),
+    warmupS: Number(values.warmup),
     rate: Number(values.rate),
     concurrency: Number(values.concurrency),
     callsPerRequest: Number(values['calls-per-request']),

@@ -29,6 +29,10 @@ const { values: args } = parseArgs({ options: { quick: { type: 'boolean', defaul
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (name: string) => !only || only.has(name);
 const DURATION = args.quick ? 4 : 12;
+/** Records per output file in the scenarios (the callback's default is 100; a throughput setup uses more). */
+const BATCH_SIZE = 1000;
+/** Seconds of load before measuring (JIT warm-up); acknowledged calls still count for the output check. */
+const WARMUP = args.quick ? 1 : 2;
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -69,7 +73,7 @@ async function startCollector(opts: { workers?: number; core?: string } = {}): P
       SPANMETER_DATA_DIR: join(dir, 'data'),
       SPANMETER_OUT_DIR: join(dir, 'out'),
       SPANMETER_LOG_LEVEL: 'warn',
-      AFLO_BATCH_SIZE: '1000',
+      AFLO_BATCH_SIZE: String(BATCH_SIZE),
       AFLO_FLUSH_INTERVAL: '5',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -90,6 +94,35 @@ async function startCollector(opts: { workers?: number; core?: string } = {}): P
   return { child, pid: child.pid!, url: `http://127.0.0.1:${http}/v1/traces`, admin: adminUrl, out: join(dir, 'out'), dir };
 }
 
+/** Sum of a metric's samples in the collector's /metrics text. */
+async function metricSum(c: Collector, name: string): Promise<number> {
+  const text = await (await fetch(`${c.admin}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/**
+ * After the load stops: how long until the collector has caught up (write-ahead log forwarded,
+ * spools uploaded, at most one open batch left). An acknowledged call is durable, not yet
+ * processed; a collector that acknowledges faster than it processes builds a backlog, and that
+ * rate is not sustainable. Returns seconds (Infinity after `limitS`).
+ */
+async function drainSeconds(c: Collector, batchSize: number, limitS = 300): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const [backlog, spool, pending] = await Promise.all([
+      metricSum(c, 'spanmeter_wal_backlog_records'),
+      metricSum(c, 'spanmeter_exporter_spool_objects'),
+      metricSum(c, 'spanmeter_processor_batch_pending_records'),
+    ]);
+    const s = (performance.now() - t0) / 1000;
+    if (backlog === 0 && spool === 0 && pending <= batchSize) return s;
+    if (s > limitS) return Infinity;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function stopCollector(c: Collector): Promise<void> {
   c.child.kill('SIGTERM');
   await new Promise<void>((r) => (c.child.exitCode !== null ? r() : c.child.once('exit', () => r())));
@@ -104,6 +137,8 @@ function load(c: Collector, o: { rate?: number; duration?: number; concurrency?:
     c.url,
     '--duration',
     String(o.duration ?? DURATION),
+    '--warmup',
+    String(WARMUP),
     '--rate',
     String(o.rate ?? 0),
     '--concurrency',
@@ -149,14 +184,17 @@ async function main() {
   if (want('max')) {
     const c = await startCollector({ core: '0' });
     const r = load(c, { core: 1, concurrency: 8 });
+    const drain = await drainSeconds(c, BATCH_SIZE);
     await stopCollector(c);
     const written = countCalls(c.out);
-    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written };
+    // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
+    const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
+    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained };
     rows.push({
       scenario: 'max sustained, 1 worker (durable, clean, file, gzip)',
-      figure: `${r.callsPerS.toLocaleString('en')} calls/s (${r.spansPerS.toLocaleString('en')} spans/s)`,
+      figure: `${sustained.toLocaleString('en')} calls/s (${(sustained * 3).toLocaleString('en')} spans/s)`,
       target: '≥ 50,000 calls/s',
-      detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAcked} acknowledged calls written${written === r.callsAcked ? ' ✔' : ' ✘'}`,
+      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}`,
     });
     rmSync(c.dir, { recursive: true, force: true });
   }
@@ -164,13 +202,14 @@ async function main() {
   if (want('latency')) {
     const c = await startCollector({ core: '0' });
     const r = load(c, { core: 1, rate: 10_000, concurrency: 16 });
+    const drain = await drainSeconds(c, BATCH_SIZE);
     await stopCollector(c);
-    raw.latency = { ...r, ackedRunIds: undefined };
+    raw.latency = { ...r, ackedRunIds: undefined, drainSeconds: drain };
     rows.push({
       scenario: 'ack latency at 10,000 calls/s',
       figure: `p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
       target: 'p99 ≤ 20 ms',
-      detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}`,
+      detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}; backlog worked off ${drain.toFixed(1)} s after the load stopped (≈ 0 when the collector keeps up)`,
     });
     rows.push({ scenario: 'RSS at 10,000 calls/s', figure: `${r.collector?.peakRssMb ?? '?'} MB peak`, target: '≤ 200 MB', detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%` });
     rmSync(c.dir, { recursive: true, force: true });
