@@ -23,7 +23,7 @@ import type { DiskBudget } from '../storage/budget.js';
 import { Spool } from '../storage/spool.js';
 import type { MeterRecord } from '../data/meter-record.js';
 import type { ComponentMetrics } from '../telemetry/metrics.js';
-import { DEFAULT_GZIP_LEVEL, encodeBatch, splitRecords, type EncodedObject } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, encodeBatchAsync, splitRecords, type EncodedObject } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { groupByRoute, type RoutingConfig } from './routing.js';
 import { DeliveryError, backoffDelay, sleep, withRetry, type RetryPolicy } from './retry.js';
@@ -185,20 +185,25 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     this.o.metrics.queueSize(this.spooledRecords + this.queued);
   }
 
-  /** Encodes the batch (per route, split by size) into the objects that `consume` would deliver. */
-  encode(records: readonly MeterRecord[]): { obj: EncodedObject; dest: D; route: string | undefined }[] {
-    const out: { obj: EncodedObject; dest: D; route: string | undefined }[] = [];
+  /**
+   * Encodes the batch (per route, split by size) into the objects that `consume` would deliver.
+   * Compression and hashing run on libuv's thread pool, all objects at once.
+   */
+  encode(records: readonly MeterRecord[]): Promise<{ obj: EncodedObject; dest: D; route: string | undefined }[]> {
+    const out: Promise<{ obj: EncodedObject; dest: D; route: string | undefined }>[] = [];
     for (const [route, group] of groupByRoute(records, this.o.routing)) {
       const dest = this.o.destination(route);
-      for (const chunk of splitRecords(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) out.push({ obj: encodeBatch(chunk, { path: dest.path, gzipLevel: this.o.gzipLevel }), dest, route });
+      for (const chunk of splitRecords(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) {
+        out.push(encodeBatchAsync(chunk, { path: dest.path, gzipLevel: this.o.gzipLevel }).then((obj) => ({ obj, dest, route })));
+      }
     }
-    return out;
+    return Promise.all(out);
   }
 
   /** Durable mode: spool every object of the batch (fsync), then acknowledge. */
   private async consumeDurable(records: MeterRecord[]): Promise<void> {
     if (this.stop.signal.aborted) throw new BackpressureError(`exporter ${this.o.id} is stopping`, 5);
-    for (const { obj, route } of this.encode(records)) {
+    for (const { obj, route } of await this.encode(records)) {
       await this.spool!.put({
         key: obj.key,
         body: obj.body,
@@ -266,7 +271,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
   async consume(records: MeterRecord[]): Promise<void> {
     if (records.length === 0) return;
     if (this.spool) return this.consumeDurable(records);
-    const objects = this.encode(records);
+    const objects = await this.encode(records);
     this.queued += records.length;
     this.o.metrics.queueSize(this.queued);
     try {

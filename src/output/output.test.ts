@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { PermanentError } from '../component.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import { DEFAULT_GZIP_LEVEL, encodeBatch, joinKey, recordsJson, minutePartition, splitRecords } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, encodeBatch, encodeBatchAsync, joinKey, recordsJson, minutePartition, splitRecords } from './encode.js';
 import { groupByRoute } from './routing.js';
 import { DeliveryError, RetryableError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { isActive, whenProblems } from './when.js';
@@ -38,6 +38,16 @@ describe('encodeBatch', () => {
     assert.equal(a.body.readUInt32LE(4), 0, 'gzip mtime is 0');
     assert.equal(a.body[9], 3, 'gzip OS byte is pinned');
     assert.notEqual(encodeBatch([rec(2), rec(1)], { path: 'p' }).key, a.key);
+  });
+
+  it('the asynchronous encoder (thread pool) gives the same key and bytes as the synchronous one', async () => {
+    for (const [n, level] of [[1, undefined], [7, 1], [500, 9]] as const) {
+      const rs = Array.from({ length: n }, (_, i) => rec(i, { dimensions: Object.freeze({ team: `t${i % 5}` }) }));
+      const sync = encodeBatch(rs, { path: 'p', gzipLevel: level });
+      const async = await encodeBatchAsync(rs, { path: 'p', gzipLevel: level });
+      assert.deepEqual(async, sync);
+    }
+    await assert.rejects(encodeBatchAsync([], { path: 'p' }), /empty batch/);
   });
 
   it('compression level changes the bytes, never the key or the content', () => {

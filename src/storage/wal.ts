@@ -12,8 +12,8 @@
  * is scanned: a torn or corrupt record ends the segment — the file is truncated there, the loss
  * is reported, and everything before it is kept.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeFileSync, readFileSync } from 'node:fs';
-import { open, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, readFileSync } from 'node:fs';
+import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BackpressureError } from '../component.js';
@@ -292,10 +292,17 @@ export class WriteAheadLog {
     this.checkpointSeq = Math.min(seq, this.lastSeq);
     const path = join(this.dir, 'checkpoint');
     const tmp = `${path}.tmp`;
-    writeFileSync(tmp, `${this.checkpointSeq}\n`);
-    fsyncPath(tmp);
-    renameSync(tmp, path);
-    fsyncPath(this.dir);
+    // Asynchronous (on libuv's pool): this runs every checkpoint interval under load, and two
+    // fsyncs on the event loop would delay every request waiting there.
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(`${this.checkpointSeq}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    await fsyncPathAsync(this.dir);
     await this.dropCovered();
   }
 
@@ -375,6 +382,16 @@ function scanSegment(path: string, firstSeq: number): { lastSeq: number; goodByt
     off += HEADER_BYTES + len;
   }
   return { lastSeq, goodBytes: off, records };
+}
+
+/** {@link fsyncPath} without blocking the event loop. */
+export async function fsyncPathAsync(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export function fsyncPath(path: string): void {
