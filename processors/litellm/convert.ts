@@ -4,11 +4,10 @@
  */
 import type { LlmCall, LlmError, LlmUsage } from '../../src/data/llm-call.js';
 import type { AttrValue, Attributes, Span } from '../../src/data/span.js';
-import { decodeMetadataValue, isDict, pyStr, pyTruthy, usageFromObject, type Dict } from '../../src/litellm/values.js';
+import { decodeMetadataValue, isDict, pyStr, pyTruthy, usageFromMetadataValue, type Dict } from '../../src/litellm/values.js';
 
 /** `metadata.<key>` attributes read into an LlmCall. */
 const METADATA_KEYS = [
-  'usage_object',
   'user_api_key_auth_metadata',
   'user_api_key_hash',
   'user_api_key_alias',
@@ -72,8 +71,7 @@ export function spanToLlmCall(span: Span): LlmCall {
     if (v !== undefined) md[k] = decodeMetadataValue(v);
   }
   const hp = parseHiddenParams(a.hidden_params);
-  const uo = md.usage_object;
-  const fromObject = usageFromObject(uo);
+  const fromObject = usageFromMetadataValue(a['metadata.usage_object']);
   const prompt = int(a['gen_ai.usage.prompt_tokens']) ?? int(a['gen_ai.usage.input_tokens']);
   const completion = int(a['gen_ai.usage.completion_tokens']) ?? int(a['gen_ai.usage.output_tokens']);
   const total = int(a['llm.usage.total_tokens']) ?? int(a['gen_ai.usage.total_tokens']);

@@ -69,6 +69,147 @@ export function usageFromObject(uo: unknown): LlmUsage {
 }
 
 /**
+ * Usage from a `metadata.usage_object` span attribute: the same result as
+ * `usageFromObject(decodeMetadataValue(v))`, with a fast path for the form LiteLLM writes (the
+ * repr of a `Usage`: a dict of plain ints and None, two levels deep), which skips building the
+ * dicts. Anything else takes the general path. A property test holds the two equal.
+ */
+export function usageFromMetadataValue(v: unknown): LlmUsage {
+  if (typeof v === 'string') {
+    const fast = scanUsageRepr(v);
+    if (fast) return fast;
+  }
+  return usageFromObject(decodeMetadataValue(v));
+}
+
+/** Counts read by usageFromObject, by where they sit. */
+interface UsageScan {
+  top: Record<'prompt_tokens' | 'completion_tokens' | 'total_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens', number>;
+  /** null: absent or not a dict (read as {}). */
+  ptd: { cached_tokens: number; cache_creation_tokens: number } | null;
+  ctd: { reasoning_tokens: number } | null;
+}
+
+const FAIL = -1;
+
+/**
+ * Scans `{'key': value, ...}` where a value is a decimal int of at most 15 digits, None, True,
+ * False or (at the top level) a dict of those, separated by single spaces as repr() writes them.
+ * Returns null for anything else (the general parser then decides, errors included).
+ */
+export function scanUsageRepr(s: string): LlmUsage | null {
+  const r: UsageScan = { top: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, ptd: null, ctd: null };
+  let i = 0;
+  const n = s.length;
+  const spaces = () => {
+    while (i < n && s.charCodeAt(i) === 32) i++;
+  };
+  /** A key: a single-quoted run without backslashes or quotes. */
+  const key = (): string | null => {
+    if (s.charCodeAt(i) !== 39) return null;
+    const end = s.indexOf("'", i + 1);
+    if (end < 0) return null;
+    const k = s.slice(i + 1, end);
+    if (k.includes('\\') || k.includes('"') || k.includes('\n')) return null;
+    i = end + 1;
+    return k;
+  };
+  /** A scalar as count() would read it after pyToJson; FAIL when it is not one of the simple forms. */
+  const scalar = (): number => {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      const from = i;
+      while (i < n && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
+      const len = i - from;
+      if (len > 15 || (len > 1 && c === 48)) return FAIL;
+      const next = s.charCodeAt(i);
+      if ((next >= 65 && next <= 90) || (next >= 97 && next <= 122) || next === 95 || next === 46) return FAIL;
+      return Number(s.slice(from, i));
+    }
+    for (const word of ['None', 'True', 'False']) {
+      if (s.startsWith(word, i)) {
+        const next = s.charCodeAt(i + word.length);
+        if ((next >= 48 && next <= 57) || (next >= 65 && next <= 90) || (next >= 97 && next <= 122) || next === 95) return FAIL;
+        i += word.length;
+        return 0; // None → null, booleans: count() reads both as 0
+      }
+    }
+    return FAIL;
+  };
+  /** `{'k': scalar, ...}` into `into` (only the keys it has), or FAIL. Nested dicts fail. */
+  const dict = (into: Record<string, number> | null): number => {
+    if (s.charCodeAt(i) !== 123) return FAIL; // {
+    i++;
+    spaces();
+    if (s.charCodeAt(i) === 125) {
+      i++;
+      return 0;
+    }
+    for (;;) {
+      const k = key();
+      if (k === null) return FAIL;
+      spaces();
+      if (s.charCodeAt(i) !== 58) return FAIL; // :
+      i++;
+      spaces();
+      const v = scalar();
+      if (v === FAIL) return FAIL;
+      if (into && Object.hasOwn(into, k)) into[k] = v;
+      spaces();
+      const c = s.charCodeAt(i);
+      i++;
+      if (c === 125) return 0; // }
+      if (c !== 44) return FAIL; // ,
+      spaces();
+      if (s.charCodeAt(i) === 125) return FAIL; // trailing comma: the general parser's business
+    }
+  };
+  if (s.charCodeAt(0) !== 123) return null;
+  i = 1;
+  spaces();
+  if (s.charCodeAt(i) === 125) return null; // {} — general path (it is JSON too)
+  for (;;) {
+    const k = key();
+    if (k === null) return null;
+    spaces();
+    if (s.charCodeAt(i) !== 58) return null;
+    i++;
+    spaces();
+    if (s.charCodeAt(i) === 123) {
+      // A nested dict: the details dicts are kept (the last one wins, as in a dict); others skipped.
+      const into: Record<string, number> | null = k === 'prompt_tokens_details' ? { cached_tokens: 0, cache_creation_tokens: 0 } : k === 'completion_tokens_details' ? { reasoning_tokens: 0 } : null;
+      if (dict(into) === FAIL) return null;
+      if (k === 'prompt_tokens_details') r.ptd = into as UsageScan['ptd'];
+      else if (k === 'completion_tokens_details') r.ctd = into as UsageScan['ctd'];
+      else if (Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = 0; // count(dict) is 0
+    } else {
+      const v = scalar();
+      if (v === FAIL) return null;
+      if (k === 'prompt_tokens_details') r.ptd = null;
+      else if (k === 'completion_tokens_details') r.ctd = null;
+      else if (Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = v;
+    }
+    spaces();
+    const c = s.charCodeAt(i);
+    i++;
+    if (c === 125) break;
+    if (c !== 44) return null;
+    spaces();
+    if (s.charCodeAt(i) === 125) return null;
+  }
+  if (i !== n) return null;
+  const t = r.top;
+  return {
+    promptTokens: t.prompt_tokens,
+    completionTokens: t.completion_tokens,
+    totalTokens: t.total_tokens || t.prompt_tokens + t.completion_tokens,
+    cachedReadTokens: (r.ptd?.cached_tokens ?? 0) || t.cache_read_input_tokens,
+    cacheCreationTokens: t.cache_creation_input_tokens || (r.ptd?.cache_creation_tokens ?? 0),
+    reasoningTokens: r.ctd?.reasoning_tokens ?? 0,
+  };
+}
+
+/**
  * Decodes one `metadata.<key>` span attribute value (research/litellm-otel-spans.md §2.1):
  * `""` → null; a string that looks like a container (`{`, `[`, `(`) → JSON if it parses, else a
  * Python literal, else the raw string; other values as they are.
