@@ -30,7 +30,7 @@ const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (name: string) => !only || only.has(name);
 const DURATION = args.quick ? 4 : 12;
 /** Records per output file in the scenarios (the callback's default is 100; a throughput setup uses more). */
-const BATCH_SIZE = 1000;
+const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 1000);
 /** Seconds of load before measuring (JIT warm-up); acknowledged calls still count for the output check. */
 const WARMUP = args.quick ? 1 : 2;
 
@@ -73,7 +73,7 @@ async function startCollector(opts: { workers?: number; core?: string } = {}): P
       SPANMETER_DATA_DIR: join(dir, 'data'),
       SPANMETER_OUT_DIR: join(dir, 'out'),
       SPANMETER_LOG_LEVEL: 'warn',
-      AFLO_BATCH_SIZE: String(BATCH_SIZE),
+      AFLO_BATCH_SIZE: process.env.BENCH_BATCH_SIZE ?? String(BATCH_SIZE),
       AFLO_FLUSH_INTERVAL: '5',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

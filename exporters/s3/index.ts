@@ -25,6 +25,7 @@ export default defineFactory({
       retry: retryPolicy(c.retry_on_failure, c.timeout),
       maxRecordsPerObject: c.max_records_per_object,
       gzipLevel: c.compression_level,
+      maxConcurrentUploads: c.max_concurrent_uploads,
       destination(route) {
         const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
         const bucket = o.bucket ?? c.bucket;

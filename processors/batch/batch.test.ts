@@ -106,6 +106,34 @@ describe('batch processor', () => {
     assert.deepEqual(sink.batches.flat(), recs(0, 10));
   });
 
+  it('hands up to max_in_flight batches to the exporters at once; a failed one is retried, nothing lost', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    let failNext = 1; // the first send fails once
+    const got: number[] = [];
+    const slow: Consumer<MeterRecord[]> = {
+      async consume(b) {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        if (failNext > 0) {
+          failNext--;
+          throw new Error('down');
+        }
+        got.push(...b.map((r) => r.meterValue));
+      },
+    };
+    const m = metrics();
+    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, slow);
+    await p.consume(recs(0, 20));
+    await until(() => got.length === 20);
+    assert.equal(peak, 3, 'three batches at a time');
+    assert.deepEqual([...got].sort((a, b) => a - b), [...Array(20).keys()], 'every record once');
+    assert.equal(p.pendingRecords, 0);
+    await p.shutdown(Date.now() + 50);
+  });
+
   it('a PermanentError drops the batch, counted', async () => {
     const sink = new Sink();
     sink.fail = 1;

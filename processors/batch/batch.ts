@@ -1,7 +1,7 @@
 /**
  * The batch processor for `meter_events`: collects records into batches (one open batch per
  * partition), cuts a batch at `send_batch_size` records, `max_bytes` of JSON or `timeout` after its
- * first record, and hands cut batches to the exporters one at a time per partition.
+ * first record, and hands cut batches to the exporters, up to `max_in_flight` at a time per partition.
  *
  * Acknowledgement and bounds: `consume` resolves once the records are held here (the Collector's
  * model; issue 7's write-ahead log makes them durable before that). Everything held — open batches
@@ -159,41 +159,56 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     });
   }
 
-  /** Sends the partition's cut batches in order, one at a time; keeps and retries a failed one. */
+  /**
+   * Sends the partition's cut batches, oldest first, up to `max_in_flight` at a time (a wave),
+   * and waits for the wave. Delivered (or spooled) batches release their holds; failed ones stay
+   * at the head, in order, and the next wave after a backoff retries them first. A PermanentError
+   * drops its batch, logged and counted.
+   */
   private async drain(p: Partition): Promise<void> {
     let failures = 0;
+    const width = this.cfg.max_in_flight ?? 4;
     while (p.ready.length && !this.abandon.signal.aborted) {
-      const { records: batch, holds } = p.ready[0]!;
-      try {
-        await this.next.consume(batch, {});
-        failures = 0;
-      } catch (e) {
-        if (e instanceof PermanentError || (e as { permanent?: boolean }).permanent === true) {
+      const wave = p.ready.slice(0, width);
+      const results = await Promise.allSettled(wave.map((b) => this.next.consume(b.records, {})));
+      let failed: unknown;
+      for (let k = 0; k < wave.length; k++) {
+        const { records: batch, holds } = wave[k]!;
+        const r = results[k]!;
+        if (r.status === 'rejected') {
+          const e = r.reason as Error;
+          if (!(e instanceof PermanentError || (e as { permanent?: boolean }).permanent === true)) {
+            failed ??= e;
+            continue; // kept, in order, for the next wave
+          }
           this.s.logger.error({ err: e, records: batch.length }, 'exporters rejected a batch permanently; dropping it (see the exporter logs / dead-letter folder)');
           this.s.metrics.dropped(batch.length, 'permanent_error');
-        } else {
-          failures++;
-          this.failures.inc(this.labels);
-          const wait = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (failures - 1));
-          this.s.logger.warn(
-            { err: { type: (e as Error).name, message: (e as Error).message }, records: batch.length, pending: this.pending, retryInMs: wait },
-            'exporters failed a batch; keeping it and sending it again',
-          );
-          const jittered = Math.round(wait * (0.5 + Math.random()));
-          const stopped = await sleep(jittered, this.abandon.signal).then(
-            () => false,
-            () => true,
-          );
-          if (stopped) break;
-          continue;
         }
+        p.ready.splice(p.ready.indexOf(wave[k]!), 1);
+        // Delivered, or spooled by the exporters: the write-ahead log may now be trimmed past it.
+        for (const h of holds) h.release();
+        this.pending -= batch.length;
       }
-      p.ready.shift();
-      // Delivered, or spooled by the exporters: the write-ahead log may now be trimmed past it.
-      for (const h of holds) h.release();
-      this.pending -= batch.length;
       this.pendingGauge.set(this.labels, this.pending);
       this.wakeRoomWaiters();
+      if (failed === undefined) {
+        failures = 0;
+        continue;
+      }
+      failures++;
+      this.failures.inc(this.labels);
+      const e = failed as Error;
+      const wait = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (failures - 1));
+      this.s.logger.warn(
+        { err: { type: e.name, message: e.message }, pending: this.pending, retryInMs: wait },
+        'exporters failed a batch; keeping it and sending it again',
+      );
+      const jittered = Math.round(wait * (0.5 + Math.random()));
+      const stopped = await sleep(jittered, this.abandon.signal).then(
+        () => false,
+        () => true,
+      );
+      if (stopped) break;
     }
   }
 

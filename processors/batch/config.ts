@@ -6,6 +6,8 @@ export interface BatchConfig {
   timeout: string;
   partition_by: string[];
   max_pending_records: number;
+  /** Cut batches handed to the exporters at the same time, per partition. */
+  max_in_flight?: number;
   retry_initial_interval: string;
   retry_max_interval: string;
 }
@@ -16,6 +18,7 @@ export const defaultConfig = (): BatchConfig => ({
   timeout: '300s',
   partition_by: [],
   max_pending_records: 10_000,
+  max_in_flight: 4,
   retry_initial_interval: '1s',
   retry_max_interval: '60s',
 });
@@ -49,6 +52,13 @@ export const configSchema = {
       type: 'integer',
       minimum: 1,
       description: 'Bound on records held (open batches + batches waiting for or retrying delivery), like AFLO_MAX_BUFFER_SIZE. Beyond it, new data is refused with back-pressure (receivers answer 429). Default 10000.',
+    },
+    max_in_flight: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      description:
+        'Cut batches handed to the exporters at the same time, per partition (default 4). Writing a batch to a spool or a store waits on the disk or the network; one at a time, those waits cap the throughput. 1 = strictly one after the other.',
     },
     retry_initial_interval: {
       type: 'string',

@@ -72,7 +72,12 @@ export interface ObjectExporterCommonConfig {
   max_records_per_object: number;
   /** gzip level 1–9 (default {@link DEFAULT_GZIP_LEVEL}). */
   compression_level?: number;
+  /** Spooled objects uploaded at the same time (default {@link DEFAULT_CONCURRENT_UPLOADS}). */
+  max_concurrent_uploads?: number;
 }
+
+/** Spooled objects an exporter uploads at the same time, unless configured. */
+export const DEFAULT_CONCURRENT_UPLOADS = 4;
 
 
 export const commonObjectSchemaProps = {
@@ -92,6 +97,12 @@ export const commonObjectSchemaProps = {
     maximum: 9,
     description: `gzip level of the objects, 1 (fastest) to 9 (smallest). Default ${DEFAULT_GZIP_LEVEL}: about twice as fast as 6 for files about 25 % larger.`,
   },
+  max_concurrent_uploads: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 64,
+    description: 'With the write-ahead log on: spooled objects uploaded at the same time (default 4). One at a time, the latency of each upload caps the throughput.',
+  },
 } as const;
 
 export interface ObjectExporterOptions<D extends Destination> {
@@ -107,6 +118,8 @@ export interface ObjectExporterOptions<D extends Destination> {
   maxRecordsPerObject: number;
   /** gzip level (default {@link DEFAULT_GZIP_LEVEL}). */
   gzipLevel?: number;
+  /** Durable mode: spooled objects uploaded at the same time (default {@link DEFAULT_CONCURRENT_UPLOADS}). */
+  maxConcurrentUploads?: number;
   /** Also split so that each object's uncompressed JSON stays within this many bytes (0 = no limit). */
   maxBytesPerObject?: number;
   /**
@@ -132,7 +145,10 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
   /** Durable mode: the spool and its uploader. */
   spool?: Spool;
   private uploader?: Promise<void>;
-  private wake?: () => void;
+  /** Idle uploaders waiting for objects. */
+  private waiting: (() => void)[] = [];
+  /** Spool ids being uploaded. */
+  private readonly uploading = new Set<string>();
   private spooledRecords = 0;
   private spoolGauge?: Gauge<'exporter'>;
 
@@ -212,7 +228,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
       this.spooledRecords += obj.records;
     }
     this.updateSpoolMetrics();
-    this.wake?.();
+    this.wakeUploaders();
   }
 
   /** Reads a spooled object back into the EncodedObject it was made from. */
@@ -232,33 +248,50 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     };
   }
 
-  /** Uploads spooled objects oldest first; on failure waits and tries again (nothing is dropped). */
+  /**
+   * Uploads spooled objects oldest first, `maxConcurrentUploads` at a time (an upload mostly waits
+   * on the network or the disk); on failure each uploader waits and tries again (nothing is
+   * dropped).
+   */
   private async uploadLoop(): Promise<void> {
+    const n = Math.max(1, this.o.maxConcurrentUploads ?? DEFAULT_CONCURRENT_UPLOADS);
+    await Promise.all(Array.from({ length: n }, () => this.uploader1()));
+  }
+
+  /** The oldest spooled object no other uploader has taken. */
+  private nextToUpload(): string | undefined {
+    for (const e of this.spool!.entries()) if (!this.uploading.has(e.id)) return e.id;
+    return undefined;
+  }
+
+  private async uploader1(): Promise<void> {
     let failures = 0;
     while (!this.stop.signal.aborted) {
-      const next = this.spool!.oldest();
-      if (!next) {
+      const id = this.nextToUpload();
+      if (id === undefined) {
         // One abort listener per wait, removed when the wait ends (otherwise every idle period
         // would leave one behind on the long-lived signal).
         const signal = this.stop.signal;
         let onAbort!: () => void;
         await new Promise<void>((resolve) => {
-          this.wake = resolve;
+          this.waiting.push(resolve);
           onAbort = resolve;
           signal.addEventListener('abort', onAbort, { once: true });
         });
         signal.removeEventListener('abort', onAbort);
-        this.wake = undefined;
         continue;
       }
+      this.uploading.add(id);
       try {
-        const { obj, route } = await this.readSpooled(next.id);
+        const { obj, route } = await this.readSpooled(id);
         await this.deliver(obj, this.o.destination(route));
-        await this.spool!.delete(next.id);
+        await this.spool!.delete(id);
+        this.uploading.delete(id);
         this.spooledRecords -= obj.records;
         this.updateSpoolMetrics();
         failures = 0;
       } catch (e) {
+        this.uploading.delete(id); // another uploader may take it while this one waits
         if (this.stop.signal.aborted) break;
         failures++;
         const wait = backoffDelay(this.o.retry, failures);
@@ -266,6 +299,14 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
         await sleep(wait, this.stop.signal).catch(() => undefined);
       }
     }
+  }
+
+  /** Wakes the idle uploaders (new objects in the spool). */
+  private wakeUploaders(): void {
+    const w = this.waiting;
+    if (!w.length) return;
+    this.waiting = [];
+    for (const wake of w) wake();
   }
 
   async consume(records: MeterRecord[]): Promise<void> {

@@ -31,7 +31,7 @@ export interface SpoolEntry {
 }
 
 export class Spool {
-  private entries = new Map<string, SpoolEntry>();
+  private index = new Map<string, SpoolEntry>();
   private order = 0;
 
   private constructor(
@@ -54,7 +54,7 @@ export class Spool {
       try {
         const { key } = readHeader(path);
         const st = statSync(path);
-        spool.entries.set(name, { id: name, key, bytes: st.size, createdMs: st.mtimeMs });
+        spool.index.set(name, { id: name, key, bytes: st.size, createdMs: st.mtimeMs });
         spool.order = Math.max(spool.order, Number(m[1]));
         budget?.add(st.size);
       } catch {
@@ -83,7 +83,7 @@ export class Spool {
     await rename(tmp, path);
     await fsyncPathAsync(this.dir);
     const bytes = 4 + meta.length + obj.body.length;
-    this.entries.set(id, { id, key: obj.key, bytes, createdMs: Date.now() });
+    this.index.set(id, { id, key: obj.key, bytes, createdMs: Date.now() });
     this.budget?.add(bytes);
     return id;
   }
@@ -94,13 +94,18 @@ export class Spool {
    * sorting the whole index each time made a backlog of n objects cost O(n² log n)).
    */
   oldest(): SpoolEntry | undefined {
-    for (const e of this.entries.values()) return e;
+    for (const e of this.index.values()) return e;
     return undefined;
+  }
+
+  /** Entries, oldest first, without copying the index (do not put or delete while iterating). */
+  entries(): IterableIterator<SpoolEntry> {
+    return this.index.values();
   }
 
   /** Entries, oldest first. */
   list(): SpoolEntry[] {
-    return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    return [...this.index.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   async get(id: string): Promise<SpoolObject> {
@@ -111,20 +116,20 @@ export class Spool {
   }
 
   async delete(id: string): Promise<void> {
-    const e = this.entries.get(id);
+    const e = this.index.get(id);
     if (!e) return;
     await rm(join(this.dir, id), { force: true });
-    this.entries.delete(id);
+    this.index.delete(id);
     this.budget?.sub(e.bytes);
   }
 
   get count(): number {
-    return this.entries.size;
+    return this.index.size;
   }
 
   get bytes(): number {
     let n = 0;
-    for (const e of this.entries.values()) n += e.bytes;
+    for (const e of this.index.values()) n += e.bytes;
     return n;
   }
 
