@@ -33,7 +33,8 @@ function rng(seed: number) {
 }
 
 describe('crash safety', () => {
-  it(`keeps every acknowledged call across ${KILLS} SIGKILLs, with no duplicate after de-duplication`, { timeout: 600_000 }, async (t) => {
+  // The file exporter writes in place by default; with SPANMETER_FILE_SPOOL=true through its spool.
+  for (const spool of ['false', 'true']) it(`keeps every acknowledged call across ${KILLS} SIGKILLs, with no duplicate after de-duplication (file exporter, spool: ${spool})`, { timeout: 600_000 }, async (t) => {
     const seed = Number(process.env.SPANMETER_CHAOS_SEED ?? Date.now() % 1_000_000);
     const rand = rng(seed);
     const dir = mkdtempSync(join(tmpdir(), 'spanmeter-crash-'));
@@ -47,6 +48,7 @@ describe('crash safety', () => {
       SPANMETER_LOG_LEVEL: 'warn',
       AFLO_FLUSH_INTERVAL: '1',
       AFLO_BATCH_SIZE: '40',
+      SPANMETER_FILE_SPOOL: spool,
     };
     const url = `http://127.0.0.1:${httpPort}/v1/traces`;
     const start = async (): Promise<Cli> => {
@@ -103,7 +105,7 @@ describe('crash safety', () => {
     const missing = [...acked].filter((id) => !callsFound.has(id));
     const doubled = [...callsFound].filter(([, n]) => n > 1).map(([id]) => id);
     t.diagnostic(
-      `seed ${seed}: ${KILLS} SIGKILLs, ${sent} calls sent, ${acked.size} acknowledged, ${callsFound.size} found; ` +
+      `spool ${spool}, seed ${seed}: ${KILLS} SIGKILLs, ${sent} calls sent, ${acked.size} acknowledged, ${callsFound.size} found; ` +
         `${records.length} records written, ${records.length - unique.size} exact duplicates removed, ${doubled.length} calls still doubled after de-duplication`,
     );
     assert.ok(acked.size > 0, 'some calls were acknowledged');

@@ -17,6 +17,14 @@ describe('file exporter', () => {
     assert.deepEqual(readFileSync(join(dir, obj.key)), obj.body);
   });
 
+  it('writes durably in place unless spool: true (for network mounts)', async () => {
+    assert.equal(new FileSink().durableWrites, true);
+    assert.equal(new FileSink({ durableWrites: false }).durableWrites, false);
+    const { validateAgainst } = await import('../../src/config/ajv.js');
+    assert.deepEqual(validateAgainst(factory.configSchema, { ...factory.defaultConfig(), spool: true }), []);
+    assert.notDeepEqual(validateAgainst(factory.configSchema, { ...factory.defaultConfig(), spool: 'sometimes' }), []);
+  });
+
   it('defaults to ./data/out and litellm-metering; rejects a `when` value outside allowed', () => {
     const d = factory.defaultConfig();
     assert.equal(d.directory, './data/out');

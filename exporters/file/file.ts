@@ -9,6 +9,16 @@ export interface FileDestination extends Destination {
 }
 
 export class FileSink implements ObjectSink<FileDestination> {
+  /**
+   * writeFileAtomic fsyncs the file and its directory, so by default no spool sits in front of
+   * it (`spool: true` puts one back, for directories on network mounts).
+   */
+  readonly durableWrites: boolean;
+
+  constructor(o: { durableWrites?: boolean } = {}) {
+    this.durableWrites = o.durableWrites ?? true;
+  }
+
   async put(obj: EncodedObject, dest: FileDestination, signal: AbortSignal): Promise<void> {
     await writeFileAtomic(join(resolve(dest.directory), ...obj.key.split('/')), obj.body, signal);
   }

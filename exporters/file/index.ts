@@ -16,6 +16,8 @@ export interface FileExporterConfig extends ObjectExporterCommonConfig {
   routing?: RoutingConfig<RouteOverride>;
   retry_on_failure: RetryConfig;
   when?: WhenConfig;
+  /** With the write-ahead log on: write to the local spool first (for directories on network mounts). */
+  spool?: boolean;
 }
 
 export default defineFactory({
@@ -39,6 +41,11 @@ export default defineFactory({
       ),
       retry_on_failure: retryConfigSchema,
       when: whenSchema,
+      spool: {
+        type: 'boolean',
+        description:
+          'With the write-ahead log on: write each file to the local spool first and copy it to the directory in the background (default false: files are written durably in place, a spool would only add a second copy on the same disk). Use it when the directory is a network mount (NFS, SMB) that can be unavailable for a while.',
+      },
     },
   },
   defaultConfig: (): FileExporterConfig => ({
@@ -54,7 +61,7 @@ export default defineFactory({
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
     return new ObjectExporter<FileDestination>({
       ...s,
-      sink: new FileSink(),
+      sink: new FileSink({ durableWrites: !c.spool }),
       routing: c.routing,
       retry: retryPolicy(c.retry_on_failure, c.timeout),
       maxRecordsPerObject: c.max_records_per_object,

@@ -102,6 +102,33 @@ describe('ObjectExporter, durable mode, concurrent uploads', () => {
   });
 });
 
+describe('ObjectExporter, durable mode, a sink with durable writes (file)', () => {
+  it('writes directly (no spool copy), and still uploads what a spool holds from before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-delivery-'));
+    const put: string[] = [];
+    try {
+      // An earlier version spooled an object and stopped before uploading it.
+      const before = exporter({ put: async () => Promise.reject(new Error('down')) }, dir);
+      await before.start();
+      await before.consume([rec(1)]);
+      assert.equal(before.spool!.count, 1);
+      await before.shutdown(Date.now() + 50);
+
+      const sink: ObjectSink<Destination> = { durableWrites: true, put: async (o: EncodedObject) => void put.push(o.key) };
+      const x = exporter(sink, dir);
+      await x.start();
+      await x.consume([rec(2)]);
+      assert.equal(put.length >= 1, true);
+      for (let t = 0; (put.length < 2 || x.spool!.count > 0) && t < 200; t++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(put.length, 2, 'the new object and the leftover one');
+      assert.equal(x.spool!.count, 0, 'the leftover was uploaded and removed; nothing new was spooled');
+      await x.shutdown(Date.now() + 1000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('lazySink', () => {
   it('loads the real sink on start, delegates put and close, and refuses put before start', async () => {
     let loaded = 0;

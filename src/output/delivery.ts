@@ -39,6 +39,12 @@ export interface Destination {
 export interface ObjectSink<D extends Destination> {
   /** Writes `obj.body` under `obj.key` at `dest`, overwriting. Rejects on failure; honours `signal`. */
   put(obj: EncodedObject, dest: D, signal: AbortSignal): Promise<void>;
+  /**
+   * `put` itself leaves the object durable on local disk (fsync'd), so with the write-ahead log
+   * on there is nothing a spool would add but a second copy on the same disk: such a sink is
+   * written directly (the batch keeps its log holds until the write succeeded).
+   */
+  readonly durableWrites?: boolean;
   start?(): Promise<void>;
   close?(): Promise<void>;
 }
@@ -311,7 +317,9 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
 
   async consume(records: MeterRecord[]): Promise<void> {
     if (records.length === 0) return;
-    if (this.spool) return this.consumeDurable(records);
+    // A sink whose writes are durable themselves is written directly; its spool (opened anyway)
+    // only uploads what an earlier version may have left in it.
+    if (this.spool && !this.o.sink.durableWrites) return this.consumeDurable(records);
     const objects = await this.encode(records);
     this.queued += records.length;
     this.o.metrics.queueSize(this.queued);
