@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { PermanentError } from '../component.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import { DEFAULT_GZIP_LEVEL, encodeBatch, encodeBatchAsync, joinKey, recordsJson, minutePartition, splitRecords } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, encodeBatch, encodeBatchAsync, joinKey, recordsJson, recordsJsonBytes, minutePartition, splitRecords } from './encode.js';
 import { groupByRoute } from './routing.js';
 import { DeliveryError, RetryableError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { isActive, whenProblems } from './when.js';
@@ -85,6 +85,7 @@ describe('encodeBatch', () => {
         const shared = Object.freeze({ team: 't' }); // one frozen set in several records (its JSON is cached)
         const withShared = [...rs, { dimensions: shared, meterApiName: 'm', meterTimeInMillis: 1, meterValue: 2 }, { dimensions: shared, meterApiName: 'n', meterTimeInMillis: 3, meterValue: 4, uniqueId: 'u' }];
         assert.equal(recordsJson(withShared as MeterRecord[]), JSON.stringify(withShared));
+        assert.equal(recordsJsonBytes(withShared as MeterRecord[]).toString('utf8'), JSON.stringify(withShared));
       }),
       { numRuns: 3000 },
     );
