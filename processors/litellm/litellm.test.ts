@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { BackpressureError, type CreateSettings } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
@@ -212,16 +213,102 @@ describe('litellm processor: de-duplication', () => {
   it('the window is bounded by size and by time', () => {
     let now = 0;
     const w = new DedupWindow(1000, 3, () => now);
-    for (const k of ['a', 'b', 'c', 'd']) w.add(k);
+    const id = (c: string) => `${c.repeat(32)}/${c.repeat(16)}`;
+    const [a, b, c, d, e, f, g, h] = [...'abcdef01'].map(id);
+    for (const k of [a, b, c, d]) w.add(k!);
     assert.equal(w.size, 3);
-    assert.equal(w.has('a'), false, 'oldest evicted by size');
-    assert.equal(w.has('d'), true);
+    assert.equal(w.has(a!), false, 'oldest evicted by size');
+    assert.equal(w.has(d!), true);
     now = 1500;
-    assert.equal(w.has('d'), false, 'expired by time');
-    w.add('e');
+    assert.equal(w.has(d!), false, 'expired by time');
+    w.add(e!);
     assert.equal(w.size, 1);
-    w.addAll(['f', 'g', 'e', 'h']); // 'e' again: moved to the newest, so 'f' is the oldest
-    assert.deepEqual(['e', 'f', 'g', 'h'].map((k) => w.has(k)), [true, false, true, true]);
+    w.addAll([f!, g!, e!, h!]); // e again: moved to the newest, so f is the oldest
+    assert.deepEqual([e, f, g, h].map((k) => w.has(k!)), [true, false, true, true]);
+    w.add('not/an-id');
+    assert.equal(w.has('not/an-id'), false, 'other key shapes are never remembered (as spans without ids)');
+  });
+
+  it('the window answers exactly as a plain Map model would (property; ids in a typed-array table)', () => {
+    /** The straightforward implementation (the one before the typed-array table). */
+    class Model {
+      readonly seen = new Map<string, number>();
+      constructor(
+        readonly windowMs: number,
+        readonly max: number,
+        readonly now: () => number,
+      ) {}
+      has(k: string): boolean {
+        if (!/^[0-9a-f]{32}\/[0-9a-f]{16}$/.test(k)) return false; // never remembered
+        const t = this.seen.get(k);
+        if (t === undefined) return false;
+        if (this.now() - t > this.windowMs) {
+          this.seen.delete(k);
+          return false;
+        }
+        return true;
+      }
+      addAll(keys: string[]): void {
+        if (this.max <= 0 || !keys.length) return;
+        const now = this.now();
+        for (const k of keys) {
+          if (!/^[0-9a-f]{32}\/[0-9a-f]{16}$/.test(k)) continue;
+          this.seen.delete(k);
+          this.seen.set(k, now);
+        }
+        for (const [k, t] of this.seen) {
+          if (this.seen.size > this.max || now - t > this.windowMs) this.seen.delete(k);
+          else break;
+        }
+      }
+    }
+    const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
+    // Real-shaped keys that share span ids or trace ids (so hashes collide), a few upper-case ones, and odd keys.
+    const key = fc.oneof(
+      { weight: 8, arbitrary: fc.tuple(fc.nat({ max: 5 }), fc.nat({ max: 5 })).map(([t, s]) => `${hex(t * 7919, 32)}/${hex(s * 104729, 16)}`) },
+      { weight: 1, arbitrary: fc.nat({ max: 3 }).map((t) => `${hex(t, 32).toUpperCase()}/${'ab'.repeat(8)}`) },
+      { weight: 1, arbitrary: fc.constantFrom('a', 'x/y', `${'g'.repeat(32)}/${'0'.repeat(16)}`) },
+    );
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('add' as const), keys: fc.array(key, { minLength: 1, maxLength: 6 }) }),
+      fc.record({ t: fc.constant('has' as const), key }),
+      fc.record({ t: fc.constant('tick' as const), ms: fc.nat({ max: 60 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 100 }), fc.array(op, { maxLength: 120 }), (max, windowMs, ops) => {
+        let now = 1_000;
+        const w = new DedupWindow(windowMs, max, () => now);
+        const m = new Model(windowMs, max, () => now);
+        for (const o of ops) {
+          if (o.t === 'tick') now += o.ms;
+          else if (o.t === 'add') {
+            w.addAll(o.keys);
+            m.addAll(o.keys);
+          } else assert.equal(w.has(o.key), m.has(o.key), `has(${o.key}) at ${now}`);
+          assert.equal(w.size, m.seen.size, 'size');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('holds 100,000 ids through many table rebuilds, forgetting only the oldest', () => {
+    let now = 0;
+    const w = new DedupWindow(60_000, 1000, () => now);
+    const k = (i: number) => `${i.toString(16).padStart(32, '0')}/${(i * 2654435761 >>> 0).toString(16).padStart(16, '0')}`;
+    for (let i = 0; i < 100_000; i += 100) {
+      w.addAll(Array.from({ length: 100 }, (_, j) => k(i + j)));
+      now += 1;
+    }
+    assert.equal(w.size, 1000);
+    assert.equal(w.has(k(98_999)), false);
+    assert.equal(w.has(k(99_000)), true);
+    assert.equal(w.has(k(99_999)), true);
+    // Ids that differ from remembered ones in one byte only (same trace, span + 1): never "seen".
+    const near = (i: number) => `${i.toString(16).padStart(32, '0')}/${((i * 2654435761 >>> 0) + 1).toString(16).padStart(16, '0')}`;
+    let falsePositives = 0;
+    for (let i = 99_000; i < 100_000; i++) if (w.has(near(i))) falsePositives++;
+    assert.equal(falsePositives, 0);
   });
 });
 
