@@ -39,6 +39,8 @@ export class DedupWindow {
   private ringHead = 0;
   private ringLen = 0;
   private nextSerial = 1;
+  /** Table rebuilds and ring compactions so far (each O(entries); tests hold them rare). */
+  readonly work = { rebuilds: 0, compactions: 0 };
   private readonly scratch = new Uint32Array(WORDS);
 
   constructor(
@@ -47,9 +49,10 @@ export class DedupWindow {
     private readonly now: () => number = Date.now,
   ) {
     const cap = Math.max(0, maxEntries);
-    // One spare place: an insert may briefly make it maxEntries + 1 before evict() runs.
-    this.ringSlot = new Int32Array(cap + 1);
-    this.ringSerial = new Float64Array(cap + 1);
+    // Twice the entries (plus spares): when the ring fills, at least half of it is dead places
+    // (re-added or expired keys), so compacting it costs O(1) per dead place.
+    this.ringSlot = new Int32Array(2 * cap + 2);
+    this.ringSerial = new Float64Array(2 * cap + 2);
     const size = tableSize(cap);
     this.words = new Uint32Array(size * WORDS);
     this.state = new Uint8Array(size);
@@ -159,11 +162,11 @@ export class DedupWindow {
   /** Forgets the oldest entries while there are too many or they are too old. */
   private evict(now: number): void {
     const cap = this.ringSlot.length;
-    if (this.ringLen >= cap) this.compactRing(); // re-added keys left dead places in the ring
+    if (this.ringLen >= cap) this.compactRing(); // full: mostly dead places (re-added or expired keys)
     while (this.ringLen > 0) {
       const slot = this.ringSlot[this.ringHead]!;
       const live = this.state[slot] === USED && this.serial[slot] === this.ringSerial[this.ringHead];
-      if (live && this.used <= this.maxEntries && this.ringLen < cap && now - this.stamp[slot]! <= this.windowMs) break;
+      if (live && this.used <= this.maxEntries && now - this.stamp[slot]! <= this.windowMs) break;
       if (live) this.remove(slot);
       this.ringHead = (this.ringHead + 1) % cap;
       this.ringLen--;
@@ -172,6 +175,7 @@ export class DedupWindow {
 
   /** Drops the ring's dead places (entries removed or re-added), keeping the order. */
   private compactRing(): void {
+    this.work.compactions++;
     const cap = this.ringSlot.length;
     let n = 0;
     for (let k = 0; k < this.ringLen; k++) {
@@ -188,6 +192,7 @@ export class DedupWindow {
 
   /** Re-inserts the live entries into a clean table (drops tombstones), keeping their order. */
   private rebuild(): void {
+    this.work.rebuilds++;
     const { words, state, stamp, serial } = this;
     const size = this.mask + 1;
     this.words = new Uint32Array(size * WORDS);

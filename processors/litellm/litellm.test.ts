@@ -309,6 +309,16 @@ describe('litellm processor: de-duplication', () => {
     let falsePositives = 0;
     for (let i = 99_000; i < 100_000; i++) if (w.has(near(i))) falsePositives++;
     assert.equal(falsePositives, 0);
+    // Each rebuild or compaction costs O(entries): they must stay rare (O(1) amortised per id).
+    assert.ok(w.work.rebuilds <= 100_000 / 300, `${w.work.rebuilds} rebuilds for 100,000 ids in a 1,000-id window (each moves ≤ 1,000)`);
+    assert.ok(w.work.compactions <= 100_000 / 1000, `${w.work.compactions} ring compactions`);
+    // The steady state of a full window (every add evicts the oldest) compacts nothing.
+    const steady = new DedupWindow(60_000, 1000, () => now);
+    for (let i = 0; i < 20_000; i++) steady.add(k(i));
+    assert.equal(steady.work.compactions, 0);
+    // Re-adds leave dead places; compacting them stays rare.
+    for (let i = 0; i < 20_000; i++) steady.add(k(19_000 + (i % 1000)));
+    assert.ok(steady.work.compactions <= 20_000 / 1000, `${steady.work.compactions} compactions for 20,000 re-adds`);
   });
 });
 
