@@ -184,4 +184,20 @@ describe('durable pipelines (write-ahead log)', () => {
     const missing = Array.from({ length: 400 }, (_, i) => `call-${i}`).filter((id) => !ids.has(id));
     assert.deepEqual(missing, []);
   });
+
+  it('with room in memory, forwards concurrent appends from memory, not by reading the log back', { timeout: 60_000 }, async () => {
+    const dataDir = mkdtempSync(join(root, 'mem-'));
+    const { svc, source, capture } = await service(dataDir, '');
+    await svc.start();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 400; i++) {
+      sends.push(source().emit([rec(i)]));
+      if (i % 7 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(sends);
+    const stage = svc.graph.durable[0]!;
+    await svc.shutdown(20_000);
+    assert.equal(new Set((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId)).size, 400);
+    assert.equal(stage.diskReads, 0, 'every record came from the in-memory window');
+  });
 });

@@ -62,6 +62,8 @@ export class DurableStage implements Consumer<unknown> {
   private readonly memory = new Map<number, { data: unknown; bytes: number }>();
   private memoryUsed = 0;
   private forwardedSeq = 0;
+  /** Times the forwarder went to disk for records (a backlog beyond memory_buffer, a restart); in status. */
+  diskReads = 0;
   private wake?: () => void;
   private forwarder?: Promise<void>;
   private stopping = false;
@@ -177,6 +179,7 @@ export class DurableStage implements Consumer<unknown> {
         continue;
       }
       // Not in memory: read the backlog from disk, at least up to what is on disk now.
+      this.diskReads++;
       const target = wal.lastSeq;
       let complete = true;
       for await (const chunk of wal.read(this.forwardedSeq, 1024 * 1024)) {
@@ -286,6 +289,7 @@ export class DurableStage implements Consumer<unknown> {
       forwardedSeq: this.forwardedSeq,
       checkpoint: wal?.checkpoint ?? 0,
       outstandingHolds: this.watermark.outstanding,
+      diskReads: this.diskReads,
     };
   }
 
