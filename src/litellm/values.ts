@@ -91,122 +91,160 @@ interface UsageScan {
 }
 
 const FAIL = -1;
+/** The usage_object keys usageFromObject reads (top level and in the details dicts). */
+const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens', 'prompt_tokens_details', 'completion_tokens_details', 'cached_tokens', 'cache_creation_tokens', 'reasoning_tokens'];
+/** The scalar words repr() writes for these values. */
+const KEYWORDS = ['None', 'True', 'False'];
+/** Stands for any other key (matches no field below). */
+const OTHER_KEY = '\u0000other';
 
 /**
  * Scans `{'key': value, ...}` where a value is a decimal int of at most 15 digits, None, True,
  * False or (at the top level) a dict of those, separated by single spaces as repr() writes them.
  * Returns null for anything else (the general parser then decides, errors included).
  */
-export function scanUsageRepr(s: string): LlmUsage | null {
-  const r: UsageScan = { top: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, ptd: null, ctd: null };
-  let i = 0;
-  const n = s.length;
-  const spaces = () => {
-    while (i < n && s.charCodeAt(i) === 32) i++;
-  };
-  /** A key: a single-quoted run without backslashes or quotes. */
-  const key = (): string | null => {
-    if (s.charCodeAt(i) !== 39) return null;
-    const end = s.indexOf("'", i + 1);
-    if (end < 0) return null;
-    const k = s.slice(i + 1, end);
-    if (k.includes('\\') || k.includes('"') || k.includes('\n')) return null;
-    i = end + 1;
-    return k;
-  };
-  /** A scalar as count() would read it after pyToJson; FAIL when it is not one of the simple forms. */
-  const scalar = (): number => {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      const from = i;
-      while (i < n && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
-      const len = i - from;
-      if (len > 15 || (len > 1 && c === 48)) return FAIL;
-      const next = s.charCodeAt(i);
-      if ((next >= 65 && next <= 90) || (next >= 97 && next <= 122) || next === 95 || next === 46) return FAIL;
-      return Number(s.slice(from, i));
+export function scanUsageRepr(text: string): LlmUsage | null {
+  return new UsageScanner(text).scan();
+}
+
+/** The scanner of {@link scanUsageRepr} (a class: its position is a field, not a closure variable). */
+class UsageScanner {
+  private i = 0;
+  private readonly n: number;
+  constructor(private readonly s: string) {
+    this.n = s.length;
+  }
+
+  private spaces(): void {
+    while (this.i < this.n && this.s.charCodeAt(this.i) === 32) this.i++;
+  }
+
+  /**
+   * A key: a single-quoted run without backslashes, double quotes or newlines. Returns the name
+   * when it is one read here, OTHER_KEY for any other name (no string is made), null otherwise.
+   */
+  private key(): string | null {
+    const s = this.s;
+    if (s.charCodeAt(this.i) !== 39) return null;
+    const from = this.i + 1;
+    let end = from;
+    for (; end < this.n; end++) {
+      const c = s.charCodeAt(end);
+      if (c === 39) break;
+      if (c === 92 || c === 34 || c === 10) return null;
     }
-    for (const word of ['None', 'True', 'False']) {
-      if (s.startsWith(word, i)) {
-        const next = s.charCodeAt(i + word.length);
+    if (end >= this.n) return null;
+    this.i = end + 1;
+    const len = end - from;
+    for (const name of USAGE_KEYS) if (name.length === len && s.startsWith(name, from)) return name;
+    return OTHER_KEY;
+  }
+
+  /** A scalar as count() would read it after pyToJson; FAIL when it is not one of the simple forms. */
+  private scalar(): number {
+    const s = this.s;
+    const c = s.charCodeAt(this.i);
+    if (c >= 48 && c <= 57) {
+      const from = this.i;
+      let j = from;
+      while (j < this.n && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+      const len = j - from;
+      if (len > 15 || (len > 1 && c === 48)) return FAIL;
+      const next = s.charCodeAt(j);
+      if ((next >= 65 && next <= 90) || (next >= 97 && next <= 122) || next === 95 || next === 46) return FAIL;
+      this.i = j;
+      let v = 0;
+      for (let k = from; k < j; k++) v = v * 10 + (s.charCodeAt(k) - 48);
+      return v;
+    }
+    for (const word of KEYWORDS) {
+      if (s.startsWith(word, this.i)) {
+        const next = s.charCodeAt(this.i + word.length);
         if ((next >= 48 && next <= 57) || (next >= 65 && next <= 90) || (next >= 97 && next <= 122) || next === 95) return FAIL;
-        i += word.length;
+        this.i += word.length;
         return 0; // None → null, booleans: count() reads both as 0
       }
     }
     return FAIL;
-  };
-  /** `{'k': scalar, ...}` into `into` (only the keys it has), or FAIL. Nested dicts fail. */
-  const dict = (into: Record<string, number> | null): number => {
-    if (s.charCodeAt(i) !== 123) return FAIL; // {
-    i++;
-    spaces();
-    if (s.charCodeAt(i) === 125) {
-      i++;
+  }
+
+  /** `{'k': scalar, ...}`: the details counts when `details` names a details dict, or FAIL. Nested dicts fail. */
+  private dict(into: Record<string, number> | null): number {
+    const s = this.s;
+    if (s.charCodeAt(this.i) !== 123) return FAIL; // {
+    this.i++;
+    this.spaces();
+    if (s.charCodeAt(this.i) === 125) {
+      this.i++;
       return 0;
     }
     for (;;) {
-      const k = key();
+      const k = this.key();
       if (k === null) return FAIL;
-      spaces();
-      if (s.charCodeAt(i) !== 58) return FAIL; // :
-      i++;
-      spaces();
-      const v = scalar();
+      this.spaces();
+      if (s.charCodeAt(this.i) !== 58) return FAIL; // :
+      this.i++;
+      this.spaces();
+      const v = this.scalar();
       if (v === FAIL) return FAIL;
-      if (into && Object.hasOwn(into, k)) into[k] = v;
-      spaces();
-      const c = s.charCodeAt(i);
-      i++;
+      if (into !== null && k !== OTHER_KEY && Object.hasOwn(into, k)) into[k] = v;
+      this.spaces();
+      const c = s.charCodeAt(this.i);
+      this.i++;
       if (c === 125) return 0; // }
       if (c !== 44) return FAIL; // ,
-      spaces();
-      if (s.charCodeAt(i) === 125) return FAIL; // trailing comma: the general parser's business
+      this.spaces();
+      if (s.charCodeAt(this.i) === 125) return FAIL; // trailing comma: the general parser's business
     }
-  };
-  if (s.charCodeAt(0) !== 123) return null;
-  i = 1;
-  spaces();
-  if (s.charCodeAt(i) === 125) return null; // {} — general path (it is JSON too)
-  for (;;) {
-    const k = key();
-    if (k === null) return null;
-    spaces();
-    if (s.charCodeAt(i) !== 58) return null;
-    i++;
-    spaces();
-    if (s.charCodeAt(i) === 123) {
-      // A nested dict: the details dicts are kept (the last one wins, as in a dict); others skipped.
-      const into: Record<string, number> | null = k === 'prompt_tokens_details' ? { cached_tokens: 0, cache_creation_tokens: 0 } : k === 'completion_tokens_details' ? { reasoning_tokens: 0 } : null;
-      if (dict(into) === FAIL) return null;
-      if (k === 'prompt_tokens_details') r.ptd = into as UsageScan['ptd'];
-      else if (k === 'completion_tokens_details') r.ctd = into as UsageScan['ctd'];
-      else if (Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = 0; // count(dict) is 0
-    } else {
-      const v = scalar();
-      if (v === FAIL) return null;
-      if (k === 'prompt_tokens_details') r.ptd = null;
-      else if (k === 'completion_tokens_details') r.ctd = null;
-      else if (Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = v;
-    }
-    spaces();
-    const c = s.charCodeAt(i);
-    i++;
-    if (c === 125) break;
-    if (c !== 44) return null;
-    spaces();
-    if (s.charCodeAt(i) === 125) return null;
   }
-  if (i !== n) return null;
-  const t = r.top;
-  return {
-    promptTokens: t.prompt_tokens,
-    completionTokens: t.completion_tokens,
-    totalTokens: t.total_tokens || t.prompt_tokens + t.completion_tokens,
-    cachedReadTokens: (r.ptd?.cached_tokens ?? 0) || t.cache_read_input_tokens,
-    cacheCreationTokens: t.cache_creation_input_tokens || (r.ptd?.cache_creation_tokens ?? 0),
-    reasoningTokens: r.ctd?.reasoning_tokens ?? 0,
-  };
+
+  scan(): LlmUsage | null {
+    const s = this.s;
+    const r: UsageScan = { top: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, ptd: null, ctd: null };
+    if (s.charCodeAt(0) !== 123) return null;
+    this.i = 1;
+    this.spaces();
+    if (s.charCodeAt(this.i) === 125) return null; // {} — general path (it is JSON too)
+    for (;;) {
+      const k = this.key();
+      if (k === null) return null;
+      this.spaces();
+      if (s.charCodeAt(this.i) !== 58) return null;
+      this.i++;
+      this.spaces();
+      if (s.charCodeAt(this.i) === 123) {
+        // A nested dict: the details dicts are kept (the last one wins, as in a dict); others skipped.
+        const into: Record<string, number> | null = k === 'prompt_tokens_details' ? { cached_tokens: 0, cache_creation_tokens: 0 } : k === 'completion_tokens_details' ? { reasoning_tokens: 0 } : null;
+        if (this.dict(into) === FAIL) return null;
+        if (k === 'prompt_tokens_details') r.ptd = into as UsageScan['ptd'];
+        else if (k === 'completion_tokens_details') r.ctd = into as UsageScan['ctd'];
+        else if (k !== OTHER_KEY && Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = 0; // count(dict) is 0
+      } else {
+        const v = this.scalar();
+        if (v === FAIL) return null;
+        if (k === 'prompt_tokens_details') r.ptd = null;
+        else if (k === 'completion_tokens_details') r.ctd = null;
+        else if (k !== OTHER_KEY && Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = v;
+      }
+      this.spaces();
+      const c = s.charCodeAt(this.i);
+      this.i++;
+      if (c === 125) break;
+      if (c !== 44) return null;
+      this.spaces();
+      if (s.charCodeAt(this.i) === 125) return null;
+    }
+    if (this.i !== this.n) return null;
+    const t = r.top;
+    return {
+      promptTokens: t.prompt_tokens,
+      completionTokens: t.completion_tokens,
+      totalTokens: t.total_tokens || t.prompt_tokens + t.completion_tokens,
+      cachedReadTokens: (r.ptd?.cached_tokens ?? 0) || t.cache_read_input_tokens,
+      cacheCreationTokens: t.cache_creation_input_tokens || (r.ptd?.cache_creation_tokens ?? 0),
+      reasoningTokens: r.ctd?.reasoning_tokens ?? 0,
+    };
+  }
 }
 
 /**
