@@ -12,11 +12,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './process.js';
 
 const run = promisify(execFile);
 
@@ -27,17 +27,6 @@ export interface TestPostgres {
 }
 
 export type TestPostgresResult = TestPostgres | { skip: string };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function canConnect(url: string): Promise<string | undefined> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
