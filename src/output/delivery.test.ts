@@ -7,13 +7,13 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { MeterRecord } from '../data/meter-record.js';
 import { ServiceMetrics } from '../telemetry/metrics.js';
-import { DEFAULT_CONCURRENT_UPLOADS, ObjectExporter, lazySink, type Destination, type ObjectSink } from './delivery.js';
+import { DEFAULT_CONCURRENT_UPLOADS, ObjectExporter, lazySink, type Destination, type ObjectExporterOptions, type ObjectSink } from './delivery.js';
 import type { EncodedObject } from './encode.js';
 
 const rec = (i: number): MeterRecord => ({ meterApiName: 'llm_api_call', meterTimeInMillis: 1_764_355_422_941 + i, meterValue: 1, uniqueId: `u${i}` });
 const policy = { enabled: true, initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0, maxElapsedMs: 0, attemptTimeoutMs: 1000 };
 
-function exporter(sink: ObjectSink<Destination>, dataDir: string) {
+function exporter(sink: ObjectSink<Destination>, dataDir: string, over: Partial<ObjectExporterOptions<Destination>> = {}) {
   const metrics = new ServiceMetrics('t', { processMetrics: false });
   return new ObjectExporter<Destination>({
     id: 'x',
@@ -26,7 +26,13 @@ function exporter(sink: ObjectSink<Destination>, dataDir: string) {
     maxRecordsPerObject: 100,
     dataDir,
     storage: { durable: true },
+    ...over,
   });
+}
+
+/** Polls `cond` every 10 ms, at most `tries` times. */
+async function until(cond: () => boolean, tries = 400): Promise<void> {
+  for (let t = 0; !cond() && t < tries; t++) await new Promise((r) => setTimeout(r, 10));
 }
 
 describe('ObjectExporter, durable mode', () => {
@@ -38,7 +44,7 @@ describe('ObjectExporter, durable mode', () => {
       await x.start();
       for (let i = 0; i < 30; i++) {
         await x.consume([rec(i)]); // spooled, then uploaded; the uploader goes idle again
-        for (let t = 0; put.length < i + 1 && t < 200; t++) await new Promise((r) => setTimeout(r, 5));
+        await until(() => put.length >= i + 1);
       }
       assert.equal(put.length, 30);
       const signal = (x as unknown as { stop: AbortController }).stop.signal;
@@ -71,28 +77,15 @@ describe('ObjectExporter, durable mode, concurrent uploads', () => {
         put.set(o.key, (put.get(o.key) ?? 0) + 1);
       },
     };
-    const metrics = new ServiceMetrics('t', { processMetrics: false });
-    const x = new ObjectExporter<Destination>({
-      id: 'x',
-      logger: pino({ level: 'silent' }),
-      registry: metrics.registry,
-      metrics: metrics.forComponent('exporter', 'x'),
-      sink,
-      destination: () => ({ path: 'p', label: 'test' }),
-      retry: { ...policy, initialMs: 5, maxMs: 10 },
-      maxRecordsPerObject: 100,
-      maxConcurrentUploads: 3,
-      dataDir: dir,
-      storage: { durable: true },
-    });
+    const x = exporter(sink, dir, { retry: { ...policy, initialMs: 5, maxMs: 10 }, maxConcurrentUploads: 3 });
     try {
       await x.start();
       for (let i = 0; i < 12; i++) await x.consume([rec(i)]);
-      for (let t = 0; put.size < 12 && t < 400; t++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => put.size >= 12);
       assert.equal(put.size, 12, 'every object uploaded');
       assert.ok([...put.values()].every((n) => n === 1), 'each once');
       assert.equal(peak, 3);
-      for (let t = 0; x.spool!.count > 0 && t < 100; t++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => x.spool!.count === 0);
       assert.equal(x.spool!.count, 0);
       assert.equal(x.status().spoolRecords, 0, 'record count back to zero (no double decrement)');
     } finally {
@@ -119,7 +112,7 @@ describe('ObjectExporter, durable mode, a sink with durable writes (file)', () =
       await x.start();
       await x.consume([rec(2)]);
       assert.equal(put.length >= 1, true);
-      for (let t = 0; (put.length < 2 || x.spool!.count > 0) && t < 200; t++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => put.length >= 2 && x.spool!.count === 0);
       assert.equal(put.length, 2, 'the new object and the leftover one');
       assert.equal(x.spool!.count, 0, 'the leftover was uploaded and removed; nothing new was spooled');
       await x.shutdown(Date.now() + 1000);

@@ -49,6 +49,16 @@ ${durability}
 
 const rec = (i: number): MeterRecord => ({ meterApiName: 'llm_api_call', meterTimeInMillis: 1_700_000_000_000 + i, meterValue: 1, uniqueId: `call-${i}` });
 
+/** Emits records 0..n-1 one per call, many in flight at once (a few event-loop turns apart). */
+async function emitConcurrently(source: TestSource, n: number): Promise<void> {
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    sends.push(source.emit([rec(i)]));
+    if (i % 7 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(sends);
+}
+
 describe('durable pipelines (write-ahead log)', () => {
   it('sits in front of the first stage that receives llm_calls, else meter_events', () => {
     assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events']), 1);
@@ -173,12 +183,7 @@ describe('durable pipelines (write-ahead log)', () => {
     const dataDir = mkdtempSync(join(root, 'race-'));
     const { svc, source, capture } = await service(dataDir, '', '    memory_buffer: 0');
     await svc.start();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < 400; i++) {
-      sends.push(source().emit([rec(i)]));
-      if (i % 7 === 0) await new Promise((r) => setImmediate(r));
-    }
-    await Promise.all(sends);
+    await emitConcurrently(source(), 400);
     await svc.shutdown(20_000);
     const ids = new Set((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId));
     const missing = Array.from({ length: 400 }, (_, i) => `call-${i}`).filter((id) => !ids.has(id));
@@ -189,12 +194,7 @@ describe('durable pipelines (write-ahead log)', () => {
     const dataDir = mkdtempSync(join(root, 'mem-'));
     const { svc, source, capture } = await service(dataDir, '');
     await svc.start();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < 400; i++) {
-      sends.push(source().emit([rec(i)]));
-      if (i % 7 === 0) await new Promise((r) => setImmediate(r));
-    }
-    await Promise.all(sends);
+    await emitConcurrently(source(), 400);
     const stage = svc.graph.durable[0]!;
     await svc.shutdown(20_000);
     assert.equal(new Set((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId)).size, 400);
