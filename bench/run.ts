@@ -6,7 +6,7 @@
  *
  *   npm run bench                 all scenarios
  *   npm run bench -- --quick      shorter runs (a smoke test of the harness)
- *   npm run bench -- --only max,latency,idle,workers,stages
+ *   npm run bench -- --only max,latency,backlog,idle,workers,stages
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -129,7 +129,24 @@ async function stopCollector(c: Collector): Promise<void> {
 }
 
 /** Runs the load generator in its own (pinned) process. */
-function load(c: Collector, o: { rate?: number; duration?: number; concurrency?: number; gzip?: boolean; core?: number }): LoadResult {
+type LoadOpts = { rate?: number; duration?: number; concurrency?: number; gzip?: boolean; core?: number };
+
+function load(c: Collector, o: LoadOpts): LoadResult {
+  const { cmd, argv, out } = loadCommand(c, o);
+  execFileSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8')) as LoadResult;
+}
+
+/** {@link load} without blocking this process (to sample the collector meanwhile). */
+async function loadAsync(c: Collector, o: LoadOpts): Promise<LoadResult> {
+  const { cmd, argv, out } = loadCommand(c, o);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(readFileSync(out, 'utf8')) as LoadResult;
+}
+
+function loadCommand(c: Collector, o: LoadOpts): { cmd: string; argv: string[]; out: string } {
   const out = join(c.dir, `load-${Date.now()}.json`);
   const [cmd, argv] = pinned(o.core, process.execPath, [
     join(here, 'loadgen.js'),
@@ -149,8 +166,7 @@ function load(c: Collector, o: { rate?: number; duration?: number; concurrency?:
     out,
     ...(o.gzip ? ['--gzip'] : []),
   ]);
-  execFileSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
-  return JSON.parse(readFileSync(out, 'utf8')) as LoadResult;
+  return { cmd, argv, out };
 }
 
 /** Counts llm_api_call records in the output files (one per LLM call). */
@@ -212,6 +228,36 @@ async function main() {
       detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}; backlog worked off ${drain.toFixed(1)} s after the load stopped (≈ 0 when the collector keeps up)`,
     });
     rows.push({ scenario: 'RSS at 10,000 calls/s', figure: `${r.collector?.peakRssMb ?? '?'} MB peak`, target: '≤ 200 MB', detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%` });
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  if (want('backlog')) {
+    // Flat out for longer than the collector can keep up: the backlog grows in the log on disk;
+    // memory must not grow with it.
+    const secs = args.quick ? 8 : 30;
+    const c = await startCollector({ core: '0' });
+    const running = loadAsync(c, { core: 1, concurrency: 8, duration: secs });
+    const series: { t: number; rssMb: number; backlogRecords: number }[] = [];
+    const t0 = Date.now();
+    let done = false;
+    void running.finally(() => (done = true));
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      const st = procStats(c.pid);
+      if (st && !done) series.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: Math.round(st.rssMb), backlogRecords: await metricSum(c, 'spanmeter_wal_backlog_records') });
+    }
+    const r = await running;
+    await stopCollector(c);
+    raw.backlog = { ...r, ackedRunIds: undefined, series };
+    const last = series[series.length - 1];
+    const calls = (last?.backlogRecords ?? 0) * r.callsPerRequest;
+    const half = series.slice(Math.floor(series.length / 2)).map((x) => x.rssMb);
+    rows.push({
+      scenario: `memory under a growing backlog (${secs} s flat out)`,
+      figure: `RSS ${Math.min(...half)}–${Math.max(...half)} MB in the second half`,
+      target: 'bounded',
+      detail: `backlog in the log at the end ≈ ${calls.toLocaleString('en')} calls; RSS every 2 s: ${series.map((x) => x.rssMb).join(' ')} MB; peak ${r.collector?.peakRssMb ?? '?'} MB`,
+    });
     rmSync(c.dir, { recursive: true, force: true });
   }
 
