@@ -7,10 +7,12 @@
  * Two modes:
  * - durable (`settings.storage.durable`, the pipeline has a write-ahead log): `consume` encodes the
  *   batch and writes each object to this exporter's spool (`<dataDir>/spool`, fsync + rename), then
- *   resolves — that is when the batch processor releases its write-ahead-log holds. A background
- *   uploader delivers spooled objects oldest first with retries, deletes them after success, keeps
- *   retrying (never dropping) while the destination is down, and resumes after a restart. Shutdown
- *   uploads until the deadline and leaves the rest spooled for the next start.
+ *   resolves — that is when the batch processor releases its write-ahead-log holds. Background
+ *   uploaders (`max_concurrent_uploads`) deliver spooled objects oldest first with retries, delete
+ *   them after success, keep retrying (never dropping) while the destination is down, and resume
+ *   after a restart. Shutdown uploads until the deadline and leaves the rest spooled for the next
+ *   start. A sink whose writes are durable themselves (`durableWrites`, the file sink) is written
+ *   directly as in direct mode; the log keeps the data until the write succeeded.
  * - direct (no write-ahead log): `consume` resolves only when every object is delivered; when
  *   delivery keeps failing past `max_elapsed_time` it rejects with a DeliveryError and the batch
  *   processor keeps the batch in its bounded retry buffer (pushing back on receivers when full).
@@ -84,7 +86,6 @@ export interface ObjectExporterCommonConfig {
 
 /** Spooled objects an exporter uploads at the same time, unless configured. */
 export const DEFAULT_CONCURRENT_UPLOADS = 4;
-
 
 export const commonObjectSchemaProps = {
   path: {
@@ -209,7 +210,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
 
   /**
    * Encodes the batch (per route, split by size) into the objects that `consume` would deliver.
-   * Compression and hashing run on libuv's thread pool, all objects at once.
+   * Compression runs on libuv's thread pool, all objects at once.
    */
   encode(records: readonly MeterRecord[]): Promise<{ obj: EncodedObject; dest: D; route: string | undefined }[]> {
     const out: Promise<{ obj: EncodedObject; dest: D; route: string | undefined }>[] = [];
