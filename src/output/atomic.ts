@@ -1,7 +1,8 @@
-/** Durable file writes: temp file in the same directory + fsync + rename + fsync(directory). */
+/** Durable file writes: temp file in the same directory + fsync + rename + fsync(directory), the last shared (see syncDirectory). */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { syncDirectory } from '../storage/wal.js';
 
 export async function writeFileAtomic(file: string, data: Uint8Array | string, signal?: AbortSignal): Promise<void> {
   const dir = dirname(file);
@@ -25,10 +26,5 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, s
     await rm(tmp, { force: true });
     throw e;
   }
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await syncDirectory(dir); // shared with the renames made into `dir` at the same time
 }

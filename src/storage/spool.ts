@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } fr
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskBudget } from './budget.js';
-import { fsyncPathAsync } from './wal.js';
+import { syncDirectory } from './wal.js';
 
 const FILE_RE = /^(\d{12})-([0-9a-f]{16})\.spool$/;
 
@@ -81,7 +81,7 @@ export class Spool {
       await fh.close();
     }
     await rename(tmp, path);
-    await fsyncPathAsync(this.dir);
+    await syncDirectory(this.dir);
     const bytes = 4 + meta.length + obj.body.length;
     this.index.set(id, { id, key: obj.key, bytes, createdMs: Date.now() });
     this.budget?.add(bytes);

@@ -384,6 +384,59 @@ function scanSegment(path: string, firstSeq: number): { lastSeq: number; goodByt
   return { lastSeq, goodBytes: off, records };
 }
 
+/**
+ * fsync of a directory after a rename into it, shared: while one directory fsync runs, callers
+ * wait for the next one, which starts when it ends and covers every rename made before it
+ * (group commit per directory). Many small files a second (the file exporter with 100-record
+ * batches, a busy spool) then cost a few directory fsyncs instead of one each.
+ */
+export function syncDirectory(dir: string): Promise<void> {
+  let s = dirSyncers.get(dir);
+  if (!s) dirSyncers.set(dir, (s = new DirSyncer(dir)));
+  return s.sync();
+}
+
+/** Directory fsyncs started so far (tests check the sharing). */
+export const directorySyncs = { count: 0 };
+
+const dirSyncers = new Map<string, DirSyncer>();
+
+class DirSyncer {
+  private running = false;
+  private next: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
+  constructor(private readonly dir: string) {}
+
+  sync(): Promise<void> {
+    if (!this.running) return this.run();
+    // The running fsync may have started before the caller's rename: wait for the next one.
+    if (!this.next) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((a, b) => {
+        resolve = a;
+        reject = b;
+      });
+      this.next = { promise, resolve, reject };
+    }
+    return this.next.promise;
+  }
+
+  private run(): Promise<void> {
+    this.running = true;
+    directorySyncs.count++;
+    const p = fsyncPathAsync(this.dir);
+    const done = () => {
+      this.running = false;
+      const n = this.next;
+      this.next = null;
+      if (n) this.run().then(n.resolve, n.reject);
+      else if (dirSyncers.get(this.dir) === this) dirSyncers.delete(this.dir); // idle: forget it
+    };
+    p.then(done, done);
+    return p;
+  }
+}
+
 /** {@link fsyncPath} without blocking the event loop. */
 export async function fsyncPathAsync(path: string): Promise<void> {
   const fh = await open(path, 'r');
