@@ -1,6 +1,6 @@
 import { defineFactory } from '../../src/component.js';
-import { ObjectExporter, lazySink } from '../../src/output/delivery.js';
-import { retryPolicy } from '../../src/output/retry.js';
+import { ObjectExporter, lazySink, commonObjectOptions } from '../../src/output/delivery.js';
+import { routeOverrides } from '../../src/output/routing.js';
 import { dormantExporter, isActive } from '../../src/output/when.js';
 import type { AzureDestination } from './azureblob.js';
 import { configSchema, defaultConfig, validate, type AzureBlobExporterConfig } from './config.js';
@@ -22,12 +22,9 @@ export default defineFactory({
       // The Azure SDK is imported only for an active exporter.
       sink: lazySink(async () => new (await import('./azureblob.js')).AzureBlobSink(c)),
       routing: c.routing,
-      retry: retryPolicy(c.retry_on_failure, c.timeout),
-      maxRecordsPerObject: c.max_records_per_object,
-      gzipLevel: c.compression_level,
-      maxConcurrentUploads: c.max_concurrent_uploads,
+      ...commonObjectOptions(c),
       destination(route) {
-        const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
+        const o = routeOverrides(c.routing, route);
         const container = o.container ?? c.container;
         return { container, path: o.path ?? c.path, label: `azblob://${container}` };
       },

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { defineFactory } from '../../src/component.js';
-import { ObjectExporter, commonObjectSchemaProps, type ObjectExporterCommonConfig } from '../../src/output/delivery.js';
-import { defaultRetryConfig, retryConfigSchema, retryPolicy, type RetryConfig } from '../../src/output/retry.js';
-import { routingSchema, type RoutingConfig } from '../../src/output/routing.js';
+import { ObjectExporter, commonObjectSchemaProps, commonObjectOptions, type ObjectExporterCommonConfig } from '../../src/output/delivery.js';
+import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
+import { routeOverrides, routingSchema, type RoutingConfig } from '../../src/output/routing.js';
 import { dormantExporter, isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
 import { FileSink, type FileDestination } from './file.js';
 
@@ -63,12 +63,9 @@ export default defineFactory({
       ...s,
       sink: new FileSink({ durableWrites: !c.spool }),
       routing: c.routing,
-      retry: retryPolicy(c.retry_on_failure, c.timeout),
-      maxRecordsPerObject: c.max_records_per_object,
-      gzipLevel: c.compression_level,
-      maxConcurrentUploads: c.max_concurrent_uploads,
+      ...commonObjectOptions(c),
       destination(route) {
-        const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
+        const o = routeOverrides(c.routing, route);
         const directory = o.directory ?? c.directory;
         return { directory, path: o.path ?? c.path, label: `file://${resolve(directory)}` };
       },

@@ -1,6 +1,6 @@
 import { defineFactory } from '../../src/component.js';
-import { ObjectExporter, lazySink } from '../../src/output/delivery.js';
-import { retryPolicy } from '../../src/output/retry.js';
+import { ObjectExporter, lazySink, commonObjectOptions } from '../../src/output/delivery.js';
+import { routeOverrides } from '../../src/output/routing.js';
 import { dormantExporter, isActive } from '../../src/output/when.js';
 import { configSchema, defaultConfig, validate, type S3ExporterConfig } from './config.js';
 import type { S3Destination } from './s3.js';
@@ -22,12 +22,9 @@ export default defineFactory({
       // The AWS SDK is imported only for an active exporter.
       sink: lazySink(async () => new (await import('./s3.js')).S3Sink(c)),
       routing: c.routing,
-      retry: retryPolicy(c.retry_on_failure, c.timeout),
-      maxRecordsPerObject: c.max_records_per_object,
-      gzipLevel: c.compression_level,
-      maxConcurrentUploads: c.max_concurrent_uploads,
+      ...commonObjectOptions(c),
       destination(route) {
-        const o = route !== undefined ? c.routing?.routes[route] ?? {} : {};
+        const o = routeOverrides(c.routing, route);
         const bucket = o.bucket ?? c.bucket;
         return { bucket, path: o.path ?? c.path, label: `s3://${bucket}` };
       },

@@ -28,7 +28,7 @@ import type { ComponentMetrics } from '../telemetry/metrics.js';
 import { DEFAULT_GZIP_LEVEL, encodeBatchAsync, splitRecords, type EncodedObject } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { groupByRoute, type RoutingConfig } from './routing.js';
-import { DeliveryError, backoffDelay, sleep, withRetry, type RetryPolicy } from './retry.js';
+import { DeliveryError, backoffDelay, retryPolicy, sleep, withRetry, type RetryConfig, type RetryPolicy } from './retry.js';
 
 /** Where an object goes; `path` is the key prefix. Transports add their own fields (bucket...). */
 export interface Destination {
@@ -82,6 +82,16 @@ export interface ObjectExporterCommonConfig {
   compression_level?: number;
   /** Spooled objects uploaded at the same time (default {@link DEFAULT_CONCURRENT_UPLOADS}). */
   max_concurrent_uploads?: number;
+}
+
+/** The exporter options every object exporter takes from the common config keys, the same way. */
+export function commonObjectOptions(c: ObjectExporterCommonConfig & { retry_on_failure: RetryConfig }): Pick<ObjectExporterOptions<Destination>, 'retry' | 'maxRecordsPerObject' | 'gzipLevel' | 'maxConcurrentUploads'> {
+  return {
+    retry: retryPolicy(c.retry_on_failure, c.timeout),
+    maxRecordsPerObject: c.max_records_per_object,
+    gzipLevel: c.compression_level,
+    maxConcurrentUploads: c.max_concurrent_uploads,
+  };
 }
 
 /** Spooled objects an exporter uploads at the same time, unless configured. */

@@ -29,6 +29,11 @@ export function routingSchema(overrideProps: Record<string, unknown>, what: stri
   } as const;
 }
 
+/** The overrides of a route (none for the default route, undefined). */
+export function routeOverrides<O>(routing: RoutingConfig<O> | undefined, route: string | undefined): Partial<O> {
+  return (route !== undefined ? routing?.routes[route] : undefined) ?? {};
+}
+
 /** The route value of a record: a configured value, or undefined for the default route. */
 export function routeOf<O>(r: MeterRecord, routing: RoutingConfig<O> | undefined): string | undefined {
   if (!routing) return undefined;
