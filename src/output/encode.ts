@@ -148,15 +148,17 @@ export function recordJson(r: MeterRecord): string {
  */
 function standardShape(r: MeterRecord): boolean {
   if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== Object.prototype) return false;
-  const keys = Object.keys(r);
-  const n = keys.length;
+  // The own enumerable string keys in order, without allocating Object.keys' array: with the
+  // prototype Object.prototype, for-in sees exactly those (plus inherited enumerable keys, which
+  // only a polluted Object.prototype has; then the record takes the JSON.stringify path).
+  let n = 0;
+  for (const k in r) {
+    if (n >= 5 || k !== STANDARD_KEYS[n]) return false;
+    n++;
+  }
   const d = r.dimensions;
   return (
-    (n === 4 || (n === 5 && keys[4] === 'uniqueId' && typeof r.uniqueId === 'string')) &&
-    keys[0] === 'dimensions' &&
-    keys[1] === 'meterApiName' &&
-    keys[2] === 'meterTimeInMillis' &&
-    keys[3] === 'meterValue' &&
+    (n === 4 || (n === 5 && typeof r.uniqueId === 'string')) &&
     typeof d === 'object' &&
     d !== null &&
     typeof r.meterApiName === 'string' &&
@@ -164,6 +166,8 @@ function standardShape(r: MeterRecord): boolean {
     typeof r.meterValue === 'number'
   );
 }
+
+const STANDARD_KEYS = ['dimensions', 'meterApiName', 'meterTimeInMillis', 'meterValue', 'uniqueId'] as const;
 
 /** `{"dimensions":<JSON>` of frozen dimension sets, as UTF-8 bytes, built once per set. */
 const frozenPrefixBytes = new WeakMap<object, Buffer>();
@@ -188,13 +192,25 @@ export function recordsJsonBytes(records: readonly MeterRecord[]): Buffer {
     const r = records[i]!;
     const d = standardShape(r) ? r.dimensions! : undefined;
     if (d !== undefined && Object.isFrozen(d)) {
+      // Written piece by piece: cached bytes for the dimension set and for the meter's name, digits
+      // for the numbers, and the unique id copied as is when it needs no escaping. No string is
+      // built per record (they were most of this function's garbage).
       let prefix = frozenPrefixBytes.get(d);
       if (prefix === undefined) frozenPrefixBytes.set(d, (prefix = Buffer.from(`{"dimensions":${dimensionsJson(d)}`, 'utf8')));
-      const tail = `,"meterApiName":${JSON.stringify(r.meterApiName)},"meterTimeInMillis":${jsonNumber(r.meterTimeInMillis)},"meterValue":${jsonNumber(r.meterValue)}${r.uniqueId !== undefined ? `,"uniqueId":${JSON.stringify(r.uniqueId)}` : ''}}`;
-      room(1 + prefix.length + 3 * tail.length + 1);
+      const name = meterNameBytes(r.meterApiName);
+      const id = r.uniqueId;
+      room(1 + prefix.length + name.length + 2 * MAX_NUMBER_BYTES + VALUE_KEY.length + (id === undefined ? 0 : UNIQUE_ID_KEY.length + 6 * id.length + 2) + 1);
       if (i) buf[off++] = 0x2c; // ,
       off += prefix.copy(buf, off);
-      off += buf.write(tail, off, 'utf8');
+      off += name.copy(buf, off);
+      off = writeJsonNumber(buf, off, r.meterTimeInMillis);
+      off += VALUE_KEY.copy(buf, off);
+      off = writeJsonNumber(buf, off, r.meterValue);
+      if (id !== undefined) {
+        off += UNIQUE_ID_KEY.copy(buf, off);
+        off = writeJsonString(buf, off, id);
+      }
+      buf[off++] = 0x7d; // }
     } else {
       const json = recordJson(r);
       room(1 + 3 * json.length + 1);
@@ -205,6 +221,62 @@ export function recordsJsonBytes(records: readonly MeterRecord[]): Buffer {
   room(1);
   buf[off++] = 0x5d; // ]
   return buf.subarray(0, off);
+}
+
+const VALUE_KEY = Buffer.from(',"meterValue":');
+const UNIQUE_ID_KEY = Buffer.from(',"uniqueId":');
+/** Longest `String(n)` of a finite double: "-1.2345678901234567e-308" is 24 characters. */
+const MAX_NUMBER_BYTES = 24;
+
+/** `,"meterApiName":<JSON>,"meterTimeInMillis":` as bytes, per meter name (a fleet has a handful). */
+const meterNames = new Map<string, Buffer>();
+function meterNameBytes(name: string): Buffer {
+  let b = meterNames.get(name);
+  if (b === undefined) {
+    b = Buffer.from(`,"meterApiName":${JSON.stringify(name)},"meterTimeInMillis":`, 'utf8');
+    if (meterNames.size < 256) meterNames.set(name, b);
+  }
+  return b;
+}
+
+/** `JSON.stringify(n)` for a number, written at `off`; returns the new offset. */
+function writeJsonNumber(buf: Buffer, off: number, n: number): number {
+  if (Number.isSafeInteger(n) && n >= 0 && !Object.is(n, -0)) {
+    if (n < 10) {
+      buf[off] = 0x30 + n;
+      return off + 1;
+    }
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let x = n;
+    for (let k = off + digits - 1; k >= off; k--) {
+      buf[k] = 0x30 + (x % 10);
+      x = Math.floor(x / 10);
+    }
+    return off + digits;
+  }
+  return off + buf.write(jsonNumber(n), off, 'latin1');
+}
+
+/**
+ * `JSON.stringify(s)` written at `off` (room for 6 bytes per character is the caller's): copied
+ * byte for byte when every character is printable ASCII other than a quote or a backslash, else stringified.
+ */
+function writeJsonString(buf: Buffer, off: number, s: string): number {
+  const n = s.length;
+  let plain = true;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (!plain) return off + buf.write(JSON.stringify(s), off, 'utf8');
+  buf[off++] = 0x22;
+  off += buf.write(s, off, n, 'latin1');
+  buf[off++] = 0x22;
+  return off;
 }
 
 /** `JSON.stringify(records)`, byte for byte, built from {@link recordJson}. */
