@@ -52,6 +52,13 @@ export interface ConsumeContext {
 /** A stage that accepts data of type T. Implementations must not mutate `data` after returning. */
 export interface Consumer<T> {
   consume(data: T, ctx?: ConsumeContext): Promise<void>;
+  /**
+   * For `spans` consumers: the only span attributes (keys of `Span.attributes`) that this consumer,
+   * and everything after it, ever reads. A receiver may leave the other attributes out of the spans
+   * it hands over; the OTLP receiver then does not build their values. Undefined: all of them. Only
+   * a consumer that does not hand spans on (it turns them into another type) can declare this.
+   */
+  readonly spanAttributes?: ReadonlySet<string> | undefined;
 }
 
 /** Lifecycle shared by every component instance. Both methods must be idempotent. */

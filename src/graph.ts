@@ -48,6 +48,8 @@ export function itemCount(data: unknown): number {
 export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
   if (consumers.length === 1) return consumers[0]!;
   return {
+    // Every branch must be served: the union of what they read, or all when one reads all.
+    spanAttributes: unionOfSpanAttributes(consumers),
     // Not async: nothing keeps `data` referenced while the consumers work.
     consume(data: T, ctx?: ConsumeContext) {
       return Promise.allSettled(consumers.map((c) => c.consume(data, ctx))).then((results) => {
@@ -56,6 +58,15 @@ export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
       });
     },
   };
+}
+
+function unionOfSpanAttributes(consumers: Consumer<unknown>[]): ReadonlySet<string> | undefined {
+  const out = new Set<string>();
+  for (const c of consumers) {
+    if (c.spanAttributes === undefined) return undefined;
+    for (const k of c.spanAttributes) out.add(k);
+  }
+  return out;
 }
 
 export interface GraphOptions {
@@ -79,6 +90,9 @@ export class SwitchConsumer implements Consumer<unknown> {
   consume(data: unknown, ctx?: ConsumeContext): Promise<void> {
     if (this.paused) return Promise.reject(new BackpressureError('configuration reload in progress', 1));
     return this.target.consume(data, ctx);
+  }
+  get spanAttributes(): ReadonlySet<string> | undefined {
+    return this.target.spanAttributes;
   }
 }
 
@@ -174,6 +188,7 @@ export class Graph {
               incoming.inc(itemCount(data));
               return instance.consume(data, ctx);
             },
+            spanAttributes: instance.spanAttributes,
           };
           nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
         }

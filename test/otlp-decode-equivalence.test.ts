@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { kvlist, type AttrValue, type Attributes, type Span, type SpanBatch } from '../src/data/span.js';
+import { kvlist, newAttributes, type AttrValue, type Attributes, type Span, type SpanBatch } from '../src/data/span.js';
 import { OtlpDecodeError, decodeOtlpProto, encodeOtlpProto } from '../src/otlp/index.js';
 import { decodeOtlpProtoReference } from '../src/otlp/proto.js';
 
@@ -25,13 +25,39 @@ function outcome(decode: (b: Uint8Array) => SpanBatch, bytes: Uint8Array): Outco
   }
 }
 
-/** Both decoders on the same bytes (as a Buffer and as a plain Uint8Array): identical outcomes. */
+/** Span attributes kept by the projection checks: keys the generators draw, and the empty key (random soups make it). */
+const WANTED: ReadonlySet<string> = new Set(['gen_ai.usage.prompt_tokens', 'team-1', '']);
+
+/** An outcome with every span's own attributes cut down to {@link WANTED} (errors unchanged). */
+function projected(o: Outcome): Outcome {
+  if (!o.ok) return o;
+  const keep = (a: Attributes) => Object.assign(newAttributes(), Object.fromEntries(Object.entries(a).filter(([k]) => WANTED.has(k))));
+  return {
+    ok: true,
+    batch: {
+      resourceSpans: o.batch.resourceSpans.map((rs) => ({
+        ...rs,
+        scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.map((sp) => ({ ...sp, attributes: keep(sp.attributes) })) })),
+      })),
+    },
+  };
+}
+
+/**
+ * Both decoders on the same bytes (as a Buffer and as a plain Uint8Array): identical outcomes. With
+ * `spanAttributes`, the single-pass decoder gives the reference's outcome with the span attributes
+ * cut down: the same error, or the same batch but for the attributes left out.
+ */
 function assertAgree(bytes: Uint8Array): Outcome {
   const ref = outcome(decodeOtlpProtoReference, bytes);
   const fast = outcome(decodeOtlpProto, bytes);
   assert.deepStrictEqual(fast, ref);
   const plain = new Uint8Array(bytes); // not a Buffer
   assert.deepStrictEqual(outcome(decodeOtlpProto, plain), ref);
+  assert.deepStrictEqual(
+    outcome((b) => decodeOtlpProto(b, { spanAttributes: WANTED }), bytes),
+    projected(ref),
+  );
   return ref;
 }
 
@@ -64,7 +90,7 @@ const { value: attrValue } = fc.letrec<{ value: AttrValue }>((tie) => ({
 }));
 const attributes: fc.Arbitrary<Attributes> = fc
   .array(fc.tuple(text, attrValue), { maxLength: 6 })
-  .map((e) => Object.assign(Object.create(null) as Attributes, Object.fromEntries(e)));
+  .map((e) => Object.assign(newAttributes(), Object.fromEntries(e)));
 
 const span: fc.Arbitrary<Span> = fc.record({
   traceId: id(16),
@@ -227,6 +253,53 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
         ['aéde', 'aéde'],
       ]);
     }
+  });
+
+  it('keeps only the wanted span attributes, whatever the order of key and value fields', () => {
+    const W = () => protobuf.Writer.create();
+    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
+    const str = (n: number, s: string) => W().uint32((n << 3) | 2).string(s).finish();
+    const key = (k: string) => str(1, k);
+    const val = (s: string) => ld(2, str(1, s));
+    const kv = (...fields: Uint8Array[]) => ld(9, cat(...fields));
+    const body = ld(
+      1,
+      cat(
+        ld(1, ld(1, cat(key('service'), val('resource attributes are kept whole')))),
+        ld(
+          2,
+          ld(
+            2,
+            cat(
+              ld(1, Buffer.alloc(16, 1)),
+              ld(2, Buffer.alloc(8, 2)),
+              kv(key('team-1'), val('a')), // key first, wanted
+              kv(key('gen_ai.prompt'), val('dropped')), // key first, not wanted: value skipped
+              kv(val('b'), key('gen_ai.usage.prompt_tokens')), // value first, wanted
+              kv(val('dropped too'), key('other')), // value first, not wanted
+              kv(key('other'), val('c'), key('')), // skipped under 'other', then the key became a wanted one
+              kv(key('team-1'), val('x'), key('other')), // wanted first, then not: left out
+              ld(11, cat(str(2, 'event'), ld(3, cat(key('event attributes are kept whole'), val('e'))))),
+            ),
+          ),
+        ),
+      ),
+    );
+    const full = assertAgree(body);
+    assert.ok(full.ok);
+    const got = decodeOtlpProto(body, { spanAttributes: WANTED }).resourceSpans[0]!;
+    assert.deepEqual(Object.entries(got.scopeSpans[0]!.spans[0]!.attributes), [
+      ['team-1', 'a'],
+      ['gen_ai.usage.prompt_tokens', 'b'],
+      ['', 'c'],
+    ]);
+    assert.deepEqual(Object.keys(got.resource.attributes), ['service']);
+    assert.deepEqual(Object.keys(got.scopeSpans[0]!.spans[0]!.events[0]!.attributes), ['event attributes are kept whole']);
+    // A malformed value under an unwanted key is refused as without the option.
+    const bad = ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 2)), kv(key('not wanted'), ld(2, Buffer.from([0x0a, 0x05, 0x61])))))));
+    assert.equal(assertAgree(bad).ok, false);
+    assert.throws(() => decodeOtlpProto(bad, { spanAttributes: WANTED }), /index out of range/);
   });
 
   it('agrees on the tricky cases: merged singular fields, several AnyValue members, deep nesting, bad ids', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { kvlist, type Attributes, type SpanBatch } from '../src/data/span.js';
+import { kvlist, newAttributes, type Attributes, type SpanBatch } from '../src/data/span.js';
 import {
   OtlpDecodeError,
   decodeExportResponseProto,
@@ -17,7 +17,7 @@ import { descriptorFromProtoFiles } from '../src/otlp/proto/generate.js';
 import { ExportTraceServiceRequest } from '../src/otlp/proto.js';
 
 function attrs(entries: Record<string, Attributes[string]>): Attributes {
-  return Object.assign(Object.create(null) as Attributes, entries);
+  return Object.assign(newAttributes(), entries);
 }
 
 /** A batch that uses every field and every AnyValue type, with edge values. */

@@ -16,7 +16,7 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { AttrValue, Attributes, Span, SpanBatch } from '../src/data/span.js';
+import { newAttributes, type AttrValue, type Attributes, type Span, type SpanBatch } from '../src/data/span.js';
 import { metricValue, startTestReceiver, type TestReceiver } from '../receivers/otlp/testing.js';
 
 const ns = (t: HrTime): bigint => BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]);
@@ -30,7 +30,7 @@ function expectedValue(v: AttributeValue | undefined | null): AttrValue {
 }
 
 function expectedAttrs(a: OtelAttributes): Attributes {
-  const out: Record<string, AttrValue> = Object.create(null);
+  const out: Record<string, AttrValue> = newAttributes();
   for (const [k, v] of Object.entries(a)) out[k] = expectedValue(v);
   return out;
 }

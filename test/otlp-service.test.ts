@@ -11,6 +11,10 @@ import { ComponentRegistry } from '../src/registry.js';
 import { Service } from '../src/service.js';
 import { decodeOtlpJson, encodeOtlpProto } from '../src/otlp/index.js';
 import otlpFactory, { type OtlpReceiver } from '../receivers/otlp/index.js';
+import litellmFactory from '../processors/litellm/index.js';
+import { SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
+import type { LlmCall } from '../src/data/llm-call.js';
+import type { SpanBatch } from '../src/data/span.js';
 import { request } from '../receivers/otlp/testing.js';
 import { registerTestComponents, type Capture } from './helpers/components.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
@@ -20,6 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-svc-'));
 function registry(): ComponentRegistry {
   const r = new ComponentRegistry();
   r.register(otlpFactory, 'receivers/otlp');
+  r.register(litellmFactory, 'processors/litellm');
   registerTestComponents(r);
   return r;
 }
@@ -75,6 +80,56 @@ describe('otlp receiver in a Service', () => {
       assert.match(metrics, /spanmeter_receiver_requests_total\{receiver="otlp",transport="http",outcome="unauthorized"\} 1/);
     } finally {
       await svc.shutdown(5_000);
+    }
+  });
+
+  it('decodes only the span attributes its pipelines read: those of litellm, or all when a pipeline takes the spans as they are', async () => {
+    const pipelines = (spansToo: boolean) => `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+      grpc:
+        enabled: false
+processors:
+  litellm:
+exporters:
+  test_capture/calls:
+  test_capture/spans:
+service:
+  data_dir: ${dir}
+  pipelines:
+    metering:
+      receivers: [otlp]
+      processors: [litellm]
+      exporters: [test_capture/calls]
+${spansToo ? '    forward:\n      receivers: [otlp]\n      exporters: [test_capture/spans]\n' : ''}`;
+    const body = encodeOtlpProto(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'proj-1' }]))));
+    for (const spansToo of [false, true]) {
+      const p = join(dir, `projection-${spansToo}.yaml`);
+      writeFileSync(p, pipelines(spansToo));
+      const { config, errors } = await loadConfig([p], registry(), { env: {} });
+      assert.deepEqual(errors.map(formatError), []);
+      const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
+      await svc.start();
+      try {
+        const rx = svc.graph.nodes.find((n) => n.kind === 'receiver' && n.id === 'otlp')!.instance as OtlpReceiver;
+        assert.equal(rx.spanAttributes === undefined, spansToo);
+        if (!spansToo) assert.deepEqual([...rx.spanAttributes!].sort(), [...SPAN_ATTRIBUTES].sort());
+        const res = await request(`http://${rx.boundAddresses().http}/v1/traces`, { headers: { 'content-type': 'application/x-protobuf' }, body });
+        assert.equal(res.status, 200);
+        const capture = (id: string) => svc.graph.nodes.find((n) => n.id === id)!.instance as Capture;
+        const calls = capture('test_capture/calls').received.flat() as unknown as LlmCall[];
+        assert.equal(calls.length, 1);
+        assert.equal(calls[0]!.id, 'proj-1');
+        if (spansToo) {
+          // The forwarded spans keep every attribute, among them ones litellm does not read.
+          const spans = (capture('test_capture/spans').received as unknown as SpanBatch[]).flatMap((b) => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+          assert.ok(spans.some((sp) => Object.keys(sp.attributes).some((k) => !SPAN_ATTRIBUTES.has(k))));
+        }
+      } finally {
+        await svc.shutdown(5_000);
+      }
     }
   });
 

@@ -24,6 +24,41 @@ const METADATA_ATTRIBUTES = METADATA_KEYS.map((k) => [k, `metadata.${k}`] as con
 /** The attribute that marks an LLM-call span (v1.79 child layout and v1.81+ root layout alike). */
 export const LLM_CALL_ATTRIBUTE = 'llm.request.type';
 
+/**
+ * Every span attribute that {@link isLlmCallSpan} and {@link spanToLlmCall} read, and nothing else
+ * (a test reads all conformance spans through a proxy and holds the two to this list). The processor
+ * declares it as its `spanAttributes`, so that the OTLP receiver does not build the values of the
+ * others (request and response bodies, cost breakdowns, ...).
+ */
+export const SPAN_ATTRIBUTES: ReadonlySet<string> = new Set([
+  LLM_CALL_ATTRIBUTE,
+  ...METADATA_ATTRIBUTES.map(([, name]) => name),
+  'hidden_params',
+  'metadata.usage_object',
+  'metadata.model_group',
+  'gen_ai.usage.prompt_tokens',
+  'gen_ai.usage.input_tokens',
+  'gen_ai.usage.completion_tokens',
+  'gen_ai.usage.output_tokens',
+  'llm.usage.total_tokens',
+  'gen_ai.usage.total_tokens',
+  'gen_ai.usage.cache_read.input_tokens',
+  'gen_ai.usage.cache_creation.input_tokens',
+  'gen_ai.response.model',
+  'gen_ai.response.id',
+  'gen_ai.request.model',
+  'gen_ai.system',
+  'gen_ai.provider.name',
+  'gen_ai.cost.total_cost',
+  'litellm.call_id',
+  'llm.is_streaming',
+  'error.type',
+  'error.code',
+  'error.message',
+  'error.llm_provider',
+  'error.stack_trace',
+]);
+
 export function isLlmCallSpan(span: Span): boolean {
   const v = span.attributes[LLM_CALL_ATTRIBUTE];
   return v !== undefined && v !== null;

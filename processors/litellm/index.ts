@@ -9,7 +9,7 @@ import { defineFactory } from '../../src/component.js';
 import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
-import { isLlmCallSpan, spanToLlmCall } from './convert.js';
+import { SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
 import { DedupWindow } from './dedup.js';
 
 export interface LitellmConfig {
@@ -47,6 +47,8 @@ function metric(registry: Registry, name: string, help: string): Counter<'proces
 }
 
 export class LitellmProcessor implements Processor<SpanBatch> {
+  /** Spans end here (they become LLM calls): only these attributes are ever read. */
+  readonly spanAttributes = SPAN_ATTRIBUTES;
   private readonly dedup: DedupWindow;
   private readonly labels: { processor: string; pipeline: string };
   private readonly spansSeen: Counter<'processor' | 'pipeline'>;

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { BackpressureError, type CreateSettings } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
-import type { SpanBatch } from '../../src/data/span.js';
+import { newAttributes, type AttrValue, type Attributes, type Span, type SpanBatch } from '../../src/data/span.js';
+import { decodeOtlpProto, encodeOtlpProto } from '../../src/otlp/index.js';
 import { fromOtlpJson } from '../../src/otlp/json.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
 import { DedupWindow } from './dedup.js';
+import { SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8')));
@@ -383,5 +385,79 @@ describe('litellm processor: robustness', () => {
     assert.equal(c.keyMetadata, null);
     assert.equal(c.hiddenParams, null);
     assert.deepEqual(c.error, { type: null, code: null, message: null, provider: null, traceback: null });
+  });
+});
+
+describe('litellm processor: the span attributes it declares (the OTLP receiver decodes only those)', () => {
+  const spansOf = (b: SpanBatch): Span[] => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+  const fixtures = readdirSync(FIX).filter((f) => f.endsWith('.otlp.json'));
+
+  /** Runs selection and conversion on `span` with its attributes behind a proxy; returns the keys read. */
+  function keysRead(span: Span): Set<string> {
+    const read = new Set<string>();
+    const attributes = new Proxy(span.attributes, {
+      get(t, k) {
+        if (typeof k === 'string') read.add(k);
+        return Reflect.get(t, k);
+      },
+      has(t, k) {
+        if (typeof k === 'string') read.add(k);
+        return Reflect.has(t, k);
+      },
+      ownKeys() {
+        throw new Error('the conversion enumerated the attributes: it cannot declare the ones it reads');
+      },
+    });
+    const spy = { ...span, attributes };
+    if (isLlmCallSpan(spy)) spanToLlmCall(spy);
+    return read;
+  }
+
+  const only = (a: Attributes): Attributes => Object.assign(newAttributes(), Object.fromEntries(Object.entries(a).filter(([k]) => SPAN_ATTRIBUTES.has(k))));
+
+  it('reads no attribute outside SPAN_ATTRIBUTES, on every fixture span', () => {
+    const read = new Set<string>();
+    for (const f of fixtures) for (const span of spansOf(fixture(f))) for (const k of keysRead(span)) read.add(k);
+    assert.deepEqual([...read].filter((k) => !SPAN_ATTRIBUTES.has(k)), []);
+    assert.ok(read.size >= 20, `the fixtures exercise the conversion (${read.size} keys read)`);
+  });
+
+  it('reads no attribute outside SPAN_ATTRIBUTES and converts the same without the others, on arbitrary spans (property)', () => {
+    const keys = fc.constantFrom(...SPAN_ATTRIBUTES, 'gen_ai.prompt', 'metadata.spend', 'service', 'llm.request.type.extra');
+    const value: fc.Arbitrary<AttrValue> = fc.oneof(
+      fc.constantFrom('', 'None', 'True', 'completion', '{"model_id": "m", "api_base": "https://x.openai.azure.com"}', "{'prompt_tokens': 3, 'completion_tokens': 4}"),
+      fc.string({ maxLength: 8 }),
+      fc.bigInt({ min: -5n, max: 10_000n }),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(keys, value, { maxKeys: 40 }), fc.integer({ min: 0, max: 2 }), (entries, code) => {
+        const base = spansOf(fixture('openai-cached-tokens.v1.79.otlp.json')).find(isLlmCallSpan)!;
+        const span: Span = { ...base, attributes: Object.assign(newAttributes(), entries), status: { code, message: code === 2 ? 'failed' : '' } };
+        const outside = [...keysRead(span)].filter((k) => !SPAN_ATTRIBUTES.has(k));
+        assert.deepEqual(outside, []);
+        const cut: Span = { ...span, attributes: only(span.attributes) };
+        assert.equal(isLlmCallSpan(cut), isLlmCallSpan(span));
+        if (isLlmCallSpan(span)) assert.deepStrictEqual(spanToLlmCall(cut), spanToLlmCall(span));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives the same LLM calls from requests decoded with only those attributes', () => {
+    for (const f of fixtures) {
+      const bytes = encodeOtlpProto(fixture(f));
+      const whole = LitellmProcessor.convert(decodeOtlpProto(bytes));
+      const cut = decodeOtlpProto(bytes, { spanAttributes: SPAN_ATTRIBUTES });
+      assert.ok(whole.length > 0, f);
+      assert.deepStrictEqual(LitellmProcessor.convert(cut), whole, f);
+      for (const span of spansOf(cut)) assert.deepEqual(Object.keys(span.attributes).filter((k) => !SPAN_ATTRIBUTES.has(k)), [], f);
+    }
+  });
+
+  it('declares them', () => {
+    assert.equal(harness().proc.spanAttributes, SPAN_ATTRIBUTES);
   });
 });

@@ -125,7 +125,7 @@ export class OtlpGrpcServer {
       rx.metrics.bytes('grpc', buf.length, buf.length);
       let batch: SpanBatch | undefined;
       try {
-        batch = decodeOtlpProto(buf);
+        batch = decodeOtlpProto(buf, { spanAttributes: rx.spanAttributes });
       } catch (e) {
         if (!(e instanceof OtlpDecodeError)) throw e;
         rx.metrics.decodeError('grpc', 'proto');

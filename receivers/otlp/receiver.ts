@@ -76,6 +76,14 @@ export class OtlpReceiver implements Receiver {
   /** True once shutdown began: new requests are refused with 503 / UNAVAILABLE. */
   closing = false;
 
+  /**
+   * The span attributes the pipelines read (undefined: all); the protobuf decoder builds only those.
+   * Asked per request: a configuration reload can change the pipelines behind a running receiver.
+   */
+  get spanAttributes(): ReadonlySet<string> | undefined {
+    return this.next.spanAttributes;
+  }
+
   constructor(settings: CreateSettings<OtlpReceiverConfig>, next: Consumer<SpanBatch>) {
     this.id = settings.id;
     this.cfg = resolve(settings.config);

@@ -27,7 +27,7 @@
  * `Reader.uint32` (exact below 2^28), longer ones with `Reader.int64`.
  */
 import protobuf from 'protobufjs';
-import type { AttrValue, Attributes, InstrumentationScope, Resource, ResourceSpans, ScopeSpans, Span, SpanBatch, SpanEvent, SpanLink, SpanStatus } from '../data/span.js';
+import { newAttributes, type AttrValue, type Attributes, type InstrumentationScope, type Resource, type ResourceSpans, type ScopeSpans, type Span, type SpanBatch, type SpanEvent, type SpanLink, type SpanStatus } from '../data/span.js';
 import { OtlpDecodeError } from './json.js';
 
 type Reader = protobuf.Reader;
@@ -39,6 +39,8 @@ let buf: Buffer = Buffer.alloc(0);
 let view: DataView = new DataView(new ArrayBuffer(0));
 /** The first id-length error, thrown once the whole body parsed (see the file comment). */
 let deferred: OtlpDecodeError | null = null;
+/** The span attributes to keep (see {@link DecodeOptions.spanAttributes}); null = all. */
+let keep: ReadonlySet<string> | null = null;
 
 const TWO32 = 4294967296;
 
@@ -286,6 +288,123 @@ function keyValue(r: Reader, q: number, out: Record<string, AttrValue>): void {
   out[key] = value === undefined ? null : value;
 }
 
+/**
+ * Reads past an AnyValue without building it, with exactly the reads — hence the checks and errors — of
+ * {@link anyValue} (strings and bytes are bounds-checked but not decoded or copied).
+ */
+function skipAnyValue(r: Reader, q: number): void {
+  const parent = enter(r, q);
+  while (r.pos < r.len) {
+    const t = r.tag();
+    const u = t & 7;
+    const f = t >>> 3;
+    switch (f) {
+      case 1:
+      case 7:
+        if (u !== 2) break;
+        bytesStart(r);
+        continue;
+      case 2:
+        if (u !== 0) break;
+        r.bool();
+        continue;
+      case 3:
+        if (u !== 0) break;
+        int64(r);
+        continue;
+      case 4:
+        if (u !== 1) break;
+        r.double();
+        continue;
+      case 5: {
+        if (u !== 2) break;
+        const p = enter(r, q + 1);
+        while (r.pos < r.len) {
+          const t2 = r.tag();
+          if (t2 >>> 3 === 1 && (t2 & 7) === 2) skipAnyValue(r, q + 2);
+          else r.skipType(t2 & 7, q + 1, t2 >>> 3);
+        }
+        leave(r, p);
+        continue;
+      }
+      case 6: {
+        if (u !== 2) break;
+        const p = enter(r, q + 1);
+        while (r.pos < r.len) {
+          const t2 = r.tag();
+          if (t2 >>> 3 === 1 && (t2 & 7) === 2) skipKeyValue(r, q + 2);
+          else r.skipType(t2 & 7, q + 1, t2 >>> 3);
+        }
+        leave(r, p);
+        continue;
+      }
+      case 8:
+        if (u !== 0) break;
+        r.int32();
+        continue;
+    }
+    r.skipType(u, q, f);
+  }
+  leave(r, parent);
+}
+
+/** Reads past a KeyValue without building it, with the reads of {@link keyValue}. */
+function skipKeyValue(r: Reader, q: number): void {
+  const parent = enter(r, q);
+  while (r.pos < r.len) {
+    const t = r.tag();
+    const u = t & 7;
+    const f = t >>> 3;
+    if (f === 1 && u === 2) bytesStart(r);
+    else if (f === 2 && u === 2) skipAnyValue(r, q + 1);
+    else if (f === 3 && u === 0) r.int32();
+    else r.skipType(u, q, f);
+  }
+  leave(r, parent);
+}
+
+/**
+ * {@link keyValue} for a span attribute when only the keys in `wanted` are kept: the value of any other key
+ * is read past (same checks, nothing built) and the attribute left out. The key usually precedes the value;
+ * when it does not, or when a repeated key field changes the verdict after a value was skipped, the
+ * message is read again in full, so the kept attributes are exactly those {@link keyValue} gives.
+ */
+function keyValueIfWanted(r: Reader, q: number, out: Record<string, AttrValue>, wanted: ReadonlySet<string>): void {
+  const start = r.pos;
+  const parent = enter(r, q);
+  let key: string | undefined;
+  let skipped = false;
+  let value: AttrValue | undefined;
+  while (r.pos < r.len) {
+    const t = r.tag();
+    const u = t & 7;
+    const f = t >>> 3;
+    if (f === 1 && u === 2) key = str(r, keyCache);
+    else if (f === 2 && u === 2) {
+      if (key !== undefined && !wanted.has(key)) {
+        skipAnyValue(r, q + 1);
+        skipped = true;
+      } else {
+        const v = anyValue(r, q + 1);
+        value = value === undefined ? v : mergeAny(value, v);
+      }
+    } else if (f === 3 && u === 0) r.int32();
+    else r.skipType(u, q, f);
+  }
+  leave(r, parent);
+  const k = key ?? '';
+  if (!wanted.has(k)) return;
+  if (skipped) {
+    // Rare: the key changed from an unwanted to a wanted one after a value was skipped.
+    const end = r.pos;
+    r.pos = start;
+    keyValue(r, q, out);
+    r.pos = end;
+    return;
+  }
+  out[k] = value === undefined ? null : value;
+}
+
 /** Skips a sub-message we do not keep, with the checks the reference's decoder applies to it. */
 function skipMessage(r: Reader, q: number): void {
   const parent = enter(r, q);
@@ -303,7 +422,7 @@ function event(r: Reader, q: number): SpanEvent {
   const parent = enter(r, q);
   let time = 0n;
   let name = '';
-  const attributes: Record<string, AttrValue> = Object.create(null);
+  const attributes: Record<string, AttrValue> = newAttributes();
   let dropped = 0;
   while (r.pos < r.len) {
     const t = r.tag();
@@ -326,7 +445,7 @@ function link(r: Reader, q: number, i: number, j: number, k: number, n: number):
   let sS = 0;
   let sE = 0;
   let traceState = '';
-  const attributes: Record<string, AttrValue> = Object.create(null);
+  const attributes: Record<string, AttrValue> = newAttributes();
   let dropped = 0;
   let flags = 0;
   while (r.pos < r.len) {
@@ -383,7 +502,7 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span {
   let kind = 0;
   let start = 0n;
   let end = 0n;
-  const attributes: Record<string, AttrValue> = Object.create(null);
+  const attributes: Record<string, AttrValue> = newAttributes();
   let droppedAttributes = 0;
   const events: SpanEvent[] = [];
   let droppedEvents = 0;
@@ -432,7 +551,8 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span {
         continue;
       case 9:
         if (u !== 2) break;
-        keyValue(r, q + 1, attributes);
+        if (keep === null) keyValue(r, q + 1, attributes);
+        else keyValueIfWanted(r, q + 1, attributes, keep);
         continue;
       case 10:
         if (u !== 0) break;
@@ -511,12 +631,12 @@ function scopeSpans(r: Reader, q: number, i: number, j: number): ScopeSpans {
     const u = t & 7;
     const f = t >>> 3;
     if (f === 2 && u === 2) spans.push(span(r, q + 1, i, j, spans.length));
-    else if (f === 1 && u === 2) scope(r, q + 1, (sc ??= { name: '', version: '', attributes: Object.create(null) as Attributes, droppedAttributesCount: 0 }));
+    else if (f === 1 && u === 2) scope(r, q + 1, (sc ??= { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }));
     else if (f === 3 && u === 2) schemaUrl = str(r, valueCache);
     else r.skipType(u, q, f);
   }
   leave(r, parent);
-  return { scope: sc ?? { name: '', version: '', attributes: Object.create(null) as Attributes, droppedAttributesCount: 0 }, schemaUrl, spans };
+  return { scope: sc ?? { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl, spans };
 }
 
 function resource(r: Reader, q: number, res: Resource): void {
@@ -543,12 +663,12 @@ function resourceSpans(r: Reader, q: number, i: number): ResourceSpans {
     const u = t & 7;
     const f = t >>> 3;
     if (f === 2 && u === 2) list.push(scopeSpans(r, q + 1, i, list.length));
-    else if (f === 1 && u === 2) resource(r, q + 1, (res ??= { attributes: Object.create(null) as Attributes, droppedAttributesCount: 0 }));
+    else if (f === 1 && u === 2) resource(r, q + 1, (res ??= { attributes: newAttributes(), droppedAttributesCount: 0 }));
     else if (f === 3 && u === 2) schemaUrl = str(r, valueCache);
     else r.skipType(u, q, f);
   }
   leave(r, parent);
-  return { resource: res ?? { attributes: Object.create(null) as Attributes, droppedAttributesCount: 0 }, schemaUrl, scopeSpans: list };
+  return { resource: res ?? { attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl, scopeSpans: list };
 }
 
 function request(r: Reader): SpanBatch {
@@ -568,14 +688,25 @@ export function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+export interface DecodeOptions {
+  /**
+   * Keep only these keys of each span's own attributes (resource, scope, event and link attributes are
+   * kept whole). The others are still read and checked — a request is accepted or refused, with the same
+   * error, exactly as without this option — but their values are not built. For pipelines whose consumers
+   * read a known few attributes (see `Consumer.spanAttributes`). Absent: every attribute.
+   */
+  spanAttributes?: ReadonlySet<string> | undefined;
+}
+
 /**
  * Decodes a binary OTLP `ExportTraceServiceRequest` in one pass. Throws {@link OtlpDecodeError} on malformed
  * input, with the same message as the reference decoder.
  */
-export function decodeTraceRequest(input: Uint8Array): SpanBatch {
+export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): SpanBatch {
   buf = asBuffer(input);
   view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   deferred = null;
+  keep = opts?.spanAttributes ?? null;
   try {
     const batch = request(Reader.create(buf));
     if (deferred) throw deferred;
@@ -587,6 +718,7 @@ export function decodeTraceRequest(input: Uint8Array): SpanBatch {
     buf = EMPTY;
     view = EMPTY_VIEW;
     deferred = null;
+    keep = null;
   }
 }
 

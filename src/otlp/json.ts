@@ -4,7 +4,7 @@
  * Spec: https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding
  */
 import type { AttrValue, Attributes, InstrumentationScope, Resource, ResourceSpans, ScopeSpans, Span, SpanBatch, SpanEvent, SpanLink } from '../data/span.js';
-import { isKvList, kvlist } from '../data/span.js';
+import { isKvList, kvlist, newAttributes } from '../data/span.js';
 
 /** Malformed input: the receiver answers 400 with this message. */
 export class OtlpDecodeError extends Error {
@@ -89,7 +89,7 @@ function anyValue(v: unknown, where: string): AttrValue {
 }
 
 function attributes(v: unknown, where: string): Attributes {
-  const out: Attributes = Object.create(null);
+  const out: Attributes = newAttributes();
   list(v, where).forEach((kv, i) => {
     if (!isObj(kv)) fail(`${where}[${i}]`, 'must be a KeyValue object');
     out[str(kv.key, `${where}[${i}].key`)] = anyValue(kv.value, `${where}[${i}].value`);

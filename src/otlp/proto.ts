@@ -6,8 +6,8 @@
  */
 import protobuf from 'protobufjs';
 import type { AttrValue, Attributes, InstrumentationScope, Resource, ResourceSpans, ScopeSpans, Span, SpanBatch, SpanEvent, SpanLink } from '../data/span.js';
-import { isKvList } from '../data/span.js';
-import { asBuffer, decodeTraceRequest } from './decode.js';
+import { isKvList, newAttributes } from '../data/span.js';
+import { asBuffer, decodeTraceRequest, type DecodeOptions } from './decode.js';
 import { OtlpDecodeError } from './json.js';
 import { otlpDescriptor } from './proto/descriptor.generated.js';
 
@@ -206,15 +206,15 @@ function anyValue(v: PbAnyValue | null | undefined, depth: number): AttrValue {
   }
   if (has.call(v, 'kvlistValue')) {
     if (depth > 64) throw new OtlpDecodeError('attribute value nested too deeply');
-    return attributes(v.kvlistValue!.values, depth + 1);
+    return attributes(v.kvlistValue!.values, depth + 1, Object.create(null) as Record<string, AttrValue>);
   }
   // Copy so that a small value does not keep the whole request buffer alive.
   if (has.call(v, 'bytesValue')) return new Uint8Array(v.bytesValue!);
   return null;
 }
 
-function attributes(kvs: PbKeyValue[], depth = 0): Attributes {
-  const out: Record<string, AttrValue> = Object.create(null);
+/** Attribute map (a kvlist value is given its own `out`: those keep a null prototype). */
+function attributes(kvs: PbKeyValue[], depth = 0, out: Record<string, AttrValue> = newAttributes()): Attributes {
   for (let i = 0; i < kvs.length; i++) {
     const kv = kvs[i]!;
     out[kv.key] = anyValue(kv.value, depth);
@@ -261,12 +261,12 @@ function span(s: PbSpan, loc: Loc): Span {
 }
 
 function scope(s: PbScope | null | undefined): InstrumentationScope {
-  if (!s) return { name: '', version: '', attributes: Object.create(null) as Attributes, droppedAttributesCount: 0 };
+  if (!s) return { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 };
   return { name: s.name, version: s.version, attributes: attributes(s.attributes), droppedAttributesCount: s.droppedAttributesCount };
 }
 
 function resource(r: PbResourceSpans['resource']): Resource {
-  if (!r) return { attributes: Object.create(null) as Attributes, droppedAttributesCount: 0 };
+  if (!r) return { attributes: newAttributes(), droppedAttributesCount: 0 };
   return { attributes: attributes(r.attributes), droppedAttributesCount: r.droppedAttributesCount };
 }
 
@@ -275,8 +275,8 @@ function resource(r: PbResourceSpans['resource']): Resource {
  * Uses the single-pass decoder of ./decode.ts, which gives the same results and errors as
  * {@link decodeOtlpProtoReference} with far fewer allocations.
  */
-export function decodeOtlpProto(buf: Uint8Array): SpanBatch {
-  return decodeTraceRequest(buf);
+export function decodeOtlpProto(buf: Uint8Array, opts?: DecodeOptions): SpanBatch {
+  return decodeTraceRequest(buf, opts);
 }
 
 /**
