@@ -45,7 +45,10 @@ export interface DurabilitySettings {
   enabled: boolean;
   /** Disk budget for all logs and spools; 0 = unlimited (default 1 GiB). */
   maxDiskBytes: number;
-  /** Group-commit window (default 2 ms). */
+  /**
+   * Extra wait before a group commit (default 0: the next turn of the event loop). Appends that
+   * arrive while an fdatasync runs share the next one whatever this is.
+   */
   syncDelayMs: number;
   segmentBytes: number;
   /** Recent log records kept in memory for forwarding (default 16 MiB). */
@@ -329,7 +332,7 @@ export async function loadConfig(
   const durability: DurabilitySettings = {
     enabled: typeof dur.enabled === 'boolean' ? dur.enabled : true,
     maxDiskBytes: safe(() => parseByteSize((dur.max_disk_bytes as string | number | undefined) ?? '1GiB'), 1024 ** 3),
-    syncDelayMs: safe(() => parseDuration((dur.sync_delay as string | undefined) ?? '2ms'), 2),
+    syncDelayMs: safe(() => parseDuration((dur.sync_delay as string | undefined) ?? '0ms'), 0),
     segmentBytes: safe(() => parseByteSize((dur.segment_size as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
     memoryBytes: safe(() => parseByteSize((dur.memory_buffer as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
     checkpointIntervalMs: safe(() => parseDuration((dur.checkpoint_interval as string | undefined) ?? '200ms'), 200),

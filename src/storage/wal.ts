@@ -1,6 +1,6 @@
 /**
  * A write-ahead log: length-prefixed, checksummed records in segment files, appended with group
- * commit (one fdatasync for every append that arrives within a short window) and trimmed once
+ * commit (one fdatasync for all the appends made while the previous one ran) and trimmed once
  * downstream has made the data durable elsewhere (the exporters' spools).
  *
  * Record layout (little-endian):
@@ -26,7 +26,10 @@ export interface WalOptions {
   dir: string;
   /** Roll to a new segment beyond this size (default 16 MiB). */
   segmentBytes?: number;
-  /** Group-commit window: appends within it share one fdatasync (default 2 ms; 0 = next tick). */
+  /**
+   * Extra wait before a group commit (default 0: the next turn of the event loop). Appends made
+   * while an fdatasync runs always share the next one; a delay only adds latency to gather more.
+   */
   syncDelayMs?: number;
   /** Disk budget shared with the spools; appends are refused with BackpressureError when it is full. */
   budget?: DiskBudget;
@@ -88,7 +91,7 @@ export class WriteAheadLog {
     readonly recovery: RecoveryReport,
   ) {
     this.segmentBytes = opts.segmentBytes ?? 16 * 1024 * 1024;
-    this.syncDelayMs = opts.syncDelayMs ?? 2;
+    this.syncDelayMs = opts.syncDelayMs ?? 0;
     this.maxRecordBytes = opts.maxRecordBytes ?? 64 * 1024 * 1024;
   }
 
