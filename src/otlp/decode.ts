@@ -316,28 +316,14 @@ function skipAnyValue(r: Reader, q: number): void {
         if (u !== 1) break;
         r.double();
         continue;
-      case 5: {
+      case 5:
         if (u !== 2) break;
-        const p = enter(r, q + 1);
-        while (r.pos < r.len) {
-          const t2 = r.tag();
-          if (t2 >>> 3 === 1 && (t2 & 7) === 2) skipAnyValue(r, q + 2);
-          else r.skipType(t2 & 7, q + 1, t2 >>> 3);
-        }
-        leave(r, p);
+        skipList(r, q, skipAnyValue);
         continue;
-      }
-      case 6: {
+      case 6:
         if (u !== 2) break;
-        const p = enter(r, q + 1);
-        while (r.pos < r.len) {
-          const t2 = r.tag();
-          if (t2 >>> 3 === 1 && (t2 & 7) === 2) skipKeyValue(r, q + 2);
-          else r.skipType(t2 & 7, q + 1, t2 >>> 3);
-        }
-        leave(r, p);
+        skipList(r, q, skipKeyValue);
         continue;
-      }
       case 8:
         if (u !== 0) break;
         r.int32();
@@ -346,6 +332,17 @@ function skipAnyValue(r: Reader, q: number): void {
     r.skipType(u, q, f);
   }
   leave(r, parent);
+}
+
+/** Reads past an ArrayValue or a KeyValueList (field 1 repeated), each item with `item`, as {@link anyValue} reads them. */
+function skipList(r: Reader, q: number, item: (r: Reader, q: number) => void): void {
+  const p = enter(r, q + 1);
+  while (r.pos < r.len) {
+    const t = r.tag();
+    if (t >>> 3 === 1 && (t & 7) === 2) item(r, q + 2);
+    else r.skipType(t & 7, q + 1, t >>> 3);
+  }
+  leave(r, p);
 }
 
 /** Reads past a KeyValue without building it, with the reads of {@link keyValue}. */
