@@ -7,16 +7,13 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { LocalAzurite } from './helpers/azurite.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
-import { freePort, http, readGzipJsonFiles, runCli, waitFor200 } from './helpers/process.js';
+import { http, readGzipJsonFiles, startShippedPipeline } from './helpers/process.js';
 import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
 
 type Rec = Record<string, unknown>;
@@ -25,22 +22,10 @@ const calls = Array.from({ length: 60 }, (_, i) => ({ responseId: `chatcmpl-sink
 
 /** Runs the CLI with `env`, posts the calls in 6 requests, stops it with SIGTERM. */
 async function runOnce(env: Record<string, string>): Promise<{ out: string; stderr: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'spanmeter-sink-'));
-  const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const cli = runCli(['run', '--config', 'pipeline.yaml'], {
-    SPANMETER_OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
-    SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
-    SPANMETER_METRICS_ADDRESS: `127.0.0.1:${adminPort}`,
-    SPANMETER_OUT_DIR: join(dir, 'out'),
-    SPANMETER_DATA_DIR: join(dir, 'data'),
-    SPANMETER_LOG_LEVEL: 'warn',
-    AFLO_BATCH_SIZE: '25',
-    ...env,
-  });
+  const { cli, out, traces } = await startShippedPipeline({ AFLO_BATCH_SIZE: '25', ...env }, { readyTimeoutMs: 30_000 });
   try {
-    await waitFor200(`http://127.0.0.1:${adminPort}/health/ready`, 30_000, cli);
     for (let i = 0; i < calls.length; i += 10) {
-      const res = await http('POST', `http://127.0.0.1:${httpPort}/v1/traces`, JSON.stringify(otlpRequest(calls.slice(i, i + 10))), { 'content-type': 'application/json' });
+      const res = await http('POST', traces, JSON.stringify(otlpRequest(calls.slice(i, i + 10))), { 'content-type': 'application/json' });
       assert.equal(res.status, 200, res.body.toString());
     }
   } finally {
@@ -48,7 +33,7 @@ async function runOnce(env: Record<string, string>): Promise<{ out: string; stde
   }
   const { code } = await cli.exited;
   assert.equal(code, 0, cli.stderr());
-  return { out: join(dir, 'out'), stderr: cli.stderr() };
+  return { out, stderr: cli.stderr() };
 }
 
 describe('shipped pipeline.yaml: AFLO_BACKEND_TYPE switches the sink, same records everywhere', () => {

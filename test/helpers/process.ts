@@ -2,10 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { request } from '../../receivers/otlp/testing.js';
 import { buildRoot, repoRoot } from './paths.js';
 
 /** Ports this process has handed out already (the OS may offer a just-closed port again). */
@@ -68,20 +68,7 @@ export function http(
   body?: Buffer | string,
   headers: Record<string, string> = {},
 ): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = request(
-      { method, host: u.hostname, port: u.port, path: u.pathname + u.search, headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return request(url, { method, headers, body });
 }
 
 /** Polls `url` until it answers 200, or throws after `timeoutMs` (or when `cli` exits). */
@@ -156,6 +143,11 @@ export async function startShippedPipeline(env: Record<string, string> = {}, opt
     ...env,
   });
   const admin = `http://127.0.0.1:${adminPort}`;
-  await waitFor200(`${admin}/health/ready`, opts.readyTimeoutMs ?? 60_000, cli);
+  try {
+    await waitFor200(`${admin}/health/ready`, opts.readyTimeoutMs ?? 60_000, cli);
+  } catch (e) {
+    cli.child.kill('SIGKILL'); // never left running behind a failed start
+    throw e;
+  }
   return { cli, dir, out: join(dir, 'out'), traces: `http://127.0.0.1:${httpPort}/v1/traces`, admin };
 }
