@@ -48,47 +48,32 @@ async function isolate(url: string, owned?: () => Promise<void>): Promise<TestPo
   const admin = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await admin.connect();
   const db = `spanmeter_enrich_${rand()}`;
+  /** Drops what was created (best effort), then stops a server started for the test. */
+  const stopWith = (drop: string) => async () => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await c.connect();
+      await c.query(drop);
+    } catch {
+      /* best effort */
+    } finally {
+      await c.end().catch(() => {});
+    }
+    await owned?.();
+  };
   try {
     await admin.query(`CREATE DATABASE ${db}`);
     await admin.end();
     const u = new URL(url);
     u.pathname = `/${db}`;
-    return {
-      url: u.toString(),
-      async stop() {
-        const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-        try {
-          await c.connect();
-          await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-        } catch {
-          /* best effort */
-        } finally {
-          await c.end().catch(() => {});
-        }
-        await owned?.();
-      },
-    };
+    return { url: u.toString(), stop: stopWith(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
   } catch {
     // No CREATEDB: use a fresh schema instead.
     await admin.query(`CREATE SCHEMA ${db}`);
     await admin.end();
     const u = new URL(url);
     u.searchParams.set('options', `-c search_path=${db}`);
-    return {
-      url: u.toString(),
-      async stop() {
-        const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-        try {
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS ${db} CASCADE`);
-        } catch {
-          /* best effort */
-        } finally {
-          await c.end().catch(() => {});
-        }
-        await owned?.();
-      },
-    };
+    return { url: u.toString(), stop: stopWith(`DROP SCHEMA IF EXISTS ${db} CASCADE`) };
   }
 }
 
