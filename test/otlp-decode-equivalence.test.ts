@@ -255,6 +255,35 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
     }
   });
 
+  it('string cache: strings of one slot that differ only in a later word, in the last bytes or past 48 bytes', () => {
+    const W = () => protobuf.Writer.create();
+    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
+    // Each group keeps length, first, middle and last byte (the slot) and changes one byte elsewhere:
+    // in the second 4-byte word, in the 1–3 bytes after the last whole word, at the cache's size limit
+    // and just past it (not cached). Within a group, every string follows its neighbour in the same slot.
+    const long = 'k'.repeat(47);
+    const groups = [
+      ['abcdefghij', 'abcdXfghij', 'abcdefghij'],
+      ['abcdefghijk', 'abcdefghiYk', 'abcdefghijk', 'abcdefghi\u00e9'],
+      [`${long}x`, `${long.slice(0, 45)}Zkx`, `${long}x`],
+      [`${long}xy`, `${long}Qy`, `${long}xy`],
+    ];
+    const strings = groups.flat();
+    const kvs = strings.map((v) => ld(9, cat(ld(1, Buffer.from(v)), ld(2, ld(1, Buffer.from(`${v}|${v.length}`))))));
+    const values = strings.map((v) => ld(9, cat(ld(1, Buffer.from(`key ${v}`)), ld(2, ld(1, Buffer.from(v))))));
+    const body = ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...kvs, ...values))));
+    for (const input of [body, new Uint8Array(body)]) {
+      const r = assertAgree(input);
+      assert.ok(r.ok);
+      const attrs = r.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
+      for (const v of strings) {
+        assert.equal(attrs[v], `${v}|${v.length}`);
+        assert.equal(attrs[`key ${v}`], v);
+      }
+    }
+  });
+
   it('keeps only the wanted span attributes, whatever the order of key and value fields', () => {
     const W = () => protobuf.Writer.create();
     const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();

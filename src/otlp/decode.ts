@@ -101,17 +101,27 @@ type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string; hexS
  * Small direct-mapped caches of decoded short strings, one for attribute keys and one for values and names.
  * A LiteLLM request repeats a few dozen keys thousands of times and most short values (models, teams, span
  * names) many times; a hit returns the string decoded earlier instead of a new one (no native call, no
- * allocation, and keys stay the same internalized strings). Decoding itself is always Node's utf8Slice: a
- * cached string is reused only if it is pure ASCII of the same length and every byte is < 0x80 and equals
- * its character, i.e. exactly what utf8Slice would return for these bytes.
+ * allocation, and keys stay the same internalized strings). Decoding itself is always Node's utf8Slice.
+ *
+ * Only pure-ASCII strings are cached, together with their bytes as little-endian 32-bit words. A hit needs
+ * the same length and the same bytes (compared four at a time, then the last 0–3 one by one); equal bytes
+ * are then ASCII too, and utf8Slice of ASCII bytes is exactly the cached string.
  */
 const CACHE_SIZE = 1024;
 const CACHE_MAX_BYTES = 48;
-const keyCache: string[] = new Array<string>(CACHE_SIZE).fill('');
-const valueCache: string[] = new Array<string>(CACHE_SIZE).fill('');
+const CACHE_WORDS = CACHE_MAX_BYTES / 4;
+
+interface StringCache {
+  strings: string[];
+  /** The bytes of `strings[slot]`: CACHE_WORDS words per slot (only the first `length >> 2` are used). */
+  words: Int32Array;
+}
+const newCache = (): StringCache => ({ strings: new Array<string>(CACHE_SIZE).fill(''), words: new Int32Array(CACHE_SIZE * CACHE_WORDS) });
+const keyCache = newCache();
+const valueCache = newCache();
 
 /** Reads a string field (Reader.string's length prefix, bounds check and message; Node's utf8Slice). */
-function str(r: Reader, cache: string[]): string {
+function str(r: Reader, cache: StringCache): string {
   const start = bytesStart(r);
   const end = r.pos;
   const n = end - start;
@@ -119,19 +129,31 @@ function str(r: Reader, cache: string[]): string {
   const b = buf as NodeBuffer;
   if (n > CACHE_MAX_BYTES) return b.utf8Slice(start, end);
   const slot = (n * 131 + b[start]! * 31 + b[end - 1]! * 7 + b[start + (n >> 1)]!) & (CACHE_SIZE - 1);
-  const hit = cache[slot]!;
+  const hit = cache.strings[slot]!;
   if (hit.length === n) {
+    const words = cache.words;
+    const w0 = slot * CACHE_WORDS;
+    const nw = n >> 2;
     let i = 0;
-    while (i < n) {
-      const c = b[start + i]!;
-      if (c >= 0x80 || c !== hit.charCodeAt(i)) break;
-      i++;
+    while (i < nw && view.getInt32(start + 4 * i, true) === words[w0 + i]) i++;
+    if (i === nw) {
+      let j = nw << 2;
+      while (j < n && b[start + j] === hit.charCodeAt(j)) j++;
+      if (j === n) return hit;
     }
-    if (i === n) return hit;
   }
   const s = b.utf8Slice(start, end);
-  if (s.length === n) cache[slot] = s;
+  if (s.length === n && isAscii(b, start, end)) {
+    cache.strings[slot] = s;
+    const w0 = slot * CACHE_WORDS;
+    for (let i = 0, nw = n >> 2; i < nw; i++) cache.words[w0 + i] = view.getInt32(start + 4 * i, true);
+  }
   return s;
+}
+
+function isAscii(b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return false;
+  return true;
 }
 
 /**
