@@ -82,21 +82,22 @@ export function usageFromMetadataValue(v: unknown): LlmUsage {
   return usageFromObject(decodeMetadataValue(v));
 }
 
-/** Counts read by usageFromObject, by where they sit. */
-interface UsageScan {
-  top: Record<'prompt_tokens' | 'completion_tokens' | 'total_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens', number>;
-  /** null: absent or not a dict (read as {}). */
-  ptd: { cached_tokens: number; cache_creation_tokens: number } | null;
-  ctd: { reasoning_tokens: number } | null;
-}
-
 const FAIL = -1;
-/** The usage_object keys usageFromObject reads (top level and in the details dicts). */
-const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens', 'prompt_tokens_details', 'completion_tokens_details', 'cached_tokens', 'cache_creation_tokens', 'reasoning_tokens'];
+/**
+ * The usage_object keys usageFromObject reads, by index: 0–4 at the top level, 5–6 the details
+ * dicts, 7–8 inside `prompt_tokens_details`, 9 inside `completion_tokens_details`.
+ */
+const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens', 'prompt_tokens_details', 'completion_tokens_details', 'cached_tokens', 'cache_creation_tokens', 'reasoning_tokens'] as const;
+const TOP_KEYS = 5;
+const PTD = 5;
+const CTD = 6;
+const CACHED = 7;
+const CACHE_CREATION = 8;
+const REASONING = 9;
+/** Stands for any other key (matches no index above). */
+const OTHER_KEY = -2;
 /** The scalar words repr() writes for these values. */
 const KEYWORDS = ['None', 'True', 'False'];
-/** Stands for any other key (matches no field below). */
-const OTHER_KEY = '\u0000other';
 
 /**
  * Scans `{'key': value, ...}` where a value is a decimal int of at most 15 digits, None, True,
@@ -107,10 +108,20 @@ export function scanUsageRepr(text: string): LlmUsage | null {
   return new UsageScanner(text).scan();
 }
 
-/** The scanner of {@link scanUsageRepr} (a class: its position is a field, not a closure variable). */
+/**
+ * The scanner of {@link scanUsageRepr} (a class: its position is a field, not a closure variable).
+ * Keys are identified by their index in USAGE_KEYS and counts kept in fields, so that no string or
+ * dict is made and no property is looked up by name.
+ */
 class UsageScanner {
   private i = 0;
   private readonly n: number;
+  /** Counts of the top-level keys 0–4. */
+  private readonly top = [0, 0, 0, 0, 0];
+  /** The last `prompt_tokens_details` / `completion_tokens_details`: null when absent or not a dict. */
+  private ptdCached: number | null = null;
+  private ptdCreation = 0;
+  private ctdReasoning: number | null = null;
   constructor(private readonly s: string) {
     this.n = s.length;
   }
@@ -120,23 +131,29 @@ class UsageScanner {
   }
 
   /**
-   * A key: a single-quoted run without backslashes, double quotes or newlines. Returns the name
-   * when it is one read here, OTHER_KEY for any other name (no string is made), null otherwise.
+   * A key: a single-quoted run without backslashes, double quotes or newlines. Returns its index in
+   * USAGE_KEYS, OTHER_KEY for any other name (no string is made), FAIL otherwise.
    */
-  private key(): string | null {
+  private key(): number {
     const s = this.s;
-    if (s.charCodeAt(this.i) !== 39) return null;
+    if (s.charCodeAt(this.i) !== 39) return FAIL;
     const from = this.i + 1;
     let end = from;
     for (; end < this.n; end++) {
       const c = s.charCodeAt(end);
       if (c === 39) break;
-      if (c === 92 || c === 34 || c === 10) return null;
+      if (c === 92 || c === 34 || c === 10) return FAIL;
     }
-    if (end >= this.n) return null;
+    if (end >= this.n) return FAIL;
     this.i = end + 1;
     const len = end - from;
-    for (const name of USAGE_KEYS) if (name.length === len && s.startsWith(name, from)) return name;
+    for (let k = 0; k < USAGE_KEYS.length; k++) {
+      const name = USAGE_KEYS[k]!;
+      if (name.length !== len) continue;
+      let j = 0;
+      while (j < len && s.charCodeAt(from + j) === name.charCodeAt(j)) j++;
+      if (j === len) return k;
+    }
     return OTHER_KEY;
   }
 
@@ -168,11 +185,19 @@ class UsageScanner {
     return FAIL;
   }
 
-  /** `{'k': scalar, ...}`: the details counts when `details` names a details dict, or FAIL. Nested dicts fail. */
-  private dict(into: Record<string, number> | null): number {
+  /**
+   * `{'k': scalar, ...}` as the value of top-level key `owner`: a details dict (PTD, CTD) replaces the
+   * counts read from an earlier one (the last one wins, as in a dict); any other dict is only checked.
+   * FAIL when it is not of that form (nested dicts fail).
+   */
+  private dict(owner: number): number {
     const s = this.s;
     if (s.charCodeAt(this.i) !== 123) return FAIL; // {
     this.i++;
+    if (owner === PTD) {
+      this.ptdCached = 0;
+      this.ptdCreation = 0;
+    } else if (owner === CTD) this.ctdReasoning = 0;
     this.spaces();
     if (s.charCodeAt(this.i) === 125) {
       this.i++;
@@ -180,14 +205,17 @@ class UsageScanner {
     }
     for (;;) {
       const k = this.key();
-      if (k === null) return FAIL;
+      if (k === FAIL) return FAIL;
       this.spaces();
       if (s.charCodeAt(this.i) !== 58) return FAIL; // :
       this.i++;
       this.spaces();
       const v = this.scalar();
       if (v === FAIL) return FAIL;
-      if (into !== null && k !== OTHER_KEY && Object.hasOwn(into, k)) into[k] = v;
+      if (owner === PTD) {
+        if (k === CACHED) this.ptdCached = v;
+        else if (k === CACHE_CREATION) this.ptdCreation = v;
+      } else if (owner === CTD && k === REASONING) this.ctdReasoning = v;
       this.spaces();
       const c = s.charCodeAt(this.i);
       this.i++;
@@ -200,31 +228,27 @@ class UsageScanner {
 
   scan(): LlmUsage | null {
     const s = this.s;
-    const r: UsageScan = { top: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, ptd: null, ctd: null };
     if (s.charCodeAt(0) !== 123) return null;
     this.i = 1;
     this.spaces();
     if (s.charCodeAt(this.i) === 125) return null; // {} — general path (it is JSON too)
     for (;;) {
       const k = this.key();
-      if (k === null) return null;
+      if (k === FAIL) return null;
       this.spaces();
       if (s.charCodeAt(this.i) !== 58) return null;
       this.i++;
       this.spaces();
       if (s.charCodeAt(this.i) === 123) {
-        // A nested dict: the details dicts are kept (the last one wins, as in a dict); others skipped.
-        const into: Record<string, number> | null = k === 'prompt_tokens_details' ? { cached_tokens: 0, cache_creation_tokens: 0 } : k === 'completion_tokens_details' ? { reasoning_tokens: 0 } : null;
-        if (this.dict(into) === FAIL) return null;
-        if (k === 'prompt_tokens_details') r.ptd = into as UsageScan['ptd'];
-        else if (k === 'completion_tokens_details') r.ctd = into as UsageScan['ctd'];
-        else if (k !== OTHER_KEY && Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = 0; // count(dict) is 0
+        // A nested dict: the details dicts are kept; others are checked and skipped.
+        if (this.dict(k) === FAIL) return null;
+        if (k >= 0 && k < TOP_KEYS) this.top[k] = 0; // count(dict) is 0
       } else {
         const v = this.scalar();
         if (v === FAIL) return null;
-        if (k === 'prompt_tokens_details') r.ptd = null;
-        else if (k === 'completion_tokens_details') r.ctd = null;
-        else if (k !== OTHER_KEY && Object.hasOwn(r.top, k)) r.top[k as keyof UsageScan['top']] = v;
+        if (k === PTD) this.ptdCached = null;
+        else if (k === CTD) this.ctdReasoning = null;
+        else if (k >= 0 && k < TOP_KEYS) this.top[k] = v;
       }
       this.spaces();
       const c = s.charCodeAt(this.i);
@@ -235,14 +259,14 @@ class UsageScanner {
       if (s.charCodeAt(this.i) === 125) return null;
     }
     if (this.i !== this.n) return null;
-    const t = r.top;
+    const [prompt, completion, total, cacheRead, cacheCreation] = this.top as [number, number, number, number, number];
     return {
-      promptTokens: t.prompt_tokens,
-      completionTokens: t.completion_tokens,
-      totalTokens: t.total_tokens || t.prompt_tokens + t.completion_tokens,
-      cachedReadTokens: (r.ptd?.cached_tokens ?? 0) || t.cache_read_input_tokens,
-      cacheCreationTokens: t.cache_creation_input_tokens || (r.ptd?.cache_creation_tokens ?? 0),
-      reasoningTokens: r.ctd?.reasoning_tokens ?? 0,
+      promptTokens: prompt,
+      completionTokens: completion,
+      totalTokens: total || prompt + completion,
+      cachedReadTokens: (this.ptdCached ?? 0) || cacheRead,
+      cacheCreationTokens: cacheCreation || (this.ptdCached === null ? 0 : this.ptdCreation),
+      reasoningTokens: this.ctdReasoning ?? 0,
     };
   }
 }
