@@ -120,11 +120,32 @@ const newCache = (): StringCache => ({ strings: new Array<string>(CACHE_SIZE).fi
 const keyCache = newCache();
 const valueCache = newCache();
 
+/**
+ * For the projection: whether the key cached in each slot of `keyCache` is one of the kept span
+ * attributes (0 = not known yet, 1 = kept, 2 = not kept), so that a repeated key is looked up in the
+ * set once. Valid for the set in `verdictsFor`; a slot's verdict is reset when its string changes.
+ */
+const verdicts = new Uint8Array(CACHE_SIZE);
+let verdictsFor: ReadonlySet<string> | null = null;
+/** The `keyCache` slot that holds the string the last `str(r, keyCache)` returned, or -1. */
+let lastSlot = -1;
+
+/** Whether `key` (returned by `str(r, keyCache)` with slot `slot`) is in `wanted`. */
+function isWanted(key: string, slot: number, wanted: ReadonlySet<string>): boolean {
+  if (slot < 0) return wanted.has(key);
+  const v = verdicts[slot]!;
+  if (v !== 0) return v === 1;
+  const w = wanted.has(key);
+  verdicts[slot] = w ? 1 : 2;
+  return w;
+}
+
 /** Reads a string field (Reader.string's length prefix, bounds check and message; Node's utf8Slice). */
 function str(r: Reader, cache: StringCache): string {
   const start = bytesStart(r);
   const end = r.pos;
   const n = end - start;
+  lastSlot = -1;
   if (n === 0) return '';
   const b = buf as NodeBuffer;
   if (n > CACHE_MAX_BYTES) return b.utf8Slice(start, end);
@@ -139,12 +160,17 @@ function str(r: Reader, cache: StringCache): string {
     if (i === nw) {
       let j = nw << 2;
       while (j < n && b[start + j] === hit.charCodeAt(j)) j++;
-      if (j === n) return hit;
+      if (j === n) {
+        lastSlot = slot;
+        return hit;
+      }
     }
   }
   const s = b.utf8Slice(start, end);
   if (s.length === n && isAscii(b, start, end)) {
     cache.strings[slot] = s;
+    if (cache === keyCache) verdicts[slot] = 0;
+    lastSlot = slot;
     const w0 = slot * CACHE_WORDS;
     for (let i = 0, nw = n >> 2; i < nw; i++) cache.words[w0 + i] = view.getInt32(start + 4 * i, true);
   }
@@ -392,15 +418,18 @@ function keyValueIfWanted(r: Reader, q: number, out: Record<string, AttrValue>, 
   const start = r.pos;
   const parent = enter(r, q);
   let key: string | undefined;
+  let slot = -1;
   let skipped = false;
   let value: AttrValue | undefined;
   while (r.pos < r.len) {
     const t = r.tag();
     const u = t & 7;
     const f = t >>> 3;
-    if (f === 1 && u === 2) key = str(r, keyCache);
-    else if (f === 2 && u === 2) {
-      if (key !== undefined && !wanted.has(key)) {
+    if (f === 1 && u === 2) {
+      key = str(r, keyCache);
+      slot = lastSlot;
+    } else if (f === 2 && u === 2) {
+      if (key !== undefined && !isWanted(key, slot, wanted)) {
         skipAnyValue(r, q + 1);
         skipped = true;
       } else {
@@ -412,7 +441,7 @@ function keyValueIfWanted(r: Reader, q: number, out: Record<string, AttrValue>, 
   }
   leave(r, parent);
   const k = key ?? '';
-  if (!wanted.has(k)) return;
+  if (key === undefined ? !wanted.has(k) : !isWanted(key, slot, wanted)) return;
   if (skipped) {
     // Rare: the key changed from an unwanted to a wanted one after a value was skipped.
     const end = r.pos;
@@ -726,6 +755,10 @@ export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): Spa
   view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   deferred = null;
   keep = opts?.spanAttributes ?? null;
+  if (keep !== null && keep !== verdictsFor) {
+    verdicts.fill(0);
+    verdictsFor = keep;
+  }
   try {
     const batch = request(Reader.create(buf));
     if (deferred) throw deferred;
