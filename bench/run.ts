@@ -6,7 +6,7 @@
  *
  *   npm run bench                 all scenarios
  *   npm run bench -- --quick      shorter runs (a smoke test of the harness)
- *   npm run bench -- --only max,latency,backlog,idle,workers,stages
+ *   npm run bench -- --only max,latency,backlog,idle,workers,stages,instructions
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { STAGES, measure as measureInstructions, table as instructionTable, valgrindMissing } from './instructions.js';
 import { procStats, type LoadResult } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -314,6 +315,19 @@ async function main() {
       const res = spawnSync(process.execPath, [file, ...(args.quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600_000 });
       raw[`stage:${script}`] = { status: res.status, stdout: res.stdout.slice(-4000) };
       rows.push({ scenario: `stage micro-benchmark: ${script}`, figure: res.status === 0 ? 'see detail' : `failed (${res.status})`, target: '', detail: res.stdout.trim().split('\n').slice(-6).join(' | ') });
+    }
+  }
+
+  if (want('instructions')) {
+    const scenario = 'instructions per LLM call (valgrind, node --predictable)';
+    if (valgrindMissing()) {
+      rows.push({ scenario, figure: 'not measured', target: '', detail: 'valgrind is not installed (Debian: apt-get install valgrind)' });
+    } else {
+      // Not shortened by --quick: with fewer requests the JIT has not settled and the counts mean little.
+      const r = await measureInstructions(STAGES, 40);
+      raw.instructions = r;
+      const lines = instructionTable(r);
+      rows.push({ scenario, figure: lines[lines.length - 1]!.split('|')[2]!.trim(), target: 'a regression signal the host load does not move', detail: lines.slice(2, -1).map((l) => l.split('|').slice(1, 3).map((c) => c.trim()).join(' ')).join(', ') + ' (bench/instructions.ts: the key stage is inflated, valgrind lacks SHA-NI)' });
     }
   }
 

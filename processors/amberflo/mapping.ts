@@ -187,26 +187,41 @@ function objectMetadata(call: LlmCall): Dims[] {
   return [];
 }
 
-/** Usage tuples (meter, quantity, type, cache), callback `_extract_usage`, zero quantities skipped. */
-function usage(call: LlmCall, mode: Mode): [meter: string, quantity: number, type: string, cache: string][] {
+/** The (type, cache) dimension pairs of usage records, by slot (see {@link Templates.usage}). */
+const USAGE_SETS = [
+  ['in', 'r'],
+  ['in', 'c'],
+  ['in', NO],
+  ['out', NO],
+] as const;
+const IN_READ = 0;
+const IN_CREATION = 1;
+const IN = 2;
+const OUT = 3;
+
+/**
+ * Usage records (meter, quantity, type, cache), callback `_extract_usage`, zero quantities skipped,
+ * appended to `out` in the callback's order.
+ */
+function pushUsage(out: MeterRecord[], call: LlmCall, mode: Mode, tpl: Templates): void {
   const u = call.usage;
-  const out: [string, number, string, string][] = [];
-  const input = (): void => {
-    if (mode === 'clean') {
-      const p = u.promptTokens;
-      const r = Math.min(u.cachedReadTokens, p);
-      const c = Math.min(u.cacheCreationTokens, p - r);
-      out.push([METERS.textTokens, r, 'in', 'r'], [METERS.textTokens, c, 'in', 'c'], [METERS.textTokens, p - r - c, 'in', NO]);
-    } else out.push([METERS.textTokens, u.promptTokens, 'in', NO]);
+  const t = call.startTimeMs;
+  const id = call.id;
+  const add = (meter: string, quantity: number, set: number): void => {
+    if (quantity !== 0 && Number.isFinite(quantity)) out.push(record(meter, t, quantity, tpl.usage(set), id));
   };
+  if (mode === 'clean') {
+    const p = u.promptTokens;
+    const r = Math.min(u.cachedReadTokens, p);
+    const c = Math.min(u.cacheCreationTokens, p - r);
+    add(METERS.textTokens, r, IN_READ);
+    add(METERS.textTokens, c, IN_CREATION);
+    add(METERS.textTokens, p - r - c, IN);
+  } else add(METERS.textTokens, u.promptTokens, IN);
   if (call.callType === 'aimage_generation') {
-    input();
-    out.push([METERS.images, call.n ?? 1, 'out', NO], [METERS.imageTokens, u.completionTokens, 'out', NO]);
-  } else {
-    input();
-    out.push([METERS.textTokens, u.completionTokens, 'out', NO]);
-  }
-  return out.filter((x) => x[1] !== 0 && Number.isFinite(x[1]));
+    add(METERS.images, call.n ?? 1, OUT);
+    add(METERS.imageTokens, u.completionTokens, OUT);
+  } else add(METERS.textTokens, u.completionTokens, OUT);
 }
 
 // Clean mode, rule 1 (MAPPING.md §2).
@@ -259,7 +274,8 @@ function record(meterApiName: string, time: number, value: number, dimensions: R
  * inputs and then copied per record (see {@link MappingCache}).
  */
 class Templates {
-  private readonly usageSets = new Map<string, Readonly<Dims>>();
+  /** Usage dimension sets by USAGE_SETS slot, made when first needed. */
+  private readonly usageSets: (Readonly<Dims> | undefined)[] = [undefined, undefined, undefined, undefined];
   readonly call: Readonly<Dims>;
   constructor(
     /** The base dimensions, not yet cleaned (the error-details record adds its own keys to them). */
@@ -270,10 +286,12 @@ class Templates {
   ) {
     this.call = finish({ ...base, ...pricing, error_code: errorCode }, mode, CALL_ORDER);
   }
-  usage(type: string, cache: string): Readonly<Dims> {
-    const k = `${type}/${cache}`;
-    let d = this.usageSets.get(k);
-    if (!d) this.usageSets.set(k, (d = finish({ ...this.base, ...this.pricing, type, cache }, this.mode, USAGE_ORDER)));
+  usage(slot: number): Readonly<Dims> {
+    let d = this.usageSets[slot];
+    if (d === undefined) {
+      const [type, cache] = USAGE_SETS[slot]!;
+      this.usageSets[slot] = d = finish({ ...this.base, ...this.pricing, type, cache }, this.mode, USAGE_ORDER);
+    }
     return d;
   }
 }
@@ -367,7 +385,7 @@ export function toMeterRecords(call: LlmCall, opts: MappingOptions, cache?: Mapp
   // Records share the frozen dimension sets (no copy per record).
   out.push(record(METERS.call, t, 1, tpl.call, call.id));
   out.push(record(METERS.callMs, t, call.durationMs, tpl.call, call.id));
-  for (const [meter, quantity, type, cache] of usage(call, mode)) out.push(record(meter, t, quantity, tpl.usage(type, cache), call.id));
+  pushUsage(out, call, mode, tpl);
   if (err) out.push(record(METERS.errorDetails, t, 1, finish({ ...tpl.base, ...err }, mode), call.id));
   return out;
 }
