@@ -53,7 +53,6 @@ function call(over: Partial<LlmCall> = {}): LlmCall {
     endUser: null,
     error: null,
     guardrails: null,
-    hiddenParams: null,
     requestTags: null,
     responseCost: null,
     stream: null,
@@ -237,7 +236,8 @@ describe('amberflo mapping: rules', () => {
 const VALID = /^[-_ !.*'()&$@=;:+,?0-9a-zA-Z]{1,200}$/;
 const anyStr = fc.option(fc.oneof(fc.string({ unit: 'binary', maxLength: 260 }), fc.constantFrom('', 'openai', 'bedrock', 'azure', 'vertex_ai', 'a.b.c', '/x/y')), { nil: null });
 const tokens = fc.nat({ max: 1_000_000 });
-const llmCall: fc.Arbitrary<LlmCall> = fc
+/** A call and the hosted_env to map it with. */
+const llmCall: fc.Arbitrary<{ c: LlmCall; hostedEnv: string }> = fc
   .record({
     id: fc.string({ minLength: 1, maxLength: 40 }),
     callType: fc.option(fc.constantFrom('acompletion', 'aembedding', 'aimage_generation', '/v1/x', ''), { nil: null }),
@@ -265,19 +265,18 @@ const llmCall: fc.Arbitrary<LlmCall> = fc
     ),
     hostedEnv: fc.string({ minLength: 1, maxLength: 300, unit: 'binary' }),
   })
-  .map((r) =>
-    call({
+  .map(({ hostedEnv, ...r }) => ({
+    c: call({
       ...r,
       usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens, totalTokens: 0, cachedReadTokens: r.cachedReadTokens, cacheCreationTokens: r.cacheCreationTokens, reasoningTokens: 0 },
-      hiddenParams: { hostedEnv: r.hostedEnv },
     }),
-  );
+    hostedEnv,
+  }));
 
 describe('amberflo mapping (property)', () => {
   it('clean mode: every dimension value is a valid 1–200 character string; input tokens sum to the prompt tokens', () => {
     fc.assert(
-      fc.property(llmCall, fc.boolean(), (c, meta) => {
-        const hostedEnv = String((c.hiddenParams as { hostedEnv: string }).hostedEnv);
+      fc.property(llmCall, fc.boolean(), ({ c, hostedEnv }, meta) => {
         const rs = toMeterRecords(c, { mode: 'clean', hostedEnv, sendObjectMetadata: meta });
         for (const r of rs) {
           for (const [k, v] of Object.entries(r.dimensions ?? {})) assert.match(String(v), VALID, `${r.meterApiName}.${k} = ${JSON.stringify(v)}`);

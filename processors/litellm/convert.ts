@@ -174,7 +174,6 @@ export function spanToLlmCall(span: Span): LlmCall {
     endUser: strOf(md.user_api_key_end_user_id),
     error,
     guardrails: Array.isArray(md.guardrail_information) ? md.guardrail_information : null,
-    hiddenParams: hp,
     requestTags: null,
     responseCost: typeof a['gen_ai.cost.total_cost'] === 'number' ? a['gen_ai.cost.total_cost'] : typeof hp?.response_cost === 'number' ? hp.response_cost : null,
     stream: stream === null ? null : stream === 'True' || stream === 'true',

@@ -383,7 +383,8 @@ describe('litellm processor: robustness', () => {
     assert.equal(c.durationMs, 0, 'end before start → 0');
     assert.equal(c.usage.promptTokens, 0);
     assert.equal(c.keyMetadata, null);
-    assert.equal(c.hiddenParams, null);
+    assert.equal(c.modelId, null, 'hidden_params that are not JSON give nothing');
+    assert.equal(c.apiBase, null);
     assert.deepEqual(c.error, { type: null, code: null, message: null, provider: null, traceback: null });
   });
 });

@@ -95,8 +95,6 @@ export interface LlmCall {
   /** Guardrail results when present (as logged by LiteLLM). */
   guardrails: unknown[] | null;
 
-  /** Everything else the source offered that a user may want to map (decoded `hidden_params`, request tags, ...). */
-  hiddenParams: Record<string, unknown> | null;
   requestTags: string[] | null;
   /** Cost as LiteLLM computed it (informational). */
   responseCost: number | null;

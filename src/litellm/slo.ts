@@ -73,7 +73,6 @@ export function sloToLlmCall(slo: unknown): LlmCall {
     endUser: nonEmpty(slo.end_user) ?? nonEmpty(md.user_api_key_end_user_id),
     error: errorFrom(slo.error_information),
     guardrails: Array.isArray(slo.guardrail_information) ? slo.guardrail_information : isDict(slo.guardrail_information) ? [slo.guardrail_information] : null,
-    hiddenParams: hp,
     requestTags: Array.isArray(slo.request_tags) ? slo.request_tags.filter((t): t is string => typeof t === 'string') : null,
     responseCost: typeof slo.response_cost === 'number' ? slo.response_cost : null,
     stream: typeof slo.stream === 'boolean' ? slo.stream : isDict(mp) && typeof mp.stream === 'boolean' ? mp.stream : null,
