@@ -292,8 +292,9 @@ describe('amberflo mapping (property)', () => {
 });
 
 describe('amberflo mapping cache', () => {
-  it('records built from cached dimension sets equal those built from scratch, in both modes, across evictions', () => {
+  it('records built from cached dimension sets equal those built from scratch, in both modes, across evictions and hash collisions', () => {
     const cache = new MappingCache(8); // small, so generations turn over during the run
+    const colliding = new MappingCache(64, 0x3); // four hash values: entries share chains
     // Every input from a small pool, so calls often share an entry or differ in one field only.
     const str = fc.constantFrom<string | null>(null, '', 'a', 'x/y', 'openai', 'bedrock', 'azure', 'vertex_ai', 'v.m');
     const inputs = {
@@ -330,8 +331,10 @@ describe('amberflo mapping cache', () => {
         const [c2, o2] = build({ ...a, [field]: b[field] });
         toMeterRecords(c1, o1, shared);
         toMeterRecords(c1, o1, cache);
+        toMeterRecords(c1, o1, colliding);
         assert.equal(JSON.stringify(toMeterRecords(c2, o2, shared)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)}`);
         assert.equal(JSON.stringify(toMeterRecords(c2, o2, cache)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)} (small cache)`);
+        assert.equal(JSON.stringify(toMeterRecords(c2, o2, colliding)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)} (colliding hashes)`);
       }),
       { numRuns: 3000 },
     );

@@ -299,29 +299,102 @@ class Templates {
 const NULL_MARK = '\u0000';
 const keyPart = (v: string | null | undefined): string => (v === null || v === undefined ? NULL_MARK : v);
 
+/** The inputs a call's shared dimension sets depend on, in a fixed order (see {@link keyOf}). */
+const KEY_PARTS = 15;
+
+/**
+ * Fills `parts` with a call's cache key (every input the shared dimensions are computed from) and
+ * returns its FNV-1a hash. The parts are the call's own strings: nothing is allocated per call.
+ */
+function keyOf(parts: string[], call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): number {
+  parts[0] = opts.mode;
+  parts[1] = opts.hostedEnv;
+  parts[2] = keyPart(bu);
+  parts[3] = keyPart(call.teamId);
+  parts[4] = keyPart(call.keyAlias);
+  parts[5] = keyPart(call.userId);
+  parts[6] = keyPart(call.provider);
+  parts[7] = keyPart(call.model);
+  parts[8] = keyPart(call.modelMapKey);
+  parts[9] = keyPart(call.modelMapProvider);
+  parts[10] = keyPart(call.region);
+  parts[11] = keyPart(call.apiBase);
+  parts[12] = keyPart(call.callType);
+  parts[13] = call.batch ? 'y' : NO;
+  parts[14] = err ? keyPart(err.code) : '';
+  let h = 0x811c9dc5;
+  for (let i = 0; i < KEY_PARTS; i++) {
+    const p = parts[i]!;
+    for (let j = 0; j < p.length; j++) h = Math.imul(h ^ p.charCodeAt(j), 0x01000193);
+    h = Math.imul(h ^ 0xffff, 0x01000193); // part separator (a collision only costs a comparison)
+  }
+  return h >>> 0;
+}
+
+interface CacheEntry {
+  parts: readonly string[];
+  templates: Templates;
+  /** The next entry with the same hash. */
+  next: CacheEntry | undefined;
+}
+
 /**
  * A bounded cache of {@link Templates} keyed by every input the shared dimensions are computed
  * from (business unit, team, key alias, user, provider, model, model map, region inputs, call
  * type, batch, error code, and the options). Fleets repeat the same few thousand combinations, so
  * records are built by copying a ready, already-cleaned set instead of resolving and cleaning ~16
  * values per record. Two generations of at most `size` entries each: O(1), approximately LRU.
+ *
+ * Entries are found by a hash of the inputs and then compared input by input, so a lookup builds
+ * no key string (a joined key was ~6 % of the collector's allocations at 10k calls/s).
  */
 export class MappingCache {
-  private young = new Map<string, Templates>();
-  private old = new Map<string, Templates>();
-  constructor(private readonly size = 4096) {}
-  get(key: string): Templates | undefined {
-    let t = this.young.get(key);
-    if (t === undefined && (t = this.old.get(key)) !== undefined) this.set(key, t);
-    return t;
+  private young = new Map<number, CacheEntry>();
+  private old = new Map<number, CacheEntry>();
+  private youngSize = 0;
+  /** The key of the call being looked up (reused: see {@link keyOf}). */
+  readonly parts: string[] = new Array<string>(KEY_PARTS).fill('');
+  /** `hashMask` narrows the hash (tests use it to force collisions). */
+  constructor(
+    private readonly size = 4096,
+    private readonly hashMask = 0xffffffff,
+  ) {}
+
+  /** The entry for the key in `parts` with hash `hash`. */
+  get(hash: number): Templates | undefined {
+    const h = hash & this.hashMask;
+    const e = find(this.young.get(h), this.parts);
+    if (e !== undefined) return e.templates;
+    const o = find(this.old.get(h), this.parts);
+    if (o === undefined) return undefined;
+    this.add(h, o.parts, o.templates);
+    return o.templates;
   }
-  set(key: string, t: Templates): void {
-    if (this.young.size >= this.size) {
+
+  /** Adds the key in `parts` (copied). */
+  set(hash: number, t: Templates): void {
+    this.add(hash & this.hashMask, this.parts.slice(), t);
+  }
+
+  private add(h: number, parts: readonly string[], templates: Templates): void {
+    if (this.youngSize >= this.size) {
       this.old = this.young;
       this.young = new Map();
+      this.youngSize = 0;
     }
-    this.young.set(key, t);
+    this.young.set(h, { parts, templates, next: this.young.get(h) });
+    this.youngSize++;
   }
+}
+
+function find(e: CacheEntry | undefined, parts: readonly string[]): CacheEntry | undefined {
+  for (; e !== undefined; e = e.next) {
+    const p = e.parts;
+    let i = 0;
+    while (i < KEY_PARTS && p[i] === parts[i]) i++;
+    if (i === KEY_PARTS) return e;
+  }
+  return undefined;
 }
 
 function templatesFor(call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
@@ -362,25 +435,9 @@ export function toMeterRecords(call: LlmCall, opts: MappingOptions, cache?: Mapp
   const err = errorDetails(call);
   let tpl: Templates | undefined;
   if (cache) {
-    const key = [
-      mode,
-      opts.hostedEnv,
-      keyPart(bu),
-      keyPart(call.teamId),
-      keyPart(call.keyAlias),
-      keyPart(call.userId),
-      keyPart(call.provider),
-      keyPart(call.model),
-      keyPart(call.modelMapKey),
-      keyPart(call.modelMapProvider),
-      keyPart(call.region),
-      keyPart(call.apiBase),
-      keyPart(call.callType),
-      call.batch ? 'y' : NO,
-      err ? keyPart(err.code) : '',
-    ].join('\u0001');
-    tpl = cache.get(key);
-    if (!tpl) cache.set(key, (tpl = templatesFor(call, opts, bu, err)));
+    const hash = keyOf(cache.parts, call, opts, bu, err);
+    tpl = cache.get(hash);
+    if (!tpl) cache.set(hash, (tpl = templatesFor(call, opts, bu, err)));
   } else tpl = templatesFor(call, opts, bu, err);
   // Records share the frozen dimension sets (no copy per record).
   out.push(record(METERS.call, t, 1, tpl.call, call.id));
