@@ -15,8 +15,9 @@
  * first N requests (interpreter, JIT warm-up) cancel out. GC work caused by the stage is included.
  *
  * Stages (the receiver's and the pipeline's work, without HTTP and disk):
- *   decode      OTLP protobuf → spans, only the attributes the litellm processor reads
- *   decode-all  the same, every attribute (what a pipeline that forwards spans makes it do)
+ *   decode      OTLP protobuf → spans, only the attributes the litellm processor reads and only
+ *               the spans it reads (what the receiver does when every pipeline is a metering one)
+ *   decode-all  the same, every attribute and span (what a pipeline that forwards spans makes it do)
  *   litellm     spans → LLM calls (selection and conversion, no de-duplication)
  *   amberflo    LLM calls → meter records (clean mode, with the processor's template cache)
  *   wal         LLM calls → write-ahead log record bytes (v8 serialisation)
@@ -41,7 +42,7 @@ import { contentSuffix, recordsJsonBytes, stableGzip } from '../src/output/encod
 import { decodeOtlpProto } from '../src/otlp/index.js';
 import { encodeRecord } from '../src/storage/codec.js';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
-import { SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
+import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
 import { LitellmProcessor } from '../processors/litellm/index.js';
 import { Template } from './loadgen.js';
 
@@ -68,7 +69,7 @@ function settle(): void {
 function runStage(stage: Stage, requests: number): number {
   const template = new Template(CALLS_PER_REQUEST);
   const bodies = Array.from({ length: INPUTS }, (_, i) => template.instance(i).body);
-  const projection = { spanAttributes: SPAN_ATTRIBUTES };
+  const projection = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: LLM_CALL_ATTRIBUTE };
   const batches = (): SpanBatch[] => bodies.map((b) => decodeOtlpProto(b, projection));
   const calls = (): LlmCall[][] => batches().map((b) => LitellmProcessor.convert(b));
   let sum = 0;

@@ -59,6 +59,12 @@ export interface Consumer<T> {
    * a consumer that does not hand spans on (it turns them into another type) can declare this.
    */
   readonly spanAttributes?: ReadonlySet<string> | undefined;
+  /**
+   * For `spans` consumers that declare {@link spanAttributes}: an attribute (one of those) without
+   * which this consumer, and everything after it, ignores a span. A receiver may then leave such
+   * spans out of the batch, counting them in `SpanBatch.omitted`. Undefined: every span is read.
+   */
+  readonly spanSelector?: string | undefined;
 }
 
 /** Lifecycle shared by every component instance. Both methods must be idempotent. */

@@ -40,7 +40,7 @@ export interface Node {
 /** Counts the items of one `consume` call, whatever the data type. */
 export function itemCount(data: unknown): number {
   if (Array.isArray(data)) return data.length;
-  if (data && typeof data === 'object' && 'resourceSpans' in data) return spanCount(data as SpanBatch);
+  if (data && typeof data === 'object' && 'resourceSpans' in data) return spanCount(data as SpanBatch) + ((data as SpanBatch).omitted?.valid ?? 0);
   return 0;
 }
 
@@ -50,6 +50,8 @@ export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
   return {
     // Every branch must be served: the union of what they read, or all when one reads all.
     spanAttributes: unionOfSpanAttributes(consumers),
+    // Spans may be left out only when every branch ignores them.
+    spanSelector: commonSpanSelector(consumers),
     // Not async: nothing keeps `data` referenced while the consumers work.
     consume(data: T, ctx?: ConsumeContext) {
       return Promise.allSettled(consumers.map((c) => c.consume(data, ctx))).then((results) => {
@@ -58,6 +60,11 @@ export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
       });
     },
   };
+}
+
+function commonSpanSelector(consumers: Consumer<unknown>[]): string | undefined {
+  const first = consumers[0]?.spanSelector;
+  return consumers.every((c) => c.spanSelector === first) ? first : undefined;
 }
 
 function unionOfSpanAttributes(consumers: Consumer<unknown>[]): ReadonlySet<string> | undefined {
@@ -93,6 +100,9 @@ export class SwitchConsumer implements Consumer<unknown> {
   }
   get spanAttributes(): ReadonlySet<string> | undefined {
     return this.target.spanAttributes;
+  }
+  get spanSelector(): string | undefined {
+    return this.target.spanSelector;
   }
 }
 
@@ -189,6 +199,7 @@ export class Graph {
               return instance.consume(data, ctx);
             },
             spanAttributes: instance.spanAttributes,
+            spanSelector: instance.spanSelector,
           };
           nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
         }

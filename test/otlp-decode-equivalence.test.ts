@@ -43,10 +43,37 @@ function projected(o: Outcome): Outcome {
   };
 }
 
+/** The selector of the span-selection checks: a wanted key the generators draw. */
+const SELECTOR = 'team-1';
+
+/**
+ * {@link projected}, and the spans without a non-null {@link SELECTOR} attribute left out and counted
+ * in `omitted` (with both ids, or without one), as the decoder does with `spanSelector`.
+ */
+function selected(o: Outcome): Outcome {
+  const p = projected(o);
+  if (!p.ok) return p;
+  let valid = 0;
+  let invalid = 0;
+  const chosen = (sp: Span) => {
+    const v = sp.attributes[SELECTOR];
+    if (v !== undefined && v !== null) return true;
+    if (sp.traceId !== '' && sp.spanId !== '') valid++;
+    else invalid++;
+    return false;
+  };
+  const batch: SpanBatch = {
+    resourceSpans: p.batch.resourceSpans.map((rs) => ({ ...rs, scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.filter(chosen) })) })),
+  };
+  if (valid + invalid > 0) batch.omitted = { valid, invalid };
+  return { ok: true, batch };
+}
+
 /**
  * Both decoders on the same bytes (as a Buffer and as a plain Uint8Array): identical outcomes. With
  * `spanAttributes`, the single-pass decoder gives the reference's outcome with the span attributes
- * cut down: the same error, or the same batch but for the attributes left out.
+ * cut down: the same error, or the same batch but for the attributes left out; with `spanSelector`
+ * too, also without the spans that lack the selector (counted), or the same error.
  */
 function assertAgree(bytes: Uint8Array): Outcome {
   const ref = outcome(decodeOtlpProtoReference, bytes);
@@ -57,6 +84,10 @@ function assertAgree(bytes: Uint8Array): Outcome {
   assert.deepStrictEqual(
     outcome((b) => decodeOtlpProto(b, { spanAttributes: WANTED }), bytes),
     projected(ref),
+  );
+  assert.deepStrictEqual(
+    outcome((b) => decodeOtlpProto(b, { spanAttributes: WANTED, spanSelector: SELECTOR }), bytes),
+    selected(ref),
   );
   return ref;
 }

@@ -14,7 +14,7 @@ import otlpFactory, { type OtlpReceiver } from '../receivers/otlp/index.js';
 import litellmFactory from '../processors/litellm/index.js';
 import { SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
 import type { LlmCall } from '../src/data/llm-call.js';
-import type { SpanBatch } from '../src/data/span.js';
+import { spanCount, type SpanBatch } from '../src/data/span.js';
 import { request } from '../receivers/otlp/testing.js';
 import { registerTestComponents, type Capture } from './helpers/components.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
@@ -83,7 +83,7 @@ describe('otlp receiver in a Service', () => {
     }
   });
 
-  it('decodes only the span attributes its pipelines read: those of litellm, or all when a pipeline takes the spans as they are', async () => {
+  it('decodes only the span attributes and spans its pipelines read: those of litellm, or all when a pipeline takes the spans as they are', async () => {
     const pipelines = (spansToo: boolean) => `receivers:
   otlp:
     protocols:
@@ -105,6 +105,7 @@ service:
       exporters: [test_capture/calls]
 ${spansToo ? '    forward:\n      receivers: [otlp]\n      exporters: [test_capture/spans]\n' : ''}`;
     const body = encodeOtlpProto(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'proj-1' }]))));
+    const counts: number[][] = [];
     for (const spansToo of [false, true]) {
       const p = join(dir, `projection-${spansToo}.yaml`);
       writeFileSync(p, pipelines(spansToo));
@@ -116,8 +117,20 @@ ${spansToo ? '    forward:\n      receivers: [otlp]\n      exporters: [test_capt
         const rx = svc.graph.nodes.find((n) => n.kind === 'receiver' && n.id === 'otlp')!.instance as OtlpReceiver;
         assert.equal(rx.spanAttributes === undefined, spansToo);
         if (!spansToo) assert.deepEqual([...rx.spanAttributes!].sort(), [...SPAN_ATTRIBUTES].sort());
+        // Spans that are not LLM calls are not built unless another pipeline takes them.
+        assert.equal(rx.spanSelector, spansToo ? undefined : 'llm.request.type');
         const res = await request(`http://${rx.boundAddresses().http}/v1/traces`, { headers: { 'content-type': 'application/x-protobuf' }, body });
         assert.equal(res.status, 200);
+        // Counted the same either way: spans accepted, examined by litellm, and dropped as not LLM calls.
+        const metric = async (name: string, labels: Record<string, string>) => {
+          const m = await svc.metrics.registry.getSingleMetric(name)!.get();
+          return m.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+        };
+        counts.push([
+          await metric('spanmeter_receiver_accepted_spans_total', { receiver: 'otlp' }),
+          await metric('spanmeter_litellm_spans_seen_total', { pipeline: 'metering' }),
+          await metric('spanmeter_processor_dropped_total', { processor: 'litellm', pipeline: 'metering', reason: 'not_llm_call' }),
+        ]);
         const capture = (id: string) => svc.graph.nodes.find((n) => n.id === id)!.instance as Capture;
         const calls = capture('test_capture/calls').received.flat() as unknown as LlmCall[];
         assert.equal(calls.length, 1);
@@ -131,6 +144,12 @@ ${spansToo ? '    forward:\n      receivers: [otlp]\n      exporters: [test_capt
         await svc.shutdown(5_000);
       }
     }
+    const spans = spanCount(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'proj-1' }]))));
+    assert.ok(spans > 1, 'the request has spans that are not LLM calls');
+    assert.deepEqual(counts, [
+      [spans, spans, spans - 1],
+      [spans, spans, spans - 1],
+    ]);
   });
 
   it('reports config mistakes with their path', async () => {

@@ -9,7 +9,7 @@ import { defineFactory } from '../../src/component.js';
 import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
-import { SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
+import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
 import { DedupWindow } from './dedup.js';
 
 export interface LitellmConfig {
@@ -49,6 +49,8 @@ function metric(registry: Registry, name: string, help: string): Counter<'proces
 export class LitellmProcessor implements Processor<SpanBatch> {
   /** Spans end here (they become LLM calls): only these attributes are ever read. */
   readonly spanAttributes = SPAN_ATTRIBUTES;
+  /** Spans without `llm.request.type` produce nothing here: a receiver need not build them (they are counted). */
+  readonly spanSelector = LLM_CALL_ATTRIBUTE;
   private readonly dedup: DedupWindow;
   private readonly labels: { processor: string; pipeline: string };
   private readonly spansSeen: Counter<'processor' | 'pipeline'>;
@@ -84,8 +86,9 @@ export class LitellmProcessor implements Processor<SpanBatch> {
     const calls: LlmCall[] = [];
     const keys: string[] = [];
     const inBatch = new Set<string>();
-    let seen = 0;
-    let other = 0;
+    // Spans the receiver left out: not LLM calls (see spanSelector), counted as if examined here.
+    let seen = batch.omitted?.valid ?? 0;
+    let other = seen;
     let duplicates = 0;
     let invalid = 0;
     for (const rs of batch.resourceSpans) {

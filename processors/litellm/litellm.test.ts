@@ -65,6 +65,21 @@ describe('litellm processor: span selection and layouts', () => {
     assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'not_llm_call' }), 2);
   });
 
+  it('spans a receiver left out (spanSelector) are counted as examined and not LLM calls', async () => {
+    const h = harness();
+    assert.equal(h.proc.spanSelector, 'llm.request.type');
+    const batch = fixture('openai-cached-tokens.v1.79.otlp.json');
+    // As the OTLP receiver hands it over when it builds only the LLM-call spans.
+    const only: SpanBatch = {
+      resourceSpans: batch.resourceSpans.map((rs) => ({ ...rs, scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.filter(isLlmCallSpan) })) })),
+      omitted: { valid: 2, invalid: 0 },
+    };
+    await h.proc.consume(only);
+    assert.equal(h.received.flat().length, 1);
+    assert.equal(await h.value('spanmeter_litellm_spans_seen_total'), 3);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'not_llm_call' }), 2);
+  });
+
   it('v1.81 root layout with input/output token names', () => {
     const c = one('anthropic-cache.v1.81.otlp.json');
     assert.equal(c.usage.promptTokens, 6200);

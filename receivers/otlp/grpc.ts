@@ -125,7 +125,7 @@ export class OtlpGrpcServer {
       rx.metrics.bytes('grpc', buf.length, buf.length);
       let batch: SpanBatch | undefined;
       try {
-        batch = decodeOtlpProto(buf, { spanAttributes: rx.spanAttributes });
+        batch = decodeOtlpProto(buf, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector });
       } catch (e) {
         if (!(e instanceof OtlpDecodeError)) throw e;
         rx.metrics.decodeError('grpc', 'proto');

@@ -199,7 +199,7 @@ export class OtlpHttpServer {
 
       let batch: SpanBatch | undefined;
       try {
-        batch = enc === 'proto' ? decodeOtlpProto(body.data, { spanAttributes: rx.spanAttributes }) : decodeOtlpJson(body.data);
+        batch = enc === 'proto' ? decodeOtlpProto(body.data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(body.data);
       } catch (e) {
         if (!(e instanceof OtlpDecodeError)) throw e;
         rx.metrics.decodeError('http', enc);

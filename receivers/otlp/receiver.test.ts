@@ -11,6 +11,8 @@ import { decodeExportResponseProto, decodeOtlpJson, decodeRpcStatusProto, encode
 import { BodyError, readBody } from './body.js';
 import { configSchema, defaultConfig, parseByteSize, resolve, validate, type OtlpReceiverConfig } from './config.js';
 import { traceServiceDefinition } from './grpc.js';
+import { dropInvalidSpans } from './receiver.js';
+import { spanCount } from '../../src/data/span.js';
 import { metricValue, request, startTestReceiver } from './testing.js';
 
 const json = (spans: object[]) => JSON.stringify({ resourceSpans: [{ resource: {}, scopeSpans: [{ scope: { name: 's' }, spans }] }] });
@@ -208,6 +210,18 @@ describe('otlp receiver over HTTP', () => {
     } finally {
       await r.stop();
     }
+  });
+
+  it('counts spans the decoder left out (batch.omitted) as accepted or refused, as if they had been built', () => {
+    const batch = decodeOtlpJson(json([span(1), span(2, { spanId: '' })]));
+    const r = dropInvalidSpans({ ...batch, omitted: { valid: 3, invalid: 2 } });
+    assert.deepEqual([r.valid, r.rejected], [4, 3]);
+    assert.equal(spanCount(r.batch), 1);
+    assert.deepEqual(r.batch.omitted, { valid: 3, invalid: 0 }, 'the pipeline still learns how many valid spans it did not get');
+    const clean = { ...decodeOtlpJson(json([span(1)])), omitted: { valid: 3, invalid: 0 } };
+    const c = dropInvalidSpans(clean);
+    assert.deepEqual([c.valid, c.rejected], [4, 0]);
+    assert.equal(c.batch, clean);
   });
 
   it('maps pipeline errors: back-pressure → 429 + Retry-After, permanent → 400, other → 503 + Retry-After', async () => {

@@ -34,10 +34,11 @@ function safeEqual(a: string, b: string): boolean {
 /**
  * Drops spans that can never be valid (empty trace or span id, see the OTLP spec) and reports them
  * as a partial success. Returns the batch to hand on (the input itself when nothing was dropped).
+ * Spans the decoder left out (`batch.omitted`) count as they would have: valid or rejected.
  */
 export function dropInvalidSpans(batch: SpanBatch): { batch: SpanBatch; valid: number; rejected: number } {
-  let valid = 0;
-  let rejected = 0;
+  let valid = batch.omitted?.valid ?? 0;
+  let rejected = batch.omitted?.invalid ?? 0;
   for (const rs of batch.resourceSpans)
     for (const ss of rs.scopeSpans)
       for (const s of ss.spans) {
@@ -49,6 +50,7 @@ export function dropInvalidSpans(batch: SpanBatch): { batch: SpanBatch; valid: n
     valid,
     rejected,
     batch: {
+      ...(batch.omitted?.valid ? { omitted: { valid: batch.omitted.valid, invalid: 0 } } : {}),
       resourceSpans: batch.resourceSpans
         .map((rs) => ({
           ...rs,
@@ -82,6 +84,11 @@ export class OtlpReceiver implements Receiver {
    */
   get spanAttributes(): ReadonlySet<string> | undefined {
     return this.next.spanAttributes;
+  }
+
+  /** The attribute without which the pipelines ignore a span (undefined: none); such spans are not built. */
+  get spanSelector(): string | undefined {
+    return this.next.spanSelector;
   }
 
   constructor(settings: CreateSettings<OtlpReceiverConfig>, next: Consumer<SpanBatch>) {

@@ -121,6 +121,12 @@ export interface ResourceSpans {
 /** One `spans` item: the content of one export request. */
 export interface SpanBatch {
   resourceSpans: ResourceSpans[];
+  /**
+   * Spans a receiver read and checked but did not build, because every pipeline ignores them (see
+   * `Consumer.spanSelector`): how many had both ids, and how many lacked one (refused, as any span
+   * without ids). Absent: none were left out.
+   */
+  omitted?: { valid: number; invalid: number };
 }
 
 /** Number of spans in a batch. */

@@ -41,6 +41,11 @@ let view: DataView = new DataView(new ArrayBuffer(0));
 let deferred: OtlpDecodeError | null = null;
 /** The span attributes to keep (see {@link DecodeOptions.spanAttributes}); null = all. */
 let keep: ReadonlySet<string> | null = null;
+/** The attribute without which a span is left out (see {@link DecodeOptions.spanSelector}); null = none. */
+let select: string | null = null;
+/** Spans left out by `select`, with both ids and without one. */
+let omittedValid = 0;
+let omittedInvalid = 0;
 
 const TWO32 = 4294967296;
 
@@ -194,6 +199,17 @@ function hexId(start: number, end: number, bytes: number, i: number, j: number, 
     return '';
   }
   return (buf as NodeBuffer).hexSlice(start, end);
+}
+
+/** {@link hexId}'s checks without the string: true when the id is present (and of the right length). */
+function checkId(start: number, end: number, bytes: number, i: number, j: number, k: number, field: string): boolean {
+  const n = end - start;
+  if (n === 0) return false;
+  if (n !== bytes) {
+    deferred ??= new OtlpDecodeError(`${spanLoc(i, j, k)}.${field}: must be ${bytes} bytes, got ${n}`);
+    return false;
+  }
+  return true;
 }
 
 const spanLoc = (i: number, j: number, k: number) => `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
@@ -536,7 +552,7 @@ function status(r: Reader, q: number, s: SpanStatus): void {
   leave(r, parent);
 }
 
-function span(r: Reader, q: number, i: number, j: number, k: number): Span {
+function span(r: Reader, q: number, i: number, j: number, k: number): Span | null {
   const parent = enter(r, q);
   let tS = 0;
   let tE = 0;
@@ -634,6 +650,18 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span {
     r.skipType(u, q, f);
   }
   leave(r, parent);
+  if (select !== null) {
+    const v = attributes[select];
+    if (v === undefined || v === null) {
+      // Left out: the ids are checked as below (the same deferred errors), nothing is built.
+      const t = checkId(tS, tE, 16, i, j, k, 'traceId');
+      const s = checkId(sS, sE, 8, i, j, k, 'spanId');
+      checkId(pS, pE, 8, i, j, k, 'parentSpanId');
+      if (t && s) omittedValid++;
+      else omittedInvalid++;
+      return null;
+    }
+  }
   return {
     traceId: hexId(tS, tE, 16, i, j, k, -1, 'traceId'),
     spanId: hexId(sS, sE, 8, i, j, k, -1, 'spanId'),
@@ -674,11 +702,15 @@ function scopeSpans(r: Reader, q: number, i: number, j: number): ScopeSpans {
   let sc: InstrumentationScope | null = null;
   let schemaUrl = '';
   const spans: Span[] = [];
+  let k = 0; // the span's index on the wire (for error locations), also when spans are left out
   while (r.pos < r.len) {
     const t = r.tag();
     const u = t & 7;
     const f = t >>> 3;
-    if (f === 2 && u === 2) spans.push(span(r, q + 1, i, j, spans.length));
+    if (f === 2 && u === 2) {
+      const s = span(r, q + 1, i, j, k++);
+      if (s !== null) spans.push(s);
+    }
     else if (f === 1 && u === 2) scope(r, q + 1, (sc ??= { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }));
     else if (f === 3 && u === 2) schemaUrl = str(r, valueCache);
     else r.skipType(u, q, f);
@@ -728,7 +760,7 @@ function request(r: Reader): SpanBatch {
     if (f === 1 && u === 2) list.push(resourceSpans(r, 1, list.length));
     else r.skipType(u, 0, f);
   }
-  return { resourceSpans: list };
+  return omittedValid + omittedInvalid > 0 ? { resourceSpans: list, omitted: { valid: omittedValid, invalid: omittedInvalid } } : { resourceSpans: list };
 }
 
 /** Wraps a Uint8Array in a Buffer without copying (so that strings are decoded by Node's utf8Slice). */
@@ -744,6 +776,12 @@ export interface DecodeOptions {
    * read a known few attributes (see `Consumer.spanAttributes`). Absent: every attribute.
    */
   spanAttributes?: ReadonlySet<string> | undefined;
+  /**
+   * With `spanAttributes` (which must contain it): leave out spans whose attribute `spanSelector` is absent
+   * or null (see `Consumer.spanSelector`). They are still read and checked as above, and counted in the
+   * batch's `omitted` (with both ids, or without one).
+   */
+  spanSelector?: string | undefined;
 }
 
 /**
@@ -755,6 +793,9 @@ export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): Spa
   view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   deferred = null;
   keep = opts?.spanAttributes ?? null;
+  select = keep !== null && opts?.spanSelector !== undefined && keep.has(opts.spanSelector) ? opts.spanSelector : null;
+  omittedValid = 0;
+  omittedInvalid = 0;
   if (keep !== null && keep !== verdictsFor) {
     verdicts.fill(0);
     verdictsFor = keep;
@@ -771,6 +812,7 @@ export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): Spa
     view = EMPTY_VIEW;
     deferred = null;
     keep = null;
+    select = null;
   }
 }
 
