@@ -18,8 +18,6 @@ const METADATA_KEYS = [
   'user_api_key_end_user_id',
   'guardrail_information',
 ] as const;
-/** [key, attribute name] pairs, built once (not a template string per call). */
-const METADATA_ATTRIBUTES = METADATA_KEYS.map((k) => [k, `metadata.${k}`] as const);
 
 /** The attribute that marks an LLM-call span (v1.79 child layout and v1.81+ root layout alike). */
 export const LLM_CALL_ATTRIBUTE = 'llm.request.type';
@@ -32,7 +30,7 @@ export const LLM_CALL_ATTRIBUTE = 'llm.request.type';
  */
 export const SPAN_ATTRIBUTES: ReadonlySet<string> = new Set([
   LLM_CALL_ATTRIBUTE,
-  ...METADATA_ATTRIBUTES.map(([, name]) => name),
+  ...METADATA_KEYS.map((k) => `metadata.${k}`),
   'hidden_params',
   'metadata.usage_object',
   'metadata.model_group',
@@ -99,32 +97,26 @@ function nsToMs(ns: bigint): number {
 /** Converts a span already known to be an LLM call. Never throws on odd attribute values. */
 export function spanToLlmCall(span: Span): LlmCall {
   const a = span.attributes;
-  // Only the metadata keys the LlmCall carries are decoded (the others cost time and are unused).
-  const md: Dict = {};
-  for (const [k, name] of METADATA_ATTRIBUTES) {
-    const v = a[name];
-    if (v !== undefined) md[k] = decodeMetadataValue(v);
-  }
   const hp = parseHiddenParams(a.hidden_params);
   const fromObject = usageFromMetadataValue(a['metadata.usage_object']);
   const prompt = int(a['gen_ai.usage.prompt_tokens']) ?? int(a['gen_ai.usage.input_tokens']);
   const completion = int(a['gen_ai.usage.completion_tokens']) ?? int(a['gen_ai.usage.output_tokens']);
   const total = int(a['llm.usage.total_tokens']) ?? int(a['gen_ai.usage.total_tokens']);
+  // The usage_object's counts, overridden by the attributes that state them (same key order).
   const usage: LlmUsage = {
-    ...fromObject,
-    // semconv opt-in mode (later LiteLLM versions) also states cache tokens as attributes.
-    cachedReadTokens: fromObject.cachedReadTokens || (int(a['gen_ai.usage.cache_read.input_tokens']) ?? 0),
-    cacheCreationTokens: fromObject.cacheCreationTokens || (int(a['gen_ai.usage.cache_creation.input_tokens']) ?? 0),
     promptTokens: prompt ?? fromObject.promptTokens,
     completionTokens: completion ?? fromObject.completionTokens,
     totalTokens: total ?? (prompt !== null || completion !== null ? (prompt ?? 0) + (completion ?? 0) : fromObject.totalTokens),
+    // semconv opt-in mode (later LiteLLM versions) also states cache tokens as attributes.
+    cachedReadTokens: fromObject.cachedReadTokens || (int(a['gen_ai.usage.cache_read.input_tokens']) ?? 0),
+    cacheCreationTokens: fromObject.cacheCreationTokens || (int(a['gen_ai.usage.cache_creation.input_tokens']) ?? 0),
+    reasoningTokens: fromObject.reasoningTokens,
   };
 
   const responseModel = s(a, 'gen_ai.response.model');
   const system = s(a, 'gen_ai.system') ?? s(a, 'gen_ai.provider.name');
   const start = span.startTimeUnixNano;
   const end = span.endTimeUnixNano;
-  const fallbackId = `${span.traceId}-${span.spanId}`;
 
   let error: LlmError | null = null;
   const errorType = s(a, 'error.type');
@@ -138,11 +130,13 @@ export function spanToLlmCall(span: Span): LlmCall {
     };
   }
 
-  const keyMetadata = md.user_api_key_auth_metadata;
+  // Only the metadata keys the LlmCall carries are decoded (the others cost time and are unused).
+  const keyMetadata = meta(a, 'metadata.user_api_key_auth_metadata');
+  const guardrails = meta(a, 'metadata.guardrail_information');
   const stream = s(a, 'llm.is_streaming');
   return {
     source: 'span',
-    id: s(a, 'gen_ai.response.id') ?? s(a, 'litellm.call_id') ?? fallbackId,
+    id: s(a, 'gen_ai.response.id') ?? s(a, 'litellm.call_id') ?? `${span.traceId}-${span.spanId}`,
     traceId: span.traceId || null,
     spanId: span.spanId || null,
     startTimeUnixNano: start.toString(),
@@ -163,22 +157,28 @@ export function spanToLlmCall(span: Span): LlmCall {
     batch: pyTruthy(hp?.batch_models),
     n: null,
     usage,
-    keyHash: strOf(md.user_api_key_hash),
-    keyAlias: strOf(md.user_api_key_alias),
+    keyHash: strOf(meta(a, 'metadata.user_api_key_hash')),
+    keyAlias: strOf(meta(a, 'metadata.user_api_key_alias')),
     keyMetadata: isDict(keyMetadata) ? keyMetadata : null,
-    teamId: strOf(md.user_api_key_team_id),
-    teamAlias: strOf(md.user_api_key_team_alias),
+    teamId: strOf(meta(a, 'metadata.user_api_key_team_id')),
+    teamAlias: strOf(meta(a, 'metadata.user_api_key_team_alias')),
     teamMetadata: null,
-    userId: strOf(md.user_api_key_user_id),
-    orgId: strOf(md.user_api_key_org_id),
-    endUser: strOf(md.user_api_key_end_user_id),
+    userId: strOf(meta(a, 'metadata.user_api_key_user_id')),
+    orgId: strOf(meta(a, 'metadata.user_api_key_org_id')),
+    endUser: strOf(meta(a, 'metadata.user_api_key_end_user_id')),
     error,
-    guardrails: Array.isArray(md.guardrail_information) ? md.guardrail_information : null,
+    guardrails: Array.isArray(guardrails) ? guardrails : null,
     requestTags: null,
     responseCost: typeof a['gen_ai.cost.total_cost'] === 'number' ? a['gen_ai.cost.total_cost'] : typeof hp?.response_cost === 'number' ? hp.response_cost : null,
     stream: stream === null ? null : stream === 'True' || stream === 'true',
     droppedAttributes: span.droppedAttributesCount,
   };
+}
+
+/** A `metadata.<key>` attribute decoded (see decodeMetadataValue); undefined when absent. */
+function meta(a: Attributes, name: string): unknown {
+  const v = a[name];
+  return v === undefined ? undefined : decodeMetadataValue(v);
 }
 
 function strOf(v: unknown): string | null {
