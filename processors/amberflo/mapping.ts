@@ -263,9 +263,9 @@ const USAGE_ORDER = [...BASE_KEYS, ...PRICING_KEYS, ...Object.keys(DIMENSIONS.us
 
 /** One record with a fixed key order: dimensions, meterApiName, meterTimeInMillis, meterValue, uniqueId. */
 function record(meterApiName: string, time: number, value: number, dimensions: Readonly<Dims>, uniqueId: string | undefined): MeterRecord {
-  const r: MeterRecord = { dimensions, meterApiName, meterTimeInMillis: time, meterValue: value };
-  if (uniqueId !== undefined) r.uniqueId = uniqueId;
-  return r;
+  // One literal per shape: adding uniqueId afterwards would move it to a separate property store.
+  if (uniqueId !== undefined) return { dimensions, meterApiName, meterTimeInMillis: time, meterValue: value, uniqueId };
+  return { dimensions, meterApiName, meterTimeInMillis: time, meterValue: value };
 }
 
 /**
