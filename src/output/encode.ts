@@ -306,7 +306,9 @@ export function recordJsonBytes(r: MeterRecord): number {
  * bytes of uncompressed JSON (0 = no byte limit). A single record larger than `maxBytes` gets a
  * chunk of its own (it cannot be split further). Order is preserved.
  */
-export function splitRecords<T extends MeterRecord>(records: readonly T[], maxRecords: number, maxBytes = 0): T[][] {
+export function splitRecords<T extends MeterRecord>(records: readonly T[], maxRecords: number, maxBytes = 0): (readonly T[])[] {
+  // The usual case (a batch cut at the object size, no byte limit): the records as they are, no copy.
+  if (maxBytes <= 0 && records.length <= maxRecords) return records.length ? [records] : [];
   const out: T[][] = [];
   let cur: T[] = [];
   let bytes = 2; // "[" and "]"

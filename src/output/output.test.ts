@@ -105,6 +105,9 @@ describe('encodeBatch', () => {
     const chunks = splitRecords(rs, 1000, 2 + one * 4);
     assert.ok(chunks.every((c) => Buffer.byteLength(JSON.stringify(c)) <= 2 + one * 4 + 4));
     assert.deepEqual(chunks.flat(), rs);
+    // One chunk without a byte limit: the records themselves; none: no chunk.
+    assert.equal(splitRecords(rs, 25)[0], rs);
+    assert.deepEqual(splitRecords(rs.slice(0, 0), 10), []);
   });
 });
 
