@@ -192,21 +192,18 @@ function isAscii(b: Buffer, start: number, end: number): boolean {
  * parsed. `link` is the link's index, or -1 for the span's own ids (the location is only built on error).
  */
 function hexId(start: number, end: number, bytes: number, i: number, j: number, k: number, link: number, field: string): string {
-  const n = end - start;
-  if (n === 0) return '';
-  if (n !== bytes) {
-    deferred ??= new OtlpDecodeError(`${spanLoc(i, j, k)}.${link < 0 ? '' : `links[${link}].`}${field}: must be ${bytes} bytes, got ${n}`);
-    return '';
-  }
-  return (buf as NodeBuffer).hexSlice(start, end);
+  return checkId(start, end, bytes, i, j, k, link, field) ? (buf as NodeBuffer).hexSlice(start, end) : '';
 }
 
-/** {@link hexId}'s checks without the string: true when the id is present (and of the right length). */
-function checkId(start: number, end: number, bytes: number, i: number, j: number, k: number, field: string): boolean {
+/**
+ * Whether an id is present and of the right length; a wrong length is recorded as the error to throw once
+ * the body parsed (`link` as in {@link hexId}).
+ */
+function checkId(start: number, end: number, bytes: number, i: number, j: number, k: number, link: number, field: string): boolean {
   const n = end - start;
   if (n === 0) return false;
   if (n !== bytes) {
-    deferred ??= new OtlpDecodeError(`${spanLoc(i, j, k)}.${field}: must be ${bytes} bytes, got ${n}`);
+    deferred ??= new OtlpDecodeError(`${spanLoc(i, j, k)}.${link < 0 ? '' : `links[${link}].`}${field}: must be ${bytes} bytes, got ${n}`);
     return false;
   }
   return true;
@@ -654,9 +651,9 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
     const v = attributes[select];
     if (v === undefined || v === null) {
       // Left out: the ids are checked as below (the same deferred errors), nothing is built.
-      const t = checkId(tS, tE, 16, i, j, k, 'traceId');
-      const s = checkId(sS, sE, 8, i, j, k, 'spanId');
-      checkId(pS, pE, 8, i, j, k, 'parentSpanId');
+      const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
+      const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
+      checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
       if (t && s) omittedValid++;
       else omittedInvalid++;
       return null;
