@@ -353,27 +353,30 @@ export class MappingCache {
   private old = new Map<number, CacheEntry>();
   private youngSize = 0;
   /** The key of the call being looked up (reused: see {@link keyOf}). */
-  readonly parts: string[] = new Array<string>(KEY_PARTS).fill('');
+  private readonly parts: string[] = new Array<string>(KEY_PARTS).fill('');
   /** `hashMask` narrows the hash (tests use it to force collisions). */
   constructor(
     private readonly size = 4096,
     private readonly hashMask = 0xffffffff,
   ) {}
 
-  /** The entry for the key in `parts` with hash `hash`. */
-  get(hash: number): Templates | undefined {
-    const h = hash & this.hashMask;
+  /** The templates for a call: cached, or built by {@link templatesFor} and cached. */
+  templates(call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
+    const h = keyOf(this.parts, call, opts, bu, err) & this.hashMask;
     const e = find(this.young.get(h), this.parts);
-    if (e !== undefined) return e.templates;
-    const o = find(this.old.get(h), this.parts);
-    if (o === undefined) return undefined;
-    this.add(h, o.parts, o.templates);
-    return o.templates;
+    return e !== undefined ? e.templates : this.miss(h, call, opts, bu, err);
   }
 
-  /** Adds the key in `parts` (copied). */
-  set(hash: number, t: Templates): void {
-    this.add(hash & this.hashMask, this.parts.slice(), t);
+  /** Not in the young generation: moved from the old one, or built (kept out of the hot path above). */
+  private miss(h: number, call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
+    const o = find(this.old.get(h), this.parts);
+    if (o !== undefined) {
+      this.add(h, o.parts, o.templates);
+      return o.templates;
+    }
+    const t = templatesFor(call, opts, bu, err);
+    this.add(h, this.parts.slice(), t);
+    return t;
   }
 
   private add(h: number, parts: readonly string[], templates: Templates): void {
@@ -433,12 +436,7 @@ export function toMeterRecords(call: LlmCall, opts: MappingOptions, cache?: Mapp
   }
   const bu = businessUnit(call);
   const err = errorDetails(call);
-  let tpl: Templates | undefined;
-  if (cache) {
-    const hash = keyOf(cache.parts, call, opts, bu, err);
-    tpl = cache.get(hash);
-    if (!tpl) cache.set(hash, (tpl = templatesFor(call, opts, bu, err)));
-  } else tpl = templatesFor(call, opts, bu, err);
+  const tpl = cache ? cache.templates(call, opts, bu, err) : templatesFor(call, opts, bu, err);
   // Records share the frozen dimension sets (no copy per record).
   out.push(record(METERS.call, t, 1, tpl.call, call.id));
   out.push(record(METERS.callMs, t, call.durationMs, tpl.call, call.id));
