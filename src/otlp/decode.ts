@@ -454,7 +454,7 @@ function keyValueIfWanted(r: Reader, q: number, out: Record<string, AttrValue>, 
   }
   leave(r, parent);
   const k = key ?? '';
-  if (key === undefined ? !wanted.has(k) : !isWanted(key, slot, wanted)) return;
+  if (!isWanted(k, slot, wanted)) return; // slot is -1 without a key field
   if (skipped) {
     // Rare: the key changed from an unwanted to a wanted one after a value was skipped.
     const end = r.pos;
