@@ -1,8 +1,8 @@
 /**
  * CPU instructions per LLM call, stage by stage: a figure that does not move with the load on a
- * shared machine. Wall-clock figures on these hosts drift by 30 % within hours; an instruction
- * count repeats to within a fraction of a percent, so a change of a few percent in one stage is
- * visible and attributable.
+ * shared machine. Wall-clock figures on these hosts drift by 30 % within hours; the path's
+ * instruction count repeats within 0.1 % and most stages' within 0.6 % (the small amberflo stage
+ * spreads by up to 7 %: repeat it), so a change of a few percent in a stage is visible.
  *
  *   node dist/bench/instructions.js [--requests N] [--json FILE] [--compare FILE] [--stages a,b]
  *
