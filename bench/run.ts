@@ -59,10 +59,14 @@ interface Collector {
   dir: string;
 }
 
+/** Extra node flags for the collector (`BENCH_NODE_FLAGS`), e.g. to compare a V8 setting. */
+const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+
 async function startCollector(opts: { workers?: number; core?: string } = {}): Promise<Collector> {
   const dir = mkdtempSync(join(tmpdir(), 'spanmeter-bench-'));
   const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
   const argv = [join(buildRoot, 'src', 'cli.js'), 'run', '--config', join(repoRoot, 'pipeline.yaml'), ...(opts.workers ? ['--workers', String(opts.workers)] : [])];
+  argv.unshift(...nodeFlags);
   const [cmd, a] = opts.core && hasTaskset ? ['taskset', ['-c', opts.core, process.execPath, ...argv]] : [process.execPath, argv];
   const child = spawn(cmd, a, {
     cwd: repoRoot,
@@ -195,7 +199,7 @@ interface Row {
 async function main() {
   const rows: Row[] = [];
   const raw: Record<string, unknown> = {};
-  const machine = `${ncpu} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${hasTaskset ? ', collector on core 0, load on core 1' : ', no taskset (unpinned)'}`;
+  const machine = `${ncpu} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${hasTaskset ? ', collector on core 0, load on core 1' : ', no taskset (unpinned)'}${nodeFlags.length ? `, collector flags ${nodeFlags.join(' ')}` : ''}`;
   process.stderr.write(`machine: ${machine}\n`);
 
   if (want('max')) {

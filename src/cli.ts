@@ -2,6 +2,8 @@
 /**
  * The `spanmeter` command line: run, validate, components.
  */
+// First: V8 flags that must hold before the pipeline's code runs (see v8-tuning.ts).
+import './v8-tuning.js';
 import cluster from 'node:cluster';
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
 import { attachWorker, reportReady, runPrimary, workerConfig } from './cluster.js';
