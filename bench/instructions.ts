@@ -12,7 +12,8 @@
  * bench workload (20 requests of 170 LiteLLM calls, 510 spans each, as the load generator sends),
  * then runs the stage over N requests; a second child runs it over 2N. The difference divided by
  * N × 170 is the marginal cost per LLM call in steady state: start-up, input preparation and the
- * first N requests (interpreter, JIT warm-up) cancel out. GC work caused by the stage is included.
+ * first N requests (interpreter, JIT warm-up) cancel out. GC work caused by the stage is included,
+ * under the collector's own V8 settings (src/v8-tuning.ts, imported first here as in the CLI).
  *
  * Stages (the receiver's and the pipeline's work, without HTTP and disk):
  *   decode      OTLP protobuf → spans, only the attributes the litellm processor reads and only
@@ -30,6 +31,8 @@
  * Needs valgrind (Debian: `apt-get install valgrind`); without it the script says so and exits 2.
  * Prints a table; with --compare, the ratio to an earlier --json result (e.g. from another commit).
  */
+// First, as in the CLI: the collector's V8 flags (see src/v8-tuning.ts), in the stage children too.
+import '../src/v8-tuning.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
