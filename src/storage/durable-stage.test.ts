@@ -11,6 +11,9 @@ import type { MeterRecord } from '../data/meter-record.js';
 import { ComponentRegistry } from '../registry.js';
 import { Service } from '../service.js';
 import { Graph } from '../graph.js';
+import type { Consumer } from '../component.js';
+import { Registry } from 'prom-client';
+import { DurableStage } from './durable-stage.js';
 import { formatStatus } from '../cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'spanmeter-durable-'));
@@ -199,5 +202,43 @@ describe('durable pipelines (write-ahead log)', () => {
     await svc.shutdown(20_000);
     assert.equal(new Set((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId)).size, 400);
     assert.equal(stage.diskReads, 0, 'every record came from the in-memory window');
+  });
+
+  it('lets the acknowledgement go first, and forwards one record per event-loop turn', { timeout: 60_000 }, async () => {
+    const log: string[] = [];
+    const next: Consumer<unknown> = {
+      async consume(data) {
+        const id = (data as MeterRecord[])[0]!.uniqueId;
+        log.push(`forward ${id}`);
+        // An I/O callback that becomes due while this record is forwarded (an fdatasync done, a new request).
+        setImmediate(() => log.push(`io after ${id}`));
+      },
+    };
+    const dir = join(root, `order${n++}`);
+    const stage = new DurableStage({ pipeline: 'p', dir, next, logger: pino({ level: 'silent' }), registry: new Registry(), syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 1 << 20, checkpointIntervalMs: 1000 });
+    await stage.start();
+    // The receiver's continuation after `consume` (where it writes the 200) runs before the
+    // record is handed downstream.
+    await stage.consume([rec(1)]);
+    log.push('acknowledged 1');
+    // Three appends in one group commit: all three are in memory when the forwarder wakes, and
+    // other callbacks run between them instead of after the lot.
+    await Promise.all([stage.consume([rec(2)]), stage.consume([rec(3)]), stage.consume([rec(4)])]);
+    log.push('acknowledged 2-4');
+    for (let i = 0; i < 20 && !log.includes('io after call-4'); i++) await new Promise((r) => setImmediate(r));
+    await stage.shutdown(Date.now() + 5000);
+    await stage.finalize();
+    assert.deepEqual(log, [
+      'acknowledged 1',
+      'forward call-1',
+      'io after call-1',
+      'acknowledged 2-4',
+      'forward call-2',
+      'io after call-2',
+      'forward call-3',
+      'io after call-3',
+      'forward call-4',
+      'io after call-4',
+    ]);
   });
 });

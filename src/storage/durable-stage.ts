@@ -160,7 +160,23 @@ export class DurableStage implements Consumer<unknown> {
       this.memory.set(range.first, { data, bytes: payload.length });
       this.memoryUsed += payload.length;
     }
-    this.wake?.();
+    this.wakeSoon();
+  }
+
+  private wakeScheduled = false;
+  /**
+   * Wakes the forwarder after the current callbacks: the caller's continuation (the receiver
+   * writing its acknowledgement) runs first, instead of waiting behind the forwarding of this
+   * record (mapping, batching, maybe a file's JSON), which a direct wake would run first in the
+   * same microtask queue.
+   */
+  private wakeSoon(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wake?.();
+    });
   }
 
   private async forwardLoop(): Promise<void> {
@@ -176,6 +192,9 @@ export class DurableStage implements Consumer<unknown> {
       const next = this.forwardedSeq + 1;
       if (this.memory.has(next)) {
         await this.forwardOne(next, this.memory.get(next)!.data);
+        // One record (one request's calls) per turn of the event loop: acknowledgements and new
+        // requests are handled between records, not after the whole backlog in one go.
+        await yieldToEventLoop();
         continue;
       }
       // Not in memory: read the backlog from disk, at least up to what is on disk now.
@@ -189,6 +208,7 @@ export class DurableStage implements Consumer<unknown> {
           const data = this.memory.get(e.seq)?.data ?? decodeRecord(e.payload);
           await this.forwardOne(e.seq, data);
           if (this.forwardedSeq !== e.seq) return; // stopped while downstream refused
+          await yieldToEventLoop();
         }
         if (this.memory.has(this.forwardedSeq + 1)) {
           complete = false; // caught up with what is in memory
@@ -327,6 +347,10 @@ export class DurableStage implements Consumer<unknown> {
     await this.persistCheckpoint();
     await this.wal?.close();
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
 }
 
 function sleep(ms: number): Promise<void> {
