@@ -16,7 +16,6 @@ const KEY_CHARS = 32 + 1 + 16;
 const WORDS = 6; // 16 + 8 bytes as six 32-bit words
 const EMPTY = 0;
 const USED = 1;
-const TOMBSTONE = 2;
 
 /** Hex digit value by char code, -1 when not a lower- or upper-case hex digit. */
 const HEX = new Int8Array(128).fill(-1);
@@ -24,23 +23,24 @@ for (let i = 0; i < 10; i++) HEX[48 + i] = i;
 for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i; // lower case only: 'AB' and 'ab' are different keys
 
 export class DedupWindow {
-  // Open-addressing table (linear probing) of raw ids.
-  private words: Uint32Array;
-  private state: Uint8Array;
-  /** Time first seen (ms) and insertion number of each used slot. */
-  private stamp: Float64Array;
-  private serial: Float64Array;
-  private mask: number;
+  // Open-addressing table (linear probing, deletion by backward shift: no tombstones, so the
+  // table never needs rebuilding) of raw ids.
+  private readonly words: Uint32Array;
+  private readonly state: Uint8Array;
+  /** Time first seen (ms), insertion number and place in the ring of each used slot. */
+  private readonly stamp: Float64Array;
+  private readonly serial: Float64Array;
+  private readonly ringPos: Int32Array;
+  private readonly mask: number;
   private used = 0;
-  private tombstones = 0;
   // Insertion order: a ring of (slot, serial); an entry whose slot no longer holds that serial was removed.
   private readonly ringSlot: Int32Array;
   private readonly ringSerial: Float64Array;
   private ringHead = 0;
   private ringLen = 0;
   private nextSerial = 1;
-  /** Table rebuilds and ring compactions so far (each O(entries); tests hold them rare). */
-  readonly work = { rebuilds: 0, compactions: 0 };
+  /** Ring compactions so far (each O(entries); tests hold them rare). */
+  readonly work = { compactions: 0 };
   private readonly scratch = new Uint32Array(WORDS);
 
   constructor(
@@ -58,6 +58,7 @@ export class DedupWindow {
     this.state = new Uint8Array(size);
     this.stamp = new Float64Array(size);
     this.serial = new Float64Array(size);
+    this.ringPos = new Int32Array(size);
     this.mask = size - 1;
   }
 
@@ -112,10 +113,10 @@ export class DedupWindow {
     return true;
   }
 
-  private hash(): number {
-    const w = this.scratch;
+  /** The home slot of the id in `w` at offset `o` (`scratch` or a table entry). */
+  private home(w: Uint32Array, o: number): number {
     // Span ids are random 64-bit numbers; mix in the trace id too.
-    let h = Math.imul(w[4]! ^ w[0]!, 0x9e3779b1) ^ Math.imul(w[5]! ^ w[3]!, 0x85ebca6b);
+    let h = Math.imul(w[o + 4]! ^ w[o]!, 0x9e3779b1) ^ Math.imul(w[o + 5]! ^ w[o + 3]!, 0x85ebca6b);
     h ^= h >>> 15;
     return h & this.mask;
   }
@@ -123,21 +124,17 @@ export class DedupWindow {
   /** The slot holding `scratch`, or -1. */
   private find(): number {
     const w = this.scratch;
-    for (let slot = this.hash(); ; slot = (slot + 1) & this.mask) {
-      const st = this.state[slot];
-      if (st === EMPTY) return -1;
-      if (st === USED) {
-        const o = slot * WORDS;
-        const ws = this.words;
-        if (ws[o] === w[0] && ws[o + 1] === w[1] && ws[o + 2] === w[2] && ws[o + 3] === w[3] && ws[o + 4] === w[4] && ws[o + 5] === w[5]) return slot;
-      }
+    const ws = this.words;
+    for (let slot = this.home(w, 0); this.state[slot] === USED; slot = (slot + 1) & this.mask) {
+      const o = slot * WORDS;
+      if (ws[o] === w[0] && ws[o + 1] === w[1] && ws[o + 2] === w[2] && ws[o + 3] === w[3] && ws[o + 4] === w[4] && ws[o + 5] === w[5]) return slot;
     }
+    return -1;
   }
 
   private insert(now: number): void {
-    let slot = this.hash();
+    let slot = this.home(this.scratch, 0);
     while (this.state[slot] === USED) slot = (slot + 1) & this.mask;
-    if (this.state[slot] === TOMBSTONE) this.tombstones--;
     this.words.set(this.scratch, slot * WORDS);
     this.state[slot] = USED;
     this.stamp[slot] = now;
@@ -148,15 +145,32 @@ export class DedupWindow {
     const at = (this.ringHead + this.ringLen) % cap;
     this.ringSlot[at] = slot;
     this.ringSerial[at] = serial;
+    this.ringPos[slot] = at;
     this.ringLen++; // evict() runs after every insert and keeps ringLen < ring capacity
-    if (this.used + this.tombstones > (this.mask + 1) * 0.7) this.rebuild();
   }
 
+  /**
+   * Empties `slot`, then moves later entries of its probe run back into the hole where their
+   * home allows (Knuth's algorithm R), so lookups never need tombstones. A moved entry takes its
+   * ring place along.
+   */
   private remove(slot: number): void {
-    this.state[slot] = TOMBSTONE;
-    this.serial[slot] = 0;
+    const { words, state, stamp, serial, ringPos, ringSlot, mask } = this;
+    let hole = slot;
+    for (let j = (slot + 1) & mask; state[j] === USED; j = (j + 1) & mask) {
+      const home = this.home(words, j * WORDS);
+      // The entry at j stays if its home is cyclically in (hole, j]: moving it would put it before its home.
+      if (hole <= j ? home > hole && home <= j : home > hole || home <= j) continue;
+      words.copyWithin(hole * WORDS, j * WORDS, j * WORDS + WORDS);
+      stamp[hole] = stamp[j]!;
+      serial[hole] = serial[j]!;
+      ringPos[hole] = ringPos[j]!;
+      ringSlot[ringPos[j]!] = hole;
+      hole = j;
+    }
+    state[hole] = EMPTY;
+    serial[hole] = 0;
     this.used--;
-    this.tombstones++;
   }
 
   /** Forgets the oldest entries while there are too many or they are too old. */
@@ -185,37 +199,7 @@ export class DedupWindow {
       const dst = (this.ringHead + n) % cap;
       this.ringSlot[dst] = slot;
       this.ringSerial[dst] = this.ringSerial[at]!;
-      n++;
-    }
-    this.ringLen = n;
-  }
-
-  /** Re-inserts the live entries into a clean table (drops tombstones), keeping their order. */
-  private rebuild(): void {
-    this.work.rebuilds++;
-    const { words, state, stamp, serial } = this;
-    const size = this.mask + 1;
-    this.words = new Uint32Array(size * WORDS);
-    this.state = new Uint8Array(size);
-    this.stamp = new Float64Array(size);
-    this.serial = new Float64Array(size);
-    this.tombstones = 0;
-    const cap = this.ringSlot.length;
-    let n = 0;
-    for (let k = 0; k < this.ringLen; k++) {
-      const at = (this.ringHead + k) % cap;
-      const old = this.ringSlot[at]!;
-      if (state[old] !== USED || serial[old] !== this.ringSerial[at]) continue;
-      this.scratch.set(words.subarray(old * WORDS, old * WORDS + WORDS));
-      let slot = this.hash();
-      while (this.state[slot] === USED) slot = (slot + 1) & this.mask;
-      this.words.set(this.scratch, slot * WORDS);
-      this.state[slot] = USED;
-      this.stamp[slot] = stamp[old]!;
-      this.serial[slot] = serial[old]!;
-      const dst = (this.ringHead + n) % cap;
-      this.ringSlot[dst] = slot;
-      this.ringSerial[dst] = serial[old]!;
+      this.ringPos[slot] = dst;
       n++;
     }
     this.ringLen = n;
