@@ -8,13 +8,13 @@
  * in a row, allocates that site's objects straight in the old generation from then on. The
  * collector's data is short-lived (a request's LLM calls live a few ms, meter records until their
  * file is written), but a scavenge that happens while a request is being converted finds all of
- * that request's calls alive, so V8 tenures the sites of `LlmCall`s, records and their arrays.
- * Those objects then die in the old generation, where only a full collection frees them, and until
- * it does, every young string they point to is kept alive through the remembered set: copied by
- * each scavenge, then promoted. Measured at 10,000 calls/s (`--trace-gc-nvp`, 12 s, two runs each
- * way, bench/README.md): 1.16–1.20 MB promoted per scavenge with pretenuring, 0.22–0.23 MB
- * without; full collections 6–8 → 2; ack p99 29.9 / 32.9 → 17.4 / 12.1 ms; peak RSS 182–193 →
- * 153–157 MB.
+ * that request's objects alive. Under load `--trace-pretenuring` shows sites going to "tenure", and
+ * a sampling heap profile showed the `LlmCall` objects and meter records freed by full collections,
+ * not scavenges: they died in the old generation, and until a full collection freed them, every
+ * young string they pointed to was kept alive through the remembered set, copied by each scavenge,
+ * then promoted. Measured at 10,000 calls/s (`--trace-gc-nvp`, 12 s, two runs each way,
+ * bench/README.md): 1.16–1.20 MB promoted per scavenge with pretenuring, 0.22–0.24 MB without;
+ * full collections 6–8 → 2; ack p99 29.9 / 32.9 → 17.4 / 12.1 ms; peak RSS 182–193 → 153–159 MB.
  *
  * An operator who gives the flag either way on node's command line (`node
  * --allocation-site-pretenuring dist/src/cli.js ...`) keeps that choice. (NODE_OPTIONS cannot
