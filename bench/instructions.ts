@@ -28,6 +28,11 @@
  *               extensions of x86 CPUs, so OpenSSL takes its AVX2 path here: this count is several
  *               times what a CPU with SHA-NI executes (on this host's EPYC, 1.8 GB/s natively)
  *
+ * Fidelity: under valgrind V8's optimised code executes several times the instructions its native
+ * speed implies (a TurboFan Int32Array sum: 22 per element under valgrind, 0.8–1.0 ns natively on
+ * the benchmark host), so read the counts as a repeatable relative signal, and confirm gains with
+ * the end-to-end scenarios (bench/README.md).
+ *
  * Needs valgrind (Debian: `apt-get install valgrind`); without it the script says so and exits 2.
  * Prints a table; with --compare, the ratio to an earlier --json result (e.g. from another commit).
  */
