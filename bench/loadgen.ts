@@ -8,7 +8,7 @@
  *   node dist/bench/loadgen.js --url http://127.0.0.1:4318/v1/traces --duration 10 [--warmup 2] [--rate 10000]
  *     [--concurrency 8] [--calls-per-request 170] [--gzip] [--pid N] [--out result.json]
  */
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -37,7 +37,10 @@ export interface LoadResult {
   callsPerS: number;
   mbPerS: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** The collector's process tree (primary and workers): CPU over the measured load, sum of peak RSS. */
   collector?: { cpuSeconds: number; cpuPercent: number; peakRssMb: number };
+  /** This load generator's own CPU over the measured load, in % of a core. */
+  generatorCpuPercent: number;
   /** Run ids used (each acked request's calls have response ids chatcmpl-<runId>-<n>). */
   ackedRunIds: string[];
   callsPerRequest: number;
@@ -104,6 +107,43 @@ export function procStats(pid: number): { cpuSeconds: number; peakRssMb: number;
   }
 }
 
+/**
+ * {@link procStats} summed over a process and all its descendants (the workers of `--workers N`
+ * are children of the primary): CPU seconds of the tree, and the sum of each process's peak and
+ * current RSS (the sum of peaks is an upper bound of the tree's peak).
+ */
+export function treeStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number; processes: number } | undefined {
+  const root = procStats(pid);
+  if (!root) return undefined;
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const total = { ...root, processes: 1 };
+  const stack = [...(children.get(pid) ?? [])];
+  while (stack.length) {
+    const p = stack.pop()!;
+    const st = procStats(p);
+    if (st) {
+      total.cpuSeconds += st.cpuSeconds;
+      total.peakRssMb += st.peakRssMb;
+      total.rssMb += st.rssMb;
+      total.processes++;
+    }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
 export interface LoadOptions {
   url: string;
   durationS: number;
@@ -139,8 +179,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const tStart = performance.now();
   const t0 = tStart + (o.warmupS ?? 0) * 1000; // measurement starts here
   const end = t0 + o.durationS * 1000;
-  let cpu0 = o.pid && !o.warmupS ? procStats(o.pid) : undefined;
-  const cpuTimer = o.pid && o.warmupS ? setTimeout(() => (cpu0 = procStats(o.pid!)), o.warmupS * 1000) : undefined;
+  let cpu0 = o.pid && !o.warmupS ? treeStats(o.pid) : undefined;
+  let own0 = process.cpuUsage();
+  const cpuTimer = o.warmupS
+    ? setTimeout(() => {
+        if (o.pid) cpu0 = treeStats(o.pid);
+        own0 = process.cpuUsage();
+      }, o.warmupS * 1000)
+    : undefined;
   const intervalMs = o.rate > 0 ? (o.callsPerRequest / o.rate) * 1000 : 0;
   let nextAt = tStart;
 
@@ -197,7 +243,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const elapsed = (performance.now() - t0) / 1000;
   clearTimeout(cpuTimer);
   agent.destroy();
-  const cpu1 = o.pid ? procStats(o.pid) : undefined;
+  const cpu1 = o.pid ? treeStats(o.pid) : undefined;
+  const own = process.cpuUsage(own0);
   latencies.sort((a, b) => a - b);
   const r2 = (n: number) => Math.round(n * 100) / 100;
   return {
@@ -220,6 +267,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       cpu0 && cpu1
         ? { cpuSeconds: r2(cpu1.cpuSeconds - cpu0.cpuSeconds), cpuPercent: r2(((cpu1.cpuSeconds - cpu0.cpuSeconds) / elapsed) * 100), peakRssMb: r2(cpu1.peakRssMb) }
         : undefined,
+    generatorCpuPercent: r2(((own.user + own.system) / 1e6 / elapsed) * 100),
     ackedRunIds,
     callsPerRequest: o.callsPerRequest,
   };

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { STAGES, measure as measureInstructions, table as instructionTable, valgrindMissing } from './instructions.js';
-import { procStats, type LoadResult } from './loadgen.js';
+import { procStats, treeStats, type LoadResult } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const buildRoot = resolve(here, '..'); // dist/
@@ -113,6 +113,20 @@ async function metricSum(c: Collector, name: string): Promise<number> {
  * processed; a collector that acknowledges faster than it processes builds a backlog, and that
  * rate is not sustainable. Returns seconds (Infinity after `limitS`).
  */
+/**
+ * The collector's CPU work for a run: CPU seconds of its process tree from before the load (its
+ * warm-up included, as in the sustained figure) to the end of the drain, per acknowledged call.
+ */
+function cpuWork(r: LoadResult, drainS: number, before: ReturnType<typeof treeStats>, after: ReturnType<typeof treeStats>): { cpuSecondsTotal: number; callsPerCpuSecond: number; coresUsed: number } {
+  const cpu = before && after ? after.cpuSeconds - before.cpuSeconds : 0;
+  const wall = r.warmupS + r.durationS + drainS;
+  return {
+    cpuSecondsTotal: Math.round(cpu * 100) / 100,
+    callsPerCpuSecond: cpu > 0 ? Math.round(r.callsAckedTotal / cpu) : 0,
+    coresUsed: wall > 0 ? Math.round((cpu / wall) * 100) / 100 : 0,
+  };
+}
+
 async function drainSeconds(c: Collector, batchSize: number, limitS = 300): Promise<number> {
   const t0 = performance.now();
   for (;;) {
@@ -204,18 +218,20 @@ async function main() {
 
   if (want('max')) {
     const c = await startCollector({ core: '0' });
+    const cpu0 = treeStats(c.pid);
     const r = load(c, { core: 1, concurrency: 8 });
     const drain = await drainSeconds(c, BATCH_SIZE);
+    const work = cpuWork(r, drain, cpu0, treeStats(c.pid));
     await stopCollector(c);
     const written = countCalls(c.out);
     // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
     const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
-    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained };
+    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, ...work };
     rows.push({
       scenario: 'max sustained, 1 worker (durable, clean, file, gzip)',
       figure: `${sustained.toLocaleString('en')} calls/s (${(sustained * 3).toLocaleString('en')} spans/s)`,
       target: '≥ 50,000 calls/s',
-      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}`,
+      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; ${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector over load and drain; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}`,
     });
     rmSync(c.dir, { recursive: true, force: true });
   }
@@ -296,18 +312,24 @@ async function main() {
 
   if (want('workers') && ncpu >= 2) {
     const c = await startCollector({ workers: 2 });
+    const cpu0 = treeStats(c.pid);
     const r = load(c, { concurrency: 16 });
     const drain = await drainSeconds(c, BATCH_SIZE);
+    const work = cpuWork(r, drain, cpu0, treeStats(c.pid));
     await stopCollector(c);
     const written = countCalls(c.out);
     const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
-    raw.workers = { ...r, ackedRunIds: undefined, drainSeconds: drain, sustainedCallsPerS: sustained, callsWritten: written };
+    raw.workers = { ...r, ackedRunIds: undefined, drainSeconds: drain, sustainedCallsPerS: sustained, callsWritten: written, ...work };
     const one = (raw.max as { sustainedCallsPerS?: number } | undefined)?.sustainedCallsPerS;
+    const oneEff = (raw.max as { callsPerCpuSecond?: number } | undefined)?.callsPerCpuSecond;
+    // On a machine where the load generator shares the cores, the workers cannot get N cores; the
+    // work done per CPU-second they did get shows whether they scale (1.0 = no loss to a second worker).
+    const efficiency = `${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector (primary + workers, load + drain${oneEff ? `: ${(work.callsPerCpuSecond / oneEff).toFixed(2)}× one worker's` : ''}), ${work.coresUsed} cores used on average while the load generator took ${r.generatorCpuPercent}% of one; `;
     rows.push({
       scenario: '--workers 2 (collector and load share the 2 cores)',
       figure: `${sustained.toLocaleString('en')} calls/s sustained`,
       target: 'close to 2× one worker',
-      detail: `${one ? `${(sustained / one).toFixed(2)}× the 1-worker figure; ` : ''}acknowledged ${r.callsPerS.toLocaleString('en')} calls/s, then ${drain.toFixed(1)} s to work off the backlog; output check: ${written} of ${r.callsAckedTotal} written${written === r.callsAckedTotal ? ' ✔' : ' ✘'} (the load generator takes a core too on this machine, so 2 workers cannot have 2 cores here)`,
+      detail: `${one ? `${(sustained / one).toFixed(2)}× the 1-worker figure; ` : ''}${efficiency}acknowledged ${r.callsPerS.toLocaleString('en')} calls/s, then ${drain.toFixed(1)} s to work off the backlog; output check: ${written} of ${r.callsAckedTotal} written${written === r.callsAckedTotal ? ' ✔' : ' ✘'} (the load generator takes a core too on this machine, so 2 workers cannot have 2 cores here)`,
     });
     rmSync(c.dir, { recursive: true, force: true });
   }

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { procStats, treeStats } from './loadgen.js';
+
+test('treeStats counts the CPU of a process and its descendants (the workers of --workers N)', async () => {
+  // A parent that starts a child; the child burns ~400 ms of CPU, then both wait to be measured.
+  // The child exits as soon as its parent is gone (killed at the end), or after 5 s.
+  const burn = `const p = process.ppid; const t = Date.now(); while (Date.now() - t < 400); setInterval(() => process.ppid !== p && process.exit(), 50); setTimeout(() => process.exit(), 5000);`;
+  const parent = spawn(process.execPath, ['-e', `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(burn)}], { stdio: 'inherit' }); setTimeout(() => {}, 5000);`], { stdio: 'ignore' });
+  try {
+    let tree: ReturnType<typeof treeStats>;
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      tree = treeStats(parent.pid!);
+      if (tree && tree.processes >= 2 && tree.cpuSeconds - procStats(parent.pid!)!.cpuSeconds >= 0.3) break;
+    }
+    assert.ok(tree!, 'the parent is readable in /proc');
+    assert.equal(tree!.processes, 2);
+    const own = procStats(parent.pid!)!;
+    assert.ok(tree!.cpuSeconds - own.cpuSeconds >= 0.3, `the child's CPU is included: tree ${tree!.cpuSeconds} s, parent ${own.cpuSeconds} s`);
+    assert.ok(tree!.peakRssMb > own.peakRssMb, 'peak RSS summed over the tree');
+  } finally {
+    parent.kill('SIGKILL');
+  }
+  assert.equal(treeStats(2 ** 22 + 12345), undefined, 'no such process');
+});
