@@ -96,8 +96,7 @@ function percentile(sorted: number[], p: number): number {
 /** CPU seconds (utime + stime) and peak RSS of a process, from /proc. */
 export function procStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(pid);
     const ticks = Number(fields[11]) + Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
@@ -105,6 +104,12 @@ export function procStats(pid: number): { cpuSeconds: number; peakRssMb: number;
   } catch {
     return undefined;
   }
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, ...); throws when the process is gone. */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /**
@@ -119,8 +124,7 @@ export function treeStats(pid: number): { cpuSeconds: number; peakRssMb: number;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(statFields(name)[1]);
       const list = children.get(ppid) ?? [];
       list.push(Number(name));
       children.set(ppid, list);
