@@ -21,7 +21,9 @@
  *   decode-all  the same, every attribute and span (what a pipeline that forwards spans makes it do)
  *   litellm     spans → LLM calls (selection and conversion, no de-duplication)
  *   amberflo    LLM calls → meter records (clean mode, with the processor's template cache)
- *   wal         LLM calls → write-ahead log record bytes (v8 serialisation)
+ *   wal         LLM calls → write-ahead log record bytes (src/storage/llm-calls-codec.ts)
+ *   wal-read    those bytes → LLM calls, as when a backlog is read back from disk (not in the
+ *               path: at a rate the collector keeps up with, records are forwarded from memory)
  *   json        meter records → the JSON of an object (1,000 records per object)
  *   gzip        that JSON → gzip level 3 (the default compression_level)
  *   key         that JSON → the SHA-256 of the object key. Valgrind does not emulate the SHA
@@ -48,13 +50,13 @@ import type { MeterRecord } from '../src/data/meter-record.js';
 import type { SpanBatch } from '../src/data/span.js';
 import { contentSuffix, recordsJsonBytes, stableGzip } from '../src/output/encode.js';
 import { decodeOtlpProto } from '../src/otlp/index.js';
-import { encodeRecord } from '../src/storage/codec.js';
+import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
 import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
 import { LitellmProcessor } from '../processors/litellm/index.js';
 import { Template } from './loadgen.js';
 
-export const STAGES = ['decode', 'decode-all', 'litellm', 'amberflo', 'wal', 'json', 'gzip', 'key'] as const;
+export const STAGES = ['decode', 'decode-all', 'litellm', 'amberflo', 'wal', 'wal-read', 'json', 'gzip', 'key'] as const;
 export type Stage = (typeof STAGES)[number];
 
 const CALLS_PER_REQUEST = 170;
@@ -112,6 +114,12 @@ function runStage(stage: Stage, requests: number): number {
       const input = calls();
       settle();
       for (let i = 0; i < requests; i++) sum += encodeRecord(input[i % INPUTS]!).length;
+      break;
+    }
+    case 'wal-read': {
+      const input = calls().map((c) => encodeRecord(c));
+      settle();
+      for (let i = 0; i < requests; i++) sum += (decodeRecord(input[i % INPUTS]!) as LlmCall[]).length;
       break;
     }
     case 'json':

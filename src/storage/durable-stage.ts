@@ -19,7 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
-import { decodeRecord, encodeRecord } from './codec.js';
+import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
 import { WriteAheadLog } from './wal.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,9 +156,10 @@ export class DurableStage implements Consumer<unknown> {
     }
     this.m.appended.inc(this.labels);
     // Kept in memory for the forwarder unless it already read this record from disk.
-    if (range.first > this.forwardedSeq && this.memoryUsed + payload.length <= this.o.memoryBytes) {
-      this.memory.set(range.first, { data, bytes: payload.length });
-      this.memoryUsed += payload.length;
+    const bytes = recordMemoryBytes(payload);
+    if (range.first > this.forwardedSeq && this.memoryUsed + bytes <= this.o.memoryBytes) {
+      this.memory.set(range.first, { data, bytes });
+      this.memoryUsed += bytes;
     }
     this.wakeSoon();
   }

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { deserialize, serialize } from 'node:v8';
+import fc from 'fast-check';
+import type { LlmCall } from '../data/llm-call.js';
+import { sloToLlmCall } from '../litellm/slo.js';
+import { fileURLToPath } from 'node:url';
+import { repoRootOf } from '../repo-root.js';
+import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
+import { LLM_CALLS_TAG, decodeLlmCalls, encodeLlmCalls } from './llm-calls-codec.js';
+
+function call(over: Partial<LlmCall> = {}): LlmCall {
+  return {
+    source: 'span',
+    id: 'chatcmpl-1',
+    traceId: '000000014c721c77d71f4e3f65a45a98',
+    spanId: '59ee87ba88a176ce',
+    startTimeUnixNano: '1764355422941051904',
+    endTimeUnixNano: '1764355426431805000',
+    startTimeMs: 1764355422941,
+    durationMs: 3491,
+    callType: 'acompletion',
+    model: 'gpt-4o',
+    provider: 'openai',
+    modelMapKey: 'gpt-4o-2024-08-06',
+    modelMapProvider: 'openai',
+    modelId: 'a1b2',
+    modelGroup: null,
+    apiBase: 'https://api.openai.com',
+    region: null,
+    batch: false,
+    n: null,
+    usage: { promptTokens: 11, completionTokens: 2, totalTokens: 13, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0 },
+    keyHash: 'e81624a1cf7a20164f808bcbe2b8b649c8a89a54000000000000000000000000',
+    keyAlias: 'k',
+    keyMetadata: { business_unit_id: 'bu-0', nested: { list: [1, 'two', null, true], n: -0.5 } },
+    teamId: 'team-0',
+    teamAlias: null,
+    teamMetadata: null,
+    userId: 'u',
+    orgId: null,
+    endUser: null,
+    error: null,
+    guardrails: null,
+    requestTags: null,
+    responseCost: 0.0001,
+    stream: false,
+    droppedAttributes: 0,
+    ...over,
+  };
+}
+
+/** Equal values and the same key order everywhere (JSON shows the order; deepStrictEqual does not check it). */
+function assertSame(actual: unknown, expected: unknown): void {
+  assert.deepStrictEqual(actual, expected);
+  assert.equal(JSON.stringify(actual), JSON.stringify(expected));
+}
+
+const str = fc.oneof(fc.constant(null), fc.string(), fc.string({ unit: 'grapheme' }), fc.constantFrom('gpt-4o', 'openai', 'team-1'));
+const num = fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double(), fc.constantFrom(-0, 2 ** 31, -1, Number.MAX_SAFE_INTEGER));
+const json = fc.jsonValue() as fc.Arbitrary<unknown>;
+const dict = fc.oneof(fc.constant(null), fc.dictionary(fc.string(), json, { noNullPrototype: true }));
+const arbCall: fc.Arbitrary<LlmCall> = fc.record({
+  source: fc.constantFrom('span' as const, 'slo' as const),
+  id: fc.string(),
+  traceId: str,
+  spanId: str,
+  startTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
+  endTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
+  startTimeMs: num,
+  durationMs: num,
+  callType: str,
+  model: str,
+  provider: str,
+  modelMapKey: str,
+  modelMapProvider: str,
+  modelId: str,
+  modelGroup: str,
+  apiBase: str,
+  region: str,
+  batch: fc.boolean(),
+  n: fc.oneof(fc.constant(null), num),
+  usage: fc.record({ promptTokens: num, completionTokens: num, totalTokens: num, cachedReadTokens: num, cacheCreationTokens: num, reasoningTokens: num }, { noNullPrototype: true }),
+  keyHash: str,
+  keyAlias: str,
+  keyMetadata: dict,
+  teamId: str,
+  teamAlias: str,
+  teamMetadata: dict,
+  userId: str,
+  orgId: str,
+  endUser: str,
+  error: fc.oneof(fc.constant(null), fc.record({ type: str, code: str, message: str, provider: str, traceback: str }, { noNullPrototype: true })),
+  guardrails: fc.oneof(fc.constant(null), fc.array(json)),
+  requestTags: fc.oneof(fc.constant(null), fc.array(fc.string())),
+  responseCost: fc.oneof(fc.constant(null), num),
+  stream: fc.constantFrom(null, true, false),
+  droppedAttributes: num,
+}, { noNullPrototype: true });
+
+describe('llm_calls log records', () => {
+  it('round-trip any LlmCall exactly, in the compact format (property)', () => {
+    fc.assert(
+      fc.property(fc.array(arbCall, { minLength: 1, maxLength: 8 }), (calls) => {
+        const bytes = encodeRecord(calls);
+        assert.equal(bytes[0], LLM_CALLS_TAG);
+        assertSame(decodeRecord(bytes), calls);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('are a fraction of V8 format, and the decoded calls share repeated strings', () => {
+    const calls = Array.from({ length: 170 }, (_, i) => call({ id: `chatcmpl-${i}`, spanId: `${String(i).padStart(16, '0')}` }));
+    const compact = encodeRecord(calls);
+    const v8 = serialize(calls);
+    assert.ok(compact.length * 3 < v8.length, `${compact.length} bytes against V8's ${v8.length}`);
+    const back = decodeRecord(compact) as LlmCall[];
+    assertSame(back, calls);
+    assert.equal(back[0]!.keyHash, back[169]!.keyHash);
+    assert.notEqual(back[0]!.keyMetadata, back[1]!.keyMetadata, 'objects are not shared: a consumer may change one');
+  });
+
+  it('keep the SLO reader calls exactly (its key order included)', () => {
+    const slo = JSON.parse(readFileSync(join(repoRootOf(fileURLToPath(import.meta.url)), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), 'utf8')) as unknown;
+    const calls = [sloToLlmCall(slo), call()];
+    const bytes = encodeRecord(calls);
+    assert.equal(bytes[0], LLM_CALLS_TAG);
+    assertSame(decodeRecord(bytes), calls);
+  });
+
+  it('fall back to V8 format for a call that does not fit exactly (as before this format)', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    class Meta {
+      x = 1;
+    }
+    const odd: Array<[string, unknown[]]> = [
+      ['an extra key', [{ ...call(), extra: 1 }]],
+      ['a missing key', [(({ region: _r, ...rest }) => rest)(call())]],
+      ['undefined for null', [call({ model: undefined as unknown as null })]],
+      ['a bigint in metadata', [call({ keyMetadata: { budget: 10n } })]],
+      ['undefined in metadata', [call({ keyMetadata: { gone: undefined } })]],
+      ['a lone surrogate', [call({ keyAlias: 'ab\ud800' })]],
+      ['a lone surrogate in a metadata key', [call({ keyMetadata: { '\udc00': 1 } })]],
+      ['a cycle', [call({ keyMetadata: cyclic })]],
+      ['a class instance', [call({ keyMetadata: new Meta() as unknown as Record<string, unknown> })]],
+      ['a Map', [call({ guardrails: [new Map([[1, 2]])] })]],
+      ['a sparse array', [call({ guardrails: [1, , 3] })]],
+      ['a non-string tag', [call({ requestTags: [1 as unknown as string] })]],
+      ['a string number', [call({ durationMs: '5' as unknown as number })]],
+      ['an unknown source', [call({ source: 'other' as 'span' })]],
+      ['a second call that does not fit', [call(), call({ usage: { ...call().usage, extra: 1 } as LlmCall['usage'] })]],
+    ];
+    for (const [why, calls] of odd) {
+      assert.equal(encodeLlmCalls(calls), null, why);
+      const bytes = encodeRecord(calls);
+      assert.equal(bytes[0], 0xff, why);
+      // What V8 format gives (a class instance comes back as a plain object there too).
+      assert.deepStrictEqual(decodeRecord(bytes), deserialize(serialize(calls)), why);
+    }
+  });
+
+  it('keep "__proto__" as an own key, as V8 format does', () => {
+    const meta = JSON.parse('{"__proto__": {"x": 1}, "a": 2}') as Record<string, unknown>;
+    const calls = [call({ keyMetadata: meta })];
+    const back = decodeRecord(encodeRecord(calls)) as LlmCall[];
+    assert.deepEqual(Object.keys(back[0]!.keyMetadata!), ['__proto__', 'a']);
+    assert.equal(Object.getPrototypeOf(back[0]!.keyMetadata), Object.prototype);
+    assertSame(back, calls);
+  });
+
+  it('throw on damaged bytes rather than return other calls', () => {
+    const bytes = encodeLlmCalls([call(), call({ id: 'x', error: { type: 'E', code: '429', message: 'm', provider: 'p', traceback: 't' } })])!;
+    for (let n = 0; n < bytes.length; n++) assert.throws(() => decodeLlmCalls(bytes.subarray(0, n)), RangeError, `cut at ${n}`);
+    assert.throws(() => decodeLlmCalls(Buffer.concat([bytes, Buffer.from([0])])), /trailing bytes/);
+    const newer = Buffer.from(bytes);
+    newer[1] = 2;
+    assert.throws(() => decodeLlmCalls(newer), /format version 2 is newer/);
+  });
+
+  it('count the memory of the calls they hold, not their bytes', () => {
+    const calls = Array.from({ length: 100 }, () => call());
+    const compact = encodeRecord(calls);
+    assert.equal(recordMemoryBytes(compact), 100 * 1024);
+    const v8 = serialize([{ a: 1 }]);
+    assert.equal(recordMemoryBytes(v8), v8.length);
+  });
+
+  it('leave other records to V8 format (meter events, empty arrays, objects)', () => {
+    for (const v of [[{ meterApiName: 'x', meterValue: 1 }], [], { source: 'span' }, ['span']]) {
+      const bytes = encodeRecord(v);
+      assert.equal(bytes[0], 0xff);
+      assert.deepStrictEqual(decodeRecord(bytes), v);
+    }
+  });
+});
