@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,6 +14,9 @@ import { Graph } from '../graph.js';
 import type { Consumer } from '../component.js';
 import { Registry } from 'prom-client';
 import { DurableStage } from './durable-stage.js';
+import { encodeRecord } from './codec.js';
+import { LLM_CALLS_TAG } from './llm-calls-codec.js';
+import { WriteAheadLog } from './wal.js';
 import { formatStatus } from '../cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'spanmeter-durable-'));
@@ -240,5 +243,41 @@ describe('durable pipelines (write-ahead log)', () => {
       'forward call-4',
       'io after call-4',
     ]);
+  });
+
+  it('moves a record it cannot decode (a newer format) to the dead-letter folder, bytes intact, and forwards the rest', { timeout: 60_000 }, async () => {
+    const got: string[] = [];
+    const next: Consumer<unknown> = {
+      async consume(data) {
+        got.push((data as MeterRecord[])[0]!.uniqueId ?? '');
+      },
+    };
+    const dir = join(root, `unreadable${n++}`);
+    // A log written before this start (replayed from disk): a record, one in a format version this
+    // build does not read (checksum intact), and another record.
+    const newer = Buffer.from([LLM_CALLS_TAG, 99, 1, 0]);
+    const wal = await WriteAheadLog.open({ dir });
+    await wal.append([encodeRecord([rec(1)]), newer, encodeRecord([rec(3)])]);
+    await wal.close();
+    const registry = new Registry();
+    const stage = new DurableStage({ pipeline: 'p', dir, next, logger: pino({ level: 'silent' }), registry, syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 0, checkpointIntervalMs: 10 });
+    await stage.start();
+    for (let i = 0; i < 200 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    await stage.shutdown(Date.now() + 5000);
+    await stage.finalize();
+    assert.deepEqual(got, ['call-1', 'call-3']);
+    const dead = join(dir, 'dead-letter');
+    assert.deepEqual(readdirSync(dead).sort(), ['00000000000000000002.json', '00000000000000000002.record']);
+    assert.deepEqual(readFileSync(join(dead, '00000000000000000002.record')), newer);
+    assert.match(JSON.parse(readFileSync(join(dead, '00000000000000000002.json'), 'utf8')).error, /format version 99 is newer than this build reads/);
+    assert.match(await registry.metrics(), /spanmeter_wal_dead_letter_records_total\{pipeline="p"\} 1/);
+    // Nothing is left to replay: the next start forwards nothing again.
+    got.length = 0;
+    const again = new DurableStage({ pipeline: 'p', dir, next, logger: pino({ level: 'silent' }), registry: new Registry(), syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 0, checkpointIntervalMs: 10 });
+    await again.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await again.shutdown(Date.now() + 5000);
+    await again.finalize();
+    assert.deepEqual(got, []);
   });
 });

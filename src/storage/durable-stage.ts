@@ -51,7 +51,7 @@ function createMetrics(registry: Registry) {
     syncs: new Counter({ name: 'spanmeter_wal_syncs_total', help: 'fdatasync calls (group commits).', labelNames, registers: [registry] }),
     refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full.', labelNames, registers: [registry] }),
     truncated: new Counter({ name: 'spanmeter_wal_recovery_truncated_bytes_total', help: 'Bytes of torn or corrupt log tail cut off during recovery.', labelNames, registers: [registry] }),
-    deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records that downstream rejected permanently, moved to the dead-letter folder.', labelNames, registers: [registry] }),
+    deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records moved to the dead-letter folder: downstream rejected them permanently, or this build cannot decode them (a log written by a newer version).', labelNames, registers: [registry] }),
   };
 }
 
@@ -206,7 +206,15 @@ export class DurableStage implements Consumer<unknown> {
         for (const e of chunk) {
           if (this.stopForwarder) return;
           if (e.seq <= this.forwardedSeq) continue;
-          const data = this.memory.get(e.seq)?.data ?? decodeRecord(e.payload);
+          let data = this.memory.get(e.seq)?.data;
+          if (data === undefined) {
+            try {
+              data = decodeRecord(e.payload);
+            } catch (err) {
+              this.unreadable(e.seq, e.payload, err as Error);
+              continue;
+            }
+          }
           await this.forwardOne(e.seq, data);
           if (this.forwardedSeq !== e.seq) return; // stopped while downstream refused
           await yieldToEventLoop();
@@ -274,6 +282,23 @@ export class DurableStage implements Consumer<unknown> {
     writeFileSync(join(dir, `${String(seq).padStart(20, '0')}.json`), JSON.stringify({ error: err.message, data }));
     this.m.deadLettered.inc(this.labels);
     this.o.logger.error({ err, seq, dir }, 'downstream rejected a write-ahead log record permanently; moved it to the dead-letter folder');
+  }
+
+  /**
+   * A record that passed its checksum but cannot be decoded (written by a newer spanmeter, in a
+   * format this build does not read): its bytes go to the dead-letter folder as they are, so a
+   * build that reads them can replay them, and the log moves on instead of stalling behind it.
+   */
+  private unreadable(seq: number, payload: Buffer, err: Error): void {
+    const dir = join(this.o.dir, 'dead-letter');
+    const name = String(seq).padStart(20, '0');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.record`), payload);
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify({ error: `cannot decode the log record: ${err.message}`, bytes: `${name}.record` }));
+    this.m.deadLettered.inc(this.labels);
+    this.o.logger.error({ err, seq, dir }, 'cannot decode a write-ahead log record (written by a newer spanmeter?); moved its bytes to the dead-letter folder');
+    this.watermark.begin(seq).release();
+    this.forwardedSeq = seq;
   }
 
   private persistCheckpoint(): Promise<void> {
