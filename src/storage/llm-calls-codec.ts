@@ -52,7 +52,16 @@ class Writer {
   buf: Buffer;
   view: DataView;
   pos = 0;
-  readonly table = new Map<string, number>();
+  /**
+   * The strings written so far in this record, by number. A new Map per record, never one kept
+   * across records: a long-lived Map sits in the old generation, and its tables (reallocated there
+   * as they grow or are cleared) record every young string stored in them in the old-to-new
+   * remembered set. The scavenger treats those slots as roots until a full GC sweeps the dead
+   * tables, so the strings of every request outlived their request and were promoted (measured at
+   * 10k calls/s: twice the bytes promoted per scavenge, 10–26 full GCs in 12 s instead of 2, p99
+   * 15–22 ms instead of 6–9 ms).
+   */
+  table = new Map<string, number>();
 
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
@@ -252,6 +261,8 @@ function writeCall(w: Writer, c: Record<string, unknown>): void {
 }
 
 let scratch: Writer | undefined;
+/** What the writer's table is between records (never written to). */
+const EMPTY_TABLE: Map<string, number> = new Map();
 
 /**
  * The record's bytes in this format, or null when `data` is not an array of LlmCall-shaped calls
@@ -261,7 +272,7 @@ export function encodeLlmCalls(data: unknown): Buffer | null {
   if (!Array.isArray(data) || data.length === 0) return null;
   const w = (scratch ??= new Writer(256 * 1024));
   w.pos = 0;
-  w.table.clear();
+  w.table = new Map();
   try {
     w.byte(LLM_CALLS_TAG);
     w.byte(VERSION);
@@ -271,7 +282,7 @@ export function encodeLlmCalls(data: unknown): Buffer | null {
     if (e === doesNotFit) return null;
     throw e;
   } finally {
-    w.table.clear();
+    w.table = EMPTY_TABLE;
     // A record far larger than usual does not keep its buffer for the rest of the process.
     if (w.buf.length > 4 * 1024 * 1024) scratch = undefined;
   }
