@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -170,6 +171,27 @@ describe('llm_calls log records', () => {
     assert.deepEqual(Object.keys(back[0]!.keyMetadata!), ['__proto__', 'a']);
     assert.equal(Object.getPrototypeOf(back[0]!.keyMetadata), Object.prototype);
     assertSame(back, calls);
+  });
+
+  it('give back small integers as small integers, so decoded calls share the hidden classes of new ones', () => {
+    // A decoded number stored as a heap number where the litellm processor's objects hold small
+    // integers would make V8 generalise their shared hidden class and deprecate the one their
+    // literals use (then every new call is migrated at its first read). V8's own view, in a child.
+    const codec = new URL('./llm-calls-codec.js', import.meta.url).href;
+    const script = `
+      const { encodeLlmCalls, decodeLlmCalls } = await import(${JSON.stringify(codec)});
+      const usage = (p) => ({ promptTokens: p, completionTokens: 2, totalTokens: p + 2, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0 });
+      const before = usage(11);
+      const call = JSON.parse(process.argv[1]);
+      call.usage = usage(4000);
+      call.droppedAttributes = 0;
+      const [back] = decodeLlmCalls(encodeLlmCalls([call]));
+      const after = usage(12);
+      console.log(JSON.stringify([%HaveSameMap(before, after), %HaveSameMap(after, back.usage)]));
+    `;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script, JSON.stringify(call())], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [true, true]);
   });
 
   it('throw on damaged bytes rather than return other calls', () => {
