@@ -9,6 +9,7 @@ import type { MeterRecord } from '../../src/data/meter-record.js';
 import { validateAgainst } from '../../src/config/ajv.js';
 import { fromOtlpJson } from '../../src/otlp/json.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
+import { llmCall as call } from '../../test/helpers/llm-call.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import { LitellmProcessor } from '../litellm/index.js';
 import factory, { parseBool, type AmberfloConfig } from './index.js';
@@ -20,46 +21,6 @@ const compat: MappingOptions = { mode: 'compat', hostedEnv: 'agent1', sendObject
 const clean: MappingOptions = { ...compat, mode: 'clean' };
 const byMeter = (rs: MeterRecord[], name: string) => rs.filter((r) => r.meterApiName === name);
 
-function call(over: Partial<LlmCall> = {}): LlmCall {
-  return {
-    source: 'span',
-    id: 'chatcmpl-1',
-    traceId: null,
-    spanId: null,
-    startTimeUnixNano: '1764355422941051904',
-    endTimeUnixNano: '1764355426431805000',
-    startTimeMs: 1764355422941,
-    durationMs: 3491,
-    callType: 'acompletion',
-    model: 'gpt-4o',
-    provider: 'openai',
-    modelMapKey: 'gpt-4o-2024-08-06',
-    modelMapProvider: 'openai',
-    modelId: null,
-    modelGroup: null,
-    apiBase: 'https://api.openai.com',
-    region: null,
-    batch: false,
-    n: null,
-    usage: { promptTokens: 11, completionTokens: 2, totalTokens: 13, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0 },
-    keyHash: null,
-    keyAlias: 'k',
-    keyMetadata: null,
-    teamId: null,
-    teamAlias: null,
-    teamMetadata: null,
-    userId: 'u',
-    orgId: null,
-    endUser: null,
-    error: null,
-    guardrails: null,
-    requestTags: null,
-    responseCost: null,
-    stream: null,
-    droppedAttributes: 0,
-    ...over,
-  };
-}
 
 describe('amberflo mapping: records', () => {
   it('emits call, duration and token records with sorted keys, in the callback order', () => {

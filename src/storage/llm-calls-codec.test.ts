@@ -6,51 +6,26 @@ import { describe, it } from 'node:test';
 import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 import type { LlmCall } from '../data/llm-call.js';
+import { llmCall } from '../../test/helpers/llm-call.js';
 import { sloToLlmCall } from '../litellm/slo.js';
 import { fileURLToPath } from 'node:url';
 import { repoRootOf } from '../repo-root.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
 import { LLM_CALLS_TAG, decodeLlmCalls, encodeLlmCalls } from './llm-calls-codec.js';
 
+/** A call with every kind of field filled: ids, a model id, a key hash, nested metadata, a cost. */
 function call(over: Partial<LlmCall> = {}): LlmCall {
-  return {
-    source: 'span',
-    id: 'chatcmpl-1',
+  return llmCall({
     traceId: '000000014c721c77d71f4e3f65a45a98',
     spanId: '59ee87ba88a176ce',
-    startTimeUnixNano: '1764355422941051904',
-    endTimeUnixNano: '1764355426431805000',
-    startTimeMs: 1764355422941,
-    durationMs: 3491,
-    callType: 'acompletion',
-    model: 'gpt-4o',
-    provider: 'openai',
-    modelMapKey: 'gpt-4o-2024-08-06',
-    modelMapProvider: 'openai',
     modelId: 'a1b2',
-    modelGroup: null,
-    apiBase: 'https://api.openai.com',
-    region: null,
-    batch: false,
-    n: null,
-    usage: { promptTokens: 11, completionTokens: 2, totalTokens: 13, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0 },
     keyHash: 'e81624a1cf7a20164f808bcbe2b8b649c8a89a54000000000000000000000000',
-    keyAlias: 'k',
     keyMetadata: { business_unit_id: 'bu-0', nested: { list: [1, 'two', null, true], n: -0.5 } },
     teamId: 'team-0',
-    teamAlias: null,
-    teamMetadata: null,
-    userId: 'u',
-    orgId: null,
-    endUser: null,
-    error: null,
-    guardrails: null,
-    requestTags: null,
     responseCost: 0.0001,
     stream: false,
-    droppedAttributes: 0,
     ...over,
-  };
+  });
 }
 
 /** Equal values and the same key order everywhere (JSON shows the order; deepStrictEqual does not check it). */
@@ -209,6 +184,11 @@ describe('llm_calls log records', () => {
     assert.equal(recordMemoryBytes(compact), 100 * 1024);
     const v8 = serialize([{ a: 1 }]);
     assert.equal(recordMemoryBytes(v8), v8.length);
+  });
+
+  it('do not stop earlier logs being read: calls an earlier version wrote in V8 format still decode', () => {
+    const calls = [call(), call({ id: 'chatcmpl-2', error: { type: 'RateLimitError', code: '429', message: 'm', provider: 'openai', traceback: 't' } })];
+    assertSame(decodeRecord(serialize(calls)), calls);
   });
 
   it('leave other records to V8 format (meter events, empty arrays, objects)', () => {

@@ -1,0 +1,43 @@
+/** An LlmCall for tests: a successful span-sourced chat completion; `over` replaces any field. */
+import type { LlmCall } from '../../src/data/llm-call.js';
+
+export function llmCall(over: Partial<LlmCall> = {}): LlmCall {
+  return {
+    source: 'span',
+    id: 'chatcmpl-1',
+    traceId: null,
+    spanId: null,
+    startTimeUnixNano: '1764355422941051904',
+    endTimeUnixNano: '1764355426431805000',
+    startTimeMs: 1764355422941,
+    durationMs: 3491,
+    callType: 'acompletion',
+    model: 'gpt-4o',
+    provider: 'openai',
+    modelMapKey: 'gpt-4o-2024-08-06',
+    modelMapProvider: 'openai',
+    modelId: null,
+    modelGroup: null,
+    apiBase: 'https://api.openai.com',
+    region: null,
+    batch: false,
+    n: null,
+    usage: { promptTokens: 11, completionTokens: 2, totalTokens: 13, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0 },
+    keyHash: null,
+    keyAlias: 'k',
+    keyMetadata: null,
+    teamId: null,
+    teamAlias: null,
+    teamMetadata: null,
+    userId: 'u',
+    orgId: null,
+    endUser: null,
+    error: null,
+    guardrails: null,
+    requestTags: null,
+    responseCost: null,
+    stream: null,
+    droppedAttributes: 0,
+    ...over,
+  };
+}
