@@ -186,6 +186,25 @@ describe('llm_calls log records', () => {
     assert.equal(recordMemoryBytes(v8), v8.length);
   });
 
+  it('round-trip records larger than the writer buffer, and smaller ones after them', () => {
+    // Distinct multi-byte texts (3 bytes per character in UTF-8): ~6 MB, past the 256 KiB buffer
+    // and the 4 MiB beyond which it is not kept.
+    const big = Array.from({ length: 2000 }, (_, i) =>
+      call({ id: `chatcmpl-${i}`, error: { type: 'E', code: '500', message: `€${i}`, provider: 'p', traceback: `${i}:` + '€'.repeat(1000) } }),
+    );
+    const bytes = encodeRecord(big);
+    assert.equal(bytes[0], LLM_CALLS_TAG);
+    assert.ok(bytes.length > 5_000_000, `${bytes.length} bytes`);
+    assertSame(decodeRecord(bytes), big);
+    // Each payload is its own copy, not the writer's buffer, which the next record reuses.
+    const medium = big.slice(0, 100);
+    const mediumBytes = encodeRecord(medium);
+    const small = [call()];
+    assertSame(decodeRecord(encodeRecord(small)), small);
+    assertSame(decodeRecord(mediumBytes), medium);
+    assertSame(decodeRecord(bytes), big);
+  });
+
   it('do not stop earlier logs being read: calls an earlier version wrote in V8 format still decode', () => {
     const calls = [call(), call({ id: 'chatcmpl-2', error: { type: 'RateLimitError', code: '429', message: 'm', provider: 'openai', traceback: 't' } })];
     assertSame(decodeRecord(serialize(calls)), calls);
