@@ -12,6 +12,8 @@
  * counts as a duplicate — as spans without ids.
  */
 
+import { randomInt } from 'node:crypto';
+
 const KEY_CHARS = 32 + 1 + 16;
 const WORDS = 6; // 16 + 8 bytes as six 32-bit words
 const EMPTY = 0;
@@ -43,10 +45,16 @@ export class DedupWindow {
   readonly work = { compactions: 0 };
   private readonly scratch = new Uint32Array(WORDS);
 
+  /**
+   * @param seed mixed into the table's hash, random per window by default: span ids come from
+   *   senders, and with a fixed hash anyone can make ids that share a home slot (the earlier hash
+   *   depended only on two XORs of words), so that every lookup walks all of them.
+   */
   constructor(
     readonly windowMs: number,
     readonly maxEntries: number,
     private readonly now: () => number = Date.now,
+    private readonly seed: number = randomInt(2 ** 32 - 1),
   ) {
     const cap = Math.max(0, maxEntries);
     // Twice the entries (plus spares): when the ring fills, at least half of it is dead places
@@ -115,10 +123,29 @@ export class DedupWindow {
 
   /** The home slot of the id in `w` at offset `o` (`scratch` or a table entry). */
   private home(w: Uint32Array, o: number): number {
-    // Span ids are random 64-bit numbers; mix in the trace id too.
-    let h = Math.imul(w[o + 4]! ^ w[o]!, 0x9e3779b1) ^ Math.imul(w[o + 5]! ^ w[o + 3]!, 0x85ebca6b);
-    h ^= h >>> 15;
+    // Every word, chained through multiply and shift from the seed: without the seed, which
+    // ids collide cannot be worked out.
+    let h = this.seed;
+    h = Math.imul(h ^ w[o]!, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ w[o + 1]!, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ w[o + 2]!, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 16) ^ w[o + 3]!, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ w[o + 4]!, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ w[o + 5]!, 0xc2b2ae35);
+    h ^= h >>> 16;
     return h & this.mask;
+  }
+
+  /** The longest run of occupied slots in the table (what a lookup may walk); for tests. */
+  longestRun(): number {
+    let longest = 0;
+    let run = 0;
+    // Twice around, so that a run wrapping past the end is measured whole.
+    for (let k = 0; k < 2 * this.state.length; k++) {
+      run = this.state[k & this.mask] === USED ? run + 1 : 0;
+      if (run > longest) longest = run;
+    }
+    return Math.min(longest, this.used);
   }
 
   /** The slot holding `scratch`, or -1. */

@@ -227,6 +227,20 @@ describe('litellm processor: de-duplication', () => {
     assert.equal(h.received.flat().length, 2);
   });
 
+  it('ids made to collide do not pile up in one probe run (seeded hash)', () => {
+    // Under the earlier hash, which read only (trace word 0 ^ span word 0) and (trace word 3 ^ span
+    // word 1), all of these shared one home slot, so each lookup walked all the others.
+    const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+    const keys = Array.from({ length: 5000 }, (_, i) => `${hex8(i)}${'0'.repeat(24)}/${hex8(0x5bd1e995 ^ i)}${hex8(0x1b873593)}`);
+    for (const seed of [0, 12345, 0xffffffff]) {
+      const w = new DedupWindow(60_000, 100_000, () => 0, seed);
+      w.addAll(keys);
+      assert.equal(w.size, 5000);
+      assert.ok(w.longestRun() < 64, `seed ${seed}: a probe run of ${w.longestRun()} slots`);
+      assert.ok(keys.every((k) => w.has(k)));
+    }
+  });
+
   it('the window is bounded by size and by time', () => {
     let now = 0;
     const w = new DedupWindow(1000, 3, () => now);
