@@ -277,10 +277,7 @@ export class DurableStage implements Consumer<unknown> {
   }
 
   private deadLetter(seq: number, data: unknown, err: Error): void {
-    const dir = join(this.o.dir, 'dead-letter');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${String(seq).padStart(20, '0')}.json`), JSON.stringify({ error: err.message, data }));
-    this.m.deadLettered.inc(this.labels);
+    const dir = this.toDeadLetter(seq, { json: JSON.stringify({ error: err.message, data }) });
     this.o.logger.error({ err, seq, dir }, 'downstream rejected a write-ahead log record permanently; moved it to the dead-letter folder');
   }
 
@@ -290,15 +287,20 @@ export class DurableStage implements Consumer<unknown> {
    * build that reads them can replay them, and the log moves on instead of stalling behind it.
    */
   private unreadable(seq: number, payload: Buffer, err: Error): void {
-    const dir = join(this.o.dir, 'dead-letter');
-    const name = String(seq).padStart(20, '0');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${name}.record`), payload);
-    writeFileSync(join(dir, `${name}.json`), JSON.stringify({ error: `cannot decode the log record: ${err.message}`, bytes: `${name}.record` }));
-    this.m.deadLettered.inc(this.labels);
+    const name = deadLetterName(seq);
+    const dir = this.toDeadLetter(seq, { record: payload, json: JSON.stringify({ error: `cannot decode the log record: ${err.message}`, bytes: `${name}.record` }) });
     this.o.logger.error({ err, seq, dir }, 'cannot decode a write-ahead log record (written by a newer spanmeter?); moved its bytes to the dead-letter folder');
     this.watermark.begin(seq).release();
     this.forwardedSeq = seq;
+  }
+
+  /** Writes `<seq>.<extension>` files into the dead-letter folder and counts the record; returns the folder. */
+  private toDeadLetter(seq: number, files: Record<string, string | Buffer>): string {
+    const dir = join(this.o.dir, 'dead-letter');
+    mkdirSync(dir, { recursive: true });
+    for (const [ext, content] of Object.entries(files)) writeFileSync(join(dir, `${deadLetterName(seq)}.${ext}`), content);
+    this.m.deadLettered.inc(this.labels);
+    return dir;
   }
 
   private persistCheckpoint(): Promise<void> {
@@ -373,6 +375,11 @@ export class DurableStage implements Consumer<unknown> {
     await this.persistCheckpoint();
     await this.wal?.close();
   }
+}
+
+/** A dead-letter file's name without its extension: the record's seq, zero-padded so names sort in log order. */
+function deadLetterName(seq: number): string {
+  return String(seq).padStart(20, '0');
 }
 
 function yieldToEventLoop(): Promise<void> {

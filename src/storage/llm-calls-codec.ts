@@ -169,8 +169,7 @@ class Writer {
     }
     // As V8's serialiser: own enumerable string-keyed properties (symbols and non-enumerable ones
     // are not data; a getter's value is what is stored).
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (proto !== Object.prototype && proto !== null) throw doesNotFit;
+    if (!isPlain(v)) throw doesNotFit;
     const keys = Object.keys(v);
     this.byte(6);
     this.varint(keys.length);
