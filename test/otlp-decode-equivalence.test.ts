@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { kvlist, newAttributes, type AttrValue, type Attributes, type Span, type SpanBatch } from '../src/data/span.js';
 import { OtlpDecodeError, decodeOtlpProto, encodeOtlpProto } from '../src/otlp/index.js';
+import { resetStringCaches, stringCacheSlots } from '../src/otlp/decode.js';
 import { decodeOtlpProtoReference } from '../src/otlp/proto.js';
 
 type Outcome = { ok: true; batch: SpanBatch } | { ok: false; message: string };
@@ -264,47 +265,70 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
     assert.ok(accepted > 0 && rejected > 0, `both outcomes should occur (accepted ${accepted}, rejected ${rejected})`);
   });
 
-  it('string cache: equal-slot strings, invalid UTF-8 and non-ASCII are decoded as Node decodes them, for Buffers and plain Uint8Arrays', () => {
+  it('string cache: strings of the same two slots, invalid UTF-8 and non-ASCII are decoded as Node decodes them, for Buffers and plain Uint8Arrays', () => {
     const W = () => protobuf.Writer.create();
     const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
-    // Same length, first, middle and last byte: the same cache slot for the key and for the value.
-    const variants = ['abcde', 'aXcde', 'a\xffcde', 'a\xc3cde', 'a\u00e9de'].map((v) => (v.includes('\u00e9') ? Buffer.from(v) : Buffer.from(v, 'latin1')));
+    // 16 bytes that differ only in bytes 4 and 5, which the slot hash does not read (it reads the first,
+    // the middle and the last four): the same two slots for all, for the key and for the value.
+    const variants = ['abcdefghijklmnop', 'abcdXfghijklmnop', 'abcd\xfffghijklmnop', 'abcd\xc3fghijklmnop', 'abcd\u00e9ghijklmnop'].map((v) =>
+      v.includes('\u00e9') ? Buffer.from(v) : Buffer.from(v, 'latin1'),
+    );
+    for (const v of variants) assert.deepEqual(stringCacheSlots(v), stringCacheSlots(variants[0]!));
     const kvs = variants.map((v, i) => ld(9, cat(ld(1, v), ld(2, ld(1, v)), W().uint32(3 << 3).uint32(i).finish())));
     // The attributes: key → value; each key is its own value, the last keyStrindex field is ignored.
     const body = ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...kvs, ...kvs))));
     for (const input of [body, new Uint8Array(body)]) {
+      resetStringCaches();
       const r = assertAgree(input);
       assert.ok(r.ok);
       const attrs = r.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
       assert.deepEqual(Object.entries(attrs), [
-        ['abcde', 'abcde'],
-        ['aXcde', 'aXcde'],
-        ['a\ufffdcde', 'a\ufffdcde'], // 0xff and a lone 0xc3 both become U+FFFD
-        ['aéde', 'aéde'],
+        ['abcdefghijklmnop', 'abcdefghijklmnop'],
+        ['abcdXfghijklmnop', 'abcdXfghijklmnop'],
+        ['abcd\ufffdfghijklmnop', 'abcd\ufffdfghijklmnop'], // 0xff and a lone 0xc3 both become U+FFFD
+        ['abcdéghijklmnop', 'abcdéghijklmnop'],
       ]);
     }
   });
 
-  it('string cache: strings of one slot that differ only in a later word, in the last bytes or past 48 bytes', () => {
+  it('string cache: strings competing for a slot that differ only in a later word, in the last bytes or past 48 bytes', () => {
     const W = () => protobuf.Writer.create();
     const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
-    // Each group keeps length, first, middle and last byte (the slot) and changes one byte elsewhere:
-    // in the second 4-byte word, in the 1–3 bytes after the last whole word, at the cache's size limit
-    // and just past it (not cached). Within a group, every string follows its neighbour in the same slot.
+    const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+    /** The first variant of `base` with other characters at `at` whose first slot is `base`'s. */
+    const rival = (base: string, at: number[]): string => {
+      const want = stringCacheSlots(Buffer.from(base))[0];
+      const chars = base.split('');
+      for (let i = 0; i < ALNUM.length ** at.length; i++) {
+        let x = i;
+        for (const p of at) {
+          chars[p] = ALNUM[x % ALNUM.length]!;
+          x = Math.floor(x / ALNUM.length);
+        }
+        const v = chars.join('');
+        if (v !== base && stringCacheSlots(Buffer.from(v))[0] === want) return v;
+      }
+      throw new Error(`no rival for ${base}`);
+    };
+    // Each group keeps the first slot and changes bytes elsewhere: in the second 4-byte word (not read by
+    // the hash: same two slots), in the 1–3 bytes after the last whole word, at the cache's size limit and
+    // just past it (not cached). Within a group, each string is looked up in the slot its neighbour holds.
     const long = 'k'.repeat(47);
     const groups = [
-      ['abcdefghij', 'abcdXfghij', 'abcdefghij'],
-      ['abcdefghijk', 'abcdefghiYk', 'abcdefghijk', 'abcdefghi\u00e9'],
-      [`${long}x`, `${long.slice(0, 45)}Zkx`, `${long}x`],
+      ['abcdefghijklmnop', 'abcdXfghijklmnop', 'abcdefghijklmnop'],
+      ['abcdefghijk', rival('abcdefghijk', [9, 10]), 'abcdefghijk', 'abcdefghi\u00e9'],
+      [`${long}x`, rival(`${long}x`, [46, 47]), `${long}x`],
       [`${long}xy`, `${long}Qy`, `${long}xy`],
     ];
+    assert.deepEqual(stringCacheSlots(Buffer.from(groups[0]![1]!)), stringCacheSlots(Buffer.from(groups[0]![0]!)));
     const strings = groups.flat();
     const kvs = strings.map((v) => ld(9, cat(ld(1, Buffer.from(v)), ld(2, ld(1, Buffer.from(`${v}|${v.length}`))))));
     const values = strings.map((v) => ld(9, cat(ld(1, Buffer.from(`key ${v}`)), ld(2, ld(1, Buffer.from(v))))));
     const body = ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...kvs, ...values))));
     for (const input of [body, new Uint8Array(body)]) {
+      resetStringCaches();
       const r = assertAgree(input);
       assert.ok(r.ok);
       const attrs = r.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
@@ -313,6 +337,34 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
         assert.equal(attrs[`key ${v}`], v);
       }
     }
+  });
+
+  it('string cache: more strings of the same two slots than slots, interleaved and evicting each other, are decoded exactly', () => {
+    const W = () => protobuf.Writer.create();
+    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
+    const span = (attrs: Uint8Array[]) => ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...attrs));
+    const body = (spans: Uint8Array[]) => ld(1, ld(2, cat(...spans)));
+    // Bytes 4–5 are not read by the hash: four keys and four values of the same two slots.
+    const names = ['ab', 'cd', 'ef', 'gh'].map((x) => `keys${x}-and-more`);
+    const kv = (k: string, v: string) => ld(9, cat(ld(1, Buffer.from(k)), ld(2, ld(1, Buffer.from(v)))));
+    const interleaved = Array.from({ length: 24 }, (_, i) => kv(names[i % 4]!, names[(i * 3) % 4]!));
+    resetStringCaches();
+    const r = assertAgree(body([span(interleaved), span(interleaved)]));
+    assert.ok(r.ok);
+    for (const s of r.batch.resourceSpans[0]!.scopeSpans[0]!.spans) assert.deepEqual(Object.keys(s.attributes), names);
+    // Two strings of one pair of slots both stay cached: the same string objects come back, in any order.
+    resetStringCaches();
+    const two = assertAgree(body([span([kv(names[0]!, 'x'), kv(names[1]!, 'y')]), span([kv(names[1]!, 'y'), kv(names[0]!, 'x')])]));
+    assert.ok(two.ok);
+    const [s1, s2] = two.batch.resourceSpans[0]!.scopeSpans[0]!.spans;
+    assert.deepEqual(Object.keys(s1!.attributes), names.slice(0, 2));
+    assert.deepEqual(Object.keys(s2!.attributes), [names[1], names[0]]);
+    // A third string evicts one of the two; whichever it was, every later lookup is exact.
+    resetStringCaches();
+    const three = assertAgree(body([span([kv(names[0]!, 'x'), kv(names[1]!, 'y'), kv(names[2]!, 'z'), kv(names[1]!, 'w'), kv(names[0]!, 'v')])]));
+    assert.ok(three.ok);
+    assert.deepEqual(three.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes, Object.assign(newAttributes(), { [names[0]!]: 'v', [names[1]!]: 'w', [names[2]!]: 'z' }));
   });
 
   it('keeps only the wanted span attributes, whatever the order of key and value fields', () => {
