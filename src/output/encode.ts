@@ -191,23 +191,26 @@ export function recordsJsonBytes(records: readonly MeterRecord[]): Buffer {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const d = standardShape(r) ? r.dimensions! : undefined;
-    if (d !== undefined && Object.isFrozen(d)) {
+    // A dimension set is in the cache only if it was frozen when it was put there (and stays so).
+    let prefix = d !== undefined ? frozenPrefixBytes.get(d) : undefined;
+    if (prefix === undefined && d !== undefined && Object.isFrozen(d)) frozenPrefixBytes.set(d, (prefix = Buffer.from(`{"dimensions":${dimensionsJson(d)}`, 'utf8')));
+    if (prefix !== undefined) {
       // Written piece by piece: cached bytes for the dimension set and for the meter's name, digits
       // for the numbers, and the unique id copied as is when it needs no escaping. No string is
-      // built per record (they were most of this function's garbage).
-      let prefix = frozenPrefixBytes.get(d);
-      if (prefix === undefined) frozenPrefixBytes.set(d, (prefix = Buffer.from(`{"dimensions":${dimensionsJson(d)}`, 'utf8')));
+      // built per record (they were most of this function's garbage). Only the dimension set is
+      // long enough for a native copy to pay; the short pieces are copied byte by byte.
       const name = meterNameBytes(r.meterApiName);
       const id = r.uniqueId;
       room(1 + prefix.length + name.length + 2 * MAX_NUMBER_BYTES + VALUE_KEY.length + (id === undefined ? 0 : UNIQUE_ID_KEY.length + 6 * id.length + 2) + 1);
       if (i) buf[off++] = 0x2c; // ,
-      off += prefix.copy(buf, off);
-      off += name.copy(buf, off);
+      buf.set(prefix, off);
+      off += prefix.length;
+      off = put(buf, off, name);
       off = writeJsonNumber(buf, off, r.meterTimeInMillis);
-      off += VALUE_KEY.copy(buf, off);
+      off = put(buf, off, VALUE_KEY);
       off = writeJsonNumber(buf, off, r.meterValue);
       if (id !== undefined) {
-        off += UNIQUE_ID_KEY.copy(buf, off);
+        off = put(buf, off, UNIQUE_ID_KEY);
         off = writeJsonString(buf, off, id);
       }
       buf[off++] = 0x7d; // }
@@ -239,23 +242,39 @@ function meterNameBytes(name: string): Buffer {
   return b;
 }
 
+/** Copies the short `bytes` to `buf` at `off` (room is the caller's); returns the new offset. */
+function put(buf: Buffer, off: number, bytes: Buffer): number {
+  for (let k = 0; k < bytes.length; k++) buf[off + k] = bytes[k]!;
+  return off + bytes.length;
+}
+
 /** `JSON.stringify(n)` for a number, written at `off`; returns the new offset. */
 function writeJsonNumber(buf: Buffer, off: number, n: number): number {
   if (Number.isSafeInteger(n) && n >= 0 && !Object.is(n, -0)) {
-    if (n < 10) {
-      buf[off] = 0x30 + n;
-      return off + 1;
+    if (n < 1e8) return writeDigits(buf, off, n | 0);
+    // Above 10^8: the high part, then the low eight digits zero-padded, each in int32 arithmetic.
+    const hi = Math.floor(n / 1e8);
+    let lo = (n - hi * 1e8) | 0;
+    off = hi < 1e8 ? writeDigits(buf, off, hi | 0) : writeJsonNumber(buf, off, hi);
+    for (let k = off + 7; k >= off; k--) {
+      buf[k] = 0x30 + (lo % 10);
+      lo = (lo / 10) | 0;
     }
-    let digits = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-    let x = n;
-    for (let k = off + digits - 1; k >= off; k--) {
-      buf[k] = 0x30 + (x % 10);
-      x = Math.floor(x / 10);
-    }
-    return off + digits;
+    return off + 8;
   }
   return off + buf.write(jsonNumber(n), off, 'latin1');
+}
+
+/** The decimal digits of `n` (0 ≤ n < 10^8, an int32) at `off`; returns the new offset. */
+function writeDigits(buf: Buffer, off: number, n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = (x / 10) | 0) digits++;
+  let x = n;
+  for (let k = off + digits - 1; k >= off; k--) {
+    buf[k] = 0x30 + (x % 10);
+    x = (x / 10) | 0;
+  }
+  return off + digits;
 }
 
 /**
@@ -274,7 +293,8 @@ function writeJsonString(buf: Buffer, off: number, s: string): number {
   }
   if (!plain) return off + buf.write(JSON.stringify(s), off, 'utf8');
   buf[off++] = 0x22;
-  off += buf.write(s, off, n, 'latin1');
+  for (let k = 0; k < n; k++) buf[off + k] = s.charCodeAt(k);
+  off += n;
   buf[off++] = 0x22;
   return off;
 }

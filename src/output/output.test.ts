@@ -64,7 +64,7 @@ describe('encodeBatch', () => {
 
   it('serialises records exactly as JSON.stringify does, whatever their shape (property)', () => {
     const str = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('llm_api_call', '"q"', '\\', '\u2028', '\ud800'));
-    const num = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-7, 9, 10, 99, 100, Number.MAX_SAFE_INTEGER, 2 ** 53));
+    const num = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-7, 9, 10, 99, 100, Number.MAX_SAFE_INTEGER, 2 ** 53, 99_999_999, 1e8, 100_000_001, 1_000_000_000_000_000, 1_764_355_422_941, 2 ** 31, 2 ** 32 + 7));
     const dims = fc.dictionary(str, fc.option(str, { nil: null }), { maxKeys: 6 });
     const standard = fc.record(
       { dimensions: dims, meterApiName: str, meterTimeInMillis: num, meterValue: num, uniqueId: str },
