@@ -94,6 +94,9 @@ const CTD = 6;
 const CACHED = 7;
 const CACHE_CREATION = 8;
 const REASONING = 9;
+/** The indexes in USAGE_KEYS of the names of each length. */
+const KEYS_BY_LENGTH: number[][] = [];
+USAGE_KEYS.forEach((name, k) => (KEYS_BY_LENGTH[name.length] ??= []).push(k));
 /** Stands for any other key (matches no index above). */
 const OTHER_KEY = -2;
 /** The scalar words repr() writes for these values. */
@@ -138,21 +141,25 @@ class UsageScanner {
     const s = this.s;
     if (s.charCodeAt(this.i) !== 39) return FAIL;
     const from = this.i + 1;
-    let end = from;
-    for (; end < this.n; end++) {
-      const c = s.charCodeAt(end);
-      if (c === 39) break;
-      if (c === 92 || c === 34 || c === 10) return FAIL;
-    }
-    if (end >= this.n) return FAIL;
+    const end = s.indexOf("'", from);
+    if (end < 0) return FAIL;
     this.i = end + 1;
     const len = end - from;
-    for (let k = 0; k < USAGE_KEYS.length; k++) {
-      const name = USAGE_KEYS[k]!;
-      if (name.length !== len) continue;
-      let j = 0;
-      while (j < len && s.charCodeAt(from + j) === name.charCodeAt(j)) j++;
-      if (j === len) return k;
+    // A known name (none has a backslash, a double quote or a newline) is told by its length and
+    // its characters; any other key is checked for those three.
+    const candidates = KEYS_BY_LENGTH[len];
+    if (candidates !== undefined) {
+      for (let c = 0; c < candidates.length; c++) {
+        const k = candidates[c]!;
+        const name = USAGE_KEYS[k];
+        let j = 0;
+        while (j < len && s.charCodeAt(from + j) === name.charCodeAt(j)) j++;
+        if (j === len) return k;
+      }
+    }
+    for (let j = from; j < end; j++) {
+      const c = s.charCodeAt(j);
+      if (c === 92 || c === 34 || c === 10) return FAIL;
     }
     return OTHER_KEY;
   }
