@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { writeFileAtomic } from '../src/output/atomic.js';
 import { STAGES, measure as measureInstructions, table as instructionTable, valgrindMissing } from './instructions.js';
 import { procStats, treeStats, type LoadResult } from './loadgen.js';
 
@@ -62,8 +63,45 @@ interface Collector {
 /** Extra node flags for the collector (`BENCH_NODE_FLAGS`), e.g. to compare a V8 setting. */
 const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
 
+/**
+ * One directory for the whole run, removed at its end. Scenarios do not delete their output files
+ * as they finish: on ext4 without a journal (this machine's disk) the kernel does not reuse an
+ * inode for 1–6 minutes after its file was deleted, and every file created in the meantime in the
+ * same block group scans past all of them (`__ext4_new_inode` → `recently_deleted` in a profile).
+ * Measured with `bench/filewrite.ts` (45 KB files, the gzip of a 1,000-record object): 780 µs of
+ * CPU per durable file under /tmp right after other runs had deleted their files there, 326–347 µs
+ * in directories without recent deletions, and `--only max` gave 40.5k / 41.0k calls/s against
+ * 46.5k in a fresh TMPDIR. Deleting one scenario's thousands of output files made the next one pay
+ * for them; only the log's data directory (a few large segment files) is removed at once.
+ */
+const runRoot = mkdtempSync(join(tmpdir(), 'spanmeter-bench-'));
+
+/** Removes a finished collector's log data now; its output files go with the run's directory. */
+function retire(c: { dir: string }): void {
+  rmSync(join(c.dir, 'data'), { recursive: true, force: true });
+}
+
+/**
+ * CPU per durable file write (temp file, write, fsync, close, rename, directory fsync; 45 KB, 4 at
+ * a time) in the run's directory now: what the disk charges for each output file, reported beside
+ * the sustained rate because it depends on the file system's recent history (see {@link runRoot}).
+ */
+async function fileWriteProbe(files = 200): Promise<number> {
+  const dir = join(runRoot, 'probe');
+  const body = Buffer.alloc(45_000, 7);
+  const c0 = process.cpuUsage();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < files) await writeFileAtomic(join(dir, `f${next++}`), body);
+    }),
+  );
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / files;
+}
+
 async function startCollector(opts: { workers?: number; core?: string } = {}): Promise<Collector> {
-  const dir = mkdtempSync(join(tmpdir(), 'spanmeter-bench-'));
+  const dir = mkdtempSync(join(runRoot, 'collector-'));
   const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
   const argv = [join(buildRoot, 'src', 'cli.js'), 'run', '--config', join(repoRoot, 'pipeline.yaml'), ...(opts.workers ? ['--workers', String(opts.workers)] : [])];
   argv.unshift(...nodeFlags);
@@ -217,6 +255,7 @@ async function main() {
   process.stderr.write(`machine: ${machine}\n`);
 
   if (want('max')) {
+    const probe = await fileWriteProbe();
     const c = await startCollector({ core: '0' });
     const cpu0 = treeStats(c.pid);
     const r = load(c, { core: 1, concurrency: 8 });
@@ -226,14 +265,14 @@ async function main() {
     const written = countCalls(c.out);
     // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
     const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
-    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, ...work };
+    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, fileWriteProbeCpuMicros: probe, ...work };
     rows.push({
       scenario: 'max sustained, 1 worker (durable, clean, file, gzip)',
       figure: `${sustained.toLocaleString('en')} calls/s (${(sustained * 3).toLocaleString('en')} spans/s)`,
       target: '≥ 50,000 calls/s',
-      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; ${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector over load and drain; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}`,
+      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; ${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector over load and drain; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}; a durable 45 KB file write cost ${Math.round(probe)} µs of CPU in the run's directory just before (bench/README.md: file creation and recent deletions)`,
     });
-    rmSync(c.dir, { recursive: true, force: true });
+    retire(c);
   }
 
   if (want('latency')) {
@@ -249,13 +288,13 @@ async function main() {
       detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}; backlog worked off ${drain.toFixed(1)} s after the load stopped (≈ 0 when the collector keeps up)`,
     });
     rows.push({ scenario: 'RSS at 10,000 calls/s', figure: `${r.collector?.peakRssMb ?? '?'} MB peak`, target: '≤ 200 MB', detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%` });
-    rmSync(c.dir, { recursive: true, force: true });
+    retire(c);
 
     // CPU per call at half the rate: linear in spans means about the same figure.
     const h = await startCollector({ core: '0' });
     const half = load(h, { core: 1, rate: 5_000, concurrency: 16 });
     await stopCollector(h);
-    rmSync(h.dir, { recursive: true, force: true });
+    retire(h);
     const perCall = (x: LoadResult) => (x.collector ? (x.collector.cpuSeconds / (x.callsPerS * x.durationS)) * 1e6 : NaN);
     raw.linearity = { at5k: { ...half, ackedRunIds: undefined }, cpuMicrosPerCall5k: perCall(half), cpuMicrosPerCall10k: perCall(r) };
     rows.push({
@@ -293,7 +332,7 @@ async function main() {
       target: 'bounded',
       detail: `backlog in the log at the end ≈ ${calls.toLocaleString('en')} calls; RSS every 2 s: ${series.map((x) => x.rssMb).join(' ')} MB; peak ${r.collector?.peakRssMb ?? '?'} MB`,
     });
-    rmSync(c.dir, { recursive: true, force: true });
+    retire(c);
   }
 
   if (want('idle')) {
@@ -307,7 +346,7 @@ async function main() {
     const pct = a && b ? ((b.cpuSeconds - a.cpuSeconds) / secs) * 100 : NaN;
     raw.idle = { cpuPercent: pct, seconds: secs, rssMb: b?.rssMb };
     rows.push({ scenario: 'idle CPU', figure: `${pct.toFixed(2)}% of a core`, target: '≤ 1%', detail: `over ${secs} s, RSS ${b?.rssMb.toFixed(0)} MB` });
-    rmSync(c.dir, { recursive: true, force: true });
+    retire(c);
   }
 
   if (want('workers') && ncpu >= 2) {
@@ -331,7 +370,7 @@ async function main() {
       target: 'close to 2× one worker',
       detail: `${one ? `${(sustained / one).toFixed(2)}× the 1-worker figure; ` : ''}${efficiency}acknowledged ${r.callsPerS.toLocaleString('en')} calls/s, then ${drain.toFixed(1)} s to work off the backlog; output check: ${written} of ${r.callsAckedTotal} written${written === r.callsAckedTotal ? ' ✔' : ' ✘'} (the load generator takes a core too on this machine, so 2 workers cannot have 2 cores here)`,
     });
-    rmSync(c.dir, { recursive: true, force: true });
+    retire(c);
   }
 
   if (want('stages')) {
@@ -375,4 +414,8 @@ async function main() {
   process.stdout.write(`${md}\nwritten: bench/results/${stamp}.{md,json}\n`);
 }
 
-await main();
+try {
+  await main();
+} finally {
+  rmSync(runRoot, { recursive: true, force: true });
+}
