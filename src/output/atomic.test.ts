@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { directorySyncs, syncDirectory } from '../storage/wal.js';
-import { writeFileAtomic } from './atomic.js';
+import { directoriesMade, writeFileAtomic } from './atomic.js';
 
 describe('writeFileAtomic and shared directory fsyncs', () => {
   it('writes every file whole; concurrent writes into one directory share its fsyncs', async () => {
@@ -21,6 +21,38 @@ describe('writeFileAtomic and shared directory fsyncs', () => {
       const seq = directorySyncs.count;
       for (let i = 0; i < 3; i++) await writeFileAtomic(join(dir, 'm', `s${i}.json`), 'x');
       assert.equal(directorySyncs.count - seq, 3, 'one after the other: one fsync each');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('makes missing directories once, syncing the parent of each one it makes; makes a removed one again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-atomic-'));
+    try {
+      const made = { ...directoriesMade };
+      const syncs = directorySyncs.count;
+      await writeFileAtomic(join(dir, '2025', '11', '13', 'a.json'), 'a');
+      assert.equal(directoriesMade.count - made.count, 3, '2025, 11 and 13 made');
+      assert.equal(directoriesMade.parentSyncs - made.parentSyncs, 3, 'their parents synced');
+      assert.equal(directorySyncs.count - syncs, 4, 'three parents, then the directory of the file');
+
+      // The same directory again: nothing made, only the file's directory synced.
+      const again = directorySyncs.count;
+      await writeFileAtomic(join(dir, '2025', '11', '13', 'b.json'), 'b');
+      assert.equal(directoriesMade.count - made.count, 3);
+      assert.equal(directorySyncs.count - again, 1);
+
+      // Removed by someone else: made again (13 only), the write succeeds.
+      rmSync(join(dir, '2025', '11', '13'), { recursive: true });
+      await writeFileAtomic(join(dir, '2025', '11', '13', 'c.json'), 'c');
+      assert.equal(directoriesMade.count - made.count, 4);
+      assert.deepEqual(readdirSync(join(dir, '2025', '11', '13')), ['c.json']);
+      assert.equal(readFileSync(join(dir, '2025', '11', '13', 'c.json'), 'utf8'), 'c');
+
+      // A new sibling under a known parent: one directory made, one parent synced.
+      await writeFileAtomic(join(dir, '2025', '11', '14', 'd.json'), 'd');
+      assert.equal(directoriesMade.count - made.count, 5);
+      assert.equal(directoriesMade.parentSyncs - made.parentSyncs, 5);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
