@@ -2,8 +2,9 @@
  * A bounded de-duplication window on (traceId, spanId): remembers keys for `windowMs`, at most
  * `maxEntries` of them (oldest forgotten first). Memory is O(maxEntries).
  *
- * Keys are `<32 hex traceId>/<16 hex spanId>`, as the litellm processor builds them. Those are
- * kept as 24 raw bytes in an open-addressing table of typed arrays, not as strings in a Map: at
+ * Ids are (32 hex traceId, 16 hex spanId) pairs: the processor parses them from the spans' id
+ * strings into an {@link IdBatch} (`has`/`addAll` take `<traceId>/<spanId>` keys, for tests). They
+ * are kept as 24 raw bytes in an open-addressing table of typed arrays, not as strings in a Map: at
  * 10k calls/s the window takes 10k new keys a second and holds them for seconds, and as heap
  * objects they survived every young-generation collection, were copied and promoted, and made
  * each collection slower (measured: ~6–10 % of the collector's CPU and ~40 % of its scavenge
@@ -75,8 +76,12 @@ export class DedupWindow {
   }
 
   has(key: string): boolean {
-    if (!this.parse(key)) return false;
-    const slot = this.find();
+    return this.parse(key) && this.hasAt(this.scratch, 0);
+  }
+
+  /** Whether the id parsed into `w` at word offset `o` (see {@link parseIds}) is remembered. */
+  hasAt(w: Uint32Array, o: number): boolean {
+    const slot = this.find(w, o);
     if (slot < 0) return false;
     if (this.now() - this.stamp[slot]! > this.windowMs) {
       this.remove(slot); // expired: forgotten now (its ring entry is skipped later)
@@ -95,45 +100,40 @@ export class DedupWindow {
     const now = this.now();
     for (const key of keys) {
       if (!this.parse(key)) continue; // not a (traceId, spanId) key: never remembered
-      const old = this.find();
-      if (old >= 0) this.remove(old); // re-inserted as the newest
-      this.insert(now);
-      this.evict(now);
+      this.addAt(now, this.scratch, 0);
     }
+    this.evict(now);
+  }
+
+  /** Remembers the ids of a batch (in their order), as {@link addAll} does their keys. */
+  addBatch(ids: IdBatch): void {
+    if (this.maxEntries <= 0 || ids.count === 0) return;
+    const now = this.now();
+    for (let i = 0; i < ids.count; i++) this.addAt(now, ids.words, i * WORDS);
+    this.evict(now);
+  }
+
+  /** A batch of ids hashed with this window's seed. */
+  batch(capacity: number): IdBatch {
+    return new IdBatch(capacity, this.seed);
+  }
+
+  private addAt(now: number, w: Uint32Array, o: number): void {
+    const old = this.find(w, o);
+    if (old >= 0) this.remove(old); // re-inserted as the newest
+    this.insert(now, w, o);
     this.evict(now);
   }
 
   /** Reads a standard key into `scratch`; false for any other shape. */
   private parse(key: string): boolean {
     if (key.length !== KEY_CHARS || key.charCodeAt(32) !== 47) return false;
-    const w = this.scratch;
-    for (let word = 0, i = 0; word < WORDS; word++) {
-      let v = 0;
-      for (let k = 0; k < 8; k++, i++) {
-        if (i === 32) i++; // the '/'
-        const c = key.charCodeAt(i);
-        const d = c < 128 ? HEX[c]! : -1;
-        if (d < 0) return false;
-        v = (v << 4) | d;
-      }
-      w[word] = v >>> 0;
-    }
-    return true;
+    return hexWords(key, 0, 4, this.scratch, 0) && hexWords(key, 33, 2, this.scratch, 4);
   }
 
   /** The home slot of the id in `w` at offset `o` (`scratch` or a table entry). */
   private home(w: Uint32Array, o: number): number {
-    // Every word, chained through multiply and shift from the seed: without the seed, which
-    // ids collide cannot be worked out.
-    let h = this.seed;
-    h = Math.imul(h ^ w[o]!, 0x9e3779b1);
-    h = Math.imul(h ^ (h >>> 15) ^ w[o + 1]!, 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13) ^ w[o + 2]!, 0xc2b2ae35);
-    h = Math.imul(h ^ (h >>> 16) ^ w[o + 3]!, 0x9e3779b1);
-    h = Math.imul(h ^ (h >>> 15) ^ w[o + 4]!, 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13) ^ w[o + 5]!, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h & this.mask;
+    return hashIds(this.seed, w, o) & this.mask;
   }
 
   /** The longest run of occupied slots in the table (what a lookup may walk); for tests. */
@@ -148,21 +148,22 @@ export class DedupWindow {
     return Math.min(longest, this.used);
   }
 
-  /** The slot holding `scratch`, or -1. */
-  private find(): number {
-    const w = this.scratch;
+  /** The slot holding the id in `w` at `o`, or -1. */
+  private find(w: Uint32Array, o: number): number {
     const ws = this.words;
-    for (let slot = this.home(w, 0); this.state[slot] === USED; slot = (slot + 1) & this.mask) {
-      const o = slot * WORDS;
-      if (ws[o] === w[0] && ws[o + 1] === w[1] && ws[o + 2] === w[2] && ws[o + 3] === w[3] && ws[o + 4] === w[4] && ws[o + 5] === w[5]) return slot;
+    for (let slot = this.home(w, o); this.state[slot] === USED; slot = (slot + 1) & this.mask) {
+      const p = slot * WORDS;
+      if (ws[p] === w[o] && ws[p + 1] === w[o + 1] && ws[p + 2] === w[o + 2] && ws[p + 3] === w[o + 3] && ws[p + 4] === w[o + 4] && ws[p + 5] === w[o + 5]) return slot;
     }
     return -1;
   }
 
-  private insert(now: number): void {
-    let slot = this.home(this.scratch, 0);
+  private insert(now: number, w: Uint32Array, o: number): void {
+    let slot = this.home(w, o);
     while (this.state[slot] === USED) slot = (slot + 1) & this.mask;
-    this.words.set(this.scratch, slot * WORDS);
+    const ws = this.words;
+    const p = slot * WORDS;
+    for (let k = 0; k < WORDS; k++) ws[p + k] = w[o + k]!;
     this.state[slot] = USED;
     this.stamp[slot] = now;
     const serial = this.nextSerial++;
@@ -188,7 +189,7 @@ export class DedupWindow {
       const home = this.home(words, j * WORDS);
       // The entry at j stays if its home is cyclically in (hole, j]: moving it would put it before its home.
       if (hole <= j ? home > hole && home <= j : home > hole || home <= j) continue;
-      words.copyWithin(hole * WORDS, j * WORDS, j * WORDS + WORDS);
+      for (let k = 0; k < WORDS; k++) words[hole * WORDS + k] = words[j * WORDS + k]!;
       stamp[hole] = stamp[j]!;
       serial[hole] = serial[j]!;
       ringPos[hole] = ringPos[j]!;
@@ -238,4 +239,102 @@ function tableSize(cap: number): number {
   let size = 16;
   while (size < cap * 2) size *= 2;
   return size;
+}
+
+/**
+ * Reads `words` words of 8 lower-case hex digits from `s` at `from` into `out` at `o`; false if a
+ * character is not one.
+ */
+function hexWords(s: string, from: number, words: number, out: Uint32Array, o: number): boolean {
+  for (let word = 0, i = from; word < words; word++) {
+    let v = 0;
+    for (let k = 0; k < 8; k++, i++) {
+      const c = s.charCodeAt(i);
+      const d = c < 128 ? HEX[c]! : -1;
+      if (d < 0) return false;
+      v = (v << 4) | d;
+    }
+    out[o + word] = v >>> 0;
+  }
+  return true;
+}
+
+/**
+ * Parses a (traceId, spanId) pair, 32 and 16 lower-case hex digits as the OTLP decoders give them,
+ * into six words of `out` at `o`: the same words a `<traceId>/<spanId>` key gives. False for ids of
+ * any other shape.
+ */
+export function parseIds(traceId: string, spanId: string, out: Uint32Array, o: number): boolean {
+  return traceId.length === 32 && spanId.length === 16 && hexWords(traceId, 0, 4, out, o) && hexWords(spanId, 0, 2, out, o + 4);
+}
+
+/** The seeded hash of the id in `w` at `o`: every word, chained through multiply and shift. */
+function hashIds(seed: number, w: Uint32Array, o: number): number {
+  // Without the seed, which ids collide cannot be worked out.
+  let h = seed;
+  h = Math.imul(h ^ w[o]!, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 15) ^ w[o + 1]!, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ w[o + 2]!, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ w[o + 3]!, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 15) ^ w[o + 4]!, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ w[o + 5]!, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * The ids of one batch's LLM calls, parsed once from the spans' id strings (no `<traceId>/<spanId>`
+ * key strings, no Set of them): for the duplicates within the batch, for the window's lookup and,
+ * once downstream accepted the batch, for {@link DedupWindow.addBatch}. An id is staged (parsed
+ * after the last one added), looked up, and added only if its call is kept.
+ */
+export class IdBatch {
+  readonly words: Uint32Array;
+  /** Ids added. The staged one, if any, is at word offset `count * 6`. */
+  count = 0;
+  /** Index + 1 in `words` of each id added, by hash (open addressing, linear probing). */
+  private readonly table: Int32Array;
+  private readonly mask: number;
+  /** Where the staged id goes in `table` (found by {@link stagedSeen}). */
+  private free = -1;
+
+  constructor(
+    capacity: number,
+    private readonly seed: number,
+  ) {
+    this.words = new Uint32Array(Math.max(1, capacity) * WORDS);
+    const size = tableSize(capacity);
+    this.table = new Int32Array(size);
+    this.mask = size - 1;
+  }
+
+  /** Parses ids as the next id (see {@link parseIds}); false when they are not of the standard shape. */
+  stage(traceId: string, spanId: string): boolean {
+    this.free = -1;
+    return this.count * WORDS < this.words.length && parseIds(traceId, spanId, this.words, this.count * WORDS);
+  }
+
+  /** The staged id's word offset (for {@link DedupWindow.hasAt}). */
+  get staged(): number {
+    return this.count * WORDS;
+  }
+
+  /** Whether the staged id was added before. */
+  stagedSeen(): boolean {
+    const w = this.words;
+    const o = this.count * WORDS;
+    let slot = hashIds(this.seed, w, o) & this.mask;
+    for (let at = this.table[slot]!; at !== 0; slot = (slot + 1) & this.mask, at = this.table[slot]!) {
+      const p = (at - 1) * WORDS;
+      if (w[p] === w[o] && w[p + 1] === w[o + 1] && w[p + 2] === w[o + 2] && w[p + 3] === w[o + 3] && w[p + 4] === w[o + 4] && w[p + 5] === w[o + 5]) return true;
+    }
+    this.free = slot;
+    return false;
+  }
+
+  /** Adds the staged id; {@link stagedSeen} must have returned false for it. */
+  add(): void {
+    if (this.free < 0) throw new Error('IdBatch.add: no staged id looked up');
+    this.table[this.free] = ++this.count;
+    this.free = -1;
+  }
 }

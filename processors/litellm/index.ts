@@ -10,7 +10,7 @@ import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
-import { DedupWindow } from './dedup.js';
+import { DedupWindow, type IdBatch } from './dedup.js';
 
 export interface LitellmConfig {
   dedup: {
@@ -84,8 +84,13 @@ export class LitellmProcessor implements Processor<SpanBatch> {
   /** Not async: the span batch is converted now and not kept referenced while downstream works. */
   consume(batch: SpanBatch, ctx?: ConsumeContext): Promise<void> {
     const calls: LlmCall[] = [];
-    const keys: string[] = [];
-    const inBatch = new Set<string>();
+    let spans = 0;
+    for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+    // The calls' ids, parsed once: duplicates within the batch, the window's lookup, and (once
+    // downstream accepted the calls) the window's new entries. Ids of another shape than the
+    // decoders give (never remembered by the window) are told apart within the batch by key.
+    const ids = this.dedup.batch(spans);
+    let odd: Set<string> | null = null;
     // Spans the receiver left out: not LLM calls (see spanSelector), counted as if examined here.
     let seen = batch.omitted?.valid ?? 0;
     let other = seen;
@@ -100,10 +105,22 @@ export class LitellmProcessor implements Processor<SpanBatch> {
             continue;
           }
           // Spans without ids (invalid, but seen) are never treated as duplicates of each other.
-          const key = span.traceId && span.spanId ? `${span.traceId}/${span.spanId}` : null;
-          if (key !== null && (inBatch.has(key) || this.dedup.has(key))) {
-            duplicates++;
-            continue;
+          let staged = false;
+          let oddKey: string | null = null;
+          if (span.traceId && span.spanId) {
+            if (ids.stage(span.traceId, span.spanId)) {
+              staged = true;
+              if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
+                duplicates++;
+                continue;
+              }
+            } else {
+              oddKey = `${span.traceId}/${span.spanId}`;
+              if (odd?.has(oddKey)) {
+                duplicates++;
+                continue;
+              }
+            }
           }
           let call: LlmCall;
           try {
@@ -113,10 +130,8 @@ export class LitellmProcessor implements Processor<SpanBatch> {
             this.settings.logger.warn({ err, traceId: span.traceId, spanId: span.spanId }, 'litellm: cannot convert an LLM-call span; dropped');
             continue;
           }
-          if (key !== null) {
-            inBatch.add(key);
-            keys.push(key);
-          }
+          if (staged) ids.add();
+          else if (oddKey !== null) (odd ??= new Set()).add(oddKey);
           if (span.droppedAttributesCount > 0) {
             this.droppedAttrSpans.inc(this.labels);
             if (!this.warnedDropped) {
@@ -136,13 +151,13 @@ export class LitellmProcessor implements Processor<SpanBatch> {
     if (duplicates) this.settings.metrics.dropped(duplicates, 'duplicate');
     if (invalid) this.settings.metrics.dropped(invalid, 'invalid');
     if (!calls.length) return Promise.resolve();
-    return this.forward(calls, keys, ctx);
+    return this.forward(calls, ids, ctx);
   }
 
-  private async forward(calls: LlmCall[], keys: string[], ctx?: ConsumeContext): Promise<void> {
+  private async forward(calls: LlmCall[], ids: IdBatch, ctx?: ConsumeContext): Promise<void> {
     await this.next.consume(calls, ctx);
     // Remember ids only once downstream accepted them: a refused batch must pass when retried.
-    this.dedup.addAll(keys);
+    this.dedup.addBatch(ids);
     this.callsOut.inc(this.labels, calls.length);
   }
 }

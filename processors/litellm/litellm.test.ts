@@ -203,6 +203,41 @@ describe('litellm processor: de-duplication', () => {
     assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'duplicate' }), 2);
   });
 
+  it('ids of another shape than the decoders give: duplicates dropped within a batch, never remembered across batches', async () => {
+    const h = harness();
+    const upper = () => {
+      const b = fixture('openai-streaming.v1.79.otlp.json');
+      for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) Object.assign(sp, { traceId: sp.traceId.toUpperCase() });
+      return b;
+    };
+    const b = upper();
+    await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...b.resourceSpans] });
+    assert.equal(h.received.flat().length, 1);
+    await h.proc.consume(upper());
+    assert.equal(h.received.flat().length, 2, 'not remembered by the window (as before ids were parsed)');
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'duplicate' }), 1);
+  });
+
+  it('a call whose conversion fails leaves no id behind: an equal id later in the batch is kept', async () => {
+    const h = harness();
+    const b = fixture('openai-streaming.v1.79.otlp.json');
+    const bad = structuredClone(b);
+    // A throwing attribute getter makes spanToLlmCall throw for the first copy only.
+    for (const rs of bad.resourceSpans)
+      for (const ss of rs.scopeSpans)
+        for (const sp of ss.spans)
+          if (isLlmCallSpan(sp))
+            Object.defineProperty(sp.attributes, 'hidden_params', {
+              get() {
+                throw new Error('boom');
+              },
+            });
+    await h.proc.consume({ resourceSpans: [...bad.resourceSpans, ...b.resourceSpans] });
+    assert.equal(h.received.flat().length, 1);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'invalid' }), 1);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'duplicate' }), 0);
+  });
+
   it('a batch refused downstream is not remembered, so the retry passes', async () => {
     const h = harness();
     h.refuseNext(1);
@@ -302,7 +337,10 @@ describe('litellm processor: de-duplication', () => {
     );
     const op = fc.oneof(
       fc.record({ t: fc.constant('add' as const), keys: fc.array(key, { minLength: 1, maxLength: 6 }) }),
+      // As the processor adds a batch: ids parsed from the two strings, the first of equal ids kept.
+      fc.record({ t: fc.constant('batch' as const), keys: fc.array(key, { minLength: 1, maxLength: 6 }) }),
       fc.record({ t: fc.constant('has' as const), key }),
+      fc.record({ t: fc.constant('hasIds' as const), key }),
       fc.record({ t: fc.constant('tick' as const), ms: fc.nat({ max: 60 }) }),
     );
     fc.assert(
@@ -315,6 +353,18 @@ describe('litellm processor: de-duplication', () => {
           else if (o.t === 'add') {
             w.addAll(o.keys);
             m.addAll(o.keys);
+          } else if (o.t === 'batch') {
+            const ids = w.batch(o.keys.length);
+            for (const k of o.keys) {
+              const [t = '', sp = ''] = k.split('/');
+              if (ids.stage(t, sp) && !ids.stagedSeen()) ids.add();
+            }
+            w.addBatch(ids);
+            m.addAll([...new Set(o.keys)].filter((k) => /^[0-9a-f]{32}\/[0-9a-f]{16}$/.test(k))); // the others never reach the window
+          } else if (o.t === 'hasIds') {
+            const ids = w.batch(1);
+            const [t = '', sp = ''] = o.key.split('/');
+            assert.equal(ids.stage(t, sp) && w.hasAt(ids.words, ids.staged), m.has(o.key), `hasAt(${o.key}) at ${now}`);
           } else assert.equal(w.has(o.key), m.has(o.key), `has(${o.key}) at ${now}`);
           assert.equal(w.size, m.seen.size, 'size');
         }
