@@ -414,6 +414,69 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
     assert.throws(() => decodeOtlpProto(bad, { spanAttributes: WANTED }), /index out of range/);
   });
 
+  it('KeyValue fast path: agrees at each of its bounds (varint lengths, field order and repeats, members, non-minimal encodings)', () => {
+    const W = () => protobuf.Writer.create();
+    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
+    const str = (n: number, s: string) => W().uint32((n << 3) | 2).string(s).finish();
+    const raw = (...bytes: number[]) => Buffer.from(bytes);
+    const varint = (n: number, v: number | bigint) => W().uint32(n << 3).uint64(typeof v === 'bigint' ? v.toString() : v).finish();
+    const double = (v: number) => W().uint32((4 << 3) | 1).double(v).finish();
+    // A span with two KeyValues: `body` (field 9's content) and a well-formed one after it, so that a
+    // fast path that read too much or too little shows up in the next attribute too.
+    const span = (body: Uint8Array) =>
+      ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 2)), ld(9, body), ld(9, cat(str(1, 'team-1'), ld(2, str(1, 'after'))))))));
+    const key = str(1, 'gen_ai.usage.prompt_tokens');
+    const cases: Record<string, Uint8Array> = {
+      'string': cat(key, ld(2, str(1, 'v'))),
+      'empty string': cat(key, ld(2, str(1, ''))),
+      'no member (null)': cat(key, ld(2, raw())),
+      'no value field': key,
+      'no key field': ld(2, str(1, 'v')),
+      'value before key': cat(ld(2, str(1, 'v')), key),
+      'two values': cat(key, ld(2, str(1, 'a')), ld(2, str(1, 'b'))),
+      'two keys': cat(key, str(1, 'team-1'), ld(2, str(1, 'v'))),
+      'key_strindex after': cat(key, ld(2, str(1, 'v')), varint(3, 1)),
+      'two members': cat(key, ld(2, cat(str(1, 'v'), varint(3, 7)))),
+      'bool true': cat(key, ld(2, varint(2, 1))),
+      'bool false': cat(key, ld(2, varint(2, 0))),
+      'bool as a 2-byte varint': cat(key, ld(2, raw(0x10, 0x81, 0x00))),
+      'int below 2^28 (4 bytes)': cat(key, ld(2, varint(3, 2 ** 28 - 1))),
+      'int of 2^28 (5 bytes)': cat(key, ld(2, varint(3, 2 ** 28))),
+      'int of 2^31': cat(key, ld(2, varint(3, 2 ** 31))),
+      'int of 2^35': cat(key, ld(2, varint(3, 2 ** 35))),
+      'negative int (10 bytes)': cat(key, ld(2, varint(3, -5n))),
+      'int as a non-minimal varint': cat(key, ld(2, raw(0x18, 0x85, 0x80, 0x00))),
+      'double': cat(key, ld(2, double(0.25))),
+      'double NaN': cat(key, ld(2, double(NaN))),
+      'double cut short': cat(key, ld(2, raw(0x21, 1, 2, 3))),
+      'double, then a string member': cat(key, ld(2, cat(double(2), str(1, 's')))),
+      'no member, then another key': cat(key, ld(2, raw()), str(1, 'team-1')),
+      'array': cat(key, ld(2, ld(5, ld(1, str(1, 'x'))))),
+      'kvlist': cat(key, ld(2, ld(6, ld(1, cat(str(1, 'k'), ld(2, str(1, 'x'))))))),
+      'bytes': cat(key, ld(2, ld(7, raw(1, 2)))),
+      'key of 200 bytes (2-byte length)': cat(str(1, 'k'.repeat(200)), ld(2, str(1, 'v'))),
+      'value of 20,000 bytes (3-byte length)': cat(key, ld(2, str(1, 'v'.repeat(20_000)))),
+      'value of 2^21 bytes (4-byte length)': cat(key, ld(2, str(1, 'v'.repeat(2 ** 21)))),
+      'key tag as a non-minimal varint': cat(raw(0x8a, 0x00), W().string('gen_ai.usage.prompt_tokens').finish(), ld(2, str(1, 'v'))),
+      'value length past the message': cat(key, raw(0x12, 0x05), str(1, 'v')),
+      'string length past the value': cat(key, ld(2, raw(0x0a, 0x09, 0x61))),
+      'unknown member field': cat(key, ld(2, varint(9, 1))),
+      'wrong wire type for the key': cat(raw(0x08, 0x01), ld(2, str(1, 'v'))),
+    };
+    for (const [name, body] of Object.entries(cases)) {
+      const r = assertAgree(span(body));
+      if (r.ok) assert.equal(r.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes['team-1'], 'after', name);
+    }
+    // A KeyValue claiming one byte past its span, whose lengths inside all agree with that claim (the
+    // byte past the span is the scope's next field): refused, as by the reference.
+    const kvBody = cat(key, raw(0x12, 5, 0x0a, 3, 0x76, 0x76));
+    const overrun = ld(1, ld(2, cat(ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 2)), raw(0x4a, kvBody.length + 1), kvBody)), str(3, 'schema'))));
+    assert.equal(assertAgree(overrun).ok, false);
+    // The KeyValue's own length as a 4-byte varint (a message of 2^21 bytes or more).
+    assert.ok(assertAgree(span(cat(key, ld(2, str(1, 'w'.repeat(2 ** 21 + 10)))))).ok);
+  });
+
   it('agrees on the tricky cases: merged singular fields, several AnyValue members, deep nesting, bad ids', () => {
     const W = () => protobuf.Writer.create();
     const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();

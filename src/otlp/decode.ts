@@ -175,7 +175,11 @@ function holds(cache: StringCache, slot: number, b: Buffer, start: number, n: nu
 /** Reads a string field (Reader.string's length prefix, bounds check and message; Node's utf8Slice). */
 function str(r: Reader, cache: StringCache): string {
   const start = bytesStart(r);
-  const end = r.pos;
+  return strAt(start, r.pos, cache);
+}
+
+/** The string of the bytes [start, end) of the request, through `cache` (see {@link str}). */
+function strAt(start: number, end: number, cache: StringCache): string {
   const n = end - start;
   lastSlot = -1;
   if (n === 0) return '';
@@ -395,8 +399,97 @@ function anyValue(r: Reader, q: number): AttrValue {
   return cur === undefined ? null : cur;
 }
 
+/**
+ * A varint of at most `max` bytes at `p` (of the request buffer, before `end`), as `varintValue`
+ * and the position after it in `varintEnd`; false when it is longer, unterminated or runs past `end`.
+ */
+let varintValue = 0;
+let varintEnd = 0;
+function smallVarint(p: number, end: number, max: number): boolean {
+  const b = buf;
+  let v = 0;
+  for (let k = 0; k < max; k++) {
+    if (p + k >= end) return false;
+    const c = b[p + k]!;
+    v |= (c & 0x7f) << (7 * k);
+    if (c < 0x80) {
+      varintValue = v;
+      varintEnd = p + k + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The KeyValue at `r.pos` (its length prefix first) read in one go when it has the form every OTel
+ * SDK writes: the key (field 1), then the value (field 2) holding one member — a string, a bool, an
+ * int below 2^28 or a double — or none, with nothing else and every length in bounds. Such a message
+ * cannot fail, and {@link keyValue} / {@link keyValueIfWanted} would read it to the same attribute
+ * (the same string caches, the same conversions). Anything else — another field order, repeated or
+ * unknown fields, nested values, long varints, a bound crossed — returns false having moved nothing,
+ * and the caller reads the message the general way, with its checks and errors. `q` is the
+ * KeyValue's depth: the general path refuses nesting past the reader's limit, so must this one.
+ */
+function simpleKeyValue(r: Reader, q: number, out: Record<string, AttrValue>, wanted: ReadonlySet<string> | null): boolean {
+  if (q >= Reader.recursionLimit) return false; // its AnyValue would be one level deeper
+  const b = buf;
+  const limit = r.len;
+  if (!smallVarint(r.pos, limit, 3)) return false;
+  const end = varintEnd + varintValue;
+  if (end > limit) return false;
+  let p = varintEnd;
+  // The key: tag 1, length-delimited.
+  if (p >= end || b[p] !== 0x0a || !smallVarint(p + 1, end, 2)) return false;
+  const ks = varintEnd;
+  const ke = ks + varintValue;
+  // The value: tag 2, length-delimited, ending the message.
+  if (ke >= end || b[ke] !== 0x12 || !smallVarint(ke + 1, end, 3)) return false;
+  const vs = varintEnd;
+  if (vs + varintValue !== end) return false;
+  let kind = 0; // 0 none, 1 string, 2 bool, 3 int, 4 double
+  let from = 0; // string start / number value
+  if (vs < end) {
+    switch (b[vs]) {
+      case 0x0a: // string_value
+        if (!smallVarint(vs + 1, end, 3) || varintEnd + varintValue !== end) return false;
+        kind = 1;
+        from = varintEnd;
+        break;
+      case 0x10: // bool_value
+        if (!smallVarint(vs + 1, end, 1) || varintEnd !== end) return false;
+        kind = 2;
+        from = varintValue;
+        break;
+      case 0x18: // int_value, as int64() reads it when at most 4 bytes long
+        if (!smallVarint(vs + 1, end, 4) || varintEnd !== end) return false;
+        kind = 3;
+        from = varintValue;
+        break;
+      case 0x21: // double_value
+        if (vs + 9 !== end) return false;
+        kind = 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  r.pos = end;
+  const key = strAt(ks, ke, keyCache);
+  if (wanted !== null && !isWanted(key, lastSlot, wanted)) return true;
+  let value: AttrValue;
+  if (kind === 1) value = strAt(from, end, valueCache);
+  else if (kind === 2) value = from !== 0;
+  else if (kind === 3) value = BigInt(from);
+  else if (kind === 4) value = view.getFloat64(vs + 1, true);
+  else value = null;
+  out[key] = value;
+  return true;
+}
+
 /** Decodes one KeyValue into `out` (the last of equal keys wins). */
 function keyValue(r: Reader, q: number, out: Record<string, AttrValue>): void {
+  if (simpleKeyValue(r, q, out, null)) return;
   const parent = enter(r, q);
   let key = '';
   let value: AttrValue | undefined;
@@ -494,6 +587,7 @@ function skipKeyValue(r: Reader, q: number): void {
  * message is read again in full, so the kept attributes are exactly those {@link keyValue} gives.
  */
 function keyValueIfWanted(r: Reader, q: number, out: Record<string, AttrValue>, wanted: ReadonlySet<string>): void {
+  if (simpleKeyValue(r, q, out, wanted)) return;
   const start = r.pos;
   const parent = enter(r, q);
   let key: string | undefined;
