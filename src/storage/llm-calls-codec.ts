@@ -315,11 +315,15 @@ class Reader {
   }
 
   varint(): number {
+    // The weight of each group as a running product: `2 ** shift` with a variable shift is a call
+    // to the C library's pow (5 % of the forwarder's time reading a backlog back, in a profile).
     let n = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
+    let weight = 1;
+    for (let k = 0; k < 5; k++) {
       const b = this.byte();
-      n += (b & 0x7f) * 2 ** shift;
+      n += (b & 0x7f) * weight;
       if (b < 0x80) return smi(n);
+      weight *= 128;
     }
     throw new RangeError('llm_calls record: bad varint');
   }
