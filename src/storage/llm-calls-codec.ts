@@ -44,6 +44,9 @@ void everyFieldListed;
 const USAGE_FIELDS = 6;
 const ERROR_FIELDS = 5;
 
+/** Strings up to this length are copied character by character when ASCII (longer ones: utf8Write). */
+const ASCII_COPY_MAX = 96;
+
 /** Thrown inside the encoder when a value does not fit; caught in {@link encodeLlmCalls}. */
 class DoesNotFit extends Error {}
 const doesNotFit = new DoesNotFit('not an LlmCall');
@@ -92,11 +95,28 @@ class Writer {
 
   /** u32 byte length + UTF-8 bytes. A lone surrogate (which UTF-8 cannot carry) does not fit. */
   rawString(s: string): void {
+    const len = s.length;
+    this.ensure(4 + 3 * len);
+    const buf = this.buf;
+    const at = this.pos + 4;
+    // ASCII (ids, times, names): its UTF-8 is its characters, copied here without a native call.
+    if (len <= ASCII_COPY_MAX) {
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === len) {
+        this.view.setUint32(this.pos, len, true);
+        this.pos = at + len;
+        return;
+      }
+    }
     if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) throw doesNotFit;
-    this.ensure(4 + 3 * s.length);
-    const n = (this.buf as Buffer & { utf8Write(s: string, offset: number): number }).utf8Write(s, this.pos + 4);
+    const n = (buf as Buffer & { utf8Write(s: string, offset: number): number }).utf8Write(s, at);
     this.view.setUint32(this.pos, n, true);
-    this.pos += 4 + n;
+    this.pos = at + n;
   }
 
   uniqueString(v: unknown): void {
