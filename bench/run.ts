@@ -417,5 +417,8 @@ async function main() {
 try {
   await main();
 } finally {
-  rmSync(runRoot, { recursive: true, force: true });
+  // BENCH_KEEP=1 leaves the run's directory (its output files) in place: then a run started within
+  // minutes of this one does not pay for this one's deletions (see runRoot), and the output can be read.
+  if (process.env['BENCH_KEEP'] === '1') process.stderr.write(`kept: ${runRoot}\n`);
+  else rmSync(runRoot, { recursive: true, force: true });
 }
