@@ -3,7 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { encodeBatch } from '../../src/output/encode.js';
+import { alternateKey, encodeBatch } from '../../src/output/encode.js';
+import { MappingCache, toMeterRecords } from '../../processors/amberflo/mapping.js';
+import { LitellmProcessor } from '../../processors/litellm/index.js';
+import { decodeOtlpProto, encodeOtlpProto, fromOtlpJson } from '../../src/otlp/index.js';
+import { otlpRequest } from '../../test/helpers/litellm-spans.js';
 import { FileSink } from './file.js';
 import factory from './index.js';
 
@@ -15,6 +19,60 @@ describe('file exporter', () => {
     const leaf = join(dir, 'a', 'b', '2026', '02', '03', '04', '05');
     assert.deepEqual(readdirSync(leaf), [obj.key.split('/').pop()]);
     assert.deepEqual(readFileSync(join(dir, obj.key)), obj.body);
+  });
+
+  it('never writes over another object: a taken key moves the object to the next derived key; a re-delivery adds nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-file-'));
+    const dest = { directory: dir, path: 'p', label: '' };
+    const signal = new AbortController().signal;
+    const t = Date.UTC(2026, 1, 3, 4, 5);
+    const a = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 1 }], { path: 'p' });
+    const b = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 2 }], { path: 'p' });
+    // b as if its JSON shared a's 32-bit suffix (found in a crash test: two batches, one key, one lost).
+    const collided = { ...b, key: a.key };
+    const sink = new FileSink();
+    await sink.put(a, dest, signal);
+    await sink.put(collided, dest, signal);
+    const leaf = join(dir, 'p', '2026', '02', '03', '04', '05');
+    const names = () => readdirSync(leaf).sort();
+    const second = alternateKey(a.key, 1);
+    assert.notEqual(second, a.key);
+    assert.match(second, /^p\/2026\/02\/03\/04\/05\/merged_logs_[0-9a-f]{8}\.json\.gz$/);
+    assert.deepEqual(names(), [a.key, second].map((k) => k.split('/').pop()).sort());
+    assert.deepEqual(readFileSync(join(dir, a.key)), a.body, 'the first object is intact');
+    assert.deepEqual(readFileSync(join(dir, second)), b.body);
+
+    // Re-deliveries (after a crash) find their own files, under the first or the derived key, even
+    // compressed at another level (as another zlib could): nothing new is written.
+    await sink.put(a, dest, signal);
+    await sink.put(collided, dest, signal);
+    await sink.put({ ...a, body: encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 1 }], { path: 'p', gzipLevel: 9 }).body }, dest, signal);
+    assert.equal(names().length, 2);
+    assert.deepEqual(readFileSync(join(dir, a.key)), a.body);
+  });
+
+  it('two real batches with the same 32-bit key (from a crash test run) both survive', async () => {
+    // Seed 88787 of test/crash.test.ts: the batch of calls 60990–60999 and that of 93095–93104
+    // (two requests of five calls each, as the test sends them) share merged_logs_84b20b45; the
+    // second replaced the first, and ten acknowledged calls were missing from the output.
+    const cache = new MappingCache();
+    const records = (from: number) => {
+      const ids = Array.from({ length: 5 }, (_, i) => `chatcmpl-crash-88787-${from + i}`);
+      const calls = LitellmProcessor.convert(decodeOtlpProto(encodeOtlpProto(fromOtlpJson(otlpRequest(ids.map((responseId) => ({ responseId })))))));
+      return calls.flatMap((c) => toMeterRecords(c, { mode: 'clean', hostedEnv: 'prod', sendObjectMetadata: false }, cache));
+    };
+    const first = encodeBatch([...records(60990), ...records(60995)], { path: 'litellm-metering' });
+    const later = encodeBatch([...records(93095), ...records(93100)], { path: 'litellm-metering' });
+    assert.equal(later.key, first.key, 'the two batches share a key');
+    assert.match(first.key, /merged_logs_84b20b45\.json\.gz$/);
+    assert.notDeepEqual(later.body, first.body);
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-file-'));
+    const sink = new FileSink();
+    const dest = { directory: dir, path: 'litellm-metering', label: '' };
+    await sink.put(first, dest, new AbortController().signal);
+    await sink.put(later, dest, new AbortController().signal);
+    assert.deepEqual(readFileSync(join(dir, first.key)), first.body);
+    assert.deepEqual(readFileSync(join(dir, alternateKey(first.key, 1))), later.body);
   });
 
   it('writes durably in place unless spool: true (for network mounts)', async () => {

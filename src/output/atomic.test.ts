@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -53,6 +53,25 @@ describe('writeFileAtomic and shared directory fsyncs', () => {
       await writeFileAtomic(join(dir, '2025', '11', '14', 'd.json'), 'd');
       assert.equal(directoriesMade.count - made.count, 5);
       assert.equal(directoriesMade.parentSyncs - made.parentSyncs, 5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replace: false never writes over a file: written, same (equal bytes, or as sameContent says) or taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-atomic-'));
+    try {
+      const f = join(dir, 'x', 'f.json');
+      assert.equal(await writeFileAtomic(f, 'one', undefined, { replace: false }), 'written');
+      assert.equal(await writeFileAtomic(f, 'one', undefined, { replace: false }), 'same');
+      assert.equal(await writeFileAtomic(f, 'two', undefined, { replace: false }), 'taken');
+      assert.equal(await writeFileAtomic(f, 'ONE', undefined, { replace: false, sameContent: (b) => b.toString().toUpperCase() === 'ONE' }), 'same');
+      assert.equal(readFileSync(f, 'utf8'), 'one', 'the file is as first written');
+      assert.deepEqual(readdirSync(join(dir, 'x')), ['f.json'], 'no temp file left');
+      // The default still replaces.
+      writeFileSync(join(dir, 'x', 'g.json'), 'old');
+      assert.equal(await writeFileAtomic(join(dir, 'x', 'g.json'), 'new'), 'written');
+      assert.equal(readFileSync(join(dir, 'x', 'g.json'), 'utf8'), 'new');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 /** Durable file writes: temp file in the same directory + fsync + rename + fsync(directory), the last shared (see syncDirectory). */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { syncDirectory } from '../storage/wal.js';
 
@@ -41,7 +41,26 @@ async function ensureDir(dir: string): Promise<void> {
   knownDirs.add(dir);
 }
 
-export async function writeFileAtomic(file: string, data: Uint8Array | string, signal?: AbortSignal): Promise<void> {
+/**
+ * What {@link writeFileAtomic} did with `replace: false`: wrote the file, found it there with the
+ * same content already (`same`: a re-delivery), or found another file under that name (`taken`,
+ * left as it was).
+ */
+export type WriteOutcome = 'written' | 'same' | 'taken';
+
+export interface WriteOptions {
+  /**
+   * false: never replace an existing file. The temp file is hard-linked to the name (which fails
+   * if the name exists) instead of renamed over it; if the name exists, `sameContent` decides
+   * between `same` and `taken`. On a file system without hard links the write falls back to a
+   * rename (and replaces, as with `replace: true`).
+   */
+  replace?: boolean;
+  /** With `replace: false`: whether an existing file's bytes are this write's content (default: equal bytes). */
+  sameContent?: (existing: Buffer) => boolean;
+}
+
+export async function writeFileAtomic(file: string, data: Uint8Array | string, signal?: AbortSignal, opts: WriteOptions = {}): Promise<WriteOutcome> {
   const dir = dirname(file);
   await ensureDir(dir);
   signal?.throwIfAborted();
@@ -64,12 +83,35 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, s
     throw e;
   }
   await fh.close();
+  let outcome: WriteOutcome = 'written';
   try {
     signal?.throwIfAborted();
-    await rename(tmp, file);
+    if (opts.replace === false) outcome = await linkNoReplace(tmp, file, data, opts.sameContent);
+    else await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
   await syncDirectory(dir); // shared with the renames made into `dir` at the same time
+  return outcome;
+}
+
+/** Links `tmp` to `file` unless `file` exists, then removes `tmp` (see {@link WriteOptions.replace}). */
+async function linkNoReplace(tmp: string, file: string, data: Uint8Array | string, sameContent?: (existing: Buffer) => boolean): Promise<WriteOutcome> {
+  try {
+    await link(tmp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') {
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+      await rename(tmp, file); // no hard links here: replace, as before
+      return 'written';
+    }
+    await rm(tmp, { force: true });
+    const existing = await readFile(file);
+    const same = sameContent ? sameContent(existing) : existing.equals(typeof data === 'string' ? Buffer.from(data) : data);
+    return same ? 'same' : 'taken';
+  }
+  await rm(tmp, { force: true });
+  return 'written';
 }
