@@ -8,7 +8,7 @@
  * `npm test` runs a reduced size; `npm run test:chaos` sets SPANMETER_CHAOS=1 for the full size.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -109,7 +109,8 @@ describe('crash safety', () => {
         `${records.length} records written, ${records.length - unique.size} exact duplicates removed, ${doubled.length} calls still doubled after de-duplication`,
     );
     assert.ok(acked.size > 0, 'some calls were acknowledged');
-    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged calls missing from the output (seed ${seed})`);
-    assert.deepEqual(doubled.slice(0, 10), [], `${doubled.length} calls counted twice after de-duplication (seed ${seed})`);
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged calls missing from the output (seed ${seed}, directory ${dir})`);
+    assert.deepEqual(doubled.slice(0, 10), [], `${doubled.length} calls counted twice after de-duplication (seed ${seed}, directory ${dir})`);
+    rmSync(dir, { recursive: true, force: true }); // kept when an assertion fails, to look into
   });
 });
