@@ -1,6 +1,6 @@
 /** Durable file writes: temp file in the same directory + fsync + rename + fsync(directory), the last shared (see syncDirectory). */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { syncDirectory } from '../storage/wal.js';
 
@@ -112,6 +112,6 @@ async function linkNoReplace(tmp: string, file: string, data: Uint8Array | strin
     const same = sameContent ? sameContent(existing) : existing.equals(typeof data === 'string' ? Buffer.from(data) : data);
     return same ? 'same' : 'taken';
   }
-  await rm(tmp, { force: true });
+  await unlink(tmp); // one call (rm would stat it first)
   return 'written';
 }
