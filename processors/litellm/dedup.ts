@@ -152,8 +152,7 @@ export class DedupWindow {
   private find(w: Uint32Array, o: number): number {
     const ws = this.words;
     for (let slot = this.home(w, o); this.state[slot] === USED; slot = (slot + 1) & this.mask) {
-      const p = slot * WORDS;
-      if (ws[p] === w[o] && ws[p + 1] === w[o + 1] && ws[p + 2] === w[o + 2] && ws[p + 3] === w[o + 3] && ws[p + 4] === w[o + 4] && ws[p + 5] === w[o + 5]) return slot;
+      if (sameId(ws, slot * WORDS, w, o)) return slot;
     }
     return -1;
   }
@@ -161,9 +160,7 @@ export class DedupWindow {
   private insert(now: number, w: Uint32Array, o: number): void {
     let slot = this.home(w, o);
     while (this.state[slot] === USED) slot = (slot + 1) & this.mask;
-    const ws = this.words;
-    const p = slot * WORDS;
-    for (let k = 0; k < WORDS; k++) ws[p + k] = w[o + k]!;
+    copyId(this.words, slot * WORDS, w, o);
     this.state[slot] = USED;
     this.stamp[slot] = now;
     const serial = this.nextSerial++;
@@ -189,7 +186,7 @@ export class DedupWindow {
       const home = this.home(words, j * WORDS);
       // The entry at j stays if its home is cyclically in (hole, j]: moving it would put it before its home.
       if (hole <= j ? home > hole && home <= j : home > hole || home <= j) continue;
-      for (let k = 0; k < WORDS; k++) words[hole * WORDS + k] = words[j * WORDS + k]!;
+      copyId(words, hole * WORDS, words, j * WORDS);
       stamp[hole] = stamp[j]!;
       serial[hole] = serial[j]!;
       ringPos[hole] = ringPos[j]!;
@@ -268,6 +265,16 @@ export function parseIds(traceId: string, spanId: string, out: Uint32Array, o: n
   return traceId.length === 32 && spanId.length === 16 && hexWords(traceId, 0, 4, out, o) && hexWords(spanId, 0, 2, out, o + 4);
 }
 
+/** Whether the id in `a` at word offset `p` is the one in `b` at `o`. */
+function sameId(a: Uint32Array, p: number, b: Uint32Array, o: number): boolean {
+  return a[p] === b[o] && a[p + 1] === b[o + 1] && a[p + 2] === b[o + 2] && a[p + 3] === b[o + 3] && a[p + 4] === b[o + 4] && a[p + 5] === b[o + 5];
+}
+
+/** Copies the id in `src` at word offset `o` to `dst` at `p`. */
+function copyId(dst: Uint32Array, p: number, src: Uint32Array, o: number): void {
+  for (let k = 0; k < WORDS; k++) dst[p + k] = src[o + k]!;
+}
+
 /** The seeded hash of the id in `w` at `o`: every word, chained through multiply and shift. */
 function hashIds(seed: number, w: Uint32Array, o: number): number {
   // Without the seed, which ids collide cannot be worked out.
@@ -310,7 +317,7 @@ export class IdBatch {
   /** Parses ids as the next id (see {@link parseIds}); false when they are not of the standard shape. */
   stage(traceId: string, spanId: string): boolean {
     this.free = -1;
-    return this.count * WORDS < this.words.length && parseIds(traceId, spanId, this.words, this.count * WORDS);
+    return this.staged < this.words.length && parseIds(traceId, spanId, this.words, this.staged);
   }
 
   /** The staged id's word offset (for {@link DedupWindow.hasAt}). */
@@ -321,11 +328,10 @@ export class IdBatch {
   /** Whether the staged id was added before. */
   stagedSeen(): boolean {
     const w = this.words;
-    const o = this.count * WORDS;
+    const o = this.staged;
     let slot = hashIds(this.seed, w, o) & this.mask;
     for (let at = this.table[slot]!; at !== 0; slot = (slot + 1) & this.mask, at = this.table[slot]!) {
-      const p = (at - 1) * WORDS;
-      if (w[p] === w[o] && w[p + 1] === w[o + 1] && w[p + 2] === w[o + 2] && w[p + 3] === w[o + 3] && w[p + 4] === w[o + 4] && w[p + 5] === w[o + 5]) return true;
+      if (sameId(w, (at - 1) * WORDS, w, o)) return true;
     }
     this.free = slot;
     return false;

@@ -116,7 +116,8 @@ type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string; hexS
  * string replaces the one of the two that was used least recently. With one slot per string, the ~100 keys
  * of a LiteLLM span were bound to include pairs that shared a slot and evicted each other on every span
  * (`metadata.user_api_key_team_id` / `..._user_id` did, with the earlier, weaker hash: 7.8 misses per LLM
- * call in the benchmark workload, 3.7 with the better hash alone, 0.97 with two slots, nearly all of them values seen once, such as call ids).
+ * call in the benchmark workload, 3.7 with the better hash alone, 0.97 with two slots, nearly all of them
+ * values seen once, such as call ids).
  */
 const CACHE_BITS = 10;
 const CACHE_SIZE = 1 << CACHE_BITS;

@@ -107,7 +107,7 @@ async function linkNoReplace(tmp: string, file: string, data: Uint8Array | strin
       await rename(tmp, file); // no hard links here: replace, as before
       return 'written';
     }
-    await rm(tmp, { force: true });
+    await unlink(tmp);
     const existing = await readFile(file);
     const same = sameContent ? sameContent(existing) : existing.equals(typeof data === 'string' ? Buffer.from(data) : data);
     return same ? 'same' : 'taken';

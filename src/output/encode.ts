@@ -265,10 +265,11 @@ function put(buf: Buffer, off: number, bytes: Buffer): number {
 function writeJsonNumber(buf: Buffer, off: number, n: number): number {
   if (Number.isSafeInteger(n) && n >= 0 && !Object.is(n, -0)) {
     if (n < 1e8) return writeDigits(buf, off, n | 0);
-    // Above 10^8: the high part, then the low eight digits zero-padded, each in int32 arithmetic.
+    // Above 10^8: the high part (below 10^8 too, as n < 2^53), then the low eight digits
+    // zero-padded, each in int32 arithmetic.
     const hi = Math.floor(n / 1e8);
     let lo = (n - hi * 1e8) | 0;
-    off = hi < 1e8 ? writeDigits(buf, off, hi | 0) : writeJsonNumber(buf, off, hi);
+    off = writeDigits(buf, off, hi | 0);
     for (let k = off + 7; k >= off; k--) {
       buf[k] = 0x30 + (lo % 10);
       lo = (lo / 10) | 0;
