@@ -4,13 +4,15 @@ import { spawn } from 'node:child_process';
 import { procStats, treeStats } from './loadgen.js';
 
 test('treeStats counts the CPU of a process and its descendants (the workers of --workers N)', async () => {
-  // A parent that starts a child; the child burns ~400 ms of CPU, then both wait to be measured.
-  // The child exits as soon as its parent is gone (killed at the end), or after 5 s.
-  const burn = `const p = process.ppid; const t = Date.now(); while (Date.now() - t < 400); setInterval(() => process.ppid !== p && process.exit(), 50); setTimeout(() => process.exit(), 5000);`;
-  const parent = spawn(process.execPath, ['-e', `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(burn)}], { stdio: 'inherit' }); setTimeout(() => {}, 5000);`], { stdio: 'ignore' });
+  // A parent that starts a child; the child burns 400 ms of CPU time (not of wall time: with the
+  // tests running two at a time on two cores, 400 ms of wall time gave it as little as 220 ms of
+  // CPU), then both wait to be measured. The child exits as soon as its parent is gone (killed at
+  // the end), or after 15 s.
+  const burn = `const p = process.ppid; while (process.cpuUsage().user < 400e3); setInterval(() => process.ppid !== p && process.exit(), 50); setTimeout(() => process.exit(), 15000);`;
+  const parent = spawn(process.execPath, ['-e', `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(burn)}], { stdio: 'inherit' }); setTimeout(() => {}, 15000);`], { stdio: 'ignore' });
   try {
     let tree: ReturnType<typeof treeStats>;
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 250; i++) {
       await new Promise((r) => setTimeout(r, 50));
       tree = treeStats(parent.pid!);
       if (tree && tree.processes >= 2 && tree.cpuSeconds - procStats(parent.pid!)!.cpuSeconds >= 0.3) break;
