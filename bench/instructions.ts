@@ -26,9 +26,10 @@
  *               path: at a rate the collector keeps up with, records are forwarded from memory)
  *   json        meter records → the JSON of an object (1,000 records per object)
  *   gzip        that JSON → gzip level 3 (the default compression_level)
- *   key         that JSON → the SHA-256 of the object key. Valgrind does not emulate the SHA
- *               extensions of x86 CPUs, so OpenSSL takes its AVX2 path here: this count is several
- *               times what a CPU with SHA-NI executes (on this host's EPYC, 1.8 GB/s natively)
+ *   key         that JSON → the object key's suffix: its CRC-32 (zlib's crc32; the collector reads
+ *               the same value from the gzip trailer instead of computing it again). Until the
+ *               seventh session it was the SHA-256 of the JSON, which valgrind counted several
+ *               times over (it does not emulate SHA-NI)
  *
  * Fidelity: under valgrind V8's optimised code executes several times the instructions its native
  * speed implies (a TurboFan Int32Array sum: 22 per element under valgrind, 0.8–1.0 ns natively on

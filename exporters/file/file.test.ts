@@ -51,20 +51,22 @@ describe('file exporter', () => {
     assert.deepEqual(readFileSync(join(dir, a.key)), a.body);
   });
 
-  it('two real batches with the same 32-bit key (from a crash test run) both survive', async () => {
-    // Seed 88787 of test/crash.test.ts: the batch of calls 60990–60999 and that of 93095–93104
-    // (two requests of five calls each, as the test sends them) share merged_logs_84b20b45; the
-    // second replaced the first, and ten acknowledged calls were missing from the output.
+  it('two real batches with the same 32-bit key both survive', async () => {
+    // Seed 88787 of test/crash.test.ts once made two batches share a key (then the first 32 bits of
+    // SHA-256), and the second replaced the first: ten acknowledged calls were missing from the
+    // output. These two batches of the same shape (two requests of five calls each, as the crash
+    // test sends them: calls 998740–998749 and 1378860–1378869) have the same CRC-32, the suffix
+    // now; found by a birthday search over such batches.
     const cache = new MappingCache();
     const records = (from: number) => {
       const ids = Array.from({ length: 5 }, (_, i) => `chatcmpl-crash-88787-${from + i}`);
       const calls = LitellmProcessor.convert(decodeOtlpProto(encodeOtlpProto(fromOtlpJson(otlpRequest(ids.map((responseId) => ({ responseId })))))));
       return calls.flatMap((c) => toMeterRecords(c, { mode: 'clean', hostedEnv: 'prod', sendObjectMetadata: false }, cache));
     };
-    const first = encodeBatch([...records(60990), ...records(60995)], { path: 'litellm-metering' });
-    const later = encodeBatch([...records(93095), ...records(93100)], { path: 'litellm-metering' });
+    const first = encodeBatch([...records(998740), ...records(998745)], { path: 'litellm-metering' });
+    const later = encodeBatch([...records(1378860), ...records(1378865)], { path: 'litellm-metering' });
     assert.equal(later.key, first.key, 'the two batches share a key');
-    assert.match(first.key, /merged_logs_84b20b45\.json\.gz$/);
+    assert.match(first.key, /merged_logs_4f7d1c99\.json\.gz$/);
     assert.notDeepEqual(later.body, first.body);
     const dir = mkdtempSync(join(tmpdir(), 'spanmeter-file-'));
     const sink = new FileSink();

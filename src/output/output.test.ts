@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { gunzipSync } from 'node:zlib';
+import { crc32, gunzipSync } from 'node:zlib';
 import { PermanentError } from '../component.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import { DEFAULT_GZIP_LEVEL, encodeBatch, encodeBatchAsync, joinKey, recordsJson, recordsJsonBytes, minutePartition, splitRecords } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, contentSuffix, encodeBatch, encodeBatchAsync, joinKey, recordsJson, recordsJsonBytes, minutePartition, splitRecords } from './encode.js';
 import { groupByRoute } from './routing.js';
 import { DeliveryError, RetryableError, backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { isActive, whenProblems } from './when.js';
@@ -38,6 +38,19 @@ describe('encodeBatch', () => {
     assert.equal(a.body.readUInt32LE(4), 0, 'gzip mtime is 0');
     assert.equal(a.body[9], 3, 'gzip OS byte is pinned');
     assert.notEqual(encodeBatch([rec(2), rec(1)], { path: 'p' }).key, a.key);
+  });
+
+  it('the key suffix is the CRC-32 of the uncompressed JSON, whatever compressed it', () => {
+    const rs = Array.from({ length: 50 }, (_, i) => rec(i, { dimensions: Object.freeze({ team: `t${i % 3}` }) }));
+    for (const level of [1, 3, 9]) {
+      const o = encodeBatch(rs, { path: 'p', gzipLevel: level });
+      const json = gunzipSync(o.body);
+      assert.equal(o.key.match(/merged_logs_([0-9a-f]{8})\.json\.gz$/)?.[1], crc32(json).toString(16).padStart(8, '0'));
+      assert.equal(contentSuffix(json), crc32(json).toString(16).padStart(8, '0'));
+    }
+    // Pinned: the check value of CRC-32 (ISO 3309 / ITU-T V.42) is cbf43926 for "123456789".
+    assert.equal(contentSuffix('123456789'), 'cbf43926');
+    assert.equal(contentSuffix(''), '00000000');
   });
 
   it('the asynchronous encoder (thread pool) gives the same key and bytes as the synchronous one', async () => {
