@@ -7,6 +7,9 @@
  *   npm run bench                 all scenarios
  *   npm run bench -- --quick      shorter runs (a smoke test of the harness)
  *   npm run bench -- --only max,latency,backlog,idle,workers,stages,instructions
+ *   npm run bench -- --only backlog --backlog-seconds 600
+ *                                 a longer backlog (default 30 s, 8 with --quick); with
+ *                                 SPANMETER_MAX_DISK_BYTES=20GiB the log can hold it all
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -27,7 +30,7 @@ const repoRoot = resolve(buildRoot, '..');
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const ncpu = cpus().length;
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'backlog-seconds': { type: 'string' } } });
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (name: string) => !only || only.has(name);
 const DURATION = args.quick ? 4 : 12;
@@ -306,20 +309,24 @@ async function main() {
   }
 
   if (want('backlog')) {
+    /** The RSS series' step in seconds for n samples 2 s apart: 2 s, or more so as to list about 20. */
+    const every = (n: number): number => 2 * Math.max(1, Math.ceil(n / 20));
     // Flat out for longer than the collector can keep up: the backlog grows in the log on disk;
     // memory must not grow with it.
-    const secs = args.quick ? 8 : 30;
+    const secs = args['backlog-seconds'] !== undefined ? Number(args['backlog-seconds']) : args.quick ? 8 : 30;
+    if (!Number.isInteger(secs) || secs < 4) throw new Error(`--backlog-seconds: want a whole number of seconds ≥ 4, got ${args['backlog-seconds']}`);
     const c = await startCollector({ core: '0' });
     const running = loadAsync(c, { core: 1, concurrency: 8, duration: secs });
-    const series: { t: number; rssMb: number; backlogRecords: number }[] = [];
+    const series: { t: number; rssMb: number; backlogRecords: number; diskMb: number }[] = [];
     const t0 = Date.now();
     let done = false;
     void running.finally(() => (done = true));
     while (!done) {
       await new Promise((r) => setTimeout(r, 2_000));
       const st = procStats(c.pid);
-      if (st && !done) series.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: Math.round(st.rssMb), backlogRecords: await metricSum(c, 'spanmeter_wal_backlog_records') });
+      if (st && !done) series.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: Math.round(st.rssMb), backlogRecords: await metricSum(c, 'spanmeter_wal_backlog_records'), diskMb: Math.round((await metricSum(c, 'spanmeter_disk_budget_used_bytes')) / 1e6) });
     }
+    const diskMaxMb = Math.round((await metricSum(c, 'spanmeter_disk_budget_max_bytes')) / 1e6);
     const r = await running;
     await stopCollector(c);
     raw.backlog = { ...r, ackedRunIds: undefined, series };
@@ -330,7 +337,7 @@ async function main() {
       scenario: `memory under a growing backlog (${secs} s flat out)`,
       figure: `RSS ${Math.min(...half)}–${Math.max(...half)} MB in the second half`,
       target: 'bounded',
-      detail: `backlog in the log at the end ≈ ${calls.toLocaleString('en')} calls; RSS every 2 s: ${series.map((x) => x.rssMb).join(' ')} MB; peak ${r.collector?.peakRssMb ?? '?'} MB`,
+      detail: `backlog in the log at the end ≈ ${calls.toLocaleString('en')} calls, disk budget used ${last?.diskMb ?? '?'} of ${diskMaxMb} MB (SPANMETER_MAX_DISK_BYTES); requests refused ${r.requestsRefused}; RSS every ${every(series.length)} s: ${series.filter((_, i) => i % (every(series.length) / 2) === 0).map((x) => x.rssMb).join(' ')} MB; peak ${r.collector?.peakRssMb ?? '?'} MB`,
     });
     retire(c);
   }
@@ -392,7 +399,7 @@ async function main() {
       const r = await measureInstructions(STAGES, 40);
       raw.instructions = r;
       const lines = instructionTable(r);
-      rows.push({ scenario, figure: lines[lines.length - 1]!.split('|')[2]!.trim(), target: 'a regression signal the host load does not move', detail: lines.slice(2, -1).map((l) => l.split('|').slice(1, 3).map((c) => c.trim()).join(' ')).join(', ') + ' (bench/instructions.ts: the key stage is inflated, valgrind lacks SHA-NI)' });
+      rows.push({ scenario, figure: lines[lines.length - 1]!.split('|')[2]!.trim(), target: 'a regression signal the host load does not move', detail: lines.slice(2, -1).map((l) => l.split('|').slice(1, 3).map((c) => c.trim()).join(' ')).join(', ') + ' (stages: bench/instructions.ts)' });
     }
   }
 
