@@ -24,6 +24,11 @@ import { Service } from '../src/service.js';
 import { LocalAzurite } from './helpers/azurite.js';
 import { registerTestComponents, type TestSource } from './helpers/components.js';
 import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
+import { alternateKey, encodeBatch } from '../src/output/encode.js';
+import { S3Sink } from '../exporters/s3/s3.js';
+import { defaultConfig as s3Defaults } from '../exporters/s3/config.js';
+import { AzureBlobSink } from '../exporters/azureblob/azureblob.js';
+import { defaultConfig as azureDefaults } from '../exporters/azureblob/config.js';
 
 const KEY_RE = /^(?:(.+)\/)?(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/merged_logs_[0-9a-f]{8}\.json\.gz$/;
 const FAST_RETRY = `
@@ -634,5 +639,179 @@ describe('amberflo exporter against a local ingest API, end to end', () => {
     assert.equal(meta.records, 10);
     assert.equal(await metric(svc.metrics.registry, 'spanmeter_exporter_dead_lettered_records_total', { exporter: 'amberflo' }), 10);
     assert.equal(await metric(svc.metrics.registry, 'spanmeter_exporter_retries_total', { exporter: 'amberflo' }), 0, '400 is not retried');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+/**
+ * s3rver 3.7 ignores `If-None-Match` on PUT (AWS S3 has honoured it since 2024: 412 when the key
+ * exists). This proxy in front of it implements that, as S3 documents it, so that the exporter's
+ * answer to a 412 runs against a real store. `denyReads` answers GETs 403 (a write-only key).
+ */
+class ConditionalPutProxy {
+  private server?: Server;
+  port = 0;
+  denyReads = false;
+  preconditionFailures = 0;
+  conditionalPuts = 0;
+  constructor(private readonly target: () => number) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  private forward(method: string, path: string, headers: IncomingMessage['headers'], body: Buffer | null): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const up = httpRequest({ host: '127.0.0.1', port: this.target(), method, path, headers }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 502, headers: r.headers, body: Buffer.concat(chunks) }));
+        r.on('error', reject);
+      });
+      up.on('error', reject);
+      up.end(body ?? undefined);
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const path = req.url ?? '/';
+    if (req.method === 'GET' && this.denyReads) {
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end('<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      return;
+    }
+    if (req.method === 'PUT' && req.headers['if-none-match'] === '*') {
+      this.conditionalPuts++;
+      const { 'if-none-match': _, 'content-length': __, ...rest } = req.headers;
+      const head = await this.forward('HEAD', path, { ...rest, 'content-length': '0' }, null);
+      if (head.status === 200) {
+        this.preconditionFailures++;
+        res.writeHead(412, { 'content-type': 'application/xml' });
+        res.end('<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>');
+        return;
+      }
+    }
+    const r = await this.forward(req.method ?? 'GET', path, req.headers, body);
+    res.writeHead(r.status, r.headers);
+    res.end(r.body);
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+describe('object stores: an object is never written over another with the same key', () => {
+  const t = Date.UTC(2026, 10, 23, 12, 34, 56);
+  const a = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 1, uniqueId: 'a' }], { path: 'p' });
+  const b = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 2, uniqueId: 'b' }], { path: 'p' });
+  // b as if its JSON had a's CRC-32 (exporters/file/file.test.ts has two real batches that do).
+  const collided = { ...b, key: a.key };
+  // a compressed at another level, as another zlib could after an upgrade: the same records.
+  const aLevel9 = { ...a, body: encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 1, uniqueId: 'a' }], { path: 'p', gzipLevel: 9 }).body };
+  const signal = new AbortController().signal;
+
+  it('s3: 412 → the object there is read; other records → the derived key; the same records → nothing new', async () => {
+    const s3 = await new LocalS3(['nr', 'nr-deny', 'nr-off']).start();
+    const proxy = await new ConditionalPutProxy(() => s3.port).start();
+    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    const sinkFor = (conditional_put: boolean) =>
+      new S3Sink({ ...s3Defaults(), bucket: 'x', region: 'us-east-1', endpoint: `http://127.0.0.1:${proxy.port}`, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey, conditional_put });
+    const sink = sinkFor(true);
+    const keysIn = async (bucket: string) => ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
+    const bodyOf = async (bucket: string, key: string) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+    try {
+      const dest = { bucket: 'nr', path: 'p', label: 's3://nr' };
+      await sink.put(a, dest, signal);
+      await sink.put(collided, dest, signal);
+      assert.deepEqual(await keysIn('nr'), [a.key, alternateKey(a.key, 1)].sort());
+      assert.deepEqual(await bodyOf('nr', a.key), a.body, 'the first object is intact');
+      assert.deepEqual(await bodyOf('nr', alternateKey(a.key, 1)), b.body);
+      // Re-deliveries (a lost response, a replay after a crash) find their own objects.
+      await sink.put(a, dest, signal);
+      await sink.put(collided, dest, signal);
+      await sink.put(aLevel9, dest, signal);
+      assert.deepEqual(await keysIn('nr'), [a.key, alternateKey(a.key, 1)].sort());
+      assert.deepEqual(await bodyOf('nr', a.key), a.body);
+      assert.equal(proxy.conditionalPuts, 7, 'every PUT carried If-None-Match: *');
+
+      // A credential that cannot read: an object that may be this one is kept, and this one is
+      // written under the derived key (a duplicate at worst, never a loss).
+      const deny = { bucket: 'nr-deny', path: 'p', label: 's3://nr-deny' };
+      await sink.put(a, deny, signal);
+      proxy.denyReads = true;
+      await sink.put(collided, deny, signal);
+      proxy.denyReads = false;
+      assert.deepEqual(await keysIn('nr-deny'), [a.key, alternateKey(a.key, 1)].sort());
+      assert.deepEqual(await bodyOf('nr-deny', a.key), a.body);
+
+      // conditional_put: false (stores that reject the header): a plain PUT, which overwrites.
+      const before = proxy.conditionalPuts;
+      const off = sinkFor(false);
+      const plain = { bucket: 'nr-off', path: 'p', label: 's3://nr-off' };
+      await off.put(a, plain, signal);
+      await off.put(collided, plain, signal);
+      assert.equal(proxy.conditionalPuts, before);
+      assert.deepEqual(await keysIn('nr-off'), [a.key]);
+      assert.deepEqual(await bodyOf('nr-off', a.key), b.body);
+      await off.close();
+    } finally {
+      await sink.close();
+      client.destroy();
+      await proxy.stop();
+      await s3.dispose();
+    }
+  });
+
+  it('azureblob: the upload is conditional; other records → the derived key; the same records → nothing new', async (tc) => {
+    if (!LocalAzurite.available()) return tc.skip('azurite is not installed');
+    const azurite = new LocalAzurite();
+    await azurite.start();
+    try {
+      const cc = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('norepl');
+      await cc.createIfNotExists();
+      const sink = new AzureBlobSink({ ...azureDefaults(), container: 'norepl', connection_string: azurite.connectionString });
+      const dest = { container: 'norepl', path: 'p', label: 'azure://norepl' };
+      const names = async () => {
+        const out: string[] = [];
+        for await (const x of cc.listBlobsFlat()) out.push(x.name);
+        return out.sort();
+      };
+      await sink.put(a, dest, signal);
+      await sink.put(collided, dest, signal);
+      assert.deepEqual(await names(), [a.key, alternateKey(a.key, 1)].sort());
+      assert.deepEqual(await cc.getBlockBlobClient(a.key).downloadToBuffer(), a.body, 'the first blob is intact');
+      assert.deepEqual(await cc.getBlockBlobClient(alternateKey(a.key, 1)).downloadToBuffer(), b.body);
+      await sink.put(a, dest, signal);
+      await sink.put(collided, dest, signal);
+      await sink.put(aLevel9, dest, signal);
+      assert.deepEqual(await names(), [a.key, alternateKey(a.key, 1)].sort());
+      assert.deepEqual(await cc.getBlockBlobClient(a.key).downloadToBuffer(), a.body);
+
+      // A credential that cannot read (403 on GET): the blob there is kept, this one goes to the
+      // next derived key.
+      const proxy = await new FaultProxy(() => azurite.port).start();
+      proxy.plan = (req) => (req.method === 'GET' ? { status: 403 } : 'pass');
+      const { AZURITE_KEY } = await import('./helpers/azurite.js');
+      const writeOnly = new AzureBlobSink({ ...azureDefaults(), container: 'norepl', account_name: 'devstoreaccount1', account_key: AZURITE_KEY, account_url: `http://127.0.0.1:${proxy.port}/devstoreaccount1` });
+      const c = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 3, uniqueId: 'c' }], { path: 'p' });
+      try {
+        await writeOnly.put({ ...c, key: a.key }, dest, signal);
+      } finally {
+        await proxy.stop();
+      }
+      assert.deepEqual(await names(), [a.key, alternateKey(a.key, 1), alternateKey(a.key, 2)].sort());
+      assert.deepEqual(await cc.getBlockBlobClient(a.key).downloadToBuffer(), a.body);
+      assert.deepEqual(await cc.getBlockBlobClient(alternateKey(a.key, 2)).downloadToBuffer(), c.body);
+    } finally {
+      await azurite.stop();
+    }
   });
 });

@@ -1,7 +1,7 @@
 /** Uploads encoded objects as block blobs with @azure/storage-blob. */
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import type { EncodedObject } from '../../src/output/encode.js';
+import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
 import type { Destination, ObjectSink } from '../../src/output/delivery.js';
 import type { AzureBlobExporterConfig } from './config.js';
 
@@ -38,12 +38,38 @@ export class AzureBlobSink implements ObjectSink<AzureDestination> {
     for (const n of names) await this.container(n).createIfNotExists();
   }
 
+  /**
+   * Uploads the blob without replacing another one ({@link putWithoutReplacing}): the upload is
+   * conditional (`If-None-Match: *`), and when the blob exists (409 BlobAlreadyExists) it is read and
+   * compared.
+   */
   async put(obj: EncodedObject, dest: AzureDestination, signal: AbortSignal): Promise<void> {
-    await this.container(dest.container)
-      .getBlockBlobClient(obj.key)
-      .upload(obj.body, obj.body.length, {
+    await putWithoutReplacing(obj, (key) => this.tryPut(obj, dest, key, signal), `azureblob exporter (container ${dest.container})`);
+  }
+
+  private async tryPut(obj: EncodedObject, dest: AzureDestination, key: string, signal: AbortSignal): Promise<ConditionalPut> {
+    const blob = this.container(dest.container).getBlockBlobClient(key);
+    try {
+      await blob.upload(obj.body, obj.body.length, {
         abortSignal: signal,
         blobHTTPHeaders: { blobContentType: obj.contentType, blobContentEncoding: obj.contentEncoding },
+        conditions: { ifNoneMatch: '*' },
       });
+      return 'written';
+    } catch (e) {
+      if (status(e) !== 409) throw e;
+    }
+    try {
+      return await blob.downloadToBuffer(0, undefined, { abortSignal: signal });
+    } catch (e) {
+      if (status(e) === 403) return 'unreadable';
+      // 404: deleted since the upload found it; the retry writes it again.
+      throw e;
+    }
   }
+}
+
+/** The HTTP status of an Azure SDK error (RestError), if it has one. */
+function status(e: unknown): number | undefined {
+  return (e as { statusCode?: number } | null)?.statusCode;
 }

@@ -1,16 +1,12 @@
 /** Writes encoded objects under a local directory, atomically: temp file + fsync + link (never over another file) + fsync(dir). */
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../../src/output/atomic.js';
 import type { Destination, ObjectSink } from '../../src/output/delivery.js';
-import { alternateKey, type EncodedObject } from '../../src/output/encode.js';
+import { MAX_OBJECT_KEYS, alternateKey, sameRecords, type EncodedObject } from '../../src/output/encode.js';
 
 export interface FileDestination extends Destination {
   directory: string;
 }
-
-/** Keys tried for one object before giving up (each further one is taken with probability ~n / 2^32). */
-const MAX_KEYS = 16;
 
 export class FileSink implements ObjectSink<FileDestination> {
   /**
@@ -30,20 +26,13 @@ export class FileSink implements ObjectSink<FileDestination> {
    */
   async put(obj: EncodedObject, dest: FileDestination, signal: AbortSignal): Promise<void> {
     const root = resolve(dest.directory);
-    let json: Buffer | undefined;
-    const sameContent = (existing: Buffer): boolean => {
-      if (existing.equals(obj.body)) return true;
-      try {
-        return gunzipSync(existing).equals((json ??= gunzipSync(obj.body)));
-      } catch {
-        return false; // not gzip: not this object
-      }
-    };
-    for (let attempt = 0; attempt < MAX_KEYS; attempt++) {
+    const memo: { json?: Buffer } = {};
+    const sameContent = (existing: Buffer): boolean => sameRecords(existing, obj, memo);
+    for (let attempt = 0; attempt < MAX_OBJECT_KEYS; attempt++) {
       const key = attempt === 0 ? obj.key : alternateKey(obj.key, attempt);
       const outcome = await writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent });
       if (outcome !== 'taken') return;
     }
-    throw new Error(`file exporter: ${MAX_KEYS} keys derived from ${obj.key} are all taken by other objects`);
+    throw new Error(`file exporter: ${MAX_OBJECT_KEYS} keys derived from ${obj.key} are all taken by other objects`);
   }
 }

@@ -22,6 +22,7 @@ export interface S3ExporterConfig extends ObjectExporterCommonConfig {
   storage_class: string;
   acl: string;
   checksums: 'when_required' | 'when_supported';
+  conditional_put: boolean;
   multipart_threshold_bytes: number;
   multipart_part_size_bytes: number;
   routing?: RoutingConfig<S3RouteOverride>;
@@ -42,6 +43,7 @@ export const defaultConfig = (): S3ExporterConfig => ({
   storage_class: '',
   acl: '',
   checksums: 'when_required',
+  conditional_put: true,
   multipart_threshold_bytes: 16 * 1024 * 1024,
   multipart_part_size_bytes: 8 * 1024 * 1024,
   path: 'litellm-metering',
@@ -71,6 +73,11 @@ export const configSchema = {
     checksums: {
       enum: ['when_required', 'when_supported'],
       description: 'Request checksums: "when_required" (default; works with S3-compatible stores) or "when_supported" (the SDK default on AWS).',
+    },
+    conditional_put: {
+      type: 'boolean',
+      description:
+        'PUT with If-None-Match: * (default true), so that an object is never written over another with the same key (two batches whose JSON has the same CRC-32): S3 answers 412, the exporter reads the object there and, if it holds other records, writes under a derived key. false for stores that reject the header.',
     },
     multipart_threshold_bytes: { type: 'integer', minimum: 5242880, description: 'Objects at least this large (compressed) use multipart upload (default 16 MiB).' },
     multipart_part_size_bytes: { type: 'integer', minimum: 5242880, description: 'Part size of multipart uploads (default 8 MiB).' },

@@ -1,5 +1,6 @@
 /** Uploads encoded objects to S3 (or an S3-compatible store) with the AWS SDK v3. */
 import {
+  GetObjectCommand,
   PutObjectCommand,
   S3Client,
   type PutObjectCommandInput,
@@ -8,7 +9,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { EncodedObject } from '../../src/output/encode.js';
+import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
 import type { Destination, ObjectSink } from '../../src/output/delivery.js';
 import type { S3ExporterConfig } from './config.js';
 
@@ -44,10 +45,10 @@ export class S3Sink implements ObjectSink<S3Destination> {
     this.client = new S3Client(clientConfig(c));
   }
 
-  params(obj: EncodedObject, dest: S3Destination): PutObjectCommandInput {
+  params(obj: EncodedObject, dest: S3Destination, key = obj.key): PutObjectCommandInput {
     const p: PutObjectCommandInput = {
       Bucket: dest.bucket,
-      Key: obj.key,
+      Key: key,
       Body: obj.body,
       ContentType: obj.contentType,
       ContentEncoding: obj.contentEncoding,
@@ -62,10 +63,38 @@ export class S3Sink implements ObjectSink<S3Destination> {
     return p;
   }
 
+  /**
+   * Uploads the object without replacing another one ({@link putWithoutReplacing}): the PUT carries
+   * `If-None-Match: *` (`conditional_put`), and when S3 answers 412 the object under the key is read
+   * and compared. Stores that ignore the header (s3rver, some S3-compatible ones) overwrite, as
+   * every PUT did before; multipart uploads (objects ≥ multipart_threshold_bytes) are not
+   * conditional.
+   */
   async put(obj: EncodedObject, dest: S3Destination, signal: AbortSignal): Promise<void> {
-    const params = this.params(obj, dest);
+    await putWithoutReplacing(obj, (key) => this.tryPut(obj, dest, key, signal), `s3 exporter (s3://${dest.bucket})`);
+  }
+
+  private async tryPut(obj: EncodedObject, dest: S3Destination, key: string, signal: AbortSignal): Promise<ConditionalPut> {
+    try {
+      await this.upload(obj, dest, key, signal);
+      return 'written';
+    } catch (e) {
+      if (status(e) !== 412) throw e;
+    }
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: dest.bucket, Key: key }), { abortSignal: signal });
+      return got.Body ? await got.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (e) {
+      if (status(e) === 403) return 'unreadable';
+      // 404: deleted since the PUT found it; the retry writes it again.
+      throw e;
+    }
+  }
+
+  private async upload(obj: EncodedObject, dest: S3Destination, key: string, signal: AbortSignal): Promise<void> {
+    const params = this.params(obj, dest, key);
     if (obj.body.length < this.c.multipart_threshold_bytes) {
-      await this.client.send(new PutObjectCommand({ ...params, ContentLength: obj.body.length }), { abortSignal: signal });
+      await this.client.send(new PutObjectCommand({ ...params, ContentLength: obj.body.length, ...(this.c.conditional_put ? { IfNoneMatch: '*' } : {}) }), { abortSignal: signal });
       return;
     }
     const upload = new Upload({ client: this.client, params, queueSize: 2, partSize: Math.max(5 * 1024 * 1024, this.c.multipart_part_size_bytes), leavePartsOnError: false });
@@ -81,4 +110,9 @@ export class S3Sink implements ObjectSink<S3Destination> {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+/** The HTTP status of an AWS SDK error, if it has one. */
+function status(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }

@@ -1,7 +1,8 @@
 /**
  * The shared delivery core of the meter-record exporters (file, s3, azureblob): route → split →
  * encode → deliver with retries. A transport only implements {@link ObjectSink.put}: "write these
- * exact bytes under this key, overwriting". Because objects are content-addressed, a retried or
+ * exact bytes under this key, or under a key derived from it when another object holds it"
+ * (putWithoutReplacing in ./encode.ts). Because objects are content-addressed, a retried or
  * replayed put is harmless.
  *
  * Two modes:
@@ -39,7 +40,11 @@ export interface Destination {
 
 /** What a transport implements. */
 export interface ObjectSink<D extends Destination> {
-  /** Writes `obj.body` under `obj.key` at `dest`, overwriting. Rejects on failure; honours `signal`. */
+  /**
+   * Writes `obj.body` under `obj.key` at `dest`, never over an object with other records (a taken
+   * key moves it to a derived key; an object with the same records is left as it is). Rejects on
+   * failure; honours `signal`.
+   */
   put(obj: EncodedObject, dest: D, signal: AbortSignal): Promise<void>;
   /**
    * `put` itself leaves the object durable on local disk (fsync'd), so with the write-ahead log

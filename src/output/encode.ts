@@ -2,14 +2,15 @@
  * ENCODING of meter-record batches into the objects that are written to object stores, local files
  * or posted to Amberflo's ingest API (MAPPING.md §4). Pure and deterministic: the same records (in
  * the same order, with the same key order) always give the same bytes and the same key, so a
- * re-upload after a retry, a crash or a replay overwrites the same object instead of adding one.
+ * re-upload after a retry, a crash or a replay finds the same object instead of adding one (and
+ * the exporters never write over an object with other records: {@link putWithoutReplacing}).
  *
  * Delivery (retries, transports) lives elsewhere (./delivery.ts); a spool (issue 7) can store an
  * {@link EncodedObject} as it is and hand it to the same deliver function later.
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { crc32, gzip, gzipSync } from 'node:zlib';
+import { crc32, gunzipSync, gzip, gzipSync } from 'node:zlib';
 
 const gzipAsync = promisify(gzip);
 import type { MeterRecord } from '../data/meter-record.js';
@@ -106,6 +107,51 @@ const hex32 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 export function alternateKey(key: string, attempt: number): string {
   const suffix = createHash('sha256').update(`${key}#${attempt}`).digest('hex').slice(0, 8);
   return key.replace(/merged_logs_[0-9a-f]{8}(\.json\.gz)$/, `merged_logs_${suffix}$1`);
+}
+
+/** Keys tried for one object before giving up (each further one is taken with probability ~n / 2^32). */
+export const MAX_OBJECT_KEYS = 16;
+
+/**
+ * Whether stored bytes hold the same records as `obj`: the same bytes, or the same JSON once both
+ * are gunzipped (a re-delivery compressed by another zlib or at another level). Bytes that are not
+ * gzip are not this object. `memo` keeps `obj`'s JSON between calls for the same object.
+ */
+export function sameRecords(existing: Uint8Array, obj: EncodedObject, memo: { json?: Buffer } = {}): boolean {
+  if (obj.body.equals(existing)) return true;
+  try {
+    return gunzipSync(existing).equals((memo.json ??= gunzipSync(obj.body)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a store's conditional write found: `'written'` (the key was free and now holds the object),
+ * or the bytes already stored under the key, or `'unreadable'` when the store would not let us read
+ * them (a write-only credential).
+ */
+export type ConditionalPut = 'written' | Uint8Array | 'unreadable';
+
+/**
+ * Delivers `obj` without replacing another object. `tryPut(key)` writes under `key` only if no
+ * object is there (S3 `If-None-Match: *`, Azure `ifNoneMatch: '*'`). A key that holds the same
+ * records means an earlier delivery of this batch succeeded (a retry after a lost response, a
+ * replay after a crash): done. A key that holds other records (two batches whose JSON has the same
+ * CRC-32, e.g. from two collectors writing one prefix) moves the object to the next
+ * {@link alternateKey}; so does a key whose object cannot be read, since an object written twice
+ * (with the same records, which Amberflo's de-duplication discards) is better than one replaced.
+ * Resolves the key the object is under.
+ */
+export async function putWithoutReplacing(obj: EncodedObject, tryPut: (key: string) => Promise<ConditionalPut>, where: string): Promise<string> {
+  const memo: { json?: Buffer } = {};
+  for (let attempt = 0; attempt < MAX_OBJECT_KEYS; attempt++) {
+    const key = attempt === 0 ? obj.key : alternateKey(obj.key, attempt);
+    const found = await tryPut(key);
+    if (found === 'written') return key;
+    if (found !== 'unreadable' && sameRecords(found, obj, memo)) return key;
+  }
+  throw new Error(`${where}: ${MAX_OBJECT_KEYS} keys derived from ${obj.key} all hold other objects (or objects this credential cannot read)`);
 }
 
 /** The object key for a batch (MAPPING.md §4). */
