@@ -9,7 +9,8 @@
  *   npm run bench -- --only max,ceiling,latency,backlog,idle,workers,stages,instructions
  *   npm run bench -- --only ceiling --rates 40000,42000,44000
  *                                 fixed rates, each 12 s on a fresh collector, up to the first
- *                                 one it falls behind (default 30k to 50k in steps of 5k)
+ *                                 one it falls behind (default: 60 % to 150 % of the max row's
+ *                                 figure in 10 % steps when max ran, else 20k to 50k by 5k)
  *   npm run bench -- --only backlog --backlog-seconds 600
  *                                 a longer backlog (default 30 s, 8 with --quick); with
  *                                 SPANMETER_MAX_DISK_BYTES=20GiB the log can hold it all

@@ -741,6 +741,7 @@ describe('object stores: an object is never written over another with the same k
       assert.deepEqual(await keysIn('nr'), [a.key, alternateKey(a.key, 1)].sort());
       assert.deepEqual(await bodyOf('nr', a.key), a.body);
       assert.equal(proxy.conditionalPuts, 7, 'every PUT carried If-None-Match: *');
+      assert.equal(proxy.preconditionFailures, 5, 'the taken keys were found by a 412, not by a read first');
 
       // A credential that cannot read: an object that may be this one is kept, and this one is
       // written under the derived key (a duplicate at worst, never a loss).

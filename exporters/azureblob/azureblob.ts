@@ -2,7 +2,7 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
-import type { Destination, ObjectSink } from '../../src/output/delivery.js';
+import { errInfo, type Destination, type ObjectSink } from '../../src/output/delivery.js';
 import type { AzureBlobExporterConfig } from './config.js';
 
 export interface AzureDestination extends Destination {
@@ -57,19 +57,14 @@ export class AzureBlobSink implements ObjectSink<AzureDestination> {
       });
       return 'written';
     } catch (e) {
-      if (status(e) !== 409) throw e;
+      if (errInfo(e).status !== 409) throw e;
     }
     try {
       return await blob.downloadToBuffer(0, undefined, { abortSignal: signal });
     } catch (e) {
-      if (status(e) === 403) return 'unreadable';
+      if (errInfo(e).status === 403) return 'unreadable';
       // 404: deleted since the upload found it; the retry writes it again.
       throw e;
     }
   }
-}
-
-/** The HTTP status of an Azure SDK error (RestError), if it has one. */
-function status(e: unknown): number | undefined {
-  return (e as { statusCode?: number } | null)?.statusCode;
 }

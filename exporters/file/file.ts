@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../src/output/atomic.js';
 import type { Destination, ObjectSink } from '../../src/output/delivery.js';
-import { MAX_OBJECT_KEYS, alternateKey, sameRecords, type EncodedObject } from '../../src/output/encode.js';
+import { putWithoutReplacing, sameRecords, type EncodedObject } from '../../src/output/encode.js';
 
 export interface FileDestination extends Destination {
   directory: string;
@@ -28,11 +28,6 @@ export class FileSink implements ObjectSink<FileDestination> {
     const root = resolve(dest.directory);
     const memo: { json?: Buffer } = {};
     const sameContent = (existing: Buffer): boolean => sameRecords(existing, obj, memo);
-    for (let attempt = 0; attempt < MAX_OBJECT_KEYS; attempt++) {
-      const key = attempt === 0 ? obj.key : alternateKey(obj.key, attempt);
-      const outcome = await writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent });
-      if (outcome !== 'taken') return;
-    }
-    throw new Error(`file exporter: ${MAX_OBJECT_KEYS} keys derived from ${obj.key} are all taken by other objects`);
+    await putWithoutReplacing(obj, (key) => writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent }), `file exporter (${root})`);
   }
 }

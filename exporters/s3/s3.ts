@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
-import type { Destination, ObjectSink } from '../../src/output/delivery.js';
+import { errInfo, type Destination, type ObjectSink } from '../../src/output/delivery.js';
 import type { S3ExporterConfig } from './config.js';
 
 export interface S3Destination extends Destination {
@@ -79,13 +79,13 @@ export class S3Sink implements ObjectSink<S3Destination> {
       await this.upload(obj, dest, key, signal);
       return 'written';
     } catch (e) {
-      if (status(e) !== 412) throw e;
+      if (errInfo(e).status !== 412) throw e;
     }
     try {
       const got = await this.client.send(new GetObjectCommand({ Bucket: dest.bucket, Key: key }), { abortSignal: signal });
       return got.Body ? await got.Body.transformToByteArray() : new Uint8Array(0);
     } catch (e) {
-      if (status(e) === 403) return 'unreadable';
+      if (errInfo(e).status === 403) return 'unreadable';
       // 404: deleted since the PUT found it; the retry writes it again.
       throw e;
     }
@@ -110,9 +110,4 @@ export class S3Sink implements ObjectSink<S3Destination> {
   async close(): Promise<void> {
     this.client.destroy();
   }
-}
-
-/** The HTTP status of an AWS SDK error, if it has one. */
-function status(e: unknown): number | undefined {
-  return (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }

@@ -127,15 +127,16 @@ export function sameRecords(existing: Uint8Array, obj: EncodedObject, memo: { js
 }
 
 /**
- * What a store's conditional write found: `'written'` (the key was free and now holds the object),
- * or the bytes already stored under the key, or `'unreadable'` when the store would not let us read
- * them (a write-only credential).
+ * What a conditional write found: `'written'` (the key was free and now holds the object); `'same'`
+ * or `'taken'` when the sink compared the object there itself (same records, other records); the
+ * bytes stored under the key, for {@link putWithoutReplacing} to compare; or `'unreadable'` when the
+ * store would not let us read them (a write-only credential).
  */
-export type ConditionalPut = 'written' | Uint8Array | 'unreadable';
+export type ConditionalPut = 'written' | 'same' | 'taken' | Uint8Array | 'unreadable';
 
 /**
  * Delivers `obj` without replacing another object. `tryPut(key)` writes under `key` only if no
- * object is there (S3 `If-None-Match: *`, Azure `ifNoneMatch: '*'`). A key that holds the same
+ * object is there (S3 `If-None-Match: *`, Azure `ifNoneMatch: '*'`, a hard link for files). A key that holds the same
  * records means an earlier delivery of this batch succeeded (a retry after a lost response, a
  * replay after a crash): done. A key that holds other records (two batches whose JSON has the same
  * CRC-32, e.g. from two collectors writing one prefix) moves the object to the next
@@ -148,8 +149,8 @@ export async function putWithoutReplacing(obj: EncodedObject, tryPut: (key: stri
   for (let attempt = 0; attempt < MAX_OBJECT_KEYS; attempt++) {
     const key = attempt === 0 ? obj.key : alternateKey(obj.key, attempt);
     const found = await tryPut(key);
-    if (found === 'written') return key;
-    if (found !== 'unreadable' && sameRecords(found, obj, memo)) return key;
+    if (found === 'written' || found === 'same') return key;
+    if (found instanceof Uint8Array && sameRecords(found, obj, memo)) return key;
   }
   throw new Error(`${where}: ${MAX_OBJECT_KEYS} keys derived from ${obj.key} all hold other objects (or objects this credential cannot read)`);
 }
