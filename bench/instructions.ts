@@ -5,6 +5,12 @@
  * spreads by up to 7 %: repeat it), so a change of a few percent in a stage is visible.
  *
  *   node dist/bench/instructions.js [--requests N] [--json FILE] [--compare FILE] [--stages a,b]
+ *   node dist/bench/instructions.js --cpu [--requests N] [--repeats R] [--json FILE] [--stages a,b]
+ *
+ * `--cpu` measures the same stages on the same inputs natively instead: CPU microseconds per LLM
+ * call of each stage (after a warm-up of as many requests), the median of R children, and the
+ * path's sum against the 20 µs per call that 50,000 calls/s per worker allows. Those figures move
+ * with the host; they say how much of the per-call budget the stages alone spend.
  *
  * Method. Each stage runs alone in a child `node --predictable` (V8's deterministic mode: no
  * concurrent compiler or GC threads, fixed hash and random seeds, so the work done repeats) under `valgrind --tool=cachegrind --cache-sim=no`, which
@@ -82,46 +88,59 @@ function settle(): void {
   gc?.();
 }
 
-/** The child: prepares a stage's inputs, runs it over `requests` requests, prints a checksum. */
-function runStage(stage: Stage, requests: number): number {
+/**
+ * Prepares a stage's inputs and returns its loop: `run(requests)` runs the stage over that many
+ * requests (of {@link CALLS_PER_REQUEST} calls) and returns a checksum. The inputs are made once, so
+ * the loop can be run twice (a warm-up, then the measured run: see {@link cpuChild}).
+ */
+function prepareStage(stage: Stage): (requests: number) => number {
   const template = new Template(CALLS_PER_REQUEST);
   const bodies = Array.from({ length: INPUTS }, (_, i) => template.instance(i).body);
   const projection = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: LLM_CALL_ATTRIBUTE };
   const batches = (): SpanBatch[] => bodies.map((b) => decodeOtlpProto(b, projection));
   const calls = (): LlmCall[][] => batches().map((b) => LitellmProcessor.convert(b));
-  let sum = 0;
   switch (stage) {
     case 'decode':
     case 'decode-all': {
       const opts = stage === 'decode' ? projection : undefined;
-      settle();
-      for (let i = 0; i < requests; i++) sum += decodeOtlpProto(bodies[i % INPUTS]!, opts).resourceSpans.length;
-      break;
+      return (requests) => {
+        let sum = 0;
+        for (let i = 0; i < requests; i++) sum += decodeOtlpProto(bodies[i % INPUTS]!, opts).resourceSpans.length;
+        return sum;
+      };
     }
     case 'litellm': {
       const input = batches();
-      settle();
-      for (let i = 0; i < requests; i++) sum += LitellmProcessor.convert(input[i % INPUTS]!).length;
-      break;
+      return (requests) => {
+        let sum = 0;
+        for (let i = 0; i < requests; i++) sum += LitellmProcessor.convert(input[i % INPUTS]!).length;
+        return sum;
+      };
     }
     case 'amberflo': {
       const input = calls();
       const cache = new MappingCache();
-      settle();
-      for (let i = 0; i < requests; i++) for (const c of input[i % INPUTS]!) sum += toMeterRecords(c, MAPPING, cache).length;
-      break;
+      return (requests) => {
+        let sum = 0;
+        for (let i = 0; i < requests; i++) for (const c of input[i % INPUTS]!) sum += toMeterRecords(c, MAPPING, cache).length;
+        return sum;
+      };
     }
     case 'wal': {
       const input = calls();
-      settle();
-      for (let i = 0; i < requests; i++) sum += encodeRecord(input[i % INPUTS]!).length;
-      break;
+      return (requests) => {
+        let sum = 0;
+        for (let i = 0; i < requests; i++) sum += encodeRecord(input[i % INPUTS]!).length;
+        return sum;
+      };
     }
     case 'wal-read': {
       const input = calls().map((c) => encodeRecord(c));
-      settle();
-      for (let i = 0; i < requests; i++) sum += (decodeRecord(input[i % INPUTS]!) as LlmCall[]).length;
-      break;
+      return (requests) => {
+        let sum = 0;
+        for (let i = 0; i < requests; i++) sum += (decodeRecord(input[i % INPUTS]!) as LlmCall[]).length;
+        return sum;
+      };
     }
     case 'json':
     case 'gzip':
@@ -140,18 +159,43 @@ function runStage(stage: Stage, requests: number): number {
         }
       }
       const jsons = stage === 'json' ? [] : objects.map((o) => recordsJsonBytes(o));
-      // As many objects as the requests' records fill (OBJECT_ROUNDS times over).
-      const n = Math.floor((rounds(stage) * requests * perRequest[0]!.length) / RECORDS_PER_OBJECT);
-      settle();
-      for (let i = 0; i < n; i++) {
-        if (stage === 'json') sum += recordsJsonBytes(objects[i % INPUTS]!).length;
-        else if (stage === 'gzip') sum += stableGzip(jsons[i % INPUTS]!).length;
-        else sum += contentSuffix(jsons[i % INPUTS]!).length;
-      }
-      break;
+      return (requests) => {
+        // As many objects as the requests' records fill (OBJECT_ROUNDS times over).
+        const n = Math.floor((rounds(stage) * requests * perRequest[0]!.length) / RECORDS_PER_OBJECT);
+        let sum = 0;
+        for (let i = 0; i < n; i++) {
+          if (stage === 'json') sum += recordsJsonBytes(objects[i % INPUTS]!).length;
+          else if (stage === 'gzip') sum += stableGzip(jsons[i % INPUTS]!).length;
+          else sum += contentSuffix(jsons[i % INPUTS]!).length;
+        }
+        return sum;
+      };
     }
   }
-  return sum;
+}
+
+/** The child: prepares a stage's inputs, runs it over `requests` requests, returns a checksum. */
+function runStage(stage: Stage, requests: number): number {
+  const run = prepareStage(stage);
+  settle();
+  return run(requests);
+}
+
+/**
+ * The child of `--cpu`: the stage over `requests` requests as a warm-up (the JIT settles, the young
+ * generation grows to its working size), then over `requests` more, timed with the process's CPU
+ * time (all threads: the GC's helpers too). Returns the CPU microseconds of the timed run per LLM
+ * call. No full collection between the two: `gc()` shrinks the young generation, and the timed run
+ * then paid for more scavenges than a running collector does (litellm 7.8 against 4.1 µs per call).
+ */
+function cpuChild(stage: Stage, requests: number): { usPerCall: number; checksum: number } {
+  const run = prepareStage(stage);
+  settle();
+  let checksum = run(requests);
+  const t0 = process.cpuUsage();
+  checksum += run(requests);
+  const t = process.cpuUsage(t0);
+  return { usPerCall: (t.user + t.system) / (rounds(stage) * requests * CALLS_PER_REQUEST), checksum };
 }
 
 /** Instructions executed by `node --predictable --expose-gc <this file> --child <stage> <requests>`. */
@@ -218,6 +262,85 @@ export function table(r: InstructionResult, base?: InstructionResult): string[] 
   return lines;
 }
 
+/**
+ * The 50,000 LLM calls/s per worker of issue 8, as CPU time per call: what the whole path (HTTP,
+ * stages, log, batching, files, GC) may cost on one core.
+ */
+export const TARGET_US_PER_CALL = 1e6 / 50_000;
+
+export interface CpuResult {
+  node: string;
+  requests: number;
+  callsPerRequest: number;
+  repeats: number;
+  /** CPU microseconds per LLM call, by stage: the median of `repeats` children. */
+  usPerCall: Partial<Record<Stage, number>>;
+  /** Every child's figure, by stage. */
+  samples: Partial<Record<Stage, number[]>>;
+}
+
+const hasTaskset = (): boolean => spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+
+/** CPU µs per call of one `node --expose-gc <this file> --child <stage> --requests N --cpu` (pinned to `core` if given). */
+function cpuOnce(stage: Stage, requests: number, core: number | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const argv = ['--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests), '--cpu'];
+    const p = core === undefined ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', String(core), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const m = /^cpu-us-per-call ([\d.]+) checksum \d+$/m.exec(out);
+      if (code !== 0 || !m) reject(new Error(`${stage} --cpu ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`));
+      else resolve(Number(m[1]));
+    });
+  });
+}
+
+/**
+ * Natively, the CPU time per LLM call of each stage, on the same inputs as the instruction counts:
+ * each stage in its own child, one after another (pinned to core 0 where `taskset` exists, so that
+ * no two children share a core), `repeats` rounds over the stages, the median per stage. Unlike the
+ * instruction counts, these move with the host's load; they are the budget the path spends, to be
+ * set against {@link TARGET_US_PER_CALL}.
+ */
+export async function measureCpu(stages: readonly Stage[], requests: number, repeats: number): Promise<CpuResult> {
+  const core = hasTaskset() ? 0 : undefined;
+  const samples: Partial<Record<Stage, number[]>> = {};
+  for (let k = 0; k < repeats; k++) for (const s of stages) (samples[s] ??= []).push(await cpuOnce(s, requests, core));
+  const usPerCall: Partial<Record<Stage, number>> = {};
+  for (const s of stages) usPerCall[s] = median(samples[s]!);
+  return { node: process.version, requests, callsPerRequest: CALLS_PER_REQUEST, repeats, usPerCall, samples };
+}
+
+function median(xs: readonly number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
+
+/** The path's stages' CPU µs per call, their sum, and the sum's share of {@link TARGET_US_PER_CALL}. */
+export function cpuTable(r: CpuResult): string[] {
+  const fmt = (v: number) => v.toFixed(2);
+  const lines = ['| stage | CPU µs per LLM call (median) | runs |', '|---|---:|---|'];
+  for (const s of STAGES) {
+    const v = r.usPerCall[s];
+    if (v !== undefined) lines.push(`| ${s}${PATH.includes(s) ? '' : ' (not in the path)'} | ${fmt(v)} | ${r.samples[s]!.map(fmt).join(', ')} |`);
+  }
+  if (PATH.every((s) => r.usPerCall[s] !== undefined)) {
+    const sum = PATH.reduce((a, s) => a + r.usPerCall[s]!, 0);
+    lines.push(`| path (${PATH.join(' + ')}) | ${fmt(sum)} | ${((100 * sum) / TARGET_US_PER_CALL).toFixed(0)} % of the ${fmt(TARGET_US_PER_CALL)} µs a call may cost at 50,000 calls/s per worker |`);
+  }
+  return lines;
+}
+
+/** The sum of the path's stages, or undefined when one was not measured. */
+export function cpuPathSum(r: CpuResult): number | undefined {
+  return PATH.every((s) => r.usPerCall[s] !== undefined) ? PATH.reduce((a, s) => a + r.usPerCall[s]!, 0) : undefined;
+}
+
 export function valgrindMissing(): boolean {
   return spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status !== 0;
 }
@@ -226,22 +349,37 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },
-      requests: { type: 'string', default: '40' },
+      requests: { type: 'string' },
       json: { type: 'string' },
       compare: { type: 'string' },
       stages: { type: 'string' },
+      cpu: { type: 'boolean', default: false },
+      repeats: { type: 'string', default: '3' },
     },
   });
-  const requests = Number(values.requests);
+  // --cpu: 200 requests (34,000 calls) per stage by default, so that a run is long enough for the timer.
+  const requests = Number(values.requests ?? (values.cpu && values.child === undefined ? 200 : 40));
   if (!Number.isInteger(requests) || requests < 1) throw new Error(`--requests must be a positive integer, not ${values.requests}`);
   if (values.child !== undefined) {
     if (!(STAGES as readonly string[]).includes(values.child)) throw new Error(`unknown stage ${values.child}; stages: ${STAGES.join(', ')}`);
-    process.stdout.write(`checksum ${runStage(values.child as Stage, requests)}\n`);
+    if (values.cpu) {
+      const r = cpuChild(values.child as Stage, requests);
+      process.stdout.write(`cpu-us-per-call ${r.usPerCall} checksum ${r.checksum}\n`);
+    } else process.stdout.write(`checksum ${runStage(values.child as Stage, requests)}\n`);
     return;
   }
   const stages = values.stages ? values.stages.split(',') : [...STAGES];
   const unknown = stages.filter((s) => !(STAGES as readonly string[]).includes(s));
   if (unknown.length) throw new Error(`unknown stage(s) ${unknown.join(', ')}; stages: ${STAGES.join(', ')}`);
+  if (values.cpu) {
+    const repeats = Number(values.repeats);
+    if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, not ${values.repeats}`);
+    const r = await measureCpu(stages as Stage[], requests, repeats);
+    if (values.json) writeFileSync(values.json, JSON.stringify(r, null, 2));
+    process.stdout.write(`node ${r.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${r.requests} requests of ${r.callsPerRequest} calls per stage after as many as a warm-up, median of ${r.repeats}\n`);
+    process.stdout.write(cpuTable(r).join('\n') + '\n');
+    return;
+  }
   if (valgrindMissing()) {
     process.stderr.write('bench/instructions: valgrind is not installed (Debian: apt-get install valgrind); nothing measured\n');
     process.exit(2);
