@@ -67,6 +67,9 @@ async function startPipeline(
 ) {
   const dataDir = opts.dataDir ?? join(tmpRoot, `data-${++seq}`);
   const file = join(tmpRoot, `pipeline-${++seq}.yaml`);
+  // These tests are about the exporters: batches reach them as cut (no merging of batches that
+  // wait, which depends on timing), unless a test asks for it.
+  if (!batchYaml.includes('send_batch_max_size')) batchYaml += '\n    send_batch_max_size: 1';
   writeFileSync(
     file,
     `receivers:
@@ -160,6 +163,25 @@ describe('file exporter, end to end', () => {
     assert.equal(await metric(svc.metrics.registry, 'spanmeter_exporter_sent_records_total', { exporter: 'file' }), 1234);
     assert.equal(await metric(svc.metrics.registry, 'spanmeter_exporter_sent_objects_total', { exporter: 'file' }), files.length);
     assert.ok((await metric(svc.metrics.registry, 'spanmeter_exporter_last_success_timestamp_seconds', { exporter: 'file' })) > 0);
+  });
+
+  it('with send_batch_max_size, writes batches that waited as merged files: every record once, none over the bound', async () => {
+    const out = join(tmpRoot, 'files-merged');
+    const { svc, source } = await startPipeline(`  file:\n    directory: ${out}\n    path: litellm-metering`, ['file'], 'send_batch_size: 50\n    send_batch_max_size: 300\n    max_in_flight: 1\n    timeout: 60s');
+    const sent = records(5000);
+    await emitAll(source, sent, 500); // ten batches per request: the first goes at once, the rest wait for it
+    await svc.shutdown(10_000);
+    const files = walk(out);
+    const got: MeterRecord[] = [];
+    for (const f of files) {
+      const body = decode(readFileSync(f));
+      assert.ok(body.length <= 300, `${body.length} records in a file`);
+      checkKey(relative(out, f), 'litellm-metering', body);
+      got.push(...body);
+    }
+    assert.deepEqual(sorted(got), sorted(sent));
+    assert.ok(files.length < 5000 / 50, `${files.length} files for 100 batches: waiting batches were merged`);
+    assert.equal(await metric(svc.metrics.registry, 'spanmeter_processor_batch_merged_total'), 100 - files.length);
   });
 
   it('routes by business_unit_id to per-route directories/prefixes, unknown values to the default', async () => {

@@ -125,13 +125,122 @@ describe('batch processor', () => {
       },
     };
     const m = metrics();
-    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, slow);
+    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 2, send_batch_max_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, slow);
     await p.consume(recs(0, 20));
     await until(() => got.length === 20);
     assert.equal(peak, 3, 'three batches at a time');
     assert.deepEqual([...got].sort((a, b) => a - b), [...Array(20).keys()], 'every record once');
     assert.equal(p.pendingRecords, 0);
     await p.shutdown(Date.now() + 50);
+  });
+
+  /** A sink whose sends wait for `open()`; records what each send carried. */
+  class GatedSink implements Consumer<MeterRecord[]> {
+    sent: MeterRecord[][] = [];
+    failNext = 0;
+    private gate: Promise<void> | null = null;
+    private openGate: () => void = () => {};
+    close(): void {
+      this.gate = new Promise((r) => (this.openGate = r));
+    }
+    open(): void {
+      this.openGate();
+      this.gate = null;
+    }
+    async consume(b: MeterRecord[]) {
+      if (this.gate) await this.gate;
+      if (this.failNext > 0) {
+        this.failNext--;
+        throw new Error('down');
+      }
+      this.sent.push(b);
+    }
+  }
+
+  it('while the exporters are behind, sends waiting batches merged into objects of up to send_batch_max_size, in order', async () => {
+    const sink = new GatedSink();
+    const registry = new Registry();
+    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 10, send_batch_max_size: 35, max_in_flight: 4 }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry, metrics: metrics() }, sink);
+    sink.close();
+    await p.consume(recs(0, 100)); // the first batch goes at once and waits at the gate; nine pile up
+    sink.open();
+    await until(() => p.pendingRecords === 0);
+    assert.deepEqual(sink.sent.map((b) => b.length), [10, 30, 30, 30], 'the first as cut, then three merged objects of ≤ 35');
+    assert.deepEqual(sink.sent.flat(), recs(0, 100), 'every record once, in order');
+    const merged = (await registry.getSingleMetric('spanmeter_processor_batch_merged_total')!.get()).values[0]!.value;
+    assert.equal(merged, 6, 'nine batches went out as three objects');
+    await p.shutdown(Date.now() + 1_000);
+  });
+
+  it('sends every batch as cut when send_batch_max_size ≤ send_batch_size, or when the exporters keep up', async () => {
+    for (const max of [1, 10]) {
+      const sink = new GatedSink();
+      const { p } = make({ send_batch_size: 10, send_batch_max_size: max }, sink as unknown as Sink);
+      sink.close();
+      await p.consume(recs(0, 100));
+      sink.open();
+      await until(() => p.pendingRecords === 0);
+      assert.deepEqual(sink.sent.map((b) => b.length), Array(10).fill(10), `send_batch_max_size ${max}`);
+      await p.shutdown(Date.now() + 1_000);
+    }
+    const sink = new GatedSink();
+    const { p } = make({ send_batch_size: 10, send_batch_max_size: 1000 }, sink as unknown as Sink);
+    for (let i = 0; i < 5; i++) {
+      await p.consume(recs(i * 10, 10));
+      await until(() => p.pendingRecords === 0);
+    }
+    assert.deepEqual(sink.sent.map((b) => b.length), [10, 10, 10, 10, 10], 'nothing waited, nothing merged');
+    await p.shutdown(Date.now() + 1_000);
+  });
+
+  it('merges within max_bytes', async () => {
+    const one = Buffer.byteLength(JSON.stringify(rec(0))) + 1;
+    const maxBytes = 2 + one * 25;
+    const sink = new GatedSink();
+    const { p } = make({ send_batch_size: 10, send_batch_max_size: 1000, max_bytes: maxBytes }, sink as unknown as Sink);
+    sink.close();
+    await p.consume(recs(0, 60));
+    sink.open();
+    await until(() => p.pendingRecords === 0);
+    assert.deepEqual(sink.sent.map((b) => b.length), [10, 20, 20, 10], 'two 10-record batches fit in max_bytes, three do not');
+    assert.ok(sink.sent.every((b) => Buffer.byteLength(JSON.stringify(b)) <= maxBytes));
+    assert.deepEqual(sink.sent.flat(), recs(0, 60));
+    await p.shutdown(Date.now() + 1_000);
+  });
+
+  it('retries a failed batch as it was (unmerged), and merges only batches not yet tried', async () => {
+    const sink = new GatedSink();
+    sink.failNext = 1;
+    const { p } = make({ send_batch_size: 10, send_batch_max_size: 1000, max_in_flight: 1 }, sink as unknown as Sink);
+    sink.close();
+    await p.consume(recs(0, 40)); // batch 1 is tried and fails once; 2–4 wait
+    sink.open();
+    await until(() => p.pendingRecords === 0);
+    assert.deepEqual(sink.sent.map((b) => b.length), [10, 30], 'the failed batch again on its own, then the three that waited in one');
+    assert.deepEqual(sink.sent.flat(), recs(0, 40));
+    await p.shutdown(Date.now() + 1_000);
+  });
+
+  it('a merged object keeps the write-ahead-log holds of its batches until it is delivered, each released once', async () => {
+    const sink = new GatedSink();
+    const { p } = make({ send_batch_size: 10, send_batch_max_size: 1000 }, sink as unknown as Sink);
+    const wm = new Watermark(0);
+    sink.close();
+    // Five log records of 15 calls: holds 1–5, each spanning two batches (the last one open).
+    const holds = [1, 2, 3, 4, 5].map((seq) => wm.begin(seq));
+    for (const [k, h] of holds.entries()) {
+      await p.consume(recs(k * 15, 15), { hold: h });
+      h.release(); // the forwarder's own reference, as the durable stage does after consume
+    }
+    assert.equal(wm.safe, 0, 'nothing delivered yet');
+    sink.open();
+    await until(() => sink.sent.length === 2);
+    assert.deepEqual(sink.sent.map((b) => b.length), [10, 60], 'batch 1 alone, batches 2–7 merged; 5 records still open');
+    assert.equal(wm.safe, 4, 'holds 1–4 are released; 5 still has records in the open batch');
+    await p.shutdown(Date.now() + 1_000);
+    assert.equal(wm.safe, 5);
+    assert.equal(wm.outstanding, 0);
+    assert.deepEqual(sink.sent.flat(), recs(0, 75));
   });
 
   it('a PermanentError drops the batch, counted', async () => {

@@ -2,6 +2,8 @@ import { parseDuration } from '../../src/config/duration.js';
 
 export interface BatchConfig {
   send_batch_size: number;
+  /** While cut batches wait for the exporters, consecutive ones go out as one object of up to this many records. */
+  send_batch_max_size?: number;
   max_bytes: number;
   timeout: string;
   partition_by: string[];
@@ -14,6 +16,7 @@ export interface BatchConfig {
 
 export const defaultConfig = (): BatchConfig => ({
   send_batch_size: 100,
+  send_batch_max_size: 1000,
   max_bytes: 0,
   timeout: '300s',
   partition_by: [],
@@ -31,6 +34,12 @@ export const configSchema = {
       type: 'integer',
       minimum: 1,
       description: 'Cut a batch when it holds this many records (AFLO_BATCH_SIZE; default 100).',
+    },
+    send_batch_max_size: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'While cut batches wait for the exporters, consecutive ones are sent as one object of up to this many records (and max_bytes), so that under load fewer, larger files are written, as the callback flushes its whole buffer. A value at or below send_batch_size sends every batch as it was cut. Default 1000.',
     },
     max_bytes: {
       type: 'integer',
