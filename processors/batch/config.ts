@@ -16,7 +16,7 @@ export interface BatchConfig {
 
 export const defaultConfig = (): BatchConfig => ({
   send_batch_size: 100,
-  send_batch_max_size: 1000,
+  send_batch_max_size: 5000,
   max_bytes: 0,
   timeout: '300s',
   partition_by: [],
@@ -39,7 +39,7 @@ export const configSchema = {
       type: 'integer',
       minimum: 1,
       description:
-        'While cut batches wait for the exporters, consecutive ones are sent as one object of up to this many records (and max_bytes), so that under load fewer, larger files are written, as the callback flushes its whole buffer. A value at or below send_batch_size sends every batch as it was cut. Default 1000.',
+        'While cut batches wait for the exporters, consecutive ones are sent as one object of up to this many records (and max_bytes), so that under load fewer, larger files are written, as the callback flushes its whole buffer. A value at or below send_batch_size sends every batch as it was cut. Default 5000.',
     },
     max_bytes: {
       type: 'integer',
