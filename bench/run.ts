@@ -6,7 +6,7 @@
  *
  *   npm run bench                 all scenarios
  *   npm run bench -- --quick      shorter runs (a smoke test of the harness)
- *   npm run bench -- --only max,ceiling,latency,backlog,idle,workers,stages,instructions
+ *   npm run bench -- --only max,ceiling,latency,backlog,idle,workers,stages,budget,instructions
  *   npm run bench -- --only ceiling --rates 40000,42000,44000
  *                                 fixed rates, each 12 s on a fresh collector, up to the first
  *                                 one it falls behind (default: 60 % to 150 % of the max row's
@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../src/output/atomic.js';
-import { STAGES, measure as measureInstructions, table as instructionTable, valgrindMissing } from './instructions.js';
+import { STAGES, TARGET_US_PER_CALL, cpuPathSum, measure as measureInstructions, measureCpu, table as instructionTable, valgrindMissing } from './instructions.js';
 import { procStats, treeStats, type LoadResult } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -476,6 +476,20 @@ async function main() {
       raw[`stage:${script}`] = { status: res.status, stdout: res.stdout.slice(-4000) };
       rows.push({ scenario: `stage micro-benchmark: ${script}`, figure: res.status === 0 ? 'see detail' : `failed (${res.status})`, target: '', detail: res.stdout.trim().split('\n').slice(-6).join(' | ') });
     }
+  }
+
+  if (want('budget')) {
+    // The stages of the path timed natively, each alone (bench/instructions.ts --cpu): how much of
+    // the per-call budget of the throughput target they spend before HTTP, disk and the rest.
+    const r = await measureCpu(STAGES, args.quick ? 50 : 200, args.quick ? 1 : 3);
+    raw.budget = r;
+    const sum = cpuPathSum(r)!;
+    rows.push({
+      scenario: 'CPU per LLM call of the path\'s stages alone (native, pinned, median of ' + r.repeats + ')',
+      figure: `${sum.toFixed(1)} µs (${((100 * sum) / TARGET_US_PER_CALL).toFixed(0)} % of the ${TARGET_US_PER_CALL} µs a call may cost at 50,000 calls/s)`,
+      target: '',
+      detail: STAGES.map((s) => `${s} ${r.usPerCall[s]!.toFixed(2)}`).join(', ') + ' µs per call (decode-all and wal-read are not in the path; bench/instructions.ts --cpu)',
+    });
   }
 
   if (want('instructions')) {
