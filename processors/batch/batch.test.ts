@@ -52,7 +52,8 @@ class Sink implements Consumer<MeterRecord[]> {
 
 function make(cfg: Partial<BatchConfig>, sink = new Sink()) {
   const m = metrics();
-  const p = new BatchProcessor({ ...defaultConfig(), retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, sink);
+  // merge_wait 0s unless a test is about it: sends start as soon as the exporters are free.
+  const p = new BatchProcessor({ ...defaultConfig(), merge_wait: '0s', retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, sink);
   return { p, sink, m };
 }
 
@@ -241,6 +242,69 @@ describe('batch processor', () => {
     assert.equal(wm.safe, 5);
     assert.equal(wm.outstanding, 0);
     assert.deepEqual(sink.sent.flat(), recs(0, 75));
+  });
+
+  it('merge_wait: a send starts no sooner than merge_wait after the previous one, with what was cut meanwhile merged', async () => {
+    const sink = new GatedSink();
+    const at: number[] = [];
+    const timed: Consumer<MeterRecord[]> = {
+      consume: async (b) => {
+        at.push(performance.now());
+        await sink.consume(b);
+      },
+    };
+    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 10, send_batch_max_size: 1000, merge_wait: '300ms' }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: metrics() }, timed);
+    await p.consume(recs(0, 10)); // after an idle spell: sent at once
+    assert.equal(sink.sent.length, 1);
+    for (let i = 1; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await p.consume(recs(i * 10, 10));
+    }
+    assert.equal(sink.sent.length, 1, 'the four batches cut since wait');
+    await until(() => p.pendingRecords === 0);
+    assert.deepEqual(sink.sent.map((b) => b.length), [10, 40], 'then go out as one object');
+    assert.ok(at[1]! - at[0]! >= 290, `the second send ${Math.round(at[1]! - at[0]!)} ms after the first`);
+    assert.deepEqual(sink.sent.flat(), recs(0, 50));
+    await p.shutdown(Date.now() + 1_000);
+  });
+
+  it('merge_wait ends early when send_batch_max_size records or half of max_pending_records wait, and at shutdown', async () => {
+    const start = async (cfg: Partial<BatchConfig>) => {
+      const sink = new GatedSink();
+      const { p } = make({ send_batch_size: 10, send_batch_max_size: 30, merge_wait: '60s', ...cfg }, sink as unknown as Sink);
+      await p.consume(recs(0, 10)); // sent at once; the next send would wait a minute
+      return { p, sink };
+    };
+    {
+      const { p, sink } = await start({});
+      await p.consume(recs(10, 20));
+      assert.equal(sink.sent.length, 1, '20 records wait');
+      const t0 = performance.now();
+      await p.consume(recs(30, 10));
+      await until(() => sink.sent.length === 2);
+      assert.ok(performance.now() - t0 < 1_000, 'without waiting out merge_wait');
+      assert.deepEqual(sink.sent.map((b) => b.length), [10, 30], 'send_batch_max_size records waited: sent');
+      await p.shutdown(Date.now() + 1_000);
+    }
+    {
+      const { p, sink } = await start({ send_batch_max_size: 1000, max_pending_records: 40 });
+      await p.consume(recs(10, 10));
+      assert.equal(sink.sent.length, 1, '10 of 40 pending');
+      const t0 = performance.now();
+      await p.consume(recs(20, 10));
+      await until(() => sink.sent.length === 2);
+      assert.ok(performance.now() - t0 < 1_000, 'without waiting out merge_wait');
+      assert.deepEqual(sink.sent.map((b) => b.length), [10, 20], 'half of max_pending_records held: sent');
+      await p.shutdown(Date.now() + 1_000);
+    }
+    {
+      const { p, sink } = await start({});
+      await p.consume(recs(10, 15));
+      const t0 = performance.now();
+      await p.shutdown(Date.now() + 5_000);
+      assert.ok(performance.now() - t0 < 1_000, 'shutdown does not wait out merge_wait');
+      assert.deepEqual(sink.sent.flat(), recs(0, 25), 'everything delivered');
+    }
   });
 
   it('a PermanentError drops the batch, counted', async () => {

@@ -38,6 +38,12 @@ interface Batch {
 interface Partition {
   key: string;
   open: Batch;
+  /** Records in `ready` (cut, not yet delivered). */
+  readyRecords: number;
+  /** When the last wave started (performance.now()), for merge_wait. */
+  lastSend: number;
+  /** Ends a merge wait early (enough records wait, or shutdown). */
+  wake?: () => void;
   timer?: NodeJS.Timeout;
   /** Cut batches, oldest first; the head is being delivered. */
   ready: Batch[];
@@ -60,10 +66,17 @@ function metric<T>(registry: Registry, name: string, make: () => T): T {
 
 export class BatchProcessor implements Processor<MeterRecord[]> {
   private readonly partitions = new Map<string, Partition>();
+  /**
+   * When emptied partitions last sent, while that is within merge_wait: an empty partition is
+   * forgotten (partition_by may see many values), but its next send must still wait.
+   */
+  private readonly recentSends = new Map<string, number>();
   private readonly sizeMax: number;
   /** The most records a merged object may hold (see {@link coalesce}); at most sizeMax: no merging. */
   private readonly mergeMax: number;
   private readonly bytesMax: number;
+  /** See `merge_wait`; 0 when merging is off. */
+  private readonly mergeWaitMs: number;
   private readonly timeoutMs: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
@@ -86,6 +99,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   ) {
     this.sizeMax = cfg.send_batch_size;
     this.mergeMax = Math.max(cfg.send_batch_size, cfg.send_batch_max_size ?? cfg.send_batch_size);
+    this.mergeWaitMs = this.mergeMax > cfg.send_batch_size ? parseDuration(cfg.merge_wait ?? '0s') : 0;
     this.bytesMax = cfg.max_bytes;
     this.timeoutMs = parseDuration(cfg.timeout);
     this.retryInitialMs = parseDuration(cfg.retry_initial_interval);
@@ -147,8 +161,21 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   private partitionFor(r: MeterRecord): Partition {
     const key = this.cfg.partition_by.length ? JSON.stringify(this.cfg.partition_by.map((d) => r.dimensions?.[d] ?? null)) : '';
     let p = this.partitions.get(key);
-    if (!p) this.partitions.set(key, (p = { key, open: newBatch(), ready: [] }));
+    if (!p) {
+      const lastSend = this.recentSends.get(key) ?? -Infinity;
+      this.recentSends.delete(key);
+      this.partitions.set(key, (p = { key, open: newBatch(), readyRecords: 0, lastSend, ready: [] }));
+    }
     return p;
+  }
+
+  /** Drops an empty partition, remembering its last send while merge_wait still applies to it. */
+  private forget(p: Partition): void {
+    this.partitions.delete(p.key);
+    if (this.mergeWaitMs <= 0) return;
+    const now = performance.now();
+    if (this.recentSends.size >= 1024) for (const [k, t] of this.recentSends) if (now - t >= this.mergeWaitMs) this.recentSends.delete(k);
+    if (now - p.lastSend < this.mergeWaitMs) this.recentSends.set(p.key, p.lastSend);
   }
 
   private cut(p: Partition, trigger: string): void {
@@ -156,7 +183,9 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     p.timer = undefined;
     if (p.open.records.length === 0) return;
     p.ready.push(p.open);
+    p.readyRecords += p.open.records.length;
     p.open = newBatch();
+    if (p.wake && this.mergeNow(p)) p.wake();
     this.cuts.inc({ ...this.labels, trigger });
     this.kick(p);
   }
@@ -166,7 +195,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     p.draining = this.drain(p).finally(() => {
       p.draining = undefined;
       if (p.ready.length && !this.abandon.signal.aborted) this.kick(p);
-      else if (p.open.records.length === 0 && p.ready.length === 0) this.partitions.delete(p.key);
+      else if (p.open.records.length === 0 && p.ready.length === 0) this.forget(p);
     });
   }
 
@@ -206,6 +235,43 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     this.mergedC.inc(this.labels, merged);
   }
 
+  /** Whether the batches that wait should go now rather than wait for more (see {@link mergeWait}). */
+  private mergeNow(p: Partition): boolean {
+    return this.stopping || p.readyRecords >= this.mergeMax || 2 * this.pending >= this.cfg.max_pending_records;
+  }
+
+  /** Milliseconds the next send of `p` should still wait for batches to merge with (≤ 0: none). */
+  private mergeWaitLeft(p: Partition): number {
+    if (this.mergeWaitMs <= 0 || this.mergeNow(p)) return 0;
+    return p.lastSend + this.mergeWaitMs - performance.now();
+  }
+
+  /**
+   * `merge_wait`: lets the next send start no sooner than `mergeWaitMs` after the previous one
+   * started, so that the batches cut meanwhile go out merged. Under a steady load that is one
+   * object per partition (per `send_batch_max_size` records) per `merge_wait` instead of one per
+   * `send_batch_size` records: at 15,000 calls/s the exporters wrote ~85 files a second, a median
+   * of 600 records each, and every file cost ~0.8 ms of CPU on the benchmark's disk. Returns at
+   * once when merging is off, after an idle spell, when `send_batch_max_size` records (or half of
+   * `max_pending_records`) wait, and at shutdown.
+   */
+  private async mergeWait(p: Partition): Promise<void> {
+    const left = this.mergeWaitLeft(p);
+    if (left <= 0) return;
+    const signal = this.abandon.signal;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        p.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, left);
+      signal.addEventListener('abort', done);
+      p.wake = done;
+    });
+  }
+
   /**
    * Sends the partition's cut batches, oldest first, up to `max_in_flight` at a time (a wave),
    * and waits for the wave. Batches that waited are merged first (see {@link coalesce}).
@@ -217,6 +283,9 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     let failures = 0;
     const width = this.cfg.max_in_flight ?? 4;
     while (p.ready.length && !this.abandon.signal.aborted) {
+      // Only when it has to: a send that need not wait starts now (synchronously from cut()).
+      if (failures === 0 && this.mergeWaitLeft(p) > 0) await this.mergeWait(p);
+      p.lastSend = performance.now();
       this.coalesce(p);
       const wave = p.ready.slice(0, width);
       for (const b of wave) b.tried = true;
@@ -235,6 +304,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
           this.s.metrics.dropped(batch.length, 'permanent_error');
         }
         p.ready.splice(p.ready.indexOf(wave[k]!), 1);
+        p.readyRecords -= batch.length;
         // Delivered, or spooled by the exporters: the write-ahead log may now be trimmed past it.
         for (const h of holds) h.release();
         this.pending -= batch.length;
@@ -273,6 +343,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     if (this.stopping) return;
     this.stopping = true;
     this.wakeRoomWaiters();
+    for (const p of this.partitions.values()) p.wake?.();
     for (const p of this.partitions.values()) this.cut(p, 'shutdown');
     const timer = setTimeout(() => this.abandon.abort(), Math.max(0, deadline - Date.now()));
     const abandoned = new Promise<void>((resolve) => this.abandon.signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -4,6 +4,8 @@ export interface BatchConfig {
   send_batch_size: number;
   /** While cut batches wait for the exporters, consecutive ones go out as one object of up to this many records. */
   send_batch_max_size?: number;
+  /** How long after a send the next one waits for more batches to merge with (see the schema). */
+  merge_wait?: string;
   max_bytes: number;
   timeout: string;
   partition_by: string[];
@@ -17,6 +19,7 @@ export interface BatchConfig {
 export const defaultConfig = (): BatchConfig => ({
   send_batch_size: 100,
   send_batch_max_size: 5000,
+  merge_wait: '1s',
   max_bytes: 0,
   timeout: '300s',
   partition_by: [],
@@ -40,6 +43,12 @@ export const configSchema = {
       minimum: 1,
       description:
         'While cut batches wait for the exporters, consecutive ones are sent as one object of up to this many records (and max_bytes), so that under load fewer, larger files are written, as the callback flushes its whole buffer. A value at or below send_batch_size sends every batch as it was cut. Default 5000.',
+    },
+    merge_wait: {
+      type: 'string',
+      format: 'duration',
+      description:
+        'With merging on (send_batch_max_size above send_batch_size): a send starts at least this long after the previous one started, so that the batches cut meanwhile go out merged, unless send_batch_max_size records, or half of max_pending_records, already wait. Fewer objects per second under a steady load, each delivered up to this much later. Default "1s"; "0s" sends as soon as the exporters are free.',
     },
     max_bytes: {
       type: 'integer',
