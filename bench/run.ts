@@ -177,7 +177,17 @@ function cpuWork(r: LoadResult, drainS: number, before: ReturnType<typeof treeSt
 }
 
 async function drainSeconds(c: Collector, batchSize: number, limitS = 300): Promise<number> {
+  return (await drainTimes(c, batchSize, limitS)).all;
+}
+
+/**
+ * {@link drainSeconds}, and when the log's backlog alone was gone (`log`, ≤ `all`): what is left
+ * after that is held by the batch processor, which merge_wait holds back on purpose for up to
+ * its value after the previous send.
+ */
+async function drainTimes(c: Collector, batchSize: number, limitS = 300): Promise<{ log: number; all: number }> {
   const t0 = performance.now();
+  let log = Infinity;
   for (;;) {
     const [backlog, spool, pending] = await Promise.all([
       metricSum(c, 'spanmeter_wal_backlog_records'),
@@ -185,11 +195,20 @@ async function drainSeconds(c: Collector, batchSize: number, limitS = 300): Prom
       metricSum(c, 'spanmeter_processor_batch_pending_records'),
     ]);
     const s = (performance.now() - t0) / 1000;
-    if (backlog === 0 && spool === 0 && pending <= batchSize) return s;
-    if (s > limitS) return Infinity;
+    if (backlog === 0 && log === Infinity) log = s;
+    if (backlog === 0 && spool === 0 && pending <= batchSize) return { log, all: s };
+    if (s > limitS) return { log, all: Infinity };
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The batch processor's merge_wait in the scenarios (pipeline.yaml's SPANMETER_BATCH_MERGE_WAIT, 1 s by default), in seconds. */
+const MERGE_WAIT_S = ((): number => {
+  const v = process.env.SPANMETER_BATCH_MERGE_WAIT ?? '1s';
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(v);
+  if (!m) throw new Error(`SPANMETER_BATCH_MERGE_WAIT: the bench reads ms or s, got ${v}`);
+  return Number(m[1]) / (m[2] === 'ms' ? 1000 : 1);
+})();
 
 async function stopCollector(c: Collector): Promise<void> {
   c.child.kill('SIGTERM');
@@ -329,18 +348,20 @@ async function main() {
     // in steps of 10 % of that figure up to 150 %, until it falls behind.
     if (max && args.rates === undefined) for (const f of [1.1, 1.2, 1.3, 1.4, 1.5]) rates.push(Math.round((max * f) / 500) * 500);
     if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates: want calls/s as whole numbers separated by commas, got ${args.rates}`);
-    const steps: { rate: number; achieved: number; cpuPercent: number | undefined; p99: number; drainS: number; keptUp: boolean; written: number; acked: number }[] = [];
+    const steps: { rate: number; achieved: number; cpuPercent: number | undefined; p99: number; drainS: number; logDrainS: number; keptUp: boolean; written: number; acked: number }[] = [];
     for (const rate of rates) {
       const c = await startCollector({ core: '0' });
       const r = load(c, { core: 1, rate, concurrency: 32 });
-      const drainS = await drainSeconds(c, BATCH_SIZE, 60);
+      const { log: logDrainS, all: drainS } = await drainTimes(c, BATCH_SIZE, 60);
       await stopCollector(c);
       const written = countCalls(c.out);
       retire(c);
       // Kept up: the offered rate acknowledged (within 5 %: the generator's pacing falls 2–3 % short
-      // even of rates a collector idles at, e.g. 9,787 of 10,000) and the backlog gone within a second.
-      const keptUp = r.callsPerS >= rate * 0.95 && r.requestsRefused === 0 && r.requestsFailed === 0 && drainS <= 1;
-      steps.push({ rate, achieved: r.callsPerS, cpuPercent: r.collector?.cpuPercent, p99: r.latencyMs.p99, drainS, keptUp, written, acked: r.callsAckedTotal });
+      // even of rates a collector idles at, e.g. 9,787 of 10,000), the log's backlog gone within a
+      // second, and everything delivered within a second plus merge_wait (the batch processor
+      // holds the last batches back for up to merge_wait, to merge them).
+      const keptUp = r.callsPerS >= rate * 0.95 && r.requestsRefused === 0 && r.requestsFailed === 0 && logDrainS <= 1 && drainS <= 1 + MERGE_WAIT_S;
+      steps.push({ rate, achieved: r.callsPerS, cpuPercent: r.collector?.cpuPercent, p99: r.latencyMs.p99, drainS, logDrainS, keptUp, written, acked: r.callsAckedTotal });
       if (!keptUp) break;
     }
     raw.ceiling = steps;
@@ -351,7 +372,7 @@ async function main() {
       target: '≥ 50,000 calls/s',
       detail:
         (max && args.rates === undefined ? `rates as fractions of the max row's ${max.toLocaleString('en')}; ` : '') +
-        steps.map((x) => `${x.rate.toLocaleString('en')}/s: ${x.keptUp ? 'kept up' : 'fell behind'} (acknowledged ${x.achieved.toLocaleString('en')}/s, CPU ${x.cpuPercent ?? '?'}%, p99 ${x.p99} ms, backlog gone ${Number.isFinite(x.drainS) ? `${x.drainS.toFixed(1)} s` : 'not within 60 s'} after, output ${x.written} of ${x.acked} calls${x.written === x.acked ? ' ✔' : ' ✘'})`).join('; ') +
+        steps.map((x) => `${x.rate.toLocaleString('en')}/s: ${x.keptUp ? 'kept up' : 'fell behind'} (acknowledged ${x.achieved.toLocaleString('en')}/s, CPU ${x.cpuPercent ?? '?'}%, p99 ${x.p99} ms, log backlog gone ${Number.isFinite(x.logDrainS) ? `${x.logDrainS.toFixed(1)} s` : "not within 60 s"} and all delivered ${Number.isFinite(x.drainS) ? `${x.drainS.toFixed(1)} s` : 'not within 60 s'} after, output ${x.written} of ${x.acked} calls${x.written === x.acked ? ' ✔' : ' ✘'})`).join('; ') +
         (best && best === steps[steps.length - 1] ? '; the highest rate tried (--rates)' : ''),
     });
   }
