@@ -110,7 +110,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     this.cuts = metric(r, 'spanmeter_processor_batch_batches_total', () => new Counter({ name: 'spanmeter_processor_batch_batches_total', help: 'Batches cut, by trigger (size, bytes, timeout, shutdown).', labelNames: ['processor', 'pipeline', 'trigger'], registers: [r] }));
     this.failures = metric(r, 'spanmeter_processor_batch_send_failures_total', () => new Counter({ name: 'spanmeter_processor_batch_send_failures_total', help: 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', labelNames: ['processor', 'pipeline'], registers: [r] }));
     this.refusedC = metric(r, 'spanmeter_processor_batch_refused_records_total', () => new Counter({ name: 'spanmeter_processor_batch_refused_records_total', help: 'Records refused with back-pressure because max_pending_records was reached.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.mergedC = metric(r, 'spanmeter_processor_batch_merged_total', () => new Counter({ name: 'spanmeter_processor_batch_merged_total', help: 'Cut batches sent in one object with the batch before them (send_batch_max_size), because the exporters were behind.', labelNames: ['processor', 'pipeline'], registers: [r] }));
+    this.mergedC = metric(r, 'spanmeter_processor_batch_merged_total', () => new Counter({ name: 'spanmeter_processor_batch_merged_total', help: 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.', labelNames: ['processor', 'pipeline'], registers: [r] }));
     this.pendingGauge.set(this.labels, 0);
   }
 
@@ -200,13 +200,13 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   }
 
   /**
-   * Merges consecutive cut batches that wait for the exporters into objects of up to `mergeMax`
-   * records (and `max_bytes`), oldest first, keeping their order. Batches pile up only while the
-   * exporters are behind; sending them as fewer, larger objects then costs fewer file creations,
-   * fsyncs and uploads per record (with 100-record batches a third of the collector's CPU went
-   * into creating files), so the exporters catch up. At a load they keep up with, each batch goes
-   * out as it was cut. Batches already tried are left as they are (see {@link Batch.tried}).
-   * Called only between waves, when none of `p.ready` is with the exporters.
+   * Merges consecutive cut batches that wait into objects of up to `mergeMax` records (and
+   * `max_bytes`), oldest first, keeping their order. Batches wait while the exporters write the
+   * previous wave, or for `merge_wait` (see {@link mergeWait}); sending them as fewer, larger
+   * objects costs fewer file creations, fsyncs and uploads per record (with 100-record batches a
+   * third of the collector's CPU went into creating files). Batches already tried are left as they
+   * are (see {@link Batch.tried}). Called only between waves, when none of `p.ready` is with the
+   * exporters.
    */
   private coalesce(p: Partition): void {
     if (this.mergeMax <= this.sizeMax || p.ready.length < 2) return;
@@ -253,11 +253,9 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
    * `send_batch_size` records: at 15,000 calls/s the exporters wrote ~85 files a second, a median
    * of 600 records each, and every file cost ~0.8 ms of CPU on the benchmark's disk. Returns at
    * once when merging is off, after an idle spell, when `send_batch_max_size` records (or half of
-   * `max_pending_records`) wait, and at shutdown.
+   * `max_pending_records`) wait, and at shutdown. `left`: {@link mergeWaitLeft}, > 0.
    */
-  private async mergeWait(p: Partition): Promise<void> {
-    const left = this.mergeWaitLeft(p);
-    if (left <= 0) return;
+  private async mergeWait(p: Partition, left: number): Promise<void> {
     const signal = this.abandon.signal;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -284,7 +282,8 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     const width = this.cfg.max_in_flight ?? 4;
     while (p.ready.length && !this.abandon.signal.aborted) {
       // Only when it has to: a send that need not wait starts now (synchronously from cut()).
-      if (failures === 0 && this.mergeWaitLeft(p) > 0) await this.mergeWait(p);
+      const left = failures === 0 ? this.mergeWaitLeft(p) : 0;
+      if (left > 0) await this.mergeWait(p, left);
       p.lastSend = performance.now();
       this.coalesce(p);
       const wave = p.ready.slice(0, width);
