@@ -198,22 +198,26 @@ function cpuChild(stage: Stage, requests: number): { usPerCall: number; checksum
   return { usPerCall: (t.user + t.system) / (rounds(stage) * requests * CALLS_PER_REQUEST), checksum };
 }
 
-/** Instructions executed by `node --predictable --expose-gc <this file> --child <stage> <requests>`. */
-function count(stage: Stage, requests: number): Promise<number> {
+/** Runs a child to its end: its exit code, stdout and stderr. */
+function runChild(cmd: string, argv: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const argv = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', '--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests)];
-    const p = spawn('valgrind', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
+    const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
-    p.on('close', (code) => {
-      const m = /I\s+refs:\s+([\d,]+)/.exec(err);
-      if (code !== 0 || !m || !/^checksum \d+/m.test(out)) reject(new Error(`valgrind ${stage} ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`));
-      else resolve(Number(m[1]!.replace(/,/g, '')));
-    });
+    p.on('close', (code) => resolve({ code, out, err }));
   });
+}
+
+/** Instructions executed by `node --predictable --expose-gc <this file> --child <stage> <requests>`. */
+async function count(stage: Stage, requests: number): Promise<number> {
+  const argv = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', '--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests)];
+  const { code, out, err } = await runChild('valgrind', argv);
+  const m = /I\s+refs:\s+([\d,]+)/.exec(err);
+  if (code !== 0 || !m || !/^checksum \d+/m.test(out)) throw new Error(`valgrind ${stage} ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`);
+  return Number(m[1]!.replace(/,/g, ''));
 }
 
 /** Runs `jobs` at most `width` at a time (instruction counts do not depend on what runs beside them). */
@@ -282,21 +286,12 @@ export interface CpuResult {
 const hasTaskset = (): boolean => spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
 
 /** CPU µs per call of one `node --expose-gc <this file> --child <stage> --requests N --cpu` (pinned to `core` if given). */
-function cpuOnce(stage: Stage, requests: number, core: number | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const argv = ['--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests), '--cpu'];
-    const p = core === undefined ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', String(core), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const m = /^cpu-us-per-call ([\d.]+) checksum \d+$/m.exec(out);
-      if (code !== 0 || !m) reject(new Error(`${stage} --cpu ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`));
-      else resolve(Number(m[1]));
-    });
-  });
+async function cpuOnce(stage: Stage, requests: number, core: number | undefined): Promise<number> {
+  const argv = ['--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests), '--cpu'];
+  const { code, out, err } = core === undefined ? await runChild(process.execPath, argv) : await runChild('taskset', ['-c', String(core), process.execPath, ...argv]);
+  const m = /^cpu-us-per-call ([\d.]+) checksum \d+$/m.exec(out);
+  if (code !== 0 || !m) throw new Error(`${stage} --cpu ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`);
+  return Number(m[1]);
 }
 
 /**
