@@ -111,7 +111,28 @@ async function fileWriteProbe(files = 200): Promise<number> {
   return (c.user + c.system) / files;
 }
 
+/** Collectors not yet stopped: killed when this process exits, so that a failed scenario leaves none running. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Starts a collector on free ports. A port found free can be taken before the collector binds it
+ * (an outgoing connection's local port comes from the same range): a collector that exits before
+ * it is ready is started again on other ports, twice at most.
+ */
 async function startCollector(opts: { workers?: number; core?: string } = {}): Promise<Collector> {
+  for (let attempt = 1; ; attempt++) {
+    const c = await startCollectorOnce(opts);
+    if (c) return c;
+    if (attempt === 3) throw new Error('collector exited before it was ready, three times (its error is above)');
+    process.stderr.write('collector exited before it was ready; starting it again on other ports\n');
+  }
+}
+
+/** One try of {@link startCollector}: null when the collector exited before it was ready. */
+async function startCollectorOnce(opts: { workers?: number; core?: string }): Promise<Collector | null> {
   const dir = mkdtempSync(join(runRoot, 'collector-'));
   const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
   const argv = [join(buildRoot, 'src', 'cli.js'), 'run', '--config', join(repoRoot, 'pipeline.yaml'), ...(opts.workers ? ['--workers', String(opts.workers)] : [])];
@@ -132,6 +153,8 @@ async function startCollector(opts: { workers?: number; core?: string } = {}): P
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const adminUrl = `http://127.0.0.1:${admin}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -141,19 +164,53 @@ async function startCollector(opts: { workers?: number; core?: string } = {}): P
     } catch {
       /* not yet */
     }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('collector did not become ready');
+    if (child.exitCode !== null) return null;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('collector did not become ready within 60 s');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   // With taskset the child is taskset's exec'd node: same pid.
   return { child, pid: child.pid!, url: `http://127.0.0.1:${http}/v1/traces`, admin: adminUrl, out: join(dir, 'out'), dir };
 }
 
+/**
+ * The collector's /metrics text. Tried twice: a keep-alive connection left idle during a load can
+ * be closed by the collector just as it is used again ("other side closed").
+ */
+async function metricsText(c: Collector): Promise<string> {
+  try {
+    return await (await fetch(`${c.admin}/metrics`)).text();
+  } catch {
+    return await (await fetch(`${c.admin}/metrics`)).text();
+  }
+}
+
 /** Sum of a metric's samples in the collector's /metrics text. */
 async function metricSum(c: Collector, name: string): Promise<number> {
-  const text = await (await fetch(`${c.admin}/metrics`)).text();
+  const text = await metricsText(c);
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
+}
+
+/** The collector's garbage collections so far (prom-client's `nodejs_gc_duration_seconds`), by kind. */
+async function gcStats(c: Collector): Promise<Record<'major' | 'minor' | 'incremental', { count: number; seconds: number }>> {
+  const text = await metricsText(c);
+  const out = { major: { count: 0, seconds: 0 }, minor: { count: 0, seconds: 0 }, incremental: { count: 0, seconds: 0 } };
+  for (const line of text.split('\n')) {
+    const m = /^spanmeter_nodejs_gc_duration_seconds_(count|sum)\{kind="(major|minor|incremental)"\} (\S+)$/.exec(line);
+    if (m) out[m[2] as keyof typeof out][m[1] === 'count' ? 'count' : 'seconds'] = Number(m[3]);
+  }
+  return out;
+}
+
+/** What the collector's collections cost between two {@link gcStats}, for a row's detail. */
+function gcDelta(a: Awaited<ReturnType<typeof gcStats>>, b: Awaited<ReturnType<typeof gcStats>>): { majorCount: number; majorMs: number; incrementalMs: number; minorCount: number; minorMs: number; text: string } {
+  const ms = (k: keyof typeof a) => Math.round((b[k].seconds - a[k].seconds) * 1000);
+  const d = { majorCount: b.major.count - a.major.count, majorMs: ms('major'), incrementalMs: ms('incremental'), minorCount: b.minor.count - a.minor.count, minorMs: ms('minor') };
+  return { ...d, text: `${d.majorCount} full collections (${d.majorMs} ms, and ${d.incrementalMs} ms of incremental marking), ${d.minorCount} scavenges (${d.minorMs} ms)` };
 }
 
 /**
@@ -288,34 +345,38 @@ async function main() {
     const probe = await fileWriteProbe();
     const c = await startCollector({ core: '0' });
     const cpu0 = treeStats(c.pid);
+    const gc0 = await gcStats(c);
     const r = load(c, { core: 1, concurrency: 8 });
     const drain = await drainSeconds(c, BATCH_SIZE);
     const work = cpuWork(r, drain, cpu0, treeStats(c.pid));
+    const gc = gcDelta(gc0, await gcStats(c));
     await stopCollector(c);
     const written = countCalls(c.out);
     // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
     const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
-    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, fileWriteProbeCpuMicros: probe, ...work };
+    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, fileWriteProbeCpuMicros: probe, ...work, gc };
     rows.push({
       scenario: 'max sustained, 1 worker (durable, clean, file, gzip)',
       figure: `${sustained.toLocaleString('en')} calls/s (${(sustained * 3).toLocaleString('en')} spans/s)`,
       target: '≥ 50,000 calls/s',
-      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; ${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector over load and drain; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}; a durable 45 KB file write cost ${Math.round(probe)} µs of CPU in the run's directory just before (bench/README.md: file creation and recent deletions)`,
+      detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; ${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector over load and drain; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}; over load and drain ${gc.text}; a durable 45 KB file write cost ${Math.round(probe)} µs of CPU in the run's directory just before (bench/README.md: file creation and recent deletions)`,
     });
     retire(c);
   }
 
   if (want('latency')) {
     const c = await startCollector({ core: '0' });
+    const gc0 = await gcStats(c);
     const r = load(c, { core: 1, rate: 10_000, concurrency: 16 });
+    const gc = gcDelta(gc0, await gcStats(c));
     const drain = await drainSeconds(c, BATCH_SIZE);
     await stopCollector(c);
-    raw.latency = { ...r, ackedRunIds: undefined, drainSeconds: drain };
+    raw.latency = { ...r, ackedRunIds: undefined, drainSeconds: drain, gc };
     rows.push({
       scenario: 'ack latency at 10,000 calls/s',
       figure: `p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
       target: 'p99 ≤ 20 ms',
-      detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}; backlog worked off ${drain.toFixed(1)} s after the load stopped (≈ 0 when the collector keeps up)`,
+      detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}; backlog worked off ${drain.toFixed(1)} s after the load stopped (≈ 0 when the collector keeps up); during warm-up and load: ${gc.text}`,
     });
     rows.push({ scenario: 'RSS at 10,000 calls/s', figure: `${r.collector?.peakRssMb ?? '?'} MB peak`, target: '≤ 200 MB', detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%` });
     retire(c);
