@@ -245,6 +245,31 @@ describe('durable pipelines (write-ahead log)', () => {
     ]);
   });
 
+  it('times every group commit in spanmeter_wal_commit_duration_seconds, one observation per fdatasync', async () => {
+    const got: string[] = [];
+    const next: Consumer<unknown> = {
+      async consume(data) {
+        got.push((data as MeterRecord[])[0]!.uniqueId ?? '');
+      },
+    };
+    const registry = new Registry();
+    const stage = new DurableStage({ pipeline: 'p', dir: join(root, `commits${n++}`), next, logger: pino({ level: 'silent' }), registry, syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 1 << 20, checkpointIntervalMs: 10 });
+    await stage.start();
+    for (let i = 0; i < 5; i++) await stage.consume([rec(i)]);
+    for (let i = 0; i < 200 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 5));
+    await stage.shutdown(Date.now() + 5000);
+    await stage.finalize();
+    assert.equal(got.length, 5);
+    const text = await registry.metrics();
+    const syncs = Number(/^spanmeter_wal_syncs_total\{pipeline="p"\} (\d+)$/m.exec(text)?.[1]);
+    const observed = Number(/^spanmeter_wal_commit_duration_seconds_count\{pipeline="p"\} (\d+)$/m.exec(text)?.[1]);
+    // Five appends awaited one after another: five commits at least (the shutdown may add none).
+    assert.ok(syncs >= 5, `syncs ${syncs}`);
+    assert.equal(observed, syncs);
+    const sum = Number(/^spanmeter_wal_commit_duration_seconds_sum\{pipeline="p"\} (\S+)$/m.exec(text)?.[1]);
+    assert.ok(sum > 0 && sum < 60, `sum ${sum}`);
+  });
+
   it('moves a record it cannot decode (a newer format) to the dead-letter folder, bytes intact, and forwards the rest', { timeout: 60_000 }, async () => {
     const got: string[] = [];
     const next: Consumer<unknown> = {

@@ -15,7 +15,7 @@
  *   checkpoint moves and covered segments are deleted.
  */
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
@@ -49,6 +49,13 @@ function createMetrics(registry: Registry) {
     unsafe: new Gauge({ name: 'spanmeter_wal_unsafe_records', help: 'Log records not yet durable downstream (after the checkpoint).', labelNames, registers: [registry] }),
     appended: new Counter({ name: 'spanmeter_wal_appended_records_total', help: 'Log records appended (one per accepted request chunk).', labelNames, registers: [registry] }),
     syncs: new Counter({ name: 'spanmeter_wal_syncs_total', help: 'fdatasync calls (group commits).', labelNames, registers: [registry] }),
+    commitSeconds: new Histogram({
+      name: 'spanmeter_wal_commit_duration_seconds',
+      help: 'Time of a group commit: writing the appended records and their fdatasync. Every acknowledgement waits for one (and for the one running when its records arrived); a slow disk shows here before it shows in receiver latency.',
+      labelNames,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full.', labelNames, registers: [registry] }),
     truncated: new Counter({ name: 'spanmeter_wal_recovery_truncated_bytes_total', help: 'Bytes of torn or corrupt log tail cut off during recovery.', labelNames, registers: [registry] }),
     deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records moved to the dead-letter folder: downstream rejected them permanently, or this build cannot decode them (a log written by a newer version).', labelNames, registers: [registry] }),
@@ -117,7 +124,7 @@ export class DurableStage implements Consumer<unknown> {
   }
 
   private async open(): Promise<void> {
-    const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes });
+    const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes, onCommit: (seconds) => this.m.commitSeconds.observe(this.labels, seconds) });
     this.wal = wal;
     const r = wal.recovery;
     if (r.problems.length) {

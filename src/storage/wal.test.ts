@@ -41,6 +41,31 @@ describe('write-ahead log', () => {
     await wal.close();
   });
 
+  it('reports each group commit that reached the disk (time, records, bytes); a throwing callback fails nothing', async () => {
+    const commits: { seconds: number; records: number; bytes: number }[] = [];
+    const wal = await WriteAheadLog.open({ dir: newDir(), syncDelayMs: 5, onCommit: (seconds, records, bytes) => commits.push({ seconds, records, bytes }) });
+    await Promise.all([wal.append([p('ab'), p('cde')]), wal.append([p('f')])]);
+    assert.equal(commits.length, wal.syncs);
+    assert.equal(commits.reduce((n, c) => n + c.records, 0), 3);
+    assert.equal(commits.reduce((n, c) => n + c.bytes, 0), 3 * HEADER_BYTES + 6);
+    for (const c of commits) assert.ok(c.seconds > 0 && c.seconds < 60, `commit took ${c.seconds} s`);
+    await wal.close();
+
+    const throwing = await WriteAheadLog.open({
+      dir: newDir(),
+      onCommit: () => {
+        throw new Error('metrics broke');
+      },
+    });
+    assert.deepEqual(await throwing.append([p('x')]), { first: 1, last: 1 });
+    assert.deepEqual(await throwing.append([p('y')]), { first: 2, last: 2 });
+    assert.deepEqual(await readAll(throwing), [
+      { seq: 1, text: 'x' },
+      { seq: 2, text: 'y' },
+    ]);
+    await throwing.close();
+  });
+
   it('survives a restart: continues the sequence and replays what is after the checkpoint', async () => {
     const dir = newDir();
     let wal = await WriteAheadLog.open({ dir, segmentBytes: 64 });

@@ -35,6 +35,11 @@ export interface WalOptions {
   budget?: DiskBudget;
   /** Largest single record accepted (default 64 MiB). */
   maxRecordBytes?: number;
+  /**
+   * Called after each group commit that reached the disk: the seconds from the start of its write
+   * to the end of its fdatasync, and the records and bytes it made durable (for metrics).
+   */
+  onCommit?: (seconds: number, records: number, bytes: number) => void;
 }
 
 export interface WalEntry {
@@ -214,20 +219,32 @@ export class WriteAheadLog {
         }
         ranges.push({ first, last: this.nextSeq - 1 });
       }
+      const started = performance.now();
       await writeAll(active.fh, buffers, active.seg.bytes);
       await active.fh.datasync();
       this.syncs++;
+      const seconds = (performance.now() - started) / 1000;
       active.seg.bytes += bytes;
       active.seg.lastSeq = this.nextSeq - 1;
       this.durableSeq = this.nextSeq - 1;
       this.opts.budget?.add(bytes);
       batch.forEach((a, i) => a.resolve(ranges[i]!));
+      this.reportCommit(seconds, buffers.length / 2, bytes);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       // The active segment may hold a partial write now: start a new one for later appends;
       // recovery truncates the torn tail. Sequence numbers of the failed batch are not reused.
       await this.closeActive().catch(() => undefined);
       for (const a of batch) a.reject(new Error(`write-ahead log append failed: ${err.message}`, { cause: err }));
+    }
+  }
+
+  /** {@link WalOptions.onCommit}, which must not turn a commit that reached the disk into a failure. */
+  private reportCommit(seconds: number, records: number, bytes: number): void {
+    try {
+      this.opts.onCommit?.(seconds, records, bytes);
+    } catch {
+      // metrics only
     }
   }
 
