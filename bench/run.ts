@@ -195,22 +195,65 @@ async function metricSum(c: Collector, name: string): Promise<number> {
   return sum;
 }
 
-/** The collector's garbage collections so far (prom-client's `nodejs_gc_duration_seconds`), by kind. */
-async function gcStats(c: Collector): Promise<Record<'major' | 'minor' | 'incremental', { count: number; seconds: number }>> {
-  const text = await metricsText(c);
-  const out = { major: { count: 0, seconds: 0 }, minor: { count: 0, seconds: 0 }, incremental: { count: 0, seconds: 0 } };
-  for (const line of text.split('\n')) {
-    const m = /^spanmeter_nodejs_gc_duration_seconds_(count|sum)\{kind="(major|minor|incremental)"\} (\S+)$/.exec(line);
-    if (m) out[m[2] as keyof typeof out][m[1] === 'count' ? 'count' : 'seconds'] = Number(m[3]);
-  }
-  return out;
+type GcKind = 'major' | 'minor' | 'incremental';
+/** What the collector's own metrics say so far: its garbage collections and its log's group commits. */
+interface CollectorStats {
+  /** prom-client's `nodejs_gc_duration_seconds`, by kind. */
+  gc: Record<GcKind, { count: number; seconds: number }>;
+  /** `spanmeter_wal_commit_duration_seconds`: count, sum and cumulative bucket counts by upper bound. */
+  commits: { count: number; seconds: number; le: Map<string, number> };
 }
 
-/** What the collector's collections cost between two {@link gcStats}, for a row's detail. */
-function gcDelta(a: Awaited<ReturnType<typeof gcStats>>, b: Awaited<ReturnType<typeof gcStats>>): { majorCount: number; majorMs: number; incrementalMs: number; minorCount: number; minorMs: number; text: string } {
-  const ms = (k: keyof typeof a) => Math.round((b[k].seconds - a[k].seconds) * 1000);
-  const d = { majorCount: b.major.count - a.major.count, majorMs: ms('major'), incrementalMs: ms('incremental'), minorCount: b.minor.count - a.minor.count, minorMs: ms('minor') };
-  return { ...d, text: `${d.majorCount} full collections (${d.majorMs} ms, and ${d.incrementalMs} ms of incremental marking), ${d.minorCount} scavenges (${d.minorMs} ms)` };
+async function collectorStats(c: Collector): Promise<CollectorStats> {
+  const text = await metricsText(c);
+  const gc: CollectorStats['gc'] = { major: { count: 0, seconds: 0 }, minor: { count: 0, seconds: 0 }, incremental: { count: 0, seconds: 0 } };
+  const commits: CollectorStats['commits'] = { count: 0, seconds: 0, le: new Map() };
+  for (const line of text.split('\n')) {
+    let m = /^spanmeter_nodejs_gc_duration_seconds_(count|sum)\{kind="(major|minor|incremental)"\} (\S+)$/.exec(line);
+    if (m) {
+      gc[m[2] as GcKind][m[1] === 'count' ? 'count' : 'seconds'] = Number(m[3]);
+      continue;
+    }
+    // One pipeline in the bench's configuration; summed in case of more.
+    m = /^spanmeter_wal_commit_duration_seconds_(count|sum|bucket)\{(?:le="([^"]+)",)?pipeline="[^"]*"\} (\S+)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === 'count') commits.count += Number(m[3]);
+    else if (m[1] === 'sum') commits.seconds += Number(m[3]);
+    else if (m[2] !== undefined) commits.le.set(m[2], (commits.le.get(m[2]) ?? 0) + Number(m[3]));
+  }
+  return { gc, commits };
+}
+
+/** What happened between two {@link collectorStats}, for a row's detail: collections, then the log's group commits. */
+function statsDelta(a: CollectorStats, b: CollectorStats): {
+  majorCount: number;
+  majorMs: number;
+  incrementalMs: number;
+  minorCount: number;
+  minorMs: number;
+  commits: number;
+  commitMeanMs: number;
+  commitsOver10ms: number;
+  commitsOver25ms: number;
+  text: string;
+} {
+  const ms = (k: GcKind) => Math.round((b.gc[k].seconds - a.gc[k].seconds) * 1000);
+  const d = { majorCount: b.gc.major.count - a.gc.major.count, majorMs: ms('major'), incrementalMs: ms('incremental'), minorCount: b.gc.minor.count - a.gc.minor.count, minorMs: ms('minor') };
+  const commits = b.commits.count - a.commits.count;
+  const over = (le: string) => commits - ((b.commits.le.get(le) ?? 0) - (a.commits.le.get(le) ?? 0));
+  const c = {
+    commits,
+    commitMeanMs: commits > 0 ? Math.round(((b.commits.seconds - a.commits.seconds) / commits) * 1e4) / 10 : 0,
+    commitsOver10ms: over('0.01'),
+    commitsOver25ms: over('0.025'),
+  };
+  return {
+    ...d,
+    ...c,
+    text:
+      `${d.majorCount} full collections (${d.majorMs} ms, and ${d.incrementalMs} ms of incremental marking), ${d.minorCount} scavenges (${d.minorMs} ms); ` +
+      `${c.commits} group commits of the log (write + fdatasync), mean ${c.commitMeanMs} ms, ${c.commitsOver10ms} over 10 ms, ${c.commitsOver25ms} over 25 ms`,
+  };
 }
 
 /**
@@ -345,11 +388,11 @@ async function main() {
     const probe = await fileWriteProbe();
     const c = await startCollector({ core: '0' });
     const cpu0 = treeStats(c.pid);
-    const gc0 = await gcStats(c);
+    const stats0 = await collectorStats(c);
     const r = load(c, { core: 1, concurrency: 8 });
     const drain = await drainSeconds(c, BATCH_SIZE);
     const work = cpuWork(r, drain, cpu0, treeStats(c.pid));
-    const gc = gcDelta(gc0, await gcStats(c));
+    const gc = statsDelta(stats0, await collectorStats(c));
     await stopCollector(c);
     const written = countCalls(c.out);
     // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
@@ -366,9 +409,9 @@ async function main() {
 
   if (want('latency')) {
     const c = await startCollector({ core: '0' });
-    const gc0 = await gcStats(c);
+    const stats0 = await collectorStats(c);
     const r = load(c, { core: 1, rate: 10_000, concurrency: 16 });
-    const gc = gcDelta(gc0, await gcStats(c));
+    const gc = statsDelta(stats0, await collectorStats(c));
     const drain = await drainSeconds(c, BATCH_SIZE);
     await stopCollector(c);
     raw.latency = { ...r, ackedRunIds: undefined, drainSeconds: drain, gc };
@@ -409,10 +452,12 @@ async function main() {
     // in steps of 10 % of that figure up to 150 %, until it falls behind.
     if (max && args.rates === undefined) for (const f of [1.1, 1.2, 1.3, 1.4, 1.5]) rates.push(Math.round((max * f) / 500) * 500);
     if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates: want calls/s as whole numbers separated by commas, got ${args.rates}`);
-    const steps: { rate: number; achieved: number; cpuPercent: number | undefined; p99: number; drainS: number; logDrainS: number; keptUp: boolean; written: number; acked: number }[] = [];
+    const steps: { rate: number; achieved: number; cpuPercent: number | undefined; p99: number; drainS: number; logDrainS: number; keptUp: boolean; written: number; acked: number; gc: ReturnType<typeof statsDelta> }[] = [];
     for (const rate of rates) {
       const c = await startCollector({ core: '0' });
+      const stats0 = await collectorStats(c);
       const r = load(c, { core: 1, rate, concurrency: 32 });
+      const gc = statsDelta(stats0, await collectorStats(c));
       const { log: logDrainS, all: drainS } = await drainTimes(c, BATCH_SIZE, 60);
       await stopCollector(c);
       const written = countCalls(c.out);
@@ -422,7 +467,7 @@ async function main() {
       // second, and everything delivered within a second plus merge_wait (the batch processor
       // holds the last batches back for up to merge_wait, to merge them).
       const keptUp = r.callsPerS >= rate * 0.95 && r.requestsRefused === 0 && r.requestsFailed === 0 && logDrainS <= 1 && drainS <= 1 + MERGE_WAIT_S;
-      steps.push({ rate, achieved: r.callsPerS, cpuPercent: r.collector?.cpuPercent, p99: r.latencyMs.p99, drainS, logDrainS, keptUp, written, acked: r.callsAckedTotal });
+      steps.push({ rate, achieved: r.callsPerS, cpuPercent: r.collector?.cpuPercent, p99: r.latencyMs.p99, drainS, logDrainS, keptUp, written, acked: r.callsAckedTotal, gc });
       if (!keptUp) break;
     }
     raw.ceiling = steps;
@@ -433,7 +478,7 @@ async function main() {
       target: '≥ 50,000 calls/s',
       detail:
         (max && args.rates === undefined ? `rates as fractions of the max row's ${max.toLocaleString('en')}; ` : '') +
-        steps.map((x) => `${x.rate.toLocaleString('en')}/s: ${x.keptUp ? 'kept up' : 'fell behind'} (acknowledged ${x.achieved.toLocaleString('en')}/s, CPU ${x.cpuPercent ?? '?'}%, p99 ${x.p99} ms, log backlog gone ${Number.isFinite(x.logDrainS) ? `${x.logDrainS.toFixed(1)} s` : "not within 60 s"} and all delivered ${Number.isFinite(x.drainS) ? `${x.drainS.toFixed(1)} s` : 'not within 60 s'} after, output ${x.written} of ${x.acked} calls${x.written === x.acked ? ' ✔' : ' ✘'})`).join('; ') +
+        steps.map((x) => `${x.rate.toLocaleString('en')}/s: ${x.keptUp ? 'kept up' : 'fell behind'} (acknowledged ${x.achieved.toLocaleString('en')}/s, CPU ${x.cpuPercent ?? '?'}%, p99 ${x.p99} ms; under load ${x.gc.majorCount} full collections (${x.gc.majorMs} ms), ${x.gc.minorCount} scavenges (${x.gc.minorMs} ms), group commits mean ${x.gc.commitMeanMs} ms, ${x.gc.commitsOver10ms} of ${x.gc.commits} over 10 ms; log backlog gone ${Number.isFinite(x.logDrainS) ? `${x.logDrainS.toFixed(1)} s` : "not within 60 s"} and all delivered ${Number.isFinite(x.drainS) ? `${x.drainS.toFixed(1)} s` : 'not within 60 s'} after, output ${x.written} of ${x.acked} calls${x.written === x.acked ? ' ✔' : ' ✘'})`).join('; ') +
         (best && best === steps[steps.length - 1] ? '; the highest rate tried (--rates)' : ''),
     });
   }
