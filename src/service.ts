@@ -194,6 +194,7 @@ export class Service {
       } finally {
         this.series.stop();
         await this.admin?.stop();
+        this.metrics.close();
         this.state = 'stopped';
         this.logger.info('spanmeter stopped');
       }

@@ -1,0 +1,85 @@
+/**
+ * Event-loop delay gauges that mean what their names say.
+ *
+ * Node's `monitorEventLoopDelay({ resolution })` runs a timer every `resolution` ms and records the
+ * time between two of its firings, i.e. the resolution itself plus any delay. prom-client's default
+ * `nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds` report those values as they are,
+ * so at the collector's 100 ms resolution an idle collector showed a "p99 lag" of ~0.1 s and every
+ * figure was 0.1 s too high (the same finding as open-telemetry/opentelemetry-js-contrib#2794; the
+ * Elastic APM agent subtracts the resolution too). These gauges keep prom-client's names and
+ * subtract the resolution (never below 0): a loop that is never late reads 0.
+ *
+ * The values cover the time since the previous scrape (the histogram is reset at each one, as
+ * prom-client's was). Node does not record the first interval after a reset, so a block that starts
+ * within one interval of a scrape is missed (the next scrape's `nodejs_eventloop_lag_seconds` still
+ * sees a block in progress). A timer of `resolution` ms keeps sampling while the collector idles;
+ * 100 ms keeps that cost at ten wake-ups a second.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { Gauge, type Registry } from 'prom-client';
+
+/** The statistics reported, by the suffix of their metric name. */
+export const EVENT_LOOP_DELAY_STATS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+export type EventLoopDelayStat = (typeof EVENT_LOOP_DELAY_STATS)[number];
+
+/** The metric name of a statistic: prom-client's, with the given prefix. */
+export const eventLoopDelayMetricName = (prefix: string, stat: EventLoopDelayStat): string => `${prefix}nodejs_eventloop_lag_${stat}_seconds`;
+
+/**
+ * Seconds of delay from a snapshot of the histogram (nanoseconds, resolution included), or null
+ * when it holds no sample (nothing to say since the last scrape).
+ */
+export function delayStats(h: Pick<IntervalHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile'>, resolutionMs: number): Record<EventLoopDelayStat, number> | null {
+  if (!(h.count > 0)) return null;
+  const beyond = (ns: number) => Math.max(0, ns / 1e9 - resolutionMs / 1e3);
+  return {
+    min: beyond(h.min),
+    max: beyond(h.max),
+    mean: beyond(h.mean),
+    // A spread, not a delay: the resolution is not in it.
+    stddev: Number.isFinite(h.stddev) ? h.stddev / 1e9 : 0,
+    p50: beyond(h.percentile(50)),
+    p90: beyond(h.percentile(90)),
+    p99: beyond(h.percentile(99)),
+  };
+}
+
+/**
+ * Registers the seven gauges in `registry` (replacing any of the same name, such as prom-client's
+ * defaults) and starts the histogram behind them; returns a function that stops it.
+ */
+export function registerEventLoopDelay(registry: Registry, prefix: string, resolutionMs: number): () => void {
+  const h = monitorEventLoopDelay({ resolution: resolutionMs });
+  h.enable();
+  const gauges = {} as Record<EventLoopDelayStat, Gauge>;
+  const help: Record<EventLoopDelayStat, string> = {
+    min: 'The smallest event-loop delay since the last scrape, in seconds beyond the 100 ms sampling interval (0: never late).',
+    max: 'The largest event-loop delay since the last scrape, in seconds beyond the sampling interval: the longest the loop was blocked.',
+    mean: 'The mean event-loop delay since the last scrape, in seconds beyond the sampling interval.',
+    stddev: 'The standard deviation of the event-loop delays since the last scrape, in seconds.',
+    p50: 'The median event-loop delay since the last scrape, in seconds beyond the sampling interval.',
+    p90: 'The 90th percentile of the event-loop delays since the last scrape, in seconds beyond the sampling interval.',
+    p99: 'The 99th percentile of the event-loop delays since the last scrape, in seconds beyond the sampling interval. A long block counts as one sample, however long it is: read max beside it.',
+  };
+  for (const stat of EVENT_LOOP_DELAY_STATS) {
+    const name = eventLoopDelayMetricName(prefix, stat);
+    registry.removeSingleMetric(name);
+    gauges[stat] = new Gauge({
+      name,
+      help: help[stat].replace('the 100 ms sampling interval', `the ${resolutionMs} ms sampling interval`),
+      registers: [registry],
+      // The first gauge's collect sets all seven from one snapshot, then starts a new window.
+      ...(stat === 'min'
+        ? {
+            collect() {
+              const s = delayStats(h, resolutionMs);
+              h.reset();
+              if (!s) return;
+              for (const k of EVENT_LOOP_DELAY_STATS) gauges[k].set(s[k]);
+            },
+          }
+        : {}),
+    });
+  }
+  return () => h.disable();
+}
