@@ -124,7 +124,7 @@ export class DurableStage implements Consumer<unknown> {
   }
 
   private async open(): Promise<void> {
-    const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes, onCommit: (seconds) => this.m.commitSeconds.observe(this.labels, seconds) });
+    const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes, onCommit: (seconds) => this.onCommit(seconds) });
     this.wal = wal;
     const r = wal.recovery;
     if (r.problems.length) {
@@ -326,12 +326,13 @@ export class DurableStage implements Consumer<unknown> {
     this.m.bytes.set(this.labels, wal.bytes);
     this.m.backlog.set(this.labels, wal.lastSeq - this.forwardedSeq);
     this.m.unsafe.set(this.labels, wal.lastSeq - wal.checkpoint);
-    const syncs = wal.syncs;
-    const delta = syncs - this.syncsSeen;
-    if (delta > 0) this.m.syncs.inc(this.labels, delta);
-    this.syncsSeen = syncs;
   }
-  private syncsSeen = 0;
+
+  /** A group commit reached the disk: counted and timed as it happens. */
+  private onCommit(seconds: number): void {
+    this.m.syncs.inc(this.labels);
+    this.m.commitSeconds.observe(this.labels, seconds);
+  }
 
   /** Status for `spanmeter status` / the admin endpoint. */
   status(): Record<string, unknown> {

@@ -53,7 +53,7 @@ export function registerEventLoopDelay(registry: Registry, prefix: string, resol
   h.enable();
   const gauges = {} as Record<EventLoopDelayStat, Gauge>;
   const help: Record<EventLoopDelayStat, string> = {
-    min: 'The smallest event-loop delay since the last scrape, in seconds beyond the 100 ms sampling interval (0: never late).',
+    min: `The smallest event-loop delay since the last scrape, in seconds beyond the ${resolutionMs} ms sampling interval (0: never late).`,
     max: 'The largest event-loop delay since the last scrape, in seconds beyond the sampling interval: the longest the loop was blocked.',
     mean: 'The mean event-loop delay since the last scrape, in seconds beyond the sampling interval.',
     stddev: 'The standard deviation of the event-loop delays since the last scrape, in seconds.',
@@ -66,7 +66,7 @@ export function registerEventLoopDelay(registry: Registry, prefix: string, resol
     registry.removeSingleMetric(name);
     gauges[stat] = new Gauge({
       name,
-      help: help[stat].replace('the 100 ms sampling interval', `the ${resolutionMs} ms sampling interval`),
+      help: help[stat],
       registers: [registry],
       // The first gauge's collect sets all seven from one snapshot, then starts a new window.
       ...(stat === 'min'
