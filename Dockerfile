@@ -22,6 +22,7 @@ COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors
 COPY exporters ./exporters
+COPY integrations ./integrations
 # Component unit tests import test helpers, so the full tree must type-check; compiled tests are
 # removed afterwards and never reach the runtime image.
 COPY test ./test

@@ -15,7 +15,7 @@ import type { CreateSettings } from '../src/component.js';
 import type { LlmCall } from '../src/data/llm-call.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
 import type { SpanBatch } from '../src/data/span.js';
-import { sloToLlmCall } from '../src/litellm/slo.js';
+import { sloToLlmCall } from '../integrations/litellm/slo.js';
 import { fromOtlpJson } from '../src/otlp/json.js';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
 import amberfloFactory, { type AmberfloConfig } from '../processors/amberflo/index.js';

@@ -59,7 +59,7 @@ import { contentSuffix, recordsJsonBytes, stableGzip } from '../src/output/encod
 import { decodeOtlpProto } from '../src/otlp/index.js';
 import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
-import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
+import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES } from '../integrations/litellm/span.js';
 import { LitellmProcessor } from '../processors/litellm/index.js';
 import { Template } from './loadgen.js';
 

@@ -18,7 +18,7 @@ describe('hidden classes of LLM calls across the write-ahead log', () => {
     // decoded with the receiver's projection, converted until the code is optimised.
     const script = `
       const { LitellmProcessor } = await import(${url('../processors/litellm/index.js')});
-      const { SPAN_ATTRIBUTES } = await import(${url('../processors/litellm/convert.js')});
+      const { SPAN_ATTRIBUTES } = await import(${url('../integrations/litellm/span.js')});
       const { decodeOtlpProto } = await import(${url('../src/otlp/index.js')});
       const { encodeRecord, decodeRecord } = await import(${url('../src/storage/codec.js')});
       const { Template } = await import(${url('../bench/loadgen.js')});

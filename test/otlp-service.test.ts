@@ -12,7 +12,7 @@ import { Service } from '../src/service.js';
 import { decodeOtlpJson, encodeOtlpProto } from '../src/otlp/index.js';
 import otlpFactory, { type OtlpReceiver } from '../receivers/otlp/index.js';
 import litellmFactory from '../processors/litellm/index.js';
-import { SPAN_ATTRIBUTES } from '../processors/litellm/convert.js';
+import { SPAN_ATTRIBUTES } from '../integrations/litellm/span.js';
 import type { LlmCall } from '../src/data/llm-call.js';
 import { spanCount, type SpanBatch } from '../src/data/span.js';
 import { request } from '../receivers/otlp/testing.js';

@@ -9,7 +9,7 @@ import { defineFactory } from '../../src/component.js';
 import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
-import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
+import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
 import { DedupWindow, type IdBatch } from './dedup.js';
 
 export interface LitellmConfig {

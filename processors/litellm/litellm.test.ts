@@ -13,7 +13,7 @@ import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
 import { DedupWindow } from './dedup.js';
-import { SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from './convert.js';
+import { SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8')));

@@ -9,8 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { BackpressureError, defineFactory, type Consumer, type CreateSettings, type Receiver } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
-import { sloToLlmCall } from '../../src/litellm/slo.js';
-import { parseSloDocument } from '../../src/litellm/slo-files.js';
+import { sloToLlmCall } from '../../integrations/litellm/slo.js';
+import { parseSloDocument } from '../../integrations/litellm/slo-files.js';
 import { expandPaths } from './files.js';
 import { readPayloadFile } from './read.js';
 

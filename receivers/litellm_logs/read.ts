@@ -7,7 +7,7 @@ import { open, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { isGzip, parseSloDocument, SloDocumentError } from '../../src/litellm/slo-files.js';
+import { isGzip, parseSloDocument, SloDocumentError } from '../../integrations/litellm/slo-files.js';
 
 export type FileEvent = { item: unknown } | { bad: string };
 

@@ -7,7 +7,7 @@ import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 import type { LlmCall } from '../data/llm-call.js';
 import { llmCall } from '../../test/helpers/llm-call.js';
-import { sloToLlmCall } from '../litellm/slo.js';
+import { sloToLlmCall } from '../../integrations/litellm/slo.js';
 import { fileURLToPath } from 'node:url';
 import { repoRootOf } from '../repo-root.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';

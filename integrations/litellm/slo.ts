@@ -5,7 +5,7 @@
  * usage from `metadata.usage_object`, region host from the top-level `api_base`, sku/platform from
  * `model_map_information.model_map_value`, errors from `error_information`.
  */
-import type { LlmCall, LlmError } from '../data/llm-call.js';
+import type { LlmCall, LlmError } from '../../src/data/llm-call.js';
 import { isDict, pyRound, pyStr, pyTruthy, secondsToNanos, usageFromObject, type Dict } from './values.js';
 
 /** The payload cannot be turned into an LLM call; the message says why. */

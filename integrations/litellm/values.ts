@@ -3,7 +3,7 @@
  * truthiness, Python `round()`, dict access, usage extraction from `usage_object`, and the
  * decoding of `metadata.*` span values.
  */
-import type { LlmUsage } from '../data/llm-call.js';
+import type { LlmUsage } from '../../src/data/llm-call.js';
 import { parsePythonLiteral, pyToJson } from './pyliteral.js';
 
 export type Dict = Record<string, unknown>;

@@ -4,7 +4,7 @@
  */
 import type { LlmCall, LlmError, LlmUsage } from '../../src/data/llm-call.js';
 import type { AttrValue, Attributes, Span } from '../../src/data/span.js';
-import { decodeMetadataValue, isDict, pyStr, pyTruthy, usageFromMetadataValue, type Dict } from '../../src/litellm/values.js';
+import { decodeMetadataValue, isDict, pyStr, pyTruthy, usageFromMetadataValue, type Dict } from './values.js';
 
 /** `metadata.<key>` attributes read into an LlmCall. */
 const METADATA_KEYS = [
