@@ -78,7 +78,7 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
       await amberflo.consume(cs);
     },
   };
-  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', { dedup: { window: '10m', max_entries: dedup ? 100_000 : 0 } }, metrics), counting);
+  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', { dedup: { window: '10m', max_entries: dedup ? 100_000 : 0 }, genai: true }, metrics), counting);
   // Pre-build inputs outside the timed loop.
   const batches: SpanBatch[] = source === 'spans' ? Array.from({ length: 20 }, () => spanBatch(5)) : [];
   const sloBatch = Array.from({ length: 10 }, () => slos).flat();

@@ -59,7 +59,7 @@ import { contentSuffix, recordsJsonBytes, stableGzip } from '../src/output/encod
 import { decodeOtlpProto } from '../src/otlp/index.js';
 import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
-import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES } from '../integrations/litellm/span.js';
+import { SPAN_ATTRIBUTES, SPAN_SELECTORS } from '../integrations/litellm/span.js';
 import { LitellmProcessor } from '../processors/litellm/index.js';
 import { Template } from './loadgen.js';
 
@@ -96,7 +96,7 @@ function settle(): void {
 function prepareStage(stage: Stage): (requests: number) => number {
   const template = new Template(CALLS_PER_REQUEST);
   const bodies = Array.from({ length: INPUTS }, (_, i) => template.instance(i).body);
-  const projection = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: LLM_CALL_ATTRIBUTE };
+  const projection = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: SPAN_SELECTORS };
   const batches = (): SpanBatch[] => bodies.map((b) => decodeOtlpProto(b, projection));
   const calls = (): LlmCall[][] => batches().map((b) => LitellmProcessor.convert(b));
   switch (stage) {

@@ -60,11 +60,11 @@ export interface Consumer<T> {
    */
   readonly spanAttributes?: ReadonlySet<string> | undefined;
   /**
-   * For `spans` consumers that declare {@link spanAttributes}: an attribute (one of those) without
-   * which this consumer, and everything after it, ignores a span. A receiver may then leave such
-   * spans out of the batch, counting them in `SpanBatch.omitted`. Undefined: every span is read.
+   * For `spans` consumers that declare {@link spanAttributes}: attributes (among those) without
+   * all of which this consumer, and everything after it, ignores a span. A receiver may then leave
+   * such spans out of the batch, counting them in `SpanBatch.omitted`. Undefined: every span is read.
    */
-  readonly spanSelector?: string | undefined;
+  readonly spanSelector?: ReadonlySet<string> | undefined;
 }
 
 /** Lifecycle shared by every component instance. Both methods must be idempotent. */

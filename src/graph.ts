@@ -62,9 +62,16 @@ export function fanout<T>(consumers: Consumer<T>[]): Consumer<T> {
   };
 }
 
-function commonSpanSelector(consumers: Consumer<unknown>[]): string | undefined {
+/** A span may be left out only when every branch ignores it: the union of their selectors, or none. */
+function commonSpanSelector(consumers: Consumer<unknown>[]): ReadonlySet<string> | undefined {
   const first = consumers[0]?.spanSelector;
-  return consumers.every((c) => c.spanSelector === first) ? first : undefined;
+  if (consumers.every((c) => c.spanSelector === first)) return first;
+  const out = new Set<string>();
+  for (const c of consumers) {
+    if (c.spanSelector === undefined) return undefined;
+    for (const k of c.spanSelector) out.add(k);
+  }
+  return out;
 }
 
 function unionOfSpanAttributes(consumers: Consumer<unknown>[]): ReadonlySet<string> | undefined {
@@ -101,7 +108,7 @@ export class SwitchConsumer implements Consumer<unknown> {
   get spanAttributes(): ReadonlySet<string> | undefined {
     return this.target.spanAttributes;
   }
-  get spanSelector(): string | undefined {
+  get spanSelector(): ReadonlySet<string> | undefined {
     return this.target.spanSelector;
   }
 }

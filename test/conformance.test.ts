@@ -108,7 +108,7 @@ processors:
 exporters:
   test_capture:
 service:
-  data_dir: ${join(tmp, 'data')}
+  data_dir: ${file.replace(/\.yaml$/, '.data')}
   pipelines:
     conformance:
       receivers: [${receiverId}]

@@ -134,7 +134,7 @@ ${enrichYaml}
 exporters:
   test_capture:
 service:
-  data_dir: ${join(tmp, 'data')}
+  data_dir: ${join(tmp, `data-${Math.random().toString(36).slice(2)}`)}
   pipelines:
     conformance:
       receivers: [test_span_source]

@@ -18,13 +18,13 @@ describe('hidden classes of LLM calls across the write-ahead log', () => {
     // decoded with the receiver's projection, converted until the code is optimised.
     const script = `
       const { LitellmProcessor } = await import(${url('../processors/litellm/index.js')});
-      const { SPAN_ATTRIBUTES } = await import(${url('../integrations/litellm/span.js')});
+      const { SPAN_ATTRIBUTES, SPAN_SELECTORS } = await import(${url('../integrations/litellm/span.js')});
       const { decodeOtlpProto } = await import(${url('../src/otlp/index.js')});
       const { encodeRecord, decodeRecord } = await import(${url('../src/storage/codec.js')});
       const { Template } = await import(${url('../bench/loadgen.js')});
       const template = new Template(170);
       const bodies = [0, 1, 2, 3].map((i) => template.instance(i).body);
-      const opts = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: 'llm.request.type' };
+      const opts = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: SPAN_SELECTORS };
       const convert = (i) => LitellmProcessor.convert(decodeOtlpProto(bodies[i % 4], opts));
       for (let i = 0; i < 50; i++) convert(i);
       const bytes = encodeRecord(convert(0));

@@ -44,11 +44,11 @@ function projected(o: Outcome): Outcome {
   };
 }
 
-/** The selector of the span-selection checks: a wanted key the generators draw. */
-const SELECTOR = 'team-1';
+/** The selector of the span-selection checks: wanted keys the generators draw (a span with either is kept). */
+const SELECTOR: ReadonlySet<string> = new Set(['team-1', 'gen_ai.usage.prompt_tokens']);
 
 /**
- * {@link projected}, and the spans without a non-null {@link SELECTOR} attribute left out and counted
+ * {@link projected}, and the spans without any non-null {@link SELECTOR} attribute left out and counted
  * in `omitted` (with both ids, or without one), as the decoder does with `spanSelector`.
  */
 function selected(o: Outcome): Outcome {
@@ -57,8 +57,10 @@ function selected(o: Outcome): Outcome {
   let valid = 0;
   let invalid = 0;
   const chosen = (sp: Span) => {
-    const v = sp.attributes[SELECTOR];
-    if (v !== undefined && v !== null) return true;
+    for (const k of SELECTOR) {
+      const v = sp.attributes[k];
+      if (v !== undefined && v !== null) return true;
+    }
     if (sp.traceId !== '' && sp.spanId !== '') valid++;
     else invalid++;
     return false;

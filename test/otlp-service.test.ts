@@ -12,7 +12,7 @@ import { Service } from '../src/service.js';
 import { decodeOtlpJson, encodeOtlpProto } from '../src/otlp/index.js';
 import otlpFactory, { type OtlpReceiver } from '../receivers/otlp/index.js';
 import litellmFactory from '../processors/litellm/index.js';
-import { SPAN_ATTRIBUTES } from '../integrations/litellm/span.js';
+import { SPAN_ATTRIBUTES, SPAN_SELECTORS } from '../integrations/litellm/span.js';
 import type { LlmCall } from '../src/data/llm-call.js';
 import { spanCount, type SpanBatch } from '../src/data/span.js';
 import { request } from '../receivers/otlp/testing.js';
@@ -97,7 +97,7 @@ exporters:
   test_capture/calls:
   test_capture/spans:
 service:
-  data_dir: ${dir}
+  data_dir: ${join(dir, `data-${spansToo}`)}
   pipelines:
     metering:
       receivers: [otlp]
@@ -118,7 +118,7 @@ ${spansToo ? '    forward:\n      receivers: [otlp]\n      exporters: [test_capt
         assert.equal(rx.spanAttributes === undefined, spansToo);
         if (!spansToo) assert.deepEqual([...rx.spanAttributes!].sort(), [...SPAN_ATTRIBUTES].sort());
         // Spans that are not LLM calls are not built unless another pipeline takes them.
-        assert.equal(rx.spanSelector, spansToo ? undefined : 'llm.request.type');
+        assert.equal(rx.spanSelector, spansToo ? undefined : SPAN_SELECTORS);
         const res = await request(`http://${rx.boundAddresses().http}/v1/traces`, { headers: { 'content-type': 'application/x-protobuf' }, body });
         assert.equal(res.status, 200);
         // Counted the same either way: spans accepted, examined by litellm, and dropped as not LLM calls.

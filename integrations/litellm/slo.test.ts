@@ -44,7 +44,7 @@ describe('StandardLoggingPayload → LlmCall', () => {
 
   it('errors from error_information; an empty error_class means success', () => {
     const c = sloToLlmCall({ ...fixture(), error_information: { error_class: 'ProxyException', error_code: '', error_message: 'no', llm_provider: '', traceback: 'x' } });
-    assert.deepEqual(c.error, { type: 'ProxyException', code: '', message: 'no', provider: '', traceback: 'x' });
+    assert.deepEqual(c.error, { type: 'ProxyException', code: '', message: 'no', provider: '', traceback: 'x', limitSubject: null, limitRate: null, limitValue: null, guardrail: null });
     assert.equal(sloToLlmCall({ ...fixture(), error_information: null }).error, null);
   });
 

@@ -6,6 +6,7 @@
  * `model_map_information.model_map_value`, errors from `error_information`.
  */
 import type { LlmCall, LlmError } from '../../src/data/llm-call.js';
+import { classifyError } from './errors.js';
 import { isDict, pyRound, pyStr, pyTruthy, secondsToNanos, usageFromObject, type Dict } from './values.js';
 
 /** The payload cannot be turned into an LLM call; the message says why. */
@@ -43,7 +44,9 @@ export function sloToLlmCall(slo: unknown): LlmCall {
 
   return {
     source: 'slo',
+    layout: 'litellm.slo',
     id,
+    callId: nonEmpty(slo.litellm_call_id),
     traceId: null,
     spanId: null,
     startTimeUnixNano: secondsToNanos(start),
@@ -82,11 +85,11 @@ export function sloToLlmCall(slo: unknown): LlmCall {
 
 function errorFrom(ei: unknown): LlmError | null {
   if (!isDict(ei) || !pyTruthy(ei.error_class)) return null;
-  return {
+  return classifyError({
     type: strOrNull(ei.error_class),
     code: strOrNull(ei.error_code),
     message: strOrNull(ei.error_message),
     provider: strOrNull(ei.llm_provider),
     traceback: strOrNull(ei.traceback),
-  };
+  });
 }

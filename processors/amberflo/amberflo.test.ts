@@ -13,6 +13,7 @@ import { llmCall as call } from '../../test/helpers/llm-call.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import { LitellmProcessor } from '../litellm/index.js';
 import factory, { parseBool, type AmberfloConfig } from './index.js';
+import { classifyError } from '../../integrations/litellm/errors.js';
 import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from './mapping.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
@@ -142,7 +143,7 @@ describe('amberflo mapping: fixtures (compat vs clean)', () => {
 });
 
 describe('amberflo mapping: rules', () => {
-  const err = (e: Partial<NonNullable<LlmCall['error']>>) => errorDetails(call({ error: { type: 'X', code: null, message: null, provider: null, traceback: null, ...e } }));
+  const err = (e: Partial<NonNullable<LlmCall['error']>>) => errorDetails(call({ error: classifyError({ type: 'X', code: null, message: null, provider: null, traceback: null, ...e }) }));
   it('error details: LiteLLM 429 (tpm), guardrails, ProxyException → 401, missing code → unknown', () => {
     assert.deepEqual(err({ code: '429', message: '429: Rate limit exceeded for team: t1. Limit type: tokens. Current limit: 1000, Remaining: 0.' }), {
       class: 'X',
@@ -221,7 +222,7 @@ const llmCall: fc.Arbitrary<{ c: LlmCall; hostedEnv: string }> = fc
     cachedReadTokens: tokens,
     cacheCreationTokens: tokens,
     error: fc.option(
-      fc.record({ type: anyStr, code: fc.option(fc.constantFrom('429', '400', '500', '', 'x/y'), { nil: null }), message: anyStr, provider: anyStr, traceback: anyStr }),
+      fc.record({ type: anyStr, code: fc.option(fc.constantFrom('429', '400', '500', '', 'x/y'), { nil: null }), message: anyStr, provider: anyStr, traceback: anyStr }).map(classifyError),
       { nil: null },
     ),
     hostedEnv: fc.string({ minLength: 1, maxLength: 300, unit: 'binary' }),
@@ -272,7 +273,7 @@ describe('amberflo mapping cache', () => {
       userId: str,
       keyMetadata: fc.constantFrom<Record<string, unknown> | null>(null, { business_unit_id: 'bu' }, { business_unit_id: 3 }, { business_unit_id: '' }),
       teamMetadata: fc.constantFrom<Record<string, unknown> | null>(null, { business_unit_id: 'tbu' }),
-      error: fc.constantFrom<LlmCall['error']>(null, { type: 'RateLimitError', code: '429', message: 'Rate limit reached for m on requests per min (RPM): Limit 5', provider: 'openai', traceback: null }, { type: 'X', code: null, message: null, provider: null, traceback: null }),
+      error: fc.constantFrom<LlmCall['error']>(null, classifyError({ type: 'RateLimitError', code: '429', message: 'Rate limit reached for m on requests per min (RPM): Limit 5', provider: 'openai', traceback: null }), classifyError({ type: 'X', code: null, message: null, provider: null, traceback: null })),
       promptTokens: fc.nat({ max: 50 }),
       cachedReadTokens: fc.nat({ max: 50 }),
       mode: fc.constantFrom<'compat' | 'clean'>('compat', 'clean'),

@@ -56,12 +56,6 @@ export const GATEWAY = 'litellm';
 /** Region from the api_base host, by platform: which host label holds it (callback `_resolve_region`). */
 const REGION_HOST_LABEL: Record<string, number> = { bedrock: 1, azure: 0, google: 0 };
 
-const OPENAI_429 = /Rate limit reached .* on .*\(([^:]+)\): Limit (\d+)/;
-const LITELLM_429 = /Rate limit exceeded for (\w+):.+Limit type: (\w+).+Current limit: (\d+)/;
-const GUARDRAILS: [prefix: string, kind: string][] = [
-  ["400: {'error': 'Content blocked: ", 'litellm-content-filter'],
-  ["400: {'error': 'Violated OpenAI moderation policy'", 'openai-moderation'],
-];
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -136,38 +130,20 @@ export function region(call: LlmCall, platform: string | null, mode: Mode): stri
   return GLOBAL;
 }
 
-/** Callback `_extract_error_details`. */
+/**
+ * Callback `_extract_error_details`: the error's class and code, and the rate limit or guardrail
+ * the source's integration classified (integrations/litellm/errors.ts).
+ */
 export function errorDetails(call: LlmCall): Dims | null {
   const e = call.error;
   if (!e) return null;
   const d: Dims = { class: e.type ?? UNKNOWN, code: e.code };
-  if (e.code === '429') {
-    const message = e.message ?? '';
-    if (e.provider === 'openai') {
-      const m = OPENAI_429.exec(message);
-      if (m) {
-        d.subject = 'provider';
-        d.rate = m[1].toLowerCase();
-        d.limit = m[2];
-      }
-    } else {
-      const m = LITELLM_429.exec(message);
-      if (m) {
-        d.subject = m[1];
-        d.rate = m[2] === 'requests' ? 'rpm' : 'tpm';
-        d.limit = m[3];
-      }
-    }
-  } else if (e.code === '400') {
-    const message = e.message ?? '';
-    for (const [prefix, kind] of GUARDRAILS) {
-      if (message.startsWith(prefix)) {
-        d.guardrail = kind;
-        break;
-      }
-    }
+  if (e.limitSubject !== null || e.limitRate !== null || e.limitValue !== null) {
+    d.subject = e.limitSubject;
+    d.rate = e.limitRate;
+    d.limit = e.limitValue;
   }
-  if (e.type === 'ProxyException' && (e.traceback ?? '').includes('_can_object_call_model')) d.code = '401';
+  if (e.guardrail !== null) d.guardrail = e.guardrail;
   if (!truthy(d.code)) d.code = UNKNOWN;
   return d;
 }

@@ -113,6 +113,31 @@ export class DedupWindow {
     this.evict(now);
   }
 
+  /**
+   * Remembers an id as first seen at `stampMs` (a journal's entry read back after a restart);
+   * ignored when that is already outside the window.
+   */
+  restore(stampMs: number, w: Uint32Array, o: number): void {
+    if (this.maxEntries <= 0) return;
+    const now = this.now();
+    if (now - stampMs > this.windowMs) return;
+    const old = this.find(w, o);
+    if (old >= 0) this.remove(old);
+    this.insert(stampMs, w, o);
+    this.evict(now);
+  }
+
+  /** The ids remembered, oldest first, each with the time it was first seen (for a journal's compaction). */
+  *entries(): Generator<{ stampMs: number; words: Uint32Array }> {
+    const cap = this.ringSlot.length;
+    for (let i = 0; i < this.ringLen; i++) {
+      const at = (this.ringHead + i) % cap;
+      const slot = this.ringSlot[at]!;
+      if (this.state[slot] !== USED || this.serial[slot] !== this.ringSerial[at]) continue;
+      yield { stampMs: this.stamp[slot]!, words: this.words.subarray(slot * WORDS, slot * WORDS + WORDS) };
+    }
+  }
+
   /** A batch of ids hashed with this window's seed. */
   batch(capacity: number): IdBatch {
     return new IdBatch(capacity, this.seed);
@@ -265,6 +290,45 @@ export function parseIds(traceId: string, spanId: string, out: Uint32Array, o: n
   return traceId.length === 32 && spanId.length === 16 && hexWords(traceId, 0, 4, out, o) && hexWords(spanId, 0, 2, out, o + 4);
 }
 
+const UUID = /^[a-z]:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** Tag words of keys (in place of a span id): "ca11" and the key's kind letter. */
+const KEY_TAG = 0xca11ca11;
+
+/**
+ * Six words for a de-duplication key `<kind>:<value>`: the value's 128 bits when it is a UUID, else
+ * a 128-bit hash of it (four independent 32-bit lanes over its UTF-16 units), then the tag.
+ */
+export function keyWords(key: string, out: Uint32Array, o: number): void {
+  if (UUID.test(key)) {
+    const hex = key.slice(2).replace(/-/g, '').toLowerCase();
+    hexWords(hex, 0, 4, out, o);
+  } else {
+    let a = 0x811c9dc5;
+    let b = 0x01000193;
+    let c = 0x9e3779b1;
+    let d = 0x85ebca6b;
+    for (let i = 0; i < key.length; i++) {
+      const ch = key.charCodeAt(i);
+      a = Math.imul(a ^ ch, 0x01000193);
+      b = Math.imul(b ^ ch, 0xcc9e2d51) ^ (b >>> 15);
+      c = Math.imul(c ^ ch, 0x1b873593) + (c >>> 13);
+      d = Math.imul(d ^ ch, 0xc2b2ae35) ^ (d >>> 16);
+    }
+    out[o] = fmix(a ^ key.length) >>> 0;
+    out[o + 1] = fmix(b ^ a) >>> 0;
+    out[o + 2] = fmix(c ^ b) >>> 0;
+    out[o + 3] = fmix(d ^ c) >>> 0;
+  }
+  out[o + 4] = KEY_TAG;
+  out[o + 5] = key.charCodeAt(0) >>> 0;
+}
+
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /** Whether the id in `a` at word offset `p` is the one in `b` at `o`. */
 function sameId(a: Uint32Array, p: number, b: Uint32Array, o: number): boolean {
   return a[p] === b[o] && a[p + 1] === b[o + 1] && a[p + 2] === b[o + 2] && a[p + 3] === b[o + 3] && a[p + 4] === b[o + 4] && a[p + 5] === b[o + 5];
@@ -318,6 +382,19 @@ export class IdBatch {
   stage(traceId: string, spanId: string): boolean {
     this.free = -1;
     return this.staged < this.words.length && parseIds(traceId, spanId, this.words, this.staged);
+  }
+
+  /**
+   * Stages a call's de-duplication key (see `dedupKey` in integrations/litellm) as the next id: a
+   * UUID as its 128 bits, any other key as a 128-bit hash of it, beside a tag that no span id
+   * takes, so keys and (traceId, spanId) pairs never meet.
+   */
+  stageKey(key: string): boolean {
+    this.free = -1;
+    const o = this.staged;
+    if (o >= this.words.length) return false;
+    keyWords(key, this.words, o);
+    return true;
   }
 
   /** The staged id's word offset (for {@link DedupWindow.hasAt}). */

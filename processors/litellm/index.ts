@@ -1,35 +1,51 @@
 /**
- * `litellm` processor: `spans` → `llm_calls`. Selects LiteLLM's LLM-call spans by the presence of
- * `llm.request.type` (MAPPING.md §1.1), converts each to one {@link LlmCall}, drops exact
- * duplicates within a bounded (traceId, spanId) window, and counts everything else.
+ * `litellm` processor: `spans` → `llm_calls`. A thin adapter over integrations/litellm: reads each
+ * span's layout (LiteLLM v1 in all its placements, LiteLLM OTel v2, other GenAI-convention
+ * instrumentations), converts every LLM call to one {@link LlmCall}, fills team and key facts from
+ * other spans of the same request, drops duplicates, and counts, logs and shows every span that
+ * looks like an LLM call but cannot be billed.
  */
+import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import type { Consumer, ConsumeContext, CreateSettings, Processor } from '../../src/component.js';
 import { defineFactory } from '../../src/component.js';
 import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
-import type { SpanBatch } from '../../src/data/span.js';
-import { LLM_CALL_ATTRIBUTE, SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
+import type { Span, SpanBatch } from '../../src/data/span.js';
+import {
+  SPAN_ATTRIBUTES,
+  SPAN_SELECTORS,
+  classifySpan,
+  dedupKey,
+  identityOf,
+  joinIdentity,
+  spanToLlmCall,
+  type Identity,
+  type Verdict,
+} from '../../integrations/litellm/span.js';
 import { DedupWindow, type IdBatch } from './dedup.js';
+import { DedupJournal } from './journal.js';
 
 export interface LitellmConfig {
   dedup: {
     window: string;
     max_entries: number;
   };
+  /** Whether spans of other GenAI instrumentations (not LiteLLM's) are billed. */
+  genai: boolean;
 }
 
 const configSchema = {
   type: 'object',
   additionalProperties: false,
-  description: 'Turns LiteLLM OTel spans into normalised LLM-call records.',
+  description: "Turns LiteLLM's OTel spans (every layout) and GenAI-convention spans into normalised LLM-call records.",
   properties: {
     dedup: {
       type: 'object',
       additionalProperties: false,
-      description: 'De-duplication of spans by (traceId, spanId): drops LiteLLM duplicates and OTLP retry re-sends.',
+      description: 'De-duplication of calls by LiteLLM call id (successes), response id, or (traceId, spanId); remembered across restarts.',
       properties: {
-        window: { ...durationSchema, description: 'How long a (traceId, spanId) is remembered, e.g. "10m".' },
+        window: { ...durationSchema, description: 'How long an id is remembered, e.g. "10m".' },
         max_entries: {
           type: 'integer',
           minimum: 0,
@@ -37,26 +53,47 @@ const configSchema = {
         },
       },
     },
+    genai: {
+      type: 'boolean',
+      description:
+        'Bill GenAI-convention spans of other instrumentations (OpenLLMetry, OpenLIT, OTel OpenAI/Bedrock/Vertex). Such a span in a trace that also has a LiteLLM call is never billed.',
+    },
   },
 };
 
-function metric(registry: Registry, name: string, help: string): Counter<'processor' | 'pipeline'> {
+function metric(registry: Registry, name: string, help: string, labelNames: string[] = ['processor', 'pipeline']): Counter<string> {
   const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<'processor' | 'pipeline'>;
-  return new Counter({ name, help, labelNames: ['processor', 'pipeline'], registers: [registry] });
+  if (existing) return existing as Counter<string>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+/** How often the same kind of unbillable span is logged (the count in between is in the log line). */
+const UNBILLABLE_LOG_INTERVAL_MS = 60_000;
+
+interface Unbillable {
+  reason: string;
+  count: number;
+  last: { at: string; span: string; traceId: string; spanId: string; detail: string } | null;
 }
 
 export class LitellmProcessor implements Processor<SpanBatch> {
   /** Spans end here (they become LLM calls): only these attributes are ever read. */
   readonly spanAttributes = SPAN_ATTRIBUTES;
-  /** Spans without `llm.request.type` produce nothing here: a receiver need not build them (they are counted). */
-  readonly spanSelector = LLM_CALL_ATTRIBUTE;
+  /** Spans with none of these attributes produce nothing here: a receiver need not build them (they are counted). */
+  readonly spanSelector = SPAN_SELECTORS;
   private readonly dedup: DedupWindow;
+  private journal: DedupJournal | null = null;
   private readonly labels: { processor: string; pipeline: string };
-  private readonly spansSeen: Counter<'processor' | 'pipeline'>;
-  private readonly callsOut: Counter<'processor' | 'pipeline'>;
-  private readonly droppedAttrSpans: Counter<'processor' | 'pipeline'>;
+  private readonly spansSeen: Counter<string>;
+  private readonly callsOut: Counter<string>;
+  private readonly droppedAttrSpans: Counter<string>;
+  private readonly byLayout: Counter<string>;
+  private readonly unbillableSpans: Counter<string>;
+  private readonly identityJoined: Counter<string>;
   private warnedDropped = false;
+  private readonly unbillable = new Map<string, Unbillable>();
+  private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
+  private readonly totals = { spans: 0, calls: 0, duplicates: 0, layouts: {} as Record<string, number> };
 
   constructor(
     private readonly settings: CreateSettings<LitellmConfig>,
@@ -65,91 +102,194 @@ export class LitellmProcessor implements Processor<SpanBatch> {
     const c = settings.config.dedup;
     this.dedup = new DedupWindow(parseDuration(c.window), c.max_entries);
     this.labels = { processor: settings.id, pipeline: settings.pipeline ?? '' };
-    this.spansSeen = metric(settings.registry, 'spanmeter_litellm_spans_seen_total', 'Spans the litellm processor examined (billing or not).');
-    this.callsOut = metric(settings.registry, 'spanmeter_litellm_llm_calls_total', 'LLM calls the litellm processor emitted.');
+    const r = settings.registry;
+    this.spansSeen = metric(r, 'spanmeter_litellm_spans_seen_total', 'Spans the litellm processor examined (billing or not).');
+    this.callsOut = metric(r, 'spanmeter_litellm_llm_calls_total', 'LLM calls the litellm processor emitted.');
     this.droppedAttrSpans = metric(
-      settings.registry,
+      r,
       'spanmeter_litellm_spans_with_dropped_attributes_total',
-      'LLM-call spans with droppedAttributesCount > 0 (LiteLLM evicted attributes; metadata.* may be missing).',
+      'LLM-call spans with droppedAttributesCount > 0 (the SDK evicted attributes; metadata.* may be missing).',
     );
+    this.byLayout = metric(r, 'spanmeter_litellm_calls_by_layout_total', 'LLM calls by the span layout they were read from (litellm.v1.root, litellm.v2, genai, ...).', [
+      'processor',
+      'pipeline',
+      'layout',
+    ]);
+    this.unbillableSpans = metric(
+      r,
+      'spanmeter_litellm_unbillable_spans_total',
+      'Spans that look like LLM calls (GenAI operation, token usage or a LiteLLM call id) but could not be billed, by reason.',
+      ['processor', 'pipeline', 'reason'],
+    );
+    this.identityJoined = metric(r, 'spanmeter_litellm_identity_joined_total', 'LLM calls whose team or key facts were taken from another span of the same request.');
   }
 
-  /** Pure conversion of one batch, without de-duplication (used by tests and the benchmark). */
+  async start(): Promise<void> {
+    // With a write-ahead log after this stage, acknowledged calls survive a restart: so do their ids.
+    if (!this.settings.storage?.durable || this.dedup.maxEntries <= 0 || this.journal) return;
+    this.journal = new DedupJournal(join(this.settings.dataDir, 'dedup.journal'), this.dedup, this.settings.logger);
+    const restored = this.journal.open();
+    if (restored) this.settings.logger.info({ ids: restored }, 'litellm: de-duplication ids restored from the journal');
+  }
+
+  async shutdown(): Promise<void> {
+    this.journal?.close();
+    this.journal = null;
+  }
+
+  /** Pure conversion of one batch, without de-duplication or joins (tests and the benchmark). */
   static convert(batch: SpanBatch): LlmCall[] {
     const out: LlmCall[] = [];
-    for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) if (isLlmCallSpan(span)) out.push(spanToLlmCall(span));
+    for (const rs of batch.resourceSpans)
+      for (const ss of rs.scopeSpans)
+        for (const span of ss.spans) {
+          const v = classifySpan(span);
+          if (v.kind === 'call') out.push(spanToLlmCall(span, v.layout));
+        }
     return out;
+  }
+
+  /** What `spanmeter status` and the status page show for this processor. */
+  status(): Record<string, unknown> {
+    return {
+      spans: this.totals.spans,
+      calls: this.totals.calls,
+      duplicates: this.totals.duplicates,
+      layouts: { ...this.totals.layouts },
+      unbillable: Object.fromEntries([...this.unbillable].map(([k, u]) => [k, { count: u.count, last: u.last }])),
+    };
   }
 
   /** Not async: the span batch is converted now and not kept referenced while downstream works. */
   consume(batch: SpanBatch, ctx?: ConsumeContext): Promise<void> {
-    const calls: LlmCall[] = [];
-    let spans = 0;
-    for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
-    // The calls' ids, parsed once: duplicates within the batch, the window's lookup, and (once
-    // downstream accepted the calls) the window's new entries. Ids of another shape than the
-    // decoders give (never remembered by the window) are told apart within the batch by key.
-    const ids = this.dedup.batch(spans);
-    let odd: Set<string> | null = null;
-    // Spans the receiver left out: not LLM calls (see spanSelector), counted as if examined here.
-    let seen = batch.omitted?.valid ?? 0;
-    let other = seen;
-    let duplicates = 0;
+    const spans: Span[] = [];
+    for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push(span);
+    // First pass: what each span is, which traces have a LiteLLM call, and identity on other spans.
+    const verdicts: (Verdict | null)[] = new Array<Verdict | null>(spans.length);
+    let litellmTraces: Set<string> | null = null;
+    let identities: Map<string, Identity> | null = null;
     let invalid = 0;
-    for (const rs of batch.resourceSpans) {
-      for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans) {
-          seen++;
-          if (!isLlmCallSpan(span)) {
-            other++;
-            continue;
-          }
-          // Spans without ids (invalid, but seen) are never treated as duplicates of each other.
-          let staged = false;
-          let oddKey: string | null = null;
-          if (span.traceId && span.spanId) {
-            if (ids.stage(span.traceId, span.spanId)) {
-              staged = true;
-              if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
-                duplicates++;
-                continue;
-              }
-            } else {
-              oddKey = `${span.traceId}/${span.spanId}`;
-              if (odd?.has(oddKey)) {
-                duplicates++;
-                continue;
-              }
-            }
-          }
-          let call: LlmCall;
-          try {
-            call = spanToLlmCall(span);
-          } catch (err) {
-            invalid++;
-            this.settings.logger.warn({ err, traceId: span.traceId, spanId: span.spanId }, 'litellm: cannot convert an LLM-call span; dropped');
-            continue;
-          }
-          if (staged) ids.add();
-          else if (oddKey !== null) (odd ??= new Set()).add(oddKey);
-          if (span.droppedAttributesCount > 0) {
-            this.droppedAttrSpans.inc(this.labels);
-            if (!this.warnedDropped) {
-              this.warnedDropped = true;
-              this.settings.logger.warn(
-                { traceId: span.traceId, spanId: span.spanId, droppedAttributesCount: span.droppedAttributesCount },
-                'litellm: an LLM-call span lost attributes to the SDK limit (metadata.* such as key alias or team may be missing); raise OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT or turn off message logging in LiteLLM. Logged once; see spanmeter_litellm_spans_with_dropped_attributes_total',
-              );
-            }
-          }
-          calls.push(call);
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      let v: Verdict;
+      try {
+        v = classifySpan(span);
+      } catch (err) {
+        verdicts[i] = null;
+        invalid++;
+        this.settings.logger.warn({ err, traceId: span.traceId, spanId: span.spanId }, 'litellm: cannot read a span; dropped');
+        continue;
+      }
+      verdicts[i] = v;
+      if (v.kind === 'call') {
+        if (v.layout !== 'genai') (litellmTraces ??= new Set()).add(span.traceId);
+      } else if (span.traceId) {
+        let id: Identity | null = null;
+        try {
+          id = identityOf(span);
+        } catch {
+          // A span of the request whose identity cannot be read: nothing to join from it.
+        }
+        if (id !== null) {
+          identities ??= new Map();
+          const had = identities.get(span.traceId);
+          if (had === undefined) identities.set(span.traceId, id);
+          else for (const k in id) if (had[k as keyof Identity] === null) (had as unknown as Record<string, unknown>)[k] = id[k as keyof Identity];
         }
       }
     }
-    this.spansSeen.inc(this.labels, seen);
-    if (other) this.settings.metrics.dropped(other, 'not_llm_call');
-    if (duplicates) this.settings.metrics.dropped(duplicates, 'duplicate');
-    if (invalid) this.settings.metrics.dropped(invalid, 'invalid');
+
+    // The calls' ids, parsed once: duplicates within the batch, the window's lookup, and (once
+    // downstream accepted the calls) the window's new entries. Two per call: (traceId, spanId) and its key.
+    const ids = this.dedup.batch(2 * spans.length);
+    const calls: LlmCall[] = [];
+    let odd: Set<string> | null = null;
+    // Spans the receiver left out: not LLM calls (see spanSelector), counted as if examined here.
+    const omitted = batch.omitted?.valid ?? 0;
+    let other = omitted;
+    let notBilled = 0;
+    let duplicates = 0;
+    let nested = 0;
+    let genaiOff = 0;
+    let joined = 0;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      const v = verdicts[i];
+      if (v === null || v === undefined) continue;
+      if (v.kind === 'other') {
+        if (v.reason === 'not_billed_operation') notBilled++;
+        else other++;
+        continue;
+      }
+      if (v.kind === 'unbillable') {
+        this.noteUnbillable(v.reason, span, v.detail);
+        continue;
+      }
+      if (v.layout === 'genai') {
+        if (!this.settings.config.genai) {
+          genaiOff++;
+          continue;
+        }
+        // The same call seen twice: by LiteLLM, and by an instrumentation of the client it called.
+        if (litellmTraces?.has(span.traceId)) {
+          nested++;
+          continue;
+        }
+      }
+      // Spans without ids (invalid, but seen) are never treated as duplicates of each other.
+      let staged = false;
+      let oddKey: string | null = null;
+      if (span.traceId && span.spanId) {
+        if (ids.stage(span.traceId, span.spanId)) {
+          staged = true;
+          if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
+            duplicates++;
+            continue;
+          }
+        } else {
+          oddKey = `${span.traceId}/${span.spanId}`;
+          if (odd?.has(oddKey)) {
+            duplicates++;
+            continue;
+          }
+        }
+      }
+      let call: LlmCall;
+      try {
+        call = spanToLlmCall(span, v.layout);
+      } catch (err) {
+        invalid++;
+        this.settings.logger.warn({ err, traceId: span.traceId, spanId: span.spanId }, 'litellm: cannot convert an LLM-call span; dropped');
+        continue;
+      }
+      if (staged) ids.add();
+      else if (oddKey !== null) (odd ??= new Set()).add(oddKey);
+      const key = dedupKey(call);
+      if (key !== null && ids.stageKey(key)) {
+        if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
+          duplicates++;
+          continue;
+        }
+        ids.add();
+      }
+      if (identities !== null && span.traceId) {
+        const id = identities.get(span.traceId);
+        if (id !== undefined && joinIdentity(call, id)) joined++;
+      }
+      if (span.droppedAttributesCount > 0) this.noteDroppedAttributes(span);
+      calls.push(call);
+    }
+    this.spansSeen.inc(this.labels, spans.length + omitted);
+    this.totals.spans += spans.length + omitted;
+    this.totals.duplicates += duplicates;
+    const m = this.settings.metrics;
+    if (other) m.dropped(other, 'not_llm_call');
+    if (notBilled) m.dropped(notBilled, 'not_billed_operation');
+    if (duplicates) m.dropped(duplicates, 'duplicate');
+    if (invalid) m.dropped(invalid, 'invalid');
+    if (nested) m.dropped(nested, 'nested_genai_span');
+    if (genaiOff) m.dropped(genaiOff, 'genai_disabled');
+    if (joined) this.identityJoined.inc(this.labels, joined);
     if (!calls.length) return Promise.resolve();
     return this.forward(calls, ids, ctx);
   }
@@ -158,18 +298,56 @@ export class LitellmProcessor implements Processor<SpanBatch> {
     await this.next.consume(calls, ctx);
     // Remember ids only once downstream accepted them: a refused batch must pass when retried.
     this.dedup.addBatch(ids);
+    this.journal?.append(ids, Date.now());
     this.callsOut.inc(this.labels, calls.length);
+    this.totals.calls += calls.length;
+    for (const c of calls) {
+      const layout = c.layout ?? 'unknown';
+      this.totals.layouts[layout] = (this.totals.layouts[layout] ?? 0) + 1;
+      this.byLayout.inc({ ...this.labels, layout });
+    }
+  }
+
+  private noteDroppedAttributes(span: Span): void {
+    this.droppedAttrSpans.inc(this.labels);
+    if (this.warnedDropped) return;
+    this.warnedDropped = true;
+    this.settings.logger.warn(
+      { traceId: span.traceId, spanId: span.spanId, droppedAttributesCount: span.droppedAttributesCount },
+      'litellm: an LLM-call span lost attributes to the SDK limit (metadata.* such as key alias or team may be missing); raise OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT or turn off message logging in LiteLLM. Logged once; see spanmeter_litellm_spans_with_dropped_attributes_total',
+    );
+  }
+
+  /** Counts, remembers for the status page and logs (rate-limited) a span that cannot be billed. */
+  private noteUnbillable(reason: string, span: Span, detail: string): void {
+    this.unbillableSpans.inc({ ...this.labels, reason });
+    this.settings.metrics.dropped(1, reason);
+    const u = this.unbillable.get(reason) ?? { reason, count: 0, last: null };
+    u.count++;
+    u.last = { at: new Date().toISOString(), span: span.name, traceId: span.traceId, spanId: span.spanId, detail };
+    this.unbillable.set(reason, u);
+    const now = Date.now();
+    const logged = this.lastLogged.get(reason);
+    if (logged && now - logged.at < UNBILLABLE_LOG_INTERVAL_MS) {
+      logged.suppressed++;
+      return;
+    }
+    this.lastLogged.set(reason, { at: now, suppressed: 0 });
+    this.settings.logger.warn(
+      { reason, span: span.name, traceId: span.traceId, spanId: span.spanId, similarSinceLastLog: logged?.suppressed ?? 0 },
+      `litellm: a span that looks like an LLM call was not billed: ${detail} (span "${span.name}"); see spanmeter_litellm_unbillable_spans_total. At most one such line per reason a minute`,
+    );
   }
 }
 
 export default defineFactory({
   kind: 'processor',
   type: 'litellm',
-  description: 'LiteLLM OTel spans → one normalised LLM-call record per call (selects spans by llm.request.type; de-duplicates).',
+  description: "LiteLLM OTel spans (every layout) and GenAI-convention spans → one normalised LLM-call record per call (de-duplicated).",
   stability: 'beta',
   consumes: 'spans',
   produces: 'llm_calls',
   configSchema,
-  defaultConfig: (): LitellmConfig => ({ dedup: { window: '10m', max_entries: 100_000 } }),
+  defaultConfig: (): LitellmConfig => ({ dedup: { window: '10m', max_entries: 100_000 }, genai: true }),
   create: (settings: CreateSettings<LitellmConfig>, next: Consumer<LlmCall[]>) => new LitellmProcessor(settings, next),
 });

@@ -13,7 +13,7 @@ import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
 import { DedupWindow } from './dedup.js';
-import { SPAN_ATTRIBUTES, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
+import { SPAN_ATTRIBUTES, SPAN_SELECTORS, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8')));
@@ -67,7 +67,7 @@ describe('litellm processor: span selection and layouts', () => {
 
   it('spans a receiver left out (spanSelector) are counted as examined and not LLM calls', async () => {
     const h = harness();
-    assert.equal(h.proc.spanSelector, 'llm.request.type');
+    assert.equal(h.proc.spanSelector, SPAN_SELECTORS);
     const batch = fixture('openai-cached-tokens.v1.79.otlp.json');
     // As the OTLP receiver hands it over when it builds only the LLM-call spans.
     const only: SpanBatch = {
@@ -160,6 +160,7 @@ describe('litellm processor: fixtures', () => {
     // a different span id, so it is not a duplicate
     const s = again.resourceSpans[0].scopeSpans[0].spans.find((x) => x.name === 'litellm_request')!;
     (s as { spanId: string }).spanId = '00000000000000aa';
+    s.attributes['gen_ai.response.id'] = 'chatcmpl-another-call';
     await h.proc.consume(again);
     assert.equal(h.received.flat().length, 2);
     assert.equal(await h.value('spanmeter_litellm_spans_with_dropped_attributes_total'), 2);
@@ -184,8 +185,13 @@ describe('litellm processor: fixtures', () => {
         message: 'litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
         provider: 'openai',
         traceback: 'Traceback',
+        limitSubject: 'provider',
+        limitRate: 'rpm',
+        limitValue: '500',
+        guardrail: null,
       },
     );
+    assert.equal(c.callId, '4b1c7f0e-2d8a-4f6b-9e3c-5a7d9b1e3f20');
     assert.equal(c.modelMapKey, null);
     assert.equal(c.apiBase, null);
     assert.equal(c.teamId, 'team-c');
@@ -205,9 +211,12 @@ describe('litellm processor: de-duplication', () => {
 
   it('ids of another shape than the decoders give: duplicates dropped within a batch, never remembered across batches', async () => {
     const h = harness();
+    let responses = 0;
     const upper = () => {
       const b = fixture('openai-streaming.v1.79.otlp.json');
       for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) Object.assign(sp, { traceId: sp.traceId.toUpperCase() });
+      // A response id of its own each time: only the (traceId, spanId) pair is the same.
+      for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) if (isLlmCallSpan(sp)) sp.attributes['gen_ai.response.id'] = `chatcmpl-${++responses}`;
       return b;
     };
     const b = upper();
@@ -250,7 +259,9 @@ describe('litellm processor: de-duplication', () => {
     const h = harness();
     const b = fixture('openai-streaming.v1.79.otlp.json');
     for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) Object.assign(s, { traceId: '', spanId: '' });
-    await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...b.resourceSpans] });
+    const c = structuredClone(b);
+    for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) if (isLlmCallSpan(s)) s.attributes['gen_ai.response.id'] = 'chatcmpl-FixStreaming02';
+    await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...c.resourceSpans] });
     assert.equal(h.received.flat().length, 2);
     assert.equal(h.received.flat()[0].id, 'chatcmpl-FixStreaming01');
   });
@@ -491,7 +502,7 @@ describe('litellm processor: robustness', () => {
     assert.equal(c.keyMetadata, null);
     assert.equal(c.modelId, null, 'hidden_params that are not JSON give nothing');
     assert.equal(c.apiBase, null);
-    assert.deepEqual(c.error, { type: null, code: null, message: null, provider: null, traceback: null });
+    assert.deepEqual(c.error, { type: null, code: null, message: null, provider: null, traceback: null, limitSubject: null, limitRate: null, limitValue: null, guardrail: null });
   });
 });
 

@@ -87,7 +87,7 @@ export class OtlpReceiver implements Receiver {
   }
 
   /** The attribute without which the pipelines ignore a span (undefined: none); such spans are not built. */
-  get spanSelector(): string | undefined {
+  get spanSelector(): ReadonlySet<string> | undefined {
     return this.next.spanSelector;
   }
 

@@ -12,10 +12,20 @@ export interface LlmCall {
   /** Where the record came from. */
   source: 'span' | 'slo';
   /**
+   * How the source laid the call out (e.g. `litellm.v1.child`, `litellm.v2`, `genai`, `litellm.slo`):
+   * tells which fields it could carry (see integrations/litellm/README.md). Null when unknown.
+   */
+  layout: string | null;
+  /**
    * Stable identity of the call, used for `uniqueId` (MAPPING.md §1.3):
    * SLO `id`; span: `gen_ai.response.id` ?? `litellm.call_id` ?? `<traceId>-<spanId>`.
    */
   id: string;
+  /**
+   * The gateway's own id of the call (LiteLLM `litellm_call_id`, span `litellm.call_id`), shared by
+   * every record the gateway makes of the call: the de-duplication key. Null when the source has none.
+   */
+  callId: string | null;
   /** OTel ids when the record came from a span (lower-case hex), for de-duplication and tracing. */
   traceId: string | null;
   spanId: string | null;
@@ -128,4 +138,13 @@ export interface LlmError {
   provider: string | null;
   /** Python traceback (`error_information.traceback` / `error.stack_trace`), used to classify errors. */
   traceback: string | null;
+  /**
+   * For a rate-limit refusal: whose limit was hit (`provider`, or the gateway's `key`, `team`,
+   * `user`, ...), which rate (`rpm` | `tpm`) and the limit, as the source's message states them.
+   */
+  limitSubject: string | null;
+  limitRate: string | null;
+  limitValue: string | null;
+  /** For a refusal by a content guardrail: which kind (e.g. `openai-moderation`). */
+  guardrail: string | null;
 }

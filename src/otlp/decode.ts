@@ -41,8 +41,11 @@ let view: DataView = new DataView(new ArrayBuffer(0));
 let deferred: OtlpDecodeError | null = null;
 /** The span attributes to keep (see {@link DecodeOptions.spanAttributes}); null = all. */
 let keep: ReadonlySet<string> | null = null;
-/** The attribute without which a span is left out (see {@link DecodeOptions.spanSelector}); null = none. */
-let select: string | null = null;
+/** The attributes without all of which a span is left out (see {@link DecodeOptions.spanSelector}); null = none. */
+let select: readonly string[] | null = null;
+/** `select` for the last selector set seen (one set per pipeline: computed once, not per request). */
+let selectFor: ReadonlySet<string> | null = null;
+let selectList: readonly string[] | null = null;
 /** Spans left out by `select`, with both ids and without one. */
 let omittedValid = 0;
 let omittedInvalid = 0;
@@ -808,17 +811,14 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
     r.skipType(u, q, f);
   }
   leave(r, parent);
-  if (select !== null) {
-    const v = attributes[select];
-    if (v === undefined || v === null) {
-      // Left out: the ids are checked as below (the same deferred errors), nothing is built.
-      const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
-      const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
-      checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
-      if (t && s) omittedValid++;
-      else omittedInvalid++;
-      return null;
-    }
+  if (select !== null && !selected(attributes, select)) {
+    // Left out: the ids are checked as below (the same deferred errors), nothing is built.
+    const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
+    const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
+    checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
+    if (t && s) omittedValid++;
+    else omittedInvalid++;
+    return null;
   }
   return {
     traceId: hexId(tS, tE, 16, i, j, k, -1, 'traceId'),
@@ -935,11 +935,31 @@ export interface DecodeOptions {
    */
   spanAttributes?: ReadonlySet<string> | undefined;
   /**
-   * With `spanAttributes` (which must contain it): leave out spans whose attribute `spanSelector` is absent
-   * or null (see `Consumer.spanSelector`). They are still read and checked as above, and counted in the
+   * With `spanAttributes` (which must contain them): leave out spans that have none of the attributes of
+   * `spanSelector` (absent or null; see `Consumer.spanSelector`). They are still read and checked as above, and counted in the
    * batch's `omitted` (with both ids, or without one).
    */
-  spanSelector?: string | undefined;
+  spanSelector?: ReadonlySet<string> | undefined;
+}
+
+/** True when the span has at least one of the selector's attributes (not null). */
+function selected(attributes: Attributes, keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) {
+    const v = attributes[keys[i]!];
+    if (v !== undefined && v !== null) return true;
+  }
+  return false;
+}
+
+function selectorList(keep: ReadonlySet<string> | null, selector: ReadonlySet<string> | undefined): readonly string[] | null {
+  if (keep === null || selector === undefined || selector.size === 0) return null;
+  if (selector !== selectFor) {
+    selectFor = selector;
+    selectList = [...selector];
+  }
+  // A selector attribute that is not kept could never be seen: select nothing out then.
+  for (const k of selectList!) if (!keep.has(k)) return null;
+  return selectList;
 }
 
 /**
@@ -951,7 +971,7 @@ export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): Spa
   view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   deferred = null;
   keep = opts?.spanAttributes ?? null;
-  select = keep !== null && opts?.spanSelector !== undefined && keep.has(opts.spanSelector) ? opts.spanSelector : null;
+  select = selectorList(keep, opts?.spanSelector);
   omittedValid = 0;
   omittedInvalid = 0;
   if (keep !== null && keep !== verdictsFor) {

@@ -40,7 +40,9 @@ const json = fc.jsonValue() as fc.Arbitrary<unknown>;
 const dict = fc.oneof(fc.constant(null), fc.dictionary(fc.string(), json, { noNullPrototype: true }));
 const arbCall: fc.Arbitrary<LlmCall> = fc.record({
   source: fc.constantFrom('span' as const, 'slo' as const),
+  layout: str,
   id: fc.string(),
+  callId: str,
   traceId: str,
   spanId: str,
   startTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
@@ -68,7 +70,7 @@ const arbCall: fc.Arbitrary<LlmCall> = fc.record({
   userId: str,
   orgId: str,
   endUser: str,
-  error: fc.oneof(fc.constant(null), fc.record({ type: str, code: str, message: str, provider: str, traceback: str }, { noNullPrototype: true })),
+  error: fc.oneof(fc.constant(null), fc.record({ type: str, code: str, message: str, provider: str, traceback: str, limitSubject: str, limitRate: str, limitValue: str, guardrail: str }, { noNullPrototype: true })),
   guardrails: fc.oneof(fc.constant(null), fc.array(json)),
   requestTags: fc.oneof(fc.constant(null), fc.array(fc.string())),
   responseCost: fc.oneof(fc.constant(null), num),
@@ -170,12 +172,12 @@ describe('llm_calls log records', () => {
   });
 
   it('throw on damaged bytes rather than return other calls', () => {
-    const bytes = encodeLlmCalls([call(), call({ id: 'x', error: { type: 'E', code: '429', message: 'm', provider: 'p', traceback: 't' } })])!;
+    const bytes = encodeLlmCalls([call(), call({ id: 'x', error: { type: 'E', code: '429', message: 'm', provider: 'p', traceback: 't', limitSubject: null, limitRate: null, limitValue: null, guardrail: null } })])!;
     for (let n = 0; n < bytes.length; n++) assert.throws(() => decodeLlmCalls(bytes.subarray(0, n)), RangeError, `cut at ${n}`);
     assert.throws(() => decodeLlmCalls(Buffer.concat([bytes, Buffer.from([0])])), /trailing bytes/);
     const newer = Buffer.from(bytes);
-    newer[1] = 2;
-    assert.throws(() => decodeLlmCalls(newer), /format version 2 is newer/);
+    newer[1] = 3;
+    assert.throws(() => decodeLlmCalls(newer), /format version 3 is not one this build reads/);
   });
 
   it('count the memory of the calls they hold, not their bytes', () => {
@@ -190,7 +192,7 @@ describe('llm_calls log records', () => {
     // Distinct multi-byte texts (3 bytes per character in UTF-8): ~6 MB, past the 256 KiB buffer
     // and the 4 MiB beyond which it is not kept.
     const big = Array.from({ length: 2000 }, (_, i) =>
-      call({ id: `chatcmpl-${i}`, error: { type: 'E', code: '500', message: `€${i}`, provider: 'p', traceback: `${i}:` + '€'.repeat(1000) } }),
+      call({ id: `chatcmpl-${i}`, error: { type: 'E', code: '500', message: `€${i}`, provider: 'p', traceback: `${i}:` + '€'.repeat(1000), limitSubject: null, limitRate: null, limitValue: null, guardrail: null } }),
     );
     const bytes = encodeRecord(big);
     assert.equal(bytes[0], LLM_CALLS_TAG);
@@ -206,7 +208,7 @@ describe('llm_calls log records', () => {
   });
 
   it('do not stop earlier logs being read: calls an earlier version wrote in V8 format still decode', () => {
-    const calls = [call(), call({ id: 'chatcmpl-2', error: { type: 'RateLimitError', code: '429', message: 'm', provider: 'openai', traceback: 't' } })];
+    const calls = [call(), call({ id: 'chatcmpl-2', error: { type: 'RateLimitError', code: '429', message: 'm', provider: 'openai', traceback: 't', limitSubject: null, limitRate: null, limitValue: null, guardrail: null } })];
     assertSame(decodeRecord(serialize(calls)), calls);
   });
 

@@ -15,7 +15,7 @@
  * surrogate, a cycle...) makes
  * {@link encodeLlmCalls} return null, and the caller writes the record in V8's format instead.
  *
- * Layout (little-endian): tag 0x01, format version 1, varint count, then each call's fields in
+ * Layout (little-endian): tag 0x01, format version (see {@link VERSION}), varint count, then each call's fields in
  * {@link FIELDS} order.
  * - string (unique per call: id, ids, times): 0 = null, 1 = u32 byte length + UTF-8 bytes.
  * - string (shared): 0 = null, 1 = new (u32 length + bytes; numbered in order of appearance),
@@ -28,11 +28,15 @@
 import type { LlmCall } from '../data/llm-call.js';
 
 export const LLM_CALLS_TAG = 0x01;
-const VERSION = 1;
+/**
+ * Format 2 added `layout`, `callId` and the error's classification fields. Format 1 records (left
+ * in a log by an earlier build) still decode, with those fields null.
+ */
+const VERSION = 2;
 
 /** The fields of an LlmCall in the order they are written (and in which decoded calls have them). */
 const FIELDS = [
-  'source', 'id', 'traceId', 'spanId', 'startTimeUnixNano', 'endTimeUnixNano', 'startTimeMs', 'durationMs',
+  'source', 'layout', 'id', 'callId', 'traceId', 'spanId', 'startTimeUnixNano', 'endTimeUnixNano', 'startTimeMs', 'durationMs',
   'callType', 'model', 'provider', 'modelMapKey', 'modelMapProvider', 'modelId', 'modelGroup', 'apiBase', 'region',
   'batch', 'n', 'usage', 'keyHash', 'keyAlias', 'keyMetadata', 'teamId', 'teamAlias', 'teamMetadata', 'userId',
   'orgId', 'endUser', 'error', 'guardrails', 'requestTags', 'responseCost', 'stream', 'droppedAttributes',
@@ -42,7 +46,7 @@ type Unlisted = Exclude<keyof LlmCall, (typeof FIELDS)[number]>;
 const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyFieldListed;
 const USAGE_FIELDS = 6;
-const ERROR_FIELDS = 5;
+const ERROR_FIELDS = 9;
 
 /** Strings up to this length are copied character by character when ASCII (longer ones: utf8Write). */
 const ASCII_COPY_MAX = 96;
@@ -220,8 +224,10 @@ function writeCall(w: Writer, c: Record<string, unknown>): void {
   if (source === 'span') w.byte(0);
   else if (source === 'slo') w.byte(1);
   else throw doesNotFit;
+  w.sharedString(c.layout);
   if (typeof c.id !== 'string') throw doesNotFit;
   w.uniqueString(c.id);
+  w.uniqueString(c.callId);
   w.uniqueString(c.traceId);
   w.uniqueString(c.spanId);
   if (typeof c.startTimeUnixNano !== 'string' || typeof c.endTimeUnixNano !== 'string') throw doesNotFit;
@@ -269,6 +275,10 @@ function writeCall(w: Writer, c: Record<string, unknown>): void {
     w.sharedString(e.message);
     w.sharedString(e.provider);
     w.sharedString(e.traceback);
+    w.sharedString(e.limitSubject);
+    w.sharedString(e.limitRate);
+    w.sharedString(e.limitValue);
+    w.sharedString(e.guardrail);
   }
   if (c.guardrails !== null && !Array.isArray(c.guardrails)) throw doesNotFit;
   w.value(c.guardrails, 0);
@@ -452,11 +462,13 @@ class Reader {
   }
 }
 
-function readCall(r: Reader): LlmCall {
+function readCall(r: Reader, version: number): LlmCall {
   const s = r.byte();
   if (s > 1) throw new RangeError(`llm_calls record: bad source ${s}`);
   const source = s === 0 ? 'span' : 'slo';
+  const layout = version >= 2 ? r.sharedString() : null;
   const id = r.str();
+  const callId = version >= 2 ? r.uniqueString() : null;
   const traceId = r.uniqueString();
   const spanId = r.uniqueString();
   const startTimeUnixNano = r.str();
@@ -495,14 +507,26 @@ function readCall(r: Reader): LlmCall {
   const e = r.byte();
   if (e > 1) throw new RangeError(`llm_calls record: bad error tag ${e}`);
   const error =
-    e === 0 ? null : { type: r.sharedString(), code: r.sharedString(), message: r.sharedString(), provider: r.sharedString(), traceback: r.sharedString() };
+    e === 0
+      ? null
+      : {
+          type: r.sharedString(),
+          code: r.sharedString(),
+          message: r.sharedString(),
+          provider: r.sharedString(),
+          traceback: r.sharedString(),
+          limitSubject: version >= 2 ? r.sharedString() : null,
+          limitRate: version >= 2 ? r.sharedString() : null,
+          limitValue: version >= 2 ? r.sharedString() : null,
+          guardrail: version >= 2 ? r.sharedString() : null,
+        };
   const guardrails = r.value(0) as unknown[] | null;
   const requestTags = r.value(0) as string[] | null;
   const responseCost = r.number();
   const stream = r.boolean();
   const droppedAttributes = r.num();
   return {
-    source, id, traceId, spanId, startTimeUnixNano, endTimeUnixNano, startTimeMs, durationMs,
+    source, layout, id, callId, traceId, spanId, startTimeUnixNano, endTimeUnixNano, startTimeMs, durationMs,
     callType, model, provider, modelMapKey, modelMapProvider, modelId, modelGroup, apiBase, region,
     batch, n, usage, keyHash, keyAlias, keyMetadata, teamId, teamAlias, teamMetadata, userId,
     orgId, endUser, error, guardrails, requestTags, responseCost, stream, droppedAttributes,
@@ -514,11 +538,11 @@ export function decodeLlmCalls(payload: Buffer): LlmCall[] {
   const r = new Reader(payload);
   if (r.byte() !== LLM_CALLS_TAG) throw new RangeError('llm_calls record: wrong tag');
   const version = r.byte();
-  if (version !== VERSION) throw new RangeError(`llm_calls record: format version ${version} is newer than this build reads (${VERSION})`);
+  if (version < 1 || version > VERSION) throw new RangeError(`llm_calls record: format version ${version} is not one this build reads (1 to ${VERSION})`);
   const count = r.varint();
   if (count > payload.length) throw new RangeError('llm_calls record: bad count');
   const out: LlmCall[] = [];
-  for (let i = 0; i < count; i++) out.push(readCall(r));
+  for (let i = 0; i < count; i++) out.push(readCall(r, version));
   if (r.pos !== payload.length) throw new RangeError('llm_calls record: trailing bytes');
   return out;
 }

@@ -4,7 +4,9 @@ import type { LlmCall } from '../../src/data/llm-call.js';
 export function llmCall(over: Partial<LlmCall> = {}): LlmCall {
   return {
     source: 'span',
+    layout: null,
     id: 'chatcmpl-1',
+    callId: null,
     traceId: null,
     spanId: null,
     startTimeUnixNano: '1764355422941051904',
