@@ -1,9 +1,10 @@
-/** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip/deflate via grpc-js. */
+/** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` (and `LogsService/Export`, see logs.ts), gzip/deflate via grpc-js. */
 import * as grpc from '@grpc/grpc-js';
 import { OtlpDecodeError, TRACE_EXPORT_GRPC_PATH, decodeOtlpProto, encodeExportResponseProto, encodeRpcStatusProto } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { readPem, type ResolvedGrpc } from './config.js';
 import { splitHostPort } from './http.js';
+import { LOGS_EXPORT_GRPC_PATH, countLogRecordsProto, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
 import { outcomeOf, type OtlpReceiver } from './receiver.js';
 
@@ -21,6 +22,10 @@ export const traceServiceDefinition: grpc.ServiceDefinition = {
     responseSerialize: toBuffer,
     responseDeserialize: raw,
   },
+};
+
+export const logsServiceDefinition: grpc.ServiceDefinition = {
+  Export: { ...traceServiceDefinition.Export!, path: LOGS_EXPORT_GRPC_PATH },
 };
 
 function grpcError(code: grpc.status, message: string, retryAfterSeconds?: number): grpc.ServerErrorResponse {
@@ -45,12 +50,18 @@ export class OtlpGrpcServer {
       'grpc.max_receive_message_length': cfg.maxMessage,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
     });
-    this.server.addService(traceServiceDefinition, {
+    this.serve(traceServiceDefinition, (call) => this.handle(call));
+    this.serve(logsServiceDefinition, (call) => this.handleLogs(call));
+  }
+
+  /** Adds a unary Export handler to the server. */
+  private serve(definition: grpc.ServiceDefinition, handle: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>) => Promise<Uint8Array | grpc.ServerErrorResponse>): void {
+    this.server.addService(definition, {
       Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
-        this.handle(call).then(
+        handle(call).then(
           (r) => (r instanceof Error ? callback(r) : callback(null, r)),
           (err: unknown) => {
-            rx.logger.error({ err }, 'OTLP/gRPC handler failed');
+            this.rx.logger.error({ err }, 'OTLP/gRPC handler failed');
             callback(grpcError(grpc.status.INTERNAL, 'internal error'));
           },
         );
@@ -95,6 +106,38 @@ export class OtlpGrpcServer {
       });
     });
     return this.closed;
+  }
+
+  /** Log records: checked, counted and answered (see logs.ts), under the same authentication. */
+  private async handleLogs(call: grpc.ServerUnaryCall<Buffer, Uint8Array>): Promise<Uint8Array | grpc.ServerErrorResponse> {
+    const started = process.hrtime.bigint();
+    const rx = this.rx;
+    const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
+    if (rx.closing) {
+      done('shutting_down');
+      return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
+    }
+    const md = call.metadata;
+    if (!rx.authorized((name) => {
+      const v = md.get(name)[0];
+      return v === undefined ? undefined : String(v);
+    })) {
+      done('unauthorized');
+      return grpcError(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials');
+    }
+    rx.metrics.bytes('grpc', call.request.length, call.request.length);
+    let records: number;
+    try {
+      records = countLogRecordsProto(call.request);
+    } catch (e) {
+      if (!(e instanceof OtlpDecodeError)) throw e;
+      rx.metrics.decodeError('grpc', 'proto');
+      done('bad_request');
+      return grpcError(grpc.status.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
+    }
+    rx.metrics.logs('grpc', records);
+    done(records ? 'partial_success' : 'success');
+    return logsResponseProto(records);
   }
 
   private async handle(call: grpc.ServerUnaryCall<Buffer, Uint8Array>): Promise<Uint8Array | grpc.ServerErrorResponse> {

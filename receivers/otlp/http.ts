@@ -1,4 +1,4 @@
-/** OTLP/HTTP: `POST /v1/traces` with protobuf or JSON bodies, optionally gzip/deflate compressed. */
+/** OTLP/HTTP: `POST /v1/traces` (and `/v1/logs`, see logs.ts) with protobuf or JSON bodies, optionally gzip/deflate compressed. */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import {
 } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { BodyError, contentCoding, readBody } from './body.js';
+import { LOGS_PATH, countLogRecordsJson, countLogRecordsProto, logsResponseJson, logsResponseProto } from './logs.js';
 import { readPem, type ResolvedHttp } from './config.js';
 import type { Outcome } from './metrics.js';
 import { outcomeOf, type OtlpReceiver } from './receiver.js';
@@ -21,7 +22,7 @@ type Enc = 'proto' | 'json';
 /** gRPC status codes used in the `google.rpc.Status` bodies of error responses. */
 const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
-const OTHER_SIGNALS = new Set(['/v1/metrics', '/v1/logs', '/v1development/profiles']);
+const OTHER_SIGNALS = new Set(['/v1/metrics', '/v1development/profiles']);
 
 /** Splits "host:port" / "[::1]:port". */
 export function splitHostPort(endpoint: string): { host: string; port: number } {
@@ -122,10 +123,11 @@ export class OtlpHttpServer {
     const done = (outcome: Outcome) => rx.metrics.request('http', outcome, started);
 
     if (this.cfg.cors) this.corsHeaders(req, res);
-    if (path !== this.cfg.path) {
+    const logs = path === LOGS_PATH && path !== this.cfg.path;
+    if (path !== this.cfg.path && !logs) {
       if (req.method === 'OPTIONS' && this.cfg.cors && OTHER_SIGNALS.has(path)) return this.preflight(req, res);
       const msg = OTHER_SIGNALS.has(path)
-        ? `${path} is not supported: this receiver accepts traces only (POST ${this.cfg.path})`
+        ? `${path} is not supported: this receiver accepts traces (POST ${this.cfg.path}) and logs (POST ${LOGS_PATH})`
         : `not found: POST ${this.cfg.path} for OTLP traces`;
       this.drain(req);
       this.error(res, enc, 404, GRPC.NOT_FOUND, msg);
@@ -196,6 +198,22 @@ export class OtlpHttpServer {
         return done(be.status === 413 ? 'too_large' : 'bad_request');
       }
       rx.metrics.bytes('http', body.wireBytes, body.data.length);
+
+      if (logs) {
+        let records: number;
+        try {
+          records = enc === 'proto' ? countLogRecordsProto(body.data) : countLogRecordsJson(body.data);
+        } catch (e) {
+          if (!(e instanceof OtlpDecodeError)) throw e;
+          rx.metrics.decodeError('http', enc);
+          this.error(res, enc, 400, GRPC.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
+          return done('bad_request');
+        }
+        rx.metrics.logs('http', records);
+        if (enc === 'proto') this.send(res, 200, 'application/x-protobuf', logsResponseProto(records));
+        else this.send(res, 200, 'application/json', logsResponseJson(records));
+        return done(records ? 'partial_success' : 'success');
+      }
 
       let batch: SpanBatch | undefined;
       try {

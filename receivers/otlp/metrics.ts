@@ -26,6 +26,7 @@ export class ReceiverMetrics {
   private readonly decodedBytes: Counter<L>;
   private readonly decodeErrors: Counter<L | 'encoding'>;
   private readonly duration: Histogram<L | 'outcome'>;
+  private readonly logRecords: Counter<L>;
 
   constructor(
     registry: Registry,
@@ -38,6 +39,7 @@ export class ReceiverMetrics {
     this.wireBytes = counter('spanmeter_receiver_wire_bytes_total', 'Request body bytes as received (compressed when the sender compressed).', ['receiver', 'transport']);
     this.decodedBytes = counter('spanmeter_receiver_decoded_bytes_total', 'Request body bytes after decompression (what was decoded).', ['receiver', 'transport']);
     this.decodeErrors = counter('spanmeter_receiver_decode_errors_total', 'Requests whose body could not be decompressed or decoded (answered 400).', ['receiver', 'transport', 'encoding']);
+    this.logRecords = counter('spanmeter_receiver_log_records_total', 'OTLP log records received (LiteLLM events): checked, answered, not kept.', ['receiver', 'transport']);
     this.duration =
       (registry.getSingleMetric('spanmeter_receiver_request_duration_seconds') as Histogram<L | 'outcome'> | undefined) ??
       new Histogram<L | 'outcome'>({
@@ -57,6 +59,10 @@ export class ReceiverMetrics {
   bytes(transport: string, wire: number, decoded: number): void {
     if (wire) this.wireBytes.inc({ receiver: this.receiver, transport }, wire);
     if (decoded) this.decodedBytes.inc({ receiver: this.receiver, transport }, decoded);
+  }
+
+  logs(transport: string, records: number): void {
+    this.logRecords.inc({ receiver: this.receiver, transport }, records);
   }
 
   decodeError(transport: string, encoding: string): void {

@@ -10,7 +10,8 @@ import { deepMerge } from '../../src/config/yaml-source.js';
 import { decodeExportResponseProto, decodeOtlpJson, decodeRpcStatusProto, encodeOtlpProto } from '../../src/otlp/index.js';
 import { BodyError, readBody } from './body.js';
 import { configSchema, defaultConfig, parseByteSize, resolve, validate, type OtlpReceiverConfig } from './config.js';
-import { traceServiceDefinition } from './grpc.js';
+import protobuf from 'protobufjs';
+import { logsServiceDefinition, traceServiceDefinition } from './grpc.js';
 import { dropInvalidSpans } from './receiver.js';
 import { spanCount } from '../../src/data/span.js';
 import { metricValue, request, startTestReceiver } from './testing.js';
@@ -170,14 +171,91 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((res) => setTimeout(res, 5));
 }
 
+/** An `ExportLogsServiceRequest` as LiteLLM's log exporter sends its GenAI events: `n` records in one scope. */
+function logsRequest(n: number): { pb: Uint8Array; json: string } {
+  const records = Array.from({ length: n }, (_, i) => ({
+    timeUnixNano: String(1764355422941051904n + BigInt(i)),
+    severityNumber: 9,
+    body: { stringValue: '' },
+    attributes: [{ key: 'event_name', value: { stringValue: 'gen_ai.content.prompt' } }, { key: 'gen_ai.system', value: { stringValue: 'openai' } }],
+    traceId: '30fc9e3356c21227177859ff28b14452',
+    spanId: '3b488ee8568c08bd',
+  }));
+  const json = JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'litellm' } }] }, scopeLogs: [{ scope: { name: 'litellm' }, logRecords: records }] }] });
+  // The same in protobuf, field by field (opentelemetry/proto/logs/v1/logs.proto).
+  const W = protobuf.Writer;
+  const kv = (k: string, v: string) => W.create().uint32(10).string(k).uint32(18).bytes(W.create().uint32(10).string(v).finish()).finish();
+  const scope = W.create().uint32(10).bytes(W.create().uint32(10).string('litellm').finish());
+  for (const r of records) {
+    const rec = W.create().uint32(9).fixed64(r.timeUnixNano).uint32(16).int32(9).uint32(42).bytes(W.create().uint32(10).string('').finish());
+    for (const a of r.attributes) rec.uint32(50).bytes(kv(a.key, a.value.stringValue));
+    rec.uint32(74).bytes(Buffer.from(r.traceId, 'hex')).uint32(82).bytes(Buffer.from(r.spanId, 'hex'));
+    scope.uint32(18).bytes(rec.finish());
+  }
+  const resource = W.create().uint32(10).bytes(W.create().uint32(10).bytes(kv('service.name', 'litellm')).finish()).uint32(18).bytes(scope.finish()).finish();
+  return { pb: W.create().uint32(10).bytes(resource).finish(), json };
+}
+
+describe('otlp receiver: logs (LiteLLM GenAI events)', () => {
+  it('answers success over HTTP (protobuf, JSON, gzip) and gRPC, counts the records and says they are not kept', async () => {
+    const r = await startTestReceiver();
+    try {
+      const { pb, json: text } = logsRequest(3);
+      let res = await request(`${r.httpBase}/v1/logs`, { headers: PB, body: pb });
+      assert.equal(res.status, 200);
+      const partial = protobuf.Reader.create(res.body);
+      assert.equal(partial.uint32(), 10);
+      const inner = protobuf.Reader.create(partial.bytes());
+      assert.equal(inner.uint32(), 8);
+      assert.equal(Number(inner.int64()), 3, 'rejected_log_records');
+      assert.equal(inner.uint32(), 18);
+      assert.match(inner.string(), /not kept/);
+      res = await request(`${r.httpBase}/v1/logs`, { headers: JSONH, body: text });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body.toString()).partialSuccess.rejectedLogRecords, '3');
+      res = await request(`${r.httpBase}/v1/logs`, { headers: { ...PB, 'content-encoding': 'gzip' }, body: gzipSync(pb) });
+      assert.equal(res.status, 200);
+      res = await request(`${r.httpBase}/v1/logs`, { headers: JSONH, body: '{"resourceLogs":[]}' });
+      assert.deepEqual(JSON.parse(res.body.toString()), {}, 'nothing dropped: a plain success');
+      const client = new (grpc.makeGenericClientConstructor(logsServiceDefinition, 'LogsService'))(r.grpcAddress, grpc.credentials.createInsecure());
+      const reply = await new Promise<Buffer>((resolve, reject) =>
+        client.makeUnaryRequest(logsServiceDefinition.Export!.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(pb), (err: grpc.ServiceError | null, out?: Buffer) => (err ? reject(err) : resolve(out!))),
+      );
+      client.close();
+      assert.ok(reply.length > 0, 'partial_success in the gRPC answer');
+      assert.equal(await metricValue(r.metrics.registry, 'spanmeter_receiver_log_records_total', { transport: 'http' }), 9);
+      assert.equal(await metricValue(r.metrics.registry, 'spanmeter_receiver_log_records_total', { transport: 'grpc' }), 3);
+      assert.equal(r.next.spanCount, 0, 'nothing goes down the traces pipeline');
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('refuses malformed logs with 400 and asks for credentials as for traces', async () => {
+    const r = await startTestReceiver({ auth: { bearer_token: 'tok' } });
+    try {
+      const { pb } = logsRequest(1);
+      let res = await request(`${r.httpBase}/v1/logs`, { headers: PB, body: pb });
+      assert.equal(res.status, 401);
+      res = await request(`${r.httpBase}/v1/logs`, { headers: { ...JSONH, authorization: 'Bearer tok' }, body: '{"resourceLogs": 5}' });
+      assert.equal(res.status, 400);
+      assert.match(JSON.parse(res.body.toString()).message, /resourceLogs is not an array/);
+      res = await request(`${r.httpBase}/v1/logs`, { headers: { ...PB, authorization: 'Bearer tok' }, body: new Uint8Array([10, 200]) });
+      assert.equal(res.status, 400);
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
 describe('otlp receiver over HTTP', () => {
-  it('routes: 404 for /v1/metrics, /v1/logs and unknown paths, 405 for GET, custom traces path', async () => {
+  it('routes: 404 for /v1/metrics and unknown paths, 405 for GET, custom traces path', async () => {
     const r = await startTestReceiver({ protocols: { http: { traces_url_path: '/otlp/traces' } } });
     try {
-      for (const p of ['/v1/metrics', '/v1/logs']) {
+      for (const p of ['/v1/metrics']) {
         const res = await request(`${r.httpBase}${p}`, { headers: PB, body: new Uint8Array(0) });
         assert.equal(res.status, 404);
-        assert.match(decodeRpcStatusProto(res.body).message, /accepts traces only/);
+        assert.match(decodeRpcStatusProto(res.body).message, /accepts traces \(POST \/otlp\/traces\) and logs \(POST \/v1\/logs\)/);
       }
       const unknown = await request(`${r.httpBase}/v1/traces`, { headers: JSONH, body: '{}' });
       assert.equal(unknown.status, 404, 'the default path is not served when another is configured');
