@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `spanmeter` command line: run, validate, components.
+ * The `spanmeter` command line: run, validate, components, status, backfill, inspect.
  */
 // First: V8 flags that must hold before the pipeline's code runs (see v8-tuning.ts).
 import './v8-tuning.js';
@@ -16,6 +16,7 @@ import { createLogger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 import { consumesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
+import { inspectCommand } from './inspect.js';
 
 /** The embedded default pipeline.yaml shipped at the package root. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
@@ -222,6 +223,7 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
     });
 
   program.addCommand(backfillCommand(configFiles));
+  program.addCommand(inspectCommand());
   return program;
 }
 

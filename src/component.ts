@@ -67,6 +67,30 @@ export interface Consumer<T> {
   readonly spanSelector?: ReadonlySet<string> | undefined;
 }
 
+/** One item (a span, a log payload) as `spanmeter inspect` explains it. */
+export interface InspectEntry {
+  /** What the item is, e.g. `span "litellm_request" <traceId>/<spanId>`. */
+  item: string;
+  outcome: 'billed' | 'not billed' | 'duplicate' | 'invalid';
+  /** How it was read (a layout or format name). */
+  as?: string;
+  reason?: string;
+  /** One line for people: the record's main facts. */
+  summary?: string;
+  /** The record it yields (printed with --json). */
+  record?: unknown;
+  /** The component that explained it. */
+  by?: string;
+}
+
+/** A `spans` consumer that can say what it would make of a batch, without keeping any state. */
+export interface Inspectable {
+  inspect(batch: SpanBatch): InspectEntry[];
+}
+
+/** A receiver factory's reader of documents it takes (for `spanmeter inspect`). */
+export type DocumentInspector = (text: string) => InspectEntry[];
+
 /** Lifecycle shared by every component instance. Both methods must be idempotent. */
 export interface Lifecycle {
   /** Open ports, start timers, connect. Must return once the component is ready. */

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
-import type { Consumer, ConsumeContext, CreateSettings, Processor } from '../../src/component.js';
+import type { Consumer, ConsumeContext, CreateSettings, InspectEntry, Inspectable, Processor } from '../../src/component.js';
 import { defineFactory } from '../../src/component.js';
 import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
@@ -76,7 +76,7 @@ interface Unbillable {
   last: { at: string; span: string; traceId: string; spanId: string; detail: string } | null;
 }
 
-export class LitellmProcessor implements Processor<SpanBatch> {
+export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
   /** Spans end here (they become LLM calls): only these attributes are ever read. */
   readonly spanAttributes = SPAN_ATTRIBUTES;
   /** Spans with none of these attributes produce nothing here: a receiver need not build them (they are counted). */
@@ -147,6 +147,53 @@ export class LitellmProcessor implements Processor<SpanBatch> {
           if (v.kind === 'call') out.push(spanToLlmCall(span, v.layout));
         }
     return out;
+  }
+
+  /** `spanmeter inspect`: per span, the layout and the call it yields, or why it is not billed. */
+  inspect(batch: SpanBatch): InspectEntry[] {
+    const spans: Span[] = [];
+    for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push(span);
+    const verdicts = spans.map((span): Verdict | Error => {
+      try {
+        return classifySpan(span);
+      } catch (e) {
+        return e as Error;
+      }
+    });
+    const litellmTraces = new Set(spans.filter((sp, i) => { const v = verdicts[i]; return !(v instanceof Error) && v!.kind === 'call' && v!.layout !== 'genai'; }).map((sp) => sp.traceId));
+    const identities = new Map<string, Identity>();
+    spans.forEach((sp, i) => {
+      const v = verdicts[i];
+      if (v instanceof Error || v!.kind === 'call' || !sp.traceId || identities.has(sp.traceId)) return;
+      const id = identityOf(sp);
+      if (id) identities.set(sp.traceId, id);
+    });
+    const seen = new Set<string>();
+    return spans.map((span, i): InspectEntry => {
+      const item = `span "${span.name}" ${span.traceId || '-'}/${span.spanId || '-'}`;
+      const v = verdicts[i]!;
+      if (v instanceof Error) return { item, outcome: 'invalid', reason: v.message };
+      if (v.kind === 'other') return { item, outcome: 'not billed', reason: v.reason === 'not_billed_operation' ? 'not an LLM call (a tool call, guardrail or management operation)' : 'not an LLM call' };
+      if (v.kind === 'unbillable') return { item, outcome: 'not billed', reason: `${v.reason}: ${v.detail}` };
+      if (v.layout === 'genai' && !this.settings.config.genai) return { item, outcome: 'not billed', as: v.layout, reason: 'GenAI spans of other instrumentations are off (genai: false)' };
+      if (v.layout === 'genai' && litellmTraces.has(span.traceId)) return { item, outcome: 'not billed', as: v.layout, reason: 'the same call is billed from the LiteLLM span of this trace' };
+      const call = spanToLlmCall(span, v.layout);
+      const id = identities.get(span.traceId);
+      if (id) joinIdentity(call, id);
+      const key = dedupKey(call) ?? `${span.traceId}/${span.spanId}`;
+      const dup = seen.has(key);
+      seen.add(key);
+      const u = call.usage;
+      const summary = [
+        `${call.callType ?? '?'} ${call.model ?? '?'} (${call.provider ?? '?'})`,
+        `id ${call.id}`,
+        `tokens ${u.promptTokens} in (${u.cachedReadTokens} cache read, ${u.cacheCreationTokens} cache write) / ${u.completionTokens} out`,
+        `team ${call.teamId ?? '-'}, key ${call.keyAlias ?? call.keyHash ?? '-'}`,
+        call.error ? `error ${call.error.code ?? '?'} ${call.error.type ?? ''}`.trim() : 'success',
+      ].join('; ');
+      if (dup) return { item, outcome: 'duplicate', as: v.layout, reason: `a duplicate of an earlier span of the same call (${key.startsWith('c:') ? 'LiteLLM call id' : key.startsWith('r:') ? 'response id' : 'trace and span id'})`, summary, record: call };
+      return { item, outcome: 'billed', as: v.layout, summary, record: call };
+    });
   }
 
   /** What `spanmeter status` and the status page show for this processor. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -14,6 +15,7 @@ import { repoRoot } from '../../test/helpers/paths.js';
 import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
 import { DedupWindow } from './dedup.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
+import { requestPath } from '../../integrations/litellm/testdata/fixtures.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8')));
@@ -577,5 +579,103 @@ describe('litellm processor: the span attributes it declares (the OTLP receiver 
 
   it('declares them', () => {
     assert.equal(harness().proc.spanAttributes, SPAN_ATTRIBUTES);
+  });
+});
+
+describe('litellm processor: layouts, identity, restarts', () => {
+  const layoutFixture = (scenario: string, layout: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(requestPath(scenario, layout as never), 'utf8')));
+
+  it('an LLM-like span that cannot be billed is counted by reason, logged once a minute, and in status()', async () => {
+    const h = harness();
+    const span = (n: number) => ({
+      resourceSpans: [
+        {
+          resource: { attributes: [] },
+          scopeSpans: [
+            {
+              scope: { name: 'x' },
+              spans: [
+                {
+                  traceId: `${n}`.padStart(32, '0'),
+                  spanId: `${n}`.padStart(16, '0'),
+                  name: 'summarize',
+                  kind: 3,
+                  startTimeUnixNano: '1764355422941051904',
+                  endTimeUnixNano: '1764355423941051904',
+                  attributes: [
+                    { key: 'gen_ai.operation.name', value: { stringValue: 'summarize' } },
+                    { key: 'gen_ai.usage.input_tokens', value: { intValue: '10' } },
+                  ],
+                  status: {},
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    for (let i = 1; i <= 3; i++) await h.proc.consume(fromOtlpJson(span(i)));
+    assert.equal(h.received.length, 0);
+    assert.equal(await h.value('spanmeter_litellm_unbillable_spans_total', { reason: 'unknown_operation' }), 3);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'unknown_operation' }), 3);
+    const warnings = h.logs.filter((l) => String((l as { msg: string }).msg).includes('looks like an LLM call was not billed'));
+    assert.equal(warnings.length, 1, 'rate-limited');
+    assert.match(String((warnings[0] as { msg: string }).msg), /gen_ai.operation.name "summarize"/);
+    const st = h.proc.status() as { unbillable: Record<string, { count: number; last: { span: string } }> };
+    assert.equal(st.unbillable.unknown_operation!.count, 3);
+    assert.equal(st.unbillable.unknown_operation!.last.span, 'summarize');
+  });
+
+  it('team and key from another span of the request fill a call that lacks them', async () => {
+    const h = harness();
+    const b = layoutFixture('completion', 'litellm.v1.request-span');
+    // The billing span without its team: the root still states it.
+    for (const rs of b.resourceSpans)
+      for (const ss of rs.scopeSpans)
+        for (const sp of ss.spans) if (isLlmCallSpan(sp)) for (const k of ['metadata.user_api_key_team_id', 'metadata.user_api_key_team_alias']) delete (sp.attributes as Record<string, unknown>)[k];
+    await h.proc.consume(b);
+    const [c] = h.received.flat();
+    assert.deepEqual([c!.teamId, c!.teamAlias], ['team-a', 'Research']);
+    assert.equal(await h.value('spanmeter_litellm_identity_joined_total'), 1);
+  });
+
+  it('a GenAI span in a trace LiteLLM already bills is not billed again; genai: false bills none', async () => {
+    const h = harness();
+    const litellm = layoutFixture('completion', 'litellm.v2');
+    const client = layoutFixture('completion', 'genai');
+    const trace = litellm.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    for (const rs of client.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) Object.assign(sp, { traceId: trace });
+    await h.proc.consume({ resourceSpans: [...litellm.resourceSpans, ...client.resourceSpans] });
+    assert.deepEqual(h.received.flat().map((c) => c.layout), ['litellm.v2']);
+    assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'nested_genai_span' }), 1);
+    const off = harness({ genai: false });
+    await off.proc.consume(layoutFixture('completion', 'genai'));
+    assert.equal(off.received.length, 0);
+    assert.equal(await off.value('spanmeter_processor_dropped_total', { reason: 'genai_disabled' }), 1);
+  });
+
+  it('remembers the calls it accepted across a restart (journal in the data directory)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'spanmeter-litellm-'));
+    const run = async (batch: SpanBatch) => {
+      const metrics = new ServiceMetrics('test', { processMetrics: false });
+      const received: LlmCall[] = [];
+      const proc = factory.create(
+        { id: 'litellm', pipeline: 'p', config: factory.defaultConfig(), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'p'), dataDir, instanceId: 't', storage: { durable: true } },
+        { consume: async (cs: LlmCall[]) => void received.push(...cs) },
+      ) as LitellmProcessor;
+      await proc.start();
+      await proc.consume(batch);
+      await proc.shutdown();
+      return received;
+    };
+    assert.equal((await run(layoutFixture('completion', 'litellm.v2'))).length, 1);
+    // The sender re-sends after the restart (its acknowledgement was lost), and LiteLLM sends the duplicated span later.
+    assert.equal((await run(layoutFixture('completion', 'litellm.v2'))).length, 0);
+    assert.equal((await run(layoutFixture('duplicate-span', 'litellm.v2'))).length, 1, 'another call is billed');
+    assert.equal((await run(layoutFixture('duplicate-span', 'litellm.v2'))).length, 0);
+    // A torn last entry (a crash mid-write) is ignored.
+    const path = join(dataDir, 'dedup.journal');
+    writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.from([1, 2, 3])]));
+    assert.equal((await run(layoutFixture('completion', 'litellm.v2'))).length, 0);
   });
 });

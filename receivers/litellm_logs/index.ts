@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BackpressureError, defineFactory, type Consumer, type CreateSettings, type Receiver } from '../../src/component.js';
+import { BackpressureError, defineFactory, type Consumer, type CreateSettings, type InspectEntry, type Receiver } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { sloToLlmCall } from '../../integrations/litellm/slo.js';
 import { parseSloDocument } from '../../integrations/litellm/slo-files.js';
@@ -323,9 +323,33 @@ function reply(res: ServerResponse, status: number, body: unknown, headers: Reco
   res.end(text);
 }
 
+/** `spanmeter inspect` of a payload document: per payload, the call it yields or why not. */
+export function inspectDocument(text: string): InspectEntry[] {
+  let doc;
+  try {
+    doc = parseSloDocument(Buffer.from(text, 'utf8'));
+  } catch {
+    return []; // not a payload document: another reader's, or none
+  }
+  const entries: InspectEntry[] = doc.badLines.map((b) => ({ item: b, outcome: 'invalid' as const, reason: 'not JSON' }));
+  doc.items.forEach((payload, i) => {
+    const item = `payload ${i + 1}`;
+    try {
+      const call = sloToLlmCall(payload);
+      const u = call.usage;
+      const summary = `${call.callType ?? '?'} ${call.model ?? '?'} (${call.provider ?? '?'}); id ${call.id}; tokens ${u.promptTokens} in / ${u.completionTokens} out; team ${call.teamId ?? '-'}, key ${call.keyAlias ?? '-'}; ${call.error ? `error ${call.error.code ?? '?'}` : 'success'}`;
+      entries.push({ item, outcome: 'billed', as: 'litellm.slo', summary, record: call });
+    } catch (e) {
+      entries.push({ item, outcome: 'invalid', reason: (e as Error).message });
+    }
+  });
+  return entries;
+}
+
 export default defineFactory({
   kind: 'receiver',
   type: 'litellm_logs',
+  inspectDocument,
   description: "LiteLLM StandardLoggingPayload JSON (files, directories, gzip, NDJSON; or LiteLLM's generic_api logger over HTTP) → LLM calls.",
   stability: 'beta',
   produces: 'llm_calls',
