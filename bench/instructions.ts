@@ -4,7 +4,7 @@
  * instruction count repeats within 0.1 % and most stages' within 0.6 % (the small amberflo stage
  * spreads by up to 7 %: repeat it), so a change of a few percent in a stage is visible.
  *
- *   node dist/bench/instructions.js [--requests N] [--json FILE] [--compare FILE] [--stages a,b]
+ *   node dist/bench/instructions.js [--requests N] [--json FILE] [--compare FILE] [--stages a,b] [--layout v1.79|v2]
  *   node dist/bench/instructions.js --cpu [--requests N] [--repeats R] [--json FILE] [--stages a,b]
  *
  * `--cpu` measures the same stages on the same inputs natively instead: CPU microseconds per LLM
@@ -94,7 +94,8 @@ function settle(): void {
  * the loop can be run twice (a warm-up, then the measured run: see {@link cpuChild}).
  */
 function prepareStage(stage: Stage): (requests: number) => number {
-  const template = new Template(CALLS_PER_REQUEST);
+  // The stage children inherit the layout through the environment (see --layout).
+  const template = new Template(CALLS_PER_REQUEST, 1, process.env.BENCH_LAYOUT === 'v2' ? 'v2' : 'v1.79');
   const bodies = Array.from({ length: INPUTS }, (_, i) => template.instance(i).body);
   const projection = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: SPAN_SELECTORS };
   const batches = (): SpanBatch[] => bodies.map((b) => decodeOtlpProto(b, projection));
@@ -350,8 +351,13 @@ async function main(): Promise<void> {
       stages: { type: 'string' },
       cpu: { type: 'boolean', default: false },
       repeats: { type: 'string', default: '3' },
+      layout: { type: 'string' },
     },
   });
+  if (values.layout !== undefined) {
+    if (values.layout !== 'v1.79' && values.layout !== 'v2') throw new Error(`--layout must be v1.79 or v2, not ${values.layout}`);
+    process.env.BENCH_LAYOUT = values.layout;
+  }
   // --cpu: 200 requests (34,000 calls) per stage by default, so that a run is long enough for the timer.
   const requests = Number(values.requests ?? (values.cpu && values.child === undefined ? 200 : 40));
   if (!Number.isInteger(requests) || requests < 1) throw new Error(`--requests must be a positive integer, not ${values.requests}`);

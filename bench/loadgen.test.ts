@@ -27,3 +27,18 @@ test('treeStats counts the CPU of a process and its descendants (the workers of 
   }
   assert.equal(treeStats(2 ** 22 + 12345), undefined, 'no such process');
 });
+
+test('the workload bills the same calls in both layouts: one per three spans, unique per run', async () => {
+  const { Template } = await import('./loadgen.js');
+  const { decodeOtlpProto } = await import('../src/otlp/index.js');
+  const { LitellmProcessor } = await import('../processors/litellm/index.js');
+  const calls = (layout: 'v1.79' | 'v2', run: number) => LitellmProcessor.convert(decodeOtlpProto(new Template(170, 1, layout).instance(run).body));
+  const v1 = calls('v1.79', 1);
+  const v2 = calls('v2', 1);
+  assert.equal(v1.length, 170);
+  assert.equal(v2.length, 170);
+  assert.ok(v2.every((c) => c.layout === 'litellm.v2.legacy'));
+  const facts = (cs: typeof v1) => cs.map((c) => [c.usage.promptTokens, c.usage.completionTokens, c.error?.code ?? null, c.teamId, c.keyAlias]);
+  assert.deepEqual(facts(v2), facts(v1));
+  assert.notDeepEqual(calls('v2', 2).map((c) => c.callId), v2.map((c) => c.callId), 'another run, other call ids');
+});

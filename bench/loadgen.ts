@@ -14,7 +14,7 @@ import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { encodeOtlpProto, fromOtlpJson } from '../src/otlp/index.js';
-import { request as workloadRequest, SPANS_PER_CALL } from './lib/workload.js';
+import { request as workloadRequest, SPANS_PER_CALL, type WorkloadLayout } from './lib/workload.js';
 
 const RUN_MARKER = 'QQQQQQQQ'; // 8 chars inside every gen_ai.response.id of the template
 
@@ -51,8 +51,12 @@ export class Template {
   readonly body: Buffer;
   readonly markerOffsets: number[] = [];
   readonly calls: number;
-  constructor(callsPerRequest: number, seed = 1) {
-    const { body } = workloadRequest(0, callsPerRequest, RUN_MARKER, seed);
+  constructor(
+    callsPerRequest: number,
+    seed = 1,
+    readonly layout: WorkloadLayout = 'v1.79',
+  ) {
+    const { body } = workloadRequest(0, callsPerRequest, RUN_MARKER, seed, undefined, layout);
     this.body = Buffer.from(encodeOtlpProto(fromOtlpJson(body)));
     this.calls = callsPerRequest;
     const marker = Buffer.from(RUN_MARKER);
@@ -76,7 +80,7 @@ export class Template {
     if (this._traceOffsets) return this._traceOffsets;
     const out: number[] = [];
     // Every trace id in the template starts with a known 4-byte prefix taken from its hex.
-    const json = workloadRequest(0, this.calls, RUN_MARKER, 1).body as { resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[] };
+    const json = workloadRequest(0, this.calls, RUN_MARKER, 1, undefined, this.layout).body as { resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[] };
     const prefixes = new Set(json.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.traceId));
     for (const id of prefixes) {
       const bytes = Buffer.from(id, 'hex');
@@ -161,10 +165,12 @@ export interface LoadOptions {
   pid?: number;
   /** First run number (use different ones for repeated runs against one collector). */
   runBase: number;
+  /** LiteLLM's span layout of the requests (v1.79 by default). */
+  layout?: WorkloadLayout;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const template = new Template(o.callsPerRequest);
+  const template = new Template(o.callsPerRequest, 1, o.layout);
   const spansPerRequest = o.callsPerRequest * SPANS_PER_CALL;
   const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
   const u = new URL(o.url);
@@ -291,8 +297,10 @@ if (isMain) {
       pid: { type: 'string' },
       'run-base': { type: 'string', default: '1' },
       out: { type: 'string' },
+      layout: { type: 'string', default: 'v1.79' },
     },
   });
+  if (values.layout !== 'v1.79' && values.layout !== 'v2') throw new Error(`--layout must be v1.79 or v2, not ${values.layout}`);
   const result = await runLoad({
     url: values.url!,
     durationS: Number(values.duration),
@@ -303,6 +311,7 @@ if (isMain) {
     gzip: values.gzip!,
     pid: values.pid ? Number(values.pid) : undefined,
     runBase: Number(values['run-base']),
+    layout: values.layout,
   });
   const text = JSON.stringify(result);
   if (values.out) writeFileSync(values.out, text);

@@ -6,7 +6,8 @@
  *
  *   npm run bench                 all scenarios
  *   npm run bench -- --quick      shorter runs (a smoke test of the harness)
- *   npm run bench -- --only max,ceiling,latency,backlog,idle,workers,stages,budget,instructions
+ *   npm run bench -- --only max,max-v2,ceiling,latency,backlog,idle,workers,stages,budget,instructions
+ *   (max-v2: the max scenario with LiteLLM's OTel v2 spans instead of v1.79's)
  *   npm run bench -- --only ceiling --rates 40000,42000,44000
  *                                 fixed rates, each 12 s on a fresh collector, up to the first
  *                                 one it falls behind (default: 60 % to 150 % of the max row's
@@ -316,7 +317,7 @@ async function stopCollector(c: Collector): Promise<void> {
 }
 
 /** Runs the load generator in its own (pinned) process. */
-type LoadOpts = { rate?: number; duration?: number; concurrency?: number; gzip?: boolean; core?: number };
+type LoadOpts = { rate?: number; duration?: number; concurrency?: number; gzip?: boolean; core?: number; layout?: 'v1.79' | 'v2' };
 
 function load(c: Collector, o: LoadOpts): LoadResult {
   const { cmd, argv, out } = loadCommand(c, o);
@@ -352,6 +353,7 @@ function loadCommand(c: Collector, o: LoadOpts): { cmd: string; argv: string[]; 
     '--out',
     out,
     ...(o.gzip ? ['--gzip'] : []),
+    ...(o.layout ? ['--layout', o.layout] : []),
   ]);
   return { cmd, argv, out };
 }
@@ -384,12 +386,14 @@ async function main() {
   const machine = `${ncpu} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${hasTaskset ? ', collector on core 0, load on core 1' : ', no taskset (unpinned)'}, send_batch_size ${BATCH_SIZE}${process.env.BENCH_BATCH_SIZE ? ' (BENCH_BATCH_SIZE)' : ' (pipeline.yaml default)'}${nodeFlags.length ? `, collector flags ${nodeFlags.join(' ')}` : ''}`;
   process.stderr.write(`machine: ${machine}\n`);
 
-  if (want('max')) {
+  for (const layout of ['v1.79', 'v2'] as const) {
+    const name = layout === 'v1.79' ? 'max' : 'max-v2';
+    if (!want(name)) continue;
     const probe = await fileWriteProbe();
     const c = await startCollector({ core: '0' });
     const cpu0 = treeStats(c.pid);
     const stats0 = await collectorStats(c);
-    const r = load(c, { core: 1, concurrency: 8 });
+    const r = load(c, { core: 1, concurrency: 8, layout });
     const drain = await drainSeconds(c, BATCH_SIZE);
     const work = cpuWork(r, drain, cpu0, treeStats(c.pid));
     const gc = statsDelta(stats0, await collectorStats(c));
@@ -397,9 +401,9 @@ async function main() {
     const written = countCalls(c.out);
     // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
     const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
-    raw.max = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, fileWriteProbeCpuMicros: probe, ...work, gc };
+    raw[name] = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, fileWriteProbeCpuMicros: probe, ...work, gc };
     rows.push({
-      scenario: 'max sustained, 1 worker (durable, clean, file, gzip)',
+      scenario: `max sustained, 1 worker (durable, clean, file, gzip; LiteLLM ${layout === 'v2' ? 'OTel v2 spans' : 'v1.79 spans'})`,
       figure: `${sustained.toLocaleString('en')} calls/s (${(sustained * 3).toLocaleString('en')} spans/s)`,
       target: '≥ 50,000 calls/s',
       detail: `acknowledged ${r.callsPerS.toLocaleString('en')} calls/s for ${r.durationS} s (after ${r.warmupS} s of warm-up), then ${drain.toFixed(1)} s to work off the backlog; ${work.callsPerCpuSecond.toLocaleString('en')} calls per CPU-second of the collector over load and drain; collector CPU ${r.collector?.cpuPercent ?? '?'}%, peak RSS ${r.collector?.peakRssMb ?? '?'} MB, p99 ${r.latencyMs.p99} ms; output check: ${written} of ${r.callsAckedTotal} acknowledged calls written${written === r.callsAckedTotal ? ' ✔' : ' ✘'}; over load and drain ${gc.text}; a durable 45 KB file write cost ${Math.round(probe)} µs of CPU in the run's directory just before (bench/README.md: file creation and recent deletions)`,

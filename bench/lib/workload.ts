@@ -1,5 +1,5 @@
 /**
- * A realistic LiteLLM workload for benchmarks: OTLP requests of ~512 spans in the v1.79 layout,
+ * A realistic LiteLLM workload for benchmarks: OTLP requests of ~512 spans in the v1.79 layout (or LiteLLM's OTel v2),
  * three spans per LLM call (root "Received Proxy Server Request", a `postgres` service span, and
  * the billing `litellm_request` span with the full attribute set), with varied teams, keys and
  * models, ~5% failures (429 with the error attributes and a stack trace) and ~20% of calls with
@@ -44,8 +44,103 @@ export interface CallFacts {
   failed: boolean;
 }
 
+/** LiteLLM's span layouts the workload can be written in. */
+export type WorkloadLayout = 'v1.79' | 'v2';
+
+/** LiteLLM v2's provider names (`_PROVIDER_BY_LITELLM`). */
+const V2_PROVIDER: Record<string, string> = { openai: 'openai', bedrock: 'aws.bedrock', vertex_ai: 'gcp.vertex_ai' };
+
+/**
+ * The three spans of call number `n` in LiteLLM's OTel v2 layout with its legacy attributes (the
+ * default of `LITELLM_OTEL_V2=true`): the FastAPI server span, a database span and the CLIENT
+ * LLM span, the identity on both of the latter (baggage). The same facts as {@link callSpans}.
+ */
+function callSpansV2(n: number, runId: string, rand: () => number, startNs: bigint): { spans: object[]; facts: CallFacts } {
+  const m = MODELS[Math.floor(rand() * MODELS.length)]!;
+  const key = KEYS[Math.floor(rand() * KEYS.length)]!;
+  const failed = rand() < 0.05;
+  const cached = !failed && rand() < 0.2;
+  const prompt = 20 + Math.floor(rand() * 4000);
+  const completion = failed ? 0 : 1 + Math.floor(rand() * 800);
+  const cachedTokens = cached ? Math.floor(prompt * 0.6) : 0;
+  const responseId = `chatcmpl-${runId}-${n}`;
+  const traceId = hex(`t${runId}${n}`, 32);
+  const serverId = hex(`r${runId}${n}`, 16);
+  const durNs = BigInt(200_000_000 + Math.floor(rand() * 4_000_000_000));
+  const end = startNs + durNs;
+  const embedding = m.model.includes('embedding');
+  const op = embedding ? 'embeddings' : 'chat';
+  const provider = V2_PROVIDER[m.system] ?? m.system;
+  const streaming = rand() < 0.3;
+  const baggage: Attr[] = [
+    s('litellm.team.id', key.team.id),
+    s('litellm.api_key.hash', hex(`k${key.alias}`, 64)),
+    s('litellm.metadata.user_api_key_alias', key.alias),
+    s('litellm.metadata.user_api_key_user_id', key.user),
+    s('gen_ai.request.model', m.model),
+    s('litellm.provider.model', `${m.system}/${m.model}`),
+  ];
+  const llm: Attr[] = [s('gen_ai.operation.name', op), s('gen_ai.provider.name', provider)];
+  if (!failed) {
+    llm.push(s('gen_ai.response.model', m.response), s('gen_ai.response.id', responseId), s('gen_ai.response.finish_reasons', 'stop'));
+    llm.push(i('gen_ai.usage.input_tokens', prompt), i('gen_ai.usage.output_tokens', completion));
+    if (cachedTokens) llm.push(i('gen_ai.usage.cache_read.input_tokens', cachedTokens));
+  }
+  llm.push(s('server.address', new URL(m.apiBase).hostname), i('server.port', 443), s('litellm.call_id', `${runId}-call-${n}`), s('litellm.call_type', embedding ? 'aembedding' : 'acompletion'));
+  if (!failed) llm.push(d('litellm.cost.total', 0.0001), d('litellm.cost.input', 0.00005), d('litellm.cost.output', 0.00005), d('litellm.cost.discount_amount', 0), d('litellm.cost.original', 0.0001));
+  if (streaming) llm.push({ key: 'litellm.request.streaming', value: { boolValue: true } });
+  llm.push(s('litellm.request.route', '/v1/chat/completions'), s('gen_ai.system', provider));
+  if (!failed) llm.push(i('gen_ai.usage.prompt_tokens', prompt), i('gen_ai.usage.completion_tokens', completion), i('gen_ai.usage.total_tokens', prompt + completion));
+  llm.push(...baggage);
+  if (failed) {
+    llm.push(
+      s('error.type', 'RateLimitError'),
+      s('error.message', `litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for ${m.model} on requests per min (RPM): Limit 5000, Used 5000, Requested 1.`),
+      s('litellm.provider.error.code', '429'),
+      s('litellm.provider.error.llm_provider', m.system),
+      s('litellm.provider.error.stack_trace', '  File "/usr/lib/python3.13/site-packages/litellm/utils.py", line 1483, in wrapper_async\n    result = await original_function(*args, **kwargs)\n'.repeat(6)),
+    );
+  }
+  const spans = [
+    {
+      traceId,
+      spanId: hex(`p${runId}${n}`, 16),
+      parentSpanId: serverId,
+      name: 'postgres.select LiteLLM_VerificationToken',
+      kind: 3,
+      startTimeUnixNano: String(startNs - 2_000_000n),
+      endTimeUnixNano: String(startNs - 1_000_000n),
+      attributes: [s('db.system.name', 'postgresql'), s('db.operation.name', 'select'), ...baggage],
+      status: {},
+    },
+    {
+      traceId,
+      spanId: hex(`b${runId}${n}`, 16),
+      parentSpanId: serverId,
+      name: `${op} ${m.model}`,
+      kind: 3,
+      startTimeUnixNano: String(startNs),
+      endTimeUnixNano: String(end),
+      attributes: llm,
+      status: failed ? { code: 2, message: 'RateLimitError' } : {},
+    },
+    {
+      traceId,
+      spanId: serverId,
+      name: 'POST /v1/chat/completions',
+      kind: 2,
+      startTimeUnixNano: String(startNs - 3_000_000n),
+      endTimeUnixNano: String(end + 1_000_000n),
+      attributes: [s('http.request.method', 'POST'), s('http.route', '/v1/chat/completions'), s('url.path', '/v1/chat/completions'), i('http.response.status_code', failed ? 429 : 200)],
+      status: {},
+    },
+  ];
+  return { spans, facts: { responseId, failed } };
+}
+
 /** The three spans of call number `n` (unique over a run when `runId` differs). */
-export function callSpans(n: number, runId: string, rand: () => number, startNs: bigint): { spans: object[]; facts: CallFacts } {
+export function callSpans(n: number, runId: string, rand: () => number, startNs: bigint, layout: WorkloadLayout = 'v1.79'): { spans: object[]; facts: CallFacts } {
+  if (layout === 'v2') return callSpansV2(n, runId, rand, startNs);
   const m = MODELS[Math.floor(rand() * MODELS.length)]!;
   const key = KEYS[Math.floor(rand() * KEYS.length)]!;
   const failed = rand() < 0.05;
@@ -164,12 +259,12 @@ export function callSpans(n: number, runId: string, rand: () => number, startNs:
 }
 
 /** One OTLP/JSON ExportTraceServiceRequest with `calls` calls (3 spans each). */
-export function request(firstCall: number, calls: number, runId: string, seed: number, startNs = 1_764_355_422_941_051_904n): { body: object; facts: CallFacts[] } {
+export function request(firstCall: number, calls: number, runId: string, seed: number, startNs = 1_764_355_422_941_051_904n, layout: WorkloadLayout = 'v1.79'): { body: object; facts: CallFacts[] } {
   const rand = rng(seed);
   const spans: object[] = [];
   const facts: CallFacts[] = [];
   for (let k = 0; k < calls; k++) {
-    const c = callSpans(firstCall + k, runId, rand, startNs + BigInt(k) * 1_000_000n);
+    const c = callSpans(firstCall + k, runId, rand, startNs + BigInt(k) * 1_000_000n, layout);
     spans.push(...c.spans);
     facts.push(c.facts);
   }
