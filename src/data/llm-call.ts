@@ -17,13 +17,13 @@ export interface LlmCall {
    */
   layout: string | null;
   /**
-   * Stable identity of the call, used for `uniqueId` (MAPPING.md §1.3):
-   * SLO `id`; span: `gen_ai.response.id` ?? `litellm.call_id` ?? `<traceId>-<spanId>`.
+   * Stable identity of the call, used for `uniqueId`: the provider's response id, else the gateway's
+   * call id, else `<traceId>-<spanId>` (each source's table: integrations/<vendor>/README.md).
    */
   id: string;
   /**
-   * The gateway's own id of the call (LiteLLM `litellm_call_id`, span `litellm.call_id`), shared by
-   * every record the gateway makes of the call: the de-duplication key. Null when the source has none.
+   * The gateway's own id of the call, shared by every record the gateway makes of it (and by its
+   * retries and fallbacks): the de-duplication key of successful calls. Null when the source has none.
    */
   callId: string | null;
   /** OTel ids when the record came from a span (lower-case hex), for de-duplication and tracing. */
@@ -46,7 +46,7 @@ export interface LlmCall {
 
   /**
    * `model` as requested/resolved by LiteLLM (e.g. `gpt-4o`, `anthropic.claude-...`). SLO `model`;
-   * span `gen_ai.request.model`, else `hidden_params.litellm_model_name`.
+   * from spans, the model the gateway sent to the provider.
    */
   model: string | null;
   /** `custom_llm_provider` (e.g. `openai`, `bedrock`, `azure`, `vertex_ai`). */
@@ -62,13 +62,13 @@ export interface LlmCall {
    * `modelMapKey` is known, else null.
    */
   modelMapProvider: string | null;
-  /** Deployment id (`hidden_params.model_id`), the key for model enrichment. */
+  /** The gateway's deployment id, the key for model enrichment. */
   modelId: string | null;
   /** Model group name the client asked for. */
   modelGroup: string | null;
   /**
    * `api_base` used for the call; the region is derived from its host. SLO: top-level `api_base`
-   * (what the callback reads); span: `hidden_params.api_base`.
+   * (what the callback reads); spans: the deployment's api_base, or only its host.
    */
   apiBase: string | null;
   /**
@@ -76,7 +76,7 @@ export interface LlmCall {
    * `vertex_location`); wins over the api_base rule. The litellm processor and the SLO reader leave it null.
    */
   region: string | null;
-  /** Batch API retrieval (`hidden_params.batch_models` set). */
+  /** Batch API retrieval. */
   batch: boolean;
   /**
    * `model_parameters.n` (images requested), null when unknown (consumers then assume 1, as the
@@ -87,7 +87,7 @@ export interface LlmCall {
 
   usage: LlmUsage;
 
-  /** Virtual key facts (`metadata.user_api_key_*`). Strings as the source wrote them; span `""` → null. */
+  /** Virtual key facts. Strings as the source wrote them (empty → null). */
   keyHash: string | null;
   keyAlias: string | null;
   /** `user_api_key_auth_metadata` / key metadata, decoded (dict). */
