@@ -17,6 +17,7 @@ import type { LlmCall } from './data/llm-call.js';
 import type { MeterRecord } from './data/meter-record.js';
 import type { SpanBatch } from './data/span.js';
 import type { DiskBudget } from './storage/budget.js';
+import type { CutRecorder } from './storage/cut-log.js';
 import type { Hold } from './storage/holds.js';
 import type { ComponentMetrics } from './telemetry/metrics.js';
 
@@ -47,6 +48,11 @@ export interface ConsumeContext {
    * purpose; the log is trimmed only past released holds. Pass `ctx` on to `next.consume`.
    */
   hold?: Hold;
+  /**
+   * With {@link hold}: where a stage that regroups log records (the batch processor) records each
+   * group before handing it on, so that a replay re-creates the same groups (exactly-once objects).
+   */
+  cuts?: CutRecorder;
 }
 
 /** A stage that accepts data of type T. Implementations must not mutate `data` after returning. */

@@ -2,7 +2,7 @@
  * The durable stage: the point of a pipeline where accepted billing data is written to the
  * write-ahead log before the sender gets its acknowledgement.
  *
- *   receiver → litellm → [durable stage] → enrich → amberflo → batch → exporters (spool)
+ *   receiver → litellm → enrich → [durable stage] → amberflo → batch → exporters (spool)
  *
  * - `consume` appends the items (one log record per call) and resolves after fdatasync (group
  *   commit). That resolution is what lets the receiver answer 200.
@@ -20,6 +20,7 @@ import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, 
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
+import { CutLog } from './cut-log.js';
 import { WriteAheadLog } from './wal.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +65,8 @@ function createMetrics(registry: Registry) {
 
 export class DurableStage implements Consumer<unknown> {
   private wal?: WriteAheadLog;
+  /** Where the batch processor records its cuts (see cut-log.ts). */
+  private cuts?: CutLog;
   private watermark = new Watermark();
   /** Recent records not yet forwarded, by seq. */
   private readonly memory = new Map<number, { data: unknown; bytes: number }>();
@@ -125,6 +128,12 @@ export class DurableStage implements Consumer<unknown> {
 
   private async open(): Promise<void> {
     const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes, onCommit: (seconds) => this.onCommit(seconds) });
+    try {
+      this.cuts = await CutLog.open(this.o.dir, wal.checkpoint);
+    } catch (e) {
+      await wal.close().catch(() => undefined);
+      throw e;
+    }
     this.wal = wal;
     const r = wal.recovery;
     if (r.problems.length) {
@@ -242,7 +251,7 @@ export class DurableStage implements Consumer<unknown> {
     let delay = 50;
     for (;;) {
       try {
-        await this.o.next.consume(data, { hold });
+        await this.o.next.consume(data, { hold, cuts: this.cuts });
         break;
       } catch (e) {
         if (e instanceof BackpressureError) {
@@ -315,6 +324,7 @@ export class DurableStage implements Consumer<unknown> {
     if (!wal) return Promise.resolve();
     this.lastCheckpointWrite = this.lastCheckpointWrite
       .then(() => wal.setCheckpoint(this.watermark.safe))
+      .then(() => this.cuts?.trim(wal.checkpoint))
       .catch((err: Error) => this.o.logger.error({ err }, 'cannot persist the write-ahead log checkpoint'))
       .finally(() => this.updateGauges());
     return this.lastCheckpointWrite;
@@ -382,6 +392,7 @@ export class DurableStage implements Consumer<unknown> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.persistCheckpoint();
     await this.wal?.close();
+    await this.cuts?.close();
   }
 }
 
