@@ -6,6 +6,7 @@
 import './v8-tuning.js';
 import cluster from 'node:cluster';
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
+import { DirLockedError } from './storage/dir-lock.js';
 import { attachWorker, reportReady, runPrimary, workerConfig } from './cluster.js';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
@@ -136,6 +137,7 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         }
       } catch (e) {
         logger.fatal({ err: e }, 'spanmeter failed to start');
+        if (e instanceof DirLockedError) process.stderr.write(`spanmeter: ${e.message}\n`);
         logger.flush();
         process.exitCode = 1;
         setTimeout(() => process.exit(1), 100).unref();

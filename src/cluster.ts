@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { ResolvedConfig } from './config/config.js';
 import { Service } from './service.js';
+import { DirLockedError, lockDataDir } from './storage/dir-lock.js';
 import { AdminServer } from './telemetry/admin.js';
 
 type Msg = { spanmeter: 'ready' } | { spanmeter: 'status'; id: number } | { spanmeter: 'status-reply'; id: number; status: unknown };
@@ -44,6 +45,17 @@ export function reportReady(): void {
 
 /** Primary side. Resolves when every worker has exited after a stop. */
 export async function runPrimary(config: ResolvedConfig, workers: number, logger: Logger, argv: string[]): Promise<number> {
+  // The primary owns the data directory's root (so a second collector on it refuses before
+  // forking anything); each worker owns its worker-<i> directory.
+  let lock;
+  try {
+    lock = config.service.durability.enabled ? lockDataDir(config.service.dataDir, (previous) => logger.warn({ dir: config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone')) : undefined;
+  } catch (e) {
+    if (!(e instanceof DirLockedError)) throw e;
+    logger.fatal({ err: e }, 'spanmeter failed to start');
+    process.stderr.write(`spanmeter: ${e.message}\n`);
+    return 1;
+  }
   const ready = new Set<number>();
   const byIndex = new Map<number, Worker>();
   let stopping = false;
@@ -118,6 +130,7 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
       const check = setInterval(() => {
         if ([...byIndex.values()].every((w) => w.isDead())) {
           clearInterval(check);
+          lock?.release();
           void admin?.stop().then(() => resolve(0));
         }
       }, 50);

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Host } from './component.js';
 import type { ResolvedConfig } from './config/config.js';
 import { Graph } from './graph.js';
+import { lockDataDir, type DirLock } from './storage/dir-lock.js';
 import { AdminServer } from './telemetry/admin.js';
 import { createLogger, recentErrors } from './telemetry/logger.js';
 import { SeriesRecorder } from './telemetry/series.js';
@@ -32,6 +33,8 @@ export class Service {
   private reloadChain: Promise<unknown> = Promise.resolve();
   private shutdownPromise?: Promise<void>;
   private fatalHandler?: (err: Error) => void;
+  /** The data directory's lock, held from start to stop (one owner per directory). */
+  private lock?: DirLock;
 
   constructor(
     public config: ResolvedConfig,
@@ -162,6 +165,11 @@ export class Service {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`service cannot start from state ${this.state}`);
     this.state = 'starting';
+    if (this.config.service.durability.enabled) {
+      this.lock = lockDataDir(this.config.service.dataDir, (previous) =>
+        this.logger.warn({ dir: this.config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools'),
+      );
+    }
     try {
       await this.admin?.start();
       await this.graph.start(this.host);
@@ -169,6 +177,7 @@ export class Service {
     } catch (e) {
       this.state = 'stopped';
       await this.admin?.stop();
+      this.lock?.release();
       throw e;
     }
     this.state = 'running';
@@ -195,6 +204,7 @@ export class Service {
         this.series.stop();
         await this.admin?.stop();
         this.metrics.close();
+        this.lock?.release();
         this.state = 'stopped';
         this.logger.info('spanmeter stopped');
       }
