@@ -159,6 +159,12 @@ export interface ProcessorFactory<C = any> extends FactoryBase<C> {
   consumes: DataType | readonly DataType[];
   /** The type it emits; 'same' for a pass-through processor (filter, batch...). */
   produces: DataType | 'same';
+  /**
+   * Its output depends on state outside the data (a catalogue that can change): the pipeline's
+   * write-ahead log goes after it, so a replay hands on what it decided the first time instead of
+   * deciding again. Everything after the log must be a function of the data and the config.
+   */
+  logAfter?: boolean;
   create(settings: CreateSettings<C>, next: Consumer<any>): Processor<any>;
 }
 

@@ -155,10 +155,15 @@ export class Graph {
    * Where a pipeline's write-ahead log goes: before the first stage that receives `llm_calls`
    * (else `meter_events`); -1 for pipelines that carry only spans (forwarding is best-effort).
    * Returns the index of the processor it precedes (processors.length = before the exporters).
+   * `logAfter`: indexes of processors that must run before the log (see ProcessorFactory.logAfter):
+   * the log goes after the last of them, so a replay bills as they decided the first time.
    */
-  static walPosition(types: readonly string[]): number {
+  static walPosition(types: readonly string[], logAfter: readonly number[] = []): number {
     const i = types.indexOf('llm_calls');
-    return i >= 0 ? i : types.indexOf('meter_events');
+    let at = i >= 0 ? i : types.indexOf('meter_events');
+    if (at < 0) return -1;
+    for (const k of logAfter) if (k + 1 > at && (types[k + 1] === 'llm_calls' || types[k + 1] === 'meter_events')) at = k + 1;
+    return at;
   }
 
   private build(): void {
@@ -177,7 +182,11 @@ export class Graph {
     for (const p of config.pipelines) {
       let next: Consumer<unknown> = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
       const nodes: Node[] = [];
-      const walAt = config.service.durability.enabled ? Graph.walPosition(p.types) : -1;
+      const logAfter = p.processors.flatMap((id, k) => {
+        const f = config.components.get(componentKey('processor', id))?.factory;
+        return f?.kind === 'processor' && f.logAfter ? [k] : [];
+      });
+      const walAt = config.service.durability.enabled ? Graph.walPosition(p.types, logAfter) : -1;
       const d = config.service.durability;
       for (let i = p.processors.length; i >= 0; i--) {
         if (i < p.processors.length) {

@@ -70,6 +70,10 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events']), 1);
     assert.equal(Graph.walPosition(['meter_events', 'meter_events']), 0);
     assert.equal(Graph.walPosition(['spans']), -1);
+    // After the last processor that decides from outside state (enrich), so replays bill as decided.
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events'], [1]), 2);
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events', 'meter_events'], [1, 2]), 3);
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'meter_events'], [0]), 1);
   });
 
   it('is placed before the processors it feeds', async () => {

@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { encodeOtlpProto, fromOtlpJson } from '../../src/otlp/index.js';
-import { otlpRequest } from './litellm-spans.js';
+import { otlpRequest, type CallSpec } from './litellm-spans.js';
 import { freePort, http, runCli, waitFor200, type Cli } from './process.js';
 import { S3RVER_CREDENTIALS } from './s3rver.js';
 
@@ -54,7 +54,7 @@ export interface CrashRun {
  */
 export async function crashRun(
   env: Record<string, string>,
-  opts: { kills?: number; runMs?: number; args?: string[]; label?: string; beforeRestart?: (round: number) => void } = {},
+  opts: { kills?: number; runMs?: number; args?: string[]; beforeRestart?: (round: number) => void; call?: Partial<CallSpec> } = {},
 ): Promise<CrashRun> {
   const kills = opts.kills ?? KILLS;
   const runMs = opts.runMs ?? RUN_MS;
@@ -89,7 +89,7 @@ export async function crashRun(
     const sender = async () => {
       while (alive && Date.now() < until) {
         const ids = Array.from({ length: CALLS_PER_REQUEST }, () => `chatcmpl-crash-${seed}-${next++}`);
-        const body = Buffer.from(encodeOtlpProto(fromOtlpJson(otlpRequest(ids.map((responseId) => ({ responseId }))))));
+        const body = Buffer.from(encodeOtlpProto(fromOtlpJson(otlpRequest(ids.map((responseId) => ({ ...opts.call, responseId }))))));
         sent += ids.length;
         try {
           const res = await http('POST', url, body, { 'content-type': 'application/x-protobuf' });
