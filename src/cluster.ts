@@ -13,6 +13,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { ResolvedConfig } from './config/config.js';
 import { Service } from './service.js';
 import { DirLockedError, lockDataDir } from './storage/dir-lock.js';
+import { adoptStranded } from './adopt.js';
 import { AdminServer } from './telemetry/admin.js';
 
 type Msg = { spanmeter: 'ready' } | { spanmeter: 'status'; id: number } | { spanmeter: 'status-reply'; id: number; status: unknown };
@@ -120,6 +121,9 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
 
   for (let i = 0; i < workers; i++) fork(i);
   logger.info({ workers, admin: admin?.boundAddress }, 'spanmeter primary started');
+  // Folders no worker of this layout owns (fewer workers than before, a single process's data at
+  // the root) are drained here, in the primary, which owns the root.
+  const adoption = config.service.durability.enabled ? adoptStranded(config, workers, logger) : undefined;
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -127,11 +131,14 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
       stopping = true;
       logger.info({ signal }, 'stopping workers');
       for (const w of byIndex.values()) if (!w.isDead()) w.process.kill('SIGTERM');
+      const adopted = adoption?.stop() ?? Promise.resolve();
       const check = setInterval(() => {
         if ([...byIndex.values()].every((w) => w.isDead())) {
           clearInterval(check);
-          lock?.release();
-          void admin?.stop().then(() => resolve(0));
+          void adopted.then(() => {
+            lock?.release();
+            return admin?.stop();
+          }).then(() => resolve(0));
         }
       }, 50);
     };

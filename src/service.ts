@@ -20,6 +20,8 @@ export interface ServiceOptions {
   metricsAddress?: string | null;
   /** Collect Node process metrics (default true). */
   processMetrics?: boolean;
+  /** The caller holds the data directory's lock already (default false: start takes it). */
+  lockHeld?: boolean;
 }
 
 export class Service {
@@ -35,12 +37,14 @@ export class Service {
   private fatalHandler?: (err: Error) => void;
   /** The data directory's lock, held from start to stop (one owner per directory). */
   private lock?: DirLock;
+  private readonly lockHeld: boolean;
 
   constructor(
     public config: ResolvedConfig,
     opts: ServiceOptions = {},
   ) {
     this.logger = opts.logger ?? createLogger(config.service.logLevel);
+    this.lockHeld = opts.lockHeld ?? false;
     this.metrics = new ServiceMetrics(VERSION, { processMetrics: opts.processMetrics });
     this.graph = new Graph(config, { logger: this.logger, metrics: this.metrics });
     this.series = new SeriesRecorder(this.metrics.registry);
@@ -165,7 +169,7 @@ export class Service {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`service cannot start from state ${this.state}`);
     this.state = 'starting';
-    if (this.config.service.durability.enabled) {
+    if (this.config.service.durability.enabled && !this.lockHeld) {
       this.lock = lockDataDir(this.config.service.dataDir, (previous) =>
         this.logger.warn({ dir: this.config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools'),
       );
