@@ -132,7 +132,7 @@ export class Graph {
     private readonly opts: GraphOptions,
   ) {
     const d = config.service.durability;
-    if (d.enabled) this.budget = new DiskBudget(d.maxDiskBytes);
+    if (d.enabled) this.budget = new DiskBudget(d.maxDiskBytes, d.minFreeBytes);
     this.build();
   }
 
@@ -271,6 +271,7 @@ export class Graph {
 
   /** Start order: exporters, processors (last first), receivers. On failure, stops what started. */
   async start(host: Host): Promise<void> {
+    this.budget?.watchFree(this.config.service.dataDir);
     const order: Node[][] = [
       this.exporters,
       ...this.config.pipelines.map((p) => [...(this.processors.get(p.name) ?? [])].reverse()).flatMap((ns) => ns.map((n) => [n])),
@@ -333,6 +334,7 @@ export class Graph {
         d.finalize().catch((e: Error) => errors.push(new Error(`write-ahead log of pipeline "${d.pipeline}" failed to close: ${e.message}`, { cause: e }))),
       ),
     );
+    this.budget?.stop();
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Host } from './component.js';
 import type { ResolvedConfig } from './config/config.js';
 import { Graph } from './graph.js';
-import { lockDataDir, type DirLock } from './storage/dir-lock.js';
+import { DirLockedError, lockDataDir, type DirLock } from './storage/dir-lock.js';
 import { AdminServer } from './telemetry/admin.js';
 import { createLogger, recentErrors } from './telemetry/logger.js';
 import { SeriesRecorder } from './telemetry/series.js';
@@ -169,11 +169,7 @@ export class Service {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`service cannot start from state ${this.state}`);
     this.state = 'starting';
-    if (this.config.service.durability.enabled && !this.lockHeld) {
-      this.lock = lockDataDir(this.config.service.dataDir, (previous) =>
-        this.logger.warn({ dir: this.config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools'),
-      );
-    }
+    if (this.config.service.durability.enabled && !this.lockHeld) this.takeLock();
     try {
       await this.admin?.start();
       await this.graph.start(this.host);
@@ -193,6 +189,35 @@ export class Service {
       },
       'spanmeter started',
     );
+  }
+
+  /**
+   * Takes the data directory's lock. Another owner: throws (the caller exits). A directory that
+   * cannot be used yet (not creatable, read-only): the pipelines start anyway, refusing data until
+   * it can (see DurableStage.start), and the lock is taken as soon as it can be.
+   */
+  private takeLock(): void {
+    const dir = this.config.service.dataDir;
+    const onTakeover = (previous: unknown) => this.logger.warn({ dir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools');
+    try {
+      this.lock = lockDataDir(dir, onTakeover);
+    } catch (e) {
+      if (e instanceof DirLockedError) throw e;
+      this.logger.error({ err: e, dir }, 'cannot lock the data directory yet; retrying every 5 s');
+      const retry = setInterval(() => {
+        if (this.state === 'stopping' || this.state === 'stopped') return clearInterval(retry);
+        try {
+          this.lock = lockDataDir(dir, onTakeover);
+          clearInterval(retry);
+        } catch (err) {
+          if (err instanceof DirLockedError) {
+            clearInterval(retry);
+            this.host.reportFatalError(err);
+          }
+        }
+      }, 5_000);
+      retry.unref();
+    }
   }
 
   /** Graceful shutdown within `timeoutMs` (default: service.shutdown_timeout). Idempotent. */

@@ -16,7 +16,7 @@ import { Registry } from 'prom-client';
 import { DurableStage } from './durable-stage.js';
 import { encodeRecord } from './codec.js';
 import { LLM_CALLS_TAG } from './llm-calls-codec.js';
-import { WriteAheadLog } from './wal.js';
+import { WriteAheadLog, readCheckpointFile } from './wal.js';
 import { formatStatus } from '../cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'spanmeter-durable-'));
@@ -113,7 +113,7 @@ describe('durable pipelines (write-ahead log)', () => {
     const got = capture().received.flat() as MeterRecord[];
     assert.deepEqual(got.map((r) => r.uniqueId), Array.from({ length: 20 }, (_, i) => `call-${i}`));
     assert.ok(capture().contexts.every((c) => c?.hold), 'every forwarded chunk carries a hold');
-    assert.equal(readFileSync(join(dataDir, 'wal', 'p', 'checkpoint'), 'utf8').trim(), '20', 'checkpoint covers everything delivered');
+    assert.equal(readCheckpointFile(join(dataDir, 'wal', 'p', 'checkpoint')).seq, 20, 'checkpoint covers everything delivered');
   });
 
   it('keeps acknowledged data across a stop with a dead downstream, and replays it at the next start', async () => {

@@ -322,9 +322,15 @@ export class DurableStage implements Consumer<unknown> {
   private persistCheckpoint(): Promise<void> {
     const wal = this.wal;
     if (!wal) return Promise.resolve();
+    // The cut log is trimmed to the checkpoint before this one: if this write were torn by a
+    // crash, recovery falls back to that one and still finds the cuts it needs.
+    let previous = 0;
     this.lastCheckpointWrite = this.lastCheckpointWrite
-      .then(() => wal.setCheckpoint(this.watermark.safe))
-      .then(() => this.cuts?.trim(wal.checkpoint))
+      .then(() => {
+        previous = wal.checkpoint;
+        return wal.setCheckpoint(this.watermark.safe);
+      })
+      .then(() => this.cuts?.trim(previous))
       .catch((err: Error) => this.o.logger.error({ err }, 'cannot persist the write-ahead log checkpoint'))
       .finally(() => this.updateGauges());
     return this.lastCheckpointWrite;
