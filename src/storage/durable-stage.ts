@@ -57,7 +57,7 @@ function createMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full.', labelNames, registers: [registry] }),
+    refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full, or the file system had less than min_free_disk free.', labelNames, registers: [registry] }),
     truncated: new Counter({ name: 'spanmeter_wal_recovery_truncated_bytes_total', help: 'Bytes of torn or corrupt log tail cut off during recovery.', labelNames, registers: [registry] }),
     deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records moved to the dead-letter folder: downstream rejected them permanently, or this build cannot decode them (a log written by a newer version).', labelNames, registers: [registry] }),
   };
