@@ -85,6 +85,13 @@ function addPart(parts: [number, number, number][], seq: number, idx: number): v
   else parts.push([seq, idx, 1]);
 }
 
+/** Appends a run of items (another batch's part) to a batch's parts. */
+function addParts(parts: [number, number, number][], [seq, from, count]: readonly [number, number, number]): void {
+  const last = parts[parts.length - 1];
+  if (last && last[0] === seq && last[1] + last[2] === from) last[2] += count;
+  else parts.push([seq, from, count]);
+}
+
 export interface BatchSettings {
   id: string;
   pipeline?: string;
@@ -349,7 +356,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
         (this.bytesMax === 0 || last.bytes + b.bytes + 2 <= this.bytesMax)
       ) {
         for (const r of b.records) last.records.push(r);
-        for (const [seq, from, count] of b.parts) for (let k = 0; k < count; k++) addPart(last.parts, seq, from + k);
+        for (const part of b.parts) addParts(last.parts, part);
         for (const h of b.holds) {
           if (last.holds.has(h)) h.release(); // the merged batch holds it once
           else last.holds.add(h);
