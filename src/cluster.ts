@@ -2,9 +2,11 @@
  * `spanmeter run --workers N`: N worker processes on one machine (node:cluster). Receivers' ports
  * are shared (the primary hands connections out round-robin); each worker has its own write-ahead
  * log and spools under `<data_dir>/worker-<i>` and its own instance id (`<id>-w<i>`), so workers
- * share nothing but the ports. The primary runs no pipeline: it serves the admin endpoint
- * (metrics aggregated over workers, health, status), forwards SIGTERM, and restarts a worker that
- * dies (it recovers its own log and spool on start).
+ * share nothing but the ports. The primary runs no pipeline of its own: it serves the admin
+ * endpoint (metrics aggregated over workers, health, status), forwards SIGTERM, and restarts a
+ * worker that dies (it recovers its own log and spool on start). It holds the lock of the data
+ * directory's root (each worker holds its own folder's) and drains the folders no worker of this
+ * count owns (see ./adopt.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
