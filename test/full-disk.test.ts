@@ -4,7 +4,8 @@
  * collector refuses (429/503) without piling up empty log segments, and accepts again within
  * seconds once the space is back; filled by its own log, it keeps delivering and trimming (the
  * checkpoint is written in place, `min_free_disk` keeps room for delivery) and accepts again by
- * itself. Every acknowledged call is delivered exactly once.
+ * itself. Killed (SIGKILL) under load on the nearly full disk and restarted, every acknowledged
+ * call is delivered exactly once.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -78,7 +79,7 @@ service:
     metering: {receivers: [otlp], processors: [litellm, amberflo, batch], exporters: [file]}
 `,
     );
-    const cli = runCli(['run', '--config', pipeline]);
+    let cli = runCli(['run', '--config', pipeline]);
     const url = `http://127.0.0.1:${httpPort}/v1/traces`;
     const acked = new Set<string>();
     let sent = 0;
@@ -87,9 +88,13 @@ service:
       const ids = Array.from({ length: 5 }, () => `chatcmpl-full-${next++}`);
       sent += 5;
       const body = Buffer.from(encodeOtlpProto(fromOtlpJson(otlpRequest(ids.map((responseId) => ({ responseId }))))));
-      const res = await http('POST', url, body, { 'content-type': 'application/x-protobuf' });
-      if (res.status === 200) for (const id of ids) acked.add(id);
-      return res.status;
+      try {
+        const res = await http('POST', url, body, { 'content-type': 'application/x-protobuf' });
+        if (res.status === 200) for (const id of ids) acked.add(id);
+        return res.status;
+      } catch {
+        return 0; // killed: not acknowledged
+      }
     };
     const load = async (ms: number): Promise<Map<number, number>> => {
       const statuses = new Map<number, number>();
@@ -98,6 +103,7 @@ service:
         Array.from({ length: 4 }, async () => {
           while (Date.now() < until) {
             const s = await post();
+            if (s === 0) return;
             statuses.set(s, (statuses.get(s) ?? 0) + 1);
             if (s !== 200) await new Promise((r) => setTimeout(r, 20));
           }
@@ -141,12 +147,22 @@ service:
       const again = await untilAccepted(10_000);
       t.diagnostic(`accepting again ${again} ms after the load stopped, the filler still there`);
       assert.ok(again < 5_000, `accepting again by itself (${again} ms)`);
+
+      // 3. SIGKILL under load on the nearly full disk, then a restart with the space back.
+      const killed = load(1_500);
+      await new Promise((r) => setTimeout(r, 1_000));
+      cli.child.kill('SIGKILL');
+      await cli.exited;
+      await killed.catch(() => undefined);
       rmSync(filler);
+      cli = runCli(['run', '--config', pipeline]);
+      await waitFor200(`http://127.0.0.1:${adminPort}/health/ready`, 60_000, cli);
+      await load(500);
       await new Promise((r) => setTimeout(r, 1_500));
       cli.child.kill('SIGTERM');
       assert.equal((await cli.exited).code, 0, cli.stderr());
       const records = readGzipJsonFiles(join(root, 'out')).flatMap((f) => f.records);
-      assertExactlyOnce(t, { seed: 0, kills: 0, dir: root, sent, acked, ackedIn: new Map() }, records, 'full disk');
+      assertExactlyOnce(t, { seed: 0, kills: 1, dir: root, sent, acked, ackedIn: new Map() }, records, 'full disk');
     } finally {
       cli.child.kill('SIGKILL');
       await cli.exited;
