@@ -6,6 +6,8 @@
 import './v8-tuning.js';
 import cluster from 'node:cluster';
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
+import { DirLockedError } from './storage/dir-lock.js';
+import { adoptStranded, type Adoption } from './adopt.js';
 import { attachWorker, reportReady, runPrimary, workerConfig } from './cluster.js';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
@@ -76,6 +78,8 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
       }
       if (workerIndex !== undefined) config = workerConfig(config, workerIndex);
       const service = new Service(config, { logger });
+      /** A single process owns the root of the data directory: it drains worker-<i> folders left by a cluster. */
+      let adoption: Adoption | undefined;
       let stopping = false;
       const stop = (reason: string, code: number) => {
         if (stopping && workerIndex !== undefined) return; // workers obey the primary's one SIGTERM
@@ -86,8 +90,8 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         }
         stopping = true;
         logger.info({ reason }, 'stopping');
-        service
-          .shutdown()
+        Promise.resolve(adoption?.stop())
+          .then(() => service.shutdown())
           .then(
             () => (process.exitCode = code),
             (err: Error) => {
@@ -134,9 +138,10 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         if (workerIndex !== undefined) {
           attachWorker(service);
           reportReady();
-        }
+        } else if (config.service.durability.enabled && !stopping) adoption = adoptStranded(config, 1, logger);
       } catch (e) {
         logger.fatal({ err: e }, 'spanmeter failed to start');
+        if (e instanceof DirLockedError) process.stderr.write(`spanmeter: ${e.message}\n`);
         logger.flush();
         process.exitCode = 1;
         setTimeout(() => process.exit(1), 100).unref();

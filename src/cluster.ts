@@ -2,9 +2,11 @@
  * `spanmeter run --workers N`: N worker processes on one machine (node:cluster). Receivers' ports
  * are shared (the primary hands connections out round-robin); each worker has its own write-ahead
  * log and spools under `<data_dir>/worker-<i>` and its own instance id (`<id>-w<i>`), so workers
- * share nothing but the ports. The primary runs no pipeline: it serves the admin endpoint
- * (metrics aggregated over workers, health, status), forwards SIGTERM, and restarts a worker that
- * dies (it recovers its own log and spool on start).
+ * share nothing but the ports. The primary runs no pipeline of its own: it serves the admin
+ * endpoint (metrics aggregated over workers, health, status), forwards SIGTERM, and restarts a
+ * worker that dies (it recovers its own log and spool on start). It holds the lock of the data
+ * directory's root (each worker holds its own folder's) and drains the folders no worker of this
+ * count owns (see ./adopt.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
@@ -12,6 +14,8 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { ResolvedConfig } from './config/config.js';
 import { Service } from './service.js';
+import { DirLockedError, lockDataDir } from './storage/dir-lock.js';
+import { adoptStranded } from './adopt.js';
 import { AdminServer } from './telemetry/admin.js';
 
 type Msg = { spanmeter: 'ready' } | { spanmeter: 'status'; id: number } | { spanmeter: 'status-reply'; id: number; status: unknown };
@@ -44,6 +48,17 @@ export function reportReady(): void {
 
 /** Primary side. Resolves when every worker has exited after a stop. */
 export async function runPrimary(config: ResolvedConfig, workers: number, logger: Logger, argv: string[]): Promise<number> {
+  // The primary owns the data directory's root (so a second collector on it refuses before
+  // forking anything); each worker owns its worker-<i> directory.
+  let lock;
+  try {
+    lock = config.service.durability.enabled ? lockDataDir(config.service.dataDir, (previous) => logger.warn({ dir: config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone')) : undefined;
+  } catch (e) {
+    if (!(e instanceof DirLockedError)) throw e;
+    logger.fatal({ err: e }, 'spanmeter failed to start');
+    process.stderr.write(`spanmeter: ${e.message}\n`);
+    return 1;
+  }
   const ready = new Set<number>();
   const byIndex = new Map<number, Worker>();
   let stopping = false;
@@ -108,6 +123,9 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
 
   for (let i = 0; i < workers; i++) fork(i);
   logger.info({ workers, admin: admin?.boundAddress }, 'spanmeter primary started');
+  // Folders no worker of this layout owns (fewer workers than before, a single process's data at
+  // the root) are drained here, in the primary, which owns the root.
+  const adoption = config.service.durability.enabled ? adoptStranded(config, workers, logger) : undefined;
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -115,10 +133,14 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
       stopping = true;
       logger.info({ signal }, 'stopping workers');
       for (const w of byIndex.values()) if (!w.isDead()) w.process.kill('SIGTERM');
+      const adopted = adoption?.stop() ?? Promise.resolve();
       const check = setInterval(() => {
         if ([...byIndex.values()].every((w) => w.isDead())) {
           clearInterval(check);
-          void admin?.stop().then(() => resolve(0));
+          void adopted.then(() => {
+            lock?.release();
+            return admin?.stop();
+          }).then(() => resolve(0));
         }
       }, 50);
     };

@@ -17,6 +17,7 @@ import type { LlmCall } from './data/llm-call.js';
 import type { MeterRecord } from './data/meter-record.js';
 import type { SpanBatch } from './data/span.js';
 import type { DiskBudget } from './storage/budget.js';
+import type { CutRecorder } from './storage/cut-log.js';
 import type { Hold } from './storage/holds.js';
 import type { ComponentMetrics } from './telemetry/metrics.js';
 
@@ -47,6 +48,11 @@ export interface ConsumeContext {
    * purpose; the log is trimmed only past released holds. Pass `ctx` on to `next.consume`.
    */
   hold?: Hold;
+  /**
+   * With {@link hold}: where a stage that regroups log records (the batch processor) records each
+   * group before handing it on, so that a replay re-creates the same groups (exactly-once objects).
+   */
+  cuts?: CutRecorder;
 }
 
 /** A stage that accepts data of type T. Implementations must not mutate `data` after returning. */
@@ -177,6 +183,12 @@ export interface ProcessorFactory<C = any> extends FactoryBase<C> {
   consumes: DataType | readonly DataType[];
   /** The type it emits; 'same' for a pass-through processor (filter, batch...). */
   produces: DataType | 'same';
+  /**
+   * Its output depends on state outside the data (a catalogue that can change): the pipeline's
+   * write-ahead log goes after it, so a replay hands on what it decided the first time instead of
+   * deciding again. Everything after the log must be a function of the data and the config.
+   */
+  logAfter?: boolean;
   create(settings: CreateSettings<C>, next: Consumer<any>): Processor<any>;
 }
 

@@ -139,7 +139,7 @@ export class Graph {
     private readonly opts: GraphOptions,
   ) {
     const d = config.service.durability;
-    if (d.enabled) this.budget = new DiskBudget(d.maxDiskBytes);
+    if (d.enabled) this.budget = new DiskBudget(d.maxDiskBytes, d.minFreeBytes);
     this.build();
   }
 
@@ -162,10 +162,15 @@ export class Graph {
    * Where a pipeline's write-ahead log goes: before the first stage that receives `llm_calls`
    * (else `meter_events`); -1 for pipelines that carry only spans (forwarding is best-effort).
    * Returns the index of the processor it precedes (processors.length = before the exporters).
+   * `logAfter`: indexes of processors that must run before the log (see ProcessorFactory.logAfter):
+   * the log goes after the last of them, so a replay bills as they decided the first time.
    */
-  static walPosition(types: readonly string[]): number {
+  static walPosition(types: readonly string[], logAfter: readonly number[] = []): number {
     const i = types.indexOf('llm_calls');
-    return i >= 0 ? i : types.indexOf('meter_events');
+    let at = i >= 0 ? i : types.indexOf('meter_events');
+    if (at < 0) return -1;
+    for (const k of logAfter) if (k + 1 > at && (types[k + 1] === 'llm_calls' || types[k + 1] === 'meter_events')) at = k + 1;
+    return at;
   }
 
   private build(): void {
@@ -184,7 +189,11 @@ export class Graph {
     for (const p of config.pipelines) {
       let next: Consumer<unknown> = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
       const nodes: Node[] = [];
-      const walAt = config.service.durability.enabled ? Graph.walPosition(p.types) : -1;
+      const logAfter = p.processors.flatMap((id, k) => {
+        const f = config.components.get(componentKey('processor', id))?.factory;
+        return f?.kind === 'processor' && f.logAfter ? [k] : [];
+      });
+      const walAt = config.service.durability.enabled ? Graph.walPosition(p.types, logAfter) : -1;
       const d = config.service.durability;
       for (let i = p.processors.length; i >= 0; i--) {
         if (i < p.processors.length) {
@@ -269,6 +278,7 @@ export class Graph {
 
   /** Start order: exporters, processors (last first), receivers. On failure, stops what started. */
   async start(host: Host): Promise<void> {
+    this.budget?.watchFree(this.config.service.dataDir);
     const order: Node[][] = [
       this.exporters,
       ...this.config.pipelines.map((p) => [...(this.processors.get(p.name) ?? [])].reverse()).flatMap((ns) => ns.map((n) => [n])),
@@ -331,6 +341,7 @@ export class Graph {
         d.finalize().catch((e: Error) => errors.push(new Error(`write-ahead log of pipeline "${d.pipeline}" failed to close: ${e.message}`, { cause: e }))),
       ),
     );
+    this.budget?.stop();
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Host } from './component.js';
 import type { ResolvedConfig } from './config/config.js';
 import { Graph } from './graph.js';
+import { DirLockedError, lockDataDir, type DirLock } from './storage/dir-lock.js';
 import { AdminServer } from './telemetry/admin.js';
 import { createLogger, recentErrors } from './telemetry/logger.js';
 import { SeriesRecorder } from './telemetry/series.js';
@@ -19,6 +20,8 @@ export interface ServiceOptions {
   metricsAddress?: string | null;
   /** Collect Node process metrics (default true). */
   processMetrics?: boolean;
+  /** The caller holds the data directory's lock already (default false: start takes it). */
+  lockHeld?: boolean;
 }
 
 export class Service {
@@ -32,12 +35,16 @@ export class Service {
   private reloadChain: Promise<unknown> = Promise.resolve();
   private shutdownPromise?: Promise<void>;
   private fatalHandler?: (err: Error) => void;
+  /** The data directory's lock, held from start to stop (one owner per directory). */
+  private lock?: DirLock;
+  private readonly lockHeld: boolean;
 
   constructor(
     public config: ResolvedConfig,
     opts: ServiceOptions = {},
   ) {
     this.logger = opts.logger ?? createLogger(config.service.logLevel);
+    this.lockHeld = opts.lockHeld ?? false;
     this.metrics = new ServiceMetrics(VERSION, { processMetrics: opts.processMetrics });
     this.graph = new Graph(config, { logger: this.logger, metrics: this.metrics });
     this.series = new SeriesRecorder(this.metrics.registry);
@@ -162,6 +169,7 @@ export class Service {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`service cannot start from state ${this.state}`);
     this.state = 'starting';
+    if (this.config.service.durability.enabled && !this.lockHeld) this.takeLock();
     try {
       await this.admin?.start();
       await this.graph.start(this.host);
@@ -169,6 +177,7 @@ export class Service {
     } catch (e) {
       this.state = 'stopped';
       await this.admin?.stop();
+      this.lock?.release();
       throw e;
     }
     this.state = 'running';
@@ -180,6 +189,35 @@ export class Service {
       },
       'spanmeter started',
     );
+  }
+
+  /**
+   * Takes the data directory's lock. Another owner: throws (the caller exits). A directory that
+   * cannot be used yet (not creatable, read-only): the pipelines start anyway, refusing data until
+   * it can (see DurableStage.start), and the lock is taken as soon as it can be.
+   */
+  private takeLock(): void {
+    const dir = this.config.service.dataDir;
+    const onTakeover = (previous: unknown) => this.logger.warn({ dir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools');
+    try {
+      this.lock = lockDataDir(dir, onTakeover);
+    } catch (e) {
+      if (e instanceof DirLockedError) throw e;
+      this.logger.error({ err: e, dir }, 'cannot lock the data directory yet; retrying every 5 s');
+      const retry = setInterval(() => {
+        if (this.state === 'stopping' || this.state === 'stopped') return clearInterval(retry);
+        try {
+          this.lock = lockDataDir(dir, onTakeover);
+          clearInterval(retry);
+        } catch (err) {
+          if (err instanceof DirLockedError) {
+            clearInterval(retry);
+            this.host.reportFatalError(err);
+          }
+        }
+      }, 5_000);
+      retry.unref();
+    }
   }
 
   /** Graceful shutdown within `timeoutMs` (default: service.shutdown_timeout). Idempotent. */
@@ -195,6 +233,7 @@ export class Service {
         this.series.stop();
         await this.admin?.stop();
         this.metrics.close();
+        this.lock?.release();
         this.state = 'stopped';
         this.logger.info('spanmeter stopped');
       }

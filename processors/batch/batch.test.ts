@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type Consumer } from '../../src/component.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
+import { CutLog } from '../../src/storage/cut-log.js';
 import { Watermark } from '../../src/storage/holds.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import { BatchProcessor } from './batch.js';
@@ -390,5 +394,66 @@ describe('batch processor', () => {
     assert.deepEqual(validate({ ...defaultConfig(), send_batch_size: 100, max_pending_records: 10 }).map((x) => x.path), ['max_pending_records']);
     assert.equal(factory.defaultConfig().send_batch_size, 100);
     assert.equal(factory.defaultConfig().timeout, '300s');
+  });
+});
+
+describe('batch processor: exactly-once replay (cut log)', () => {
+  /** Feeds log records 1..n (each `per` records) with holds and a cut log, like the durable stage. */
+  async function feed(p: BatchProcessor, cuts: CutLog, wm: Watermark, seqs: number[], per: number) {
+    for (const seq of seqs) await p.consume(recs(seq * 100, per), { hold: wm.begin(seq), cuts });
+  }
+
+  it('records every batch before sending it; a replay re-creates the recorded batches as they were and leaves out batches already written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-cuts-'));
+    try {
+      // First run: 5 log records of 7 records each, batches of 10 (cut across log records).
+      let cuts = await CutLog.open(dir, 0);
+      const first = make({ send_batch_size: 10, send_batch_max_size: 10, timeout: '0s' });
+      first.sink.fail = 1_000_000; // nothing is acknowledged downstream: every batch stays recorded and held
+      const sent: MeterRecord[][] = [];
+      first.sink.consume = async (b) => {
+        sent.push(b);
+        throw new Error('down');
+      };
+      let wm = new Watermark(0);
+      await feed(first.p, cuts, wm, [1, 2, 3, 4, 5], 7);
+      await until(() => sent.length >= 3);
+      await first.p.shutdown(Date.now() + 50);
+      await cuts.close();
+      const tried = new Map(sent.map((b) => [JSON.stringify(b), b]));
+      assert.ok(tried.size >= 3);
+
+      // Restart with the checkpoint at 0: every recorded batch comes back exactly as it was.
+      cuts = await CutLog.open(dir, 0);
+      const again = make({ send_batch_size: 4, send_batch_max_size: 50, timeout: '0s' }); // other sizes now: recorded batches keep theirs
+      wm = new Watermark(0);
+      await feed(again.p, cuts, wm, [1, 2, 3, 4, 5], 7);
+      await until(() => again.p.pendingRecords === 0);
+      for (const b of tried.values()) assert.ok(again.sink.batches.some((x) => JSON.stringify(x) === JSON.stringify(b)), 'a recorded batch is sent again as it was');
+      const all = again.sink.batches.flat().map((r) => r.uniqueId);
+      assert.equal(all.length, 35, 'every record once');
+      assert.equal(new Set(all).size, 35);
+      await again.p.shutdown(Date.now() + 50);
+      await cuts.close();
+
+      // Restart with the checkpoint at 2: batches naming seq 1 or 2 were written whole; their
+      // records from seq 3 on are left out, the others come back once.
+      cuts = await CutLog.open(dir, 2);
+      const third = make({ send_batch_size: 10, timeout: '0s' });
+      wm = new Watermark(2);
+      await feed(third.p, cuts, wm, [3, 4, 5], 7);
+      await until(() => third.p.pendingRecords === 0);
+      const written = new Set(
+        [...tried.values()].filter((b) => b.some((r) => r.meterValue < 300)).flatMap((b) => b.map((r) => r.uniqueId)),
+      );
+      const out = third.sink.batches.flat().map((r) => r.uniqueId);
+      assert.deepEqual(out.filter((id) => written.has(id)), [], 'records of batches already written are not sent again');
+      assert.equal(new Set(out).size, out.length);
+      assert.equal(out.length + [...written].filter((id) => Number(String(id).slice(1)) >= 300).length, 21, 'the rest of seqs 3–5 once');
+      await third.p.shutdown(Date.now() + 50);
+      await cuts.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
  * first record, and hands cut batches to the exporters, up to `max_in_flight` at a time per partition.
  *
  * Acknowledgement and bounds: `consume` resolves once the records are held here (the Collector's
- * model; issue 7's write-ahead log makes them durable before that). Everything held — open batches
+ * model; the write-ahead log makes them durable before that). Everything held — open batches
  * and cut batches waiting for or retrying delivery — counts against `max_pending_records`; beyond
  * it `consume` rejects with BackpressureError, so a slow or dead exporter pushes back to the
  * receivers (429) instead of growing memory. A batch the exporters fail is kept at the head of its
@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
 import type { Hold } from '../../src/storage/holds.js';
+import { cutMaxSeq, type CutPart, type CutRecorder } from '../../src/storage/cut-log.js';
 import { parseDuration } from '../../src/config/duration.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { sleep } from '../../src/output/retry.js';
@@ -33,6 +34,31 @@ interface Batch {
    * came after) is found again under its content-derived key instead of written twice.
    */
   tried: boolean;
+  /**
+   * Where its records are in the write-ahead log, in order: [seq, first index, count] runs (see
+   * cut-log.ts). Empty for data that did not come from a log.
+   */
+  parts: [number, number, number][];
+  /** Its parts are in the cut log: a replay re-creates this batch as it is. */
+  recorded: boolean;
+}
+
+/** A batch recorded before a restart, being re-created from the replayed records. */
+interface Redo {
+  batch: Batch;
+  /** Records it had. */
+  expect: number;
+  /** Highest seq it names: once the replay is past it, it is complete or never will be. */
+  maxSeq: number;
+  /** The parts of the records that came back (the recorded ones, unless the pipeline changed). */
+  got: [number, number, number][];
+}
+
+/** Where a replayed record goes: into a batch being re-created, or nowhere (already written). */
+interface Claim {
+  from: number;
+  to: number; // exclusive
+  redo: Redo | null;
 }
 
 interface Partition {
@@ -50,7 +76,21 @@ interface Partition {
   draining?: Promise<void>;
 }
 
-const newBatch = (): Batch => ({ records: [], holds: new Set(), bytes: 0, tried: false });
+const newBatch = (): Batch => ({ records: [], holds: new Set(), bytes: 0, tried: false, parts: [], recorded: false });
+
+/** Appends item `idx` of log record `seq` to a batch's parts. */
+function addPart(parts: [number, number, number][], seq: number, idx: number): void {
+  const last = parts[parts.length - 1];
+  if (last && last[0] === seq && last[1] + last[2] === idx) last[2]++;
+  else parts.push([seq, idx, 1]);
+}
+
+/** Appends a run of items (another batch's part) to a batch's parts. */
+function addParts(parts: [number, number, number][], [seq, from, count]: readonly [number, number, number]): void {
+  const last = parts[parts.length - 1];
+  if (last && last[0] === seq && last[1] + last[2] === from) last[2] += count;
+  else parts.push([seq, from, count]);
+}
 
 export interface BatchSettings {
   id: string;
@@ -91,6 +131,14 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   private readonly refusedC: Counter<'processor' | 'pipeline'>;
   private readonly mergedC: Counter<'processor' | 'pipeline'>;
   private readonly labels: { processor: string; pipeline: string };
+  /** The write-ahead log's cut log, once data came from one (see {@link ConsumeContext.cuts}). */
+  private cutLog?: CutRecorder;
+  /** The log record whose items are arriving, and the index of the next one. */
+  private curSeq = -1;
+  private curIdx = 0;
+  /** Replay of recorded batches: which items of which seq go where. */
+  private readonly claims = new Map<number, Claim[]>();
+  private readonly redos = new Set<Redo>();
 
   constructor(
     private readonly cfg: BatchConfig,
@@ -139,12 +187,26 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       );
     }
     const touched = new Set<Partition>();
+    const hold = ctx?.hold;
+    if (hold && ctx.cuts && this.cutLog !== ctx.cuts) this.adopt(ctx.cuts);
+    if (hold && hold.seq !== this.curSeq) {
+      this.curSeq = hold.seq;
+      this.curIdx = 0;
+      if (this.redos.size) this.passed(hold.seq);
+    }
     for (const r of records) {
+      if (hold) {
+        const idx = this.curIdx++;
+        if (this.claims.size && this.replayed(r, hold, idx)) continue;
+      }
       const p = this.partitionFor(r);
       const bytes = this.bytesMax > 0 ? Buffer.byteLength(JSON.stringify(r)) + 1 : 0;
       if (this.bytesMax > 0 && p.open.records.length > 0 && p.open.bytes + bytes + 2 > this.bytesMax) this.cut(p, 'bytes');
       p.open.records.push(r);
-      if (ctx?.hold && !p.open.holds.has(ctx.hold)) p.open.holds.add(ctx.hold.retain());
+      if (hold) {
+        if (!p.open.holds.has(hold)) p.open.holds.add(hold.retain());
+        addPart(p.open.parts, hold.seq, this.curIdx - 1);
+      }
       p.open.bytes += bytes;
       this.pending++;
       if (p.open.records.length === 1 && this.timeoutMs > 0) {
@@ -156,6 +218,78 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     }
     if (this.timeoutMs === 0) for (const p of touched) this.cut(p, 'timeout');
     this.pendingGauge.set(this.labels, this.pending);
+  }
+
+  /**
+   * First data from a write-ahead log (after a start or reload): the batches recorded before the
+   * last stop are found again. A batch that names a seq at or below the log's checkpoint was
+   * delivered whole (its holds were released), so its replayed records are dropped; any other is
+   * re-created from the replayed records, exactly as it was, and sent again (the exporters find
+   * the object it may already have written under the same key).
+   */
+  private adopt(cuts: CutRecorder): void {
+    this.cutLog = cuts;
+    this.claims.clear();
+    this.redos.clear();
+    let redone = 0;
+    let skipped = 0;
+    for (const cut of cuts.recovered(this.s.id)) {
+      const written = cut.parts.some((part) => part[0] <= cuts.replayedAfter);
+      const expect = cut.parts.reduce((n, part) => n + part[2], 0);
+      const redo: Redo | null = written ? null : { batch: { ...newBatch(), tried: true, recorded: true, parts: cut.parts.map(([a, b, c]) => [a, b, c]) }, expect, maxSeq: cutMaxSeq(cut.parts), got: [] };
+      if (redo) {
+        this.redos.add(redo);
+        redone++;
+      } else skipped++;
+      for (const [seq, from, count] of cut.parts) {
+        if (seq <= cuts.replayedAfter) continue;
+        let list = this.claims.get(seq);
+        if (!list) this.claims.set(seq, (list = []));
+        list.push({ from, to: from + count, redo });
+      }
+    }
+    if (redone || skipped) this.s.logger.info({ recreated: redone, alreadyWritten: skipped }, 'replay: re-creating the batches recorded before the last stop, leaving out records of batches already written');
+  }
+
+  /** A replayed record named by a recorded batch: put into it (or left out); false when unclaimed. */
+  private replayed(r: MeterRecord, hold: Hold, idx: number): boolean {
+    const list = this.claims.get(hold.seq);
+    const c = list?.find((x) => idx >= x.from && idx < x.to);
+    if (!c) return false;
+    const redo = c.redo;
+    if (!redo) return true; // in an object already
+    const b = redo.batch;
+    b.records.push(r);
+    addPart(redo.got, hold.seq, idx);
+    if (!b.holds.has(hold)) b.holds.add(hold.retain());
+    if (this.bytesMax > 0) b.bytes += Buffer.byteLength(JSON.stringify(r)) + 1;
+    this.pending++;
+    if (b.records.length === redo.expect) this.redone(redo);
+    return true;
+  }
+
+  /** A recorded batch is whole again (or never will be): it goes out first, as it is. */
+  private redone(redo: Redo): void {
+    this.redos.delete(redo);
+    const b = redo.batch;
+    if (!b.records.length) return;
+    const p = this.partitionFor(b.records[0]!);
+    p.ready.unshift(b);
+    p.readyRecords += b.records.length;
+    this.kick(p);
+  }
+
+  /** The replay reached `seq`: claims below it are over, and recorded batches not whole by now never will be. */
+  private passed(seq: number): void {
+    for (const s of this.claims.keys()) if (s < seq) this.claims.delete(s);
+    for (const redo of [...this.redos]) {
+      if (redo.maxSeq >= seq) continue;
+      // Only if what runs between the log and here changed since (configuration, version).
+      this.s.logger.warn({ records: redo.batch.records.length, expected: redo.expect }, 'replay: a recorded batch came back incomplete (the pipeline changed since it was recorded?); sending what came back');
+      redo.batch.recorded = false; // recorded again, as it is now, before it is sent
+      redo.batch.parts = redo.got;
+      this.redone(redo);
+    }
   }
 
   private partitionFor(r: MeterRecord): Partition {
@@ -222,6 +356,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
         (this.bytesMax === 0 || last.bytes + b.bytes + 2 <= this.bytesMax)
       ) {
         for (const r of b.records) last.records.push(r);
+        for (const part of b.parts) addParts(last.parts, part);
         for (const h of b.holds) {
           if (last.holds.has(h)) h.release(); // the merged batch holds it once
           else last.holds.add(h);
@@ -288,7 +423,16 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       this.coalesce(p);
       const wave = p.ready.slice(0, width);
       for (const b of wave) b.tried = true;
-      const results = await Promise.allSettled(wave.map((b) => this.next.consume(b.records, {})));
+      // What goes out is recorded first: after a crash, the replay re-creates these batches as they are.
+      const unrecorded = this.cutLog ? wave.filter((b) => !b.recorded && b.parts.length) : [];
+      let results: PromiseSettledResult<void>[];
+      try {
+        if (unrecorded.length) await this.cutLog!.record(this.s.id, unrecorded.map((b) => b.parts));
+        for (const b of unrecorded) b.recorded = true;
+        results = await Promise.allSettled(wave.map((b) => this.next.consume(b.records, {})));
+      } catch (e) {
+        results = wave.map(() => ({ status: 'rejected', reason: e }));
+      }
       let failed: unknown;
       for (let k = 0; k < wave.length; k++) {
         const { records: batch, holds } = wave[k]!;

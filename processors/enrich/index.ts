@@ -14,6 +14,8 @@ export default defineFactory({
   stability: 'alpha',
   consumes: 'llm_calls',
   produces: 'llm_calls',
+  // The catalogue can change between a crash and the replay: log what enrichment decided.
+  logAfter: true,
   configSchema,
   defaultConfig,
   validate: (c: EnrichConfig) => validate(c),

@@ -54,6 +54,8 @@ export interface DurabilitySettings {
   /** Recent log records kept in memory for forwarding (default 16 MiB). */
   memoryBytes: number;
   checkpointIntervalMs: number;
+  /** Free space kept on the data directory's file system for delivery: new data is refused below it (default 32 MiB). */
+  minFreeBytes: number;
 }
 
 export interface ServiceSettings {
@@ -131,6 +133,7 @@ const topSchema = {
             segment_size: byteSizeSchema,
             memory_buffer: byteSizeSchema,
             checkpoint_interval: { type: 'string', format: 'duration' },
+            min_free_disk: byteSizeSchema,
           },
         },
       },
@@ -336,6 +339,7 @@ export async function loadConfig(
     segmentBytes: safe(() => parseByteSize((dur.segment_size as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
     memoryBytes: safe(() => parseByteSize((dur.memory_buffer as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
     checkpointIntervalMs: safe(() => parseDuration((dur.checkpoint_interval as string | undefined) ?? '200ms'), 200),
+    minFreeBytes: safe(() => parseByteSize((dur.min_free_disk as string | number | undefined) ?? '32MiB'), 32 * 1024 ** 2),
   };
   const service: ServiceSettings = {
     durability,

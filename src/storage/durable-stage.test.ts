@@ -16,7 +16,7 @@ import { Registry } from 'prom-client';
 import { DurableStage } from './durable-stage.js';
 import { encodeRecord } from './codec.js';
 import { LLM_CALLS_TAG } from './llm-calls-codec.js';
-import { WriteAheadLog } from './wal.js';
+import { WriteAheadLog, readCheckpointFile } from './wal.js';
 import { formatStatus } from '../cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'spanmeter-durable-'));
@@ -70,6 +70,10 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events']), 1);
     assert.equal(Graph.walPosition(['meter_events', 'meter_events']), 0);
     assert.equal(Graph.walPosition(['spans']), -1);
+    // After the last processor that decides from outside state (enrich), so replays bill as decided.
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events'], [1]), 2);
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events', 'meter_events'], [1, 2]), 3);
+    assert.equal(Graph.walPosition(['spans', 'llm_calls', 'meter_events'], [0]), 1);
   });
 
   it('is placed before the processors it feeds', async () => {
@@ -109,7 +113,7 @@ describe('durable pipelines (write-ahead log)', () => {
     const got = capture().received.flat() as MeterRecord[];
     assert.deepEqual(got.map((r) => r.uniqueId), Array.from({ length: 20 }, (_, i) => `call-${i}`));
     assert.ok(capture().contexts.every((c) => c?.hold), 'every forwarded chunk carries a hold');
-    assert.equal(readFileSync(join(dataDir, 'wal', 'p', 'checkpoint'), 'utf8').trim(), '20', 'checkpoint covers everything delivered');
+    assert.equal(readCheckpointFile(join(dataDir, 'wal', 'p', 'checkpoint')).seq, 20, 'checkpoint covers everything delivered');
   });
 
   it('keeps acknowledged data across a stop with a dead downstream, and replays it at the next start', async () => {

@@ -2,7 +2,7 @@
  * The durable stage: the point of a pipeline where accepted billing data is written to the
  * write-ahead log before the sender gets its acknowledgement.
  *
- *   receiver → litellm → [durable stage] → enrich → amberflo → batch → exporters (spool)
+ *   receiver → litellm → enrich → [durable stage] → amberflo → batch → exporters (spool)
  *
  * - `consume` appends the items (one log record per call) and resolves after fdatasync (group
  *   commit). That resolution is what lets the receiver answer 200.
@@ -20,6 +20,7 @@ import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, 
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
+import { CutLog } from './cut-log.js';
 import { WriteAheadLog } from './wal.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ function createMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full.', labelNames, registers: [registry] }),
+    refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full, or the file system had less than min_free_disk free.', labelNames, registers: [registry] }),
     truncated: new Counter({ name: 'spanmeter_wal_recovery_truncated_bytes_total', help: 'Bytes of torn or corrupt log tail cut off during recovery.', labelNames, registers: [registry] }),
     deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records moved to the dead-letter folder: downstream rejected them permanently, or this build cannot decode them (a log written by a newer version).', labelNames, registers: [registry] }),
   };
@@ -64,6 +65,8 @@ function createMetrics(registry: Registry) {
 
 export class DurableStage implements Consumer<unknown> {
   private wal?: WriteAheadLog;
+  /** Where the batch processor records its cuts (see cut-log.ts). */
+  private cuts?: CutLog;
   private watermark = new Watermark();
   /** Recent records not yet forwarded, by seq. */
   private readonly memory = new Map<number, { data: unknown; bytes: number }>();
@@ -125,6 +128,12 @@ export class DurableStage implements Consumer<unknown> {
 
   private async open(): Promise<void> {
     const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes, onCommit: (seconds) => this.onCommit(seconds) });
+    try {
+      this.cuts = await CutLog.open(this.o.dir, wal.checkpoint);
+    } catch (e) {
+      await wal.close().catch(() => undefined);
+      throw e;
+    }
     this.wal = wal;
     const r = wal.recovery;
     if (r.problems.length) {
@@ -242,7 +251,7 @@ export class DurableStage implements Consumer<unknown> {
     let delay = 50;
     for (;;) {
       try {
-        await this.o.next.consume(data, { hold });
+        await this.o.next.consume(data, { hold, cuts: this.cuts });
         break;
       } catch (e) {
         if (e instanceof BackpressureError) {
@@ -313,8 +322,15 @@ export class DurableStage implements Consumer<unknown> {
   private persistCheckpoint(): Promise<void> {
     const wal = this.wal;
     if (!wal) return Promise.resolve();
+    // The cut log is trimmed to the checkpoint before this one: if this write were torn by a
+    // crash, recovery falls back to that one and still finds the cuts it needs.
+    let previous = 0;
     this.lastCheckpointWrite = this.lastCheckpointWrite
-      .then(() => wal.setCheckpoint(this.watermark.safe))
+      .then(() => {
+        previous = wal.checkpoint;
+        return wal.setCheckpoint(this.watermark.safe);
+      })
+      .then(() => this.cuts?.trim(previous))
       .catch((err: Error) => this.o.logger.error({ err }, 'cannot persist the write-ahead log checkpoint'))
       .finally(() => this.updateGauges());
     return this.lastCheckpointWrite;
@@ -382,6 +398,7 @@ export class DurableStage implements Consumer<unknown> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.persistCheckpoint();
     await this.wal?.close();
+    await this.cuts?.close();
   }
 }
 

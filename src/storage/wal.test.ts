@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BackpressureError } from '../component.js';
 import { DiskBudget } from './budget.js';
-import { HEADER_BYTES, WriteAheadLog } from './wal.js';
+import { HEADER_BYTES, WriteAheadLog, readCheckpointFile } from './wal.js';
 
 const newDir = () => mkdtempSync(join(tmpdir(), 'spanmeter-wal-'));
 const p = (s: string) => Buffer.from(s);
@@ -97,7 +97,7 @@ describe('write-ahead log', () => {
     // Every covered segment goes; the active one too once no write is under way (an idle log gives its space back).
     assert.ok(after <= 1, `at most the active segment is left, found ${after}`);
     assert.ok(budget.usedBytes < 20 * (HEADER_BYTES + 40));
-    assert.equal(readFileSync(join(dir, 'checkpoint'), 'utf8').trim(), '20');
+    assert.equal(readCheckpointFile(join(dir, 'checkpoint')).seq, 20);
     await wal.close();
   });
 
@@ -160,7 +160,7 @@ describe('write-ahead log', () => {
     const nextSegment = join(dir, `wal-${String(2).padStart(20, '0')}.log`);
     symlinkSync('/dev/full', nextSegment);
     await assert.rejects(wal.append([p('lost-1'), p('lost-2')]), /write-ahead log append failed: .*ENOSPC/);
-    rmSync(nextSegment);
+    rmSync(nextSegment, { force: true }); // removed by the log already: no record in it
     assert.deepEqual(await wal.append([p('after')]), { first: 4, last: 4 }, 'failed sequence numbers are not reused');
     assert.deepEqual(
       (await readAll(wal)).map((e) => e.text),
@@ -185,6 +185,45 @@ describe('write-ahead log', () => {
       await pending;
     }
     assert.equal(wal.lastSeq, 40);
+    await wal.close();
+  });
+  it('writes the checkpoint in place, in two checksummed slots: a torn slot falls back to the other; the old one-number file is read', async () => {
+    const dir = newDir();
+    writeFileSync(join(dir, 'checkpoint'), '0\n'); // an earlier version's file
+    const wal = await WriteAheadLog.open({ dir });
+    for (let i = 0; i < 5; i++) await wal.append([p(`r${i}`)]);
+    await wal.setCheckpoint(2);
+    const inode = statSync(join(dir, 'checkpoint')).ino;
+    await wal.setCheckpoint(4);
+    await wal.setCheckpoint(5);
+    assert.equal(statSync(join(dir, 'checkpoint')).ino, inode, 'rewritten in place, not replaced');
+    assert.equal(statSync(join(dir, 'checkpoint')).size, 64);
+    assert.equal(readCheckpointFile(join(dir, 'checkpoint')).seq, 5);
+    await wal.close();
+    // Tear the slot written last (5): the other one (4) is used.
+    const buf = readFileSync(join(dir, 'checkpoint'));
+    const last = readCheckpointFile(join(dir, 'checkpoint')).slot;
+    buf[last * 32 + 19] = 0x39;
+    writeFileSync(join(dir, 'checkpoint'), buf);
+    assert.equal(readCheckpointFile(join(dir, 'checkpoint')).seq, 4);
+  });
+
+  it('leaves no empty segment behind when appends fail (a full disk)', async () => {
+    const dir = newDir();
+    const wal = await WriteAheadLog.open({ dir, segmentBytes: 64 });
+    await wal.append([p('a'.repeat(100))]);
+    // Every write fails from now on, as on a full disk.
+    const proto = Object.getPrototypeOf(await import('node:fs/promises').then((m) => m.open(join(dir, 'checkpoint.probe'), 'w'))) as { writev: unknown };
+    const writev = proto.writev;
+    proto.writev = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    try {
+      for (let i = 0; i < 20; i++) await assert.rejects(wal.append([p('b')]), /ENOSPC/);
+    } finally {
+      proto.writev = writev;
+    }
+    const segments = readdirSync(dir).filter((n) => n.endsWith('.log'));
+    assert.equal(segments.length, 1, `segments: ${segments.join(', ')}`);
+    assert.deepEqual(await wal.append([p('c')]), { first: 22, last: 22 });
     await wal.close();
   });
 });

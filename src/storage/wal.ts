@@ -8,11 +8,13 @@
  *   u32 payload length | u32 crc32(seq ‖ payload) | u64 seq | payload
  *
  * Segments are named `wal-<first seq, 20 digits>.log`. A `checkpoint` file holds the highest seq
- * whose data is safe downstream; recovery replays only records after it. On open, every segment
+ * whose data is safe downstream; recovery replays only records after it. It has two checksummed
+ * slots written in turn, in place: moving the checkpoint needs no new disk space, so a full disk
+ * can still trim the log (see {@link readCheckpointFile}). On open, every segment
  * is scanned: a torn or corrupt record ends the segment — the file is truncated there, the loss
  * is reported, and everything before it is kept.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, readFileSync } from 'node:fs';
 import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -79,6 +81,9 @@ export class WriteAheadLog {
   private nextSeq = 1;
   private durableSeq = 0;
   private checkpointSeq = 0;
+  /** The checkpoint file has the two-slot layout (written in place); the slot written last. */
+  private checkpointSlots = false;
+  private checkpointSlot = 0;
   private pending: PendingAppend[] = [];
   private pendingBytes = 0;
   private flushTimer?: NodeJS.Timeout;
@@ -103,15 +108,12 @@ export class WriteAheadLog {
   /** Opens (creating if needed) and recovers the log in `opts.dir`. */
   static async open(opts: WalOptions): Promise<WriteAheadLog> {
     mkdirSync(opts.dir, { recursive: true });
-    const checkpointPath = join(opts.dir, 'checkpoint');
-    let checkpoint = 0;
-    if (existsSync(checkpointPath)) {
-      const n = Number(readFileSync(checkpointPath, 'utf8').trim());
-      if (Number.isSafeInteger(n) && n >= 0) checkpoint = n;
-    }
+    const { seq: checkpoint, slots, slot } = readCheckpointFile(join(opts.dir, 'checkpoint'));
     const report: RecoveryReport = { segments: 0, pending: 0, truncatedBytes: 0, problems: [], checkpoint, lastSeq: checkpoint };
     const wal = new WriteAheadLog(opts.dir, opts, report);
     wal.checkpointSeq = checkpoint;
+    wal.checkpointSlots = slots;
+    wal.checkpointSlot = slot; // the next write goes to the other one
     const names = readdirSync(opts.dir).filter((n) => SEGMENT_RE.test(n)).sort();
     for (const name of names) {
       const path = join(opts.dir, name);
@@ -174,6 +176,9 @@ export class WriteAheadLog {
     if (budget && !budget.fits(bytes + this.pendingBytes)) {
       return Promise.reject(new BackpressureError(`disk budget full (${budget.describe()})`, 5));
     }
+    if (budget && !budget.leavesFree(bytes + this.pendingBytes)) {
+      return Promise.reject(new BackpressureError(`disk nearly full (${budget.describeFree()})`, 2));
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ payloads, bytes, resolve, reject });
       this.pendingBytes += bytes;
@@ -234,7 +239,14 @@ export class WriteAheadLog {
       const err = e instanceof Error ? e : new Error(String(e));
       // The active segment may hold a partial write now: start a new one for later appends;
       // recovery truncates the torn tail. Sequence numbers of the failed batch are not reused.
+      // A segment with no record in it is removed (on a full disk every failed append would
+      // otherwise leave one more empty file behind).
+      const failed = this.active?.seg;
       await this.closeActive().catch(() => undefined);
+      if (failed && failed.lastSeq < failed.firstSeq) {
+        this.segments = this.segments.filter((x) => x !== failed);
+        await rm(failed.path, { force: true }).catch(() => undefined);
+      }
       for (const a of batch) a.reject(new Error(`write-ahead log append failed: ${err.message}`, { cause: err }));
     }
   }
@@ -311,18 +323,34 @@ export class WriteAheadLog {
     if (seq <= this.checkpointSeq) return;
     this.checkpointSeq = Math.min(seq, this.lastSeq);
     const path = join(this.dir, 'checkpoint');
-    const tmp = `${path}.tmp`;
-    // Asynchronous (on libuv's pool): this runs every checkpoint interval under load, and two
-    // fsyncs on the event loop would delay every request waiting there.
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(`${this.checkpointSeq}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
+    // Asynchronous (on libuv's pool): this runs every checkpoint interval under load, and fsyncs
+    // on the event loop would delay every request waiting there.
+    if (this.checkpointSlots) {
+      // In place, in the slot not written last: a torn write leaves the other slot intact, and
+      // overwriting allocated bytes needs no free space (on ext4, XFS, tmpfs; not on copy-on-write file systems).
+      this.checkpointSlot ^= 1;
+      const fh = await open(path, 'r+');
+      try {
+        await fh.write(checkpointSlot(this.checkpointSeq), 0, CHECKPOINT_SLOT_BYTES, this.checkpointSlot * CHECKPOINT_SLOT_BYTES);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    } else {
+      // First checkpoint (or a file from an earlier version): created whole, then renamed in.
+      const tmp = `${path}.tmp`;
+      const fh = await open(tmp, 'w');
+      try {
+        const slot = checkpointSlot(this.checkpointSeq);
+        await fh.writeFile(Buffer.concat([slot, slot]));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+      await fsyncPathAsync(this.dir);
+      this.checkpointSlots = true;
     }
-    await rename(tmp, path);
-    await fsyncPathAsync(this.dir);
     await this.dropCovered();
   }
 
@@ -355,6 +383,41 @@ export class WriteAheadLog {
     this.closed = true;
     await this.closeActive();
   }
+}
+
+const CHECKPOINT_SLOT_BYTES = 32;
+
+/** `<seq, 20 digits> <crc32 of them, 8 hex>`, padded to 32 bytes with a final newline. */
+function checkpointSlot(seq: number): Buffer {
+  const digits = String(seq).padStart(20, '0');
+  return Buffer.from(`${digits} ${(crc32(digits) >>> 0).toString(16).padStart(8, '0')}`.padEnd(CHECKPOINT_SLOT_BYTES - 1, ' ') + '\n');
+}
+
+/**
+ * Reads a checkpoint file: two 32-byte slots (see {@link checkpointSlot}), the highest valid one
+ * wins; or the single number earlier versions wrote. A missing file is checkpoint 0.
+ */
+export function readCheckpointFile(path: string): { seq: number; slots: boolean; slot: number } {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch {
+    return { seq: 0, slots: false, slot: 0 };
+  }
+  if (buf.length === 2 * CHECKPOINT_SLOT_BYTES) {
+    let best = -1;
+    let slot = 0;
+    for (let k = 0; k < 2; k++) {
+      const m = /^(\d{20}) ([0-9a-f]{8})/.exec(buf.subarray(k * CHECKPOINT_SLOT_BYTES, (k + 1) * CHECKPOINT_SLOT_BYTES).toString('latin1'));
+      if (m && (crc32(m[1]!) >>> 0).toString(16).padStart(8, '0') === m[2] && Number(m[1]) > best) {
+        best = Number(m[1]);
+        slot = k;
+      }
+    }
+    if (best >= 0) return { seq: best, slots: true, slot };
+  }
+  const n = Number(buf.toString('utf8').trim());
+  return { seq: Number.isSafeInteger(n) && n >= 0 ? n : 0, slots: false, slot: 0 };
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
