@@ -177,3 +177,58 @@ describe('scenario records (what the fixtures assert, read by hand)', () => {
     assert.equal(find('duplicate-span', 'llm_api_call').length, 1);
   });
 });
+
+describe('OpenLLMetry (traceloop) spans', () => {
+  it('llm.request.type without LiteLLM attributes is read as a GenAI span and billed', async () => {
+    const attrs: Record<string, string | number | boolean> = {
+      'llm.request.type': 'chat',
+      'gen_ai.system': 'openai',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.response.model': 'gpt-4o-2024-08-06',
+      'gen_ai.response.id': 'chatcmpl-openllmetry-1',
+      'gen_ai.usage.prompt_tokens': 11,
+      'gen_ai.usage.completion_tokens': 2,
+      'llm.usage.total_tokens': 13,
+      'llm.is_streaming': false,
+    };
+    const request = {
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'chat-app' } }] },
+          scopeSpans: [
+            {
+              scope: { name: 'opentelemetry.instrumentation.openai.v1' },
+              spans: [
+                {
+                  traceId: '5b8efff798038103d269b633813fc60c',
+                  spanId: 'eee19b7ec3c1b174',
+                  name: 'openai.chat',
+                  kind: 3,
+                  startTimeUnixNano: '1764355422941051904',
+                  endTimeUnixNano: '1764355426431803904',
+                  attributes: Object.entries(attrs).map(([key, v]) => ({
+                    key,
+                    value: typeof v === 'string' ? { stringValue: v } : typeof v === 'boolean' ? { boolValue: v } : { intValue: String(v) },
+                  })),
+                  status: {},
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const calls: LlmCall[] = [];
+    const records = await recordsOf(request, calls);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.layout, 'genai');
+    assert.deepEqual([calls[0]!.callType, calls[0]!.provider, calls[0]!.model, calls[0]!.usage.promptTokens, calls[0]!.usage.completionTokens], ['chat', 'openai', 'gpt-4o', 11, 2]);
+    assert.deepEqual(
+      records.filter((r) => r.meterApiName === 'llm_text_tokens').map((r) => [r.dimensions!.type, r.meterValue]),
+      [
+        ['in', 11],
+        ['out', 2],
+      ],
+    );
+  });
+});
