@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { LitellmDbSource } from '../processors/enrich/sources/litellm-db.js';
+import { LitellmDbSource } from '../integrations/litellm/catalogue/database.js';
 import { makeCall, makeEnrich } from './fixtures/enrich/harness.js';
 import { repoRoot } from './helpers/paths.js';
 import { testPostgres, type TestPostgres } from './helpers/postgres.js';

@@ -23,7 +23,7 @@
  * | n                 | span/SLO         | — (no source knows it; stays null)           |
  */
 import type { LlmCall } from '../../src/data/llm-call.js';
-import type { KeyFacts, ModelFacts, TeamFacts } from './catalogue.js';
+import type { KeyFacts, ModelFacts, TeamFacts } from '../../integrations/litellm/catalogue/facts.js';
 import type { ModelMapMode } from './config.js';
 
 export interface ModelMapOptions {

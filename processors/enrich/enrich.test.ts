@@ -7,11 +7,11 @@ import { makeCall, makeEnrich, until } from '../../test/fixtures/enrich/harness.
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { applyFacts } from './apply.js';
 import { LruCache, TokenBucket } from './cache.js';
-import { keyFacts, modelFacts, teamFacts } from './catalogue.js';
+import { keyFacts, modelFacts, teamFacts } from '../../integrations/litellm/catalogue/facts.js';
 import { defaultConfig, validate } from './config.js';
 import factory from './index.js';
-import { FileSource } from './sources/file.js';
-import { redact } from './sources/types.js';
+import { FileSource } from '../../integrations/litellm/catalogue/file.js';
+import { redact } from '../../integrations/litellm/catalogue/source.js';
 
 describe('enrich: cache', () => {
   it('evicts the least recently used entry beyond max_entries', () => {

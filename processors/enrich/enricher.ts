@@ -13,7 +13,7 @@
 import { BackpressureError } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { applyFacts, type Found, type ModelMapOptions } from './apply.js';
-import type { FactsOf, Kind } from './catalogue.js';
+import type { FactsOf, Kind } from '../../integrations/litellm/catalogue/facts.js';
 import type { OnMiss } from './config.js';
 import type { Lookup, UnresolvedReason } from './lookup.js';
 import type { EnrichMetrics } from './metrics.js';

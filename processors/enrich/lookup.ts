@@ -5,9 +5,9 @@
 import type { Logger } from 'pino';
 import type { Host } from '../../src/component.js';
 import { LruCache, TokenBucket, type Peek } from './cache.js';
-import type { FactsOf, Kind } from './catalogue.js';
+import type { FactsOf, Kind } from '../../integrations/litellm/catalogue/facts.js';
 import type { EnrichMetrics } from './metrics.js';
-import { SourceError, type Source } from './sources/types.js';
+import { SourceError, type Source } from '../../integrations/litellm/catalogue/source.js';
 
 export type UnresolvedReason = 'rate_limited' | 'in_flight_limit' | 'source_error';
 export type Outcome<F> = { facts: F | null } | { unresolved: UnresolvedReason; error?: string };

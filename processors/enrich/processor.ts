@@ -3,15 +3,15 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../../src/config/duration.js';
 import type { ConsumeContext, Consumer, CreateSettings, Host, Processor } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
-import type { Kind } from './catalogue.js';
+import type { Kind } from '../../integrations/litellm/catalogue/facts.js';
 import { timings, type EnrichConfig, type Timings } from './config.js';
 import { Enricher, type Lookups } from './enricher.js';
 import { Lookup, SourceHealth } from './lookup.js';
 import { EnrichMetrics } from './metrics.js';
-import { FileSource } from './sources/file.js';
-import { LitellmApiSource } from './sources/litellm-api.js';
-import { LitellmDbSource } from './sources/litellm-db.js';
-import { SourceError, type Source } from './sources/types.js';
+import { FileSource } from '../../integrations/litellm/catalogue/file.js';
+import { LitellmApiSource } from '../../integrations/litellm/catalogue/admin-api.js';
+import { LitellmDbSource } from '../../integrations/litellm/catalogue/database.js';
+import { SourceError, type Source } from '../../integrations/litellm/catalogue/source.js';
 
 export function createSource(c: EnrichConfig, env: NodeJS.ProcessEnv = process.env): Source {
   const teamMetadataKeys = c.team.metadata_keys;

@@ -12,11 +12,11 @@
  * Sessions are opened with `default_transaction_read_only=on` and a `statement_timeout`; lists
  * use keyset pagination on the primary key. Note: LiteLLM encrypts `litellm_params` values it
  * writes to the database, and models from config.yaml are not in the table at all; encrypted
- * values are recognised and ignored (see catalogue.ts), so prefer `litellm_api` for models.
+ * values are recognised and ignored (see facts.ts), so prefer `litellm_api` for models.
  */
 import type pg from 'pg';
-import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from '../catalogue.js';
-import { SourceError, redact, type Source } from './types.js';
+import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from './facts.js';
+import { SourceError, redact, type Source } from './source.js';
 
 export interface LitellmDbOptions {
   url: string | undefined;

@@ -12,8 +12,8 @@
  *   one: GET /model/info?litellm_model_id=ID.
  * A 404 on an `info` call means "unknown id"; 401/403 and everything else are errors.
  */
-import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from '../catalogue.js';
-import { SourceError, redact, type Source } from './types.js';
+import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from './facts.js';
+import { SourceError, redact, type Source } from './source.js';
 
 export interface LitellmApiOptions {
   baseUrl: string;

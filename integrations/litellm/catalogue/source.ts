@@ -1,4 +1,4 @@
-import type { FactsOf, Kind } from '../catalogue.js';
+import type { FactsOf, Kind } from './facts.js';
 
 /**
  * A place facts come from. `list` returns the whole catalogue of one kind (paging inside);

@@ -12,8 +12,8 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
-import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from '../catalogue.js';
-import { SourceError, type Source } from './types.js';
+import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from './facts.js';
+import { SourceError, type Source } from './source.js';
 
 export interface FileOptions {
   path: string;
