@@ -16,6 +16,8 @@ import { createLogger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 import { consumesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
+import { reconcileCommand, reportCommand } from './report/command.js';
+import { openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
 
 /** The embedded default pipeline.yaml shipped at the package root. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
@@ -222,6 +224,8 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
     });
 
   program.addCommand(backfillCommand(configFiles));
+  program.addCommand(reportCommand(configFiles));
+  program.addCommand(reconcileCommand(configFiles, spendLogOptions, openSpendLog));
   return program;
 }
 
