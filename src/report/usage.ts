@@ -33,14 +33,20 @@ export interface UsageRow {
  * percentile is exact for calls under a second and within ~1 % above.
  */
 export class LatencyHistogram {
-  private readonly counts = new Map<number, number>();
+  /** Counts by bucket, dense (a few kB per group), grown to the largest bucket seen. */
+  private counts = new Uint32Array(64);
   count = 0;
 
   add(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     const v = Math.round(ms);
     const b = v < 1024 ? v : 1024 + Math.floor(Math.log2(v / 1024) * 64);
-    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
+    if (b >= this.counts.length) {
+      const bigger = new Uint32Array(Math.max(b + 1, this.counts.length * 2));
+      bigger.set(this.counts);
+      this.counts = bigger;
+    }
+    this.counts[b]!++;
     this.count++;
   }
 
@@ -48,10 +54,9 @@ export class LatencyHistogram {
   percentile(q: number): number | null {
     if (this.count === 0) return null;
     const rank = Math.max(1, Math.ceil(q * this.count));
-    const buckets = [...this.counts.keys()].sort((a, b) => a - b);
     let seen = 0;
-    for (const b of buckets) {
-      seen += this.counts.get(b)!;
+    for (let b = 0; b < this.counts.length; b++) {
+      seen += this.counts[b]!;
       if (seen >= rank) return b < 1024 ? b : Math.round(1024 * 2 ** ((b - 1024) / 64));
     }
     return null;
