@@ -24,13 +24,24 @@ export class MeteredUsage {
   /** Totals since start, by `team \0 model`. */
   readonly totals = new Map<string, UsageTotals>();
 
+  /** The last call's pair and totals: calls of a batch often share them (no key built then). */
+  private lastTeam: string | null = null;
+  private lastModel: string | null = null;
+  private lastTotals?: UsageTotals;
+
   add(team: string | null, model: string | null, error: boolean, inputTokens: number, outputTokens: number): void {
-    let key = `${team || 'unknown'}${SEP}${model || 'unknown'}`;
-    let t = this.totals.get(key);
+    let t = this.lastTotals !== undefined && team === this.lastTeam && model === this.lastModel ? this.lastTotals : undefined;
     if (!t) {
-      if (this.totals.size >= MAX_USAGE_PAIRS) key = `${OTHER}${SEP}${OTHER}`;
+      let key = `${team || 'unknown'}${SEP}${model || 'unknown'}`;
       t = this.totals.get(key);
-      if (!t) this.totals.set(key, (t = zero()));
+      if (!t) {
+        if (this.totals.size >= MAX_USAGE_PAIRS) key = `${OTHER}${SEP}${OTHER}`;
+        t = this.totals.get(key);
+        if (!t) this.totals.set(key, (t = zero()));
+      }
+      this.lastTeam = team;
+      this.lastModel = model;
+      this.lastTotals = t;
     }
     t.calls++;
     if (error) t.errors++;
