@@ -88,21 +88,42 @@ export class UsageTable {
   private readonly rows = new Map<string, Acc>();
   /** Records of meters the table does not count (object metadata, error details, others). */
   otherRecords = 0;
+  private readonly byDay: boolean;
+  private readonly byTeam: boolean;
+  private readonly byKey: boolean;
+  private readonly byModel: boolean;
+  /** `YYYY-MM-DD` by day number (a month has 30 of them). */
+  private readonly days = new Map<number, string>();
+  /** The previous record's group: a call's records come one after the other with the same one. */
+  private last?: { day: number; team: string; key: string; model: string; acc: Acc };
 
-  constructor(private readonly by: readonly GroupField[] = GROUP_FIELDS) {}
+  constructor(by: readonly GroupField[] = GROUP_FIELDS) {
+    this.byDay = by.includes('day');
+    this.byTeam = by.includes('team');
+    this.byKey = by.includes('key');
+    this.byModel = by.includes('model');
+  }
 
   add(records: readonly MeterRecord[]): void {
     for (const r of records) this.addOne(r);
   }
 
   private row(r: MeterRecord): Acc {
-    const day = this.by.includes('day') ? dayOf(r.meterTimeInMillis) : '*';
-    const team = this.by.includes('team') ? dimension(r, 'team') : '*';
-    const key = this.by.includes('key') ? dimension(r, 'key_name') : '*';
-    const model = this.by.includes('model') ? dimension(r, 'model') : '*';
+    const dayNo = this.byDay ? Math.floor(r.meterTimeInMillis / 86_400_000) : 0;
+    const team = this.byTeam ? dimension(r, 'team') : '*';
+    const key = this.byKey ? dimension(r, 'key_name') : '*';
+    const model = this.byModel ? dimension(r, 'model') : '*';
+    const l = this.last;
+    if (l !== undefined && l.day === dayNo && l.team === team && l.key === key && l.model === model) return l.acc;
+    let day = '*';
+    if (this.byDay) {
+      day = this.days.get(dayNo) ?? dayOf(r.meterTimeInMillis);
+      this.days.set(dayNo, day);
+    }
     const id = `${day}\u0000${team}\u0000${key}\u0000${model}`;
     let a = this.rows.get(id);
     if (!a) this.rows.set(id, (a = { day, team, key, model, calls: 0, errors: 0, inputTokens: 0, cachedTokens: 0, outputTokens: 0, images: 0, latency: new LatencyHistogram() }));
+    this.last = { day: dayNo, team, key, model, acc: a };
     return a;
   }
 
