@@ -225,7 +225,9 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
 
   program.addCommand(backfillCommand(configFiles));
   program.addCommand(reportCommand(configFiles));
-  program.addCommand(reconcileCommand(configFiles, spendLogOptions, openSpendLog));
+  program.addCommand(
+    reconcileCommand(configFiles, spendLogOptions, openSpendLog).description("compare the calls in the objects an exporter wrote with LiteLLM's spend log, call by call; exit 0 when they agree"),
+  );
   return program;
 }
 
