@@ -16,7 +16,7 @@ import { FileSink } from '../exporters/file/file.js';
 import { EMBEDDED_CONFIG } from '../src/cli.js';
 import { reconcileCommand } from '../src/report/command.js';
 import { MeteredCalls, reconcile, type ReferenceCall } from '../src/report/reconcile.js';
-import { openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
+import { SpendLogApi, openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
 import { SpendLogApiStub } from './helpers/litellm-spend-api.js';
 import { DAY0, makeCalls, objectsOf, spendRow, type SpendRow } from './helpers/metering.js';
 import { repoRoot } from './helpers/paths.js';
@@ -212,6 +212,21 @@ describe('reconcile: the reference log and its paging', () => {
       assert.ok(pages.every((q) => Number(q.query.page_size) <= 100 && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(q.query.start_date!)));
     } finally {
       await old.stop();
+    }
+  });
+
+  it('reads past a capped count: pages until a short one, not up to total_pages', async () => {
+    // A proxy that stops counting at 3 rows, read 2 rows a page: total_pages would say 2.
+    const capped = await new SpendLogApiStub(KEY, ['/spend/logs/v2'], 3).start();
+    try {
+      capped.rows = rows();
+      const api = new SpendLogApi({ baseUrl: capped.url, apiKey: KEY, pageSize: 2 });
+      const ids: string[] = [];
+      for await (const page of api.calls(DAY0, DAY0 + 3 * DAY)) ids.push(...page.map((c) => c.id));
+      assert.deepEqual([...new Set(ids)].sort(), calls.map((c) => c.id).sort());
+      assert.ok(capped.requests.some((q) => Number(q.query.page) > 2), 'read beyond the capped total_pages');
+    } finally {
+      await capped.stop();
     }
   });
 

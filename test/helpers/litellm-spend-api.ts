@@ -2,8 +2,9 @@
  * A stand-in for LiteLLM's admin API spend-log listing, with its contract (proxy
  * spend_management_endpoints.py, `ui_view_spend_logs`): GET /spend/logs/v2 (or only /spend/logs/ui,
  * as older proxies), Bearer key, `start_date` and `end_date` required as `%Y-%m-%d %H:%M:%S` (UTC,
- * both inclusive on "startTime"), `page` ≥ 1, `page_size` 1..100 (422 outside), newest first,
- * answer `{data, total, page, page_size, total_pages}`. Rows carry datetimes as FastAPI writes
+ * both inclusive on "startTime"), `page` ≥ 1, `page_size` 1..100 (422 outside), newest first
+ * (ties by request_id), answer `{data, total, page, page_size, total_pages, total_is_capped}` with
+ * the count capped (SPEND_LOGS_PAGINATION_COUNT_CAP, 10,000 in LiteLLM; smaller in tests). Rows carry datetimes as FastAPI writes
  * prisma's UTC datetimes (`2026-10-03T00:00:00.123000+00:00`).
  */
 import { createServer, type Server } from 'node:http';
@@ -26,6 +27,7 @@ export class SpendLogApiStub {
   constructor(
     readonly apiKey: string,
     readonly paths: string[] = ['/spend/logs/v2', '/spend/logs/ui'],
+    readonly countCap = 10_000,
   ) {}
 
   get url(): string {
@@ -48,9 +50,10 @@ export class SpendLogApiStub {
       const page = Number(u.searchParams.get('page') ?? 1);
       const size = Number(u.searchParams.get('page_size') ?? 50);
       if (!Number.isInteger(page) || page < 1 || !Number.isInteger(size) || size < 1 || size > 100) return send(422, { detail: [{ loc: ['query', 'page_size'], msg: 'out of range' }] });
-      const hits = this.rows.filter((r) => r.startTime >= from && r.startTime <= to).sort((a, b) => b.startTime - a.startTime);
+      const hits = this.rows.filter((r) => r.startTime >= from && r.startTime <= to).sort((a, b) => b.startTime - a.startTime || (a.request_id < b.request_id ? 1 : -1));
       const data = hits.slice((page - 1) * size, page * size).map((r) => ({ ...r, startTime: pyIso(r.startTime), endTime: pyIso(r.endTime) }));
-      send(200, { data, total: hits.length, page, page_size: size, total_pages: Math.ceil(hits.length / size) });
+      const total = Math.min(hits.length, this.countCap);
+      send(200, { data, total, page, page_size: size, total_pages: Math.ceil(total / size), total_is_capped: hits.length > this.countCap });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return this;

@@ -2,9 +2,11 @@
  * LiteLLM's spend log read through its admin API: GET /spend/logs/v2 (older proxies:
  * /spend/logs/ui, the same contract), `start_date` / `end_date` as `YYYY-MM-DD HH:MM:SS` in UTC,
  * both inclusive, `page` from 1 and `page_size` up to 100; rows newest first; the answer is
- * `{data, total, page, page_size, total_pages}`. Offset paging over a table that is being written
- * can shift rows between pages, so the range is read in windows of an hour and a window whose
- * `total` changes while it is read is read again.
+ * `{data, total, page, page_size, total_pages}`. Recent proxies stop counting at 10,000 rows
+ * (SPEND_LOGS_PAGINATION_COUNT_CAP: `total` then reads 10,000 and `total_is_capped` is true), so
+ * `total_pages` is not trusted: pages are read until one comes back short. Offset paging over a
+ * table that is being written can shift rows between pages, so the range is read in windows of an
+ * hour and a window whose (uncapped) `total` changes while it is read is read again.
  */
 import type { ReferenceCall, ReferenceLog } from '../../../src/report/reconcile.js';
 
@@ -67,15 +69,15 @@ export class SpendLogApi implements ReferenceLog {
   }
 
   /** One page; finds which of the paged endpoints the proxy has on the first call. */
-  private async page(params: Record<string, string | number>): Promise<{ data: Row[]; total: number; totalPages: number }> {
+  private async page(params: Record<string, string | number>): Promise<{ data: Row[]; total: number }> {
     for (const path of this.path ? [this.path] : PATHS) {
       const { status, body } = await this.get(path, params);
       if (status === 404 && !this.path) continue;
       if (status !== 200) throw new Error(`${this.label}: GET ${path} answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
-      const b = body as { data?: unknown; total?: unknown; total_pages?: unknown };
-      if (!b || !Array.isArray(b.data)) throw new Error(`${this.label}: GET ${path} did not answer {data: [...], total_pages} (is this a LiteLLM proxy?)`);
+      const b = body as { data?: unknown; total?: unknown; total_is_capped?: unknown };
+      if (!b || !Array.isArray(b.data)) throw new Error(`${this.label}: GET ${path} did not answer {data: [...], total, ...} (is this a LiteLLM proxy?)`);
       this.path = path;
-      return { data: b.data as Row[], total: Number(b.total ?? NaN), totalPages: Number(b.total_pages ?? 1) };
+      return { data: b.data as Row[], total: b.total_is_capped === true ? NaN : Number(b.total ?? NaN) };
     }
     throw new Error(`${this.label}: neither ${PATHS.join(' nor ')} exists (LiteLLM proxy older than the paged spend-log API?)`);
   }
@@ -89,10 +91,13 @@ export class SpendLogApi implements ReferenceLog {
       const first = await this.page({ ...params, page: 1 });
       const rows = [...first.data];
       let stable = true;
-      for (let p = 2; p <= Math.min(first.totalPages, MAX_PAGES); p++) {
+      let last = first.data.length;
+      for (let p = 2; last >= size && p <= MAX_PAGES; p++) {
         const next = await this.page({ ...params, page: p });
         rows.push(...next.data);
-        if (next.total !== first.total) stable = false;
+        last = next.data.length;
+        // A capped total (NaN) says nothing; an exact one that moved means the pages shifted.
+        if (Number.isFinite(first.total) && Number.isFinite(next.total) && next.total !== first.total) stable = false;
       }
       if (stable || attempt >= WINDOW_TRIES) {
         if (!stable) throw new Error(`${this.label}: the spend log kept changing while ${params.start_date} to ${params.end_date} was read (${WINDOW_TRIES} tries); reconcile a range that ended longer ago`);
