@@ -171,6 +171,7 @@ export function reportCommand(configFiles: (given: string[] | undefined) => stri
           if (o.format === 'csv') stdout.write(usageCsv(rows));
           else if (o.format === 'json') stdout.write(usageJson(rows, { source: reader.label, from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), objects: p.objectsRead, records: p.records, unreadableObjects: p.unreadable }));
           else stdout.write(`${reader.label}, ${new Date(fromMs).toISOString()} to ${new Date(toMs).toISOString()}\n${usageTable(rows)}`);
+          if (p.objectsListed === 0) stderr.write(`report: no objects under ${reader.label} for this range (check the exporter, --path and --slack)\n`);
           if (p.unreadable.length) {
             stderr.write(`report: ${p.unreadable.length} object(s) could not be read; the figures leave them out\n`);
             process.exitCode = 1;
