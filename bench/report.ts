@@ -79,17 +79,21 @@ function generate(dir: string): { records: number; objects: number; bytes: numbe
 }
 
 /** Runs `spanmeter report` and samples its peak RSS (VmHWM, kB) from /proc until it exits. */
-function report(dir: string, from: string, to: string, by: string, nodeFlags: string[] = []): Promise<{ seconds: number; peakRssMiB: number; rows: number }> {
+function report(dir: string, from: string, to: string, by: string, nodeFlags: string[] = []): Promise<{ seconds: number; cpuSeconds: number; peakRssMiB: number; rows: number }> {
   return new Promise((resolveRun, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(process.execPath, [...nodeFlags, cli, 'report', '--dir', dir, '--path', PATH, '--from', from, '--to', to, '--by', by, '--format', 'csv', '--quiet', '--concurrency', args.concurrency!], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let hwm = 0;
+    let ticks = 0; // user + system CPU, in clock ticks (100 per second on Linux)
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const sample = () => {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) hwm = Math.max(hwm, Number(m[1]));
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks = Math.max(ticks, Number(f[11]) + Number(f[12]));
       } catch {
         /* exited */
       }
@@ -99,7 +103,7 @@ function report(dir: string, from: string, to: string, by: string, nodeFlags: st
     child.on('exit', (code) => {
       clearInterval(timer);
       if (code !== 0) return reject(new Error(`report exited with ${code}`));
-      resolveRun({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMiB: hwm / 1024, rows: out.trim().split('\n').length - 1 });
+      resolveRun({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024, rows: out.trim().split('\n').length - 1 });
     });
   });
 }
@@ -122,12 +126,12 @@ try {
   for (const by of ['day,team,key,model', 'team,key,model']) for (const days of [3, DAYS]) runs.push({ days, by });
   runs.push({ days: DAYS, by: 'day,team,key,model', flags: ['--max-old-space-size=96'] });
   console.log(`node ${process.version}, report --concurrency ${args.concurrency}`);
-  console.log('| days | records | group by | node flags | time | records/s | peak RSS | rows |');
-  console.log('|---:|---:|---|---|---:|---:|---:|---:|');
+  console.log('| days | records | group by | node flags | time | CPU (user+sys) | records/s | peak RSS | rows |');
+  console.log('|---:|---:|---|---|---:|---:|---:|---:|---:|');
   for (const run of runs) {
     const recs = Math.round((g.records * run.days) / DAYS);
     const r = await report(dir, iso(DAY0), iso(DAY0 + run.days * 86_400_000), run.by, run.flags);
-    console.log(`| ${run.days} | ${(recs / 1e6).toFixed(2)} M | ${run.by} | ${run.flags?.join(' ') ?? ''} | ${r.seconds.toFixed(1)} s | ${Math.round(recs / r.seconds).toLocaleString('en-US')} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rows.toLocaleString('en-US')} |`);
+    console.log(`| ${run.days} | ${(recs / 1e6).toFixed(2)} M | ${run.by} | ${run.flags?.join(' ') ?? ''} | ${r.seconds.toFixed(1)} s | ${r.cpuSeconds.toFixed(1)} s | ${Math.round(recs / r.seconds).toLocaleString('en-US')} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rows.toLocaleString('en-US')} |`);
   }
 } finally {
   if (!args.keep && !args.dir) rmSync(dir, { recursive: true, force: true });
