@@ -20,6 +20,7 @@ import { SpendLogApi, openSpendLog, spendLogOptions } from '../integrations/lite
 import { SpendLogApiStub } from './helpers/litellm-spend-api.js';
 import { DAY0, makeCalls, objectsOf, spendRow, type SpendRow } from './helpers/metering.js';
 import { repoRoot } from './helpers/paths.js';
+import { runCli } from './helpers/process.js';
 import { testPostgres, type TestPostgres } from './helpers/postgres.js';
 
 const DAY = 86_400_000;
@@ -228,6 +229,17 @@ describe('reconcile: the reference log and its paging', () => {
     } finally {
       await capped.stop();
     }
+  });
+
+  it('is a command of the spanmeter binary: exit 0 when the files agree, 1 when a batch is gone', async () => {
+    stub!.rows = rows();
+    const env = { LITELLM_MASTER_KEY: KEY };
+    const ok = runCli(['reconcile', '--dir', await filesDir('complete-cli'), ...range, '--source', 'api', '--api-base', stub!.url, '-q'], env);
+    assert.equal((await ok.exited).code, 0, ok.stderr());
+    assert.match(ok.stdout(), /^AGREE: /);
+    const gone = runCli(['reconcile', '--dir', await filesDir('missing-cli', [0]), ...range, '--source', 'api', '--api-base', stub!.url, '-q'], env);
+    assert.equal((await gone.exited).code, 1, gone.stderr());
+    assert.match(gone.stdout(), /^DIFFER: /);
   });
 
   it('a wrong key and a missing source are clear errors (exit 2)', async () => {

@@ -165,6 +165,12 @@ describe('spanmeter report', () => {
     }
   });
 
+  it('with the shipped pipeline.yaml, reads the exporter AFLO_BACKEND_TYPE makes active (here the file exporter)', async () => {
+    const r = await report([...range, '--format', 'json', '-q'], { AFLO_BACKEND_TYPE: '', SPANMETER_OUT_DIR: out });
+    assert.equal(r.code, 0, r.stderr);
+    assertUsage(JSON.parse(r.stdout).rows, expectedUsage(calls));
+  });
+
   it('is a command of the spanmeter binary', async () => {
     const cli = runCli(['report', '--dir', out, ...range, '--format', 'csv']);
     const { code } = await cli.exited;

@@ -9,6 +9,7 @@ import { formatError, loadConfig, type ResolvedConfig } from '../config/config.j
 import { suggest } from '../config/ajv.js';
 import { parseDuration } from '../config/duration.js';
 import { joinKey } from '../output/encode.js';
+import { isActive, type WhenConfig } from '../output/when.js';
 import { createRegistry } from '../registry.js';
 import { DirectoryReader, type ObjectReader } from './objects.js';
 import { scanRecords, type ScanProgress } from './scan.js';
@@ -81,6 +82,8 @@ export async function openReader(o: SourceOptions, configFiles: (given: string[]
   if (!config) throw new Error(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n  ${errors.map(formatError).join('\n  ')}`);
   const readable = readableExporters(config);
   const ids = readable.map((c) => c.id);
+  // Without --exporter: the one that writes objects, or the one active (`when:`) among several.
+  const active = readable.filter((c) => isActive((c.config as { when?: WhenConfig }).when));
   let chosen;
   if (o.exporter) {
     chosen = readable.find((c) => c.id === o.exporter);
@@ -89,8 +92,9 @@ export async function openReader(o: SourceOptions, configFiles: (given: string[]
       throw new Error(`--exporter ${o.exporter}: no such exporter writing objects in ${files.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}; there: ${ids.join(', ') || 'none'}`);
     }
   } else if (readable.length === 1) chosen = readable[0]!;
+  else if (active.length === 1) chosen = active[0]!;
   else if (!readable.length) throw new Error(`${files.join(', ')}: no exporter that writes objects (file, s3, azureblob) is in a pipeline; use --dir for a directory`);
-  else throw new Error(`${files.join(', ')} has several exporters that write objects (${ids.join(', ')}): choose one with --exporter`);
+  else throw new Error(`${files.join(', ')} has several exporters that write objects (${(active.length ? active : readable).map((c) => c.id).join(', ')}): choose one with --exporter`);
   const c = { ...(chosen.config as Record<string, unknown>) };
   if (o.path !== undefined) c.path = o.path;
   const reader = await (chosen.factory as ExporterFactory).objectReader!(c);
