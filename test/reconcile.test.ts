@@ -242,6 +242,19 @@ describe('reconcile: the reference log and its paging', () => {
     assert.match(gone.stdout(), /^DIFFER: /);
   });
 
+  it('--exclude-call-type: gateway calls the meter does not see (e.g. tool calls) are listed apart', async () => {
+    const tool = { ...spendRow(calls[5]!), request_id: 'mcp-tool-call-1', call_type: 'call_mcp_tool', prompt_tokens: 0, completion_tokens: 0, status: 'success' as const };
+    stub!.rows = [...rows(), tool];
+    const complete = await filesDir('complete-exclude');
+    const args = ['--dir', complete, ...range, '--source', 'api', '--api-base', stub!.url, '--format', 'json', '-q'];
+    const strict = await run(args, { LITELLM_MASTER_KEY: KEY });
+    assert.equal(strict.code, 1);
+    assert.deepEqual(JSON.parse(strict.stdout).missingFromFiles.map((c: { id: string }) => c.id), ['mcp-tool-call-1']);
+    const excluded = await run([...args, '--exclude-call-type', 'call_mcp_tool'], { LITELLM_MASTER_KEY: KEY });
+    assert.equal(excluded.code, 0, excluded.stdout);
+    assert.deepEqual(JSON.parse(excluded.stdout).expected.excludedCallTypesNotMetered.map((c: { id: string; callType: string }) => [c.id, c.callType]), [['mcp-tool-call-1', 'call_mcp_tool']]);
+  });
+
   it('a wrong key and a missing source are clear errors (exit 2)', async () => {
     const complete = await filesDir('complete-errors');
     let r = await run(['--dir', complete, ...range, '--source', 'api', '--api-base', stub!.url, '-q'], { LITELLM_MASTER_KEY: 'wrong' });

@@ -207,10 +207,11 @@ export function reconcileCommand(configFiles: (given: string[] | undefined) => s
     .addOption(new Option('--token-tolerance <n>', 'tokens a call may differ by (prompt and completion each)').default(0).argParser((v) => Number(v)))
     .addOption(new Option('--max-missing <n>', 'calls missing from the files still counted as agreement').default(0).argParser((v) => Number(v)))
     .addOption(new Option('--max-extra <n>', 'calls only in the files still counted as agreement').default(0).argParser((v) => Number(v)))
+    .addOption(new Option('--exclude-call-type <type>', "reference calls of this type are not expected in the files (repeatable), e.g. a gateway's tool calls").argParser(collect))
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--max-ids <n>', 'calls listed per kind of difference in text output').default(50).argParser((v) => Number(v)))
     .option('--ids-file <file>', 'write the ids of the calls missing from the files there, one per line (for a backfill)')
-    .action(async (o: CommonOpts & { edge: string; settle: string; tokenTolerance: number; maxMissing: number; maxExtra: number; format: 'text' | 'json'; maxIds: number; idsFile?: string }) => {
+    .action(async (o: CommonOpts & { edge: string; settle: string; tokenTolerance: number; maxMissing: number; maxExtra: number; format: 'text' | 'json'; maxIds: number; idsFile?: string; excludeCallType?: string[] }) => {
       const stdout = io.stdout ?? process.stdout;
       const stderr = io.stderr ?? process.stderr;
       const env = io.env ?? process.env;
@@ -239,6 +240,7 @@ export function reconcileCommand(configFiles: (given: string[] | undefined) => s
           tokenTolerance: o.tokenTolerance,
           maxMissing: o.maxMissing,
           maxExtra: o.maxExtra,
+          excludeCallTypes: o.excludeCallType,
         });
         if (o.idsFile) writeFileSync(o.idsFile, result.missingFromFiles.map((c) => `${c.id}\n`).join(''));
         if (o.format === 'json') stdout.write(`${JSON.stringify({ files: reader.label, reference: reference.label, ...result }, null, 2)}\n`);

@@ -22,6 +22,8 @@ export interface ReferenceCall {
   completionTokens: number;
   /** true/false when the log records the outcome; null when it does not (older schemas). */
   failed: boolean | null;
+  /** The gateway's call type (LiteLLM `call_type`, e.g. `acompletion`), when it says. */
+  callType?: string | null;
 }
 
 export interface ReferenceLog {
@@ -87,6 +89,8 @@ export interface ReconcileOptions {
   /** Calls missing from the files, and calls only in the files, still counted as agreement. */
   maxMissing: number;
   maxExtra: number;
+  /** Reference calls of these types are not expected in the files (listed apart when missing). */
+  excludeCallTypes?: readonly string[];
 }
 
 export interface CallRef {
@@ -131,6 +135,7 @@ export interface ReconcileResult {
     notSettledOnlyInFiles: CallRef[];
     failedNotInReference: CallRef[];
     failedNotMetered: CallRef[];
+    excludedCallTypesNotMetered: (CallRef & { callType: string })[];
     meteredMoreThanOnce: (CallRef & { copies: number })[];
   };
   teams: TeamSummary[];
@@ -159,10 +164,11 @@ export async function reconcile(metered: MeteredCalls, reference: ReferenceLog, 
     missingFromFiles: [],
     onlyInFiles: [],
     tokenMismatches: [],
-    expected: { notSettledMissingFromFiles: [], notSettledOnlyInFiles: [], failedNotInReference: [], failedNotMetered: [], meteredMoreThanOnce: [] },
+    expected: { notSettledMissingFromFiles: [], notSettledOnlyInFiles: [], failedNotInReference: [], failedNotMetered: [], excludedCallTypesNotMetered: [], meteredMoreThanOnce: [] },
     teams: [],
   };
   const seen = new Set<string>();
+  const excluded = new Set(o.excludeCallTypes ?? []);
   const meteredRef = (id: string, m: Metered): CallRef => ({ id, startTime: iso(m.t), team: m.team, key: m.key, model: m.model });
   for await (const page of reference.calls(readFromMs, readToMs)) {
     for (const c of page) {
@@ -177,7 +183,8 @@ export async function reconcile(metered: MeteredCalls, reference: ReferenceLog, 
       s.referencePromptTokens += c.promptTokens;
       s.referenceCompletionTokens += c.completionTokens;
       if (!m) {
-        if (c.startTimeMs >= o.settledBeforeMs) r.expected.notSettledMissingFromFiles.push(ref);
+        if (c.callType && excluded.has(c.callType)) r.expected.excludedCallTypesNotMetered.push({ ...ref, callType: c.callType });
+        else if (c.startTimeMs >= o.settledBeforeMs) r.expected.notSettledMissingFromFiles.push(ref);
         else if (c.failed === true) r.expected.failedNotMetered.push(ref);
         else {
           r.missingFromFiles.push(ref);
@@ -233,6 +240,7 @@ export function reconcileText(r: ReconcileResult, referenceLabel: string, filesL
   out.push(`  not settled yet, not in the reference log (spend log lag): ${r.expected.notSettledOnlyInFiles.length}`);
   out.push(`  failed calls the reference log does not have: ${r.expected.failedNotInReference.length}`);
   out.push(`  failed calls in the reference log that were not metered: ${r.expected.failedNotMetered.length}`);
+  if (r.expected.excludedCallTypesNotMetered.length) out.push(`  calls of excluded types (--exclude-call-type) not metered: ${r.expected.excludedCallTypesNotMetered.length}`);
   out.push(`  calls written more than once (de-duplicated by uniqueId downstream): ${r.expected.meteredMoreThanOnce.length}`);
   out.push('');
   const cols = ['team', 'ref calls', 'metered', 'matched', 'missing', 'only files', 'token diff', 'ref prompt', 'ref compl', 'met in', 'met out'];

@@ -124,6 +124,7 @@ export class SpendLogApi implements ReferenceLog {
           promptTokens: Number(row.prompt_tokens) || 0,
           completionTokens: Number(row.completion_tokens) || 0,
           failed: status === null ? null : status !== 'success',
+          callType: typeof row.call_type === 'string' && row.call_type ? row.call_type : null,
         };
       });
     }

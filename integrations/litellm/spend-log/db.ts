@@ -53,7 +53,7 @@ export class SpendLogDb implements ReferenceLog {
     const status = has.has('status') ? 'status' : 'NULL::text';
     const size = this.o.pageSize ?? 5_000;
     const sql = `SELECT request_id, "startTime"::text AS st, (EXTRACT(EPOCH FROM "startTime") * 1000)::float8 AS start_ms,
-        team_id, api_key, metadata->>'user_api_key_alias' AS key_alias, model, prompt_tokens, completion_tokens, ${status} AS status
+        team_id, api_key, metadata->>'user_api_key_alias' AS key_alias, model, call_type, prompt_tokens, completion_tokens, ${status} AS status
       FROM "LiteLLM_SpendLogs"
       WHERE "startTime" >= $1::timestamp AND "startTime" < $2::timestamp AND ("startTime", request_id) > ($3::timestamp, $4)
       ORDER BY "startTime", request_id LIMIT $5`;
@@ -71,6 +71,7 @@ export class SpendLogDb implements ReferenceLog {
           promptTokens: Number(row.prompt_tokens) || 0,
           completionTokens: Number(row.completion_tokens) || 0,
           failed: row.status == null || row.status === '' ? null : row.status !== 'success',
+          callType: row.call_type || null,
         }),
       );
       const last = res.rows[res.rows.length - 1];
