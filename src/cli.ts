@@ -19,6 +19,8 @@ import { VERSION } from './version.js';
 import { consumesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
 import { inspectCommand } from './inspect.js';
+import { reconcileCommand, reportCommand } from './report/command.js';
+import { openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
 
 /** The embedded default pipeline.yaml shipped at the package root. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
@@ -229,6 +231,10 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
 
   program.addCommand(backfillCommand(configFiles));
   program.addCommand(inspectCommand());
+  program.addCommand(reportCommand(configFiles));
+  program.addCommand(
+    reconcileCommand(configFiles, spendLogOptions, openSpendLog).description("compare the calls in the objects an exporter wrote with LiteLLM's spend log, call by call; exit 0 when they agree"),
+  );
   return program;
 }
 

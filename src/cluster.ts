@@ -110,6 +110,8 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
       detail: () => ({ workers, ready: [...ready].sort() }),
       status: () => lastStatus,
       series: () => ({ intervalMs: 0, t: [], series: {} }),
+      // Usage is counted per worker: the primary serves the summed spanmeter_metered_* metrics instead.
+      usage: () => null,
       errors: () => [],
     });
     const refresh = setInterval(() => {

@@ -11,6 +11,7 @@
  * with {@link BackpressureError} (or waits, within a bound); that error travels back to the
  * receiver, which answers 429 / RESOURCE_EXHAUSTED. Nothing between stages is an unbounded queue.
  */
+import type { ObjectReader } from './report/objects.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LlmCall } from './data/llm-call.js';
@@ -196,6 +197,8 @@ export interface ExporterFactory<C = any> extends FactoryBase<C> {
   kind: 'exporter';
   consumes: DataType | readonly DataType[];
   create(settings: CreateSettings<C>): Exporter<any>;
+  /** Exporters that write objects: a reader of the objects at the configured destination (`spanmeter report`). */
+  objectReader?(config: C): ObjectReader | Promise<ObjectReader>;
 }
 
 export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;

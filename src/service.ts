@@ -10,6 +10,7 @@ import { DirLockedError, lockDataDir, type DirLock } from './storage/dir-lock.js
 import { AdminServer } from './telemetry/admin.js';
 import { createLogger, recentErrors } from './telemetry/logger.js';
 import { SeriesRecorder } from './telemetry/series.js';
+import { UsageWindow, meteredUsage } from './telemetry/usage.js';
 import { Gauge } from 'prom-client';
 import { ServiceMetrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
@@ -30,6 +31,8 @@ export class Service {
   graph: Graph;
   private admin?: AdminServer;
   readonly series: SeriesRecorder;
+  /** Metered usage by team and model over the last hour and day (status page). */
+  readonly usage: UsageWindow;
   private readonly healthDetails = new Map<string, { ok: boolean; message?: string }>();
   private state: 'created' | 'starting' | 'running' | 'reloading' | 'stopping' | 'stopped' = 'created';
   private reloadChain: Promise<unknown> = Promise.resolve();
@@ -48,6 +51,7 @@ export class Service {
     this.metrics = new ServiceMetrics(VERSION, { processMetrics: opts.processMetrics });
     this.graph = new Graph(config, { logger: this.logger, metrics: this.metrics });
     this.series = new SeriesRecorder(this.metrics.registry);
+    this.usage = new UsageWindow(meteredUsage(this.metrics.registry));
     // The disk budget shared by logs and spools, read at scrape time (a reload replaces the graph).
     const graphOf = () => this.graph;
     new Gauge({
@@ -78,6 +82,7 @@ export class Service {
         }),
         status: () => this.status(),
         series: () => this.series.snapshot(),
+        usage: () => this.usage.snapshot(),
         errors: () => recentErrors.entries,
       });
     }
@@ -173,7 +178,10 @@ export class Service {
     try {
       await this.admin?.start();
       await this.graph.start(this.host);
-      if (this.admin) this.series.start();
+      if (this.admin) {
+        this.series.start();
+        this.usage.start();
+      }
     } catch (e) {
       this.state = 'stopped';
       await this.admin?.stop();
@@ -231,6 +239,7 @@ export class Service {
         await this.graph.shutdown(deadline);
       } finally {
         this.series.stop();
+        this.usage.stop();
         await this.admin?.stop();
         this.metrics.close();
         this.lock?.release();

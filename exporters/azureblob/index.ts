@@ -30,4 +30,5 @@ export default defineFactory({
       },
     });
   },
+  objectReader: async (c: AzureBlobExporterConfig) => new (await import('./reader.js')).AzureBlobReader(c),
 });

@@ -5,6 +5,8 @@ import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../s
 import { routeOverrides, routingSchema, type RoutingConfig } from '../../src/output/routing.js';
 import { dormantExporter, isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
 import { FileSink, type FileDestination } from './file.js';
+import { DirectoryReader } from '../../src/report/objects.js';
+import { joinKey } from '../../src/output/encode.js';
 
 interface RouteOverride {
   directory?: string;
@@ -71,4 +73,5 @@ export default defineFactory({
       },
     });
   },
+  objectReader: (c: FileExporterConfig) => new DirectoryReader(c.directory, joinKey(c.path)),
 });

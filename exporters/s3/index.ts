@@ -30,4 +30,5 @@ export default defineFactory({
       },
     });
   },
+  objectReader: async (c: S3ExporterConfig) => new (await import('./reader.js')).S3Reader(c),
 });

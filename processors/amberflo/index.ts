@@ -2,6 +2,7 @@
  * `amberflo` processor: `llm_calls` → `meter_events` (MAPPING.md §2). The mapping itself is in
  * mapping.ts; this file is the component around it.
  */
+import { meteredUsage, type MeteredUsage } from '../../src/telemetry/usage.js';
 import type { Consumer, ConsumeContext, CreateSettings, Processor } from '../../src/component.js';
 import { defineFactory } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
@@ -54,6 +55,7 @@ const configSchema = {
 export class AmberfloProcessor implements Processor<LlmCall[]> {
   readonly options: MappingOptions;
   private readonly cache = new MappingCache();
+  private readonly usage: MeteredUsage;
 
   constructor(
     settings: CreateSettings<AmberfloConfig>,
@@ -61,12 +63,15 @@ export class AmberfloProcessor implements Processor<LlmCall[]> {
   ) {
     const c = settings.config;
     this.options = { mode: c.mode, hostedEnv: String(c.hosted_env), sendObjectMetadata: parseBool(c.send_object_metadata) };
+    this.usage = meteredUsage(settings.registry);
   }
 
   async consume(calls: LlmCall[], ctx?: ConsumeContext): Promise<void> {
     const out: MeterRecord[] = [];
     for (const call of calls) for (const r of toMeterRecords(call, this.options, this.cache)) out.push(r);
     if (out.length) await this.next.consume(out, ctx);
+    // Counted once handed on: a batch refused downstream comes again and is counted then.
+    for (const call of calls) this.usage.add(call.teamId, call.model, call.error !== null, call.usage.promptTokens, call.usage.completionTokens);
   }
 }
 

@@ -13,6 +13,8 @@ export interface HealthSource {
   status(): Record<string, unknown>;
   /** Recent throughput per component (status page chart). */
   series(): unknown;
+  /** Metered usage by team and model, last hour and day. */
+  usage(): unknown;
   /** Last warnings and errors. */
   errors(): unknown;
 }
@@ -53,12 +55,13 @@ export class AdminServer {
       if (url === '/status') return json(200, this.health.status());
       if (url === '/status/series') return json(200, this.health.series());
       if (url === '/status/errors') return json(200, this.health.errors());
+      if (url === '/status/usage') return json(200, this.health.usage());
       if (url === '/' || url === '/status/ui') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(STATUS_PAGE);
         return;
       }
-      json(404, { error: 'not found', paths: ['/', '/metrics', '/health/live', '/health/ready', '/status', '/status/series', '/status/errors'] });
+      json(404, { error: 'not found', paths: ['/', '/metrics', '/health/live', '/health/ready', '/status', '/status/series', '/status/errors', '/status/usage'] });
     });
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {

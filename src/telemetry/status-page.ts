@@ -1,7 +1,8 @@
 /**
  * The live status page served on the admin port (`/` and `/status/ui`): pipelines and their
- * components, throughput per component over the last minutes (an SVG chart), write-ahead log
- * backlog and spools, and the last warnings and errors. Self-contained: no external assets.
+ * components, throughput per component over the last minutes (an SVG chart), metered usage by
+ * team and by model over the last hour or day (bar charts), write-ahead log backlog and spools,
+ * and the last warnings and errors. Self-contained: no external assets.
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -31,6 +32,12 @@ export const STATUS_PAGE = `<!doctype html>
   #legend span i { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:5px; vertical-align:-1px; }
   svg { width:100%; height:260px; display:block; }
   code { font-size:12px; }
+  .tabs { float:right; text-transform:none; letter-spacing:0; }
+  .tabs button { font:12px system-ui, sans-serif; border:1px solid var(--line); background:#fff; color:var(--fg); padding:2px 10px; cursor:pointer; }
+  .tabs button.on { background:#1d2330; color:#fff; border-color:#1d2330; }
+  .usage { display:grid; grid-template-columns: 1fr 1fr; gap:18px; }
+  .usage h3 { font-size:12px; margin:0 0 4px; color:var(--muted); font-weight:600; }
+  svg.bars { height:auto; }
 </style>
 </head>
 <body>
@@ -40,6 +47,14 @@ export const STATUS_PAGE = `<!doctype html>
     <h2>Throughput (per second, last minutes)</h2>
     <svg id="chart" viewBox="0 0 1000 260" preserveAspectRatio="none" role="img" aria-label="throughput chart"></svg>
     <div id="legend"></div>
+  </section>
+  <section class="wide" id="usage">
+    <h2>Metered usage <span class="tabs"><button data-window="hour" class="on">last hour</button><button data-window="day">last day</button></span></h2>
+    <div class="usage">
+      <div><h3>by team (tokens in + out; calls)</h3><svg id="usage-team" class="bars" viewBox="0 0 480 30" preserveAspectRatio="xMinYMin meet" role="img" aria-label="metered usage by team"></svg></div>
+      <div><h3>by model (tokens in + out; calls)</h3><svg id="usage-model" class="bars" viewBox="0 0 480 30" preserveAspectRatio="xMinYMin meet" role="img" aria-label="metered usage by model"></svg></div>
+    </div>
+    <p id="usage-total" class="muted"></p>
   </section>
   <section>
     <h2>Pipelines</h2>
@@ -82,9 +97,40 @@ function drawChart(data) {
     ? names.map((n, k) => { const v = data.series[n].values.filter((x) => x != null); return '<span><i style="background:' + COLORS[k % COLORS.length] + '"></i>' + esc(n) + ' <b>' + Math.round(v[v.length - 1] || 0) + '</b></span>'; }).join('')
     : '<span class="muted">no traffic yet</span>';
 }
+const fmt = (n) => n >= 1e9 ? (n / 1e9).toFixed(1) + 'G' : n >= 1e6 ? (n / 1e6).toFixed(1) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : String(Math.round(n));
+let usageWindow = 'hour'; let lastUsage = null;
+// Horizontal bars, the largest first (at most 8, the rest summed as "others"): input tokens dark, output light.
+function drawBars(id, groups) {
+  const svg = document.getElementById(id); const top = groups.slice(0, 8);
+  if (groups.length > 8) top.push(groups.slice(8).reduce((o, g) => ({ name: 'others (' + (groups.length - 8) + ')', calls: o.calls + g.calls, errors: o.errors + g.errors, inputTokens: o.inputTokens + g.inputTokens, outputTokens: o.outputTokens + g.outputTokens }), { calls: 0, errors: 0, inputTokens: 0, outputTokens: 0 }));
+  const ROW = 26, W = 480, LABEL = 130, NUM = 110; const max = Math.max(1, ...top.map((g) => g.inputTokens + g.outputTokens));
+  const scale = (v) => (v / max) * (W - LABEL - NUM);
+  let out = '';
+  top.forEach((g, i) => {
+    const y = i * ROW + 4; const wi = scale(g.inputTokens), wo = scale(g.outputTokens); const color = COLORS[i % COLORS.length];
+    out += '<text x="0" y="' + (y + 14) + '" font-size="12" fill="#1d2330">' + esc(g.name.length > 18 ? g.name.slice(0, 17) + '…' : g.name) + '</text>';
+    out += '<rect class="bar" data-name="' + esc(g.name) + '" data-tokens="' + (g.inputTokens + g.outputTokens) + '" data-calls="' + g.calls + '" x="' + LABEL + '" y="' + y + '" width="' + Math.max(wi + wo, 1).toFixed(1) + '" height="18" fill="' + color + '" fill-opacity="0.45"/>';
+    out += '<rect x="' + LABEL + '" y="' + y + '" width="' + Math.max(wi, 0).toFixed(1) + '" height="18" fill="' + color + '"/>';
+    out += '<text x="' + (W - NUM + 6) + '" y="' + (y + 14) + '" font-size="12" fill="#6b7385">' + fmt(g.inputTokens + g.outputTokens) + ' · ' + fmt(g.calls) + (g.errors ? ' · ' + fmt(g.errors) + ' err' : '') + '</text>';
+  });
+  if (!top.length) out = '<text x="0" y="18" font-size="12" fill="#6b7385">no metered calls in this window</text>';
+  svg.setAttribute('viewBox', '0 0 ' + W + ' ' + Math.max(30, top.length * ROW + 8));
+  svg.style.height = Math.max(30, top.length * ROW + 8) + 'px';
+  svg.innerHTML = out;
+}
+function drawUsage() {
+  const u = lastUsage; const total = document.getElementById('usage-total');
+  document.querySelectorAll('#usage .tabs button').forEach((b) => b.classList.toggle('on', b.dataset.window === usageWindow));
+  if (!u) { drawBars('usage-team', []); drawBars('usage-model', []); total.textContent = 'usage is counted per worker: see the spanmeter_metered_* metrics'; return; }
+  const w = u[usageWindow];
+  drawBars('usage-team', w.byTeam); drawBars('usage-model', w.byModel);
+  total.textContent = 'last ' + usageWindow + ': ' + w.total.calls + ' calls (' + w.total.errors + ' failed), ' + w.total.inputTokens + ' tokens in, ' + w.total.outputTokens + ' tokens out' + (w.coveredMinutes < w.minutes ? ' (running for ' + w.coveredMinutes + ' min)' : '');
+}
+document.querySelectorAll('#usage .tabs button').forEach((b) => b.addEventListener('click', () => { usageWindow = b.dataset.window; drawUsage(); }));
 async function refresh() {
   try {
-    const [status, series, errors, ready] = await Promise.all([get('/status'), get('/status/series'), get('/status/errors'), get('/health/ready')]);
+    const [status, series, errors, ready, usage] = await Promise.all([get('/status'), get('/status/series'), get('/status/errors'), get('/health/ready'), get('/status/usage')]);
+    lastUsage = usage; drawUsage();
     document.getElementById('version').textContent = 'v' + status.version + ' · ' + status.instanceId;
     const st = document.getElementById('state'); st.textContent = ready.status; st.className = 'state' + (ready.status === 'ready' ? '' : ' not');
     const d = status.durability || {};
