@@ -56,7 +56,7 @@ export function makeCalls(n: number, seed = 1, days = 3): LlmCall[] {
         keyHash: `hash-${Math.floor(r() * 2)}`,
         n: image ? 1 + Math.floor(r() * 3) : null,
         usage: { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion, cachedReadTokens: cached, cacheCreationTokens: 0, reasoningTokens: 0 },
-        error: failed ? { type: 'RateLimitError', code: '429', message: 'rate limited', provider: 'openai', traceback: null } : null,
+        error: failed ? { type: 'RateLimitError', code: '429', message: 'rate limited', provider: 'openai', traceback: null, limitSubject: null, limitRate: null, limitValue: null, guardrail: null } : null,
       }),
     );
   }
