@@ -158,8 +158,8 @@ service:
     const write = process.stderr.write.bind(process.stderr);
     const saved = process.exitCode;
     process.stderr.write = ((chunk: string | Uint8Array) => (captured.push(String(chunk)), true)) as typeof process.stderr.write;
-    let code1: number | string | undefined;
-    let code2: number | string | undefined;
+    let code1: typeof process.exitCode;
+    let code2: typeof process.exitCode;
     try {
       await backfillCommand((given) => given ?? [cfg]).parseAsync(['node', 'backfill', inputs()]);
       code1 = process.exitCode;

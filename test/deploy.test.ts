@@ -113,7 +113,13 @@ describe('Dockerfile structure', () => {
     const finalRuns = of(final, 'RUN').map((i) => i.args).join('\n');
     assert.match(finalRuns, /\bnpm ci\b[^\n]*--omit=dev/);
     assert.doesNotMatch(finalRuns, /npm run build|tsc/, 'nothing is compiled in the runtime stage');
-    for (const s of dockerfile.stages) assert.match(s.from, /^node:20(\.\d+)*-(slim|alpine)/, `base image ${s.from}`);
+    // The base image's Node major satisfies package.json's engines (the supported versions).
+    const minMajor = Number(/>=\s*(\d+)/.exec(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.node)?.[1]);
+    for (const s of dockerfile.stages) {
+      const m = /^node:(\d+)(\.\d+)*-(slim|alpine)$/.exec(s.from);
+      assert.ok(m, `base image ${s.from} is an official node slim/alpine image`);
+      assert.ok(Number(m[1]) >= minMajor, `base image ${s.from} is at least Node ${minMajor} (engines)`);
+    }
     assert.ok(
       of(final, 'COPY').some((c) => c.args.includes(`--from=${build.name ?? '0'}`) && /\/app\/dist\b/.test(c.args)),
       'the runtime stage copies the compiled output from the build stage',
