@@ -8,7 +8,7 @@
  * - span path: spans.<v>.otlp.json → OTLP receiver (HTTP) when `receivers/otlp` is available,
  *   else (or with SPANMETER_CONFORMANCE_IN_PROCESS=1) an in-process span source
  *   → `litellm` → `amberflo` == expected.from-spans.<v>.json;
- * - clean mode: the same, == the expectation with MAPPING.md §2 rule 1 applied to every dimension;
+ * - clean mode: the same, == the expectation with clean mode's rule 1 (docs/mapping.md) applied to every dimension;
  * - all SLOs in one generic_api-style POST to `litellm_logs` over HTTP, and all of them as one gzip
  *   NDJSON file through `spanmeter backfill` (runBackfill): == the concatenated expectations.
  */

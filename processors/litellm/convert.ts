@@ -1,5 +1,5 @@
 /**
- * One LiteLLM billing span → {@link LlmCall} (MAPPING.md §1.2, §1.3). The attribute names of
+ * One LiteLLM billing span → {@link LlmCall} (docs/mapping.md, "Decoding span attributes"). The attribute names of
  * LiteLLM's `otel` callback are known here and in src/litellm only.
  */
 import type { LlmCall, LlmError, LlmUsage } from '../../src/data/llm-call.js';
@@ -147,7 +147,7 @@ export function spanToLlmCall(span: Span): LlmCall {
     // gen_ai.request.model can be empty (LiteLLM #31583); the deployment's model name is the next best.
     model: s(a, 'gen_ai.request.model') ?? (typeof hp?.litellm_model_name === 'string' && hp.litellm_model_name !== '' ? hp.litellm_model_name : null),
     provider: system,
-    // MAPPING.md §1.3: sku = gen_ai.response.model, platform = gen_ai.system when sku is known.
+    // docs/mapping.md, "What a span cannot tell": sku = gen_ai.response.model, platform = gen_ai.system when sku is known.
     modelMapKey: responseModel,
     modelMapProvider: responseModel !== null ? system : null,
     modelId: typeof hp?.model_id === 'string' && hp.model_id !== '' ? hp.model_id : null,

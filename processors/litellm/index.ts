@@ -1,6 +1,6 @@
 /**
  * `litellm` processor: `spans` → `llm_calls`. Selects LiteLLM's LLM-call spans by the presence of
- * `llm.request.type` (MAPPING.md §1.1), converts each to one {@link LlmCall}, drops exact
+ * `llm.request.type` (docs/mapping.md, "Which spans bill"), converts each to one {@link LlmCall}, drops exact
  * duplicates within a bounded (traceId, spanId) window, and counts everything else.
  */
 import { Counter, type Registry } from 'prom-client';

@@ -1,11 +1,11 @@
 /**
  * ENCODING of meter-record batches into the objects that are written to object stores, local files
- * or posted to Amberflo's ingest API (MAPPING.md §4). Pure and deterministic: the same records (in
+ * or posted to Amberflo's ingest API (docs/mapping.md, "Objects"). Pure and deterministic: the same records (in
  * the same order, with the same key order) always give the same bytes and the same key, so a
  * re-upload after a retry, a crash or a replay finds the same object instead of adding one (and
  * the exporters never write over an object with other records: {@link putWithoutReplacing}).
  *
- * Delivery (retries, transports) lives elsewhere (./delivery.ts); a spool (issue 7) can store an
+ * Delivery (retries, transports) lives elsewhere (./delivery.ts); a spool can store an
  * {@link EncodedObject} as it is and hand it to the same deliver function later.
  */
 import { createHash } from 'node:crypto';
@@ -155,7 +155,7 @@ export async function putWithoutReplacing(obj: EncodedObject, tryPut: (key: stri
   throw new Error(`${where}: ${MAX_OBJECT_KEYS} keys derived from ${obj.key} all hold other objects (or objects this credential cannot read)`);
 }
 
-/** The object key for a batch (MAPPING.md §4). */
+/** The object key for a batch (docs/mapping.md, "Objects"). */
 export function objectKey(path: string, firstRecordTimeMs: number, suffix: string): string {
   return joinKey(path, minutePartition(firstRecordTimeMs), `merged_logs_${suffix}.json.gz`);
 }
