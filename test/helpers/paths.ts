@@ -15,6 +15,14 @@ export function conformanceDir(): string | undefined {
   return existsSync(d) ? d : undefined;
 }
 
+/**
+ * `{ skip }` for a test that needs the conformance set: false when present, else the reason the
+ * runner prints beside the skipped test.
+ */
+export function conformanceSkip(what = 'cross-check'): string | false {
+  return conformanceDir() ? false : `${what} needs the conformance set at ../shared/conformance/litellm-amberflo, which is absent (.ci/run has it)`;
+}
+
 /** The compiled output root that holds this file (dist/ or .tmp/<name>/). */
 export function buildRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
