@@ -14,7 +14,26 @@ describe('spanmeter CLI', () => {
   it('validate exits 0 on the shipped pipeline.yaml', async () => {
     const r = await cli(['validate', '--config', 'pipeline.yaml']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /pipeline\.yaml: valid \(1 pipeline: metering \[otlp → litellm → amberflo → batch → file → s3 → azureblob → amberflo\]\)/);
+    // The exporters are a fan-out (each gets every batch), the ones AFLO_BACKEND_TYPE does not pick dormant.
+    assert.equal(
+      r.stdout,
+      [
+        'pipeline.yaml: valid (1 pipeline)',
+        '  metering: otlp → litellm → amberflo → batch → 4 exporters, each gets every batch (1 active, 3 dormant):',
+        '      - file',
+        '      - s3 (dormant: the selector is (unset), active only for s3)',
+        '      - azureblob (dormant: the selector is (unset), active only for azure-blob)',
+        '      - amberflo (dormant: the selector is (unset), active only for api)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('validate names the active sink when AFLO_BACKEND_TYPE picks another one', async () => {
+    const r = await cli(['validate', '--config', 'pipeline.yaml'], { AFLO_BACKEND_TYPE: 'api', AFLO_API_KEY: 'k' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {6}- file \(dormant: the selector is api, active only for \(unset\)\)$/m);
+    assert.match(r.stdout, /^ {6}- amberflo$/m);
   });
 
   it('validate reports every error of a broken config with lines, and exits 1', async () => {

@@ -1,6 +1,8 @@
 /**
  * The live status page, rendered in headless Chromium (Debian's `chromium`, driven by
- * playwright-core): components, backlog, errors, and a throughput chart that draws data.
+ * playwright-core): components (a dormant exporter marked dormant), the open batch and when it is
+ * cut, the last object written and the delivery backlog in words, errors, and a throughput chart
+ * that draws data.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { loadConfig } from '../src/config/config.js';
-import { ComponentRegistry } from '../src/registry.js';
+import { createRegistry } from '../src/registry.js';
 import { Service } from '../src/service.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { registerTestComponents, type TestSource } from './helpers/components.js';
@@ -20,14 +22,13 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'spanmeter-status-'));
 
 describe('status page', () => {
-  it('shows pipelines, backlog, errors and a throughput chart with data', async (t) => {
-    if (!existsSync(CHROMIUM)) return t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`);
+  it('shows pipelines, dormant exporters, the open batch, the last object, delivery, errors and a throughput chart with data', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)` }, async (t) => {
     const p = join(dir, 'status.yaml');
     writeFileSync(
       p,
-      `receivers:\n  test_source:\nprocessors:\n  test_tag:\nexporters:\n  test_capture:\nservice:\n  data_dir: ${join(dir, 'data')}\n  durability:\n    sync_delay: 1ms\n  pipelines:\n    metering:\n      receivers: [test_source]\n      processors: [test_tag]\n      exporters: [test_capture]\n`,
+      `receivers:\n  test_source:\nprocessors:\n  test_tag:\n  batch:\n    send_batch_size: 100\n    merge_wait: 0s\n    timeout: 10m\nexporters:\n  file:\n    directory: ${join(dir, 'out')}\n    path: metering\n  file/spare:\n    when: { value: "", in: [spare] }\n    directory: ${join(dir, 'spare')}\nservice:\n  data_dir: ${join(dir, 'data')}\n  durability:\n    sync_delay: 1ms\n  pipelines:\n    metering:\n      receivers: [test_source]\n      processors: [test_tag, batch]\n      exporters: [file, file/spare]\n`,
     );
-    const registry = new ComponentRegistry();
+    const registry = await createRegistry();
     registerTestComponents(registry);
     const { config, errors } = await loadConfig([p], registry, { env: {} });
     assert.deepEqual(errors, []);
@@ -44,11 +45,17 @@ describe('status page', () => {
       // Traffic over a few samples so the chart has a line.
       const source = svc.graph.nodes.find((n) => n.id === 'test_source')!.instance as TestSource;
       const start = Date.now();
-      for (let s = 0; s < 6; s++) {
-        const batch = Array.from({ length: 50 + s * 20 }, (_, i) => ({ meterApiName: 'llm_api_call', meterTimeInMillis: i, meterValue: 1 }));
-        await source.emit(batch);
-        await svc.series.sample(start + (s + 1) * 2000);
-      }
+      let sent = 0;
+      const records = (n: number) => Array.from({ length: n }, () => ({ meterApiName: 'llm_api_call', meterTimeInMillis: start, meterValue: 1, uniqueId: `call-${sent++}`, dimensions: {} }));
+      // 100 records: one batch cut by size and written as a file; 30 more wait in the open batch.
+      await source.emit(records(100));
+      const deadline = Date.now() + 15_000;
+      const lastObject = () => ((svc.status().components as Record<string, Record<string, unknown>>)['exporter:file']?.lastObject ?? null) as { key: string } | null;
+      while (!lastObject() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(lastObject(), 'the first batch was written');
+      await source.emit(records(30));
+      // The chart's samples (taken by hand: a line needs several).
+      for (let s = 0; s < 6; s++) await svc.series.sample(start + (s + 1) * 1000);
       logger.warn({ component: 'exporter/test' }, 'upload to the bucket failed; will retry');
       const html = await http('GET', `${base}/`);
       assert.equal(html.status, 200);
@@ -58,9 +65,20 @@ describe('status page', () => {
       await page.goto(`${base}/status/ui`);
       await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
       assert.equal(await page.textContent('#state'), 'ready');
-      const components = await page.$$eval('#components tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
-      assert.deepEqual(components.sort(), ['exporter:test_capture', 'processor:metering/test_tag', 'processor:metering/wal', 'receiver:test_source']);
+      const components = Object.fromEntries(await page.$$eval('#components tbody tr', (trs) => trs.map((tr) => [tr.cells[0]!.textContent, tr.cells[1]!.textContent])));
+      assert.deepEqual(Object.keys(components).sort(), ['exporter:file', 'exporter:file/spare', 'processor:metering/batch', 'processor:metering/test_tag', 'processor:metering/wal', 'receiver:test_source']);
+      assert.equal(components['exporter:file'], 'started');
+      assert.match(components['exporter:file/spare']!, /^dormant: the selector is \(unset\), active only for spare$/);
       assert.equal(await page.textContent('#wal tbody tr td:first-child'), 'metering');
+      // The open batch: its records, its size, and when it is cut (by count or by the 10 min timeout).
+      const batch = (await page.textContent('#batches tbody')) ?? '';
+      assert.match(batch, /batch30 records \([\d.]+ KiB\) in the open batch, the first for \d+ (ms|s); it is cut at 100 records or at \d\d:\d\d:\d\d UTC \(in (9 min \d+ s|10 min)\)/);
+      // The last object written (its key) and the delivery backlog, in words.
+      const delivery = await page.$$eval('#delivery tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      assert.equal(delivery.length, 1, 'one active object exporter (the dormant one has no row)');
+      assert.equal(delivery[0]![0], 'file');
+      assert.match(delivery[0]![1]!, new RegExp(`^${lastObject()!.key.replace(/[.]/g, '\\.')} \\(100 records, [\\d.]+ (B|KiB)\\) at \\d\\d:\\d\\d:\\d\\d UTC, \\d+ (ms|s) ago$`));
+      assert.equal(delivery[0]![2], 'everything handed to it is delivered');
       assert.match((await page.textContent('#errors tbody')) ?? '', /upload to the bucket failed; will retry/);
       const legend = (await page.textContent('#legend')) ?? '';
       assert.match(legend, /receiver test_source accepted\/s/);
@@ -76,6 +94,14 @@ describe('status page', () => {
         if (Math.max(r, g, b) - Math.min(r, g, b) > 80) coloured++;
       }
       writeFileSync(join(dir, 'status-chart.png'), PNG.sync.write(png));
+      // The new panels, on screen: the open batch and delivery tables are visible and hold text.
+      for (const sel of ['#batches', '#delivery']) {
+        const box = await (await page.$(sel))!.boundingBox();
+        assert.ok(box && box.width > 300 && box.height > 30, `${sel} is laid out: ${JSON.stringify(box)}`);
+      }
+      const shot = join(dir, 'status-page.png');
+      writeFileSync(shot, await page.screenshot({ fullPage: true }));
+      t.diagnostic(`page screenshot: ${shot}`);
       t.diagnostic(`chart ${png.width}x${png.height}: ${coloured} coloured pixels (screenshot: ${join(dir, 'status-chart.png')})`);
       assert.ok(coloured > 1000, `the chart shows too little data: ${coloured} coloured pixels`);
     } finally {
