@@ -44,7 +44,7 @@ describe('spanmeter CLI', () => {
     assert.equal(lines[0], `${file}: 5 errors`);
     assert.deepEqual(lines.slice(1), [
       `${file}:4 receivers.kafka: unknown receiver type "kafka"; known receivers: litellm_logs, otlp`,
-      `${file}:7 processors.batch.timeout: must be a duration like "5s"`,
+      `${file}:7 processors.batch.timeout: must be a duration like "5s", "300ms" or "1m30s", not "soon"`,
       `${file}:8 processors.batch.send_batch_sise: unknown key (did you mean "send_batch_size"?)`,
       `${file}:11 exporters.file.directory: environment variable SPANMETER_TEST_MISSING_DIR is not set and has no default (write \${env:SPANMETER_TEST_MISSING_DIR:-default})`,
       `${file}:16 service.pipelines.broken.exporters[0]: exporter "file" consumes meter_events but the pipeline delivers spans (from receiver "otlp"); add the litellm and amberflo processors before it`,
@@ -55,7 +55,7 @@ describe('spanmeter CLI', () => {
     const r = await cli(['run', '--config', join(repoRoot(), 'test', 'fixtures', 'config', 'broken.yaml')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /invalid configuration \(5 errors\)/);
-    assert.match(r.stderr, /processors\.batch\.timeout: must be a duration like "5s"/);
+    assert.match(r.stderr, /processors\.batch\.timeout: must be a duration like "5s", "300ms" or "1m30s", not "soon"/);
   });
 
   it('components lists every built-in with its config keys', async () => {
