@@ -1,5 +1,5 @@
 /**
- * Crash test (issue 7): LiteLLM-shaped OTLP protobuf requests, each call with a unique response
+ * Crash test: LiteLLM-shaped OTLP protobuf requests, each call with a unique response
  * id, are sent while the collector is killed with SIGKILL at random moments and restarted on the
  * same data directory. Afterwards every call whose request got a 200 must be in the output files,
  * and after removing exact duplicate records (Amberflo's whole-record de-duplication) each call's

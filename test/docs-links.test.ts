@@ -63,12 +63,40 @@ export function anchors(md: string): Set<string> {
   return out;
 }
 
+/** Text files of the repository (sources, docs, configs), for the wording check below. */
+function textFiles(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) {
+      if (!SKIP_DIRS.has(e.name) && !(dir === join(root, 'bench') && e.name === 'results') && e.name !== 'fixtures') textFiles(join(dir, e.name), out);
+    } else if (/\.(ts|md|ya?ml|mjs|js|json)$/.test(e.name) && e.name !== 'package-lock.json') out.push(join(dir, e.name));
+  }
+  return out;
+}
+
+/** A work journal's wording: numbered sessions and issue numbers belong to the history, not the repository. */
+export const JOURNAL = /\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\d+(?:st|nd|rd|th))\s+sessions?\b|\bsessions?\s+\d+\b|\bissue\s+#?\d+\b/i;
+
 const isExternal = (t: string) => /^[a-z][a-z0-9+.-]*:/i.test(t);
 
 describe('Markdown links', () => {
   test('helpers: code is not scanned, anchors follow GitHub', () => {
     assert.deepEqual(linkTargets('see [a](b.md) and `[c](d.md)`\n```\n[e](f.md)\n```\n[g]: h.md'), ['b.md', 'h.md']);
     assert.deepEqual([...anchors('# Output modes: compat and clean\n## The callback\'s `env`\n## A\n## A\n')], ['output-modes-compat-and-clean', 'the-callbacks-env', 'a', 'a-1']);
+  });
+
+  test('no work-journal wording (numbered sessions, issue numbers) in sources, docs or configs', () => {
+    // (The examples are assembled so that this file does not match itself.)
+    const words = (...w: string[]) => w.join(' ');
+    assert.ok(JOURNAL.test(words('the', 'eleventh', 'session')) && JOURNAL.test(words('(issue', '7)')) && !JOURNAL.test('read-only sessions are opened'));
+    const found: string[] = [];
+    for (const f of textFiles(root)) {
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (JOURNAL.test(line)) found.push(`${relative(root, f)}:${i + 1}: ${line.trim().slice(0, 120)}`);
+        });
+    }
+    assert.deepEqual(found, []);
   });
 
   const files = markdownFiles(root);

@@ -1,5 +1,5 @@
 /**
- * Conformance of the span path WITH enrichment (issue 6): for every request folder in
+ * Conformance of the span path WITH enrichment: for every request folder in
  * ../shared/conformance/litellm-amberflo/, a catalogue is built from slo.json (team, key and model
  * facts shaped as LiteLLM's admin API returns them), the spans run through a real pipeline
  * (span source → litellm → enrich → amberflo compat/clean → capture), and the records must equal

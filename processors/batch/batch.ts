@@ -4,7 +4,7 @@
  * first record, and hands cut batches to the exporters, up to `max_in_flight` at a time per partition.
  *
  * Acknowledgement and bounds: `consume` resolves once the records are held here (the Collector's
- * model; issue 7's write-ahead log makes them durable before that). Everything held — open batches
+ * model; the write-ahead log makes them durable before that). Everything held — open batches
  * and cut batches waiting for or retrying delivery — counts against `max_pending_records`; beyond
  * it `consume` rejects with BackpressureError, so a slow or dead exporter pushes back to the
  * receivers (429) instead of growing memory. A batch the exporters fail is kept at the head of its
