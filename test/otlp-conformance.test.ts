@@ -45,7 +45,13 @@ function grpcExport(address: string, body: Uint8Array): Promise<Buffer> {
   });
 }
 
-describe('conformance requests arrive identically over every encoding', { skip: conformanceSkip('OTLP encodings of the conformance requests') }, () => {
+describe('conformance requests arrive identically over every encoding', () => {
+  const skip = conformanceSkip('OTLP encodings of the conformance requests');
+  if (skip) {
+    // One skipped test in the runner's count, with its reason (a skipped suite counts none).
+    it('every conformance request over OTLP/HTTP JSON, protobuf, gzip and gRPC', { skip }, () => {});
+    return;
+  }
   let r: TestReceiver;
   before(async () => {
     r = await startTestReceiver();
