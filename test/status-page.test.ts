@@ -15,6 +15,9 @@ import { loadConfig } from '../src/config/config.js';
 import { createRegistry } from '../src/registry.js';
 import { Service } from '../src/service.js';
 import { createLogger } from '../src/telemetry/logger.js';
+import { AdminServer } from '../src/telemetry/admin.js';
+import { aggregateErrors, aggregateReadyDetail, aggregateSeries, aggregateStatus, type WorkerReport } from '../src/telemetry/aggregate.js';
+import { statusWords } from '../src/telemetry/status-words.js';
 import { registerTestComponents, type TestSource } from './helpers/components.js';
 import { http } from './helpers/process.js';
 
@@ -107,6 +110,61 @@ describe('status page', () => {
     } finally {
       await browser.close();
       await svc.shutdown(5_000);
+    }
+  });
+
+  it('with --workers: the version, every component, each worker\'s log, open batch and delivery, and the merged chart', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async () => {
+    // What the primary serves, built by the same functions from two workers' reports.
+    const now = Date.now();
+    const iso = (ms: number) => new Date(now + ms).toISOString();
+    const report = (index: number, records: number): WorkerReport => {
+      const components = {
+        'processor:m/batch': { openBatch: { records, bytes: records * 450, openedAt: iso(-20_000), cutAt: iso(280_000), cutAtRecords: 100, timeoutMs: 300_000 }, waitingRecords: 0, pendingRecords: records },
+        'exporter:file': { queuedRecords: 0, lastObject: { key: `p/2026/01/01/00/00/merged_logs_0000000${index}.json.gz`, destination: 'out', records: 100, bytes: 900, at: iso(-3_000) } },
+      };
+      const states = { 'receiver:otlp': { state: 'started' }, 'processor:m/batch': { state: 'started' }, 'exporter:file': { state: 'started' }, 'exporter:s3': { state: 'dormant', dormant: 'dormant: the selector is (unset), active only for s3' } };
+      const status = { version: '9.9.9', instanceId: `host-w${index}`, state: 'running', pid: 100 + index, states, durability: { usedBytes: 1024, maxDiskBytes: 1 << 30 }, wal: [{ pipeline: 'm', bytes: 2048, lastSeq: 10, forwardedSeq: 10, checkpoint: 5 }], components };
+      return {
+        index,
+        pid: 100 + index,
+        ready: true,
+        status: { ...status, words: statusWords(status, now) },
+        detail: { components: Object.fromEntries(Object.entries(states).map(([k, v]) => [k, v.state])) },
+        series: { intervalMs: 1000, t: [now - 2000, now - 1000, now], series: { 'receiver otlp accepted/s': { kind: 'rate', values: [null, 300 + index * 100, 200] } } },
+        errors: [{ time: iso(-1000), level: 'warn', msg: `worker ${index} warning` } as { time: string }],
+      };
+    };
+    const reports = [report(0, 12), report(1, 30)];
+    const admin = new AdminServer('127.0.0.1:0', { metrics: async () => '', contentType: 'text/plain' }, {
+      ready: () => true,
+      detail: () => aggregateReadyDetail(reports, 2),
+      status: () => aggregateStatus(reports, { version: '9.9.9', instanceId: 'host', workers: 2 }),
+      series: () => aggregateSeries(reports.map((r) => r.series!)),
+      errors: () => aggregateErrors(reports),
+    });
+    await admin.start();
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      await page.goto(`http://${admin.boundAddress}/`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+      assert.equal(await page.textContent('#version'), 'v9.9.9 · host · 2 workers');
+      const components = await page.$$eval('#components tbody tr', (trs) => trs.map((tr) => `${tr.cells[0]!.textContent}=${tr.cells[1]!.textContent}`));
+      assert.deepEqual(components.sort(), ['exporter:file=started', 'exporter:s3=dormant: the selector is (unset), active only for s3', 'processor:m/batch=started', 'receiver:otlp=started']);
+      assert.deepEqual(await page.$$eval('#wal tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['worker 0 m', 'worker 1 m']);
+      const batches = await page.$$eval('#batches tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      assert.deepEqual(batches.map((b) => b[0]), ['worker 0 m/batch', 'worker 1 m/batch']);
+      assert.match(batches[0]![1]!, /^12 records \([\d.]+ KiB\) in the open batch, the first for 2\d s; it is cut at 100 records or at/);
+      assert.match(batches[1]![1]!, /^30 records /);
+      const delivery = await page.$$eval('#delivery tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      assert.deepEqual(delivery.map((d) => d[0]), ['worker 0 file', 'worker 1 file']);
+      assert.match(delivery[1]![1]!, /^p\/2026\/01\/01\/00\/00\/merged_logs_00000001\.json\.gz \(100 records, 900 B\)/);
+      assert.match((await page.textContent('#errors tbody')) ?? '', /worker 1 warning/);
+      assert.match((await page.textContent('#legend')) ?? '', /receiver otlp accepted\/s 400/);
+      writeFileSync(join(dir, 'status-workers.png'), await page.screenshot({ fullPage: true }));
+    } finally {
+      await browser.close();
+      await admin.stop();
     }
   });
 });
