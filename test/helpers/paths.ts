@@ -9,8 +9,12 @@ export function repoRoot(from: string = fileURLToPath(import.meta.url)): string 
   return repoRootOf(from);
 }
 
-/** `../shared/conformance/litellm-amberflo` beside the repository, or undefined when absent. */
+/**
+ * `../shared/conformance/litellm-amberflo` beside the repository, or undefined when absent.
+ * SPANMETER_CONFORMANCE_DIR=none runs the tests as a clone with nothing beside it would.
+ */
 export function conformanceDir(): string | undefined {
+  if (process.env.SPANMETER_CONFORMANCE_DIR === 'none') return undefined;
   const d = resolve(repoRoot(), '..', 'shared', 'conformance', 'litellm-amberflo');
   return existsSync(d) ? d : undefined;
 }
