@@ -10,7 +10,7 @@
 # file exporter's output (/data/out) live on the /data volume: keep it across restarts.
 # test/deploy.test.ts runs this file's exact ENTRYPOINT/CMD and ENV outside Docker.
 
-ARG NODE_IMAGE=node:20-slim
+ARG NODE_IMAGE=node:24-slim
 
 # ---- build: compile TypeScript with the dev dependencies ----
 FROM ${NODE_IMAGE} AS build

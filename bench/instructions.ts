@@ -33,14 +33,12 @@
  *   json        meter records → the JSON of an object (1,000 records per object)
  *   gzip        that JSON → gzip level 3 (the default compression_level)
  *   key         that JSON → the object key's suffix: its CRC-32 (zlib's crc32; the collector reads
- *               the same value from the gzip trailer instead of computing it again). Until the
- *               seventh session it was the SHA-256 of the JSON, which valgrind counted several
- *               times over (it does not emulate SHA-NI)
+ *               the same value from the gzip trailer instead of computing it again)
  *
  * Fidelity: under valgrind V8's optimised code executes several times the instructions its native
  * speed implies (a TurboFan Int32Array sum: 22 per element under valgrind, 0.8–1.0 ns natively on
  * the benchmark host), so read the counts as a repeatable relative signal, and confirm gains with
- * the end-to-end scenarios (bench/README.md).
+ * the end-to-end scenarios (docs/performance.md).
  *
  * Needs valgrind (Debian: `apt-get install valgrind`); without it the script says so and exits 2.
  * Prints a table; with --compare, the ratio to an earlier --json result (e.g. from another commit).
@@ -268,7 +266,7 @@ export function table(r: InstructionResult, base?: InstructionResult): string[] 
 }
 
 /**
- * The 50,000 LLM calls/s per worker of issue 8, as CPU time per call: what the whole path (HTTP,
+ * The throughput target, 50,000 LLM calls/s per worker, as CPU time per call: what the whole path (HTTP,
  * stages, log, batching, files, GC) may cost on one core.
  */
 export const TARGET_US_PER_CALL = 1e6 / 50_000;

@@ -11,7 +11,9 @@ import { adoptStranded, type Adoption } from './adopt.js';
 import { attachWorker, reportReady, runPrimary, workerConfig } from './cluster.js';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { formatError, loadConfig } from './config/config.js';
+import { componentKey, formatError, loadConfig, type PipelineConfig, type ResolvedConfig } from './config/config.js';
+import { dormancyText, isActive, type WhenConfig } from './output/when.js';
+import type { ComponentWords } from './telemetry/status-words.js';
 import { createRegistry } from './registry.js';
 import { Service } from './service.js';
 import { createLogger } from './telemetry/logger.js';
@@ -79,7 +81,7 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         return;
       }
       if (workerIndex !== undefined) config = workerConfig(config, workerIndex);
-      const service = new Service(config, { logger });
+      const service = new Service(config, { logger, recordSeries: workerIndex !== undefined ? true : undefined });
       /** A single process owns the root of the data directory: it drains worker-<i> folders left by a cluster. */
       let adoption: Adoption | undefined;
       let stopping = false;
@@ -164,11 +166,8 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(
-        `${files.join(', ')}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines
-          .map((p) => `${p.name} [${[...p.receivers, ...p.processors, ...p.exporters].join(' → ')}]`)
-          .join('; ')})\n`,
-      );
+      process.stdout.write(`${files.join(', ')}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'})\n`);
+      for (const p of config.pipelines) process.stdout.write(`  ${describePipeline(config, p)}\n`);
     });
 
   program
@@ -209,16 +208,23 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
   program
     .command('status')
     .description('show write-ahead log and spool sizes, the oldest unsent batch and per-exporter backlog of a running spanmeter')
-    .option('-a, --address <host:port>', 'admin address of the running collector', '127.0.0.1:8888')
+    .option('-a, --address <host:port>', 'admin address of the running collector (default: SPANMETER_METRICS_ADDRESS, else the one in --config, else 127.0.0.1:8888)')
+    .addOption(new Option('-c, --config <file>', 'read the admin address from this pipeline.yaml (repeatable)').argParser(collect))
     .option('--json', 'print JSON')
-    .action(async (opts: { address: string; json?: boolean }) => {
+    .action(async (opts: { address?: string; config?: string[]; json?: boolean }) => {
+      const where = await statusAddress(opts);
+      if (!where.address) {
+        process.stderr.write(`spanmeter status: ${where.error}\n`);
+        process.exitCode = 1;
+        return;
+      }
       let body: Record<string, unknown>;
       try {
-        const res = await fetch(`http://${opts.address}/status`, { signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(`http://${where.address}/status`, { signal: AbortSignal.timeout(5_000) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         body = (await res.json()) as Record<string, unknown>;
       } catch (e) {
-        process.stderr.write(`spanmeter status: cannot reach the admin endpoint at http://${opts.address}/status: ${(e as Error).message}\n`);
+        process.stderr.write(`spanmeter status: cannot reach the admin endpoint at http://${where.address}/status (address from ${where.from}): ${(e as Error).message}\n`);
         process.exitCode = 1;
         return;
       }
@@ -238,32 +244,84 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
   return program;
 }
 
+/**
+ * A pipeline's wiring in words: receivers, the processor chain, then the exporters, which all
+ * get every batch (a fan-out, not a chain), each marked dormant when its `when` does not match.
+ */
+export function describePipeline(config: ResolvedConfig, p: PipelineConfig): string {
+  const exporters = p.exporters.map((id) => {
+    const when = (config.components.get(componentKey('exporter', id))?.config as { when?: WhenConfig } | undefined)?.when;
+    return isActive(when) ? id : `${id} (${dormancyText({ value: when!.value, activeFor: when!.in })})`;
+  });
+  const active = p.exporters.filter((id) => isActive((config.components.get(componentKey('exporter', id))?.config as { when?: WhenConfig } | undefined)?.when)).length;
+  const from = p.receivers.length === 1 ? p.receivers[0]! : `[${p.receivers.join(', ')}]`;
+  const to =
+    exporters.length === 1
+      ? exporters[0]!
+      : `${exporters.length} exporters, each gets every batch (${active} active, ${exporters.length - active} dormant):\n${exporters.map((e) => `      - ${e}`).join('\n')}`;
+  return `${p.name}: ${[from, ...p.processors].join(' → ')} → ${to}`;
+}
+
 const mib = (n: unknown) => `${(Number(n ?? 0) / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Human-readable `spanmeter status`. */
+/** One process's (or one worker's) status, indented. */
+function formatOne(s: Record<string, unknown>, indent: string): string[] {
+  const lines: string[] = [];
+  const wal = (s.wal as Record<string, unknown>[] | undefined) ?? [];
+  for (const w of wal) {
+    const backlog = Number(w.lastSeq) - Number(w.forwardedSeq);
+    const unsafe = Number(w.lastSeq) - Number(w.checkpoint);
+    lines.push(`${indent}pipeline ${String(w.pipeline)}: write-ahead log ${mib(w.bytes)}, ${backlog} record(s) waiting to be processed, ${unsafe} not yet in a spool or file`);
+  }
+  const words = (s.words as Record<string, ComponentWords> | undefined) ?? {};
+  for (const [id, w] of Object.entries(words)) {
+    const parts: string[] = [];
+    if (w.state && w.state !== 'started') parts.push(w.state);
+    if (w.openBatch) parts.push(`open batch: ${w.openBatch}`);
+    if (w.lastObject) parts.push(`last object: ${w.lastObject}`);
+    if (w.delivery) parts.push(`delivery: ${w.delivery}`);
+    if (!parts.length) continue;
+    lines.push(`${indent}${id}:`);
+    for (const p of parts) lines.push(`${indent}  ${p}`);
+  }
+  return lines;
+}
+
+/** Human-readable `spanmeter status`: one process, or the primary of `--workers N` with each worker. */
 export function formatStatus(s: Record<string, unknown>): string {
-  const lines: string[] = [`spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}`];
+  const workers = s.workers as Record<string, unknown>[] | undefined;
+  const lines: string[] = [`spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}${workers ? `, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : ''}`];
   const d = s.durability as { enabled?: boolean; usedBytes?: number; maxDiskBytes?: number } | undefined;
   if (d && d.enabled === false) lines.push('durability: off (acknowledgements mean accepted in memory)');
-  else if (d) lines.push(`disk budget: ${mib(d.usedBytes)} used of ${d.maxDiskBytes ? mib(d.maxDiskBytes) : 'unlimited'}`);
-  const wal = (s.wal as Record<string, unknown>[] | undefined) ?? [];
-  if (wal.length) {
-    lines.push('write-ahead logs:');
-    for (const w of wal) {
-      const backlog = Number(w.lastSeq) - Number(w.forwardedSeq);
-      const unsafe = Number(w.lastSeq) - Number(w.checkpoint);
-      lines.push(`  ${String(w.pipeline)}: ${mib(w.bytes)}, ${backlog} record(s) waiting to be processed, ${unsafe} not yet in a spool (checkpoint ${String(w.checkpoint)}, last ${String(w.lastSeq)})`);
+  else if (d) lines.push(`disk budget: ${mib(d.usedBytes)} used of ${d.maxDiskBytes ? mib(d.maxDiskBytes) : 'unlimited'}${workers ? ' (all workers)' : ''}`);
+  if (!workers) lines.push(...formatOne(s, ''));
+  else
+    for (const w of workers) {
+      lines.push(`worker ${String(w.worker)} (pid ${String(w.pid ?? '?')}${w.instanceId ? `, instance ${String(w.instanceId)}` : ''}): ${String(w.state)}${w.error ? ` (${String(w.error)})` : ''}`);
+      lines.push(...formatOne(w, '  '));
     }
-  }
-  const comps = Object.entries((s.components as Record<string, Record<string, unknown>> | undefined) ?? {});
-  if (comps.length) {
-    lines.push('components:');
-    for (const [id, c] of comps) {
-      const parts = Object.entries(c).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-      lines.push(`  ${id}: ${parts.join(', ')}`);
-    }
-  }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The admin address `spanmeter status` asks: --address, else SPANMETER_METRICS_ADDRESS, else the
+ * address in --config's service.telemetry.metrics, else the default. An all-interfaces bind
+ * (0.0.0.0, [::], :8888) is asked on the loopback.
+ */
+export async function statusAddress(opts: { address?: string; config?: string[] }, env: NodeJS.ProcessEnv = process.env): Promise<{ address?: string; from: string; error?: string }> {
+  const local = (a: string) => a.replace(/^(0\.0\.0\.0|\[::\]|)(?=:\d+$)/, '127.0.0.1');
+  if (opts.address) return { address: local(opts.address), from: '--address' };
+  if (env.SPANMETER_METRICS_ADDRESS) {
+    if (env.SPANMETER_METRICS_ADDRESS === 'off') return { from: 'SPANMETER_METRICS_ADDRESS', error: 'SPANMETER_METRICS_ADDRESS is "off": the admin endpoint is disabled' };
+    return { address: local(env.SPANMETER_METRICS_ADDRESS), from: 'SPANMETER_METRICS_ADDRESS' };
+  }
+  if (opts.config?.length) {
+    const { config, errors } = await loadConfig(opts.config, await createRegistry(), { env });
+    if (!config) return { from: opts.config.join(', '), error: `${opts.config.join(', ')}: invalid configuration:\n${errors.map((e) => `  ${formatError(e)}`).join('\n')}` };
+    if (!config.service.metricsAddress) return { from: opts.config.join(', '), error: `${opts.config.join(', ')}: service.telemetry.metrics.address is "off": the admin endpoint is disabled` };
+    return { address: local(config.service.metricsAddress), from: opts.config.join(', ') };
+  }
+  return { address: '127.0.0.1:8888', from: 'the default' };
 }
 
 interface KeyRow {

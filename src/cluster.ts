@@ -3,8 +3,9 @@
  * are shared (the primary hands connections out round-robin); each worker has its own write-ahead
  * log and spools under `<data_dir>/worker-<i>` and its own instance id (`<id>-w<i>`), so workers
  * share nothing but the ports. The primary runs no pipeline of its own: it serves the admin
- * endpoint (metrics aggregated over workers, health, status), forwards SIGTERM, and restarts a
- * worker that dies (it recovers its own log and spool on start). It holds the lock of the data
+ * endpoint (metrics aggregated over workers; health, status, throughput and errors asked from every
+ * worker on each request, merged, and kept per worker), forwards SIGTERM, and restarts a worker
+ * that dies (it recovers its own log and spool on start). It holds the lock of the data
  * directory's root (each worker holds its own folder's) and drains the folders no worker of this
  * count owns (see ./adopt.ts).
  */
@@ -17,8 +18,14 @@ import { Service } from './service.js';
 import { DirLockedError, lockDataDir } from './storage/dir-lock.js';
 import { adoptStranded } from './adopt.js';
 import { AdminServer } from './telemetry/admin.js';
+import { aggregateErrors, aggregateReadyDetail, aggregateSeries, aggregateStatus, type WorkerReport } from './telemetry/aggregate.js';
+import { recentErrors } from './telemetry/logger.js';
+import { VERSION } from './version.js';
 
-type Msg = { spanmeter: 'ready' } | { spanmeter: 'status'; id: number } | { spanmeter: 'status-reply'; id: number; status: unknown };
+type Msg = { spanmeter: 'ready' } | { spanmeter: 'status'; id: number } | { spanmeter: 'status-reply'; id: number; report: Omit<WorkerReport, 'index'> };
+
+/** How long the primary waits for a worker's report before saying it does not answer. */
+const REPORT_TIMEOUT_MS = 2000;
 
 /** In a worker: adapts the config to this worker's share of the machine. */
 export function workerConfig(config: ResolvedConfig, index: number): ResolvedConfig {
@@ -38,7 +45,10 @@ export function attachWorker(service: Service): void {
   new AggregatorRegistry(); // installs prom-client's worker-side IPC listener
   AggregatorRegistry.setRegistries([service.metrics.registry]);
   process.on('message', (m: Msg) => {
-    if (m && m.spanmeter === 'status') process.send?.({ spanmeter: 'status-reply', id: m.id, status: service.status() } satisfies Msg);
+    if (m && m.spanmeter === 'status') {
+      const report = { pid: process.pid, status: service.status(), ready: service.ready(), detail: service.readyDetail(), series: service.series.snapshot(), errors: recentErrors.entries };
+      process.send?.({ spanmeter: 'status-reply', id: m.id, report } satisfies Msg);
+    }
   });
 }
 
@@ -63,7 +73,7 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
   const byIndex = new Map<number, Worker>();
   let stopping = false;
   let statusSeq = 0;
-  const pending = new Map<number, (s: unknown) => void>();
+  const pending = new Map<number, (r: Omit<WorkerReport, 'index'>) => void>();
   const aggregator = new AggregatorRegistry();
 
   const fork = (index: number) => {
@@ -74,7 +84,7 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
       if (m?.spanmeter === 'ready') {
         ready.add(index);
         logger.info({ worker: index, pid: w.process.pid }, 'worker ready');
-      } else if (m?.spanmeter === 'status-reply') pending.get(m.id)?.(m.status);
+      } else if (m?.spanmeter === 'status-reply') pending.get(m.id)?.(m.report);
     });
     w.on('exit', (code, signal) => {
       ready.delete(index);
@@ -86,40 +96,40 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
     });
   };
 
-  const statusOf = (w: Worker) =>
-    new Promise<unknown>((resolve) => {
+  const reportOf = (index: number, w: Worker) =>
+    new Promise<WorkerReport>((resolve) => {
+      if (!w.isConnected()) return resolve({ index, pid: w.process.pid, error: 'not running (restarting)' });
       const id = ++statusSeq;
       const timer = setTimeout(() => {
         pending.delete(id);
-        resolve({ error: 'no answer' });
-      }, 2000);
-      pending.set(id, (s) => {
+        resolve({ index, pid: w.process.pid, error: `no answer within ${REPORT_TIMEOUT_MS} ms` });
+      }, REPORT_TIMEOUT_MS);
+      pending.set(id, (r) => {
         clearTimeout(timer);
         pending.delete(id);
-        resolve(s);
+        resolve({ index, ...r });
       });
       w.send({ spanmeter: 'status', id } satisfies Msg);
     });
+  /** Every worker's report, asked now; concurrent requests share one round. */
+  let round: Promise<WorkerReport[]> | undefined;
+  const reports = () =>
+    (round ??= Promise.all([...byIndex].map(([i, w]) => reportOf(i, w))).finally(() => {
+      round = undefined;
+    }));
 
   let admin: AdminServer | undefined;
   if (config.service.metricsAddress) {
-    let lastStatus: Record<string, unknown> = {};
     const metrics = { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType };
     admin = new AdminServer(config.service.metricsAddress, metrics, {
       ready: () => !stopping && ready.size === workers,
-      detail: () => ({ workers, ready: [...ready].sort() }),
-      status: () => lastStatus,
-      series: () => ({ intervalMs: 0, t: [], series: {} }),
+      detail: async () => aggregateReadyDetail(await reports(), workers),
+      status: async () => aggregateStatus(await reports(), { version: VERSION, instanceId: config.service.instanceId, workers }),
+      series: async () => aggregateSeries((await reports()).flatMap((r) => (r.series ? [r.series] : []))),
       // Usage is counted per worker: the primary serves the summed spanmeter_metered_* metrics instead.
       usage: () => null,
-      errors: () => [],
+      errors: async () => aggregateErrors(await reports()),
     });
-    const refresh = setInterval(() => {
-      void Promise.all([...byIndex.values()].filter((w) => w.isConnected()).map(statusOf)).then((all) => {
-        lastStatus = { workers: all };
-      });
-    }, 2000);
-    refresh.unref();
     await admin.start();
   }
 

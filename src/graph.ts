@@ -28,13 +28,14 @@ import { spanCount, type SpanBatch } from './data/span.js';
 import type { ServiceMetrics } from './telemetry/metrics.js';
 import { DiskBudget } from './storage/budget.js';
 import { DurableStage } from './storage/durable-stage.js';
+import { dormancyOf } from './output/when.js';
 
 export interface Node {
   kind: ComponentKind;
   id: string;
   pipeline?: string;
   instance: Lifecycle;
-  state: 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
+  state: 'created' | 'starting' | 'started' | 'dormant' | 'stopping' | 'stopped' | 'failed';
 }
 
 /** Counts the items of one `consume` call, whatever the data type. */
@@ -298,8 +299,14 @@ export class Graph {
     n.state = 'starting';
     try {
       await n.instance.start?.(host);
-      n.state = 'started';
-      this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 1);
+      const labels = { kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id };
+      if (dormancyOf(n.instance)) {
+        n.state = 'dormant';
+        this.opts.metrics.componentDormant.set(labels, 1);
+      } else {
+        n.state = 'started';
+        this.opts.metrics.componentUp.set(labels, 1);
+      }
     } catch (e) {
       n.state = 'failed';
       const err = e as Error;
@@ -319,6 +326,7 @@ export class Graph {
         n.state = 'stopped';
         return;
       }
+      const wasDormant = n.state === 'dormant';
       n.state = 'stopping';
       try {
         await n.instance.shutdown?.(deadline);
@@ -326,7 +334,7 @@ export class Graph {
         errors.push(new Error(`${n.kind} "${n.id}" failed to shut down cleanly: ${(e as Error).message}`, { cause: e }));
       }
       n.state = 'stopped';
-      this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 0);
+      if (!wasDormant) this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 0);
     };
     await Promise.all(this.receivers.filter((n) => !keep.has(n)).map(stop));
     await Promise.all(
@@ -346,7 +354,7 @@ export class Graph {
   }
 
   allStarted(): boolean {
-    return this.nodes.every((n) => n.state === 'started');
+    return this.nodes.every((n) => n.state === 'started' || n.state === 'dormant');
   }
 
   /** Receiver slots whose receiver is running, for a reload to hand over. */

@@ -14,6 +14,8 @@ import { UsageWindow, meteredUsage } from './telemetry/usage.js';
 import { Gauge } from 'prom-client';
 import { ServiceMetrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
+import { dormancyOf, dormancyText } from './output/when.js';
+import { statusWords } from './telemetry/status-words.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -23,6 +25,8 @@ export interface ServiceOptions {
   processMetrics?: boolean;
   /** The caller holds the data directory's lock already (default false: start takes it). */
   lockHeld?: boolean;
+  /** Record the throughput series (default: when the admin server runs; a worker records for the primary). */
+  recordSeries?: boolean;
 }
 
 export class Service {
@@ -71,21 +75,32 @@ export class Service {
       },
     });
     const address = opts.metricsAddress === undefined ? config.service.metricsAddress : opts.metricsAddress;
+    this.recordSeries = opts.recordSeries ?? !!address;
     if (address) {
       this.admin = new AdminServer(address, this.metrics.registry, {
-        // Not ready while a write-ahead log is unusable: a load balancer should send data elsewhere.
-        ready: () =>
-          this.state === 'running' && this.graph.allStarted() && ![...this.healthDetails].some(([k, d]) => k.startsWith('wal:') && !d.ok),
-        detail: () => ({
-          components: Object.fromEntries(this.graph.nodes.map((n) => [`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`, n.state])),
-          details: Object.fromEntries(this.healthDetails),
-        }),
+        ready: () => this.ready(),
+        detail: () => this.readyDetail(),
         status: () => this.status(),
         series: () => this.series.snapshot(),
         usage: () => this.usage.snapshot(),
         errors: () => recentErrors.entries,
       });
     }
+  }
+
+  private readonly recordSeries: boolean;
+
+  /** Ready for traffic. Not while a write-ahead log is unusable: a load balancer should send data elsewhere. */
+  ready(): boolean {
+    return this.state === 'running' && this.graph.allStarted() && ![...this.healthDetails].some(([k, d]) => k.startsWith('wal:') && !d.ok);
+  }
+
+  /** `/health/ready`'s detail: every component's state, and the health details components set. */
+  readyDetail(): { components: Record<string, string>; details: Record<string, unknown> } {
+    return {
+      components: Object.fromEntries(this.graph.nodes.map((n) => [`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`, n.state])),
+      details: Object.fromEntries(this.healthDetails),
+    };
   }
 
   /**
@@ -99,16 +114,25 @@ export class Service {
       const s = (n.instance as { status?: () => Record<string, unknown> }).status;
       if (typeof s === 'function' && n.id !== 'wal') components[`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`] = s.call(n.instance);
     }
-    return {
+    const states: Record<string, { state: string; dormant?: string }> = {};
+    for (const n of this.graph.nodes) {
+      const d = dormancyOf(n.instance);
+      states[`${n.kind}:${n.pipeline ? `${n.pipeline}/` : ''}${n.id}`] = d ? { state: n.state, dormant: dormancyText(d) } : { state: n.state };
+    }
+    const status: Record<string, unknown> = {
       version: VERSION,
       instanceId: this.config.service.instanceId,
       state: this.state,
+      pid: process.pid,
+      states,
       durability: this.config.service.durability.enabled
         ? { maxDiskBytes: this.config.service.durability.maxDiskBytes, usedBytes: budget?.usedBytes ?? 0 }
         : { enabled: false },
       wal: this.graph.durable.map((d) => d.status()),
       components,
     };
+    status.words = statusWords(status);
+    return status;
   }
 
   private readonly host: Host = {
@@ -178,7 +202,7 @@ export class Service {
     try {
       await this.admin?.start();
       await this.graph.start(this.host);
-      if (this.admin) {
+      if (this.recordSeries) {
         this.series.start();
         this.usage.start();
       }

@@ -17,7 +17,7 @@
  * not scavenges: they died in the old generation, and until a full collection freed them, every
  * young string they pointed to was kept alive through the remembered set, copied by each scavenge,
  * then promoted. Measured at 10,000 calls/s (`--trace-gc-nvp`, 12 s, two runs each way,
- * bench/README.md): 1.16–1.20 MB promoted per scavenge with pretenuring, 0.22–0.24 MB without;
+ * docs/performance.md): 1.16–1.20 MB promoted per scavenge with pretenuring, 0.22–0.24 MB without;
  * full collections 6–8 → 2; ack p99 29.9 / 32.9 → 17.4 / 12.1 ms; peak RSS 182–193 → 153–159 MB.
  *
  * **Old generation grown 3× its live size after a full collection (`--heap-growing-percent=200`).**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cleaned } from './helpers/clean-oracle.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
-import { conformanceDir } from './helpers/paths.js';
+import { conformanceDir, conformanceSkip, repoRoot } from './helpers/paths.js';
 import { http, readGzipJsonFiles, startShippedPipeline, type Cli } from './helpers/process.js';
 
 const start = (extraEnv: Record<string, string> = {}) => startShippedPipeline(extraEnv);
@@ -23,9 +23,42 @@ async function stop(cli: Cli): Promise<{ code: number | null; ms: number }> {
 const json = { 'content-type': 'application/json' };
 
 describe('default pipeline (npm start) end to end', () => {
-  it('turns a conformance request posted as OTLP/JSON into the clean-mode records, flushed on SIGTERM', async (t) => {
-    const conf = conformanceDir();
-    if (!conf) return t.skip('../shared/conformance is not present: skipping the conformance request');
+  it("the README's quick start: its curl posts an example request from the repository, and stopping writes one file with its records", async () => {
+    const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
+    // The first curl command of the README, with its continuation lines.
+    const lines = readme.split('\n');
+    const first = lines.findIndex((l) => l.startsWith('curl '));
+    let last = first;
+    while (last >= 0 && lines[last]!.endsWith('\\')) last++;
+    const curl = first >= 0 ? lines.slice(first, last + 1).join('\n') : '';
+    const file = /--data-binary @(\S+)/.exec(curl)?.[1];
+    assert.ok(file, `the README's curl posts a file: ${curl}`);
+    assert.match(curl, /http:\/\/127\.0\.0\.1:4318\/v1\/traces/);
+    const body = readFileSync(join(repoRoot(), file));
+    // What the request says, read from it: the billing span's tokens, times and response id.
+    const span = (JSON.parse(body.toString()) as { resourceSpans: { scopeSpans: { spans: { attributes: { key: string; value: Record<string, unknown> }[]; startTimeUnixNano: string; endTimeUnixNano: string }[] }[] }[] }).resourceSpans
+      .flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))
+      .find((s) => s.attributes.some((a) => a.key === 'llm.request.type'))!;
+    const attr = (k: string) => Object.values(span.attributes.find((a) => a.key === k)!.value)[0];
+    const startMs = Math.round(Number(BigInt(span.startTimeUnixNano) / 1000n) / 1000);
+    const { cli, out, traces } = await start();
+    const res = await http('POST', traces, body, json);
+    assert.equal(res.status, 200, res.body.toString());
+    const { code } = await stop(cli);
+    assert.equal(code, 0, cli.stderr());
+    const files = readGzipJsonFiles(out);
+    assert.equal(files.length, 1, files.map((f) => f.file).join(', '));
+    const d = new Date(startMs);
+    const minute = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()].map((n) => String(n).padStart(2, '0')).join('/');
+    assert.match(files[0]!.file, new RegExp(`^litellm-metering/${minute}/merged_logs_[0-9a-f]{8}\\.json\\.gz$`));
+    const got = files[0]!.records.map((r) => `${r.meterApiName}${(r.dimensions as Record<string, string>).type ? `:${(r.dimensions as Record<string, string>).type}` : ''}=${r.meterValue}`);
+    const durationMs = Math.round(Number(BigInt(span.endTimeUnixNano) - BigInt(span.startTimeUnixNano)) / 1e6);
+    assert.deepEqual(got, ['llm_api_call=1', `llm_api_call_ms=${durationMs}`, `llm_text_tokens:in=${attr('gen_ai.usage.prompt_tokens')}`, `llm_text_tokens:out=${attr('gen_ai.usage.completion_tokens')}`]);
+    assert.ok(files[0]!.records.every((r) => r.uniqueId === attr('gen_ai.response.id') && r.meterTimeInMillis === startMs));
+  });
+
+  it('turns a conformance request posted as OTLP/JSON into the clean-mode records, flushed on SIGTERM', { skip: conformanceSkip('the conformance request through the default pipeline') }, async () => {
+    const conf = conformanceDir()!;
     const folder = join(conf, 'openai-gpt-4o.completion');
     const { cli, out, traces } = await start({ AFLO_HOSTED_ENV: 'agent1', AFLO_SEND_OBJECT_METADATA: 'true' });
     const res = await http('POST', traces, readFileSync(join(folder, 'spans.v1.79.otlp.json')), json);

@@ -143,7 +143,7 @@ function walk(dir: string): string[] {
 
 // ---------------------------------------------------------------------------------------------
 describe('file exporter, end to end', () => {
-  it('writes every record in the MAPPING §4 layout, atomically, split by batch size', async () => {
+  it('writes every record in the object key layout (docs/mapping.md), atomically, split by batch size', async () => {
     const out = join(tmpRoot, 'files-1');
     const { svc, source } = await startPipeline(`  file:\n    directory: ${out}\n    path: litellm-metering`, ['file']);
     const sent = records(1234);

@@ -15,7 +15,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseDuration } from '../src/config/duration.js';
 import { LocalAzurite } from './helpers/azurite.js';
-import { buildRoot, conformanceDir, repoRoot } from './helpers/paths.js';
+import { buildRoot, repoRoot } from './helpers/paths.js';
 import { freePort, http, waitFor200 } from './helpers/process.js';
 
 type Obj = Record<string, unknown>;
@@ -402,8 +402,6 @@ describe('docker-compose playground', () => {
   });
 
   test('the playground pipeline end to end (without Docker): OTLP in, gzip JSON blobs in a local Azurite', async (t) => {
-    const conf = conformanceDir();
-    if (!conf) return t.skip('conformance set absent (../shared/conformance/litellm-amberflo)');
     if (!LocalAzurite.available()) return t.skip('azurite is not installed');
     const env = await localizePorts(spanmeterEnv);
     const check = cli(['validate', '--config', writeTemp(spanmeterConfig())], env);
@@ -417,7 +415,7 @@ describe('docker-compose playground', () => {
       env.SPANMETER_OUT_DIR = join(data, 'out');
       run = spawnRun(spanmeterConfig(), env);
       await waitFor200(`http://${env.SPANMETER_METRICS_ADDRESS}/health/ready`, 30_000, run);
-      const body = readFileSync(join(conf, 'openai-gpt-4o.completion', 'spans.v1.79.otlp.json'));
+      const body = readFileSync(join(repoRoot(), 'examples', 'requests', 'litellm-v1.79-chat.otlp.json'));
       const res = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, { 'content-type': 'application/json' });
       assert.equal(res.status, 200);
       run.child.kill('SIGTERM'); // cuts the open batch and uploads it

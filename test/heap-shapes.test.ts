@@ -4,7 +4,7 @@
  * representation (a heap number where the processor's objects hold small integers), V8 generalises
  * the shared class and deprecates the one the processor's object literal is cloned from, and from
  * then on every new call is migrated at its first property read (measured at ~1.5 µs per call;
- * see bench/README.md, fifth session). Invisible to unit tests of values and to instruction
+ * docs/performance.md). Invisible to unit tests of values and to instruction
  * counts, so this asks V8 itself (`%HaveSameMap`, in a child with --allow-natives-syntax).
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Outage tests (issue 7) through the real CLI and the shipped pipeline.yaml with
+ * Outage tests through the real CLI and the shipped pipeline.yaml with
  * AFLO_BACKEND_TYPE=s3 against s3rver:
  * - the S3 server stops for a while under load: the spool grows, nothing acknowledged is lost,
  *   everything is delivered after it returns;

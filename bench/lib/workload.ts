@@ -4,7 +4,7 @@
  * the billing `litellm_request` span with the full attribute set), with varied teams, keys and
  * models, ~5% failures (429 with the error attributes and a stack trace) and ~20% of calls with
  * cached prompt tokens. Deterministic for a given seed. Self-written (shapes from
- * research/litellm-otel-spans.md §2).
+ * docs/mapping.md, "Decoding span attributes").
  */
 import { createHash } from 'node:crypto';
 

@@ -8,7 +8,7 @@ import { configSchema, defaultConfig, validate, type AzureBlobExporterConfig } f
 export default defineFactory({
   kind: 'exporter',
   type: 'azureblob',
-  description: 'Uploads gzip JSON meter files to Azure Blob Storage (MAPPING §4 key layout).',
+  description: 'Uploads gzip JSON meter files to Azure Blob Storage (the key layout of Amberflo’s callback).',
   stability: 'beta',
   consumes: 'meter_events',
   configSchema,

@@ -25,7 +25,7 @@ export interface FileExporterConfig extends ObjectExporterCommonConfig {
 export default defineFactory({
   kind: 'exporter',
   type: 'file',
-  description: 'Writes gzip JSON meter files to a local directory in the MAPPING §4 key layout (atomic writes).',
+  description: 'Writes gzip JSON meter files to a local directory in the key layout of Amberflo’s callback (atomic writes).',
   stability: 'beta',
   consumes: 'meter_events',
   configSchema: {

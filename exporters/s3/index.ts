@@ -8,7 +8,7 @@ import type { S3Destination } from './s3.js';
 export default defineFactory({
   kind: 'exporter',
   type: 's3',
-  description: 'Uploads gzip JSON meter files to S3 or an S3-compatible store (MAPPING §4 key layout).',
+  description: 'Uploads gzip JSON meter files to S3 or an S3-compatible store (the key layout of Amberflo’s callback).',
   stability: 'beta',
   consumes: 'meter_events',
   configSchema,

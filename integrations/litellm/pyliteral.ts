@@ -1,7 +1,7 @@
 /**
  * A parser for Python literals as produced by `repr()` / `str()` of Python values: what LiteLLM's
  * `otel` callback writes into `metadata.*` span attributes for dicts and lists
- * (research/litellm-otel-spans.md §2.1, §8.1 rule 4).
+ * (docs/mapping.md, "Decoding span attributes").
  *
  * Accepted (the subset of `ast.literal_eval` that repr() emits, plus `inf`/`nan`):
  * - strings: `'…'`, `"…"`, `'''…'''`, `"""…"""`, prefixes r/u/b (any case, `rb`/`br`), adjacent

@@ -279,7 +279,7 @@ class UsageScanner {
 }
 
 /**
- * Decodes one `metadata.<key>` span attribute value (research/litellm-otel-spans.md §2.1):
+ * Decodes one `metadata.<key>` span attribute value (docs/mapping.md, "Decoding span attributes"):
  * `""` → null; a string that looks like a container (`{`, `[`, `(`) → JSON if it parses, else a
  * Python literal, else the raw string; other values as they are.
  */

@@ -1,5 +1,5 @@
 /**
- * `amberflo` processor: `llm_calls` → `meter_events` (MAPPING.md §2). The mapping itself is in
+ * `amberflo` processor: `llm_calls` → `meter_events` (docs/mapping.md). The mapping itself is in
  * mapping.ts; this file is the component around it.
  */
 import { meteredUsage, type MeteredUsage } from '../../src/telemetry/usage.js';

@@ -1,5 +1,5 @@
 /**
- * `llm_calls` → Amberflo meter records (MAPPING.md §2). The whole mapping is in this file: the
+ * `llm_calls` → Amberflo meter records (docs/mapping.md). The whole mapping is in this file: the
  * tables first (meters, dimension keys and where their values come from), then the rules.
  * Parity reference: Amberflo's callback, litellm-logging-callback @8710dc0 `amberflo/transformer.py`.
  */
@@ -200,13 +200,13 @@ function pushUsage(out: MeterRecord[], call: LlmCall, mode: Mode, tpl: Templates
   } else add(METERS.textTokens, u.completionTokens, OUT);
 }
 
-// Clean mode, rule 1 (MAPPING.md §2).
+// Clean mode, rule 1 (docs/mapping.md, "Output modes").
 const ALLOWED = /[-_ !.*'()&$@=;:+,?0-9a-zA-Z]/;
 export const MAX_DIMENSION_LENGTH = 200;
 
 const ALL_ALLOWED = /^[-_ !.*'()&$@=;:+,?0-9a-zA-Z]{1,200}$/;
 
-/** MAPPING.md §2 rule 1: a dimension value Amberflo accepts. */
+/** Clean mode, rule 1: a dimension value Amberflo accepts. */
 export function cleanValue(v: string | null | undefined): string {
   if (v === null || v === undefined || v === '') return UNKNOWN;
   if (ALL_ALLOWED.test(v)) return v;

@@ -41,6 +41,8 @@ interface Batch {
   parts: [number, number, number][];
   /** Its parts are in the cut log: a replay re-creates this batch as it is. */
   recorded: boolean;
+  /** When its first record arrived (epoch ms), for the status: the timeout cuts it then + timeout. */
+  openedAt?: number;
 }
 
 /** A batch recorded before a restart, being re-created from the replayed records. */
@@ -163,6 +165,37 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   }
 
   /** Records currently held (for tests and status). */
+  /**
+   * For `spanmeter status` and the status page: the open batches (records, bytes of JSON, when the
+   * oldest opened and when the timeout cuts it) and the records cut but not yet delivered.
+   */
+  status(): Record<string, unknown> {
+    let records = 0;
+    let bytes = 0;
+    let openedAt: number | undefined;
+    let waiting = 0;
+    for (const p of this.partitions.values()) {
+      waiting += p.readyRecords;
+      if (p.open.records.length === 0) continue;
+      records += p.open.records.length;
+      bytes += this.bytesMax > 0 ? p.open.bytes : p.open.records.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)) + 1, 1);
+      if (p.open.openedAt !== undefined && (openedAt === undefined || p.open.openedAt < openedAt)) openedAt = p.open.openedAt;
+    }
+    return {
+      openBatch: {
+        records,
+        bytes,
+        partitions: [...this.partitions.values()].filter((p) => p.open.records.length > 0).length,
+        openedAt: openedAt === undefined ? null : new Date(openedAt).toISOString(),
+        cutAt: openedAt === undefined || this.timeoutMs <= 0 ? null : new Date(openedAt + this.timeoutMs).toISOString(),
+        cutAtRecords: this.sizeMax,
+        timeoutMs: this.timeoutMs,
+      },
+      waitingRecords: waiting,
+      pendingRecords: this.pending,
+    };
+  }
+
   get pendingRecords(): number {
     return this.pending;
   }
@@ -209,6 +242,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       }
       p.open.bytes += bytes;
       this.pending++;
+      if (p.open.records.length === 1) p.open.openedAt = Date.now();
       if (p.open.records.length === 1 && this.timeoutMs > 0) {
         p.timer = setTimeout(() => this.cut(p, 'timeout'), this.timeoutMs);
         p.timer.unref();

@@ -13,6 +13,7 @@ import { sloToLlmCall } from '../../integrations/litellm/slo.js';
 import { parseSloDocument } from '../../integrations/litellm/slo-files.js';
 import { expandPaths } from './files.js';
 import { readPayloadFile } from './read.js';
+import { itemToLlmCalls } from './items.js';
 
 export interface LitellmLogsConfig {
   paths: string[];
@@ -166,7 +167,8 @@ export class LitellmLogsReceiver implements Receiver {
   private async readAll(): Promise<FilesSummary> {
     const s = this.summary;
     const { files, skipped } = expandPaths(this.settings.config.paths);
-    s.filesTotal = files.length;
+    // Every path named or found counts once, and ends either read or skipped.
+    s.filesTotal = files.length + skipped.length;
     s.bytesTotal = files.reduce((n, f) => n + f.size, 0);
     s.skipped.push(...skipped);
     const batchSize = this.settings.config.batch_size;
@@ -206,7 +208,9 @@ export class LitellmLogsReceiver implements Receiver {
           }
           index++;
           try {
-            batch.push(sloToLlmCall(ev.item));
+            const { calls, problems } = itemToLlmCalls(ev.item);
+            for (const c of calls) batch.push(c);
+            for (const p of problems) noteInvalid(`record ${index}: ${p}`);
           } catch (e) {
             noteInvalid(`record ${index}: ${(e as Error).message}`);
           }

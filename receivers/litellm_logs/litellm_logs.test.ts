@@ -64,8 +64,9 @@ describe('litellm_logs receiver: files', () => {
     await rx.shutdown();
     assert.deepEqual(received.flat().map((c) => c.id), ['a', 'b1', 'b2', 'c1', 'c2', 'd1', 'x']);
     assert.ok(received.every((b) => b.length <= 2), 'batch_size respected');
-    assert.equal(s.filesTotal, 6);
+    assert.equal(s.filesTotal, 7, 'six files found and one missing path');
     assert.equal(s.filesRead, 5);
+    assert.equal(s.filesRead + s.skipped.length, s.filesTotal, 'each ends read or skipped');
     assert.equal(s.callsRead, 7);
     assert.equal(s.invalidRecords, 2);
     assert.deepEqual(

@@ -59,7 +59,7 @@ function describe(e: ErrorObject): SchemaProblem {
     case 'required':
       return { path: [...path, String(p.missingProperty)], message: 'is required' };
     case 'format':
-      if (p.format === 'duration') return { path, message: 'must be a duration like "5s"' };
+      if (p.format === 'duration') return { path, message: `must be a duration like "5s", "300ms" or "1m30s", not ${JSON.stringify(e.data)}` };
       if (p.format === 'host-port') return { path, message: 'must be an address like "127.0.0.1:4318"' };
       if (p.format === 'byte-size') return { path, message: 'must be a size like "20MiB" or a number of bytes' };
       return { path, message: `must be a valid ${String(p.format)}` };

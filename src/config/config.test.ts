@@ -80,6 +80,40 @@ describe('durations', () => {
   });
 });
 
+describe('durations from environment variables (`${env:VAR}s`)', () => {
+  const timeoutWith = async (env: Record<string, string>, ref = '${env:AFLO_FLUSH_INTERVAL:-300}s') => {
+    const { config, errors } = await loadConfig([file(GOOD.replace('label: hello', `label: hello\n    timeout: ${ref}`))], registry(), { env });
+    return { timeout: (config?.components.get('processor:test_tag')?.config as { timeout?: string } | undefined)?.timeout, errors: errors.map(formatError) };
+  };
+
+  it('a plain number takes the unit written after the reference, as the callback reads seconds', async () => {
+    for (const [v, ms] of [['300', 300_000], ['1.5', 1_500], ['0', 0], [' 60 ', 60_000]] as const) {
+      const { timeout, errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: v });
+      assert.deepEqual(errors, [], v);
+      assert.equal(parseDuration(timeout!), ms, `AFLO_FLUSH_INTERVAL=${JSON.stringify(v)}`);
+    }
+    assert.equal(parseDuration((await timeoutWith({})).timeout!), 300_000, 'the default');
+  });
+
+  it('a duration is taken as it is', async () => {
+    for (const [v, ms] of [['5m', 300_000], ['60s', 60_000], ['1m30s', 90_000], ['250ms', 250]] as const) {
+      const { timeout, errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: v });
+      assert.deepEqual(errors, [], v);
+      assert.equal(parseDuration(timeout!), ms, `AFLO_FLUSH_INTERVAL=${v}`);
+    }
+  });
+
+  it('anything else is an error naming the variable and its value', async () => {
+    const { errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: '5 minutes' });
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!, /:6 processors\.test_tag\.timeout: environment variable AFLO_FLUSH_INTERVAL is "5 minutes": write a number \(of seconds, e\.g\. "300"\) or a duration \(e\.g\. "5m", "90s"\)$/);
+    const bad = await timeoutWith({}, '${env:SPANMETER_T:-soon}ms');
+    assert.match(bad.errors[0]!, /the default of SPANMETER_T is "soon": write a number \(of milliseconds/);
+    const unset = await timeoutWith({}, '${env:SPANMETER_T}s');
+    assert.match(unset.errors[0]!, /environment variable SPANMETER_T is not set and has no default/);
+  });
+});
+
 describe('deepMerge', () => {
   it('merges maps, replaces lists, keeps maps over empty values', () => {
     assert.deepEqual(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, e: 2 }), { a: { b: 1, c: [3] }, d: 1, e: 2 });
@@ -123,7 +157,7 @@ service:
     const base = broken;
     assert.ok(lines.includes(`${base}:3 receivers.nosuch_receiver: unknown receiver type "nosuch_receiver"; known receivers: test_source, test_span_source`), lines.join('\n'));
     assert.ok(lines.includes(`${base}:6 processors.test_tag.labell: unknown key (did you mean "label"?)`), lines.join('\n'));
-    assert.ok(lines.includes(`${base}:7 processors.test_tag.timeout: must be a duration like "5s"`), lines.join('\n'));
+    assert.ok(lines.includes(`${base}:7 processors.test_tag.timeout: must be a duration like "5s", "300ms" or "1m30s", not "soon"`), lines.join('\n'));
     assert.ok(
       lines.includes(`${base}:10 exporters.test_capture.delay_ms: environment variable SPANMETER_TEST_UNSET_VAR is not set and has no default (write \${env:SPANMETER_TEST_UNSET_VAR:-default})`),
       lines.join('\n'),
@@ -176,7 +210,7 @@ service:
       address: off
 `);
     const { errors } = await loadConfig([a, b], registry(), { env: {} });
-    assert.deepEqual(errors.map(formatError), [`${b}:3 processors.test_tag.timeout: must be a duration like "5s"`]);
+    assert.deepEqual(errors.map(formatError), [`${b}:3 processors.test_tag.timeout: must be a duration like "5s", "300ms" or "1m30s", not "never"`]);
     const c = file(`processors:
   test_tag:
     label: from-c

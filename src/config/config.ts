@@ -147,6 +147,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Load plugins named in the config into this registry (default true). */
   loadPlugins?: boolean;
+  /** Keep components that no pipeline uses (`spanmeter backfill --exporter` may name one). */
+  keepUnused?: boolean;
 }
 
 /**
@@ -352,7 +354,7 @@ export async function loadConfig(
 
   if (errors.length) return { errors: sortErrors(errors) };
   // Components defined but used by no pipeline are validated, not created (as in the Collector).
-  for (const key of [...components.keys()]) if (!used.has(key)) components.delete(key);
+  if (!opts.keepUnused) for (const key of [...components.keys()]) if (!used.has(key)) components.delete(key);
   return { config: { files, components, pipelines, service, plugins }, errors: [] };
 }
 

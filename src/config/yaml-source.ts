@@ -3,6 +3,7 @@
  * (file and line), expands `${env:VAR}` / `${env:VAR:-default}`, and merges several files.
  */
 import { readFileSync } from 'node:fs';
+import { isDuration } from './duration.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, type Node } from 'yaml';
 
 export type Path = readonly (string | number)[];
@@ -56,6 +57,30 @@ export class SourceMap {
 
 const ENV_REF = /\$\$|\$\{(?:env:)?([^}:]*)(?::-([^}]*))?\}/g;
 const ENV_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** A scalar that is one reference followed by a duration unit: `${env:AFLO_FLUSH_INTERVAL:-300}s`. */
+const ENV_DURATION = /^\$\{(?:env:)?([^}:]*)(?::-([^}]*))?\}(ns|us|µs|ms|s|m|h)$/;
+const NUMBER = /^\d+(?:\.\d+)?$/;
+
+/**
+ * `${env:VAR}s` (any duration unit after one reference): the variable holds a number in that unit,
+ * as Amberflo's callback reads AFLO_FLUSH_INTERVAL in seconds, or a duration of its own ("5m",
+ * "90s"), which is taken as it is. Anything else is an error naming the variable and its value.
+ */
+function expandEnvDuration(m: RegExpExecArray, env: NodeJS.ProcessEnv): { value: unknown; problems: string[] } {
+  const n = (m[1] ?? '').trim();
+  const unit = m[3]!;
+  if (!ENV_NAME.test(n)) return { value: m[0], problems: [`"${m[0]}" is not a valid environment reference (use \${env:NAME} or \${env:NAME:-default})`] };
+  const set = env[n] !== undefined && env[n] !== '';
+  const raw = set ? env[n]! : m[2];
+  if (raw === undefined) return { value: '', problems: [`environment variable ${n} is not set and has no default (write \${env:${n}:-default})`] };
+  const v = raw.trim();
+  if (NUMBER.test(v)) return { value: `${v}${unit}`, problems: [] };
+  if (isDuration(v)) return { value: v, problems: [] };
+  const source = set ? `environment variable ${n}` : `the default of ${n}`;
+  return { value: raw, problems: [`${source} is "${raw}": write a number (of ${UNIT_WORDS[unit] ?? unit}, e.g. "300") or a duration (e.g. "5m", "90s")`] };
+}
+
+const UNIT_WORDS: Record<string, string> = { ns: 'nanoseconds', us: 'microseconds', µs: 'microseconds', ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours' };
 
 /**
  * Expands env references in one scalar. Returns the new value and any problems.
@@ -67,6 +92,8 @@ export function expandEnv(
   env: NodeJS.ProcessEnv,
   plain: boolean,
 ): { value: unknown; problems: string[] } {
+  const asDuration = ENV_DURATION.exec(raw);
+  if (asDuration) return expandEnvDuration(asDuration, env);
   const problems: string[] = [];
   let whole = false;
   const expanded = raw.replace(ENV_REF, (m, name: string | undefined, def: string | undefined, offset: number) => {

@@ -53,7 +53,7 @@ export interface LlmCall {
   provider: string | null;
   /**
    * Model map key (LiteLLM's pricing key) → Amberflo `sku`. SLO: `model_map_information.model_map_value.key`;
-   * span: `gen_ai.response.model` (MAPPING.md §1.3); an enrichment source may override it.
+   * span: `gen_ai.response.model` (docs/mapping.md); an enrichment source may override it.
    * When both this and `modelMapProvider` are null, the model map is unknown (sku/platform `unknown`).
    */
   modelMapKey: string | null;

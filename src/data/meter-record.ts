@@ -1,6 +1,6 @@
 /**
  * `meter_events`: one Amberflo meter record, exactly as it is written to files or posted to the
- * ingest API (research/amberflo-contract.md §1). Key order on output is fixed by the amberflo
+ * ingest API (docs/mapping.md, "Meter records"). Key order on output is fixed by the amberflo
  * processor so that serialisation is deterministic.
  */
 export interface MeterRecord {

@@ -68,7 +68,10 @@ describe('ObjectExporter, durable mode, concurrent uploads', () => {
       async put(o) {
         inFlight++;
         peak = Math.max(peak, inFlight);
-        await new Promise((r) => setTimeout(r, 10));
+        // Held until three are in flight (or 500 ms): on a loaded machine a fixed 10 ms could let
+        // the first upload end before the third starts.
+        for (const t0 = Date.now(); inFlight < 3 && Date.now() - t0 < 500; ) await new Promise((r) => setTimeout(r, 2));
+        await new Promise((r) => setTimeout(r, 5));
         inFlight--;
         if (failures > 0) {
           failures--;

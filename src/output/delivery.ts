@@ -172,6 +172,8 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
   /** Spool ids being uploaded. */
   private readonly uploading = new Set<string>();
   private spooledRecords = 0;
+  /** The last object delivered, for the status page and `spanmeter status`. */
+  private lastObject?: { key: string; destination: string; records: number; bytes: number; at: string };
   private spoolGauge?: Gauge<'exporter'>;
 
   constructor(private readonly o: ObjectExporterOptions<D>) {
@@ -195,6 +197,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
           }
         : {}),
       queuedRecords: this.queued,
+      lastObject: this.lastObject ?? null,
     };
   }
 
@@ -381,6 +384,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
       }
       this.o.metrics.sent(obj.records);
       this.xm.delivered(obj.body.length);
+      this.lastObject = { key: obj.key, destination: dest.label, records: obj.records, bytes: obj.body.length, at: new Date().toISOString() };
       this.o.logger.debug({ key: obj.key, dest: dest.label, records: obj.records, bytes: obj.body.length }, 'object delivered');
     });
     this.inFlight.add(p);

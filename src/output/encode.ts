@@ -1,11 +1,11 @@
 /**
  * ENCODING of meter-record batches into the objects that are written to object stores, local files
- * or posted to Amberflo's ingest API (MAPPING.md §4). Pure and deterministic: the same records (in
+ * or posted to Amberflo's ingest API (docs/mapping.md, "Objects"). Pure and deterministic: the same records (in
  * the same order, with the same key order) always give the same bytes and the same key, so a
  * re-upload after a retry, a crash or a replay finds the same object instead of adding one (and
  * the exporters never write over an object with other records: {@link putWithoutReplacing}).
  *
- * Delivery (retries, transports) lives elsewhere (./delivery.ts); a spool (issue 7) can store an
+ * Delivery (retries, transports) lives elsewhere (./delivery.ts); a spool can store an
  * {@link EncodedObject} as it is and hand it to the same deliver function later.
  */
 import { createHash } from 'node:crypto';
@@ -34,7 +34,7 @@ export interface EncodedObject {
 /**
  * gzip level of objects. 3 is the strongest of zlib's fast levels: on meter-record JSON it
  * compresses ~2× faster than level 6 for files ~25 % larger (ratio ~20 instead of ~26), see
- * bench/README.md. Amberflo reads any level.
+ * docs/performance.md. Amberflo reads any level.
  */
 export const DEFAULT_GZIP_LEVEL = 3;
 
@@ -81,9 +81,9 @@ export function minutePartition(timeMs: number): string {
 /**
  * The 8 lower-case hex suffix: the CRC-32 (the gzip trailer's checksum, ISO 3309) of the
  * uncompressed JSON. A function of the content alone, whatever the zlib build or CPU that
- * compressed it. It was the first 32 bits of SHA-256 before; a 32-bit suffix collides as often
- * either way (see {@link alternateKey}), and the gzip stream computes the CRC anyway, while the
- * SHA-256 of the JSON cost ~4 % of the collector's CPU flat out (bench/README.md, seventh session).
+ * compressed it. A 32-bit suffix can collide (see {@link alternateKey}); the gzip stream computes
+ * the CRC anyway, where a cryptographic hash of the JSON would be a separate pass (~4 % of the
+ * collector's CPU flat out).
  */
 export function contentSuffix(json: Uint8Array | string): string {
   return hex32(crc32(json));
@@ -155,7 +155,7 @@ export async function putWithoutReplacing(obj: EncodedObject, tryPut: (key: stri
   throw new Error(`${where}: ${MAX_OBJECT_KEYS} keys derived from ${obj.key} all hold other objects (or objects this credential cannot read)`);
 }
 
-/** The object key for a batch (MAPPING.md §4). */
+/** The object key for a batch (docs/mapping.md, "Objects"). */
 export function objectKey(path: string, firstRecordTimeMs: number, suffix: string): string {
   return joinKey(path, minutePartition(firstRecordTimeMs), `merged_logs_${suffix}.json.gz`);
 }

@@ -19,7 +19,7 @@ const rec = (i: number, extra: Partial<MeterRecord> = {}): MeterRecord => ({
 });
 
 describe('encodeBatch', () => {
-  it('produces the MAPPING §4 key, a gzip JSON array, and the content headers', () => {
+  it('produces the object key of docs/mapping.md, a gzip JSON array, and the content headers', () => {
     const rs = [rec(1), rec(2)];
     const o = encodeBatch(rs, { path: 'litellm-metering' });
     assert.match(o.key, /^litellm-metering\/2026\/01\/02\/03\/04\/merged_logs_[0-9a-f]{8}\.json\.gz$/);

@@ -44,9 +44,30 @@ export function whenProblems(when: WhenConfig | undefined): { path: string; mess
   ];
 }
 
+/** What makes an exporter dormant, as shown by `validate`, `status` and the metrics. */
+export interface Dormancy {
+  /** The selector's value (e.g. AFLO_BACKEND_TYPE's), `""` when unset. */
+  value: string;
+  /** The values that would activate the exporter. */
+  activeFor: string[];
+}
+
+/** The dormancy of a component instance, or undefined when it is active. */
+export function dormancyOf(instance: unknown): Dormancy | undefined {
+  const d = (instance as { dormant?: Dormancy } | null)?.dormant;
+  return d && typeof d === 'object' ? d : undefined;
+}
+
+/** Why an exporter with this `when` is dormant, in words: `dormant: "" is not s3`. */
+export function dormancyText(d: Dormancy): string {
+  const show = (v: string) => (v === '' ? '(unset)' : v);
+  return `dormant: the selector is ${show(d.value)}, active only for ${d.activeFor.map(show).join(', ')}`;
+}
+
 /** The stand-in for an inactive exporter. */
-export function dormantExporter(log: { info(o: object, m: string): void }, when: WhenConfig): Exporter<unknown> {
+export function dormantExporter(log: { info(o: object, m: string): void }, when: WhenConfig): Exporter<unknown> & { dormant: Dormancy } {
   return {
+    dormant: { value: when.value, activeFor: [...when.in] },
     async start() {
       log.info({ value: when.value, activeFor: when.in }, 'exporter is dormant (its `when` does not match)');
     },

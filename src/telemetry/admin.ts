@@ -6,17 +6,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { STATUS_PAGE } from './status-page.js';
 
+/** What the admin server reports; with workers, the primary answers after asking them (async). */
+type Maybe<T> = T | Promise<T>;
 export interface HealthSource {
-  ready(): boolean;
-  detail(): Record<string, unknown>;
+  ready(): Maybe<boolean>;
+  detail(): Maybe<Record<string, unknown>>;
   /** Storage and backlog state for `spanmeter status`. */
-  status(): Record<string, unknown>;
+  status(): Maybe<Record<string, unknown>>;
   /** Recent throughput per component (status page chart). */
-  series(): unknown;
+  series(): Maybe<unknown>;
   /** Metered usage by team and model, last hour and day. */
-  usage(): unknown;
+  usage(): Maybe<unknown>;
   /** Last warnings and errors. */
-  errors(): unknown;
+  errors(): Maybe<unknown>;
 }
 
 export class AdminServer {
@@ -48,14 +50,17 @@ export class AdminServer {
         return;
       }
       if (url === '/health/live' || url === '/health') return json(200, { status: 'live' });
+      const answer = (f: () => Promise<[number, unknown]>) => void f().then(([code, body]) => json(code, body), (e: Error) => json(500, { error: e.message }));
       if (url === '/health/ready') {
-        const ready = this.health.ready();
-        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...this.health.detail() });
+        return answer(async () => {
+          const [ready, detail] = await Promise.all([this.health.ready(), this.health.detail()]);
+          return [ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...detail }];
+        });
       }
-      if (url === '/status') return json(200, this.health.status());
-      if (url === '/status/series') return json(200, this.health.series());
-      if (url === '/status/errors') return json(200, this.health.errors());
-      if (url === '/status/usage') return json(200, this.health.usage());
+      if (url === '/status') return answer(async () => [200, await this.health.status()]);
+      if (url === '/status/series') return answer(async () => [200, await this.health.series()]);
+      if (url === '/status/errors') return answer(async () => [200, await this.health.errors()]);
+      if (url === '/status/usage') return answer(async () => [200, await this.health.usage()]);
       if (url === '/' || url === '/status/ui') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(STATUS_PAGE);

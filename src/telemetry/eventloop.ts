@@ -15,7 +15,7 @@
  * sees a block in progress). A timer of `resolution` ms keeps sampling while the collector idles;
  * 100 ms keeps that cost at ten wake-ups a second.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
 
 /** The statistics reported, by the suffix of their metric name. */
@@ -29,7 +29,7 @@ export const eventLoopDelayMetricName = (prefix: string, stat: EventLoopDelaySta
  * Seconds of delay from a snapshot of the histogram (nanoseconds, resolution included), or null
  * when it holds no sample (nothing to say since the last scrape).
  */
-export function delayStats(h: Pick<IntervalHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile'>, resolutionMs: number): Record<EventLoopDelayStat, number> | null {
+export function delayStats(h: Pick<ELDHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile'>, resolutionMs: number): Record<EventLoopDelayStat, number> | null {
   if (!(h.count > 0)) return null;
   const beyond = (ns: number) => Math.max(0, ns / 1e9 - resolutionMs / 1e3);
   return {

@@ -28,6 +28,7 @@ export class ServiceMetrics {
   readonly exporterQueueSize: Gauge<'exporter'>;
   readonly exporterQueueCapacity: Gauge<'exporter'>;
   readonly componentUp: Gauge<'kind' | 'id'>;
+  readonly componentDormant: Gauge<'kind' | 'id'>;
   private stopEventLoopDelay?: () => void;
 
   constructor(version: string, opts: { processMetrics?: boolean } = {}) {
@@ -54,7 +55,8 @@ export class ServiceMetrics {
     this.exporterSendFailed = counter('spanmeter_exporter_send_failed_records_total', 'Records (or spans) whose delivery attempt failed.', ['exporter']);
     this.exporterQueueSize = gauge('spanmeter_exporter_queue_size', 'Records waiting in an exporter queue.', ['exporter']);
     this.exporterQueueCapacity = gauge('spanmeter_exporter_queue_capacity', 'Capacity of an exporter queue, in records.', ['exporter']);
-    this.componentUp = gauge('spanmeter_component_up', '1 when a component has started and not stopped.', ['kind', 'id']);
+    this.componentUp = gauge('spanmeter_component_up', '1 when a component has started and not stopped (dormant components have no series here).', ['kind', 'id']);
+    this.componentDormant = gauge('spanmeter_component_dormant', '1 for a component that is configured but dormant (an exporter whose `when` does not match): it sends nothing.', ['kind', 'id']);
   }
 
   /** Stops the sampling behind the event-loop delay gauges (at shutdown). */

@@ -35,8 +35,8 @@ export class SeriesRecorder {
 
   constructor(
     private readonly registry: Registry,
-    readonly intervalMs = 2_000,
-    readonly samples = 150,
+    readonly intervalMs = 1_000,
+    readonly samples = 300,
   ) {}
 
   start(): void {
@@ -80,7 +80,9 @@ export class SeriesRecorder {
       }
       if (kind === 'level') s.values.push(value);
       else {
-        const prev = this.last.get(name);
+        // A counter first seen now started from 0 after the previous sample (its labels did not exist
+        // then), so traffic in the first seconds shows as soon as there are two samples.
+        const prev = this.last.get(name) ?? (index > 0 ? { value: 0, at: this.t[index - 1]! } : undefined);
         s.values.push(prev && now > prev.at ? Math.max(0, ((value - prev.value) * 1000) / (now - prev.at)) : null);
         this.last.set(name, { value, at: now });
       }

@@ -1,8 +1,10 @@
 /**
  * The live status page served on the admin port (`/` and `/status/ui`): pipelines and their
- * components, throughput per component over the last minutes (an SVG chart), metered usage by
- * team and by model over the last hour or day (bar charts), write-ahead log backlog and spools,
- * and the last warnings and errors. Self-contained: no external assets.
+ * components (dormant ones marked), throughput per component over the last minutes (an SVG
+ * chart), metered usage by team and by model over the last hour or day (bar charts), the open
+ * batch and when it is cut, the last object written and the delivery backlog in plain words,
+ * write-ahead log backlog, spans that could not be billed, and the last warnings and errors; per
+ * worker with `--workers N`. Self-contained: no external assets.
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -38,6 +40,8 @@ export const STATUS_PAGE = `<!doctype html>
   .usage { display:grid; grid-template-columns: 1fr 1fr; gap:18px; }
   .usage h3 { font-size:12px; margin:0 0 4px; color:var(--muted); font-weight:600; }
   svg.bars { height:auto; }
+  td.words { font-size:13px; }
+  .dormant { color:var(--muted); font-style:italic; }
 </style>
 </head>
 <body>
@@ -61,9 +65,16 @@ export const STATUS_PAGE = `<!doctype html>
     <table id="components"><thead><tr><th>component</th><th>state</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
-    <h2>Backlog</h2>
+    <h2>Write-ahead log</h2>
     <table id="wal"><thead><tr><th>pipeline</th><th class="num">log</th><th class="num">waiting</th><th class="num">not in spool</th></tr></thead><tbody></tbody></table>
-    <div id="spools"></div>
+  </section>
+  <section class="wide">
+    <h2>Open batch: the next file</h2>
+    <table id="batches"><thead><tr><th>batch</th><th>what waits, and when it is cut</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section class="wide">
+    <h2>Delivery</h2>
+    <table id="delivery"><thead><tr><th>exporter</th><th>last object written</th><th>backlog</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="wide">
     <h2>Last warnings and errors</h2>
@@ -127,23 +138,39 @@ function drawUsage() {
   total.textContent = 'last ' + usageWindow + ': ' + w.total.calls + ' calls (' + w.total.errors + ' failed), ' + w.total.inputTokens + ' tokens in, ' + w.total.outputTokens + ' tokens out' + (w.coveredMinutes < w.minutes ? ' (running for ' + w.coveredMinutes + ' min)' : '');
 }
 document.querySelectorAll('#usage .tabs button').forEach((b) => b.addEventListener('click', () => { usageWindow = b.dataset.window; drawUsage(); }));
+// One process, or each worker of --workers N (the primary's /status lists them under "workers").
+const perWorker = (status) => status.workers ? status.workers.map((w) => [w, 'worker ' + w.worker + ' ']) : [[status, '']];
+function wordsRows(status, pick, cols) {
+  const rows = [];
+  for (const [s, who] of perWorker(status)) {
+    if (s.error) { rows.push('<tr><td>' + esc(who) + '</td><td colspan="' + cols + '" class="err">' + esc(s.error) + '</td></tr>'); continue; }
+    for (const [k, w] of Object.entries(s.words || {})) { const cells = pick(w); if (cells) rows.push('<tr><td><code>' + esc(who + k.replace(/^[a-z]+:/, '')) + '</code></td>' + cells.map((c) => '<td class="words">' + esc(c) + '</td>').join('') + '</tr>'); }
+  }
+  return rows.join('');
+}
 async function refresh() {
   try {
     const [status, series, errors, ready, usage] = await Promise.all([get('/status'), get('/status/series'), get('/status/errors'), get('/health/ready'), get('/status/usage')]);
     lastUsage = usage; drawUsage();
-    document.getElementById('version').textContent = 'v' + status.version + ' · ' + status.instanceId;
+    document.getElementById('version').textContent = 'v' + status.version + ' · ' + status.instanceId + (status.workers ? ' · ' + status.workers.length + ' workers' : '');
     const st = document.getElementById('state'); st.textContent = ready.status; st.className = 'state' + (ready.status === 'ready' ? '' : ' not');
     const d = status.durability || {};
     document.getElementById('budget').textContent = d.enabled === false ? 'durability off' : 'disk ' + mib(d.usedBytes) + ' of ' + (d.maxDiskBytes ? mib(d.maxDiskBytes) : '∞');
-    document.querySelector('#components tbody').innerHTML = Object.entries(ready.components || {}).map(([k, v]) => '<tr><td><code>' + esc(k) + '</code></td><td class="' + (v === 'started' ? '' : 'err') + '">' + esc(v) + '</td></tr>').join('');
-    document.querySelector('#wal tbody').innerHTML = (status.wal || []).map((w) => '<tr><td>' + esc(w.pipeline) + '</td><td class="num">' + mib(w.bytes) + '</td><td class="num">' + (w.lastSeq - w.forwardedSeq) + '</td><td class="num">' + (w.lastSeq - w.checkpoint) + '</td></tr>').join('') || '<tr><td colspan="4" class="muted">no write-ahead log</td></tr>';
-    document.getElementById('spools').innerHTML = Object.entries(status.components || {}).map(([k, v]) => '<p><code>' + esc(k) + '</code> ' + esc(Object.entries(v).map(([a, b]) => a + '=' + (typeof b === 'object' ? JSON.stringify(b) : b)).join(', ')) + '</p>').join('');
-    document.querySelector('#errors tbody').innerHTML = errors.length ? errors.slice().reverse().map((e) => '<tr><td class="muted">' + esc(e.time) + '</td><td class="' + (e.level === 'warn' ? '' : 'err') + '">' + esc(e.level) + '</td><td>' + esc(e.component || '') + '</td><td>' + esc(e.msg) + (e.err ? ' <span class="muted">(' + esc(e.err) + ')</span>' : '') + '</td></tr>').join('') : '<tr><td colspan="4" class="muted">none</td></tr>';
+    const states = status.states || {};
+    document.querySelector('#components tbody').innerHTML = Object.entries(ready.components || {}).map(([k, v]) => {
+      const why = (states[k] || {}).dormant;
+      const cls = v === 'started' ? '' : v === 'dormant' ? 'dormant' : 'err';
+      return '<tr><td><code>' + esc(k) + '</code></td><td class="' + cls + '"' + (why ? ' title="' + esc(why) + '"' : '') + '>' + esc(why || v) + '</td></tr>';
+    }).join('');
+    document.querySelector('#wal tbody').innerHTML = (status.wal || []).map((w) => '<tr><td>' + (w.worker != null ? 'worker ' + esc(w.worker) + ' ' : '') + esc(w.pipeline) + '</td><td class="num">' + mib(w.bytes) + '</td><td class="num">' + (w.lastSeq - w.forwardedSeq) + '</td><td class="num">' + (w.lastSeq - w.checkpoint) + '</td></tr>').join('') || '<tr><td colspan="4" class="muted">no write-ahead log</td></tr>';
+    document.querySelector('#batches tbody').innerHTML = wordsRows(status, (w) => w.openBatch ? [w.openBatch] : null, 1) || '<tr><td colspan="2" class="muted">no batch processor</td></tr>';
+    document.querySelector('#delivery tbody').innerHTML = wordsRows(status, (w) => w.lastObject ? [w.lastObject, w.delivery || ''] : null, 2) || '<tr><td colspan="3" class="muted">no object exporter active</td></tr>';
+    document.querySelector('#errors tbody').innerHTML = errors.length ? errors.slice().reverse().map((e) => '<tr><td class="muted">' + esc(e.time) + '</td><td class="' + (e.level === 'warn' ? '' : 'err') + '">' + esc(e.level) + '</td><td>' + (e.worker != null ? 'worker ' + esc(e.worker) + ' ' : '') + esc(e.component || '') + '</td><td>' + esc(e.msg) + (e.err ? ' <span class="muted">(' + esc(e.err) + ')</span>' : '') + '</td></tr>').join('') : '<tr><td colspan="4" class="muted">none</td></tr>';
     drawChart(series);
     document.body.dataset.loaded = 'true';
   } catch (e) { document.getElementById('state').textContent = 'unreachable'; document.getElementById('state').className = 'state not'; }
 }
-refresh(); setInterval(refresh, 2000);
+refresh(); setInterval(refresh, 1000);
 </script>
 </body>
 </html>

@@ -1,5 +1,5 @@
 /**
- * MAPPING.md §2 rule 1 as a test oracle, written independently of the amberflo processor:
+ * Clean mode's rule 1 (docs/mapping.md) as a test oracle, written independently of the amberflo processor:
  * null or empty → `unknown`; `/` → `:`; any other character outside
  * `[-_ !.*'()&$@=;:+,?0-9a-zA-Z]` → `_` (per code point); cut at 200.
  */

@@ -1,7 +1,7 @@
 /**
  * Builds LiteLLM-shaped OTLP/JSON requests (v1.79 layout: root "Received Proxy Server Request",
  * a `postgres` service span and the billing `litellm_request` child), self-written for tests.
- * Attribute names and encodings follow research/litellm-otel-spans.md §2.
+ * Attribute names and encodings follow docs/mapping.md, "Decoding span attributes".
  */
 import { createHash } from 'node:crypto';
 
