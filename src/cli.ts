@@ -280,6 +280,8 @@ function formatOne(s: Record<string, unknown>, indent: string): string[] {
     if (w.openBatch) parts.push(`open batch: ${w.openBatch}`);
     if (w.lastObject) parts.push(`last object: ${w.lastObject}`);
     if (w.delivery) parts.push(`delivery: ${w.delivery}`);
+    if (w.calls) parts.push(`read: ${w.calls}`);
+    if (w.unbillable) parts.push(`not billed: ${w.unbillable}`);
     if (!parts.length) continue;
     lines.push(`${indent}${id}:`);
     for (const p of parts) lines.push(`${indent}  ${p}`);

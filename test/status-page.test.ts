@@ -145,6 +145,36 @@ describe('status page', () => {
       await source.emit(fromOtlpJson(otlpRequest(calls.slice(0, 10))));
       svc.usage.tick();
       await source.emit(fromOtlpJson(otlpRequest(calls.slice(10))));
+      // A span that looks like an LLM call (an operation, token usage) that spanmeter does not bill.
+      await source.emit(
+        fromOtlpJson({
+          resourceSpans: [
+            {
+              resource: { attributes: [] },
+              scopeSpans: [
+                {
+                  scope: { name: 'x' },
+                  spans: [
+                    {
+                      traceId: '11111111111111111111111111111111',
+                      spanId: '2222222222222222',
+                      name: 'summarize doc',
+                      kind: 3,
+                      startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+                      endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+                      attributes: [
+                        { key: 'gen_ai.operation.name', value: { stringValue: 'summarize' } },
+                        { key: 'gen_ai.usage.input_tokens', value: { intValue: '10' } },
+                      ],
+                      status: {},
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      );
       const want = (key: 0 | 1) => {
         const m = new Map<string, { tokens: number; calls: number }>();
         for (const [team, model, n, prompt] of plan) {
@@ -170,6 +200,10 @@ describe('status page', () => {
       }
       const total = calls.length;
       assert.match((await page.textContent('#usage-total')) ?? '', new RegExp(`^last hour: ${total} calls \\(0 failed\\)`));
+      // The calls by layout, and the span that could not be billed, with what it lacked.
+      const spans = (await page.textContent('#spans tbody')) ?? '';
+      assert.match(spans, new RegExp(`${total} LLM calls \\(litellm\\.v1\\.child ${total}\\) from \\d+ spans`));
+      assert.match(spans, /1 span not billed: unknown_operation 1 \(last at .* UTC: span "summarize doc", gen_ai.operation.name "summarize" is not an operation spanmeter bills\)/);
       await page.click('#usage .tabs button[data-window="day"]');
       assert.match((await page.textContent('#usage-total')) ?? '', new RegExp(`^last day: ${total} calls`));
 

@@ -148,29 +148,38 @@ function isLitellmV1(a: Attributes): boolean {
 }
 const OPENLLMETRY_REQUEST_TYPES: ReadonlySet<string> = new Set(['chat', 'completion', 'embedding', 'rerank', 'unknown']);
 
+/** The verdicts without details, made once (classifySpan runs for every span). */
+const CALL: Readonly<Record<Layout, Verdict>> = Object.freeze(
+  Object.fromEntries(
+    (['litellm.v1.child', 'litellm.v1.root', 'litellm.v1.request-span', 'litellm.v1.semconv', 'litellm.v2', 'litellm.v2.legacy', 'genai'] as const).map((layout) => [layout, Object.freeze({ kind: 'call', layout })]),
+  ) as Record<Layout, Verdict>,
+);
+const NOT_LLM: Verdict = Object.freeze({ kind: 'other', reason: 'not_llm_call' });
+const NOT_BILLED: Verdict = Object.freeze({ kind: 'other', reason: 'not_billed_operation' });
+
 export function classifySpan(span: Span): Verdict {
   const a = span.attributes;
   const v1Type = s(a, V1.callType);
   if (v1Type !== null && isLitellmV1(a)) {
-    if (UNBILLED_CALL_TYPES.has(v1Type)) return { kind: 'other', reason: 'not_billed_operation' };
-    return { kind: 'call', layout: v1Layout(span) };
+    if (UNBILLED_CALL_TYPES.has(v1Type)) return NOT_BILLED;
+    return CALL[v1Layout(span)];
   }
   const op = s(a, GENAI.operation);
   if (op !== null) {
     const litellm = has(a, V2.callId) || has(a, V2.callType);
     const callType = s(a, V2.callType);
-    if (callType !== null && UNBILLED_CALL_TYPES.has(callType)) return { kind: 'other', reason: 'not_billed_operation' };
+    if (callType !== null && UNBILLED_CALL_TYPES.has(callType)) return NOT_BILLED;
     const k = operationKind(op);
-    if (k === 'skip') return { kind: 'other', reason: 'not_billed_operation' };
+    if (k === 'skip') return NOT_BILLED;
     if (k === 'unknown') return { kind: 'unbillable', reason: 'unknown_operation', detail: `gen_ai.operation.name "${op}" is not an operation spanmeter bills` };
-    if (litellm) return { kind: 'call', layout: has(a, GENAI.promptTokens) || has(a, GENAI.system) ? 'litellm.v2.legacy' : 'litellm.v2' };
-    return { kind: 'call', layout: 'genai' };
+    if (litellm) return CALL[has(a, GENAI.promptTokens) || has(a, GENAI.system) ? 'litellm.v2.legacy' : 'litellm.v2'];
+    return CALL.genai;
   }
-  if (v1Type !== null) return { kind: 'call', layout: 'genai' }; // OpenLLMetry: llm.request.type without LiteLLM's attributes
+  if (v1Type !== null) return CALL.genai; // OpenLLMetry: llm.request.type without LiteLLM's attributes
   if (has(a, GENAI.inputTokens) || has(a, GENAI.outputTokens) || has(a, GENAI.promptTokens) || has(a, GENAI.completionTokens) || has(a, V2.callId)) {
     return { kind: 'unbillable', reason: 'no_operation', detail: 'token usage or a LiteLLM call id without gen_ai.operation.name or llm.request.type' };
   }
-  return { kind: 'other', reason: 'not_llm_call' };
+  return NOT_LLM;
 }
 
 function v1Layout(span: Span): Layout {

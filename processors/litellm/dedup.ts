@@ -292,7 +292,7 @@ export function parseIds(traceId: string, spanId: string, out: Uint32Array, o: n
 
 const UUID = /^[a-z]:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** Tag words of keys (in place of a span id): "ca11" and the key's kind letter. */
-const KEY_TAG = 0xca11ca11;
+export const KEY_TAG = 0xca11ca11;
 
 /**
  * Six words for a de-duplication key `<kind>:<value>`: the value's 128 bits when it is a UUID, else

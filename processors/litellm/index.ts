@@ -127,7 +127,7 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
   async start(): Promise<void> {
     // With a write-ahead log after this stage, acknowledged calls survive a restart: so do their ids.
     if (!this.settings.storage?.durable || this.dedup.maxEntries <= 0 || this.journal) return;
-    this.journal = new DedupJournal(join(this.settings.dataDir, 'dedup.journal'), this.dedup, this.settings.logger);
+    this.journal = new DedupJournal(join(this.settings.dataDir, 'dedup.journal'), this.dedup, this.settings.logger, this.settings.storage.budget);
     const restored = this.journal.open();
     if (restored) this.settings.logger.info({ ids: restored }, 'litellm: de-duplication ids restored from the journal');
   }

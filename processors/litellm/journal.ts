@@ -4,34 +4,40 @@
  * that a call re-sent after a restart (a sender retrying a request whose acknowledgement a crash
  * lost, a duplicate span that arrives later) is still recognised.
  *
- * Each entry is 32 bytes: the time the id was first seen (float64 ms) and its six words. Appends
- * are plain writes (in the page cache at once, so they survive the process being killed) and the
- * file is fdatasync'ed once a second; a torn last entry is ignored. When the file holds more than
- * twice the window's capacity it is rewritten from the window (temporary file, fsync, rename).
+ * One entry per call: its de-duplication key (a successful call's call id or response id), else
+ * its (traceId, spanId). Each entry is 32 bytes: the time the id was first seen (float64 ms) and
+ * its six words. Appends are plain writes (in the page cache at once, so they survive the process
+ * being killed) and the file is fdatasync'ed once a second; a torn last entry is ignored. When it
+ * has grown to twice its size after the last rewrite (at least 256 KiB) it is rewritten from the
+ * window (temporary file, fsync, rename). Its bytes count against the disk budget, and an append
+ * that would eat into the free-space reserve is left out (only de-duplication after a restart
+ * depends on it).
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { DedupWindow, IdBatch } from './dedup.js';
+import type { DiskBudget } from '../../src/storage/budget.js';
+import { KEY_TAG, type DedupWindow, type IdBatch } from './dedup.js';
 
 const ENTRY = 32;
 const WORDS = 6;
 const MAGIC = Buffer.from('spmdedup', 'latin1');
+const MIN_LIMIT = 256 * 1024;
 
 export class DedupJournal {
   private fd = -1;
   private bytes = 0;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly limit: number;
+  private limit = MIN_LIMIT;
+  private warnedFull = false;
 
   constructor(
     private readonly path: string,
     private readonly window: DedupWindow,
     private readonly logger: Logger,
-  ) {
-    this.limit = Math.max(1 << 20, 2 * window.maxEntries * ENTRY);
-  }
+    private readonly budget?: DiskBudget,
+  ) {}
 
   /** Reads the journal into the window (entries still inside it) and opens it for appending. Returns the ids restored. */
   open(): number {
@@ -58,18 +64,34 @@ export class DedupJournal {
     return restored;
   }
 
-  /** Appends the ids of a batch that the next stage accepted. */
+  /** Appends the ids of a batch that the next stage accepted: one per call (see the file comment). */
   append(ids: IdBatch, stampMs: number): void {
     if (this.fd < 0 || ids.count === 0) return;
-    const buf = Buffer.allocUnsafe(ids.count * ENTRY);
+    const w = ids.words;
+    const keep: number[] = [];
     for (let i = 0; i < ids.count; i++) {
-      const p = i * ENTRY;
-      buf.writeDoubleLE(stampMs, p);
-      for (let k = 0; k < WORDS; k++) buf.writeUInt32LE(ids.words[i * WORDS + k]!, p + 8 + 4 * k);
+      // A (traceId, spanId) entry is followed by its call's key when the call has one.
+      if (w[i * WORDS + 4] !== KEY_TAG && i + 1 < ids.count && w[(i + 1) * WORDS + 4] === KEY_TAG) continue;
+      keep.push(i);
     }
+    const buf = Buffer.allocUnsafe(keep.length * ENTRY);
+    keep.forEach((i, n) => {
+      const p = n * ENTRY;
+      buf.writeDoubleLE(stampMs, p);
+      for (let k = 0; k < WORDS; k++) buf.writeUInt32LE(w[i * WORDS + k]!, p + 8 + 4 * k);
+    });
+    if (this.budget && !this.budget.leavesFree(buf.length)) {
+      if (!this.warnedFull) {
+        this.warnedFull = true;
+        this.logger.warn({ path: this.path }, 'litellm: the disk is nearly full: ids are not journaled until there is room (duplicates re-sent after a restart may not be recognised meanwhile)');
+      }
+      return;
+    }
+    this.warnedFull = false;
     try {
       writeSync(this.fd, buf);
       this.bytes += buf.length;
+      this.budget?.add(buf.length);
       this.dirty = true;
       if (this.bytes > this.limit) this.compact();
     } catch (err) {
@@ -100,7 +122,13 @@ export class DedupJournal {
       renameSync(tmp, this.path);
       if (this.fd >= 0) closeSync(this.fd);
       this.fd = openSync(this.path, 'a');
-      this.bytes = fstatSync(this.fd).size;
+      const size = fstatSync(this.fd).size;
+      if (this.budget) {
+        this.budget.sub(this.bytes);
+        this.budget.add(size);
+      }
+      this.bytes = size;
+      this.limit = Math.max(MIN_LIMIT, 2 * size);
       this.dirty = false;
     } catch (err) {
       this.logger.warn({ err, path: this.path }, 'litellm: cannot rewrite the de-duplication journal');
@@ -123,5 +151,7 @@ export class DedupJournal {
     this.sync();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+    this.budget?.sub(this.bytes);
+    this.bytes = 0;
   }
 }

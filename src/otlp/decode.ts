@@ -151,17 +151,25 @@ const valueCache = newCache();
  */
 const verdicts = new Uint8Array(CACHE_SIZE);
 let verdictsFor: ReadonlySet<string> | null = null;
+/** The selector the verdicts were made for: a kept key that is also a selector key gets verdict 3. */
+let verdictsSel: ReadonlySet<string> | null = null;
+/** Set when the current span stored an attribute whose key is a selector key (its value may be null). */
+let sawSelector = false;
 /** The `keyCache` slot that holds the string the last `str(r, keyCache)` returned, or -1. */
 let lastSlot = -1;
 
-/** Whether `key` (returned by `str(r, keyCache)` with slot `slot`) is in `wanted`. */
+/**
+ * Whether `key` (returned by `str(r, keyCache)` with slot `slot`) is in `wanted`; notes in
+ * `sawSelector` when it is also one of the selector's keys.
+ */
 function isWanted(key: string, slot: number, wanted: ReadonlySet<string>): boolean {
-  if (slot < 0) return wanted.has(key);
-  const v = verdicts[slot]!;
-  if (v !== 0) return v === 1;
-  const w = wanted.has(key);
-  verdicts[slot] = w ? 1 : 2;
-  return w;
+  let v = slot < 0 ? 0 : verdicts[slot]!;
+  if (v === 0) {
+    v = !wanted.has(key) ? 2 : verdictsSel !== null && verdictsSel.has(key) ? 3 : 1;
+    if (slot >= 0) verdicts[slot] = v;
+  }
+  if (v === 3) sawSelector = true;
+  return v !== 2;
 }
 
 /** Whether `slot` of `cache` holds the `n` bytes at `start`. */
@@ -715,6 +723,7 @@ function status(r: Reader, q: number, s: SpanStatus): void {
 
 function span(r: Reader, q: number, i: number, j: number, k: number): Span | null {
   const parent = enter(r, q);
+  sawSelector = false;
   let tS = 0;
   let tE = 0;
   let sS = 0;
@@ -811,7 +820,8 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
     r.skipType(u, q, f);
   }
   leave(r, parent);
-  if (select !== null && !selected(attributes, select)) {
+  // Only a span that stored a selector key can have one (the check then reads the values kept).
+  if (select !== null && (!sawSelector || !selected(attributes, select))) {
     // Left out: the ids are checked as below (the same deferred errors), nothing is built.
     const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
     const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
@@ -972,11 +982,13 @@ export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): Spa
   deferred = null;
   keep = opts?.spanAttributes ?? null;
   select = selectorList(keep, opts?.spanSelector);
+  const sel = select === null ? null : (opts!.spanSelector as ReadonlySet<string>);
   omittedValid = 0;
   omittedInvalid = 0;
-  if (keep !== null && keep !== verdictsFor) {
+  if (keep !== null && (keep !== verdictsFor || sel !== verdictsSel)) {
     verdicts.fill(0);
     verdictsFor = keep;
+    verdictsSel = sel;
   }
   try {
     const batch = request(Reader.create(buf));

@@ -3,7 +3,8 @@
  * components (dormant ones marked), throughput per component over the last minutes (an SVG
  * chart), metered usage by team and by model over the last hour or day (bar charts), the open
  * batch and when it is cut, the last object written and the delivery backlog in plain words,
- * write-ahead log backlog, spans that could not be billed, and the last warnings and errors; per
+ * write-ahead log backlog, LLM calls by span layout and the spans that could not be billed, and the
+ * last warnings and errors; per
  * worker with `--workers N`. Self-contained: no external assets.
  */
 export const STATUS_PAGE = `<!doctype html>
@@ -71,6 +72,10 @@ export const STATUS_PAGE = `<!doctype html>
   <section class="wide">
     <h2>Open batch: the next file</h2>
     <table id="batches"><thead><tr><th>batch</th><th>what waits, and when it is cut</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section class="wide">
+    <h2>LLM calls read, and spans not billed</h2>
+    <table id="spans"><thead><tr><th>processor</th><th>LLM calls by span layout</th><th>spans that look like LLM calls but were not billed</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="wide">
     <h2>Delivery</h2>
@@ -164,6 +169,7 @@ async function refresh() {
     }).join('');
     document.querySelector('#wal tbody').innerHTML = (status.wal || []).map((w) => '<tr><td>' + (w.worker != null ? 'worker ' + esc(w.worker) + ' ' : '') + esc(w.pipeline) + '</td><td class="num">' + mib(w.bytes) + '</td><td class="num">' + (w.lastSeq - w.forwardedSeq) + '</td><td class="num">' + (w.lastSeq - w.checkpoint) + '</td></tr>').join('') || '<tr><td colspan="4" class="muted">no write-ahead log</td></tr>';
     document.querySelector('#batches tbody').innerHTML = wordsRows(status, (w) => w.openBatch ? [w.openBatch] : null, 1) || '<tr><td colspan="2" class="muted">no batch processor</td></tr>';
+    document.querySelector('#spans tbody').innerHTML = wordsRows(status, (w) => w.calls ? [w.calls, w.unbillable || ''] : null, 2) || '<tr><td colspan="3" class="muted">no span processor</td></tr>';
     document.querySelector('#delivery tbody').innerHTML = wordsRows(status, (w) => w.lastObject ? [w.lastObject, w.delivery || ''] : null, 2) || '<tr><td colspan="3" class="muted">no object exporter active</td></tr>';
     document.querySelector('#errors tbody').innerHTML = errors.length ? errors.slice().reverse().map((e) => '<tr><td class="muted">' + esc(e.time) + '</td><td class="' + (e.level === 'warn' ? '' : 'err') + '">' + esc(e.level) + '</td><td>' + (e.worker != null ? 'worker ' + esc(e.worker) + ' ' : '') + esc(e.component || '') + '</td><td>' + esc(e.msg) + (e.err ? ' <span class="muted">(' + esc(e.err) + ')</span>' : '') + '</td></tr>').join('') : '<tr><td colspan="4" class="muted">none</td></tr>';
     drawChart(series);

@@ -33,6 +33,10 @@ export interface ComponentWords {
   lastObject?: string;
   /** An exporter's delivery backlog and lag. */
   delivery?: string;
+  /** A span processor's calls by the layout they were read from. */
+  calls?: string;
+  /** A span processor's spans that looked like LLM calls and could not be billed. */
+  unbillable?: string;
 }
 
 interface OpenBatch {
@@ -57,6 +61,20 @@ export function componentWords(s: Record<string, unknown>, state: { state: strin
       out.openBatch = `${plural(ob.records, 'record')} (${size(ob.bytes)}) in the open batch, the first for ${duration(now - Date.parse(ob.openedAt ?? new Date(now).toISOString()))}; it is cut ${cutBy}${when}`;
     }
     if (waiting > 0) out.openBatch += `; ${plural(waiting, 'record')} cut and waiting for the exporters`;
+  }
+  const layouts = s.layouts as Record<string, number> | undefined;
+  if (layouts && typeof s.calls === 'number') {
+    const parts = Object.entries(layouts).sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n.toLocaleString('en-US')}`);
+    out.calls = `${plural(s.calls, 'LLM call')}${parts.length ? ` (${parts.join(', ')})` : ''} from ${plural(Number(s.spans ?? 0), 'span')}; ${plural(Number(s.duplicates ?? 0), 'duplicate')} dropped`;
+  }
+  const unbillable = s.unbillable as Record<string, { count: number; last: { at: string; span: string; detail: string } | null }> | undefined;
+  if (unbillable) {
+    const entries = Object.entries(unbillable);
+    const total = entries.reduce((n, [, u]) => n + u.count, 0);
+    out.unbillable =
+      total === 0
+        ? 'none: every span that looked like an LLM call was billed'
+        : `${plural(total, 'span')} not billed: ${entries.map(([r, u]) => `${r} ${u.count}${u.last ? ` (last at ${hhmmss(u.last.at)}: span "${u.last.span}", ${u.last.detail})` : ''}`).join('; ')}`;
   }
   if ('lastObject' in s || 'queuedRecords' in s) {
     const lo = s.lastObject as { key: string; destination?: string; records: number; bytes: number; at: string } | null | undefined;

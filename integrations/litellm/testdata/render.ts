@@ -230,7 +230,7 @@ function v1RequestSpan(s: Scenario, i: Ids, semconv: boolean): OtlpSpan[] {
   const copies = s.duplicated ? 2 : 1;
   s.calls.forEach((c, n) => {
     for (let k = 0; k < copies; k++) {
-      // The duplicated span of LiteLLM issue 31121 carries a regenerated response id.
+      // The duplicated span of BerriAI/litellm#31121 carries a regenerated response id.
       const responseId = c.responseId !== null && k > 0 ? `${c.responseId}-b` : c.responseId;
       spans.push({
         traceId: i.trace,

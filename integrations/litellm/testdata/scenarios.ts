@@ -70,7 +70,7 @@ export interface Scenario {
    * failed call; v2 has no LLM span for it (the error is on the server span only).
    */
   proxyRefusal?: boolean;
-  /** LiteLLM sent the call's span twice (LiteLLM issue 31121: two span ids; from 1.81 on, regenerated response ids). */
+  /** LiteLLM sent the call's span twice (BerriAI/litellm#31121: two span ids; from 1.81 on, regenerated response ids). */
   duplicated?: boolean;
 }
 
