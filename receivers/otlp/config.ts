@@ -64,7 +64,7 @@ export const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
  */
 const HTTP_DEFAULTS = { endpoint: '127.0.0.1:4318', maxBody: '20MiB' };
 
-export const DEFAULT_MAX_DECODED_IN_FLIGHT = 2_000_000;
+export const DEFAULT_MAX_DECODED_IN_FLIGHT = 1_000_000;
 
 export function defaultConfig(): OtlpReceiverConfig {
   return {

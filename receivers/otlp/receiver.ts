@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { Authenticator, RefusalLog } from '../../src/server/server.js';
+import { IdleCollector } from '../../src/server/idle-gc.js';
 import { BackpressureError, PermanentError, type Consumer, type CreateSettings, type Host, type Receiver } from '../../src/component.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { ScopeSpans, SpanBatch } from '../../src/data/span.js';
@@ -88,6 +89,8 @@ export class OtlpReceiver implements Receiver {
   private decodedInFlight = 0;
   /** Rate-limited warnings for refused requests (both protocols). */
   readonly refusals: RefusalLog;
+  /** Hands a burst's garbage back once the receiver is quiet (see IdleCollector). */
+  readonly idleGc: IdleCollector;
   /** True once shutdown began: new requests are refused with 503 / UNAVAILABLE. */
   closing = false;
 
@@ -113,6 +116,7 @@ export class OtlpReceiver implements Receiver {
     this.next = next;
     this.auth = new Authenticator(this.cfg.bearerToken, this.cfg.headers);
     this.refusals = new RefusalLog(this.logger, 'OTLP');
+    this.idleGc = new IdleCollector(this.cfg.maxDecodedInFlight);
   }
 
   /** Decoded units held right now (for tests and status). */
@@ -176,6 +180,7 @@ export class OtlpReceiver implements Receiver {
   /** Called around every request so shutdown can wait for them. */
   enter(): void {
     this.inFlight++;
+    this.idleGc.activity();
   }
 
   leave(): void {
@@ -217,7 +222,10 @@ export class OtlpReceiver implements Receiver {
       accepted = Promise.reject(e); // a consumer that threw instead of rejecting
     }
     const answer = this.answer(accepted, valid, transport, partial);
-    void answer.finally(() => (this.decodedInFlight -= units));
+    void answer.finally(() => {
+      this.decodedInFlight -= units;
+      this.idleGc.done(units, this.decodedInFlight === 0);
+    });
     return answer;
   }
 
