@@ -69,3 +69,14 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     ]),
   );
 }
+
+/**
+ * Process warnings (MaxListenersExceededWarning, a dependency's deprecation notice) go through the
+ * logger instead of Node's plain-text stderr printer, so the output stays one JSON log stream.
+ */
+export function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    logger.warn({ warning: w.name, code: w.code, detail: w.message }, `process warning: ${w.name}: ${w.message.split('\n')[0]}`);
+  });
+}
