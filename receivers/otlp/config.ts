@@ -189,8 +189,7 @@ export const configSchema: JSONSchema = {
           properties: {
             bearer_token: {
               type: ['string', 'null'],
-              minLength: 1,
-              description: 'Expected token in `Authorization: Bearer <token>` (e.g. ${env:SPANMETER_OTLP_TOKEN}).',
+              description: 'Expected token in `Authorization: Bearer <token>`, compared in constant time (e.g. ${env:SPANMETER_OTLP_TOKEN}); empty or null: no token required.',
             },
             headers: {
               type: ['object', 'null'],
@@ -265,7 +264,7 @@ export function resolve(c: OtlpReceiverConfig): Resolved {
             tls: g.tls ?? sharedTls,
           }
         : null,
-    bearerToken: c.auth?.bearer_token ?? null,
+    bearerToken: c.auth?.bearer_token || null,
     headers: Object.entries(c.auth?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
     retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(c.retry_after ?? '1s') / 1000)),
     maxDecodedInFlight: c.max_decoded_in_flight ?? DEFAULT_MAX_DECODED_IN_FLIGHT,

@@ -72,6 +72,12 @@ export function dropInvalidSpans(batch: SpanBatch): { batch: SpanBatch; valid: n
   };
 }
 
+/** True for endpoints only this host can reach. */
+export function isLoopback(endpoint: string): boolean {
+  const host = endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export class OtlpReceiver implements Receiver {
   readonly id: string;
   readonly cfg: Resolved;
@@ -141,6 +147,13 @@ export class OtlpReceiver implements Receiver {
       throw e;
     }
     this.logger.info({ addresses: this.boundAddresses() }, 'OTLP receiver listening');
+    const exposed = [this.cfg.http, this.cfg.grpc].filter((p) => p && !isLoopback(p.endpoint) && !p.tls?.client_ca_file).map((p) => p!.endpoint);
+    if (exposed.length && this.cfg.bearerToken === null && this.cfg.headers.length === 0) {
+      this.logger.warn(
+        { endpoints: exposed },
+        `OTLP receiver listens on ${exposed.join(' and ')} without authentication: anyone who can reach it can write billing data. Set auth.bearer_token (SPANMETER_OTLP_TOKEN in the shipped pipeline.yaml); see docs/security.md`,
+      );
+    }
   }
 
   /** The addresses actually bound (useful with port 0), e.g. `{ http: "127.0.0.1:40123" }`. */
