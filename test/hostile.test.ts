@@ -3,7 +3,7 @@
  * - a 401 and a 400 are logged at warn (remote address, status, reason) and shown on the status page;
  * - an ingest API that echoes the request headers (the API key) into its error body: the key
  *   appears in no log line, not on the status page, not in the dead-letter folder;
- * - billing values: out-of-range times dropped with a reason, int64-max tokens dropped, a 15 MB
+ * - billing values: out-of-range times dropped with a reason, int64-max and negative tokens dropped, a 15 MB
  *   response id hashed to a bounded uniqueId;
  * - stdout is one JSON log stream;
  * - `validate` refuses a route path with `..`, and never prints a secret put under the wrong key.
@@ -155,6 +155,7 @@ service:
       span('good'),
       span('epoch', { start: '0', end: '18446744073709551615' }),
       span('i64max', { prompt: { intValue: '9223372036854775807' } }),
+      span('negative', { prompt: { intValue: '-5' } }),
       span('hugeid', { responseId: `resp-${'x'.repeat(15 * 1024 * 1024)}` }),
     ];
     const res = await post(otlp, requestOf(spans), { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` });
@@ -168,7 +169,7 @@ service:
     });
     const metrics = await get(`${admin}/metrics`);
     assert.match(metrics, /spanmeter_llm_calls_dropped_total\{pipeline="metering",reason="time_out_of_range"\} 1/);
-    assert.match(metrics, /spanmeter_llm_calls_dropped_total\{pipeline="metering",reason="invalid_tokens"\} 1/);
+    assert.match(metrics, /spanmeter_llm_calls_dropped_total\{pipeline="metering",reason="invalid_tokens"\} 2/);
     assert.match(metrics, /spanmeter_llm_calls_adjusted_total\{pipeline="metering",reason="id_hashed"\} 1/);
     const ids = posted.map((r) => String(r.uniqueId));
     assert.ok(ids.every((id) => id.length <= 256), `uniqueIds bounded: ${ids.map((i) => i.length)}`);

@@ -70,9 +70,10 @@ function s(a: Attributes, key: string): string | null {
   return str === '' ? null : str;
 }
 
+/** Negative counts are passed on as they are: the billing-value checks drop them, counted and logged. */
 function int(v: AttrValue | undefined): number | null {
-  if (typeof v === 'bigint') return v >= 0n ? Number(v) : 0;
-  if (typeof v === 'number' && Number.isFinite(v)) return v >= 0 ? Math.floor(v) : 0;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.floor(v);
   if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
   return null;
 }
