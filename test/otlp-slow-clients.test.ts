@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { request, startTestReceiver, type TestReceiver } from '../receivers/otlp/testing.js';
+import { metricValue, request, startTestReceiver, type TestReceiver } from '../receivers/otlp/testing.js';
 import { otlpRequest } from './helpers/litellm-spans.js';
 
 const SLOW = 64;
@@ -115,6 +115,9 @@ describe('otlp receiver with slow clients', () => {
     assert.ok(slowBody.lifetimes.length >= SLOW, 'slow bodies were cut and came back');
     assert.ok(Math.max(...slowBody.lifetimes) < 5000 + 1500, `slow bodies cut by min_body_rate in the first 5 s window (max ${Math.max(...slowBody.lifetimes)} ms)`);
     assert.ok(slowBody.statuses.includes('408'), 'slow bodies were answered 408');
+    assert.ok(slowloris.statuses.includes('408'), 'slowloris connections were answered 408');
+    const cut = await metricValue(r.metrics.registry, 'spanmeter_receiver_requests_total', { outcome: 'client_error' });
+    assert.ok(cut >= slowloris.lifetimes.length + slowBody.lifetimes.length, `every cut counted (${cut} for ${slowloris.lifetimes.length + slowBody.lifetimes.length})`);
   });
 
   it('read_timeout cuts a body that arrives fast enough but takes longer than the timeout', async () => {

@@ -251,12 +251,16 @@ export class LitellmLogsReceiver implements Receiver {
     const path = http.path ?? '/';
     const auth = new Authenticator(http.bearer_token ?? null);
     const limits = (this.limits = new ServerLimits(cfg));
-    const server = createHttpServer(cfg, (req, res) => {
-      this.handle(req, res, path, cfg, limits, auth).catch((err: Error) => {
-        this.settings.logger.error({ err }, 'litellm_logs: request failed');
-        if (!res.headersSent) reply(res, 500, { error: 'internal error' });
-      });
-    });
+    const server = createHttpServer(
+      cfg,
+      (req, res) => {
+        this.handle(req, res, path, cfg, limits, auth).catch((err: Error) => {
+          this.settings.logger.error({ err }, 'litellm_logs: request failed');
+          if (!res.headersSent) reply(res, 500, { error: 'internal error' });
+        });
+      },
+      (remote, status, reason) => this.refusals.refused(remote, status, reason),
+    );
     this.server = server;
     return listen(server, cfg.endpoint, 'litellm_logs HTTP', this.settings.logger).then(() => {
       this.settings.logger.info({ address: this.boundAddresses().http, path }, 'litellm_logs: HTTP endpoint listening');

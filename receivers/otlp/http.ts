@@ -61,7 +61,10 @@ export class OtlpHttpServer {
       });
     };
     this.limits = new ServerLimits(cfg);
-    this.server = createHttpServer(cfg, handler);
+    this.server = createHttpServer(cfg, handler, (remote, status, reason) => {
+      rx.refusals.refused(remote, status, reason);
+      rx.metrics.request('http', 'client_error', process.hrtime.bigint());
+    });
   }
 
   listen(): Promise<void> {

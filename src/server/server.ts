@@ -25,8 +25,15 @@ export function formatAddress(a: AddressInfo): string {
   return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
-/** Creates (does not start) an HTTP or HTTPS server with the block's deadlines and caps. */
-export function createHttpServer(cfg: ResolvedServer, handler: RequestListener): http.Server {
+/** Told about requests Node refuses before the handler sees them (deadlines, malformed requests). */
+export type OnRefused = (remote: string, status: number, reason: string) => void;
+
+/**
+ * Creates (does not start) an HTTP or HTTPS server with the block's deadlines and caps. Requests
+ * Node refuses itself (header_timeout, read_timeout, malformed) are answered as Node would and
+ * reported to `onRefused`.
+ */
+export function createHttpServer(cfg: ResolvedServer, handler: RequestListener, onRefused?: OnRefused): http.Server {
   const opts: http.ServerOptions = {
     requestTimeout: cfg.readTimeoutMs,
     headersTimeout: cfg.headerTimeoutMs,
@@ -47,6 +54,18 @@ export function createHttpServer(cfg: ResolvedServer, handler: RequestListener):
       )
     : http.createServer(opts, handler);
   server.maxConnections = cfg.maxConnections;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:net').Socket) => {
+    const [status, text] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const remote = socket.remoteAddress ? `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}` : 'unknown';
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
+      onRefused?.(remote, status, err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request not received within header_timeout / read_timeout' : `malformed request (${err.code ?? err.message})`);
+    }
+    if (socket.writable && !(socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+  });
   return server;
 }
 
