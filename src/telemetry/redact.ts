@@ -62,7 +62,9 @@ export function redactValue(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return redactText(v);
   if (v === null || typeof v !== 'object' || depth > 20) return v;
   if (Array.isArray(v)) return v.map((x) => redactValue(x, depth + 1));
-  if (v instanceof Error) return v;
+  // Only plain objects are copied: errors go to their serializer, Buffers, Dates, Maps pass as they are.
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = isSecretKey(k) && x !== null && x !== undefined && typeof x !== 'object' ? REDACTED : redactValue(x, depth + 1);
   return out;
