@@ -54,7 +54,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       formatters: { level: (label) => ({ level: label }), log: (o) => redactValue(o) as Record<string, unknown> },
       serializers: {
         err: (e: Error) => {
-          const o = pino.stdSerializers.err(e) as unknown as Record<string, unknown>;
+          // A plain copy: the serializer's object has its own prototype.
+          const o = { ...(pino.stdSerializers.err(e) as unknown as Record<string, unknown>) };
           return redactValue(o);
         },
       },
