@@ -1,7 +1,7 @@
 # spanmeter container image.
 #
 #   docker build -t spanmeter .
-#   docker run -p 4318:4318 -p 4317:4317 -p 8888:8888 -v spanmeter-data:/data --env-file .env spanmeter
+#   docker run -p 127.0.0.1:4318:4318 -p 127.0.0.1:4317:4317 -p 127.0.0.1:8888:8888 -v spanmeter-data:/data --env-file .env spanmeter
 #
 # Configuration: the image runs /etc/spanmeter/pipeline.yaml, which is a copy of the embedded
 # default (it reads SPANMETER_* and the Amberflo callback's AFLO_* variables, so env alone is
@@ -44,8 +44,16 @@ COPY pipeline.yaml /etc/spanmeter/pipeline.yaml
 RUN mkdir -p /data/out && chown -R node:node /data
 VOLUME ["/data"]
 
+# malloc hands freed memory back to the system (large request bodies are mapped and unmapped,
+# free space is trimmed), so RSS returns to its idle level after a burst (docs/security.md).
+ENV MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_TRIM_THRESHOLD_=131072
+
 # Listen on all interfaces inside the container; everything else keeps the defaults of
-# pipeline.yaml and can be overridden with -e / env_file / a Kubernetes Secret.
+# pipeline.yaml and can be overridden with -e / env_file / a Kubernetes Secret. Set
+# SPANMETER_OTLP_TOKEN (the bearer token LiteLLM must send) whenever the OTLP ports are reachable
+# from other hosts; without it the receiver logs a warning at start (docs/security.md).
 ENV SPANMETER_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
     SPANMETER_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     SPANMETER_METRICS_ADDRESS=0.0.0.0:8888 \

@@ -16,7 +16,7 @@ import { dormancyText, isActive, type WhenConfig } from './output/when.js';
 import type { ComponentWords } from './telemetry/status-words.js';
 import { createRegistry } from './registry.js';
 import { Service } from './service.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, routeProcessWarnings } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 import { consumesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
@@ -75,6 +75,7 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
       }
       const workerIndex = cluster.isWorker ? Number(process.env.SPANMETER_WORKER_INDEX ?? 0) : undefined;
       const logger = createLogger(config.service.logLevel).child(workerIndex === undefined ? {} : { worker: workerIndex });
+      routeProcessWarnings(logger);
       if (workers > 1 && cluster.isPrimary) {
         process.exitCode = await runPrimary(config, workers, logger, process.argv.slice(2));
         logger.flush();

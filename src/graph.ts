@@ -29,6 +29,7 @@ import type { ServiceMetrics } from './telemetry/metrics.js';
 import { DiskBudget } from './storage/budget.js';
 import { DurableStage } from './storage/durable-stage.js';
 import { dormancyOf } from './output/when.js';
+import { LlmCallGate } from './data/llm-call-gate.js';
 
 export interface Node {
   kind: ComponentKind;
@@ -237,6 +238,10 @@ export class Graph {
           this.durable.push(stage);
           nodes.unshift({ kind: 'processor', id: 'wal', pipeline: p.name, instance: stage, state: 'created' });
           next = stage;
+        }
+        // Every LLM call, whatever its source, passes the billing-value checks before the log.
+        if (i === p.types.indexOf('llm_calls')) {
+          next = new LlmCallGate(next, config.service.billingChecks, p.name, this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }), metrics.registry) as Consumer<unknown>;
         }
       }
       this.processors.set(p.name, nodes);

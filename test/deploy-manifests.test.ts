@@ -134,7 +134,7 @@ describe('Kubernetes manifests', () => {
     }
     const kust = parseYaml(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8')) as Obj;
     const listed = new Set(arr(kust.resources) as unknown as string[]);
-    for (const f of new Set(manifests.map((m) => m.file))) if (f !== 'secret.example.yaml') assert.ok(listed.has(f), `kustomization.yaml lists ${f}`);
+    for (const f of new Set(manifests.map((m) => m.file))) if (!f.endsWith('.example.yaml')) assert.ok(listed.has(f), `kustomization.yaml lists ${f}`);
     for (const f of listed) assert.ok(existsSync(join(k8sDir, f)), `kustomization resource ${f} exists`);
     for (const kind of ['StatefulSet', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'ServiceMonitor']) assert.ok(ofKind(kind).length, `a ${kind}`);
   });
@@ -233,6 +233,17 @@ describe('Kubernetes manifests', () => {
     assert.ok(ports.includes(4317) && ports.includes(4318), 'the client-facing Service exposes 4317 and 4318');
   });
 
+  test('OTLP requires the bearer token from the Secret; the NetworkPolicy example admits OTLP and the admin port only', () => {
+    assert.match(pipelineText, /auth:\s*\n\s*bearer_token: \$\{env:SPANMETER_OTLP_TOKEN\}/, 'the ConfigMap requires SPANMETER_OTLP_TOKEN (no default)');
+    assert.ok(((get(one('Secret'), 'stringData') as Obj).SPANMETER_OTLP_TOKEN as string).length > 0, 'the Secret template carries it');
+    assert.ok(arr(container.envFrom).some((e) => get(e, 'secretRef.name') === get(one('Secret'), 'metadata.name')), 'the pod reads the Secret');
+    const np = one('NetworkPolicy');
+    assert.ok(matches(get(np, 'spec.podSelector.matchLabels'), podLabels), 'the policy selects the pods');
+    const ports = arr(get(np, 'spec.ingress')).flatMap((r) => arr(r.ports).map((p) => p.port));
+    assert.deepEqual([...ports].sort(), [4317, 4318, 8888]);
+    for (const svc of ofKind('Service')) assert.ok(['ClusterIP', undefined].includes(get(svc, 'spec.type') as string | undefined), 'the admin port is cluster-internal (ClusterIP services only)');
+  });
+
   test('PodDisruptionBudget and ServiceMonitor select the right objects', () => {
     const pdb = one('PodDisruptionBudget');
     assert.ok(matches(get(pdb, 'spec.selector.matchLabels'), podLabels));
@@ -272,7 +283,8 @@ describe('Kubernetes manifests', () => {
 
   test("the ConfigMap's pipeline.yaml passes `spanmeter validate` for every AFLO_BACKEND_TYPE", (t) => {
     const secret = get(one('Secret'), 'stringData') as Record<string, string>;
-    const base = Object.fromEntries([...containerEnv].filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    // The OTLP token comes from the Secret (envFrom) in every case.
+    const base = { ...(Object.fromEntries([...containerEnv].filter(([, v]) => typeof v === 'string')) as Record<string, string>), SPANMETER_OTLP_TOKEN: secret.SPANMETER_OTLP_TOKEN! };
     const cases: Record<string, Record<string, string>> = {
       'unset (files)': { ...base, AFLO_BACKEND_TYPE: '' },
       'the Secret template (s3)': { ...base, ...secret },
@@ -292,6 +304,7 @@ describe('Kubernetes manifests', () => {
     env.SPANMETER_DATA_DIR = data;
     env.SPANMETER_OUT_DIR = join(data, 'out');
     env.HOSTNAME = 'spanmeter-0';
+    env.SPANMETER_OTLP_TOKEN = String((get(one('Secret'), 'stringData') as Obj).SPANMETER_OTLP_TOKEN);
     const check = cli(['validate', '--config', writeTemp(pipelineText)], env);
     if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) return t.skip(`components not built yet: ${check.stderr.split('\n')[1] ?? ''}`);
     const run = spawnRun(pipelineText, env);
@@ -416,7 +429,9 @@ describe('docker-compose playground', () => {
       run = spawnRun(spanmeterConfig(), env);
       await waitFor200(`http://${env.SPANMETER_METRICS_ADDRESS}/health/ready`, 30_000, run);
       const body = readFileSync(join(repoRoot(), 'examples', 'requests', 'litellm-v1.79-chat.otlp.json'));
-      const res = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, { 'content-type': 'application/json' });
+      const denied = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, { 'content-type': 'application/json' });
+      assert.equal(denied.status, 401, 'the playground requires the bearer token');
+      const res = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, { 'content-type': 'application/json', authorization: `Bearer ${env.SPANMETER_OTLP_TOKEN}` });
       assert.equal(res.status, 200);
       run.child.kill('SIGTERM'); // cuts the open batch and uploads it
       assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());

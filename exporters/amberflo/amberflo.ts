@@ -14,16 +14,23 @@ import { writeFileAtomic } from '../../src/output/atomic.js';
 import { ObjectExporter, type Destination, type ObjectExporterOptions, type ObjectSink } from '../../src/output/delivery.js';
 import type { EncodedObject } from '../../src/output/encode.js';
 import { RetryableError, parseRetryAfter, retryPolicy } from '../../src/output/retry.js';
+import { redactBody, redactUrl } from '../../src/telemetry/redact.js';
 import { VERSION } from '../../src/version.js';
 import { ingestUrl, type AmberfloExporterConfig } from './config.js';
 
-/** The API refused the request for good (4xx other than 408/429). */
+/**
+ * The API refused the request for good (4xx other than 408/429). `responseBody` is already cut and
+ * scrubbed of credentials (an upstream that echoes request headers would show the API key).
+ */
 export class RejectedError extends PermanentError {
+  readonly responseBody: string;
   constructor(
     readonly status: number,
-    readonly responseBody: string,
+    responseBody: string,
   ) {
-    super(`ingest API rejected the request: HTTP ${status}: ${responseBody.slice(0, 300)}`);
+    const body = redactBody(responseBody, 4096);
+    super(`ingest API rejected the request: HTTP ${status}: ${redactBody(responseBody, 300)}`);
+    this.responseBody = body;
   }
 }
 
@@ -50,7 +57,7 @@ export class IngestSink implements ObjectSink<Destination> {
     const text = await readText(res, signal);
     if (res.ok) return;
     if (res.status === 429 || res.status === 408 || res.status >= 500) {
-      throw new RetryableError(`HTTP ${res.status}: ${text.slice(0, 300)}`, parseRetryAfter(res.headers.get('retry-after')));
+      throw new RetryableError(`HTTP ${res.status}: ${redactBody(text, 300)}`, parseRetryAfter(res.headers.get('retry-after')));
     }
     throw new RejectedError(res.status, text);
   }
@@ -61,7 +68,7 @@ type Settings = Omit<ObjectExporterOptions<Destination>, 'sink' | 'destination' 
 export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<Destination> {
   const sink = new IngestSink(ingestUrl(c.endpoint), c.api_key);
   const deadLetterDir = c.dead_letter_dir || join(s.dataDir, 'dead-letter');
-  const dest: Destination = { path: '', label: sink.url };
+  const dest: Destination = { path: '', label: redactUrl(sink.url) };
   return new ObjectExporter<Destination>({
     ...s,
     sink,
@@ -71,10 +78,10 @@ export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): Object
     maxBytesPerObject: c.max_bytes_per_request,
     async onRejected(obj, err) {
       const status = err instanceof RejectedError ? err.status : 0;
-      const response = err instanceof RejectedError ? err.responseBody : err.message;
+      const response = err instanceof RejectedError ? err.responseBody : redactBody(err.message, 4096);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const base = join(deadLetterDir, `${stamp}_${obj.key.slice(-16, -8)}`);
-      const meta = { time: new Date().toISOString(), endpoint: sink.url, status, response, records: obj.records, firstRecordTimeMs: obj.firstRecordTimeMs };
+      const meta = { time: new Date().toISOString(), endpoint: redactUrl(sink.url), status, response, records: obj.records, firstRecordTimeMs: obj.firstRecordTimeMs };
       await writeFileAtomic(`${base}.json.gz`, obj.body);
       await writeFileAtomic(`${base}.response.json`, `${JSON.stringify(meta, null, 2)}\n`);
       s.logger.error({ status, response: response.slice(0, 1000), records: obj.records, file: `${base}.json.gz` }, 'ingest API rejected a request; moved it to the dead-letter folder');

@@ -1,3 +1,4 @@
+import { redactUrl } from '../../src/telemetry/redact.js';
 import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
 import { isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
 
@@ -52,7 +53,7 @@ export function validate(c: AmberfloExporterConfig): { path: string; message: st
   try {
     new URL(c.endpoint);
   } catch {
-    out.push({ path: 'endpoint', message: `"${c.endpoint}" is not a URL` });
+    out.push({ path: 'endpoint', message: `"${redactUrl(c.endpoint).slice(0, 80)}" is not a URL` });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { commonObjectSchemaProps, type ObjectExporterCommonConfig } from '../../src/output/delivery.js';
 import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
-import { routingSchema, type RoutingConfig } from '../../src/output/routing.js';
+import { routingSchema, type RoutingConfig, routingPathProblems } from '../../src/output/routing.js';
 import { isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
 
 export interface AzureRouteOverride {
@@ -59,6 +59,7 @@ export const configSchema = {
 export function validate(c: AzureBlobExporterConfig): { path: string; message: string }[] {
   const out = whenProblems(c.when);
   if (!isActive(c.when)) return out;
+  out.push(...routingPathProblems(c));
   if (!c.container) out.push({ path: 'container', message: 'is required (set AFLO_CONTAINER_NAME or container:)' });
   if (!c.connection_string && !c.account_name && !c.account_url) {
     out.push({ path: 'connection_string', message: 'set connection_string (AZURE_STORAGE_CONNECTION_STRING), or account_name (+ account_key, or nothing for managed identity)' });

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { defineFactory } from '../../src/component.js';
 import { ObjectExporter, commonObjectSchemaProps, commonObjectOptions, type ObjectExporterCommonConfig } from '../../src/output/delivery.js';
 import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
-import { routeOverrides, routingSchema, type RoutingConfig } from '../../src/output/routing.js';
+import { routeOverrides, routingPathProblems, routingSchema, type RoutingConfig } from '../../src/output/routing.js';
 import { dormantExporter, isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
 import { FileSink, type FileDestination } from './file.js';
 import { DirectoryReader } from '../../src/report/objects.js';
@@ -57,7 +57,7 @@ export default defineFactory({
     max_records_per_object: 10_000,
     retry_on_failure: defaultRetryConfig(),
   }),
-  validate: (c: FileExporterConfig) => whenProblems(c.when),
+  validate: (c: FileExporterConfig) => [...whenProblems(c.when), ...routingPathProblems(c)],
   create(s) {
     const c = s.config as FileExporterConfig;
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);

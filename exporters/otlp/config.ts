@@ -1,3 +1,4 @@
+import { redactUrl } from '../../src/telemetry/redact.js';
 import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
 
 export interface OtlpExporterConfig {
@@ -43,7 +44,7 @@ export function validate(c: OtlpExporterConfig): { path: string; message: string
   try {
     new URL(c.endpoint);
   } catch {
-    return [{ path: 'endpoint', message: `"${c.endpoint}" is not a URL` }];
+    return [{ path: 'endpoint', message: `"${redactUrl(c.endpoint).slice(0, 80)}" is not a URL` }];
   }
   return [];
 }

@@ -1,7 +1,7 @@
 import type { ObjectExporterCommonConfig } from '../../src/output/delivery.js';
 import { commonObjectSchemaProps } from '../../src/output/delivery.js';
 import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
-import { routingSchema, type RoutingConfig } from '../../src/output/routing.js';
+import { routingSchema, type RoutingConfig, routingPathProblems } from '../../src/output/routing.js';
 import { isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
 
 export interface S3RouteOverride {
@@ -97,6 +97,7 @@ export const configSchema = {
 export function validate(c: S3ExporterConfig): { path: string; message: string }[] {
   const out = whenProblems(c.when);
   if (!isActive(c.when)) return out;
+  out.push(...routingPathProblems(c));
   if (!c.bucket) out.push({ path: 'bucket', message: 'is required (set AFLO_BUCKET_NAME or bucket:)' });
   if (!!c.access_key_id !== !!c.secret_access_key) {
     out.push({ path: 'access_key_id', message: 'access_key_id and secret_access_key must be set together (or both left empty for the default credential chain)' });

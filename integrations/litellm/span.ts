@@ -84,10 +84,13 @@ function has(a: Attributes, key: string): boolean {
   return v !== undefined && v !== null;
 }
 
-/** A token count: a non-negative integer, from an int, a double or a decimal string. */
+/**
+ * A token count from an int, a double or a decimal string. Negative and huge counts are passed on
+ * as they are: the billing-value checks drop them, counted and logged (src/data/llm-call-checks.ts).
+ */
 function int(v: AttrValue | undefined): number | null {
-  if (typeof v === 'bigint') return v >= 0n ? Number(v) : 0;
-  if (typeof v === 'number' && Number.isFinite(v)) return v >= 0 ? Math.floor(v) : 0;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.floor(v);
   if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
   return null;
 }

@@ -5,12 +5,15 @@
  * - HTTP (`http`): accepts what LiteLLM's `generic_api` logger POSTs (`log_format` json_array,
  *   ndjson or single; gzip bodies accepted).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BackpressureError, defineFactory, type Consumer, type CreateSettings, type InspectEntry, type Receiver } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { sloToLlmCall } from '../../integrations/litellm/slo.js';
 import { parseSloDocument } from '../../integrations/litellm/slo-files.js';
+import { BodyError, contentCoding } from '../../src/server/body.js';
+import { resolveServer, serverProperties, type HttpServerConfig, type ResolvedServer } from '../../src/server/config.js';
+import { Authenticator, closeServer, createHttpServer, header, listen, RefusalLog, remoteOf, replyJson, ServerLimits } from '../../src/server/server.js';
 import { expandPaths } from './files.js';
 import { readPayloadFile } from './read.js';
 import { itemToLlmCalls } from './items.js';
@@ -18,13 +21,14 @@ import { itemToLlmCalls } from './items.js';
 export interface LitellmLogsConfig {
   paths: string[];
   batch_size: number;
-  http: null | {
+  http: null | (HttpServerConfig & {
     endpoint: string;
     path?: string;
-    max_request_body_size?: string | number;
     bearer_token?: string | null;
-  };
+  });
 }
+
+const HTTP_DEFAULTS = { endpoint: '127.0.0.1:4319', maxBody: '32MiB' };
 
 const configSchema = {
   type: 'object',
@@ -46,13 +50,14 @@ const configSchema = {
           additionalProperties: false,
           required: ['endpoint'],
           properties: {
+            ...serverProperties(HTTP_DEFAULTS),
             endpoint: { type: 'string', format: 'host-port', description: 'host:port to listen on, e.g. "127.0.0.1:4319" (port 0: any free port).' },
             path: { type: 'string', pattern: '^/', description: 'URL path that accepts POSTs. Default "/".' },
-            max_request_body_size: {
-              anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', format: 'byte-size' }],
-              description: 'Largest accepted body (after gzip), bytes or e.g. "32MiB". Default "32MiB".',
+            bearer_token: {
+              type: ['string', 'null'],
+              minLength: 1,
+              description: 'When set, requests must send "Authorization: Bearer <token>" (compared in constant time).',
             },
-            bearer_token: { type: ['string', 'null'], description: 'When set, requests must send "Authorization: Bearer <token>".' },
           },
         },
       ],
@@ -81,19 +86,14 @@ export interface FilesSummary {
 
 export type ProgressListener = (s: Readonly<FilesSummary>) => void;
 
-export function parseByteSize(v: string | number): number {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(v.trim());
-  if (!m) throw new Error(`bad size ${v}`);
-  const unit = (m[2] ?? 'B').toLowerCase();
-  const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
-  return Math.floor(Number(m[1]) * mult[unit]);
-}
+export { parseByteSize } from '../../src/config/size.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LitellmLogsReceiver implements Receiver {
   private server?: Server;
+  private limits?: ServerLimits;
+  private refusals: RefusalLog;
   private stopping = false;
   private filesDone?: Promise<FilesSummary>;
   private readonly listeners: ProgressListener[] = [];
@@ -102,7 +102,9 @@ export class LitellmLogsReceiver implements Receiver {
   constructor(
     private readonly settings: CreateSettings<LitellmLogsConfig>,
     private readonly next: Consumer<LlmCall[]>,
-  ) {}
+  ) {
+    this.refusals = new RefusalLog(settings.logger, 'litellm_logs');
+  }
 
   /** Called after every file (and at the end) with the running summary. */
   onProgress(listener: ProgressListener): void {
@@ -137,7 +139,7 @@ export class LitellmLogsReceiver implements Receiver {
     if (this.server) {
       const s = this.server;
       this.server = undefined;
-      await new Promise<void>((r) => s.close(() => r()));
+      await closeServer(s, Date.now() + 5000);
     }
     // Reading stops at the next batch boundary; wait for it so nothing is handed on after shutdown.
     await this.filesDone;
@@ -249,82 +251,112 @@ export class LitellmLogsReceiver implements Receiver {
   }
 
   private listen(http: NonNullable<LitellmLogsConfig['http']>): Promise<void> {
-    const i = http.endpoint.lastIndexOf(':');
-    const host = http.endpoint.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
-    const port = Number(http.endpoint.slice(i + 1));
-    const limit = parseByteSize(http.max_request_body_size ?? '32MiB');
+    const cfg = resolveServer(http, HTTP_DEFAULTS);
     const path = http.path ?? '/';
-    const server = createServer((req, res) => {
-      this.handle(req, res, path, limit, http.bearer_token ?? null).catch((err: Error) => {
-        this.settings.logger.error({ err }, 'litellm_logs: request failed');
-        if (!res.headersSent) reply(res, 500, { error: 'internal error' });
-      });
-    });
+    const auth = new Authenticator(http.bearer_token ?? null);
+    const limits = (this.limits = new ServerLimits(cfg));
+    const server = createHttpServer(
+      cfg,
+      (req, res) => {
+        this.handle(req, res, path, cfg, limits, auth).catch((err: Error) => {
+          this.settings.logger.error({ err }, 'litellm_logs: request failed');
+          if (!res.headersSent) reply(res, 500, { error: 'internal error' });
+        });
+      },
+      (remote, status, reason) => this.refusals.refused(remote, status, reason),
+    );
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        this.settings.logger.info({ address: this.boundAddresses().http, path }, 'litellm_logs: HTTP endpoint listening');
-        resolve();
-      });
+    return listen(server, cfg.endpoint, 'litellm_logs HTTP', this.settings.logger).then(() => {
+      this.settings.logger.info({ address: this.boundAddresses().http, path }, 'litellm_logs: HTTP endpoint listening');
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, path: string, limit: number, token: string | null): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, path: string, cfg: ResolvedServer, limits: ServerLimits, auth: Authenticator): Promise<void> {
+    const refuse = (status: number, error: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) => {
+      if (!req.complete) {
+        // Answered early: discard the rest, cut off a sender that keeps streaming far beyond the limit.
+        let n = 0;
+        req.on('data', (c: Buffer) => {
+          if ((n += c.length) > cfg.maxBody) req.socket.destroy();
+        });
+        req.on('error', () => {});
+        req.resume();
+      }
+      reply(res, status, { error, ...extra }, headers);
+      this.refusals.refused(remoteOf(req), status, error);
+    };
     const url = (req.url ?? '/').split('?')[0];
-    if (url !== path) return reply(res, 404, { error: `POST StandardLoggingPayload JSON to ${path}` });
-    if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' }, { Allow: 'POST' });
-    if (token !== null && req.headers.authorization !== `Bearer ${token}`) return reply(res, 401, { error: 'missing or wrong bearer token' });
-    if (this.stopping) return reply(res, 503, { error: 'shutting down' }, { 'Retry-After': '5' });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
-        req.destroy();
-        return reply(res, 413, { error: `body larger than ${limit} bytes` });
-      }
-      chunks.push(chunk);
-    }
-    let doc;
+    if (url !== path) return refuse(404, `POST StandardLoggingPayload JSON to ${path}`);
+    if (req.method !== 'POST') return refuse(405, 'use POST', { Allow: 'POST' });
+    if (!auth.check((name) => header(req, name))) return refuse(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
+    if (this.stopping) return refuse(503, 'shutting down', { 'Retry-After': '5' });
+    const coding = contentCoding(req.headers['content-encoding']);
+    if (!coding) return refuse(415, 'unsupported Content-Encoding; use gzip, deflate or none');
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > cfg.maxBody) return refuse(413, `body larger than ${cfg.maxBody} bytes`);
+    // The body is read before a processing slot is taken (a slow sender holds none).
+    const reading = limits.readBody(req, coding);
+    let slot = false;
     try {
-      doc = parseSloDocument(Buffer.concat(chunks));
-    } catch (e) {
-      this.settings.metrics.refused(1, 'http');
-      return reply(res, 400, { error: (e as Error).message });
-    }
-    const calls: LlmCall[] = [];
-    const errors: string[] = [...doc.badLines];
-    doc.items.forEach((item, i) => {
+      let data: Buffer;
       try {
-        calls.push(sloToLlmCall(item));
+        data = (await reading.body).data;
       } catch (e) {
-        errors.push(`record ${i + 1}: ${(e as Error).message}`);
+        const be = e instanceof BodyError ? e : new BodyError(400, String(e));
+        if (be.status === 499) return void res.destroy();
+        if (be.status === 408) {
+          res.once('finish', () => req.socket.destroy());
+          return refuse(408, be.message, { Connection: 'close' });
+        }
+        if (be.status === 429) return refuse(429, be.message, { 'Retry-After': '1' });
+        return refuse(be.status, be.status === 413 ? `body larger than ${cfg.maxBody} bytes` : be.message);
       }
-    });
-    if (errors.length) this.settings.logger.warn({ rejected: errors.length, first: errors[0] }, 'litellm_logs: invalid records in a request');
-    if (!calls.length) {
-      this.settings.metrics.refused(errors.length || 1, 'http');
-      return reply(res, 400, { error: 'no valid StandardLoggingPayload in the body', details: errors.slice(0, 10) });
+      if (!limits.tryAcquire()) {
+        return refuse(429, `too many concurrent requests (max_concurrent_requests: ${cfg.maxConcurrent}); retry later`, { 'Retry-After': '1' });
+      }
+      slot = true;
+      let doc;
+      try {
+        doc = parseSloDocument(data);
+      } catch (e) {
+        this.settings.metrics.refused(1, 'http');
+        return refuse(400, oneLine((e as Error).message));
+      }
+      reading.release();
+      const calls: LlmCall[] = [];
+      const errors: string[] = [...doc.badLines];
+      doc.items.forEach((item, i) => {
+        try {
+          calls.push(sloToLlmCall(item));
+        } catch (e) {
+          errors.push(`record ${i + 1}: ${(e as Error).message}`);
+        }
+      });
+      if (errors.length) this.settings.logger.warn({ rejected: errors.length, first: oneLine(errors[0]!) }, 'litellm_logs: invalid records in a request');
+      if (!calls.length) {
+        this.settings.metrics.refused(errors.length || 1, 'http');
+        return refuse(400, 'no valid StandardLoggingPayload in the body', {}, { details: errors.slice(0, 10).map(oneLine) });
+      }
+      try {
+        await this.next.consume(calls, { receiver: this.settings.id, transport: 'http' });
+      } catch (e) {
+        this.settings.metrics.refused(calls.length, 'http');
+        if (e instanceof BackpressureError) return refuse(429, e.message, { 'Retry-After': String(Math.ceil(e.retryAfterSeconds)) });
+        throw e;
+      }
+      this.settings.metrics.accepted(calls.length, 'http');
+      if (errors.length) this.settings.metrics.refused(errors.length, 'http');
+      reply(res, 200, { accepted: calls.length, rejected: errors.length, errors: errors.slice(0, 10).map(oneLine) });
+    } finally {
+      reading.release();
+      if (slot) limits.release();
     }
-    try {
-      await this.next.consume(calls, { receiver: this.settings.id, transport: 'http' });
-    } catch (e) {
-      this.settings.metrics.refused(calls.length, 'http');
-      if (e instanceof BackpressureError) return reply(res, 429, { error: e.message }, { 'Retry-After': String(Math.ceil(e.retryAfterSeconds)) });
-      throw e;
-    }
-    this.settings.metrics.accepted(calls.length, 'http');
-    if (errors.length) this.settings.metrics.refused(errors.length, 'http');
-    reply(res, 200, { accepted: calls.length, rejected: errors.length, errors: errors.slice(0, 10) });
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+function oneLine(m: string): string {
+  const s = m.replace(/\s+/g, ' ');
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
 /** `spanmeter inspect` of a payload document: per payload, the call it yields or why not. */
@@ -349,6 +381,7 @@ export function inspectDocument(text: string): InspectEntry[] {
   });
   return entries;
 }
+const reply = replyJson;
 
 export default defineFactory({
   kind: 'receiver',

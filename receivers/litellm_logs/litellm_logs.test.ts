@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import net from 'node:net';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { BackpressureError } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { validateAgainst } from '../../src/config/ajv.js';
@@ -17,7 +19,7 @@ const slo = JSON.parse(readFileSync(join(repoRoot(), 'test', 'fixtures', 'litell
 const withId = (id: string) => ({ ...slo, id });
 const dir = mkdtempSync(join(tmpdir(), 'spanmeter-litellm-logs-'));
 
-function make(config: Partial<LitellmLogsConfig>, opts: { refuse?: number } = {}) {
+function make(config: Partial<LitellmLogsConfig>, opts: { refuse?: number; logger?: Logger } = {}) {
   const metrics = new ServiceMetrics('t', { processMetrics: false });
   const received: LlmCall[][] = [];
   let refuse = opts.refuse ?? 0;
@@ -25,7 +27,7 @@ function make(config: Partial<LitellmLogsConfig>, opts: { refuse?: number } = {}
     {
       id: 'litellm_logs',
       config: { ...factory.defaultConfig(), ...config },
-      logger: pino({ level: 'silent' }),
+      logger: opts.logger ?? pino({ level: 'silent' }),
       registry: metrics.registry,
       metrics: metrics.forComponent('receiver', 'litellm_logs'),
       dataDir: dir,
@@ -188,5 +190,33 @@ describe('litellm_logs receiver: HTTP (generic_api logger)', () => {
     r = await post(addr, '/litellm', Buffer.alloc(1024 * 1024 + 10, 32), auth).catch(() => ({ status: 413, body: '', headers: {} }));
     assert.equal(r.status, 413);
     assert.ok(!h.received.flat().some((c) => c.id === 'bp'), 'refused data was not handed on');
+  });
+});
+
+describe('litellm_logs receiver: HTTP limits (the shared server block)', () => {
+  const lines: { level: number; msg: string; remote: string; status: number }[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString())), cb()) }));
+  const h = make({ http: { endpoint: '127.0.0.1:0', bearer_token: 'tok', header_timeout: '1s', read_timeout: '3s' } }, { logger });
+  after(() => h.rx.shutdown());
+
+  it('cuts a slowloris connection at header_timeout and logs refusals at warn with the remote address', async () => {
+    await h.rx.start();
+    const addr = h.rx.boundAddresses().http!;
+    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('POST / HTTP/1.1\r\nHost: x\r\n'));
+      const t = setInterval(() => s.write('X-a: b\r\n'), 200);
+      s.on('error', () => {});
+      s.on('close', () => (clearInterval(t), resolve()));
+    });
+    const took = Date.now() - started;
+    assert.ok(took >= 1000 && took < 2600, `cut after ${took} ms (header_timeout 1 s)`);
+    const r = await post(addr, '/', JSON.stringify(withId('x')), { Authorization: 'Bearer wrong' });
+    assert.equal(r.status, 401);
+    const refused = lines.filter((l) => /request refused: 401/.test(l.msg));
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0]!.level, 40);
+    assert.match(refused[0]!.remote, /^127\.0\.0\.1:\d+$/);
   });
 });

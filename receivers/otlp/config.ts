@@ -1,14 +1,19 @@
 /** Config of the `otlp` receiver: schema, defaults and the resolved form used at run time. */
-import { readFileSync } from 'node:fs';
 import type { ConfigProblem, JSONSchema } from '../../src/component.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { parseByteSize } from '../../src/config/size.js';
+import {
+  DEFAULT_MAX_CONCURRENT,
+  readPem,
+  resolveServer,
+  serverProperties,
+  tlsSchema,
+  type HttpServerConfig,
+  type ResolvedServer,
+  type TlsConfig,
+} from '../../src/server/config.js';
 
-export interface TlsConfig {
-  cert_file: string;
-  key_file: string;
-  client_ca_file?: string | null;
-}
+export { DEFAULT_MAX_CONCURRENT, readPem, type TlsConfig };
 
 export interface CorsConfig {
   allowed_origins?: string[];
@@ -22,14 +27,9 @@ export interface ResolvedCors {
   max_age: number;
 }
 
-export interface HttpProtocolConfig {
+export interface HttpProtocolConfig extends HttpServerConfig {
   enabled: boolean;
-  endpoint: string;
   traces_url_path: string;
-  max_request_body_size: number | string;
-  read_timeout: string;
-  max_concurrent_requests?: number;
-  tls?: TlsConfig | null;
   cors?: CorsConfig | null;
 }
 
@@ -54,11 +54,17 @@ export interface OtlpReceiverConfig {
   auth?: AuthConfig | null;
   tls?: TlsConfig | null;
   retry_after: string;
+  max_decoded_in_flight?: number;
 }
 
 export const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
-/** Requests (HTTP) / calls (gRPC) handled at once per protocol; beyond it: 429 / RESOURCE_EXHAUSTED. */
-export const DEFAULT_MAX_CONCURRENT = 64;
+/**
+ * Decoded spans plus their attributes held at once (decoded, not yet acknowledged by the
+ * pipeline), across both protocols. About 2.5 million fit in 800 MB of heap (bench/README.md).
+ */
+const HTTP_DEFAULTS = { endpoint: '127.0.0.1:4318', maxBody: '20MiB' };
+
+export const DEFAULT_MAX_DECODED_IN_FLIGHT = 1_000_000;
 
 export function defaultConfig(): OtlpReceiverConfig {
   return {
@@ -96,26 +102,6 @@ const endpoint = (dflt: string): JSONSchema => ({
   description: `host:port to listen on (default ${dflt}; loopback only unless you change it; port 0 picks a free port).`,
 });
 
-const tlsSchema: JSONSchema = {
-  description: 'Serve TLS with this certificate and key (PEM files). null or absent: plain text.',
-  anyOf: [
-    { type: 'null' },
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['cert_file', 'key_file'],
-      properties: {
-        cert_file: { type: 'string', minLength: 1, description: 'PEM certificate (chain) file.' },
-        key_file: { type: 'string', minLength: 1, description: 'PEM private key file.' },
-        client_ca_file: {
-          type: ['string', 'null'],
-          description: 'PEM CA bundle; when set, clients must present a certificate signed by it (mutual TLS).',
-        },
-      },
-    },
-  ],
-};
-
 const maxConcurrent = (what: string, over: string): JSONSchema => ({
   type: 'integer',
   minimum: 1,
@@ -143,18 +129,8 @@ export const configSchema: JSONSchema = {
               additionalProperties: false,
               properties: {
                 enabled,
-                endpoint: endpoint('127.0.0.1:4318'),
+                ...serverProperties(HTTP_DEFAULTS),
                 traces_url_path: { type: 'string', pattern: '^/', description: 'Path of the trace export endpoint (default /v1/traces).' },
-                max_request_body_size: size(
-                  'Largest request body accepted, checked on the bytes received AND on the decompressed size (bytes or "20MiB"; default 20MiB). Larger requests get 413.',
-                ),
-                read_timeout: {
-                  type: 'string',
-                  format: 'duration',
-                  description: 'Time a client has to send a whole request (headers and body), default "30s".',
-                },
-                max_concurrent_requests: maxConcurrent('requests', '429 (body discarded unread)'),
-                tls: tlsSchema,
                 cors: {
                   description: 'CORS for browser senders; off when absent or when allowed_origins is empty.',
                   anyOf: [
@@ -213,8 +189,7 @@ export const configSchema: JSONSchema = {
           properties: {
             bearer_token: {
               type: ['string', 'null'],
-              minLength: 1,
-              description: 'Expected token in `Authorization: Bearer <token>` (e.g. ${env:SPANMETER_OTLP_TOKEN}).',
+              description: 'Expected token in `Authorization: Bearer <token>`, compared in constant time (e.g. ${env:SPANMETER_OTLP_TOKEN}); empty or null: no token required.',
             },
             headers: {
               type: ['object', 'null'],
@@ -226,6 +201,11 @@ export const configSchema: JSONSchema = {
       ],
     },
     tls: { ...tlsSchema, description: 'TLS for both protocols (a protocol\'s own `tls` takes precedence). null or absent: plain text.' },
+    max_decoded_in_flight: {
+      type: 'integer',
+      minimum: 1,
+      description: `Memory budget for decoded data: spans plus their attributes decoded and not yet acknowledged, across both protocols (default ${DEFAULT_MAX_DECODED_IN_FLIGHT}). A request that does not fit is answered 429 / RESOURCE_EXHAUSTED with Retry-After; a request alone always fits.`,
+    },
     retry_after: {
       type: 'string',
       format: 'duration',
@@ -237,13 +217,8 @@ export const configSchema: JSONSchema = {
 /** Byte sizes: an integer, or a string like "20MiB", "512KB" (shared parser in src/config/size.ts). */
 export { parseByteSize };
 
-export interface ResolvedHttp {
-  endpoint: string;
+export interface ResolvedHttp extends ResolvedServer {
   path: string;
-  maxBody: number;
-  readTimeoutMs: number;
-  maxConcurrent: number;
-  tls: TlsConfig | null;
   cors: ResolvedCors | null;
 }
 
@@ -260,16 +235,7 @@ export interface Resolved {
   bearerToken: string | null;
   headers: [string, string][];
   retryAfterSeconds: number;
-}
-
-/** Reads a PEM file named in a `tls` block, with an error that says which key it came from. */
-export function readPem(tls: TlsConfig, key: 'cert_file' | 'key_file' | 'client_ca_file'): Buffer {
-  const file = tls[key]!;
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new Error(`tls.${key}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  maxDecodedInFlight: number;
 }
 
 /** The validated config in the form the servers use (defaults filled in). */
@@ -282,12 +248,8 @@ export function resolve(c: OtlpReceiverConfig): Resolved {
     http:
       h && h.enabled !== false
         ? {
-            endpoint: h.endpoint ?? d.http!.endpoint,
+            ...resolveServer(h, HTTP_DEFAULTS, sharedTls),
             path: h.traces_url_path ?? '/v1/traces',
-            maxBody: parseByteSize(h.max_request_body_size ?? DEFAULT_MAX_BODY),
-            readTimeoutMs: parseDuration(h.read_timeout ?? '30s'),
-            maxConcurrent: h.max_concurrent_requests ?? DEFAULT_MAX_CONCURRENT,
-            tls: h.tls ?? sharedTls,
             cors: h.cors?.allowed_origins?.length
               ? { allowed_origins: h.cors.allowed_origins, allowed_headers: h.cors.allowed_headers ?? [], max_age: h.cors.max_age ?? 7200 }
               : null,
@@ -302,9 +264,10 @@ export function resolve(c: OtlpReceiverConfig): Resolved {
             tls: g.tls ?? sharedTls,
           }
         : null,
-    bearerToken: c.auth?.bearer_token ?? null,
+    bearerToken: c.auth?.bearer_token || null,
     headers: Object.entries(c.auth?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
     retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(c.retry_after ?? '1s') / 1000)),
+    maxDecodedInFlight: c.max_decoded_in_flight ?? DEFAULT_MAX_DECODED_IN_FLIGHT,
   };
 }
 

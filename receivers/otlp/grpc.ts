@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { OtlpDecodeError, TRACE_EXPORT_GRPC_PATH, decodeOtlpProto, encodeExportResponseProto, encodeRpcStatusProto } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { readPem, type ResolvedGrpc } from './config.js';
-import { splitHostPort } from './http.js';
+import { oneLine, splitHostPort } from './http.js';
 import { LOGS_EXPORT_GRPC_PATH, countLogRecordsProto, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
 import { outcomeOf, type OtlpReceiver } from './receiver.js';
@@ -113,6 +113,11 @@ export class OtlpGrpcServer {
     const started = process.hrtime.bigint();
     const rx = this.rx;
     const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
+    const refuse = (code: grpc.status, message: string, outcome: Outcome) => {
+      rx.refusals.refused(call.getPeer(), grpc.status[code] ?? code, message);
+      done(outcome);
+      return grpcError(code, message);
+    };
     if (rx.closing) {
       done('shutting_down');
       return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
@@ -122,8 +127,7 @@ export class OtlpGrpcServer {
       const v = md.get(name)[0];
       return v === undefined ? undefined : String(v);
     })) {
-      done('unauthorized');
-      return grpcError(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials');
+      return refuse(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
     }
     rx.metrics.bytes('grpc', call.request.length, call.request.length);
     let records: number;
@@ -132,8 +136,7 @@ export class OtlpGrpcServer {
     } catch (e) {
       if (!(e instanceof OtlpDecodeError)) throw e;
       rx.metrics.decodeError('grpc', 'proto');
-      done('bad_request');
-      return grpcError(grpc.status.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
+      return refuse(grpc.status.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
     }
     rx.metrics.logs('grpc', records);
     done(records ? 'partial_success' : 'success');
@@ -144,6 +147,11 @@ export class OtlpGrpcServer {
     const started = process.hrtime.bigint();
     const rx = this.rx;
     const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
+    const refuse = (code: grpc.status, message: string, outcome: Outcome, retryAfter?: number) => {
+      rx.refusals.refused(call.getPeer(), grpc.status[code] ?? code, message);
+      done(outcome);
+      return grpcError(code, message, retryAfter);
+    };
     if (rx.closing) {
       done('shutting_down');
       return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
@@ -153,12 +161,10 @@ export class OtlpGrpcServer {
       const v = md.get(name)[0];
       return v === undefined ? undefined : String(v);
     })) {
-      done('unauthorized');
-      return grpcError(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials');
+      return refuse(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
     }
     if (this.active >= this.cfg.maxConcurrent) {
-      done('too_many_requests');
-      return grpcError(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, rx.cfg.retryAfterSeconds);
+      return refuse(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.cfg.retryAfterSeconds);
     }
     this.active++;
     rx.enter();
@@ -172,22 +178,21 @@ export class OtlpGrpcServer {
       } catch (e) {
         if (!(e instanceof OtlpDecodeError)) throw e;
         rx.metrics.decodeError('grpc', 'proto');
-        done('bad_request');
-        return grpcError(grpc.status.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
+        return refuse(grpc.status.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
       }
       const pending = rx.export(batch, 'grpc');
       batch = undefined; // not kept referenced while waiting (see the HTTP receiver)
       const result = await pending;
-      done(outcomeOf(result));
       switch (result.kind) {
         case 'ok':
+          done(outcomeOf(result));
           return encodeExportResponseProto(result.response);
         case 'backpressure':
-          return grpcError(grpc.status.RESOURCE_EXHAUSTED, result.message, result.retryAfterSeconds);
+          return refuse(grpc.status.RESOURCE_EXHAUSTED, result.message, 'backpressure', result.retryAfterSeconds);
         case 'rejected':
-          return grpcError(grpc.status.INVALID_ARGUMENT, result.message);
+          return refuse(grpc.status.INVALID_ARGUMENT, result.message, 'rejected');
         case 'unavailable':
-          return grpcError(grpc.status.UNAVAILABLE, result.message, result.retryAfterSeconds);
+          return refuse(grpc.status.UNAVAILABLE, result.message, 'unavailable', result.retryAfterSeconds);
       }
     } finally {
       this.active--;

@@ -1,7 +1,6 @@
 /** OTLP/HTTP: `POST /v1/traces` (and `/v1/logs`, see logs.ts) with protobuf or JSON bodies, optionally gzip/deflate compressed. */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   OtlpDecodeError,
   decodeOtlpJson,
@@ -11,9 +10,10 @@ import {
   exportResponseJson,
 } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
-import { BodyError, contentCoding, readBody } from './body.js';
+import { BodyError, contentCoding } from '../../src/server/body.js';
+import { closeServer, createHttpServer, formatAddress, header, listen, remoteOf, ServerLimits, splitHostPort } from '../../src/server/server.js';
+import type { ResolvedHttp } from './config.js';
 import { LOGS_PATH, countLogRecordsJson, countLogRecordsProto, logsResponseJson, logsResponseProto } from './logs.js';
-import { readPem, type ResolvedHttp } from './config.js';
 import type { Outcome } from './metrics.js';
 import { outcomeOf, type OtlpReceiver } from './receiver.js';
 
@@ -24,16 +24,12 @@ const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLE
 
 const OTHER_SIGNALS = new Set(['/v1/metrics', '/v1development/profiles']);
 
-/** Splits "host:port" / "[::1]:port". */
-export function splitHostPort(endpoint: string): { host: string; port: number } {
-  const i = endpoint.lastIndexOf(':');
-  let host = endpoint.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return { host: host || '0.0.0.0', port: Number(endpoint.slice(i + 1)) };
-}
+export { formatAddress, splitHostPort };
 
-export function formatAddress(a: AddressInfo): string {
-  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+/** An error message on one line, at most 300 characters (answers and log lines). */
+export function oneLine(m: string): string {
+  const s = m.replace(/\s+/g, ' ');
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
 function mediaType(header: string | undefined): Enc | null {
@@ -51,8 +47,8 @@ function originAllowed(origin: string, patterns: string[]): boolean {
 export class OtlpHttpServer {
   private readonly server: http.Server;
   private closed: Promise<void> | null = null;
-  /** Requests past the header checks and not yet answered (bounded by cfg.maxConcurrent). */
-  private active = 0;
+  /** Processing slots (taken once a body is complete) and the budget for bodies being received. */
+  readonly limits: ServerLimits;
 
   constructor(
     private readonly rx: OtlpReceiver,
@@ -65,33 +61,15 @@ export class OtlpHttpServer {
         else res.destroy();
       });
     };
-    const opts: http.ServerOptions = { requestTimeout: cfg.readTimeoutMs, headersTimeout: Math.min(cfg.readTimeoutMs, 60_000), keepAliveTimeout: 30_000 };
-    if (cfg.tls) {
-      this.server = https.createServer(
-        {
-          ...opts,
-          cert: readPem(cfg.tls, 'cert_file'),
-          key: readPem(cfg.tls, 'key_file'),
-          ...(cfg.tls.client_ca_file ? { ca: readPem(cfg.tls, 'client_ca_file'), requestCert: true, rejectUnauthorized: true } : {}),
-        },
-        handler,
-      );
-    } else {
-      this.server = http.createServer(opts, handler);
-    }
+    this.limits = new ServerLimits(cfg);
+    this.server = createHttpServer(cfg, handler, (remote, status, reason) => {
+      rx.refusals.refused(remote, status, reason);
+      rx.metrics.request('http', 'client_error', process.hrtime.bigint());
+    });
   }
 
   listen(): Promise<void> {
-    const { host, port } = splitHostPort(this.cfg.endpoint);
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(new Error(`OTLP/HTTP cannot listen on ${this.cfg.endpoint}: ${e.message}`));
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.rx.logger.error({ err }, 'OTLP/HTTP server error'));
-        resolve();
-      });
-    });
+    return listen(this.server, this.cfg.endpoint, 'OTLP/HTTP', this.rx.logger);
   }
 
   address(): string | undefined {
@@ -101,17 +79,7 @@ export class OtlpHttpServer {
 
   /** Stops listening; in-flight requests finish (until `deadline`), idle keep-alive connections are closed. */
   close(deadline: number): Promise<void> {
-    this.closed ??= new Promise<void>((resolve) => {
-      if (!this.server.listening) return resolve();
-      const timer = setInterval(() => this.server.closeIdleConnections(), 50);
-      const hard = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadline - Date.now()));
-      this.server.close(() => {
-        clearInterval(timer);
-        clearTimeout(hard);
-        resolve();
-      });
-      this.server.closeIdleConnections();
-    });
+    this.closed ??= closeServer(this.server, deadline);
     return this.closed;
   }
 
@@ -121,6 +89,12 @@ export class OtlpHttpServer {
     const path = (req.url ?? '/').split('?')[0]!;
     const enc: Enc | null = mediaType(req.headers['content-type']);
     const done = (outcome: Outcome) => rx.metrics.request('http', outcome, started);
+    /** Answers an error, counts the outcome and logs the refusal (rate-limited). */
+    const refuse = (status: number, code: number, message: string, outcome: Outcome, retryAfter?: number, encoding: Enc | null = enc) => {
+      this.error(res, encoding, status, code, message, retryAfter);
+      rx.refusals.refused(remoteOf(req), status, message);
+      done(outcome);
+    };
 
     if (this.cfg.cors) this.corsHeaders(req, res);
     const logs = path === LOGS_PATH && path !== this.cfg.path;
@@ -130,15 +104,13 @@ export class OtlpHttpServer {
         ? `${path} is not supported: this receiver accepts traces (POST ${this.cfg.path}) and logs (POST ${LOGS_PATH})`
         : `not found: POST ${this.cfg.path} for OTLP traces`;
       this.drain(req);
-      this.error(res, enc, 404, GRPC.NOT_FOUND, msg);
-      return done('not_found');
+      return refuse(404, GRPC.NOT_FOUND, msg, 'not_found');
     }
     if (req.method === 'OPTIONS' && this.cfg.cors) return this.preflight(req, res);
     if (req.method !== 'POST') {
       this.drain(req);
       res.setHeader('Allow', this.cfg.cors ? 'POST, OPTIONS' : 'POST');
-      this.error(res, enc, 405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`);
-      return done('method_not_allowed');
+      return refuse(405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`, 'method_not_allowed');
     }
     if (rx.closing) {
       this.drain(req);
@@ -146,56 +118,54 @@ export class OtlpHttpServer {
       this.error(res, enc, 503, GRPC.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
       return done('shutting_down');
     }
-    if (!rx.authorized((name) => {
-      const v = req.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    })) {
+    if (!rx.authorized((name) => header(req, name))) {
       this.drain(req);
       res.setHeader('WWW-Authenticate', 'Bearer');
-      this.error(res, enc, 401, GRPC.UNAUTHENTICATED, 'missing or invalid credentials');
-      return done('unauthorized');
+      return refuse(401, GRPC.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
     }
     if (!enc) {
       this.drain(req);
-      this.error(res, null, 415, GRPC.INVALID_ARGUMENT, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`);
-      return done('unsupported_media_type');
+      const type = String(req.headers['content-type'] ?? '').slice(0, 100);
+      return refuse(415, GRPC.INVALID_ARGUMENT, `unsupported content type ${JSON.stringify(type)}; use application/x-protobuf or application/json`, 'unsupported_media_type', undefined, null);
     }
     const coding = contentCoding(req.headers['content-encoding']);
     if (!coding) {
       this.drain(req);
-      this.error(res, enc, 415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(req.headers['content-encoding'])}; use gzip, deflate or none`);
-      return done('unsupported_media_type');
+      const ce = String(req.headers['content-encoding'] ?? '').slice(0, 100);
+      return refuse(415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(ce)}; use gzip, deflate or none`, 'unsupported_media_type');
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.cfg.maxBody) {
       this.drain(req);
-      this.error(res, enc, 413, GRPC.RESOURCE_EXHAUSTED, `request body larger than ${this.cfg.maxBody} bytes`);
-      return done('too_large');
+      return refuse(413, GRPC.RESOURCE_EXHAUSTED, `request body larger than ${this.cfg.maxBody} bytes`, 'too_large');
     }
 
-    if (this.active >= this.cfg.maxConcurrent) {
-      // Over the limit: answer at once and discard the body unread, never queue it.
-      this.drain(req);
-      this.error(res, enc, 429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, rx.cfg.retryAfterSeconds);
-      return done('too_many_requests');
-    }
-
-    this.active++;
     rx.enter();
+    let slot = false;
+    // The body is read before a processing slot is taken: a slow sender holds no slot, and one
+    // slower than min_body_rate (or past read_timeout) is cut off.
+    const reading = this.limits.readBody(req, coding);
     try {
       let body;
       try {
-        body = await readBody(req, coding, { maxWire: this.cfg.maxBody, maxDecoded: this.cfg.maxBody });
+        body = await reading.body;
       } catch (e) {
         const be = e instanceof BodyError ? e : new BodyError(400, String(e));
-        if (be.unread) this.drain(req);
-        if (be.status === 499 || be.status === 408) {
+        if (be.status === 499) {
           res.destroy();
           return done('client_error');
         }
+        if (be.status === 408) {
+          // Too slow: answer and close the connection (the rest of the body is not waited for).
+          res.setHeader('Connection', 'close');
+          refuse(408, GRPC.UNAVAILABLE, be.message, 'client_error');
+          res.once('finish', () => req.socket.destroy());
+          return;
+        }
+        if (be.unread) this.drain(req);
+        if (be.status === 429) return refuse(429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', rx.cfg.retryAfterSeconds);
         if (be.status === 400) rx.metrics.decodeError('http', coding);
-        this.error(res, enc, be.status, be.status === 413 ? GRPC.RESOURCE_EXHAUSTED : GRPC.INVALID_ARGUMENT, be.message);
-        return done(be.status === 413 ? 'too_large' : 'bad_request');
+        return refuse(be.status, be.status === 413 ? GRPC.RESOURCE_EXHAUSTED : GRPC.INVALID_ARGUMENT, be.message, be.status === 413 ? 'too_large' : 'bad_request');
       }
       rx.metrics.bytes('http', body.wireBytes, body.data.length);
 
@@ -206,8 +176,7 @@ export class OtlpHttpServer {
         } catch (e) {
           if (!(e instanceof OtlpDecodeError)) throw e;
           rx.metrics.decodeError('http', enc);
-          this.error(res, enc, 400, GRPC.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
-          return done('bad_request');
+          return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
         }
         rx.metrics.logs('http', records);
         if (enc === 'proto') this.send(res, 200, 'application/x-protobuf', logsResponseProto(records));
@@ -215,41 +184,43 @@ export class OtlpHttpServer {
         return done(records ? 'partial_success' : 'success');
       }
 
+      if (!this.limits.tryAcquire()) {
+        return refuse(429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.cfg.retryAfterSeconds);
+      }
+      slot = true;
+
       let batch: SpanBatch | undefined;
       try {
         batch = enc === 'proto' ? decodeOtlpProto(body.data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(body.data);
       } catch (e) {
         if (!(e instanceof OtlpDecodeError)) throw e;
         rx.metrics.decodeError('http', enc);
-        this.error(res, enc, 400, GRPC.INVALID_ARGUMENT, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
-        return done('bad_request');
+        return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
       }
+      body = undefined;
+      reading.release();
 
       const pending = rx.export(batch, 'http');
       // Not kept referenced while the pipeline makes the data durable: the decoded spans are the
       // bulk of a request's memory, and holding them across the wait gets them promoted to the
       // old generation (a much costlier collection) under load.
       batch = undefined;
-      body = undefined;
       const result = await pending;
       switch (result.kind) {
         case 'ok':
           if (enc === 'proto') this.send(res, 200, 'application/x-protobuf', encodeExportResponseProto(result.response));
           else this.send(res, 200, 'application/json', JSON.stringify(exportResponseJson(result.response)));
-          break;
+          return done(outcomeOf(result));
         case 'backpressure':
-          this.error(res, enc, 429, GRPC.RESOURCE_EXHAUSTED, result.message, result.retryAfterSeconds);
-          break;
+          return refuse(429, GRPC.RESOURCE_EXHAUSTED, result.message, 'backpressure', result.retryAfterSeconds);
         case 'rejected':
-          this.error(res, enc, 400, GRPC.INVALID_ARGUMENT, result.message);
-          break;
+          return refuse(400, GRPC.INVALID_ARGUMENT, result.message, 'rejected');
         case 'unavailable':
-          this.error(res, enc, 503, GRPC.UNAVAILABLE, result.message, result.retryAfterSeconds);
-          break;
+          return refuse(503, GRPC.UNAVAILABLE, result.message, 'unavailable', result.retryAfterSeconds);
       }
-      return done(outcomeOf(result));
     } finally {
-      this.active--;
+      reading.release();
+      if (slot) this.limits.release();
       rx.leave();
     }
   }

@@ -68,7 +68,9 @@ describe('otlp receiver config', () => {
     assert.match(JSON.stringify(check({ protocols: { http: { endpiont: 'x:1' } } })), /unknown key/);
     assert.notDeepEqual(check({ protocols: { grpc: { endpoint: 'no-port' } } }), []);
     assert.notDeepEqual(check({ protocols: { http: { max_request_body_size: '20 parsecs' } } }), []);
-    assert.notDeepEqual(check({ auth: { bearer_token: '' } }), []);
+    // An empty token (an unset ${env:SPANMETER_OTLP_TOKEN:-}) means no token is required.
+    assert.deepEqual(check({ auth: { bearer_token: '' } }), []);
+    assert.equal(resolve(deepMerge(defaultConfig(), { auth: { bearer_token: '' } }) as OtlpReceiverConfig).bearerToken, null);
     assert.notDeepEqual(check({ tls: { cert_file: 'only-cert' } }), []);
     assert.notDeepEqual(check({ protocols: { thrift: {} } }), []);
   });

@@ -2,8 +2,9 @@
  * The `otlp` receiver instance: owns the HTTP and gRPC servers and the part both share — auth, span
  * validation, handing the batch to the pipeline and mapping the pipeline's answer to a result.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Authenticator, RefusalLog } from '../../src/server/server.js';
+import { IdleCollector } from '../../src/server/idle-gc.js';
 import { BackpressureError, PermanentError, type Consumer, type CreateSettings, type Host, type Receiver } from '../../src/component.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { ScopeSpans, SpanBatch } from '../../src/data/span.js';
@@ -25,10 +26,18 @@ export function outcomeOf(r: ExportResult): Outcome {
   return r.kind;
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** What a batch costs in the decoded-data budget: its spans plus their attributes, events and links. */
+export function decodedUnits(batch: SpanBatch): number {
+  let n = 0;
+  for (const rs of batch.resourceSpans) {
+    for (const _ in rs.resource.attributes) n++;
+    for (const ss of rs.scopeSpans)
+      for (const s of ss.spans) {
+        n += 1 + s.events.length + s.links.length;
+        for (const _ in s.attributes) n++;
+      }
+  }
+  return n;
 }
 
 /**
@@ -63,6 +72,12 @@ export function dropInvalidSpans(batch: SpanBatch): { batch: SpanBatch; valid: n
   };
 }
 
+/** True for endpoints only this host can reach. */
+export function isLoopback(endpoint: string): boolean {
+  const host = endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export class OtlpReceiver implements Receiver {
   readonly id: string;
   readonly cfg: Resolved;
@@ -75,6 +90,13 @@ export class OtlpReceiver implements Receiver {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private stopping: Promise<void> | null = null;
+  private readonly auth: Authenticator;
+  /** Decoded units (see decodedUnits) handed to the pipeline and not yet answered. */
+  private decodedInFlight = 0;
+  /** Rate-limited warnings for refused requests (both protocols). */
+  readonly refusals: RefusalLog;
+  /** Hands a burst's garbage back once the receiver is quiet (see IdleCollector). */
+  readonly idleGc: IdleCollector;
   /** True once shutdown began: new requests are refused with 503 / UNAVAILABLE. */
   closing = false;
 
@@ -98,6 +120,14 @@ export class OtlpReceiver implements Receiver {
     this.std = settings.metrics;
     this.metrics = new ReceiverMetrics(settings.registry, settings.id);
     this.next = next;
+    this.auth = new Authenticator(this.cfg.bearerToken, this.cfg.headers);
+    this.refusals = new RefusalLog(this.logger, 'OTLP');
+    this.idleGc = new IdleCollector(this.cfg.maxDecodedInFlight);
+  }
+
+  /** Decoded units held right now (for tests and status). */
+  get decodedUnitsInFlight(): number {
+    return this.decodedInFlight;
   }
 
   async start(_host?: Host): Promise<void> {
@@ -117,6 +147,13 @@ export class OtlpReceiver implements Receiver {
       throw e;
     }
     this.logger.info({ addresses: this.boundAddresses() }, 'OTLP receiver listening');
+    const exposed = [this.cfg.http, this.cfg.grpc].filter((p) => p && !isLoopback(p.endpoint) && !p.tls?.client_ca_file).map((p) => p!.endpoint);
+    if (exposed.length && this.cfg.bearerToken === null && this.cfg.headers.length === 0) {
+      this.logger.warn(
+        { endpoints: exposed },
+        `OTLP receiver listens on ${exposed.join(' and ')} without authentication: anyone who can reach it can write billing data. Set auth.bearer_token (SPANMETER_OTLP_TOKEN in the shipped pipeline.yaml); see docs/security.md`,
+      );
+    }
   }
 
   /** The addresses actually bound (useful with port 0), e.g. `{ http: "127.0.0.1:40123" }`. */
@@ -156,6 +193,7 @@ export class OtlpReceiver implements Receiver {
   /** Called around every request so shutdown can wait for them. */
   enter(): void {
     this.inFlight++;
+    this.idleGc.activity();
   }
 
   leave(): void {
@@ -164,16 +202,7 @@ export class OtlpReceiver implements Receiver {
 
   /** Checks the configured credentials; `get` reads a (lower-case) header / metadata key. */
   authorized(get: (name: string) => string | undefined): boolean {
-    if (this.cfg.bearerToken !== null) {
-      const h = get('authorization');
-      const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
-      if (!m || !safeEqual(m[1]!, this.cfg.bearerToken)) return false;
-    }
-    for (const [k, v] of this.cfg.headers) {
-      const got = get(k);
-      if (got === undefined || !safeEqual(got, v)) return false;
-    }
-    return true;
+    return this.auth.check(get);
   }
 
   /**
@@ -187,13 +216,30 @@ export class OtlpReceiver implements Receiver {
       : {};
     if (rejected) this.std.refused(rejected, transport);
     if (valid === 0) return Promise.resolve({ kind: 'ok', response: partial });
+    // The memory budget for decoded data: a request alone always fits, so the largest request
+    // allowed is never refused for good.
+    const units = decodedUnits(batch);
+    if (this.decodedInFlight > 0 && this.decodedInFlight + units > this.cfg.maxDecodedInFlight) {
+      this.std.refused(valid, transport);
+      return Promise.resolve({
+        kind: 'backpressure',
+        message: `memory budget for decoded data is full (max_decoded_in_flight: ${this.cfg.maxDecodedInFlight} spans and attributes); retry later`,
+        retryAfterSeconds: this.cfg.retryAfterSeconds,
+      });
+    }
+    this.decodedInFlight += units;
     let accepted: Promise<void>;
     try {
       accepted = this.next.consume(batch, { receiver: this.id, transport });
     } catch (e) {
       accepted = Promise.reject(e); // a consumer that threw instead of rejecting
     }
-    return this.answer(accepted, valid, transport, partial);
+    const answer = this.answer(accepted, valid, transport, partial);
+    void answer.finally(() => {
+      this.decodedInFlight -= units;
+      this.idleGc.done(units, this.decodedInFlight === 0);
+    });
+    return answer;
   }
 
   private async answer(accepted: Promise<void>, valid: number, transport: string, partial: ExportResponse): Promise<ExportResult> {

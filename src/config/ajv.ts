@@ -5,6 +5,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isDuration } from './duration.js';
 import type { Path } from './yaml-source.js';
+import { isSecretKey, redactText } from '../telemetry/redact.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: false });
 ajv.addFormat('duration', { type: 'string', validate: isDuration });
@@ -66,16 +67,18 @@ function describe(e: ErrorObject): SchemaProblem {
     case 'enum':
       return { path, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
     case 'type':
-      return { path, message: `must be ${Array.isArray(p.type) ? (p.type as string[]).join(' or ') : String(p.type)}, not ${typeName(e.data)}` };
+      return { path, message: `must be ${Array.isArray(p.type) ? (p.type as string[]).join(' or ') : String(p.type)}, not ${typeName(e.data, path)}` };
     default:
       return { path, message: e.message ?? 'is invalid' };
   }
 }
 
-function typeName(v: unknown): string {
+/** The kind of a wrong value; a string is shown only when short and not under a secret-named key (it may be a secret in the wrong place). */
+function typeName(v: unknown, path: Path): string {
   if (v === null) return 'empty';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a map';
+  if (typeof v === 'string' && (v.length > 24 || path.some((k) => typeof k === 'string' && isSecretKey(k)) || redactText(v) !== v)) return `a string of ${v.length} characters`;
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 

@@ -254,3 +254,24 @@ service:
     assert.deepEqual(config!.components.get('processor:test_tag')!.config, { label: 'dflt', timeout: '7s' });
   });
 });
+
+describe('service.billing_checks', () => {
+  it('defaults to [2000-01-01, now + 1 day], 7 days, 10^12 tokens, 256 characters; each can be set', async () => {
+    const d = await loadConfig([file(GOOD)], registry(), { env: {} });
+    assert.deepEqual(d.config!.service.billingChecks, { earliestMs: Date.UTC(2000, 0, 1), maxFutureMs: 86_400_000, maxDurationMs: 7 * 86_400_000, maxTokens: 1e12, maxIdLength: 256 });
+    const set = await loadConfig(
+      [file(`${GOOD}  billing_checks:\n    earliest_time: "1995-06-01"\n    max_future: 2h\n    max_duration: 48h\n    max_tokens: 5000000\n    max_id_length: 128\n`)],
+      registry(),
+      { env: {} },
+    );
+    assert.deepEqual(set.errors.map(formatError), []);
+    assert.deepEqual(set.config!.service.billingChecks, { earliestMs: Date.UTC(1995, 5, 1), maxFutureMs: 7_200_000, maxDurationMs: 48 * 3_600_000, maxTokens: 5e6, maxIdLength: 128 });
+  });
+
+  it('reports a bad date and unknown keys with their path', async () => {
+    const r = await loadConfig([file(`${GOOD}  billing_checks:\n    earliest_time: "2000-13-45"\n    max_futur: 1h\n`)], registry(), { env: {} });
+    const msgs = r.errors.map(formatError).join('\n');
+    assert.match(msgs, /service\.billing_checks\.earliest_time: "2000-13-45" is not a date/);
+    assert.match(msgs, /service\.billing_checks\.max_futur: unknown key \(did you mean "max_future"\?\)/);
+  });
+});

@@ -10,6 +10,7 @@ import type { ComponentRegistry } from '../registry.js';
 import { suggest, validateAgainst } from './ajv.js';
 import { parseDuration } from './duration.js';
 import { byteSizeSchema, parseByteSize } from './size.js';
+import { DEFAULT_LLM_CALL_LIMITS, type LlmCallLimits } from '../data/llm-call-checks.js';
 import { deepMerge, isPlainObject, loadYamlFile, SourceMap, type ConfigError, type Path } from './yaml-source.js';
 
 export type { ConfigError } from './yaml-source.js';
@@ -66,6 +67,8 @@ export interface ServiceSettings {
   dataDir: string;
   instanceId: string;
   shutdownTimeoutMs: number;
+  /** Billing-value checks every LLM call passes before the write-ahead log. */
+  billingChecks: LlmCallLimits;
 }
 
 export interface ResolvedConfig {
@@ -123,6 +126,17 @@ const topSchema = {
         data_dir: { type: 'string', minLength: 1 },
         instance_id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
         shutdown_timeout: { type: 'string', format: 'duration' },
+        billing_checks: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            earliest_time: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}(T.*)?$' },
+            max_future: { type: 'string', format: 'duration' },
+            max_duration: { type: 'string', format: 'duration' },
+            max_tokens: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            max_id_length: { type: 'integer', minimum: 16, maximum: 1_000_000 },
+          },
+        },
         durability: {
           type: 'object',
           additionalProperties: false,
@@ -343,7 +357,21 @@ export async function loadConfig(
     checkpointIntervalMs: safe(() => parseDuration((dur.checkpoint_interval as string | undefined) ?? '200ms'), 200),
     minFreeBytes: safe(() => parseByteSize((dur.min_free_disk as string | number | undefined) ?? '32MiB'), 32 * 1024 ** 2),
   };
+  const bc = isPlainObject(svc.billing_checks) ? svc.billing_checks : {};
+  const D = DEFAULT_LLM_CALL_LIMITS;
+  const earliest = typeof bc.earliest_time === 'string' ? Date.parse(bc.earliest_time) : D.earliestMs;
+  if (typeof bc.earliest_time === 'string' && !Number.isFinite(earliest)) {
+    errors.push(sources.error(['service', 'billing_checks', 'earliest_time'], `"${bc.earliest_time}" is not a date (write e.g. "2000-01-01")`));
+  }
+  const billingChecks: LlmCallLimits = {
+    earliestMs: Number.isFinite(earliest) ? earliest : D.earliestMs,
+    maxFutureMs: safe(() => (typeof bc.max_future === 'string' ? parseDuration(bc.max_future) : D.maxFutureMs), D.maxFutureMs),
+    maxDurationMs: safe(() => (typeof bc.max_duration === 'string' ? parseDuration(bc.max_duration) : D.maxDurationMs), D.maxDurationMs),
+    maxTokens: typeof bc.max_tokens === 'number' ? bc.max_tokens : D.maxTokens,
+    maxIdLength: typeof bc.max_id_length === 'number' ? bc.max_id_length : D.maxIdLength,
+  };
   const service: ServiceSettings = {
+    billingChecks,
     durability,
     logLevel: (typeof logs.level === 'string' ? logs.level : undefined) ?? env.SPANMETER_LOG_LEVEL ?? 'info',
     metricsAddress: typeof address === 'string' && address !== 'off' ? address : null,

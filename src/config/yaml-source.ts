@@ -2,6 +2,7 @@
  * Reads pipeline.yaml files into plain values while remembering where every key came from
  * (file and line), expands `${env:VAR}` / `${env:VAR:-default}`, and merges several files.
  */
+import { redactText } from '../telemetry/redact.js';
 import { readFileSync } from 'node:fs';
 import { isDuration } from './duration.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, type Node } from 'yaml';
@@ -29,7 +30,7 @@ export function formatPath(path: Path): string {
 
 export function formatError(e: ConfigError): string {
   const where = e.file ? `${e.file}${e.line ? `:${e.line}` : ''} ` : '';
-  return `${where}${e.path ? `${e.path}: ` : ''}${e.message}`;
+  return `${where}${e.path ? `${e.path}: ` : ''}${redactText(e.message)}`;
 }
 
 /** Where each path of the merged config was written. */

@@ -52,8 +52,15 @@ function hexId(v: unknown, bytes: number, where: string): string {
   return v.toLowerCase();
 }
 
-function anyValue(v: unknown, where: string): AttrValue {
+/**
+ * Messages nest at most this deep, counted as protobufjs counts them (the request is depth 0, a
+ * span 3, its attributes' values 5): the same limit, and so the same answer, as OTLP/protobuf.
+ */
+export const MAX_MESSAGE_DEPTH = 100;
+
+function anyValue(v: unknown, where: string, depth: number): AttrValue {
   if (v === undefined || v === null) return null;
+  if (depth > MAX_MESSAGE_DEPTH) throw new OtlpDecodeError(`attribute value nested more than ${MAX_MESSAGE_DEPTH} messages deep (max depth exceeded)`);
   if (!isObj(v)) fail(where, 'must be an AnyValue object');
   if ('stringValue' in v) return str(v.stringValue, where);
   if ('boolValue' in v) {
@@ -78,21 +85,22 @@ function anyValue(v: unknown, where: string): AttrValue {
   if ('arrayValue' in v) {
     const a = v.arrayValue;
     if (!isObj(a)) fail(where, 'arrayValue must be an object');
-    return list(a.values, `${where}.arrayValue.values`).map((x, i) => anyValue(x, `${where}.arrayValue.values[${i}]`));
+    return list(a.values, `${where}.arrayValue.values`).map((x, i) => anyValue(x, `${where}.arrayValue.values[${i}]`, depth + 2));
   }
   if ('kvlistValue' in v) {
     const kv = v.kvlistValue;
     if (!isObj(kv)) fail(where, 'kvlistValue must be an object');
-    return kvlist(Object.entries(attributes(kv.values, `${where}.kvlistValue.values`)));
+    return kvlist(Object.entries(attributes(kv.values, `${where}.kvlistValue.values`, depth + 2)));
   }
   return null;
 }
 
-function attributes(v: unknown, where: string): Attributes {
+/** Attributes whose KeyValue messages are at `depth` (their values one deeper). */
+function attributes(v: unknown, where: string, depth: number): Attributes {
   const out: Attributes = newAttributes();
   list(v, where).forEach((kv, i) => {
     if (!isObj(kv)) fail(`${where}[${i}]`, 'must be a KeyValue object');
-    out[str(kv.key, `${where}[${i}].key`)] = anyValue(kv.value, `${where}[${i}].value`);
+    out[str(kv.key, `${where}[${i}].key`)] = anyValue(kv.value, `${where}[${i}].value`, depth + 1);
   });
   return out;
 }
@@ -102,7 +110,7 @@ function event(v: unknown, where: string): SpanEvent {
   return {
     timeUnixNano: int64(v.timeUnixNano, `${where}.timeUnixNano`),
     name: str(v.name, `${where}.name`),
-    attributes: attributes(v.attributes, `${where}.attributes`),
+    attributes: attributes(v.attributes, `${where}.attributes`, 5),
     droppedAttributesCount: uint(v.droppedAttributesCount, `${where}.droppedAttributesCount`),
   };
 }
@@ -113,7 +121,7 @@ function link(v: unknown, where: string): SpanLink {
     traceId: hexId(v.traceId, 16, `${where}.traceId`),
     spanId: hexId(v.spanId, 8, `${where}.spanId`),
     traceState: str(v.traceState, `${where}.traceState`),
-    attributes: attributes(v.attributes, `${where}.attributes`),
+    attributes: attributes(v.attributes, `${where}.attributes`, 5),
     droppedAttributesCount: uint(v.droppedAttributesCount, `${where}.droppedAttributesCount`),
     flags: uint(v.flags, `${where}.flags`),
   };
@@ -132,7 +140,7 @@ function span(v: unknown, where: string): Span {
     kind: uint(v.kind, `${where}.kind`),
     startTimeUnixNano: int64(v.startTimeUnixNano, `${where}.startTimeUnixNano`),
     endTimeUnixNano: int64(v.endTimeUnixNano, `${where}.endTimeUnixNano`),
-    attributes: attributes(v.attributes, `${where}.attributes`),
+    attributes: attributes(v.attributes, `${where}.attributes`, 4),
     droppedAttributesCount: uint(v.droppedAttributesCount, `${where}.droppedAttributesCount`),
     events: list(v.events, `${where}.events`).map((e, i) => event(e, `${where}.events[${i}]`)),
     droppedEventsCount: uint(v.droppedEventsCount, `${where}.droppedEventsCount`),
@@ -147,7 +155,7 @@ function scope(v: unknown, where: string): InstrumentationScope {
   return {
     name: str(s.name, `${where}.name`),
     version: str(s.version, `${where}.version`),
-    attributes: attributes(s.attributes, `${where}.attributes`),
+    attributes: attributes(s.attributes, `${where}.attributes`, 4),
     droppedAttributesCount: uint(s.droppedAttributesCount, `${where}.droppedAttributesCount`),
   };
 }
@@ -155,7 +163,7 @@ function scope(v: unknown, where: string): InstrumentationScope {
 function resource(v: unknown, where: string): Resource {
   const r = isObj(v) ? v : {};
   return {
-    attributes: attributes(r.attributes, `${where}.attributes`),
+    attributes: attributes(r.attributes, `${where}.attributes`, 3),
     droppedAttributesCount: uint(r.droppedAttributesCount, `${where}.droppedAttributesCount`),
   };
 }

@@ -56,3 +56,21 @@ export function groupByRoute<O>(records: readonly MeterRecord[], routing: Routin
   }
   return out;
 }
+
+/**
+ * Problems with a key prefix (`path`): it is joined under the destination's root, so `..`
+ * segments and absolute paths (which would write outside it) are refused.
+ */
+export function keyPrefixProblems(p: unknown, at: string): { path: string; message: string }[] {
+  if (typeof p !== 'string' || p === '') return [];
+  if (/^([/\\]|[A-Za-z]:)/.test(p)) return [{ path: at, message: `must be a relative key prefix, not the absolute path "${p}"` }];
+  if (p.split(/[/\\]/).some((seg) => seg === '..')) return [{ path: at, message: `must not contain ".." segments ("${p}" would write outside the destination)` }];
+  return [];
+}
+
+/** keyPrefixProblems for an exporter's `path` and every route's `path`. */
+export function routingPathProblems(c: { path?: unknown; routing?: RoutingConfig<{ path?: unknown }> }): { path: string; message: string }[] {
+  const out = keyPrefixProblems(c.path, 'path');
+  for (const [value, o] of Object.entries(c.routing?.routes ?? {})) out.push(...keyPrefixProblems(o?.path, `routing.routes.${value}.path`));
+  return out;
+}

@@ -1,6 +1,7 @@
 /** JSON logs (pino) on stdout; the level comes from pipeline.yaml or SPANMETER_LOG_LEVEL. */
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { redactText, redactValue } from './redact.js';
 
 export interface RecentLog {
   time: string;
@@ -42,8 +43,22 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       level: validLevel,
       base: { service: 'spanmeter' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      // Never log secrets even if a component passes its whole config to a log call.
+      // Never log secrets: keys named like secrets, credentials in URLs, header values and token
+      // shapes in messages, fields and error messages (an upstream body may echo request headers).
+      hooks: {
+        logMethod(args, method) {
+          for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = redactText(args[i] as string);
+          return method.apply(this, args as Parameters<typeof method>);
+        },
+      },
+      formatters: { level: (label) => ({ level: label }), log: (o) => redactValue(o) as Record<string, unknown> },
+      serializers: {
+        err: (e: Error) => {
+          // A plain copy: the serializer's object has its own prototype.
+          const o = { ...(pino.stdSerializers.err(e) as unknown as Record<string, unknown>) };
+          return redactValue(o);
+        },
+      },
       redact: {
         paths: ['*.password', '*.secret', '*.api_key', '*.apiKey', '*.master_key', '*.token', '*.bearer_token', '*.connection_string', '*.account_key', '*.secret_access_key'],
         censor: '[redacted]',
@@ -54,4 +69,15 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       { level: 'warn', stream: recentErrors },
     ]),
   );
+}
+
+/**
+ * Process warnings (MaxListenersExceededWarning, a dependency's deprecation notice) go through the
+ * logger instead of Node's plain-text stderr printer, so the output stays one JSON log stream.
+ */
+export function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    logger.warn({ warning: w.name, code: w.code, detail: w.message }, `process warning: ${w.name}: ${w.message.split('\n')[0]}`);
+  });
 }
