@@ -214,7 +214,7 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
     // First pass: what each span is, which traces have a LiteLLM call, and identity on other spans.
     const verdicts: (Verdict | null)[] = new Array<Verdict | null>(spans.length);
     let litellmTraces: Set<string> | null = null;
-    let identities: Map<string, Identity> | null = null;
+    let others: Map<string, Span[]> | null = null;
     let invalid = 0;
     for (let i = 0; i < spans.length; i++) {
       const span = spans[i]!;
@@ -231,20 +231,32 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
       if (v.kind === 'call') {
         if (v.layout !== 'genai') (litellmTraces ??= new Set()).add(span.traceId);
       } else if (span.traceId) {
-        let id: Identity | null = null;
+        // Other spans of the request may state team and key facts: read only when a call lacks them.
+        others ??= new Map();
+        const list = others.get(span.traceId);
+        if (list) list.push(span);
+        else others.set(span.traceId, [span]);
+      }
+    }
+    const identities = new Map<string, Identity | null>();
+    const identityFor = (traceId: string): Identity | null => {
+      let id = identities.get(traceId);
+      if (id !== undefined) return id;
+      id = null;
+      for (const sp of others?.get(traceId) ?? []) {
+        let found: Identity | null = null;
         try {
-          id = identityOf(span);
+          found = identityOf(sp);
         } catch {
           // A span of the request whose identity cannot be read: nothing to join from it.
         }
-        if (id !== null) {
-          identities ??= new Map();
-          const had = identities.get(span.traceId);
-          if (had === undefined) identities.set(span.traceId, id);
-          else for (const k in id) if (had[k as keyof Identity] === null) (had as unknown as Record<string, unknown>)[k] = id[k as keyof Identity];
-        }
+        if (found === null) continue;
+        if (id === null) id = found;
+        else for (const k in found) if (id[k as keyof Identity] === null) (id as unknown as Record<string, unknown>)[k] = found[k as keyof Identity];
       }
-    }
+      identities.set(traceId, id);
+      return id;
+    };
 
     // The calls' ids, parsed once: duplicates within the batch, the window's lookup, and (once
     // downstream accepted the calls) the window's new entries. Two per call: (traceId, spanId) and its key.
@@ -319,9 +331,9 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
         }
         ids.add();
       }
-      if (identities !== null && span.traceId) {
-        const id = identities.get(span.traceId);
-        if (id !== undefined && joinIdentity(call, id)) joined++;
+      if (others !== null && span.traceId && (call.teamId === null || call.keyHash === null || call.keyAlias === null)) {
+        const id = identityFor(span.traceId);
+        if (id !== null && joinIdentity(call, id)) joined++;
       }
       if (span.droppedAttributesCount > 0) this.noteDroppedAttributes(span);
       calls.push(call);
