@@ -197,7 +197,7 @@ export class Graph {
 
   /**
    * Where a pipeline's write-ahead log goes: before the first stage that receives `llm_calls`
-   * (else `meter_events`); -1 for pipelines that carry only spans (forwarding is best-effort).
+   * (else `meter_events`); -1 for pipelines that carry only spans or logs (forwarding is best-effort).
    * Returns the index of the processor it precedes (processors.length = before the exporters).
    * `logAfter`: indexes of processors that must run before the log (see ProcessorFactory.logAfter):
    * the log goes after the last of them, so a replay bills as they decided the first time.
