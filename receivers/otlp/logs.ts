@@ -52,6 +52,11 @@ export function countLogRecordsProto(buf: Uint8Array): number {
 
 /** Counts the log records of an OTLP/JSON `ExportLogsServiceRequest`. */
 export function countLogRecordsJson(buf: Uint8Array): number {
+  return parseLogsJson(buf).records;
+}
+
+/** Parses and checks an OTLP/JSON `ExportLogsServiceRequest`, counting its log records. */
+function parseLogsJson(buf: Uint8Array): { doc: JsonLogs; records: number } {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
@@ -71,8 +76,10 @@ export function countLogRecordsJson(buf: Uint8Array): number {
       records += logRecords.length;
     }
   }
-  return records;
+  return { doc: doc as JsonLogs, records };
 }
+
+type JsonLogs = { resourceLogs?: { scopeLogs?: { logRecords?: Record<string, unknown>[] }[] }[] };
 
 /** `ExportLogsServiceResponse` in protobuf: `partial_success { rejected_log_records, error_message }` when records were not kept. */
 export function logsResponseProto(rejected: number): Uint8Array {
@@ -154,8 +161,7 @@ export function logsBatchProto(buf: Uint8Array): LogsBatch {
 
 /** An OTLP/JSON request, checked, counted and converted to protobuf. */
 export function logsBatchJson(buf: Uint8Array): LogsBatch {
-  const logRecords = countLogRecordsJson(buf);
-  const doc = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8')) as { resourceLogs?: { scopeLogs?: { logRecords?: Record<string, unknown>[] }[] }[] };
+  const { doc, records: logRecords } = parseLogsJson(buf);
   (doc.resourceLogs ?? []).forEach((rl, i) =>
     (rl?.scopeLogs ?? []).forEach((sl, j) =>
       (sl?.logRecords ?? []).forEach((r, k) => {
