@@ -18,7 +18,7 @@ import { createRegistry } from './registry.js';
 import { Service } from './service.js';
 import { createLogger, routeProcessWarnings } from './telemetry/logger.js';
 import { VERSION } from './version.js';
-import { consumesOf } from './component.js';
+import { consumesOf, producesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
 import { inspectCommand } from './inspect.js';
 import { reconcileCommand, reportCommand } from './report/command.js';
@@ -187,7 +187,7 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
         type: f.type,
         stability: f.stability,
         consumes: f.kind === 'receiver' ? null : consumesOf(f).join('|'),
-        produces: f.kind === 'exporter' ? null : f.produces,
+        produces: f.kind === 'exporter' ? null : f.kind === 'receiver' ? producesOf(f).join('|') : f.produces,
         description: f.description,
         origin,
         keys: configKeys(f.configSchema as Record<string, unknown>),

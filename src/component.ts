@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LlmCall } from './data/llm-call.js';
 import type { MeterRecord } from './data/meter-record.js';
+import type { LogsBatch } from './data/logs.js';
 import type { SpanBatch } from './data/span.js';
 import type { DiskBudget } from './storage/budget.js';
 import type { CutRecorder } from './storage/cut-log.js';
@@ -23,12 +24,13 @@ import type { Hold } from './storage/holds.js';
 import type { ComponentMetrics } from './telemetry/metrics.js';
 
 /** The data types that flow between stages. */
-export type DataType = 'spans' | 'llm_calls' | 'meter_events';
-export const DATA_TYPES: readonly DataType[] = ['spans', 'llm_calls', 'meter_events'];
+export type DataType = 'spans' | 'logs' | 'llm_calls' | 'meter_events';
+export const DATA_TYPES: readonly DataType[] = ['spans', 'logs', 'llm_calls', 'meter_events'];
 
 /** What one `consume` call carries, per data type. */
 export interface DataOf {
   spans: SpanBatch;
+  logs: LogsBatch;
   llm_calls: LlmCall[];
   meter_events: MeterRecord[];
 }
@@ -72,6 +74,12 @@ export interface Consumer<T> {
    * such spans out of the batch, counting them in `SpanBatch.omitted`. Undefined: every span is read.
    */
   readonly spanSelector?: ReadonlySet<string> | undefined;
+  /**
+   * For the consumers a receiver is given: false while no pipeline takes this data type from the
+   * receiver (its `consume` then refuses with PermanentError); the receiver answers as it does for
+   * data it does not keep. Undefined: connected.
+   */
+  readonly connected?: boolean;
 }
 
 /** One item (a span, a log payload) as `spanmeter inspect` explains it. */
@@ -144,6 +152,11 @@ export interface CreateSettings<C> {
    * the shared `budget` (service.durability.max_disk_bytes).
    */
   storage?: { durable: boolean; budget?: DiskBudget };
+  /**
+   * Receivers: the consumer of each data type the factory produces (`produces`, `alsoProduces`);
+   * `next` is the one of `produces`. See {@link Consumer.connected}.
+   */
+  nextFor?(type: DataType): Consumer<any>;
 }
 
 /** JSON Schema (draft 2020-12 subset accepted by ajv). */
@@ -174,7 +187,13 @@ export interface ConfigProblem {
 
 export interface ReceiverFactory<C = any> extends FactoryBase<C> {
   kind: 'receiver';
+  /** The main data type it produces (the one a pipeline carries when its stages accept several). */
   produces: DataType;
+  /**
+   * Other types it produces. Each pipeline carries one type: the receivers' common type that its
+   * first stage consumes (see the config loader's type links).
+   */
+  alsoProduces?: readonly DataType[];
   create(settings: CreateSettings<C>, next: Consumer<any>): Receiver;
 }
 
@@ -202,6 +221,11 @@ export interface ExporterFactory<C = any> extends FactoryBase<C> {
 }
 
 export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+
+/** Every type a receiver produces, the main one first. */
+export function producesOf(f: ReceiverFactory): readonly DataType[] {
+  return [f.produces, ...(f.alsoProduces ?? []).filter((t) => t !== f.produces)];
+}
 
 /** Normalises `consumes` to a list. */
 export function consumesOf(f: ProcessorFactory | ExporterFactory): readonly DataType[] {

@@ -16,7 +16,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   BackpressureError,
+  PermanentError,
+  producesOf,
   type ComponentKind,
+  type DataType,
   type ConsumeContext,
   type Consumer,
   type CreateSettings,
@@ -25,6 +28,7 @@ import {
 } from './component.js';
 import { componentKey, type ComponentConfig, type ResolvedConfig } from './config/config.js';
 import { spanCount, type SpanBatch } from './data/span.js';
+import { isLogsBatch } from './data/logs.js';
 import type { ServiceMetrics } from './telemetry/metrics.js';
 import { DiskBudget } from './storage/budget.js';
 import { DurableStage } from './storage/durable-stage.js';
@@ -43,6 +47,7 @@ export interface Node {
 export function itemCount(data: unknown): number {
   if (Array.isArray(data)) return data.length;
   if (data && typeof data === 'object' && 'resourceSpans' in data) return spanCount(data as SpanBatch) + ((data as SpanBatch).omitted?.valid ?? 0);
+  if (isLogsBatch(data)) return data.logRecords;
   return 0;
 }
 
@@ -98,20 +103,50 @@ export interface GraphOptions {
 /**
  * The consumer a receiver is given: a switch, so a reload can re-point a running receiver at new
  * pipelines. While paused (during the swap) it refuses with BackpressureError, so the sender
- * retries; nothing is accepted and then dropped.
+ * retries; nothing is accepted and then dropped. It routes the receiver's main data type; `for`
+ * gives the consumer of another type it produces (CreateSettings.nextFor), paused with it.
  */
 export class SwitchConsumer implements Consumer<unknown> {
   paused = false;
-  constructor(public target: Consumer<unknown>) {}
+  private readonly views = new Map<DataType, Consumer<unknown>>();
+  constructor(
+    /** The pipelines behind each data type; a type absent here goes to no pipeline. */
+    public targets: ReadonlyMap<DataType, Consumer<unknown>>,
+    readonly main: DataType,
+  ) {}
   consume(data: unknown, ctx?: ConsumeContext): Promise<void> {
-    if (this.paused) return Promise.reject(new BackpressureError('configuration reload in progress', 1));
-    return this.target.consume(data, ctx);
+    return this.route(this.main, data, ctx);
+  }
+  get connected(): boolean {
+    return this.targets.has(this.main);
   }
   get spanAttributes(): ReadonlySet<string> | undefined {
-    return this.target.spanAttributes;
+    return this.targets.get(this.main)?.spanAttributes;
   }
   get spanSelector(): ReadonlySet<string> | undefined {
-    return this.target.spanSelector;
+    return this.targets.get(this.main)?.spanSelector;
+  }
+  /** The consumer of `type` (this switch for the main type). */
+  for(type: DataType): Consumer<unknown> {
+    if (type === this.main) return this;
+    let view = this.views.get(type);
+    if (!view) {
+      const self = this;
+      view = {
+        consume: (data, ctx) => self.route(type, data, ctx),
+        get connected() {
+          return self.targets.has(type);
+        },
+      };
+      this.views.set(type, view);
+    }
+    return view;
+  }
+  private route(type: DataType, data: unknown, ctx?: ConsumeContext): Promise<void> {
+    if (this.paused) return Promise.reject(new BackpressureError('configuration reload in progress', 1));
+    const target = this.targets.get(type);
+    if (!target) return Promise.reject(new PermanentError(`no pipeline takes ${type} from this receiver`));
+    return target.consume(data, ctx);
   }
 }
 
@@ -162,7 +197,7 @@ export class Graph {
 
   /**
    * Where a pipeline's write-ahead log goes: before the first stage that receives `llm_calls`
-   * (else `meter_events`); -1 for pipelines that carry only spans (forwarding is best-effort).
+   * (else `meter_events`); -1 for pipelines that carry only spans or logs (forwarding is best-effort).
    * Returns the index of the processor it precedes (processors.length = before the exporters).
    * `logAfter`: indexes of processors that must run before the log (see ProcessorFactory.logAfter):
    * the log goes after the last of them, so a replay bills as they decided the first time.
@@ -250,18 +285,23 @@ export class Graph {
     }
     for (const c of config.components.values()) {
       if (c.kind !== 'receiver' || c.factory.kind !== 'receiver') continue;
-      const heads = config.pipelines.filter((p) => p.receivers.includes(c.id)).map((p) => pipelineHeads.get(p.name)!);
+      // Each pipeline carries one of the receiver's types (types[0], decided by the config loader).
+      const targets = new Map<DataType, Consumer<unknown>>();
+      for (const type of producesOf(c.factory)) {
+        const heads = config.pipelines.filter((p) => p.receivers.includes(c.id) && p.types[0] === type).map((p) => pipelineHeads.get(p.name)!);
+        if (heads.length) targets.set(type, fanout(heads));
+      }
       const configKey = JSON.stringify(c.config);
       const old = this.opts.reuseReceivers?.get(c.id);
       let slot: ReceiverSlot;
-      if (old && old.configKey === configKey && old.node.state === 'started') {
+      if (old && old.configKey === configKey && old.node.state === 'started' && old.input.main === c.factory.produces) {
         // Same receiver, same settings: keep it running; point it at the new pipelines on activate().
         slot = old;
-        this.pendingTargets.set(c.id, fanout(heads));
+        this.pendingTargets.set(c.id, targets);
         this.reused.add(old.node);
       } else {
-        const input = new SwitchConsumer(fanout(heads));
-        const instance = c.factory.create(this.settings(c), input);
+        const input = new SwitchConsumer(targets, c.factory.produces);
+        const instance = c.factory.create({ ...this.settings(c), nextFor: (type) => input.for(type) }, input);
         slot = { node: { kind: 'receiver', id: c.id, instance, state: 'created' }, input, configKey };
       }
       this.receiverSlots.set(c.id, slot);
@@ -270,13 +310,13 @@ export class Graph {
     }
   }
 
-  private readonly pendingTargets = new Map<string, Consumer<unknown>>();
+  private readonly pendingTargets = new Map<string, ReadonlyMap<DataType, Consumer<unknown>>>();
 
   /** Re-points reused receivers at this graph's pipelines and lets data flow again. */
   activate(): void {
     for (const [id, target] of this.pendingTargets) {
       const slot = this.receiverSlots.get(id)!;
-      slot.input.target = target;
+      slot.input.targets = target;
       slot.input.paused = false;
     }
     this.pendingTargets.clear();

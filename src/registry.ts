@@ -132,6 +132,9 @@ function checkFactory(f: Factory): string[] {
   }
   const isType = (t: unknown) => DATA_TYPES.includes(t as DataType);
   if (f.kind === 'receiver' && !isType(f.produces)) p.push(`produces must be one of ${DATA_TYPES.join(', ')}`);
+  if (f.kind === 'receiver' && f.alsoProduces !== undefined && !(Array.isArray(f.alsoProduces) && f.alsoProduces.every(isType))) {
+    p.push(`alsoProduces must be a list of ${DATA_TYPES.join(', ')}`);
+  }
   if (f.kind === 'processor' && !(isType(f.produces) || f.produces === 'same')) p.push(`produces must be one of ${DATA_TYPES.join(', ')} or "same"`);
   if ((f.kind === 'processor' || f.kind === 'exporter') && !(consumesOf(f).length > 0 && consumesOf(f).every(isType))) {
     p.push(`consumes must be one or more of ${DATA_TYPES.join(', ')}`);

@@ -25,7 +25,7 @@ export const configSchema = {
   properties: {
     endpoint: {
       type: 'string',
-      description: 'OTLP/HTTP base URL of the downstream (e.g. http://otel-collector:4318, https://cloud.langfuse.com/api/public/otel). "/v1/traces" is appended unless the URL already ends with it. Required.',
+      description: 'OTLP/HTTP base URL of the downstream (e.g. http://otel-collector:4318, https://cloud.langfuse.com/api/public/otel). Spans go to <endpoint>/v1/traces, logs to <endpoint>/v1/logs (a URL ending with /v1/traces is taken as <endpoint>/v1/traces). Required.',
     },
     headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra request headers (e.g. Authorization), values may use ${env:...}.' },
     compression: { enum: ['gzip', 'none'], description: 'Request body compression (default "gzip").' },
@@ -33,7 +33,7 @@ export const configSchema = {
     queue_size: {
       type: 'integer',
       minimum: 1,
-      description: 'Span batches waiting to be forwarded (default 100). When full, the OLDEST batch is dropped and counted: forwarding is best-effort and never slows metering.',
+      description: 'Span and log batches waiting to be forwarded (default 100). When full, the OLDEST batch is dropped and counted: forwarding is best-effort and never slows metering.',
     },
     retry_on_failure: retryConfigSchema,
   },
@@ -52,5 +52,13 @@ export function validate(c: OtlpExporterConfig): { path: string; message: string
 export function tracesUrl(endpoint: string): string {
   const u = new URL(endpoint);
   if (!u.pathname.endsWith('/v1/traces')) u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return u.toString();
+}
+
+/** Where logs go: `<endpoint>/v1/logs` (an endpoint ending with /v1/traces has that part replaced). */
+export function logsUrl(endpoint: string): string {
+  const u = new URL(endpoint);
+  const base = u.pathname.replace(/\/v1\/(traces|logs)\/*$/, '').replace(/\/+$/, '');
+  u.pathname = `${base}/v1/logs`;
   return u.toString();
 }

@@ -5,9 +5,9 @@ import { OtlpExporter } from './otlp.js';
 export default defineFactory({
   kind: 'exporter',
   type: 'otlp',
-  description: 'Forwards spans unchanged to another OTLP/HTTP endpoint (best-effort: own bounded queue, never slows metering).',
+  description: 'Forwards spans and logs unchanged to another OTLP/HTTP endpoint (best-effort: own bounded queue, never slows metering).',
   stability: 'beta',
-  consumes: 'spans',
+  consumes: ['spans', 'logs'],
   configSchema,
   defaultConfig,
   validate: (c: OtlpExporterConfig) => validate(c),

@@ -1,22 +1,24 @@
 /**
- * Forwards spans unchanged to another OTLP/HTTP endpoint (protobuf), best-effort: `consume` only
- * enqueues and resolves at once; a bounded queue drops its OLDEST batch when full (counted in
+ * Forwards spans and logs unchanged to another OTLP/HTTP endpoint (protobuf, `/v1/traces` and
+ * `/v1/logs`), best-effort: `consume` only enqueues and resolves at once; a bounded queue drops its OLDEST batch when full (counted in
  * `spanmeter_exporter_dropped_batches_total{reason="queue_full"}`); one sender delivers with
  * retries (429/502/503/504 and network errors, Retry-After honoured) and drops a batch after
  * max_elapsed_time or a permanent 4xx. A slow or dead downstream never blocks the pipeline.
  */
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { PermanentError, type Exporter } from '../../src/component.js';
 import { spanCount, type SpanBatch } from '../../src/data/span.js';
+import { isLogsBatch, type LogsBatch } from '../../src/data/logs.js';
+import { counter } from '../../src/telemetry/metrics.js';
 import { errInfo } from '../../src/output/delivery.js';
 import { ExporterMetrics } from '../../src/output/metrics.js';
 import { DeliveryError, RetryableError, parseRetryAfter, retryPolicy, withRetry, type RetryPolicy } from '../../src/output/retry.js';
 import { encodeOtlpProto } from '../../src/otlp/index.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import { VERSION } from '../../src/version.js';
-import { tracesUrl, type OtlpExporterConfig } from './config.js';
+import { logsUrl, tracesUrl, type OtlpExporterConfig } from './config.js';
 
 export interface OtlpSettings {
   id: string;
@@ -27,10 +29,22 @@ export interface OtlpSettings {
 
 const RETRYABLE = new Set([408, 429, 502, 503, 504]);
 
-export class OtlpExporter implements Exporter<SpanBatch> {
+type Signal = 'spans' | 'logs';
+/** A queued batch; `items` counts its spans or log records. */
+interface Item {
+  signal: Signal;
+  batch: SpanBatch | LogsBatch;
+  items: number;
+}
+
+export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
   readonly xm: ExporterMetrics;
   readonly url: string;
-  private readonly queue: { batch: SpanBatch; spans: number }[] = [];
+  readonly logsUrl: string;
+  /** Spans and log records forwarded or dropped, by signal. */
+  private readonly forwarded: Counter<'exporter' | 'signal' | 'outcome'>;
+  private readonly queue: Item[] = [];
+  /** Spans and log records queued (the standard queue-size gauge). */
   private queuedSpans = 0;
   private readonly policy: RetryPolicy;
   private readonly stop = new AbortController();
@@ -45,6 +59,8 @@ export class OtlpExporter implements Exporter<SpanBatch> {
   ) {
     this.xm = new ExporterMetrics(s.registry, s.id);
     this.url = tracesUrl(c.endpoint);
+    this.logsUrl = logsUrl(c.endpoint);
+    this.forwarded = counter(s.registry, 'spanmeter_exporter_forwarded_items_total', 'Spans and log records an OTLP forward exporter delivered or dropped, by signal.', ['exporter', 'signal', 'outcome']);
     this.policy = retryPolicy(c.retry_on_failure, c.timeout);
     s.metrics.queueCapacity(c.queue_size);
   }
@@ -54,33 +70,39 @@ export class OtlpExporter implements Exporter<SpanBatch> {
   }
 
   /** Enqueues and returns at once; never waits for the downstream. */
-  async consume(batch: SpanBatch): Promise<void> {
-    const spans = spanCount(batch);
-    if (spans === 0 || this.stopping) {
-      if (spans) this.drop({ spans }, 'stopping');
+  async consume(batch: SpanBatch | LogsBatch): Promise<void> {
+    const item: Item = isLogsBatch(batch) ? { signal: 'logs', batch, items: batch.logRecords } : { signal: 'spans', batch, items: spanCount(batch) };
+    if (item.items === 0 || this.stopping) {
+      if (item.items) this.drop(item, 'stopping');
       return;
     }
     while (this.queue.length >= this.c.queue_size) {
       const oldest = this.queue.shift()!;
-      this.queuedSpans -= oldest.spans;
+      this.queuedSpans -= oldest.items;
       this.drop(oldest, 'queue_full');
     }
-    this.queue.push({ batch, spans });
-    this.queuedSpans += spans;
+    this.queue.push(item);
+    this.queuedSpans += item.items;
     this.s.metrics.queueSize(this.queuedSpans);
     this.wake?.();
   }
 
-  /** Spans waiting in the queue (for tests and status). */
+  /** Spans and log records waiting in the queue (for tests and status). */
   get queued(): number {
     return this.queuedSpans;
   }
 
-  private drop(item: { spans: number }, reason: string): void {
-    this.xm.dropped(reason);
-    this.s.metrics.sendFailed(item.spans);
+  private drop(item: Item, reason: string): void {
+    this.dropped(item, reason);
     this.s.metrics.queueSize(this.queuedSpans);
-    this.s.logger.warn({ spans: item.spans, reason }, 'OTLP forward: dropped a span batch (best-effort forwarding)');
+    this.s.logger.warn({ [item.signal]: item.items, reason }, `OTLP forward: dropped a ${what(item)} batch (best-effort forwarding)`);
+  }
+
+  /** Counts a dropped batch: by reason, in the standard counter and by signal. */
+  private dropped(item: Item, reason: string): void {
+    this.xm.dropped(reason);
+    this.s.metrics.sendFailed(item.items);
+    this.forwarded.inc({ exporter: this.s.id, signal: item.signal, outcome: 'dropped' }, item.items);
   }
 
   private async sendLoop(): Promise<void> {
@@ -98,7 +120,7 @@ export class OtlpExporter implements Exporter<SpanBatch> {
         this.wake = undefined;
         continue;
       }
-      this.queuedSpans -= item.spans;
+      this.queuedSpans -= item.items;
       this.s.metrics.queueSize(this.queuedSpans);
       this.sending = true;
       try {
@@ -109,21 +131,22 @@ export class OtlpExporter implements Exporter<SpanBatch> {
     }
   }
 
-  private async send(item: { batch: SpanBatch; spans: number }): Promise<void> {
+  private async send(item: Item): Promise<void> {
     let body: Buffer;
     try {
-      const raw = encodeOtlpProto(item.batch);
-      body = this.c.compression === 'gzip' ? gzipSync(raw) : Buffer.from(raw);
+      // Logs are already protobuf (as the receiver got them); spans are encoded here.
+      const raw = isLogsBatch(item.batch) ? item.batch.protobuf : encodeOtlpProto(item.batch);
+      body = this.c.compression === 'gzip' ? gzipSync(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     } catch (e) {
-      this.s.logger.error({ err: errInfo(e), spans: item.spans }, 'OTLP forward: cannot encode a span batch; dropped');
-      this.xm.dropped('encode_error');
-      this.s.metrics.sendFailed(item.spans);
+      this.s.logger.error({ err: errInfo(e), [item.signal]: item.items }, `OTLP forward: cannot encode a ${what(item)} batch; dropped`);
+      this.dropped(item, 'encode_error');
       return;
     }
+    const url = item.signal === 'logs' ? this.logsUrl : this.url;
     await this.xm.track(async () => {
       try {
         await withRetry(
-          (signal) => this.post(body, signal),
+          (signal) => this.post(url, body, signal),
           this.policy,
           {
             onAttemptFailed: () => this.xm.attemptFailed(),
@@ -134,25 +157,25 @@ export class OtlpExporter implements Exporter<SpanBatch> {
           },
           this.stop.signal,
         );
-        this.s.metrics.sent(item.spans);
+        this.s.metrics.sent(item.items);
+        this.forwarded.inc({ exporter: this.s.id, signal: item.signal, outcome: 'sent' }, item.items);
         this.xm.delivered(body.length);
       } catch (e) {
         const reason = e instanceof DeliveryError && e.permanent ? 'rejected' : this.stop.signal.aborted ? 'shutdown' : 'retries_exhausted';
-        this.xm.dropped(reason);
-        this.s.metrics.sendFailed(item.spans);
-        this.s.logger.warn({ err: errInfo(e instanceof DeliveryError ? e.cause : e), spans: item.spans, reason }, 'OTLP forward: dropped a span batch');
+        this.dropped(item, reason);
+        this.s.logger.warn({ err: errInfo(e instanceof DeliveryError ? e.cause : e), [item.signal]: item.items, reason }, `OTLP forward: dropped a ${what(item)} batch`);
       }
     });
   }
 
-  private async post(body: Buffer, signal: AbortSignal): Promise<void> {
+  private async post(url: string, body: Buffer, signal: AbortSignal): Promise<void> {
     const headers: Record<string, string> = {
       ...this.c.headers,
       'Content-Type': 'application/x-protobuf',
       'User-Agent': `spanmeter/${VERSION}`,
     };
     if (this.c.compression === 'gzip') headers['Content-Encoding'] = 'gzip';
-    const res = await fetch(this.url, { method: 'POST', headers, body, signal });
+    const res = await fetch(url, { method: 'POST', headers, body, signal });
     const text = await res.text().catch(() => '');
     if (res.ok) return;
     const msg = `HTTP ${res.status}: ${text.slice(0, 200)}`;
@@ -173,11 +196,12 @@ export class OtlpExporter implements Exporter<SpanBatch> {
       this.stop.abort(new Error('exporter stopped'));
       await this.sender;
       for (const item of this.queue.splice(0)) {
-        this.queuedSpans -= item.spans;
-        this.xm.dropped('shutdown');
-        this.s.metrics.sendFailed(item.spans);
+        this.queuedSpans -= item.items;
+        this.dropped(item, 'shutdown');
       }
       this.s.metrics.queueSize(0);
     }
   }
 }
+
+const what = (item: Item) => (item.signal === 'logs' ? 'log' : 'span');

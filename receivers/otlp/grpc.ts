@@ -4,9 +4,9 @@ import { OtlpDecodeError, TRACE_EXPORT_GRPC_PATH, decodeOtlpProto, encodeExportR
 import type { SpanBatch } from '../../src/data/span.js';
 import { readPem, type ResolvedGrpc } from './config.js';
 import { oneLine, splitHostPort } from './http.js';
-import { LOGS_EXPORT_GRPC_PATH, countLogRecordsProto, logsResponseProto } from './logs.js';
+import { LOGS_EXPORT_GRPC_PATH, countLogRecordsProto, logsBatchProto, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
-import { outcomeOf, type OtlpReceiver } from './receiver.js';
+import { outcomeOf, type ExportResult, type OtlpReceiver } from './receiver.js';
 
 const raw = (b: Buffer): Buffer => b;
 const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -108,8 +108,9 @@ export class OtlpGrpcServer {
     return this.closed;
   }
 
-  /** Log records: checked, counted and answered (see logs.ts), under the same authentication. */
+  /** Log records: checked, counted and answered (see logs.ts), under the same authentication; handed on when a pipeline takes them. */
   private async handleLogs(call: grpc.ServerUnaryCall<Buffer, Uint8Array>): Promise<Uint8Array | grpc.ServerErrorResponse> {
+    if (this.rx.forwardsLogs) return this.handle(call, true);
     const started = process.hrtime.bigint();
     const rx = this.rx;
     const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
@@ -143,7 +144,7 @@ export class OtlpGrpcServer {
     return logsResponseProto(records);
   }
 
-  private async handle(call: grpc.ServerUnaryCall<Buffer, Uint8Array>): Promise<Uint8Array | grpc.ServerErrorResponse> {
+  private async handle(call: grpc.ServerUnaryCall<Buffer, Uint8Array>, logs = false): Promise<Uint8Array | grpc.ServerErrorResponse> {
     const started = process.hrtime.bigint();
     const rx = this.rx;
     const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
@@ -173,14 +174,21 @@ export class OtlpGrpcServer {
       // grpc-js has already removed the gRPC framing and any gzip/deflate (within max_recv_msg_size).
       rx.metrics.bytes('grpc', buf.length, buf.length);
       let batch: SpanBatch | undefined;
+      let pending: Promise<ExportResult>;
       try {
-        batch = decodeOtlpProto(buf, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector });
+        if (logs) {
+          const logsBatch = logsBatchProto(buf); // handed on as received
+          rx.metrics.logs('grpc', logsBatch.logRecords);
+          pending = rx.exportLogs(logsBatch, 'grpc');
+        } else {
+          batch = decodeOtlpProto(buf, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector });
+          pending = rx.export(batch, 'grpc');
+        }
       } catch (e) {
         if (!(e instanceof OtlpDecodeError)) throw e;
         rx.metrics.decodeError('grpc', 'proto');
         return refuse(grpc.status.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
       }
-      const pending = rx.export(batch, 'grpc');
       batch = undefined; // not kept referenced while waiting (see the HTTP receiver)
       const result = await pending;
       switch (result.kind) {

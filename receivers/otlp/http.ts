@@ -13,9 +13,9 @@ import type { SpanBatch } from '../../src/data/span.js';
 import { BodyError, contentCoding } from '../../src/server/body.js';
 import { closeServer, createHttpServer, formatAddress, header, listen, remoteOf, ServerLimits, splitHostPort } from '../../src/server/server.js';
 import type { ResolvedHttp } from './config.js';
-import { LOGS_PATH, countLogRecordsJson, countLogRecordsProto, logsResponseJson, logsResponseProto } from './logs.js';
+import { LOGS_PATH, countLogRecordsJson, countLogRecordsProto, logsBatchJson, logsBatchProto, logsResponseJson, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
-import { outcomeOf, type OtlpReceiver } from './receiver.js';
+import { outcomeOf, type ExportResult, type OtlpReceiver } from './receiver.js';
 
 type Enc = 'proto' | 'json';
 
@@ -169,7 +169,7 @@ export class OtlpHttpServer {
       }
       rx.metrics.bytes('http', body.wireBytes, body.data.length);
 
-      if (logs) {
+      if (logs && !rx.forwardsLogs) {
         let records: number;
         try {
           records = enc === 'proto' ? countLogRecordsProto(body.data) : countLogRecordsJson(body.data);
@@ -189,22 +189,38 @@ export class OtlpHttpServer {
       }
       slot = true;
 
-      let batch: SpanBatch | undefined;
-      try {
-        batch = enc === 'proto' ? decodeOtlpProto(body.data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(body.data);
-      } catch (e) {
-        if (!(e instanceof OtlpDecodeError)) throw e;
-        rx.metrics.decodeError('http', enc);
-        return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
-      }
-      body = undefined;
-      reading.release();
+      let pending: Promise<ExportResult>;
+      if (logs) {
+        // Logs a pipeline takes: handed on as protobuf (the request as received, or JSON converted).
+        let batch;
+        try {
+          batch = enc === 'proto' ? logsBatchProto(body.data) : logsBatchJson(body.data);
+        } catch (e) {
+          if (!(e instanceof OtlpDecodeError)) throw e;
+          rx.metrics.decodeError('http', enc);
+          return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
+        }
+        rx.metrics.logs('http', batch.logRecords);
+        body = undefined;
+        pending = rx.exportLogs(batch, 'http');
+      } else {
+        let batch: SpanBatch | undefined;
+        try {
+          batch = enc === 'proto' ? decodeOtlpProto(body.data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(body.data);
+        } catch (e) {
+          if (!(e instanceof OtlpDecodeError)) throw e;
+          rx.metrics.decodeError('http', enc);
+          return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
+        }
+        body = undefined;
+        reading.release();
 
-      const pending = rx.export(batch, 'http');
-      // Not kept referenced while the pipeline makes the data durable: the decoded spans are the
-      // bulk of a request's memory, and holding them across the wait gets them promoted to the
-      // old generation (a much costlier collection) under load.
-      batch = undefined;
+        pending = rx.export(batch, 'http');
+        // Not kept referenced while the pipeline makes the data durable: the decoded spans are the
+        // bulk of a request's memory, and holding them across the wait gets them promoted to the
+        // old generation (a much costlier collection) under load.
+        batch = undefined;
+      }
       const result = await pending;
       switch (result.kind) {
         case 'ok':

@@ -1,5 +1,6 @@
 /**
- * `otlp` receiver: OTLP/HTTP (protobuf + JSON) and OTLP/gRPC trace export, with size limits that
+ * `otlp` receiver: OTLP/HTTP (protobuf + JSON) and OTLP/gRPC trace export (and logs, handed on to
+ * the pipelines that carry logs), with size limits that
  * hold after decompression, optional auth and TLS, and the acknowledgement contract: the sender gets
  * a success only after the pipeline accepted the spans. See README.md.
  */
@@ -14,9 +15,10 @@ export type { OtlpReceiverConfig } from './config.js';
 export default defineFactory({
   kind: 'receiver',
   type: 'otlp',
-  description: 'Receives OTLP traces over HTTP (protobuf/JSON, gzip/deflate) and gRPC, as LiteLLM and OpenTelemetry SDKs send them.',
+  description: 'Receives OTLP traces and logs over HTTP (protobuf/JSON, gzip/deflate) and gRPC, as LiteLLM and OpenTelemetry SDKs send them.',
   stability: 'beta',
   produces: 'spans',
+  alsoProduces: ['logs'],
   configSchema,
   defaultConfig,
   validate: (c: OtlpReceiverConfig) => validate(c),

@@ -39,7 +39,7 @@ export class ReceiverMetrics {
     this.wireBytes = counter('spanmeter_receiver_wire_bytes_total', 'Request body bytes as received (compressed when the sender compressed).', ['receiver', 'transport']);
     this.decodedBytes = counter('spanmeter_receiver_decoded_bytes_total', 'Request body bytes after decompression (what was decoded).', ['receiver', 'transport']);
     this.decodeErrors = counter('spanmeter_receiver_decode_errors_total', 'Requests whose body could not be decompressed or decoded (answered 400).', ['receiver', 'transport', 'encoding']);
-    this.logRecords = counter('spanmeter_receiver_log_records_total', 'OTLP log records received (LiteLLM events): checked, answered, not kept.', ['receiver', 'transport']);
+    this.logRecords = counter('spanmeter_receiver_log_records_total', 'OTLP log records received (LiteLLM events): handed on when a pipeline takes logs, else answered as not kept.', ['receiver', 'transport']);
     this.duration =
       (registry.getSingleMetric('spanmeter_receiver_request_duration_seconds') as Histogram<L | 'outcome'> | undefined) ??
       new Histogram<L | 'outcome'>({

@@ -8,6 +8,7 @@ import { IdleCollector } from '../../src/server/idle-gc.js';
 import { BackpressureError, PermanentError, type Consumer, type CreateSettings, type Host, type Receiver } from '../../src/component.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { ScopeSpans, SpanBatch } from '../../src/data/span.js';
+import type { LogsBatch } from '../../src/data/logs.js';
 import type { ExportResponse } from '../../src/otlp/index.js';
 import { resolve, type OtlpReceiverConfig, type Resolved } from './config.js';
 import { ReceiverMetrics, type Outcome } from './metrics.js';
@@ -85,6 +86,8 @@ export class OtlpReceiver implements Receiver {
   readonly metrics: ReceiverMetrics;
   readonly std: ComponentMetrics;
   private readonly next: Consumer<SpanBatch>;
+  /** Where log records go when a pipeline takes them (see forwardsLogs). */
+  private readonly logsNext: Consumer<LogsBatch> | undefined;
   private http: OtlpHttpServer | null = null;
   private grpc: OtlpGrpcServer | null = null;
   private inFlight = 0;
@@ -120,9 +123,30 @@ export class OtlpReceiver implements Receiver {
     this.std = settings.metrics;
     this.metrics = new ReceiverMetrics(settings.registry, settings.id);
     this.next = next;
+    this.logsNext = settings.nextFor?.('logs');
     this.auth = new Authenticator(this.cfg.bearerToken, this.cfg.headers);
     this.refusals = new RefusalLog(this.logger, 'OTLP');
     this.idleGc = new IdleCollector(this.cfg.maxDecodedInFlight);
+  }
+
+  /**
+   * True when some pipeline takes this receiver's logs: they are handed on instead of being
+   * answered as not kept. Asked per request, as a reload can change the pipelines.
+   */
+  get forwardsLogs(): boolean {
+    return this.logsNext !== undefined && this.logsNext.connected !== false;
+  }
+
+  /** Hands an OTLP logs request to the pipelines that take logs; resolves once they answered. */
+  exportLogs(batch: LogsBatch, transport: string): Promise<ExportResult> {
+    if (batch.logRecords === 0 || !this.logsNext) return Promise.resolve({ kind: 'ok', response: {} });
+    let accepted: Promise<void>;
+    try {
+      accepted = this.logsNext.consume(batch, { receiver: this.id, transport });
+    } catch (e) {
+      accepted = Promise.reject(e);
+    }
+    return this.answer(accepted, 0, transport, {}, 'log records');
   }
 
   /** Decoded units held right now (for tests and status). */
@@ -216,6 +240,11 @@ export class OtlpReceiver implements Receiver {
       : {};
     if (rejected) this.std.refused(rejected, transport);
     if (valid === 0) return Promise.resolve({ kind: 'ok', response: partial });
+    if (this.next.connected === false) {
+      // Only logs pipelines take this receiver's data: the spans are answered as not kept.
+      this.std.refused(valid, transport);
+      return Promise.resolve({ kind: 'ok', response: { partialSuccess: { rejectedSpans: valid + rejected, errorMessage: 'no pipeline takes spans from this receiver; not kept' } } });
+    }
     // The memory budget for decoded data: a request alone always fits, so the largest request
     // allowed is never refused for good.
     const units = decodedUnits(batch);
@@ -242,7 +271,8 @@ export class OtlpReceiver implements Receiver {
     return answer;
   }
 
-  private async answer(accepted: Promise<void>, valid: number, transport: string, partial: ExportResponse): Promise<ExportResult> {
+  /** Maps the pipeline's answer to a result; `valid` spans are counted in the standard counters (0 for logs). */
+  private async answer(accepted: Promise<void>, valid: number, transport: string, partial: ExportResponse, what = 'spans'): Promise<ExportResult> {
     try {
       await accepted;
     } catch (e) {
@@ -257,7 +287,7 @@ export class OtlpReceiver implements Receiver {
         return { kind: 'rejected', message: err.message };
       }
       this.std.failed(valid, transport);
-      this.logger.warn({ err, transport, spans: valid }, 'pipeline failed to accept spans; the sender was told to retry');
+      this.logger.warn({ err, transport, ...(valid ? { spans: valid } : {}) }, `pipeline failed to accept ${what}; the sender was told to retry`);
       return { kind: 'unavailable', message: 'the pipeline could not accept the data; retry later', retryAfterSeconds: this.cfg.retryAfterSeconds };
     }
     this.std.accepted(valid, transport);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { registerTestComponents } from '../../test/helpers/components.js';
+import type { DataType } from '../component.js';
 import { ComponentRegistry } from '../registry.js';
 import { formatError, loadConfig } from './config.js';
 import { parseDuration } from './duration.js';
@@ -196,6 +197,96 @@ service:
     const { errors } = await loadConfig([p], r, { env: {} });
     assert.deepEqual(errors.map(formatError), [
       `${p}:9 service.pipelines.bad.exporters[0]: exporter "meter_only" consumes meter_events but the pipeline delivers spans (from receiver "test_span_source"); add the litellm and amberflo processors before it`,
+    ]);
+  });
+
+  it('gives each pipeline one data type: the one its first stage consumes; logs for a logs pipeline when it consumes both', async () => {
+    const r = registry();
+    const exporter = (type: string, consumes: string[]) =>
+      r.register({
+        kind: 'exporter',
+        type,
+        description: `consumes ${consumes.join(', ')}`,
+        stability: 'development',
+        consumes: consumes as DataType[],
+        configSchema: { type: 'object', additionalProperties: false },
+        defaultConfig: () => ({}),
+        create: () => ({ consume: async () => undefined }),
+      });
+    r.register({
+      kind: 'receiver',
+      type: 'spans_and_logs',
+      description: 'produces spans, and logs',
+      stability: 'development',
+      produces: 'spans',
+      alsoProduces: ['logs'],
+      configSchema: { type: 'object', additionalProperties: false },
+      defaultConfig: () => ({}),
+      create: () => ({}),
+    });
+    exporter('forward', ['spans', 'logs']);
+    exporter('logs_only', ['logs']);
+    exporter('meter_only', ['meter_events']);
+    const ok = file(`receivers:
+  spans_and_logs:
+  test_span_source:
+exporters:
+  forward:
+  logs_only:
+  test_capture:
+service:
+  pipelines:
+    traces:
+      receivers: [spans_and_logs]
+      exporters: [forward]
+    logs:
+      receivers: [spans_and_logs]
+      exporters: [forward]
+    logs/second:
+      receivers: [spans_and_logs]
+      exporters: [forward]
+    events:
+      receivers: [spans_and_logs]
+      exporters: [logs_only]
+    spans_to_any:
+      receivers: [spans_and_logs]
+      processors: [test_tag]
+      exporters: [test_capture]
+    logs/spans_only:
+      receivers: [spans_and_logs, test_span_source]
+      exporters: [forward]
+processors:
+  test_tag:
+`);
+    const { config, errors } = await loadConfig([ok], r, { env: {} });
+    assert.deepEqual(errors.map(formatError), []);
+    assert.deepEqual(
+      Object.fromEntries(config!.pipelines.map((p) => [p.name, p.types])),
+      { traces: ['spans'], logs: ['logs'], 'logs/second': ['logs'], events: ['logs'], spans_to_any: ['spans', 'spans'], 'logs/spans_only': ['spans'] },
+    );
+
+    const bad = file(`receivers:
+  spans_and_logs:
+  test_source:
+exporters:
+  logs_only:
+  meter_only:
+service:
+  pipelines:
+    neither:
+      receivers: [spans_and_logs]
+      exporters: [logs_only, meter_only]
+    mixed:
+      receivers: [spans_and_logs, test_source]
+      exporters: [logs_only]
+    spans:
+      receivers: [spans_and_logs]
+      exporters: [meter_only]
+`);
+    assert.deepEqual((await loadConfig([bad], r, { env: {} })).errors.map(formatError), [
+      `${bad}:9 service.pipelines.neither: the pipeline can carry none of spans, logs (what its receivers produce): exporter "logs_only" consumes logs, exporter "meter_only" consumes meter_events; give each data type its own pipeline`,
+      `${bad}:13 service.pipelines.mixed.receivers[1]: receiver "test_source" produces meter_events but receiver "spans_and_logs" produces spans or logs; receivers of one pipeline must produce the same data type`,
+      `${bad}:17 service.pipelines.spans.exporters[0]: exporter "meter_only" consumes meter_events but the pipeline delivers spans (from receiver "spans_and_logs"); add the litellm and amberflo processors before it`,
     ]);
   });
 

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { consumesOf, type ComponentKind, type DataType, type Factory } from '../component.js';
+import { consumesOf, producesOf, type ComponentKind, type DataType, type Factory } from '../component.js';
 import type { ComponentRegistry } from '../registry.js';
 import { suggest, validateAgainst } from './ajv.js';
 import { parseDuration } from './duration.js';
@@ -283,18 +283,29 @@ export async function loadConfig(
     const processors = resolveRefs('processors');
     const exporters = resolveRefs('exporters');
 
-    // Type links: receivers → processors → exporters.
+    // Type links: receivers → processors → exporters. The pipeline carries one data type: among
+    // those every receiver produces, the one its first stage consumes (see carriedType).
     let current: DataType | undefined;
     let from = '';
+    let common: readonly DataType[] | undefined;
     receivers.forEach((r, i) => {
       if (!r || r.factory.kind !== 'receiver') return;
-      if (current === undefined) {
-        current = r.factory.produces;
+      const produced = producesOf(r.factory);
+      if (common === undefined) {
+        common = produced;
         from = `receiver "${r.id}"`;
-      } else if (r.factory.produces !== current) {
-        errors.push(sources.error([...base, 'receivers', i], `receiver "${r.id}" produces ${r.factory.produces} but ${from} produces ${current}; receivers of one pipeline must produce the same data type`));
+        return;
       }
+      const both = common.filter((t) => produced.includes(t));
+      if (both.length) common = both;
+      else errors.push(sources.error([...base, 'receivers', i], `receiver "${r.id}" produces ${produced.join(' or ')} but ${from} produces ${common.join(' or ')}; receivers of one pipeline must produce the same data type`));
     });
+    if (common !== undefined) {
+      const first = processors.length ? [processors[0]] : exporters;
+      const carried = carriedType(name, common, first);
+      if (typeof carried === 'string') current = carried;
+      else errors.push(sources.error(base, carried.error));
+    }
     let broken = current === undefined;
     processors.forEach((pr, i) => {
       if (broken || !pr || pr.factory.kind !== 'processor' || current === undefined) {
@@ -384,6 +395,30 @@ export async function loadConfig(
   // Components defined but used by no pipeline are validated, not created (as in the Collector).
   if (!opts.keepUnused) for (const key of [...components.keys()]) if (!used.has(key)) components.delete(key);
   return { config: { files, components, pipelines, service, plugins }, errors: [] };
+}
+
+/** Pipeline names that ask for logs when the first stage consumes both spans and logs (as in the Collector). */
+const LOGS_PIPELINE = /^logs(\/.*)?$/;
+
+/**
+ * The data type a pipeline carries, among `common` (what all its receivers produce, main type
+ * first): the only one its first stage (the first processor, else every exporter) consumes; when it
+ * consumes several, `logs` for a pipeline named `logs` or `logs/<name>`, else the first. When it
+ * consumes none, the main type (the link check then reports the mismatch), or an error when it
+ * consumes another of the receivers' types but no stage consumes the main one.
+ */
+export function carriedType(name: string, common: readonly DataType[], first: readonly (ComponentConfig | undefined)[]): DataType | { error: string } {
+  const stages = first.filter((c): c is ComponentConfig => c !== undefined && c.factory.kind !== 'receiver');
+  const accepts = (c: ComponentConfig) => consumesOf(c.factory as Exclude<Factory, { kind: 'receiver' }>);
+  const fits = common.filter((t) => stages.every((c) => accepts(c).includes(t)));
+  if (fits.length > 1 && fits.includes('logs') && LOGS_PIPELINE.test(name)) return 'logs';
+  if (fits.length) return fits[0]!;
+  const main = common[0]!;
+  if (common.length > 1 && !stages.some((c) => accepts(c).includes(main)) && stages.some((c) => common.some((t) => accepts(c).includes(t)))) {
+    const what = stages.map((c) => `${c.kind} "${c.id}" consumes ${accepts(c).join(' or ')}`).join(', ');
+    return { error: `the pipeline can carry none of ${common.join(', ')} (what its receivers produce): ${what}; give each data type its own pipeline` };
+  }
+  return main;
 }
 
 function hintFor(current: DataType, accepts: readonly DataType[]): string {

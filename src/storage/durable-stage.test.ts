@@ -70,6 +70,7 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events']), 1);
     assert.equal(Graph.walPosition(['meter_events', 'meter_events']), 0);
     assert.equal(Graph.walPosition(['spans']), -1);
+    assert.equal(Graph.walPosition(['logs']), -1, 'forwarded logs are best-effort: no log');
     // After the last processor that decides from outside state (enrich), so replays bill as decided.
     assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events'], [1]), 2);
     assert.equal(Graph.walPosition(['spans', 'llm_calls', 'llm_calls', 'meter_events', 'meter_events'], [1, 2]), 3);
