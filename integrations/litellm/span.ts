@@ -187,8 +187,11 @@ export function classifySpan(span: Span): Verdict {
 
 function v1Layout(span: Span): Layout {
   const a = span.attributes;
+  const root = span.kind === SPAN_KIND_SERVER || span.name === V1_ROOT_SPAN_NAME || span.parentSpanId === '';
+  // ≤ 1.80 (the common case first): `gen_ai.system` and the prompt/completion token names.
+  if (!root && has(a, V1.promptTokens) && has(a, V1.system)) return 'litellm.v1.child';
   if (has(a, GENAI.provider) && !has(a, V1.system)) return 'litellm.v1.semconv';
-  if (span.kind === SPAN_KIND_SERVER || span.name === V1_ROOT_SPAN_NAME || span.parentSpanId === '') return 'litellm.v1.root';
+  if (root) return 'litellm.v1.root';
   // 1.81+ writes input/output tokens; a child there is the request span (USE_OTEL_LITELLM_REQUEST_SPAN).
   return has(a, GENAI.inputTokens) || has(a, V1.callId) || has(a, V1.modelGroup) ? 'litellm.v1.request-span' : 'litellm.v1.child';
 }
@@ -435,11 +438,20 @@ const IDENTITY_FIELDS = ['teamId', 'teamAlias', 'teamMetadata', 'keyHash', 'keyA
  * LiteLLM reuses one call id across a router's retries and fallbacks, so the call id alone would
  * drop a successful retry after a failed attempt; but a call id has at most one successful
  * attempt, so successes are keyed by it (LiteLLM's duplicated spans of one call carry regenerated
- * response ids). Without a call id, a success is keyed by its response id.
+ * response ids). Without a call id, a success is keyed by its response id. `kind` says which:
+ * `c` (call id) or `r` (response id).
  */
-export function dedupKey(call: LlmCall): string | null {
+export function dedupKey(call: LlmCall): { kind: 'c' | 'r'; value: string } | null {
   if (call.error !== null) return null;
-  if (call.callId !== null) return `c:${call.callId}`;
-  if (call.source === 'span' && call.id !== `${call.traceId}-${call.spanId}`) return `r:${call.id}`;
+  if (call.callId !== null) return { kind: 'c', value: call.callId };
+  if (call.source === 'span' && !isTraceSpanId(call)) return { kind: 'r', value: call.id };
   return null;
+}
+
+/** Whether the call's id is the `<traceId>-<spanId>` fallback (no response id, no call id). */
+function isTraceSpanId(call: LlmCall): boolean {
+  const t = call.traceId ?? '';
+  const sp = call.spanId ?? '';
+  const id = call.id;
+  return id.length === t.length + 1 + sp.length && id.charCodeAt(t.length) === 45 && id.startsWith(t) && id.endsWith(sp);
 }

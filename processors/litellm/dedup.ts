@@ -290,37 +290,53 @@ export function parseIds(traceId: string, spanId: string, out: Uint32Array, o: n
   return traceId.length === 32 && spanId.length === 16 && hexWords(traceId, 0, 4, out, o) && hexWords(spanId, 0, 2, out, o + 4);
 }
 
-const UUID = /^[a-z]:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** Tag words of keys (in place of a span id): "ca11" and the key's kind letter. */
 export const KEY_TAG = 0xca11ca11;
 
 /**
- * Six words for a de-duplication key `<kind>:<value>`: the value's 128 bits when it is a UUID, else
- * a 128-bit hash of it (four independent 32-bit lanes over its UTF-16 units), then the tag.
+ * Six words for a de-duplication key of `kind` (a letter): the value's 128 bits when it is a
+ * lower-case UUID, else a 128-bit hash of it (four independent 32-bit lanes over its UTF-16
+ * units), then the tag.
  */
-export function keyWords(key: string, out: Uint32Array, o: number): void {
-  if (UUID.test(key)) {
-    const hex = key.slice(2).replace(/-/g, '').toLowerCase();
-    hexWords(hex, 0, 4, out, o);
-  } else {
+export function keyWords(kind: number, value: string, out: Uint32Array, o: number): void {
+  if (!uuidWords(value, out, o)) {
     let a = 0x811c9dc5;
     let b = 0x01000193;
     let c = 0x9e3779b1;
     let d = 0x85ebca6b;
-    for (let i = 0; i < key.length; i++) {
-      const ch = key.charCodeAt(i);
+    for (let i = 0; i < value.length; i++) {
+      const ch = value.charCodeAt(i);
       a = Math.imul(a ^ ch, 0x01000193);
       b = Math.imul(b ^ ch, 0xcc9e2d51) ^ (b >>> 15);
       c = Math.imul(c ^ ch, 0x1b873593) + (c >>> 13);
       d = Math.imul(d ^ ch, 0xc2b2ae35) ^ (d >>> 16);
     }
-    out[o] = fmix(a ^ key.length) >>> 0;
+    out[o] = fmix(a ^ value.length) >>> 0;
     out[o + 1] = fmix(b ^ a) >>> 0;
     out[o + 2] = fmix(c ^ b) >>> 0;
     out[o + 3] = fmix(d ^ c) >>> 0;
   }
   out[o + 4] = KEY_TAG;
-  out[o + 5] = key.charCodeAt(0) >>> 0;
+  out[o + 5] = kind >>> 0;
+}
+
+/** A lower-case UUID's 128 bits into four words; false (words undefined) for any other string. */
+function uuidWords(v: string, out: Uint32Array, o: number): boolean {
+  if (v.length !== 36 || v.charCodeAt(8) !== 45 || v.charCodeAt(13) !== 45 || v.charCodeAt(18) !== 45 || v.charCodeAt(23) !== 45) return false;
+  let word = 0;
+  let n = 0;
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
+    const c = v.charCodeAt(i);
+    const d = c < 128 ? HEX[c]! : -1;
+    if (d < 0) return false;
+    word = (word << 4) | d;
+    if (++n % 8 === 0) {
+      out[o + n / 8 - 1] = word >>> 0;
+      word = 0;
+    }
+  }
+  return true;
 }
 
 function fmix(h: number): number {
@@ -389,11 +405,11 @@ export class IdBatch {
    * UUID as its 128 bits, any other key as a 128-bit hash of it, beside a tag that no span id
    * takes, so keys and (traceId, spanId) pairs never meet.
    */
-  stageKey(key: string): boolean {
+  stageKey(kind: number, value: string): boolean {
     this.free = -1;
     const o = this.staged;
     if (o >= this.words.length) return false;
-    keyWords(key, this.words, o);
+    keyWords(kind, value, this.words, o);
     return true;
   }
 

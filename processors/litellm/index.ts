@@ -67,6 +67,10 @@ function metric(registry: Registry, name: string, help: string, labelNames: stri
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
+/** The kind letters of de-duplication keys (the tag's second word). */
+const CALL_ID = 0x63;
+const RESPONSE_ID = 0x72;
+
 /** How often the same kind of unbillable span is logged (the count in between is in the log line). */
 const UNBILLABLE_LOG_INTERVAL_MS = 60_000;
 
@@ -180,7 +184,8 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
       const call = spanToLlmCall(span, v.layout);
       const id = identities.get(span.traceId);
       if (id) joinIdentity(call, id);
-      const key = dedupKey(call) ?? `${span.traceId}/${span.spanId}`;
+      const k = dedupKey(call);
+      const key = k ? `${k.kind}:${k.value}` : `t:${span.traceId}/${span.spanId}`;
       const dup = seen.has(key);
       seen.add(key);
       const u = call.usage;
@@ -259,8 +264,8 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
     };
 
     // The calls' ids, parsed once: duplicates within the batch, the window's lookup, and (once
-    // downstream accepted the calls) the window's new entries. Two per call: (traceId, spanId) and its key.
-    const ids = this.dedup.batch(2 * spans.length);
+    // downstream accepted the calls) the window's new entries.
+    const ids = this.dedup.batch(spans.length);
     const calls: LlmCall[] = [];
     let odd: Set<string> | null = null;
     // Spans the receiver left out: not LLM calls (see spanSelector), counted as if examined here.
@@ -295,24 +300,6 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
           continue;
         }
       }
-      // Spans without ids (invalid, but seen) are never treated as duplicates of each other.
-      let staged = false;
-      let oddKey: string | null = null;
-      if (span.traceId && span.spanId) {
-        if (ids.stage(span.traceId, span.spanId)) {
-          staged = true;
-          if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
-            duplicates++;
-            continue;
-          }
-        } else {
-          oddKey = `${span.traceId}/${span.spanId}`;
-          if (odd?.has(oddKey)) {
-            duplicates++;
-            continue;
-          }
-        }
-      }
       let call: LlmCall;
       try {
         call = spanToLlmCall(span, v.layout);
@@ -321,15 +308,31 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
         this.settings.logger.warn({ err, traceId: span.traceId, spanId: span.spanId }, 'litellm: cannot convert an LLM-call span; dropped');
         continue;
       }
-      if (staged) ids.add();
-      else if (oddKey !== null) (odd ??= new Set()).add(oddKey);
+      // One id per call: its key (a success's call id or response id), else its (traceId, spanId).
+      // Spans without ids (invalid, but seen) are never treated as duplicates of each other.
       const key = dedupKey(call);
-      if (key !== null && ids.stageKey(key)) {
+      if (key !== null) {
+        ids.stageKey(key.kind === 'c' ? CALL_ID : RESPONSE_ID, key.value);
         if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
           duplicates++;
           continue;
         }
         ids.add();
+      } else if (span.traceId && span.spanId) {
+        if (ids.stage(span.traceId, span.spanId)) {
+          if (ids.stagedSeen() || this.dedup.hasAt(ids.words, ids.staged)) {
+            duplicates++;
+            continue;
+          }
+          ids.add();
+        } else {
+          const oddKey = `${span.traceId}/${span.spanId}`;
+          if (odd?.has(oddKey)) {
+            duplicates++;
+            continue;
+          }
+          (odd ??= new Set()).add(oddKey);
+        }
       }
       if (others !== null && span.traceId && (call.teamId === null || call.keyHash === null || call.keyAlias === null)) {
         const id = identityFor(span.traceId);
@@ -360,11 +363,24 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
     this.journal?.append(ids, Date.now());
     this.callsOut.inc(this.labels, calls.length);
     this.totals.calls += calls.length;
+    // Counted per layout once per batch (a batch's calls nearly always share one layout).
+    let layout = calls[0]!.layout ?? 'unknown';
+    let n = 0;
     for (const c of calls) {
-      const layout = c.layout ?? 'unknown';
-      this.totals.layouts[layout] = (this.totals.layouts[layout] ?? 0) + 1;
-      this.byLayout.inc({ ...this.labels, layout });
+      const l = c.layout ?? 'unknown';
+      if (l !== layout) {
+        this.countLayout(layout, n);
+        layout = l;
+        n = 0;
+      }
+      n++;
     }
+    this.countLayout(layout, n);
+  }
+
+  private countLayout(layout: string, n: number): void {
+    this.totals.layouts[layout] = (this.totals.layouts[layout] ?? 0) + n;
+    this.byLayout.inc({ processor: this.labels.processor, pipeline: this.labels.pipeline, layout }, n);
   }
 
   private noteDroppedAttributes(span: Span): void {

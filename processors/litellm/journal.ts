@@ -17,7 +17,7 @@ import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, 
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { DiskBudget } from '../../src/storage/budget.js';
-import { KEY_TAG, type DedupWindow, type IdBatch } from './dedup.js';
+import type { DedupWindow, IdBatch } from './dedup.js';
 
 const ENTRY = 32;
 const WORDS = 6;
@@ -64,22 +64,16 @@ export class DedupJournal {
     return restored;
   }
 
-  /** Appends the ids of a batch that the next stage accepted: one per call (see the file comment). */
+  /** Appends the ids of a batch that the next stage accepted (one per call). */
   append(ids: IdBatch, stampMs: number): void {
     if (this.fd < 0 || ids.count === 0) return;
     const w = ids.words;
-    const keep: number[] = [];
+    const buf = Buffer.allocUnsafe(ids.count * ENTRY);
     for (let i = 0; i < ids.count; i++) {
-      // A (traceId, spanId) entry is followed by its call's key when the call has one.
-      if (w[i * WORDS + 4] !== KEY_TAG && i + 1 < ids.count && w[(i + 1) * WORDS + 4] === KEY_TAG) continue;
-      keep.push(i);
-    }
-    const buf = Buffer.allocUnsafe(keep.length * ENTRY);
-    keep.forEach((i, n) => {
-      const p = n * ENTRY;
+      const p = i * ENTRY;
       buf.writeDoubleLE(stampMs, p);
       for (let k = 0; k < WORDS; k++) buf.writeUInt32LE(w[i * WORDS + k]!, p + 8 + 4 * k);
-    });
+    }
     if (this.budget && !this.budget.leavesFree(buf.length)) {
       if (!this.warnedFull) {
         this.warnedFull = true;
