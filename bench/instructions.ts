@@ -26,6 +26,8 @@
  *               the spans it reads (what the receiver does when every pipeline is a metering one)
  *   decode-all  the same, every attribute and span (what a pipeline that forwards spans makes it do)
  *   litellm     spans → LLM calls (selection and conversion, no de-duplication)
+ *   consume     decode and the litellm processor as it runs (de-duplication on) over requests made
+ *               unique, with the copy that makes them so (not in the path: compare builds with it)
  *   amberflo    LLM calls → meter records (clean mode, with the processor's template cache)
  *   wal         LLM calls → write-ahead log record bytes (src/storage/llm-calls-codec.ts)
  *   wal-read    those bytes → LLM calls, as when a backlog is read back from disk (not in the
@@ -58,10 +60,12 @@ import { decodeOtlpProto } from '../src/otlp/index.js';
 import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS } from '../integrations/litellm/span.js';
-import { LitellmProcessor } from '../processors/litellm/index.js';
+import litellmFactory, { LitellmProcessor } from '../processors/litellm/index.js';
+import { pino } from 'pino';
+import { ServiceMetrics } from '../src/telemetry/metrics.js';
 import { Template } from './loadgen.js';
 
-export const STAGES = ['decode', 'decode-all', 'litellm', 'amberflo', 'wal', 'wal-read', 'json', 'gzip', 'key'] as const;
+export const STAGES = ['decode', 'decode-all', 'litellm', 'consume', 'amberflo', 'wal', 'wal-read', 'json', 'gzip', 'key'] as const;
 export type Stage = (typeof STAGES)[number];
 
 const CALLS_PER_REQUEST = 170;
@@ -113,6 +117,24 @@ function prepareStage(stage: Stage): (requests: number) => number {
       return (requests) => {
         let sum = 0;
         for (let i = 0; i < requests; i++) sum += LitellmProcessor.convert(input[i % INPUTS]!).length;
+        return sum;
+      };
+    }
+    case 'consume': {
+      // The litellm processor as the collector runs it (de-duplication on, ids remembered), over
+      // requests made unique as the load generator makes them (decode and copy included).
+      const metrics = new ServiceMetrics('bench', { processMetrics: false });
+      const proc = litellmFactory.create(
+        { id: 'litellm', pipeline: 'bench', config: litellmFactory.defaultConfig(), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'bench'), dataDir: '/nonexistent', instanceId: 'bench' },
+        { consume: async () => {} },
+      ) as LitellmProcessor;
+      let run = INPUTS;
+      return (requests) => {
+        let sum = 0;
+        for (let i = 0; i < requests; i++) {
+          void proc.consume(decodeOtlpProto(template.instance(run++).body, projection));
+          sum++;
+        }
         return sum;
       };
     }
