@@ -10,38 +10,10 @@ import { decodeOtlpJson, encodeOtlpProto } from '../src/otlp/index.js';
 import { inspectFile } from '../src/inspect.js';
 import { createRegistry } from '../src/registry.js';
 import { requestPath } from '../integrations/litellm/testdata/fixtures.js';
+import { unbillableRequest } from './helpers/litellm-spans.js';
 import { buildRoot, repoRoot } from './helpers/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spanmeter-inspect-'));
-
-/** A span that looks like an LLM call (usage, an operation) but names an operation nobody bills. */
-const unbillable = {
-  resourceSpans: [
-    {
-      resource: { attributes: [] },
-      scopeSpans: [
-        {
-          scope: { name: 'x' },
-          spans: [
-            {
-              traceId: '11111111111111111111111111111111',
-              spanId: '2222222222222222',
-              name: 'summarize doc',
-              kind: 3,
-              startTimeUnixNano: '1764355422941051904',
-              endTimeUnixNano: '1764355423941051904',
-              attributes: [
-                { key: 'gen_ai.operation.name', value: { stringValue: 'summarize' } },
-                { key: 'gen_ai.usage.input_tokens', value: { intValue: '10' } },
-              ],
-              status: {},
-            },
-          ],
-        },
-      ],
-    },
-  ],
-};
 
 describe('spanmeter inspect', () => {
   it('explains every span of a request: layout and call, or why not billed', async () => {
@@ -68,7 +40,7 @@ describe('spanmeter inspect', () => {
     assert.equal(viaPb.format, 'OTLP/protobuf traces');
     assert.equal(viaPb.entries.filter((e) => e.outcome === 'billed').length, 1);
     const odd = join(dir, 'odd.json');
-    writeFileSync(odd, JSON.stringify(unbillable));
+    writeFileSync(odd, JSON.stringify(unbillableRequest()));
     const r = inspectFile(odd, registry);
     assert.equal(r.entries[0]!.outcome, 'not billed');
     assert.match(r.entries[0]!.reason!, /unknown_operation: gen_ai.operation.name "summarize"/);

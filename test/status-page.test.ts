@@ -20,7 +20,7 @@ import { AdminServer } from '../src/telemetry/admin.js';
 import { aggregateErrors, aggregateReadyDetail, aggregateSeries, aggregateStatus, type WorkerReport } from '../src/telemetry/aggregate.js';
 import { statusWords } from '../src/telemetry/status-words.js';
 import { registerTestComponents, type TestSource } from './helpers/components.js';
-import { otlpRequest, type CallSpec } from './helpers/litellm-spans.js';
+import { otlpRequest, unbillableRequest, type CallSpec } from './helpers/litellm-spans.js';
 import { http } from './helpers/process.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -146,35 +146,7 @@ describe('status page', () => {
       svc.usage.tick();
       await source.emit(fromOtlpJson(otlpRequest(calls.slice(10))));
       // A span that looks like an LLM call (an operation, token usage) that spanmeter does not bill.
-      await source.emit(
-        fromOtlpJson({
-          resourceSpans: [
-            {
-              resource: { attributes: [] },
-              scopeSpans: [
-                {
-                  scope: { name: 'x' },
-                  spans: [
-                    {
-                      traceId: '11111111111111111111111111111111',
-                      spanId: '2222222222222222',
-                      name: 'summarize doc',
-                      kind: 3,
-                      startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-                      endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-                      attributes: [
-                        { key: 'gen_ai.operation.name', value: { stringValue: 'summarize' } },
-                        { key: 'gen_ai.usage.input_tokens', value: { intValue: '10' } },
-                      ],
-                      status: {},
-                    },
-                  ],
-                },
-              ],
-            },
-          ],
-        }),
-      );
+      await source.emit(fromOtlpJson(unbillableRequest('summarize doc', BigInt(Date.now()) * 1_000_000n)));
       const want = (key: 0 | 1) => {
         const m = new Map<string, { tokens: number; calls: number }>();
         for (const [team, model, n, prompt] of plan) {

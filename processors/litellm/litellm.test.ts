@@ -16,6 +16,7 @@ import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
 import { DedupWindow } from './dedup.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
 import { requestPath } from '../../integrations/litellm/testdata/fixtures.js';
+import { unbillableRequest } from '../../test/helpers/litellm-spans.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8')));
@@ -587,33 +588,11 @@ describe('litellm processor: layouts, identity, restarts', () => {
 
   it('an LLM-like span that cannot be billed is counted by reason, logged once a minute, and in status()', async () => {
     const h = harness();
-    const span = (n: number) => ({
-      resourceSpans: [
-        {
-          resource: { attributes: [] },
-          scopeSpans: [
-            {
-              scope: { name: 'x' },
-              spans: [
-                {
-                  traceId: `${n}`.padStart(32, '0'),
-                  spanId: `${n}`.padStart(16, '0'),
-                  name: 'summarize',
-                  kind: 3,
-                  startTimeUnixNano: '1764355422941051904',
-                  endTimeUnixNano: '1764355423941051904',
-                  attributes: [
-                    { key: 'gen_ai.operation.name', value: { stringValue: 'summarize' } },
-                    { key: 'gen_ai.usage.input_tokens', value: { intValue: '10' } },
-                  ],
-                  status: {},
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    });
+    const span = (n: number) => {
+      const r = unbillableRequest('summarize') as { resourceSpans: { scopeSpans: { spans: { traceId: string; spanId: string }[] }[] }[] };
+      Object.assign(r.resourceSpans[0]!.scopeSpans[0]!.spans[0]!, { traceId: `${n}`.padStart(32, '0'), spanId: `${n}`.padStart(16, '0') });
+      return r;
+    };
     for (let i = 1; i <= 3; i++) await h.proc.consume(fromOtlpJson(span(i)));
     assert.equal(h.received.length, 0);
     assert.equal(await h.value('spanmeter_litellm_unbillable_spans_total', { reason: 'unknown_operation' }), 3);

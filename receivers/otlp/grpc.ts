@@ -4,7 +4,7 @@ import { OtlpDecodeError, TRACE_EXPORT_GRPC_PATH, decodeOtlpProto, encodeExportR
 import type { SpanBatch } from '../../src/data/span.js';
 import { readPem, type ResolvedGrpc } from './config.js';
 import { oneLine, splitHostPort } from './http.js';
-import { LOGS_EXPORT_GRPC_PATH, countLogRecordsProto, logsBatchProto, logsResponseProto } from './logs.js';
+import { LOGS_EXPORT_GRPC_PATH, logsBatchProto, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
 import { outcomeOf, type ExportResult, type OtlpReceiver } from './receiver.js';
 
@@ -51,7 +51,7 @@ export class OtlpGrpcServer {
       'grpc.max_send_message_length': 4 * 1024 * 1024,
     });
     this.serve(traceServiceDefinition, (call) => this.handle(call));
-    this.serve(logsServiceDefinition, (call) => this.handleLogs(call));
+    this.serve(logsServiceDefinition, (call) => this.handle(call, true));
   }
 
   /** Adds a unary Export handler to the server. */
@@ -108,42 +108,11 @@ export class OtlpGrpcServer {
     return this.closed;
   }
 
-  /** Log records: checked, counted and answered (see logs.ts), under the same authentication; handed on when a pipeline takes them. */
-  private async handleLogs(call: grpc.ServerUnaryCall<Buffer, Uint8Array>): Promise<Uint8Array | grpc.ServerErrorResponse> {
-    if (this.rx.forwardsLogs) return this.handle(call, true);
-    const started = process.hrtime.bigint();
-    const rx = this.rx;
-    const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
-    const refuse = (code: grpc.status, message: string, outcome: Outcome) => {
-      rx.refusals.refused(call.getPeer(), grpc.status[code] ?? code, message);
-      done(outcome);
-      return grpcError(code, message);
-    };
-    if (rx.closing) {
-      done('shutting_down');
-      return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
-    }
-    const md = call.metadata;
-    if (!rx.authorized((name) => {
-      const v = md.get(name)[0];
-      return v === undefined ? undefined : String(v);
-    })) {
-      return refuse(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
-    }
-    rx.metrics.bytes('grpc', call.request.length, call.request.length);
-    let records: number;
-    try {
-      records = countLogRecordsProto(call.request);
-    } catch (e) {
-      if (!(e instanceof OtlpDecodeError)) throw e;
-      rx.metrics.decodeError('grpc', 'proto');
-      return refuse(grpc.status.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
-    }
-    rx.metrics.logs('grpc', records);
-    done(records ? 'partial_success' : 'success');
-    return logsResponseProto(records);
-  }
-
+  /**
+   * An export call: traces, or (`logs`) log records, checked and counted under the same
+   * authentication and limits, handed on when a pipeline takes them and else answered as not kept
+   * (see logs.ts).
+   */
   private async handle(call: grpc.ServerUnaryCall<Buffer, Uint8Array>, logs = false): Promise<Uint8Array | grpc.ServerErrorResponse> {
     const started = process.hrtime.bigint();
     const rx = this.rx;
@@ -179,6 +148,10 @@ export class OtlpGrpcServer {
         if (logs) {
           const logsBatch = logsBatchProto(buf); // handed on as received
           rx.metrics.logs('grpc', logsBatch.logRecords);
+          if (!rx.forwardsLogs) {
+            done(logsBatch.logRecords ? 'partial_success' : 'success');
+            return logsResponseProto(logsBatch.logRecords);
+          }
           pending = rx.exportLogs(logsBatch, 'grpc');
         } else {
           batch = decodeOtlpProto(buf, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector });

@@ -113,3 +113,37 @@ export function otlpRequest(calls: CallSpec[]): object {
     ],
   };
 }
+
+/**
+ * An OTLP/JSON request with one span that looks like an LLM call (a GenAI operation, token usage)
+ * but names an operation nobody bills: the litellm processor counts, logs and shows it.
+ */
+export function unbillableRequest(name = 'summarize doc', startNs: bigint = 1764355422941051904n): object {
+  return {
+    resourceSpans: [
+      {
+        resource: { attributes: [] },
+        scopeSpans: [
+          {
+            scope: { name: 'x' },
+            spans: [
+              {
+                traceId: '11111111111111111111111111111111',
+                spanId: '2222222222222222',
+                name,
+                kind: 3,
+                startTimeUnixNano: String(startNs),
+                endTimeUnixNano: String(startNs + 1_000_000_000n),
+                attributes: [
+                  { key: 'gen_ai.operation.name', value: { stringValue: 'summarize' } },
+                  { key: 'gen_ai.usage.input_tokens', value: { intValue: '10' } },
+                ],
+                status: {},
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
