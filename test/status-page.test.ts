@@ -176,6 +176,9 @@ describe('status page', () => {
       const spans = (await page.textContent('#spans tbody')) ?? '';
       assert.match(spans, new RegExp(`${total} LLM calls \\(litellm\\.v1\\.child ${total}\\) from \\d+ spans`));
       assert.match(spans, /1 span not billed: unknown_operation 1 \(last at .* UTC: span "summarize doc", gen_ai.operation.name "summarize" is not an operation spanmeter bills\)/);
+      const spansBox = await (await page.$('#spans'))!.boundingBox();
+      assert.ok(spansBox && spansBox.width > 300 && spansBox.height > 30, `#spans is laid out: ${JSON.stringify(spansBox)}`);
+      writeFileSync(join(dir, 'status-usage-page.png'), await page.screenshot({ fullPage: true }));
       await page.click('#usage .tabs button[data-window="day"]');
       assert.match((await page.textContent('#usage-total')) ?? '', new RegExp(`^last day: ${total} calls`));
 
