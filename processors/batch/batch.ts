@@ -12,14 +12,14 @@
  * never be accepted) drops it, with an error log and the `dropped` metric.
  */
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
 import type { Hold } from '../../src/storage/holds.js';
 import { cutMaxSeq, type CutPart, type CutRecorder } from '../../src/storage/cut-log.js';
 import { parseDuration } from '../../src/config/duration.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { sleep } from '../../src/output/retry.js';
-import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
+import { counter, gauge, type ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { BatchConfig } from './config.js';
 
 interface Batch {
@@ -102,10 +102,6 @@ export interface BatchSettings {
   metrics: ComponentMetrics;
 }
 
-function metric<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 export class BatchProcessor implements Processor<MeterRecord[]> {
   private readonly partitions = new Map<string, Partition>();
   /**
@@ -156,11 +152,11 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     this.retryMaxMs = parseDuration(cfg.retry_max_interval);
     this.labels = { processor: s.id, pipeline: s.pipeline ?? '' };
     const r = s.registry;
-    this.pendingGauge = metric(r, 'spanmeter_processor_batch_pending_records', () => new Gauge({ name: 'spanmeter_processor_batch_pending_records', help: 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.cuts = metric(r, 'spanmeter_processor_batch_batches_total', () => new Counter({ name: 'spanmeter_processor_batch_batches_total', help: 'Batches cut, by trigger (size, bytes, timeout, shutdown).', labelNames: ['processor', 'pipeline', 'trigger'], registers: [r] }));
-    this.failures = metric(r, 'spanmeter_processor_batch_send_failures_total', () => new Counter({ name: 'spanmeter_processor_batch_send_failures_total', help: 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.refusedC = metric(r, 'spanmeter_processor_batch_refused_records_total', () => new Counter({ name: 'spanmeter_processor_batch_refused_records_total', help: 'Records refused with back-pressure because max_pending_records was reached.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.mergedC = metric(r, 'spanmeter_processor_batch_merged_total', () => new Counter({ name: 'spanmeter_processor_batch_merged_total', help: 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.', labelNames: ['processor', 'pipeline'], registers: [r] }));
+    this.pendingGauge = gauge(r, 'spanmeter_processor_batch_pending_records', 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', ['processor', 'pipeline']);
+    this.cuts = counter(r, 'spanmeter_processor_batch_batches_total', 'Batches cut, by trigger (size, bytes, timeout, shutdown).', ['processor', 'pipeline', 'trigger']);
+    this.failures = counter(r, 'spanmeter_processor_batch_send_failures_total', 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', ['processor', 'pipeline']);
+    this.refusedC = counter(r, 'spanmeter_processor_batch_refused_records_total', 'Records refused with back-pressure because max_pending_records was reached.', ['processor', 'pipeline']);
+    this.mergedC = counter(r, 'spanmeter_processor_batch_merged_total', 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.', ['processor', 'pipeline']);
     this.pendingGauge.set(this.labels, 0);
   }
 
