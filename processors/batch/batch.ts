@@ -18,7 +18,7 @@ import type { Hold } from '../../src/storage/holds.js';
 import { cutMaxSeq, type CutPart, type CutRecorder } from '../../src/storage/cut-log.js';
 import { parseDuration } from '../../src/config/duration.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { sleep } from '../../src/output/retry.js';
+import { backoffDelay, sleep, type Backoff } from '../../src/backoff.js';
 import { counter, gauge, type ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { BatchConfig } from './config.js';
 
@@ -116,8 +116,8 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   /** See `merge_wait`; 0 when merging is off. */
   private readonly mergeWaitMs: number;
   private readonly timeoutMs: number;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
+  /** The wait before sending a failed batch again: doubling from retry_initial_interval, jittered ±50%. */
+  private readonly retryBackoff: Backoff;
   private pending = 0;
   private stopping = false;
   /** Forwarders waiting for room (see consume). */
@@ -148,8 +148,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     this.mergeWaitMs = this.mergeMax > cfg.send_batch_size ? parseDuration(cfg.merge_wait ?? '0s') : 0;
     this.bytesMax = cfg.max_bytes;
     this.timeoutMs = parseDuration(cfg.timeout);
-    this.retryInitialMs = parseDuration(cfg.retry_initial_interval);
-    this.retryMaxMs = parseDuration(cfg.retry_max_interval);
+    this.retryBackoff = { initialMs: parseDuration(cfg.retry_initial_interval), maxMs: parseDuration(cfg.retry_max_interval), multiplier: 2, jitter: 0.5 };
     this.labels = { processor: s.id, pipeline: s.pipeline ?? '' };
     const r = s.registry;
     this.pendingGauge = gauge(r, 'spanmeter_processor_batch_pending_records', 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', ['processor', 'pipeline']);
@@ -212,7 +211,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       this.refusedC.inc(this.labels, records.length);
       throw new BackpressureError(
         `batch buffer full: ${this.pending} records pending (max_pending_records ${this.cfg.max_pending_records}); exporters are slow or failing`,
-        Math.max(1, Math.ceil(this.retryInitialMs / 1000)),
+        Math.max(1, Math.ceil(this.retryBackoff.initialMs / 1000)),
       );
     }
     const touched = new Set<Partition>();
@@ -491,13 +490,12 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       failures++;
       this.failures.inc(this.labels);
       const e = failed as Error;
-      const wait = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (failures - 1));
+      const wait = backoffDelay(this.retryBackoff, failures);
       this.s.logger.warn(
         { err: { type: e.name, message: e.message }, pending: this.pending, retryInMs: wait },
         'exporters failed a batch; keeping it and sending it again',
       );
-      const jittered = Math.round(wait * (0.5 + Math.random()));
-      const stopped = await sleep(jittered, this.abandon.signal).then(
+      const stopped = await sleep(wait, this.abandon.signal).then(
         () => false,
         () => true,
       );
