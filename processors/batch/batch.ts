@@ -14,8 +14,8 @@
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
-import type { Hold } from '../../src/storage/holds.js';
-import { cutMaxSeq, type CutPart, type CutRecorder } from '../../src/storage/cut-log.js';
+import type { CutPart, CutRecorder, Hold } from '../../src/durability.js';
+import { cutMaxSeq } from '../../src/storage/cut-log.js';
 import { parseDuration } from '../../src/config/duration.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { backoffDelay, sleep, type Backoff } from '../../src/backoff.js';

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Gauge, Registry } from 'prom-client';
 import { BackpressureError, type Exporter } from '../component.js';
-import type { DiskBudget } from '../storage/budget.js';
+import type { DiskBudget } from '../durability.js';
 import { Spool } from '../storage/spool.js';
 import type { MeterRecord } from '../data/meter-record.js';
 import { gauge, type ComponentMetrics } from '../telemetry/metrics.js';

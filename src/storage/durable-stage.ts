@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import { backoffDelay, sleep, type Backoff } from '../backoff.js';
-import type { DiskBudget } from './budget.js';
+import type { DiskBudget } from '../durability.js';
 import { Watermark } from './holds.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
 import { CutLog } from './cut-log.js';
