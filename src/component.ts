@@ -18,9 +18,7 @@ import type { LlmCall } from './data/llm-call.js';
 import type { MeterRecord } from './data/meter-record.js';
 import type { LogsBatch } from './data/logs.js';
 import type { SpanBatch } from './data/span.js';
-import type { DiskBudget } from './storage/budget.js';
-import type { CutRecorder } from './storage/cut-log.js';
-import type { Hold } from './storage/holds.js';
+import type { CutRecorder, DiskBudget, Hold } from './durability.js';
 import type { ComponentMetrics } from './telemetry/metrics.js';
 
 /** The data types that flow between stages. */

@@ -12,14 +12,14 @@
  * never be accepted) drops it, with an error log and the `dropped` metric.
  */
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
-import type { Hold } from '../../src/storage/holds.js';
-import { cutMaxSeq, type CutPart, type CutRecorder } from '../../src/storage/cut-log.js';
+import type { CutPart, CutRecorder, Hold } from '../../src/durability.js';
+import { cutMaxSeq } from '../../src/storage/cut-log.js';
 import { parseDuration } from '../../src/config/duration.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { sleep } from '../../src/output/retry.js';
-import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
+import { backoffDelay, sleep, type Backoff } from '../../src/backoff.js';
+import { counter, gauge, type ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { BatchConfig } from './config.js';
 
 interface Batch {
@@ -102,10 +102,6 @@ export interface BatchSettings {
   metrics: ComponentMetrics;
 }
 
-function metric<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 export class BatchProcessor implements Processor<MeterRecord[]> {
   private readonly partitions = new Map<string, Partition>();
   /**
@@ -120,8 +116,8 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
   /** See `merge_wait`; 0 when merging is off. */
   private readonly mergeWaitMs: number;
   private readonly timeoutMs: number;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
+  /** The wait before sending a failed batch again: doubling from retry_initial_interval, jittered ±50%. */
+  private readonly retryBackoff: Backoff;
   private pending = 0;
   private stopping = false;
   /** Forwarders waiting for room (see consume). */
@@ -152,15 +148,14 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     this.mergeWaitMs = this.mergeMax > cfg.send_batch_size ? parseDuration(cfg.merge_wait ?? '0s') : 0;
     this.bytesMax = cfg.max_bytes;
     this.timeoutMs = parseDuration(cfg.timeout);
-    this.retryInitialMs = parseDuration(cfg.retry_initial_interval);
-    this.retryMaxMs = parseDuration(cfg.retry_max_interval);
+    this.retryBackoff = { initialMs: parseDuration(cfg.retry_initial_interval), maxMs: parseDuration(cfg.retry_max_interval), multiplier: 2, jitter: 0.5 };
     this.labels = { processor: s.id, pipeline: s.pipeline ?? '' };
     const r = s.registry;
-    this.pendingGauge = metric(r, 'spanmeter_processor_batch_pending_records', () => new Gauge({ name: 'spanmeter_processor_batch_pending_records', help: 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.cuts = metric(r, 'spanmeter_processor_batch_batches_total', () => new Counter({ name: 'spanmeter_processor_batch_batches_total', help: 'Batches cut, by trigger (size, bytes, timeout, shutdown).', labelNames: ['processor', 'pipeline', 'trigger'], registers: [r] }));
-    this.failures = metric(r, 'spanmeter_processor_batch_send_failures_total', () => new Counter({ name: 'spanmeter_processor_batch_send_failures_total', help: 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.refusedC = metric(r, 'spanmeter_processor_batch_refused_records_total', () => new Counter({ name: 'spanmeter_processor_batch_refused_records_total', help: 'Records refused with back-pressure because max_pending_records was reached.', labelNames: ['processor', 'pipeline'], registers: [r] }));
-    this.mergedC = metric(r, 'spanmeter_processor_batch_merged_total', () => new Counter({ name: 'spanmeter_processor_batch_merged_total', help: 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.', labelNames: ['processor', 'pipeline'], registers: [r] }));
+    this.pendingGauge = gauge(r, 'spanmeter_processor_batch_pending_records', 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', ['processor', 'pipeline']);
+    this.cuts = counter(r, 'spanmeter_processor_batch_batches_total', 'Batches cut, by trigger (size, bytes, timeout, shutdown).', ['processor', 'pipeline', 'trigger']);
+    this.failures = counter(r, 'spanmeter_processor_batch_send_failures_total', 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', ['processor', 'pipeline']);
+    this.refusedC = counter(r, 'spanmeter_processor_batch_refused_records_total', 'Records refused with back-pressure because max_pending_records was reached.', ['processor', 'pipeline']);
+    this.mergedC = counter(r, 'spanmeter_processor_batch_merged_total', 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.', ['processor', 'pipeline']);
     this.pendingGauge.set(this.labels, 0);
   }
 
@@ -216,7 +211,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       this.refusedC.inc(this.labels, records.length);
       throw new BackpressureError(
         `batch buffer full: ${this.pending} records pending (max_pending_records ${this.cfg.max_pending_records}); exporters are slow or failing`,
-        Math.max(1, Math.ceil(this.retryInitialMs / 1000)),
+        Math.max(1, Math.ceil(this.retryBackoff.initialMs / 1000)),
       );
     }
     const touched = new Set<Partition>();
@@ -495,13 +490,12 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       failures++;
       this.failures.inc(this.labels);
       const e = failed as Error;
-      const wait = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (failures - 1));
+      const wait = backoffDelay(this.retryBackoff, failures);
       this.s.logger.warn(
         { err: { type: e.name, message: e.message }, pending: this.pending, retryInMs: wait },
         'exporters failed a batch; keeping it and sending it again',
       );
-      const jittered = Math.round(wait * (0.5 + Math.random()));
-      const stopped = await sleep(jittered, this.abandon.signal).then(
+      const stopped = await sleep(wait, this.abandon.signal).then(
         () => false,
         () => true,
       );

@@ -10,6 +10,7 @@
  *   BackpressureError (nothing was passed on; the sender retries later).
  * Ids the source positively does not know (negative entries) never hold a batch.
  */
+import { sleep } from '../../src/backoff.js';
 import { BackpressureError } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { applyFacts, type Found, type ModelMapOptions } from './apply.js';
@@ -41,8 +42,6 @@ interface State extends Found {
   /** The team id already read from the cache (a miss there is not read again). */
   teamPeeked?: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Enricher {
   constructor(

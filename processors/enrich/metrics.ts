@@ -1,12 +1,6 @@
 /** The processor's own Prometheus metrics, registered on the service registry (shared by instances). */
-import { Counter, Gauge, type Registry } from 'prom-client';
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [registry] });
-}
-function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Gauge<L> {
-  return (registry.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames, registers: [registry] });
-}
+import type { Counter, Gauge, Registry } from 'prom-client';
+import { counter, gauge } from '../../src/telemetry/metrics.js';
 
 export class EnrichMetrics {
   readonly lookups: Counter<'processor' | 'kind' | 'result'>;

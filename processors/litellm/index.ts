@@ -6,9 +6,10 @@
  * looks like an LLM call but cannot be billed.
  */
 import { join } from 'node:path';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Consumer, ConsumeContext, CreateSettings, InspectEntry, Inspectable, Processor } from '../../src/component.js';
 import { defineFactory } from '../../src/component.js';
+import { counter } from '../../src/telemetry/metrics.js';
 import { durationSchema, parseDuration } from '../../src/config/duration.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { Span, SpanBatch } from '../../src/data/span.js';
@@ -61,12 +62,6 @@ const configSchema = {
   },
 };
 
-function metric(registry: Registry, name: string, help: string, labelNames: string[] = ['processor', 'pipeline']): Counter<string> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<string>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
-
 /** The kind letters of de-duplication keys (the tag's second word). */
 const CALL_ID = 0x63;
 const RESPONSE_ID = 0x72;
@@ -107,25 +102,27 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
     this.dedup = new DedupWindow(parseDuration(c.window), c.max_entries);
     this.labels = { processor: settings.id, pipeline: settings.pipeline ?? '' };
     const r = settings.registry;
-    this.spansSeen = metric(r, 'spanmeter_litellm_spans_seen_total', 'Spans the litellm processor examined (billing or not).');
-    this.callsOut = metric(r, 'spanmeter_litellm_llm_calls_total', 'LLM calls the litellm processor emitted.');
-    this.droppedAttrSpans = metric(
+    const labels = ['processor', 'pipeline'];
+    this.spansSeen = counter(r, 'spanmeter_litellm_spans_seen_total', 'Spans the litellm processor examined (billing or not).', labels);
+    this.callsOut = counter(r, 'spanmeter_litellm_llm_calls_total', 'LLM calls the litellm processor emitted.', labels);
+    this.droppedAttrSpans = counter(
       r,
       'spanmeter_litellm_spans_with_dropped_attributes_total',
       'LLM-call spans with droppedAttributesCount > 0 (the SDK evicted attributes; metadata.* may be missing).',
+      labels,
     );
-    this.byLayout = metric(r, 'spanmeter_litellm_calls_by_layout_total', 'LLM calls by the span layout they were read from (litellm.v1.root, litellm.v2, genai, ...).', [
+    this.byLayout = counter(r, 'spanmeter_litellm_calls_by_layout_total', 'LLM calls by the span layout they were read from (litellm.v1.root, litellm.v2, genai, ...).', [
       'processor',
       'pipeline',
       'layout',
     ]);
-    this.unbillableSpans = metric(
+    this.unbillableSpans = counter(
       r,
       'spanmeter_litellm_unbillable_spans_total',
       'Spans that look like LLM calls (GenAI operation, token usage or a LiteLLM call id) but could not be billed, by reason.',
       ['processor', 'pipeline', 'reason'],
     );
-    this.identityJoined = metric(r, 'spanmeter_litellm_identity_joined_total', 'LLM calls whose team or key facts were taken from another span of the same request.');
+    this.identityJoined = counter(r, 'spanmeter_litellm_identity_joined_total', 'LLM calls whose team or key facts were taken from another span of the same request.', labels);
   }
 
   async start(): Promise<void> {

@@ -16,7 +16,7 @@
 import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { DiskBudget } from '../../src/storage/budget.js';
+import type { DiskBudget } from '../../src/durability.js';
 import type { DedupWindow, IdBatch } from './dedup.js';
 
 const ENTRY = 32;

@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BackpressureError, defineFactory, type Consumer, type CreateSettings, type InspectEntry, type Receiver } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
+import { sleep } from '../../src/backoff.js';
 import { sloToLlmCall } from '../../integrations/litellm/slo.js';
 import { parseSloDocument } from '../../integrations/litellm/slo-files.js';
 import { BodyError, contentCoding } from '../../src/server/body.js';
@@ -87,8 +88,6 @@ export interface FilesSummary {
 export type ProgressListener = (s: Readonly<FilesSummary>) => void;
 
 export { parseByteSize } from '../../src/config/size.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LitellmLogsReceiver implements Receiver {
   private server?: Server;

@@ -6,7 +6,7 @@ import { readPem, type ResolvedGrpc } from './config.js';
 import { oneLine, splitHostPort } from './http.js';
 import { LOGS_EXPORT_GRPC_PATH, logsBatchProto, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
-import { outcomeOf, type ExportResult, type OtlpReceiver } from './receiver.js';
+import { outcomeOf, type ExportResult, type OtlpHandler } from './handler.js';
 
 const raw = (b: Buffer): Buffer => b;
 const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -43,7 +43,7 @@ export class OtlpGrpcServer {
   private active = 0;
 
   constructor(
-    private readonly rx: OtlpReceiver,
+    private readonly rx: OtlpHandler,
     private readonly cfg: ResolvedGrpc,
   ) {
     this.server = new grpc.Server({
@@ -118,13 +118,13 @@ export class OtlpGrpcServer {
     const rx = this.rx;
     const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
     const refuse = (code: grpc.status, message: string, outcome: Outcome, retryAfter?: number) => {
-      rx.refusals.refused(call.getPeer(), grpc.status[code] ?? code, message);
+      rx.refused(call.getPeer(), grpc.status[code] ?? code, message);
       done(outcome);
       return grpcError(code, message, retryAfter);
     };
-    if (rx.closing) {
+    if (rx.isClosing()) {
       done('shutting_down');
-      return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
+      return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.retryAfterSeconds);
     }
     const md = call.metadata;
     if (!rx.authorized((name) => {
@@ -134,7 +134,7 @@ export class OtlpGrpcServer {
       return refuse(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
     }
     if (this.active >= this.cfg.maxConcurrent) {
-      return refuse(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.cfg.retryAfterSeconds);
+      return refuse(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.retryAfterSeconds);
     }
     this.active++;
     rx.enter();

@@ -15,7 +15,7 @@ import { closeServer, createHttpServer, formatAddress, header, listen, remoteOf,
 import type { ResolvedHttp } from './config.js';
 import { LOGS_PATH, countLogRecordsJson, countLogRecordsProto, logsBatchJson, logsBatchProto, logsResponseJson, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';
-import { outcomeOf, type ExportResult, type OtlpReceiver } from './receiver.js';
+import { outcomeOf, type ExportResult, type OtlpHandler } from './handler.js';
 
 type Enc = 'proto' | 'json';
 
@@ -51,7 +51,7 @@ export class OtlpHttpServer {
   readonly limits: ServerLimits;
 
   constructor(
-    private readonly rx: OtlpReceiver,
+    private readonly rx: OtlpHandler,
     private readonly cfg: ResolvedHttp,
   ) {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -63,7 +63,7 @@ export class OtlpHttpServer {
     };
     this.limits = new ServerLimits(cfg);
     this.server = createHttpServer(cfg, handler, (remote, status, reason) => {
-      rx.refusals.refused(remote, status, reason);
+      rx.refused(remote, status, reason);
       rx.metrics.request('http', 'client_error', process.hrtime.bigint());
     });
   }
@@ -92,7 +92,7 @@ export class OtlpHttpServer {
     /** Answers an error, counts the outcome and logs the refusal (rate-limited). */
     const refuse = (status: number, code: number, message: string, outcome: Outcome, retryAfter?: number, encoding: Enc | null = enc) => {
       this.error(res, encoding, status, code, message, retryAfter);
-      rx.refusals.refused(remoteOf(req), status, message);
+      rx.refused(remoteOf(req), status, message);
       done(outcome);
     };
 
@@ -112,10 +112,10 @@ export class OtlpHttpServer {
       res.setHeader('Allow', this.cfg.cors ? 'POST, OPTIONS' : 'POST');
       return refuse(405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`, 'method_not_allowed');
     }
-    if (rx.closing) {
+    if (rx.isClosing()) {
       this.drain(req);
       res.setHeader('Connection', 'close');
-      this.error(res, enc, 503, GRPC.UNAVAILABLE, 'shutting down; retry later', rx.cfg.retryAfterSeconds);
+      this.error(res, enc, 503, GRPC.UNAVAILABLE, 'shutting down; retry later', rx.retryAfterSeconds);
       return done('shutting_down');
     }
     if (!rx.authorized((name) => header(req, name))) {
@@ -163,7 +163,7 @@ export class OtlpHttpServer {
           return;
         }
         if (be.unread) this.drain(req);
-        if (be.status === 429) return refuse(429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', rx.cfg.retryAfterSeconds);
+        if (be.status === 429) return refuse(429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', rx.retryAfterSeconds);
         if (be.status === 400) rx.metrics.decodeError('http', coding);
         return refuse(be.status, be.status === 413 ? GRPC.RESOURCE_EXHAUSTED : GRPC.INVALID_ARGUMENT, be.message, be.status === 413 ? 'too_large' : 'bad_request');
       }
@@ -185,7 +185,7 @@ export class OtlpHttpServer {
       }
 
       if (!this.limits.tryAcquire()) {
-        return refuse(429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.cfg.retryAfterSeconds);
+        return refuse(429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.retryAfterSeconds);
       }
       slot = true;
 
@@ -242,7 +242,7 @@ export class OtlpHttpServer {
   }
 
   private send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
-    if (this.rx.closing) res.setHeader('Connection', 'close');
+    if (this.rx.isClosing()) res.setHeader('Connection', 'close');
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }

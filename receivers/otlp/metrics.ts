@@ -1,5 +1,6 @@
 /** The receiver's own Prometheus metrics (besides the standard accepted/refused/failed counters). */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { counter, histogram } from '../../src/telemetry/metrics.js';
 
 /** How a request ended; the `outcome` label. */
 export type Outcome =
@@ -33,22 +34,18 @@ export class ReceiverMetrics {
     private readonly receiver: string,
   ) {
     // Get-or-create: several otlp receivers (otlp, otlp/internal) share one registry and one metric each.
-    const counter = <K extends string>(name: string, help: string, labelNames: K[]) =>
-      (registry.getSingleMetric(name) as Counter<K> | undefined) ?? new Counter<K>({ name, help, labelNames, registers: [registry] });
-    this.requests = counter('spanmeter_receiver_requests_total', 'OTLP export requests by transport and outcome.', ['receiver', 'transport', 'outcome']);
-    this.wireBytes = counter('spanmeter_receiver_wire_bytes_total', 'Request body bytes as received (compressed when the sender compressed).', ['receiver', 'transport']);
-    this.decodedBytes = counter('spanmeter_receiver_decoded_bytes_total', 'Request body bytes after decompression (what was decoded).', ['receiver', 'transport']);
-    this.decodeErrors = counter('spanmeter_receiver_decode_errors_total', 'Requests whose body could not be decompressed or decoded (answered 400).', ['receiver', 'transport', 'encoding']);
-    this.logRecords = counter('spanmeter_receiver_log_records_total', 'OTLP log records received (LiteLLM events): handed on when a pipeline takes logs, else answered as not kept.', ['receiver', 'transport']);
-    this.duration =
-      (registry.getSingleMetric('spanmeter_receiver_request_duration_seconds') as Histogram<L | 'outcome'> | undefined) ??
-      new Histogram<L | 'outcome'>({
-        name: 'spanmeter_receiver_request_duration_seconds',
-        help: 'Time from request start to response, including the wait for the pipeline to acknowledge.',
-        labelNames: ['receiver', 'transport', 'outcome'],
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
-      });
+    this.requests = counter(registry, 'spanmeter_receiver_requests_total', 'OTLP export requests by transport and outcome.', ['receiver', 'transport', 'outcome']);
+    this.wireBytes = counter(registry, 'spanmeter_receiver_wire_bytes_total', 'Request body bytes as received (compressed when the sender compressed).', ['receiver', 'transport']);
+    this.decodedBytes = counter(registry, 'spanmeter_receiver_decoded_bytes_total', 'Request body bytes after decompression (what was decoded).', ['receiver', 'transport']);
+    this.decodeErrors = counter(registry, 'spanmeter_receiver_decode_errors_total', 'Requests whose body could not be decompressed or decoded (answered 400).', ['receiver', 'transport', 'encoding']);
+    this.logRecords = counter(registry, 'spanmeter_receiver_log_records_total', 'OTLP log records received (LiteLLM events): handed on when a pipeline takes logs, else answered as not kept.', ['receiver', 'transport']);
+    this.duration = histogram(
+      registry,
+      'spanmeter_receiver_request_duration_seconds',
+      'Time from request start to response, including the wait for the pipeline to acknowledge.',
+      ['receiver', 'transport', 'outcome'],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
   }
 
   request(transport: string, outcome: Outcome, startedNs: bigint): void {

@@ -12,7 +12,7 @@ import { BodyError, readBody } from './body.js';
 import { configSchema, defaultConfig, parseByteSize, resolve, validate, type OtlpReceiverConfig } from './config.js';
 import protobuf from 'protobufjs';
 import { logsServiceDefinition, traceServiceDefinition } from './grpc.js';
-import { dropInvalidSpans } from './receiver.js';
+import { OtlpReceiver, dropInvalidSpans } from './receiver.js';
 import { spanCount } from '../../src/data/span.js';
 import { metricValue, request, startTestReceiver } from './testing.js';
 
@@ -468,14 +468,14 @@ describe('otlp receiver over HTTP', () => {
   it('while closing, requests that still reach the server get 503 + Retry-After + Connection: close', async () => {
     const r = await startTestReceiver({ retry_after: '3s' });
     try {
-      r.rx.closing = true; // what shutdown() sets first
+      r.rx.isClosing = () => true; // the state shutdown() enters first, with the listener still open
       const res = await request(`${r.httpBase}/v1/traces`, { headers: JSONH, body: json([span(1)]) });
       assert.equal(res.status, 503);
       assert.equal(res.headers['retry-after'], '3');
       assert.equal(res.headers.connection, 'close');
       assert.equal(r.next.spanCount, 0);
     } finally {
-      r.rx.closing = false;
+      r.rx.isClosing = OtlpReceiver.prototype.isClosing;
       await r.stop();
     }
   });

@@ -10,22 +10,11 @@ import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { ScopeSpans, SpanBatch } from '../../src/data/span.js';
 import type { LogsBatch } from '../../src/data/logs.js';
 import type { ExportResponse } from '../../src/otlp/index.js';
+import type { ExportResult, OtlpHandler } from './handler.js';
 import { resolve, type OtlpReceiverConfig, type Resolved } from './config.js';
-import { ReceiverMetrics, type Outcome } from './metrics.js';
+import { ReceiverMetrics } from './metrics.js';
 import { OtlpGrpcServer } from './grpc.js';
 import { OtlpHttpServer } from './http.js';
-
-/** What the pipeline said about one export, transport-neutral. */
-export type ExportResult =
-  | { kind: 'ok'; response: ExportResponse }
-  | { kind: 'backpressure'; message: string; retryAfterSeconds: number }
-  | { kind: 'rejected'; message: string }
-  | { kind: 'unavailable'; message: string; retryAfterSeconds: number };
-
-export function outcomeOf(r: ExportResult): Outcome {
-  if (r.kind === 'ok') return r.response.partialSuccess ? 'partial_success' : 'success';
-  return r.kind;
-}
 
 /** What a batch costs in the decoded-data budget: its spans plus their attributes, events and links. */
 export function decodedUnits(batch: SpanBatch): number {
@@ -79,12 +68,12 @@ export function isLoopback(endpoint: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-export class OtlpReceiver implements Receiver {
+export class OtlpReceiver implements Receiver, OtlpHandler {
   readonly id: string;
   readonly cfg: Resolved;
   readonly logger: Logger;
   readonly metrics: ReceiverMetrics;
-  readonly std: ComponentMetrics;
+  private readonly std: ComponentMetrics;
   private readonly next: Consumer<SpanBatch>;
   /** Where log records go when a pipeline takes them (see forwardsLogs). */
   private readonly logsNext: Consumer<LogsBatch> | undefined;
@@ -97,11 +86,23 @@ export class OtlpReceiver implements Receiver {
   /** Decoded units (see decodedUnits) handed to the pipeline and not yet answered. */
   private decodedInFlight = 0;
   /** Rate-limited warnings for refused requests (both protocols). */
-  readonly refusals: RefusalLog;
+  private readonly refusals: RefusalLog;
   /** Hands a burst's garbage back once the receiver is quiet (see IdleCollector). */
-  readonly idleGc: IdleCollector;
+  private readonly idleGc: IdleCollector;
   /** True once shutdown began: new requests are refused with 503 / UNAVAILABLE. */
-  closing = false;
+  private closing = false;
+
+  isClosing(): boolean {
+    return this.closing;
+  }
+
+  get retryAfterSeconds(): number {
+    return this.cfg.retryAfterSeconds;
+  }
+
+  refused(remote: string, status: number | string, reason: string): void {
+    this.refusals.refused(remote, status, reason);
+  }
 
   /**
    * The span attributes the pipelines read (undefined: all); the protobuf decoder builds only those.

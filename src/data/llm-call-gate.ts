@@ -4,16 +4,13 @@
  * reason and logged (rate-limited); clamps and hashed ids are counted too.
  */
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { ConsumeContext, Consumer } from '../component.js';
 import type { LlmCall } from './llm-call.js';
 import { checkLlmCall, type LlmCallLimits } from './llm-call-checks.js';
+import { counter } from '../telemetry/metrics.js';
 
 const LOG_INTERVAL_MS = 10_000;
-
-function counter(registry: Registry, name: string, help: string): Counter<'pipeline' | 'reason'> {
-  return (registry.getSingleMetric(name) as Counter<'pipeline' | 'reason'> | undefined) ?? new Counter({ name, help, labelNames: ['pipeline', 'reason'], registers: [registry] });
-}
 
 export class LlmCallGate implements Consumer<LlmCall[]> {
   private readonly dropped: Counter<'pipeline' | 'reason'>;
@@ -27,8 +24,8 @@ export class LlmCallGate implements Consumer<LlmCall[]> {
     private readonly logger: Logger,
     registry: Registry,
   ) {
-    this.dropped = counter(registry, 'spanmeter_llm_calls_dropped_total', 'LLM calls dropped by the billing-value checks, by reason (time_out_of_range, invalid_tokens, invalid_count).');
-    this.adjusted = counter(registry, 'spanmeter_llm_calls_adjusted_total', 'LLM calls kept with a value changed by the billing-value checks, by reason (duration_clamped, id_hashed).');
+    this.dropped = counter(registry, 'spanmeter_llm_calls_dropped_total', 'LLM calls dropped by the billing-value checks, by reason (time_out_of_range, invalid_tokens, invalid_count).', ['pipeline', 'reason']);
+    this.adjusted = counter(registry, 'spanmeter_llm_calls_adjusted_total', 'LLM calls kept with a value changed by the billing-value checks, by reason (duration_clamped, id_hashed).', ['pipeline', 'reason']);
   }
 
   /** Not async: the calls are checked now and not kept referenced while downstream works. */

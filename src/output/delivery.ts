@@ -20,12 +20,12 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import { BackpressureError, type Exporter } from '../component.js';
-import type { DiskBudget } from '../storage/budget.js';
+import type { DiskBudget } from '../durability.js';
 import { Spool } from '../storage/spool.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import type { ComponentMetrics } from '../telemetry/metrics.js';
+import { gauge, type ComponentMetrics } from '../telemetry/metrics.js';
 import { DEFAULT_GZIP_LEVEL, encodeBatchAsync, splitRecords, type EncodedObject } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { groupByRoute, type RoutingConfig } from './routing.js';
@@ -205,9 +205,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     await this.o.sink.start?.();
     if (!this.durable) return;
     this.spool = Spool.open(join(this.o.dataDir!, 'spool'), this.o.storage?.budget);
-    const r = this.o.registry;
-    const name = 'spanmeter_exporter_spool_objects';
-    this.spoolGauge = (r.getSingleMetric(name) as Gauge<'exporter'> | undefined) ?? new Gauge({ name, help: 'Objects waiting in an exporter spool (on disk) for upload.', labelNames: ['exporter'], registers: [r] });
+    this.spoolGauge = gauge(this.o.registry, 'spanmeter_exporter_spool_objects', 'Objects waiting in an exporter spool (on disk) for upload.', ['exporter']);
     for (const e of this.spool.list()) {
       try {
         const { meta } = await this.spool.get(e.id);

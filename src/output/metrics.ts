@@ -3,14 +3,8 @@
  * queueSize). Registered once per service registry and labelled by exporter id, so several
  * exporter instances share the same metric families.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [registry] });
-}
-function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Gauge<L> {
-  return (registry.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames, registers: [registry] });
-}
+import type { Counter, Gauge, Registry } from 'prom-client';
+import { counter, gauge } from '../telemetry/metrics.js';
 
 export class ExporterMetrics {
   private readonly bytes: Counter<'exporter'>;

@@ -5,6 +5,9 @@
  */
 import { PermanentError } from '../component.js';
 import { parseDuration } from '../config/duration.js';
+import { backoffDelay, sleep, type Backoff } from '../backoff.js';
+
+export { backoffDelay, sleep } from '../backoff.js';
 
 /** The `retry_on_failure` + `timeout` keys shared by every exporter (pipeline.yaml form). */
 export interface RetryConfig {
@@ -51,12 +54,8 @@ export const retryConfigSchema = {
 } as const;
 
 /** Resolved retry policy, in milliseconds. */
-export interface RetryPolicy {
+export interface RetryPolicy extends Backoff {
   enabled: boolean;
-  initialMs: number;
-  maxMs: number;
-  multiplier: number;
-  jitter: number;
   /** 0 = unlimited. */
   maxElapsedMs: number;
   /** Timeout of one attempt; 0 = none. */
@@ -114,34 +113,11 @@ export function parseRetryAfter(v: string | null | undefined, now = Date.now()):
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-/** The wait before retry number `retry` (1-based), jittered. */
-export function backoffDelay(p: RetryPolicy, retry: number, random: () => number = Math.random): number {
-  const base = Math.min(p.maxMs, p.initialMs * p.multiplier ** (retry - 1));
-  const j = p.jitter;
-  return Math.max(0, Math.round(base * (1 - j + 2 * j * random())));
-}
-
 export interface RetryHooks {
   /** Called after a failed attempt that will be retried, with the wait before the next one. */
   onRetry?(err: unknown, attempt: number, delayMs: number): void;
   /** Called after every failed attempt (retried or not). */
   onAttemptFailed?(err: unknown, attempt: number): void;
-}
-
-/** Sleeps, ending early (rejecting) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason ?? new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

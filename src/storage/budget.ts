@@ -8,8 +8,9 @@
  * once there is room again.
  */
 import { statfs } from 'node:fs/promises';
+import type { DiskBudget as Budget } from '../durability.js';
 
-export class DiskBudget {
+export class DiskBudget implements Budget {
   private used = 0;
   /** Free bytes on the data directory's file system, as last measured (Infinity: not known). */
   private free = Infinity;

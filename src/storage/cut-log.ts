@@ -15,26 +15,8 @@
  * log's checkpoint covers every seq they name: then no record of theirs is replayed any more.
  */
 import { join } from 'node:path';
+import type { CutPart, CutRecorder, RecordedCut } from '../durability.js';
 import { WriteAheadLog } from './wal.js';
-
-/** Items `from`..`from + count - 1` of log record `seq`. */
-export type CutPart = readonly [seq: number, from: number, count: number];
-
-/** A recorded group: its owner (the stage's id) and the parts it holds, in order. */
-export interface RecordedCut {
-  owner: string;
-  parts: CutPart[];
-}
-
-/** What a stage downstream of the write-ahead log sees (ConsumeContext.cuts). */
-export interface CutRecorder {
-  /** Records at or below this seq are not replayed (the data log's checkpoint when it was opened). */
-  readonly replayedAfter: number;
-  /** Groups `owner` recorded before the last stop that name a replayed seq (taken once: a second call returns []). */
-  recovered(owner: string): RecordedCut[];
-  /** Records groups durably (one fdatasync for all); resolves once they are on disk. */
-  record(owner: string, groups: readonly (readonly CutPart[])[]): Promise<void>;
-}
 
 const minSeq = (parts: readonly CutPart[]) => parts.reduce((m, p) => Math.min(m, p[0]), Infinity);
 const maxSeq = (parts: readonly CutPart[]) => parts.reduce((m, p) => Math.max(m, p[0]), 0);

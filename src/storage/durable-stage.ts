@@ -17,7 +17,8 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
-import type { DiskBudget } from './budget.js';
+import { backoffDelay, sleep, type Backoff } from '../backoff.js';
+import type { DiskBudget } from '../durability.js';
 import { Watermark } from './holds.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
 import { CutLog } from './cut-log.js';
@@ -40,6 +41,9 @@ export interface DurableStageOptions {
   /** How often the checkpoint is persisted (ms). */
   checkpointIntervalMs: number;
 }
+
+/** The forwarder's wait while downstream refuses or fails a record: 50 ms doubling up to 2 s. */
+const FORWARD_BACKOFF: Backoff = { initialMs: 50, maxMs: 2000, multiplier: 2, jitter: 0 };
 
 const metricsByRegistry = new WeakMap<Registry, ReturnType<typeof createMetrics>>();
 function createMetrics(registry: Registry) {
@@ -248,7 +252,7 @@ export class DurableStage implements Consumer<unknown> {
 
   private async forwardOne(seq: number, data: unknown): Promise<void> {
     const hold = this.watermark.begin(seq);
-    let delay = 50;
+    let failures = 0;
     for (;;) {
       try {
         await this.o.next.consume(data, { hold, cuts: this.cuts });
@@ -259,8 +263,7 @@ export class DurableStage implements Consumer<unknown> {
             // Shutting down with downstream full: leave this record in the log for the next start.
             return;
           }
-          await sleep(Math.min(delay, (e.retryAfterSeconds || 1) * 1000));
-          delay = Math.min(delay * 2, 2000);
+          await sleep(Math.min(backoffDelay(FORWARD_BACKOFF, ++failures), (e.retryAfterSeconds || 1) * 1000));
           continue;
         }
         if (e instanceof PermanentError) {
@@ -270,8 +273,7 @@ export class DurableStage implements Consumer<unknown> {
         // Unexpected: keep the data in the log and retry after a pause, never drop it.
         this.o.logger.error({ err: e, seq }, 'downstream failed to take a write-ahead log record; retrying');
         if (this.stopForwarder) return;
-        await sleep(Math.min(delay, 2000));
-        delay = Math.min(delay * 2, 5000);
+        await sleep(backoffDelay(FORWARD_BACKOFF, ++failures));
       }
     }
     hold.release();
@@ -409,8 +411,4 @@ function deadLetterName(seq: number): string {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((r) => setImmediate(r));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

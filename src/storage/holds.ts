@@ -7,7 +7,9 @@
  * `release()` it once the data is safe. The {@link Watermark} turns released holds into the highest
  * sequence number below which everything is safe: the log's checkpoint.
  */
-export class Hold {
+import type { Hold as HoldContract } from '../durability.js';
+
+export class Hold implements HoldContract {
   private refs = 1;
   constructor(
     readonly seq: number,

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DiskBudget } from './budget.js';
+import type { DiskBudget } from '../durability.js';
 import { syncDirectory } from './wal.js';
 
 const FILE_RE = /^(\d{12})-([0-9a-f]{16})\.spool$/;

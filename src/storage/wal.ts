@@ -19,7 +19,7 @@ import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BackpressureError } from '../component.js';
-import type { DiskBudget } from './budget.js';
+import type { DiskBudget } from '../durability.js';
 
 export const HEADER_BYTES = 16;
 const SEGMENT_RE = /^wal-(\d{20})\.log$/;
