@@ -58,7 +58,7 @@ import type { SpanBatch } from '../src/data/span.js';
 import { contentSuffix, recordsJsonBytes, stableGzip } from '../src/output/encode.js';
 import { decodeOtlpProto } from '../src/otlp/index.js';
 import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
-import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
+import { MappingCache, toMeterRecords, type MappingOptions } from '../integrations/amberflo/mapping.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS } from '../integrations/litellm/span.js';
 import litellmFactory, { LitellmProcessor } from '../processors/litellm/index.js';
 import { pino } from 'pino';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { alternateKey, encodeBatch } from '../../src/output/encode.js';
-import { MappingCache, toMeterRecords } from '../../processors/amberflo/mapping.js';
+import { MappingCache, toMeterRecords } from '../../integrations/amberflo/mapping.js';
 import { LitellmProcessor } from '../../processors/litellm/index.js';
 import { decodeOtlpProto, encodeOtlpProto, fromOtlpJson } from '../../src/otlp/index.js';
 import { otlpRequest } from '../../test/helpers/litellm-spans.js';

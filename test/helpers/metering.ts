@@ -7,7 +7,7 @@
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { encodeBatch, type EncodedObject } from '../../src/output/encode.js';
-import { toMeterRecords } from '../../processors/amberflo/mapping.js';
+import { toMeterRecords } from '../../integrations/amberflo/mapping.js';
 import { llmCall } from './llm-call.js';
 
 export const DAY0 = Date.UTC(2026, 9, 3); // 2026-10-03, a past day
