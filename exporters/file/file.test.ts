@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { alternateKey, encodeBatch } from '../../src/output/encode.js';
+import { alternateKey, encodeBatch } from '../../integrations/amberflo/objects.js';
 import { MappingCache, toMeterRecords } from '../../integrations/amberflo/mapping.js';
 import { LitellmProcessor } from '../../processors/litellm/index.js';
 import { decodeOtlpProto, encodeOtlpProto, fromOtlpJson } from '../../src/otlp/index.js';
