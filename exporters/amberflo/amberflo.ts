@@ -16,8 +16,9 @@ import { retryPolicy } from '../../src/output/retry.js';
 import { redactBody, redactUrl } from '../../src/telemetry/redact.js';
 import { IngestSink, RejectedError, ingestUrl } from '../../integrations/amberflo/ingest.js';
 import type { AmberfloExporterConfig } from './config.js';
+import { amberfloObjects } from '../../integrations/amberflo/objects.js';
 
-type Settings = Omit<ObjectExporterOptions<Destination>, 'sink' | 'destination' | 'retry' | 'maxRecordsPerObject' | 'onRejected'> & { dataDir: string };
+type Settings = Omit<ObjectExporterOptions<Destination>, 'sink' | 'format' | 'destination' | 'retry' | 'maxRecordsPerObject' | 'onRejected'> & { dataDir: string };
 
 export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<Destination> {
   const sink = new IngestSink(ingestUrl(c.endpoint), c.api_key);
@@ -25,6 +26,7 @@ export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): Object
   const dest: Destination = { path: '', label: redactUrl(sink.url) };
   return new ObjectExporter<Destination>({
     ...s,
+    format: amberfloObjects,
     sink,
     destination: () => dest,
     retry: retryPolicy(c.retry_on_failure, c.timeout),

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { joinKey, stableGzip, stableGzipAsync, type EncodedObject } from '../../src/output/encode.js';
+import { joinKey, stableGzip, stableGzipAsync, type EncodedObject, type ObjectFormat } from '../../src/output/encode.js';
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -316,3 +316,6 @@ export function splitRecords<T extends MeterRecord>(records: readonly T[], maxRe
   if (cur.length) out.push(cur);
   return out;
 }
+
+/** Amberflo's object format, as the object exporters hand it to the delivery core. */
+export const amberfloObjects: ObjectFormat = { split: splitRecords, encode: encodeBatchAsync, alternateKey };

@@ -6,6 +6,7 @@
  */
 import { promisify } from 'node:util';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+import type { MeterRecord } from '../data/meter-record.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -23,6 +24,19 @@ export interface EncodedObject {
   firstRecordTimeMs: number;
   contentType: 'application/json';
   contentEncoding: 'gzip';
+}
+
+/**
+ * How batches become objects: what is inside one and under which key. The exporters pass theirs to
+ * the delivery core (./delivery.ts), which knows no format.
+ */
+export interface ObjectFormat {
+  /** Splits records, in order, into chunks of at most `maxRecords` records and `maxBytes` bytes of content (0 = no byte limit). */
+  split<T extends MeterRecord>(records: readonly T[], maxRecords: number, maxBytes: number): (readonly T[])[];
+  /** Encodes one non-empty chunk under the key prefix `path` (the same records always give the same object). */
+  encode(records: readonly MeterRecord[], opts: { path: string; gzipLevel?: number }): Promise<EncodedObject>;
+  /** The `attempt`-th other key for an object whose key holds another object ({@link putWithoutReplacing}). */
+  alternateKey(key: string, attempt: number): string;
 }
 
 /**
