@@ -19,7 +19,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import type { DiskBudget } from './budget.js';
 import { Watermark } from './holds.js';
-import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
+import { decodeRecord, encodeRecord, recordMemoryBytes, type RecordCodec } from './codec.js';
 import { CutLog } from './cut-log.js';
 import { WriteAheadLog } from './wal.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ export interface DurableStageOptions {
   pipeline: string;
   dir: string;
   next: Consumer<unknown>;
+  /** The compact record format of the data type it logs (src/data/types.ts), if it has one. */
+  codec?: RecordCodec;
   logger: Logger;
   registry: Registry;
   budget?: DiskBudget;
@@ -154,7 +156,7 @@ export class DurableStage implements Consumer<unknown> {
     if (this.unavailable) throw new BackpressureError(this.unavailable, 5);
     if (!wal || this.stopping) throw new BackpressureError('pipeline is not accepting data (starting or stopping)', 1);
     if (Array.isArray(data) && data.length === 0) return;
-    const payload = encodeRecord(data);
+    const payload = encodeRecord(data, this.o.codec);
     let range: { first: number; last: number };
     try {
       range = await wal.append([payload]);
