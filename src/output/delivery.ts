@@ -133,7 +133,7 @@ export interface ObjectExporterOptions<D extends Destination> {
   registry: Registry;
   metrics: ComponentMetrics;
   sink: ObjectSink<D>;
-  /** What an object holds and its key (e.g. integrations/amberflo/objects.ts). */
+  /** What an object holds and its key: the exporter's format. */
   format: ObjectFormat;
   /** The destination for a route value (undefined = default route). */
   destination(route: string | undefined): D;

@@ -1,8 +1,8 @@
 /**
  * Objects as the delivery core handles them: the bytes and key of one encoded batch, gzip with a
  * stable header, and the conditional write that never replaces another object
- * ({@link putWithoutReplacing}). What goes into an object and under which key is the format's
- * (integrations/amberflo/objects.ts); delivery (retries, transports) is ./delivery.ts.
+ * ({@link putWithoutReplacing}). What goes into an object and under which key is the
+ * {@link ObjectFormat} the exporters pass in; delivery (retries, transports) is ./delivery.ts.
  */
 import { promisify } from 'node:util';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
