@@ -8,9 +8,12 @@
  * ingest API are the same objects.
  */
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, gunzip } from 'node:zlib';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { joinKey, stableGzip, stableGzipAsync, type EncodedObject, type ObjectFormat } from '../../src/output/encode.js';
+
+const gunzipAsync = promisify(gunzip);
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -315,6 +318,42 @@ export function splitRecords<T extends MeterRecord>(records: readonly T[], maxRe
   }
   if (cur.length) out.push(cur);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading objects back (spanmeter report)
+
+/** An object key written by an exporter (temporary files and other names are not). */
+export const OBJECT_NAME = /(^|\/)merged_logs_[0-9a-f]{8}\.json\.gz$/;
+
+const HOUR_MS = 3_600_000;
+
+/** `<path>/YYYY/MM/DD/HH/` of every hour that overlaps [fromMs, toMs). */
+export function hourPrefixes(path: string, fromMs: number, toMs: number): string[] {
+  const out: string[] = [];
+  for (let t = Math.floor(fromMs / HOUR_MS) * HOUR_MS; t < toMs; t += HOUR_MS) {
+    const d = new Date(t);
+    out.push(`${joinKey(path, `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/${pad(d.getUTCHours())}`)}/`);
+  }
+  return out;
+}
+
+/** The records of one object: gunzipped and parsed; a clear error when it is not a record array. */
+export async function parseObject(key: string, body: Buffer): Promise<MeterRecord[]> {
+  let json: Buffer;
+  try {
+    json = await gunzipAsync(body);
+  } catch (e) {
+    throw new Error(`${key}: not gzip (${(e as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json.toString('utf8'));
+  } catch (e) {
+    throw new Error(`${key}: not JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(parsed)) throw new Error(`${key}: not a JSON array of meter records`);
+  return parsed as MeterRecord[];
 }
 
 /** Amberflo's object format, as the object exporters hand it to the delivery core. */
