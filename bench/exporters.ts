@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { Exporter, ExporterFactory } from '../src/component.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
-import { encodeBatch } from '../src/output/encode.js';
+import { encodeBatch } from '../integrations/amberflo/objects.js';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
 import amberflo from '../exporters/amberflo/index.js';
 import azureblob from '../exporters/azureblob/index.js';

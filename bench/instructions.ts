@@ -55,10 +55,12 @@ import { parseArgs } from 'node:util';
 import type { LlmCall } from '../src/data/llm-call.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
 import type { SpanBatch } from '../src/data/span.js';
-import { contentSuffix, recordsJsonBytes, stableGzip } from '../src/output/encode.js';
+import { stableGzip } from '../src/output/encode.js';
+import { contentSuffix, recordsJsonBytes } from '../integrations/amberflo/objects.js';
 import { decodeOtlpProto } from '../src/otlp/index.js';
 import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
-import { MappingCache, toMeterRecords, type MappingOptions } from '../processors/amberflo/mapping.js';
+import { llmCallsCodec } from '../src/storage/llm-calls-codec.js';
+import { MappingCache, toMeterRecords, type MappingOptions } from '../integrations/amberflo/mapping.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS } from '../integrations/litellm/span.js';
 import litellmFactory, { LitellmProcessor } from '../processors/litellm/index.js';
 import { pino } from 'pino';
@@ -151,12 +153,12 @@ function prepareStage(stage: Stage): (requests: number) => number {
       const input = calls();
       return (requests) => {
         let sum = 0;
-        for (let i = 0; i < requests; i++) sum += encodeRecord(input[i % INPUTS]!).length;
+        for (let i = 0; i < requests; i++) sum += encodeRecord(input[i % INPUTS]!, llmCallsCodec).length;
         return sum;
       };
     }
     case 'wal-read': {
-      const input = calls().map((c) => encodeRecord(c));
+      const input = calls().map((c) => encodeRecord(c, llmCallsCodec));
       return (requests) => {
         let sum = 0;
         for (let i = 0; i < requests; i++) sum += (decodeRecord(input[i % INPUTS]!) as LlmCall[]).length;

@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LlmCall } from '../src/data/llm-call.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
-import { encodeBatch } from '../src/output/encode.js';
-import { MappingCache, toMeterRecords } from '../processors/amberflo/mapping.js';
+import { encodeBatch } from '../integrations/amberflo/objects.js';
+import { MappingCache, toMeterRecords } from '../integrations/amberflo/mapping.js';
 import { rng } from './lib/workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

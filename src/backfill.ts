@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { componentKey, formatError, loadConfig, type ComponentConfig, type PipelineConfig, type ResolvedConfig } from './config/config.js';
 import { consumesOf, defineFactory, type ExporterFactory, type ReceiverFactory } from './component.js';
 import type { MeterRecord } from './data/meter-record.js';
-import { encodeBatch } from './output/encode.js';
+import { encodeBatch } from '../integrations/amberflo/objects.js';
 import { dormancyText, isActive, type WhenConfig } from './output/when.js';
 import { EXPECTED_FORMATS } from '../receivers/litellm_logs/items.js';
 import { createRegistry, type ComponentRegistry } from './registry.js';

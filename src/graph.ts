@@ -27,8 +27,7 @@ import {
   type Lifecycle,
 } from './component.js';
 import { componentKey, type ComponentConfig, type ResolvedConfig } from './config/config.js';
-import { spanCount, type SpanBatch } from './data/span.js';
-import { isLogsBatch } from './data/logs.js';
+import { DATA_TYPE_INFO } from './data/types.js';
 import type { ServiceMetrics } from './telemetry/metrics.js';
 import { DiskBudget } from './storage/budget.js';
 import { DurableStage } from './storage/durable-stage.js';
@@ -41,14 +40,6 @@ export interface Node {
   pipeline?: string;
   instance: Lifecycle;
   state: 'created' | 'starting' | 'started' | 'dormant' | 'stopping' | 'stopped' | 'failed';
-}
-
-/** Counts the items of one `consume` call, whatever the data type. */
-export function itemCount(data: unknown): number {
-  if (Array.isArray(data)) return data.length;
-  if (data && typeof data === 'object' && 'resourceSpans' in data) return spanCount(data as SpanBatch) + ((data as SpanBatch).omitted?.valid ?? 0);
-  if (isLogsBatch(data)) return data.logRecords;
-  return 0;
 }
 
 /** One consumer that hands the same data to several, waiting for all. */
@@ -196,17 +187,18 @@ export class Graph {
   }
 
   /**
-   * Where a pipeline's write-ahead log goes: before the first stage that receives `llm_calls`
-   * (else `meter_events`); -1 for pipelines that carry only spans or logs (forwarding is best-effort).
+   * Where a pipeline's write-ahead log goes: before the first stage that receives a durable type
+   * (src/data/types.ts: `llm_calls`, else `meter_events`); -1 for pipelines that carry only spans
+   * or logs (forwarding is best-effort).
    * Returns the index of the processor it precedes (processors.length = before the exporters).
    * `logAfter`: indexes of processors that must run before the log (see ProcessorFactory.logAfter):
    * the log goes after the last of them, so a replay bills as they decided the first time.
    */
-  static walPosition(types: readonly string[], logAfter: readonly number[] = []): number {
-    const i = types.indexOf('llm_calls');
-    let at = i >= 0 ? i : types.indexOf('meter_events');
+  static walPosition(types: readonly DataType[], logAfter: readonly number[] = []): number {
+    const durable = (t: DataType | undefined) => t !== undefined && DATA_TYPE_INFO[t].durable;
+    let at = types.findIndex(durable);
     if (at < 0) return -1;
-    for (const k of logAfter) if (k + 1 > at && (types[k + 1] === 'llm_calls' || types[k + 1] === 'meter_events')) at = k + 1;
+    for (const k of logAfter) if (k + 1 > at && durable(types[k + 1])) at = k + 1;
     return at;
   }
 
@@ -237,10 +229,12 @@ export class Graph {
           const c = config.components.get(componentKey('processor', p.processors[i]!))!;
           if (c.factory.kind !== 'processor') continue;
           const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
+          const countIn = DATA_TYPE_INFO[p.types[i]!].count;
+          const countOut = DATA_TYPE_INFO[p.types[i + 1]!].count;
           const downstream = next;
           const counted: Consumer<unknown> = {
             consume(data, ctx) {
-              outgoing.inc(itemCount(data));
+              outgoing.inc(countOut(data));
               return downstream.consume(data, ctx);
             },
           };
@@ -248,7 +242,7 @@ export class Graph {
           const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
           next = {
             consume(data, ctx) {
-              incoming.inc(itemCount(data));
+              incoming.inc(countIn(data));
               return instance.consume(data, ctx);
             },
             spanAttributes: instance.spanAttributes,
@@ -256,12 +250,13 @@ export class Graph {
           };
           nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
         }
-        // The log goes in front of the first stage that receives llm_calls (or meter_events).
+        // The log goes in front of the first stage that receives a durable type, in that type's codec.
         if (i === walAt) {
           const stage = new DurableStage({
             pipeline: p.name,
             dir: join(config.service.dataDir, 'wal', p.name.replace(/[^A-Za-z0-9._-]/g, '_')),
             next,
+            codec: DATA_TYPE_INFO[p.types[i]!].codec,
             logger: this.opts.logger.child({ kind: 'processor', component: 'wal', pipeline: p.name }),
             registry: metrics.registry,
             budget: this.budget,

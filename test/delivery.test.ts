@@ -24,7 +24,7 @@ import { Service } from '../src/service.js';
 import { LocalAzurite } from './helpers/azurite.js';
 import { registerTestComponents, type TestSource } from './helpers/components.js';
 import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
-import { alternateKey, encodeBatch } from '../src/output/encode.js';
+import { alternateKey, encodeBatch } from '../integrations/amberflo/objects.js';
 import { S3Sink } from '../exporters/s3/s3.js';
 import { defaultConfig as s3Defaults } from '../exporters/s3/config.js';
 import { AzureBlobSink } from '../exporters/azureblob/azureblob.js';

@@ -21,13 +21,14 @@ describe('hidden classes of LLM calls across the write-ahead log', () => {
       const { SPAN_ATTRIBUTES, SPAN_SELECTORS } = await import(${url('../integrations/litellm/span.js')});
       const { decodeOtlpProto } = await import(${url('../src/otlp/index.js')});
       const { encodeRecord, decodeRecord } = await import(${url('../src/storage/codec.js')});
+      const { llmCallsCodec } = await import(${url('../src/storage/llm-calls-codec.js')});
       const { Template } = await import(${url('../bench/loadgen.js')});
       const template = new Template(170);
       const bodies = [0, 1, 2, 3].map((i) => template.instance(i).body);
       const opts = { spanAttributes: SPAN_ATTRIBUTES, spanSelector: SPAN_SELECTORS };
       const convert = (i) => LitellmProcessor.convert(decodeOtlpProto(bodies[i % 4], opts));
       for (let i = 0; i < 50; i++) convert(i);
-      const bytes = encodeRecord(convert(0));
+      const bytes = encodeRecord(convert(0), llmCallsCodec);
       if (bytes[0] !== 0x01) throw new Error('not written in the compact format');
       const back = decodeRecord(bytes);
       const made = convert(1); // after the decoder ran

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultConfig, ingestUrl, validate } from './config.js';
+import { defaultConfig, validate } from './config.js';
 
 describe('amberflo exporter config', () => {
-  it('posts a bare host (the callback form) to /ingest and keeps explicit paths', () => {
-    assert.equal(ingestUrl('https://ingest.amberflo.io'), 'https://ingest.amberflo.io/ingest');
-    assert.equal(ingestUrl('https://ingest.amberflo.io/'), 'https://ingest.amberflo.io/ingest');
-    assert.equal(ingestUrl('https://app.amberflo.io/ingest'), 'https://app.amberflo.io/ingest');
-  });
-
   it('defaults to 1000 records / 1 MB per request and requires an API key when active', () => {
     const d = defaultConfig();
     assert.equal(d.max_records_per_request, 1000);

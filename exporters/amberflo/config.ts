@@ -1,3 +1,4 @@
+import { DEFAULT_INGEST_URL } from '../../integrations/amberflo/ingest.js';
 import { redactUrl } from '../../src/telemetry/redact.js';
 import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
 import { isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
@@ -14,7 +15,7 @@ export interface AmberfloExporterConfig {
 }
 
 export const defaultConfig = (): AmberfloExporterConfig => ({
-  endpoint: 'https://ingest.amberflo.io/ingest',
+  endpoint: DEFAULT_INGEST_URL,
   api_key: '',
   max_records_per_request: 1000,
   max_bytes_per_request: 1_000_000,
@@ -56,11 +57,4 @@ export function validate(c: AmberfloExporterConfig): { path: string; message: st
     out.push({ path: 'endpoint', message: `"${redactUrl(c.endpoint).slice(0, 80)}" is not a URL` });
   }
   return out;
-}
-
-/** The callback's AFLO_API_ENDPOINT is usually a bare host; post to its documented /ingest path. */
-export function ingestUrl(endpoint: string): string {
-  const u = new URL(endpoint);
-  if (u.pathname === '' || u.pathname === '/') u.pathname = '/ingest';
-  return u.toString();
 }

@@ -2,6 +2,7 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
+import { alternateKey } from '../../integrations/amberflo/objects.js';
 import { errInfo, type Destination, type ObjectSink } from '../../src/output/delivery.js';
 import type { AzureBlobExporterConfig } from './config.js';
 
@@ -44,7 +45,7 @@ export class AzureBlobSink implements ObjectSink<AzureDestination> {
    * compared.
    */
   async put(obj: EncodedObject, dest: AzureDestination, signal: AbortSignal): Promise<void> {
-    await putWithoutReplacing(obj, (key) => this.tryPut(obj, dest, key, signal), `azureblob exporter (container ${dest.container})`);
+    await putWithoutReplacing(obj, (key) => this.tryPut(obj, dest, key, signal), `azureblob exporter (container ${dest.container})`, alternateKey);
   }
 
   private async tryPut(obj: EncodedObject, dest: AzureDestination, key: string, signal: AbortSignal): Promise<ConditionalPut> {

@@ -4,6 +4,7 @@ import { routeOverrides } from '../../src/output/routing.js';
 import { dormantExporter, isActive } from '../../src/output/when.js';
 import type { AzureDestination } from './azureblob.js';
 import { configSchema, defaultConfig, validate, type AzureBlobExporterConfig } from './config.js';
+import { amberfloObjects } from '../../integrations/amberflo/objects.js';
 
 export default defineFactory({
   kind: 'exporter',
@@ -19,6 +20,7 @@ export default defineFactory({
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
     return new ObjectExporter<AzureDestination>({
       ...s,
+      format: amberfloObjects,
       // The Azure SDK is imported only for an active exporter.
       sink: lazySink(async () => new (await import('./azureblob.js')).AzureBlobSink(c)),
       routing: c.routing,

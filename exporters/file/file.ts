@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../src/output/atomic.js';
 import type { Destination, ObjectSink } from '../../src/output/delivery.js';
 import { putWithoutReplacing, sameRecords, type EncodedObject } from '../../src/output/encode.js';
+import { alternateKey } from '../../integrations/amberflo/objects.js';
 
 export interface FileDestination extends Destination {
   directory: string;
@@ -28,6 +29,6 @@ export class FileSink implements ObjectSink<FileDestination> {
     const root = resolve(dest.directory);
     const memo: { json?: Buffer } = {};
     const sameContent = (existing: Buffer): boolean => sameRecords(existing, obj, memo);
-    await putWithoutReplacing(obj, (key) => writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent }), `file exporter (${root})`);
+    await putWithoutReplacing(obj, (key) => writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent }), `file exporter (${root})`, alternateKey);
   }
 }

@@ -7,6 +7,7 @@ import { dormantExporter, isActive, whenProblems, whenSchema, type WhenConfig } 
 import { FileSink, type FileDestination } from './file.js';
 import { DirectoryReader } from '../../src/report/objects.js';
 import { joinKey } from '../../src/output/encode.js';
+import { amberfloObjects } from '../../integrations/amberflo/objects.js';
 
 interface RouteOverride {
   directory?: string;
@@ -63,6 +64,7 @@ export default defineFactory({
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
     return new ObjectExporter<FileDestination>({
       ...s,
+      format: amberfloObjects,
       sink: new FileSink({ durableWrites: !c.spool }),
       routing: c.routing,
       ...commonObjectOptions(c),

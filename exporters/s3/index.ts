@@ -4,6 +4,7 @@ import { routeOverrides } from '../../src/output/routing.js';
 import { dormantExporter, isActive } from '../../src/output/when.js';
 import { configSchema, defaultConfig, validate, type S3ExporterConfig } from './config.js';
 import type { S3Destination } from './s3.js';
+import { amberfloObjects } from '../../integrations/amberflo/objects.js';
 
 export default defineFactory({
   kind: 'exporter',
@@ -19,6 +20,7 @@ export default defineFactory({
     if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
     return new ObjectExporter<S3Destination>({
       ...s,
+      format: amberfloObjects,
       // The AWS SDK is imported only for an active exporter.
       sink: lazySink(async () => new (await import('./s3.js')).S3Sink(c)),
       routing: c.routing,

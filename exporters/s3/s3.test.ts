@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeBatch } from '../../src/output/encode.js';
+import { encodeBatch } from '../../integrations/amberflo/objects.js';
 import { defaultConfig, validate } from './config.js';
 import { S3Sink, clientConfig } from './s3.js';
 

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
+import { alternateKey } from '../../integrations/amberflo/objects.js';
 import { errInfo, type Destination, type ObjectSink } from '../../src/output/delivery.js';
 import type { S3ExporterConfig } from './config.js';
 
@@ -71,7 +72,7 @@ export class S3Sink implements ObjectSink<S3Destination> {
    * conditional.
    */
   async put(obj: EncodedObject, dest: S3Destination, signal: AbortSignal): Promise<void> {
-    await putWithoutReplacing(obj, (key) => this.tryPut(obj, dest, key, signal), `s3 exporter (s3://${dest.bucket})`);
+    await putWithoutReplacing(obj, (key) => this.tryPut(obj, dest, key, signal), `s3 exporter (s3://${dest.bucket})`, alternateKey);
   }
 
   private async tryPut(obj: EncodedObject, dest: S3Destination, key: string, signal: AbortSignal): Promise<ConditionalPut> {

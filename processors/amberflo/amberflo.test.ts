@@ -14,7 +14,7 @@ import { repoRoot } from '../../test/helpers/paths.js';
 import { LitellmProcessor } from '../litellm/index.js';
 import factory, { parseBool, type AmberfloConfig } from './index.js';
 import { classifyError } from '../../integrations/litellm/errors.js';
-import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from './mapping.js';
+import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from '../../integrations/amberflo/mapping.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
 const fromFixture = (name: string): LlmCall => LitellmProcessor.convert(fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8'))))[0];

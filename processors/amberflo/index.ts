@@ -1,13 +1,13 @@
 /**
  * `amberflo` processor: `llm_calls` → `meter_events` (docs/mapping.md). The mapping itself is in
- * mapping.ts; this file is the component around it.
+ * integrations/amberflo/mapping.ts; this file is the component around it.
  */
 import { meteredUsage, type MeteredUsage } from '../../src/telemetry/usage.js';
 import type { Consumer, ConsumeContext, CreateSettings, Processor } from '../../src/component.js';
 import { defineFactory } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { MappingCache, toMeterRecords, type MappingOptions, type Mode } from './mapping.js';
+import { MappingCache, toMeterRecords, type MappingOptions, type Mode } from '../../integrations/amberflo/mapping.js';
 
 export interface AmberfloConfig {
   mode: Mode;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,10 +9,22 @@ import { pino } from 'pino';
 import type { MeterRecord } from '../data/meter-record.js';
 import { ServiceMetrics } from '../telemetry/metrics.js';
 import { DEFAULT_CONCURRENT_UPLOADS, ObjectExporter, lazySink, type Destination, type ObjectExporterOptions, type ObjectSink } from './delivery.js';
-import type { EncodedObject } from './encode.js';
+import { joinKey, stableGzipAsync, type EncodedObject, type ObjectFormat } from './encode.js';
 
 const rec = (i: number): MeterRecord => ({ meterApiName: 'llm_api_call', meterTimeInMillis: 1_764_355_422_941 + i, meterValue: 1, uniqueId: `u${i}` });
 const policy = { enabled: true, initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0, maxElapsedMs: 0, attemptTimeoutMs: 1000 };
+
+/** A format for the delivery core alone: JSON arrays keyed by their SHA-256, chunks by count. */
+const testFormat: ObjectFormat = {
+  split: (records, max) => Array.from({ length: Math.ceil(records.length / max) }, (_, i) => records.slice(i * max, (i + 1) * max)),
+  async encode(records, { path, gzipLevel }) {
+    const json = Buffer.from(JSON.stringify(records));
+    const key = joinKey(path, `${createHash('sha256').update(json).digest('hex').slice(0, 16)}.json.gz`);
+    const body = await stableGzipAsync(json, gzipLevel);
+    return { key, body, records: records.length, rawBytes: json.length, firstRecordTimeMs: records[0]!.meterTimeInMillis, contentType: 'application/json', contentEncoding: 'gzip' };
+  },
+  alternateKey: (key, attempt) => `${key}.${attempt}`,
+};
 
 function exporter(sink: ObjectSink<Destination>, dataDir: string, over: Partial<ObjectExporterOptions<Destination>> = {}) {
   const metrics = new ServiceMetrics('t', { processMetrics: false });
@@ -21,6 +34,7 @@ function exporter(sink: ObjectSink<Destination>, dataDir: string, over: Partial<
     registry: metrics.registry,
     metrics: metrics.forComponent('exporter', 'x'),
     sink,
+    format: testFormat,
     destination: () => ({ path: 'p', label: 'test' }),
     retry: policy,
     maxRecordsPerObject: 100,

@@ -26,7 +26,7 @@ import type { DiskBudget } from '../durability.js';
 import { Spool } from '../storage/spool.js';
 import type { MeterRecord } from '../data/meter-record.js';
 import { gauge, type ComponentMetrics } from '../telemetry/metrics.js';
-import { DEFAULT_GZIP_LEVEL, encodeBatchAsync, splitRecords, type EncodedObject } from './encode.js';
+import { DEFAULT_GZIP_LEVEL, type EncodedObject, type ObjectFormat } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { groupByRoute, type RoutingConfig } from './routing.js';
 import { DeliveryError, backoffDelay, retryPolicy, sleep, withRetry, type RetryConfig, type RetryPolicy } from './retry.js';
@@ -133,6 +133,8 @@ export interface ObjectExporterOptions<D extends Destination> {
   registry: Registry;
   metrics: ComponentMetrics;
   sink: ObjectSink<D>;
+  /** What an object holds and its key: the exporter's format. */
+  format: ObjectFormat;
   /** The destination for a route value (undefined = default route). */
   destination(route: string | undefined): D;
   routing?: RoutingConfig<unknown>;
@@ -232,8 +234,8 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     const out: Promise<{ obj: EncodedObject; dest: D; route: string | undefined }>[] = [];
     for (const [route, group] of groupByRoute(records, this.o.routing)) {
       const dest = this.o.destination(route);
-      for (const chunk of splitRecords(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) {
-        out.push(encodeBatchAsync(chunk, { path: dest.path, gzipLevel: this.o.gzipLevel }).then((obj) => ({ obj, dest, route })));
+      for (const chunk of this.o.format.split(group, this.o.maxRecordsPerObject, this.o.maxBytesPerObject ?? 0)) {
+        out.push(this.o.format.encode(chunk, { path: dest.path, gzipLevel: this.o.gzipLevel }).then((obj) => ({ obj, dest, route })));
       }
     }
     return Promise.all(out);

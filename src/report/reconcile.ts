@@ -9,7 +9,7 @@
  * than once (the exporters' re-delivery; Amberflo de-duplicates by `uniqueId`).
  */
 import type { MeterRecord } from '../data/meter-record.js';
-import { METERS } from '../../processors/amberflo/mapping.js';
+import { METERS } from '../../integrations/amberflo/mapping.js';
 
 /** One call as the reference log has it. */
 export interface ReferenceCall {

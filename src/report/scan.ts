@@ -4,7 +4,8 @@
  * in the range to a callback. Memory stays at a few objects, whatever the range.
  */
 import type { MeterRecord } from '../data/meter-record.js';
-import { OBJECT_NAME, hourPrefixes, parseObject, type ObjectReader } from './objects.js';
+import { OBJECT_NAME, hourPrefixes, parseObject } from '../../integrations/amberflo/objects.js';
+import type { ObjectReader } from './objects.js';
 
 export interface ScanOptions {
   fromMs: number;

@@ -4,7 +4,7 @@
  * with a small latency histogram, however many records go through.
  */
 import type { MeterRecord } from '../data/meter-record.js';
-import { METERS } from '../../processors/amberflo/mapping.js';
+import { METERS } from '../../integrations/amberflo/mapping.js';
 
 export const GROUP_FIELDS = ['day', 'team', 'key', 'model'] as const;
 export type GroupField = (typeof GROUP_FIELDS)[number];

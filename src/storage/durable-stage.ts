@@ -20,7 +20,7 @@ import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, 
 import { backoffDelay, sleep, type Backoff } from '../backoff.js';
 import type { DiskBudget } from '../durability.js';
 import { Watermark } from './holds.js';
-import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
+import { decodeRecord, encodeRecord, recordMemoryBytes, type RecordCodec } from './codec.js';
 import { CutLog } from './cut-log.js';
 import { WriteAheadLog } from './wal.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ export interface DurableStageOptions {
   pipeline: string;
   dir: string;
   next: Consumer<unknown>;
+  /** The compact record format of the data type it logs (src/data/types.ts), if it has one. */
+  codec?: RecordCodec;
   logger: Logger;
   registry: Registry;
   budget?: DiskBudget;
@@ -158,7 +160,7 @@ export class DurableStage implements Consumer<unknown> {
     if (this.unavailable) throw new BackpressureError(this.unavailable, 5);
     if (!wal || this.stopping) throw new BackpressureError('pipeline is not accepting data (starting or stopping)', 1);
     if (Array.isArray(data) && data.length === 0) return;
-    const payload = encodeRecord(data);
+    const payload = encodeRecord(data, this.o.codec);
     let range: { first: number; last: number };
     try {
       range = await wal.append([payload]);

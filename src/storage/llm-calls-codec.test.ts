@@ -11,7 +11,7 @@ import { sloToLlmCall } from '../../integrations/litellm/slo.js';
 import { fileURLToPath } from 'node:url';
 import { repoRootOf } from '../repo-root.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
-import { LLM_CALLS_TAG, decodeLlmCalls, encodeLlmCalls } from './llm-calls-codec.js';
+import { LLM_CALLS_TAG, decodeLlmCalls, encodeLlmCalls, llmCallsCodec } from './llm-calls-codec.js';
 
 /** A call with every kind of field filled: ids, a model id, a key hash, nested metadata, a cost. */
 function call(over: Partial<LlmCall> = {}): LlmCall {
@@ -82,7 +82,7 @@ describe('llm_calls log records', () => {
   it('round-trip any LlmCall exactly, in the compact format (property)', () => {
     fc.assert(
       fc.property(fc.array(arbCall, { minLength: 1, maxLength: 8 }), (calls) => {
-        const bytes = encodeRecord(calls);
+        const bytes = encodeRecord(calls, llmCallsCodec);
         assert.equal(bytes[0], LLM_CALLS_TAG);
         assertSame(decodeRecord(bytes), calls);
       }),
@@ -92,7 +92,7 @@ describe('llm_calls log records', () => {
 
   it('are a fraction of V8 format, and the decoded calls share repeated strings', () => {
     const calls = Array.from({ length: 170 }, (_, i) => call({ id: `chatcmpl-${i}`, spanId: `${String(i).padStart(16, '0')}` }));
-    const compact = encodeRecord(calls);
+    const compact = encodeRecord(calls, llmCallsCodec);
     const v8 = serialize(calls);
     assert.ok(compact.length * 3 < v8.length, `${compact.length} bytes against V8's ${v8.length}`);
     const back = decodeRecord(compact) as LlmCall[];
@@ -104,7 +104,7 @@ describe('llm_calls log records', () => {
   it('keep the SLO reader calls exactly (its key order included)', () => {
     const slo = JSON.parse(readFileSync(join(repoRootOf(fileURLToPath(import.meta.url)), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), 'utf8')) as unknown;
     const calls = [sloToLlmCall(slo), call()];
-    const bytes = encodeRecord(calls);
+    const bytes = encodeRecord(calls, llmCallsCodec);
     assert.equal(bytes[0], LLM_CALLS_TAG);
     assertSame(decodeRecord(bytes), calls);
   });
@@ -134,7 +134,7 @@ describe('llm_calls log records', () => {
     ];
     for (const [why, calls] of odd) {
       assert.equal(encodeLlmCalls(calls), null, why);
-      const bytes = encodeRecord(calls);
+      const bytes = encodeRecord(calls, llmCallsCodec);
       assert.equal(bytes[0], 0xff, why);
       // What V8 format gives (a class instance comes back as a plain object there too).
       assert.deepStrictEqual(decodeRecord(bytes), deserialize(serialize(calls)), why);
@@ -144,7 +144,7 @@ describe('llm_calls log records', () => {
   it('keep "__proto__" as an own key, as V8 format does', () => {
     const meta = JSON.parse('{"__proto__": {"x": 1}, "a": 2}') as Record<string, unknown>;
     const calls = [call({ keyMetadata: meta })];
-    const back = decodeRecord(encodeRecord(calls)) as LlmCall[];
+    const back = decodeRecord(encodeRecord(calls, llmCallsCodec)) as LlmCall[];
     assert.deepEqual(Object.keys(back[0]!.keyMetadata!), ['__proto__', 'a']);
     assert.equal(Object.getPrototypeOf(back[0]!.keyMetadata), Object.prototype);
     assertSame(back, calls);
@@ -182,7 +182,7 @@ describe('llm_calls log records', () => {
 
   it('count the memory of the calls they hold, not their bytes', () => {
     const calls = Array.from({ length: 100 }, () => call());
-    const compact = encodeRecord(calls);
+    const compact = encodeRecord(calls, llmCallsCodec);
     assert.equal(recordMemoryBytes(compact), 100 * 1024);
     const v8 = serialize([{ a: 1 }]);
     assert.equal(recordMemoryBytes(v8), v8.length);
@@ -194,15 +194,15 @@ describe('llm_calls log records', () => {
     const big = Array.from({ length: 2000 }, (_, i) =>
       call({ id: `chatcmpl-${i}`, error: { type: 'E', code: '500', message: `€${i}`, provider: 'p', traceback: `${i}:` + '€'.repeat(1000), limitSubject: null, limitRate: null, limitValue: null, guardrail: null } }),
     );
-    const bytes = encodeRecord(big);
+    const bytes = encodeRecord(big, llmCallsCodec);
     assert.equal(bytes[0], LLM_CALLS_TAG);
     assert.ok(bytes.length > 5_000_000, `${bytes.length} bytes`);
     assertSame(decodeRecord(bytes), big);
     // Each payload is its own copy, not the writer's buffer, which the next record reuses.
     const medium = big.slice(0, 100);
-    const mediumBytes = encodeRecord(medium);
+    const mediumBytes = encodeRecord(medium, llmCallsCodec);
     const small = [call()];
-    assertSame(decodeRecord(encodeRecord(small)), small);
+    assertSame(decodeRecord(encodeRecord(small, llmCallsCodec)), small);
     assertSame(decodeRecord(mediumBytes), medium);
     assertSame(decodeRecord(bytes), big);
   });
@@ -214,7 +214,7 @@ describe('llm_calls log records', () => {
 
   it('leave other records to V8 format (meter events, empty arrays, objects)', () => {
     for (const v of [[{ meterApiName: 'x', meterValue: 1 }], [], { source: 'span' }, ['span']]) {
-      const bytes = encodeRecord(v);
+      const bytes = encodeRecord(v, llmCallsCodec);
       assert.equal(bytes[0], 0xff);
       assert.deepStrictEqual(decodeRecord(bytes), v);
     }

@@ -26,6 +26,7 @@
  *   5 array (varint length, values), 6 plain object (varint count, (shared-string key, value)...).
  */
 import type { LlmCall } from '../data/llm-call.js';
+import type { RecordCodec } from './codec.js';
 
 export const LLM_CALLS_TAG = 0x01;
 /**
@@ -554,3 +555,17 @@ export function llmCallsCount(payload: Buffer): number {
   r.byte();
   return r.varint();
 }
+
+/** What a decoded LlmCall is taken to occupy in memory, for the log's in-memory window. */
+const LLM_CALL_MEMORY_BYTES = 1024;
+
+/**
+ * The `llm_calls` log-record codec. Its records count {@link LLM_CALL_MEMORY_BYTES} per call in the
+ * log's memory window (V8's format took ~950 bytes per call).
+ */
+export const llmCallsCodec: RecordCodec<LlmCall[]> = {
+  tag: LLM_CALLS_TAG,
+  encode: encodeLlmCalls,
+  decode: decodeLlmCalls,
+  memoryBytes: (payload) => Math.max(payload.length, llmCallsCount(payload) * LLM_CALL_MEMORY_BYTES),
+};

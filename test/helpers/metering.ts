@@ -6,8 +6,9 @@
  */
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { encodeBatch, type EncodedObject } from '../../src/output/encode.js';
-import { toMeterRecords } from '../../processors/amberflo/mapping.js';
+import { type EncodedObject } from '../../src/output/encode.js';
+import { encodeBatch } from '../../integrations/amberflo/objects.js';
+import { toMeterRecords } from '../../integrations/amberflo/mapping.js';
 import { llmCall } from './llm-call.js';
 
 export const DAY0 = Date.UTC(2026, 9, 3); // 2026-10-03, a past day
