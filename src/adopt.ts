@@ -103,8 +103,10 @@ export function adoptStranded(config: ResolvedConfig, workers: number, logger: L
         await service.start();
       } catch (e) {
         if (e instanceof DirLockedError) {
-          log.warn({ err: e.message }, 'a stranded data directory is in use by a running process; leaving it to that process');
-          return;
+          // Its owner may be a worker of the killed cluster that has not exited yet: look again later.
+          if (attempt === 0) log.warn({ err: e.message, retryInMs: retryMs }, 'a stranded data directory is in use by a running process; trying again later');
+          await pause(retryMs);
+          continue;
         }
         log.error({ err: e }, 'cannot start draining a stranded data directory; trying again later');
         await pause(retryMs);
