@@ -47,6 +47,30 @@ export interface CallFacts {
 /** LiteLLM's span layouts the workload can be written in. */
 export type WorkloadLayout = 'v1.79' | 'v2';
 
+/** The facts of call number `n`, drawn in the same order whatever the layout: both layouts bill the same calls. */
+function drawCall(n: number, runId: string, rand: () => number, startNs: bigint) {
+  const m = MODELS[Math.floor(rand() * MODELS.length)]!;
+  const key = KEYS[Math.floor(rand() * KEYS.length)]!;
+  const failed = rand() < 0.05;
+  const cached = !failed && rand() < 0.2;
+  const prompt = 20 + Math.floor(rand() * 4000);
+  const completion = failed ? 0 : 1 + Math.floor(rand() * 800);
+  const cachedTokens = cached ? Math.floor(prompt * 0.6) : 0;
+  const durNs = BigInt(200_000_000 + Math.floor(rand() * 4_000_000_000));
+  return {
+    m,
+    key,
+    failed,
+    prompt,
+    completion,
+    cachedTokens,
+    responseId: `chatcmpl-${runId}-${n}`,
+    traceId: hex(`t${runId}${n}`, 32),
+    rootId: hex(`r${runId}${n}`, 16),
+    end: startNs + durNs,
+  };
+}
+
 /** LiteLLM v2's provider names (`_PROVIDER_BY_LITELLM`). */
 const V2_PROVIDER: Record<string, string> = { openai: 'openai', bedrock: 'aws.bedrock', vertex_ai: 'gcp.vertex_ai' };
 
@@ -56,18 +80,7 @@ const V2_PROVIDER: Record<string, string> = { openai: 'openai', bedrock: 'aws.be
  * LLM span, the identity on both of the latter (baggage). The same facts as {@link callSpans}.
  */
 function callSpansV2(n: number, runId: string, rand: () => number, startNs: bigint): { spans: object[]; facts: CallFacts } {
-  const m = MODELS[Math.floor(rand() * MODELS.length)]!;
-  const key = KEYS[Math.floor(rand() * KEYS.length)]!;
-  const failed = rand() < 0.05;
-  const cached = !failed && rand() < 0.2;
-  const prompt = 20 + Math.floor(rand() * 4000);
-  const completion = failed ? 0 : 1 + Math.floor(rand() * 800);
-  const cachedTokens = cached ? Math.floor(prompt * 0.6) : 0;
-  const responseId = `chatcmpl-${runId}-${n}`;
-  const traceId = hex(`t${runId}${n}`, 32);
-  const serverId = hex(`r${runId}${n}`, 16);
-  const durNs = BigInt(200_000_000 + Math.floor(rand() * 4_000_000_000));
-  const end = startNs + durNs;
+  const { m, key, failed, prompt, completion, cachedTokens, responseId, traceId, rootId: serverId, end } = drawCall(n, runId, rand, startNs);
   const embedding = m.model.includes('embedding');
   const op = embedding ? 'embeddings' : 'chat';
   const provider = V2_PROVIDER[m.system] ?? m.system;
@@ -141,18 +154,7 @@ function callSpansV2(n: number, runId: string, rand: () => number, startNs: bigi
 /** The three spans of call number `n` (unique over a run when `runId` differs). */
 export function callSpans(n: number, runId: string, rand: () => number, startNs: bigint, layout: WorkloadLayout = 'v1.79'): { spans: object[]; facts: CallFacts } {
   if (layout === 'v2') return callSpansV2(n, runId, rand, startNs);
-  const m = MODELS[Math.floor(rand() * MODELS.length)]!;
-  const key = KEYS[Math.floor(rand() * KEYS.length)]!;
-  const failed = rand() < 0.05;
-  const cached = !failed && rand() < 0.2;
-  const prompt = 20 + Math.floor(rand() * 4000);
-  const completion = failed ? 0 : 1 + Math.floor(rand() * 800);
-  const cachedTokens = cached ? Math.floor(prompt * 0.6) : 0;
-  const responseId = `chatcmpl-${runId}-${n}`;
-  const traceId = hex(`t${runId}${n}`, 32);
-  const rootId = hex(`r${runId}${n}`, 16);
-  const durNs = BigInt(200_000_000 + Math.floor(rand() * 4_000_000_000));
-  const end = startNs + durNs;
+  const { m, key, failed, prompt, completion, cachedTokens, responseId, traceId, rootId, end } = drawCall(n, runId, rand, startNs);
   const usage = failed
     ? "{'completion_tokens': 0, 'completion_tokens_details': None, 'prompt_tokens': 0, 'prompt_tokens_details': None, 'total_tokens': 0}"
     : `{'completion_tokens': ${completion}, 'completion_tokens_details': {'accepted_prediction_tokens': 0, 'audio_tokens': 0, 'reasoning_tokens': 0, 'rejected_prediction_tokens': 0, 'text_tokens': None}, 'prompt_tokens': ${prompt}, 'prompt_tokens_details': {'audio_tokens': 0, 'cached_tokens': ${cachedTokens}, 'image_tokens': None, 'text_tokens': None}, 'total_tokens': ${prompt + completion}}`;
