@@ -6,51 +6,23 @@ import { Writable } from 'node:stream';
 import type { LlmCall } from './llm-call.js';
 import { checkLlmCall, DEFAULT_LLM_CALL_LIMITS, hashId } from './llm-call-checks.js';
 import { LlmCallGate } from './llm-call-gate.js';
+import { llmCall } from '../../test/helpers/llm-call.js';
 
 const NOW = Date.UTC(2026, 5, 1);
 
+/** The test helper's call, a minute before NOW, with `over` and `usage` on top. */
 function call(over: Partial<LlmCall> = {}, usage: Partial<LlmCall['usage']> = {}): LlmCall {
   const startTimeMs = over.startTimeMs ?? NOW - 60_000;
-  return {
-    source: 'span',
-    layout: null,
-    id: 'chatcmpl-1',
-    callId: null,
-    traceId: null,
-    spanId: null,
+  const base = llmCall();
+  return llmCall({
     startTimeUnixNano: `${startTimeMs}000000`,
     endTimeUnixNano: `${startTimeMs + 1200}000000`,
     startTimeMs,
     durationMs: 1200,
-    callType: 'acompletion',
-    model: 'gpt-4o',
-    provider: 'openai',
-    modelMapKey: 'gpt-4o',
-    modelMapProvider: 'openai',
-    modelId: null,
-    modelGroup: null,
-    apiBase: null,
-    region: null,
-    batch: false,
-    n: null,
-    usage: { promptTokens: 11, completionTokens: 2, totalTokens: 13, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0, ...usage },
-    keyHash: null,
-    keyAlias: null,
-    keyMetadata: null,
     teamId: 'team-a',
-    teamAlias: null,
-    teamMetadata: null,
-    userId: null,
-    orgId: null,
-    endUser: null,
-    error: null,
-    guardrails: null,
-    requestTags: null,
-    responseCost: null,
-    stream: null,
-    droppedAttributes: 0,
+    usage: { ...base.usage, ...usage },
     ...over,
-  };
+  });
 }
 
 describe('checkLlmCall', () => {
