@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { Exporter, ExporterFactory } from '../src/component.js';
+import { configOf } from '../src/config/component-config.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
 import { encodeBatch } from '../integrations/amberflo/objects.js';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
@@ -72,13 +73,13 @@ let seq = 0;
 function create(f: ExporterFactory, cfg: Record<string, unknown>): Exporter<MeterRecord[]> {
   const metrics = new ServiceMetrics('bench', { processMetrics: false });
   const id = `${f.type}/${++seq}`;
-  const defaults = f.defaultConfig() as Record<string, unknown>;
+  const defaults = configOf(f) as Record<string, unknown>;
   // A key prefix per exporter instance: each run writes new objects (a run over the previous run's
   // keys would measure re-deliveries, which read the object there to compare it).
   const path = 'path' in defaults ? { path: `bench-${seq}` } : {};
   return f.create({
     id,
-    config: { ...defaults, ...path, ...cfg },
+    config: configOf(f, { ...path, ...cfg }),
     logger: pino({ level: 'silent' }),
     registry: metrics.registry,
     metrics: metrics.forComponent('exporter', id),

@@ -18,6 +18,7 @@ import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { componentKey, formatError, loadConfig, type ComponentConfig, type PipelineConfig, type ResolvedConfig } from './config/config.js';
 import { consumesOf, defineFactory, type ExporterFactory, type ReceiverFactory } from './component.js';
+import { configOf } from './config/component-config.js';
 import type { MeterRecord } from './data/meter-record.js';
 import { encodeBatch } from '../integrations/amberflo/objects.js';
 import { dormancyText, isActive, type WhenConfig } from './output/when.js';
@@ -136,7 +137,7 @@ export function backfillConfig(config: ResolvedConfig, registry: ComponentRegist
     p.exporters.forEach((id) => keep('exporter', id));
   }
   if (o.dryRun) for (const [k, c] of components) if (c.kind === 'exporter') components.set(k, dryRunExporter(c, o.dryRun));
-  const rxConfig = { ...(factory.defaultConfig() as Record<string, unknown>), paths, http: null, ...(batchSize ? { batch_size: batchSize } : {}) };
+  const rxConfig = configOf(factory, { paths, http: null, ...(batchSize ? { batch_size: batchSize } : {}) });
   components.set(componentKey('receiver', BACKFILL_RECEIVER_ID), { kind: 'receiver', id: BACKFILL_RECEIVER_ID, type: 'litellm_logs', factory, config: rxConfig });
   // Own state directory (write-ahead log, spools): a live spanmeter on the same data_dir is never
   // disturbed, and a re-run resumes whatever a failed backfill left in its spools.

@@ -20,6 +20,8 @@ import type { LogsBatch } from './data/logs.js';
 import type { SpanBatch } from './data/span.js';
 import type { CutRecorder, DiskBudget, Hold } from './durability.js';
 import type { ComponentMetrics } from './telemetry/metrics.js';
+import type { Static, TSchema } from './config/declare.js';
+import type { MetricDeclarations } from './telemetry/declare.js';
 
 /** The data types that flow between stages. */
 export type DataType = 'spans' | 'logs' | 'llm_calls' | 'meter_events';
@@ -154,27 +156,33 @@ export interface CreateSettings<C> {
    * Receivers: the consumer of each data type the factory produces (`produces`, `alsoProduces`);
    * `next` is the one of `produces`. See {@link Consumer.connected}.
    */
-  nextFor?(type: DataType): Consumer<any>;
+  nextFor?<T extends DataType>(type: T): Consumer<DataOf[T]>;
 }
 
 /** JSON Schema (draft 2020-12 subset accepted by ajv). */
 export type JSONSchema = Record<string, unknown>;
 
-interface FactoryBase<C> {
+interface FactoryBase<S extends TSchema> {
   /** Type name, `^[a-zA-Z][0-9a-zA-Z_]{0,62}$`. */
   type: string;
   /** One line for `spanmeter components`. */
   description: string;
   stability: Stability;
+  /** The metrics this component type registers besides the standard ones (its metadata.ts); docs/metrics.md lists them. */
+  metrics?: MetricDeclarations;
   /**
-   * JSON Schema of the config. Use `additionalProperties: false` on every object so that
-   * unknown keys are rejected; `format: "duration"` for durations like "5s".
+   * The config's declaration (src/config/declare.ts): its JSON Schema, with each key's default and
+   * description, from which the config's type is derived. Use `additionalProperties: false` on every
+   * object so that unknown keys are rejected.
    */
-  configSchema: JSONSchema;
-  /** Default config; must be side-effect free. The user's config is deep-merged on top. */
-  defaultConfig(): C;
+  configSchema: S;
+  /**
+   * Only for a plain JSON Schema without defaults (a plugin written in JavaScript): the default
+   * config, with the user's config deep-merged on top. A declared config leaves it out.
+   */
+  defaultConfig?(): Static<S>;
   /** Extra checks that a schema cannot express; return messages keyed by a dotted sub-path. */
-  validate?(config: C): ConfigProblem[];
+  validate?(config: Static<S>): ConfigProblem[];
 }
 
 export interface ConfigProblem {
@@ -183,39 +191,43 @@ export interface ConfigProblem {
   message: string;
 }
 
-export interface ReceiverFactory<C = any> extends FactoryBase<C> {
+/** What a processor hands on: its own type, or (for `same`) what it consumes. */
+export type OutputOf<I extends DataType, O extends DataType | 'same'> = O extends DataType ? DataOf[O] : DataOf[I];
+
+export interface ReceiverFactory<S extends TSchema = TSchema, O extends DataType = DataType> extends FactoryBase<S> {
   kind: 'receiver';
   /** The main data type it produces (the one a pipeline carries when its stages accept several). */
-  produces: DataType;
+  produces: O;
   /**
    * Other types it produces. Each pipeline carries one type: the receivers' common type that its
    * first stage consumes (see the config loader's type links).
    */
   alsoProduces?: readonly DataType[];
-  create(settings: CreateSettings<C>, next: Consumer<any>): Receiver;
+  create(settings: CreateSettings<Static<S>>, next: Consumer<DataOf[O]>): Receiver;
 }
 
-export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+export interface ProcessorFactory<S extends TSchema = TSchema, I extends DataType = DataType, O extends DataType | 'same' = DataType | 'same'>
+  extends FactoryBase<S> {
   kind: 'processor';
   /** The types this processor accepts. */
-  consumes: DataType | readonly DataType[];
+  consumes: I | readonly I[];
   /** The type it emits; 'same' for a pass-through processor (filter, batch...). */
-  produces: DataType | 'same';
+  produces: O;
   /**
    * Its output depends on state outside the data (a catalogue that can change): the pipeline's
    * write-ahead log goes after it, so a replay hands on what it decided the first time instead of
    * deciding again. Everything after the log must be a function of the data and the config.
    */
   logAfter?: boolean;
-  create(settings: CreateSettings<C>, next: Consumer<any>): Processor<any>;
+  create(settings: CreateSettings<Static<S>>, next: Consumer<OutputOf<I, O>>): Processor<DataOf[I]>;
 }
 
-export interface ExporterFactory<C = any> extends FactoryBase<C> {
+export interface ExporterFactory<S extends TSchema = TSchema, I extends DataType = DataType> extends FactoryBase<S> {
   kind: 'exporter';
-  consumes: DataType | readonly DataType[];
-  create(settings: CreateSettings<C>): Exporter<any>;
+  consumes: I | readonly I[];
+  create(settings: CreateSettings<Static<S>>): Exporter<DataOf[I]>;
   /** Exporters that write objects: a reader of the objects at the configured destination (`spanmeter report`). */
-  objectReader?(config: C): ObjectReader | Promise<ObjectReader>;
+  objectReader?(config: Static<S>): ObjectReader | Promise<ObjectReader>;
 }
 
 export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;
@@ -256,7 +268,24 @@ export class PermanentError extends Error {
   override name = 'PermanentError';
 }
 
-/** Identity helper so factories get full type inference: `export default defineFactory({...})`. */
+/** Identity helper for plugins: `api.defineFactory({...})`. */
 export function defineFactory<F extends Factory>(f: F): F {
+  return f;
+}
+
+/** A receiver factory, its config type derived from its declaration. */
+export function defineReceiver<S extends TSchema, const O extends DataType>(f: ReceiverFactory<S, O>): ReceiverFactory<S, O> {
+  return f;
+}
+
+/** A processor factory, its config and data types derived from its declaration. */
+export function defineProcessor<S extends TSchema, const I extends DataType, const O extends DataType | 'same'>(
+  f: ProcessorFactory<S, I, O>,
+): ProcessorFactory<S, I, O> {
+  return f;
+}
+
+/** An exporter factory, its config and data types derived from its declaration. */
+export function defineExporter<S extends TSchema, const I extends DataType>(f: ExporterFactory<S, I>): ExporterFactory<S, I> {
   return f;
 }

@@ -25,6 +25,7 @@ import {
   type CreateSettings,
   type Host,
   type Lifecycle,
+  type Processor,
 } from './component.js';
 import { componentKey, type ComponentConfig, type ResolvedConfig } from './config/config.js';
 import { DATA_TYPE_INFO } from './data/types.js';
@@ -238,7 +239,7 @@ export class Graph {
               return downstream.consume(data, ctx);
             },
           };
-          const instance = c.factory.create(this.settings(c, p.name), counted);
+          const instance = c.factory.create(this.settings(c, p.name), counted) as Processor<unknown>;
           const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
           next = {
             consume(data, ctx) {

@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import type { CreateSettings, DocumentInspector, Inspectable, InspectEntry, ProcessorFactory, ReceiverFactory } from './component.js';
+import { configOf } from './config/component-config.js';
 import { consumesOf } from './component.js';
 import type { SpanBatch } from './data/span.js';
 import { decodeOtlpJson, decodeOtlpProto } from './otlp/index.js';
@@ -33,7 +34,7 @@ function spanInspectors(registry: ComponentRegistry): { id: string; inspect: Ins
   for (const { factory } of registry.list()) {
     if (factory.kind !== 'processor' || !consumesOf(factory).includes('spans')) continue;
     const f = factory as ProcessorFactory;
-    const instance = f.create(settings(f.type, f.defaultConfig()), { consume: async () => {} }) as Partial<Inspectable>;
+    const instance = f.create(settings(f.type, configOf(f)), { consume: async () => {} }) as Partial<Inspectable>;
     if (typeof instance.inspect === 'function') out.push({ id: f.type, inspect: instance.inspect.bind(instance) });
   }
   return out;

@@ -3,7 +3,7 @@
  * key alias / team / user / metadata, the deployment's provider, model-map key, api_base and
  * region — from LiteLLM itself (admin API or database) or from a catalogue file. See README.md.
  */
-import { defineFactory } from '../../src/component.js';
+import { type CreateSettings, defineFactory } from '../../src/component.js';
 import { configSchema, defaultConfig, validate, type EnrichConfig } from './config.js';
 import { EnrichProcessor } from './processor.js';
 
@@ -19,5 +19,5 @@ export default defineFactory({
   configSchema,
   defaultConfig,
   validate: (c: EnrichConfig) => validate(c),
-  create: (settings, next) => new EnrichProcessor(settings, next),
+  create: (settings, next) => new EnrichProcessor(settings as CreateSettings<EnrichConfig>, next),
 });

@@ -4,7 +4,7 @@
  * hold after decompression, optional auth and TLS, and the acknowledgement contract: the sender gets
  * a success only after the pipeline accepted the spans. See README.md.
  */
-import { defineFactory, type Consumer } from '../../src/component.js';
+import { defineFactory, type Consumer, type CreateSettings } from '../../src/component.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { configSchema, defaultConfig, validate, type OtlpReceiverConfig } from './config.js';
 import { OtlpReceiver } from './receiver.js';
@@ -22,5 +22,5 @@ export default defineFactory({
   configSchema,
   defaultConfig,
   validate: (c: OtlpReceiverConfig) => validate(c),
-  create: (settings, next: Consumer<SpanBatch>) => new OtlpReceiver(settings, next),
+  create: (settings, next: Consumer<SpanBatch>) => new OtlpReceiver(settings as CreateSettings<OtlpReceiverConfig>, next),
 });

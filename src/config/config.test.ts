@@ -84,23 +84,23 @@ describe('durations', () => {
 describe('durations from environment variables (`${env:VAR}s`)', () => {
   const timeoutWith = async (env: Record<string, string>, ref = '${env:AFLO_FLUSH_INTERVAL:-300}s') => {
     const { config, errors } = await loadConfig([file(GOOD.replace('label: hello', `label: hello\n    timeout: ${ref}`))], registry(), { env });
-    return { timeout: (config?.components.get('processor:test_tag')?.config as { timeout?: string } | undefined)?.timeout, errors: errors.map(formatError) };
+    return { timeout: (config?.components.get('processor:test_tag')?.config as { timeout?: number } | undefined)?.timeout, errors: errors.map(formatError) };
   };
 
   it('a plain number takes the unit written after the reference, as the callback reads seconds', async () => {
     for (const [v, ms] of [['300', 300_000], ['1.5', 1_500], ['0', 0], [' 60 ', 60_000]] as const) {
       const { timeout, errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: v });
       assert.deepEqual(errors, [], v);
-      assert.equal(parseDuration(timeout!), ms, `AFLO_FLUSH_INTERVAL=${JSON.stringify(v)}`);
+      assert.equal(timeout, ms, `AFLO_FLUSH_INTERVAL=${JSON.stringify(v)}`);
     }
-    assert.equal(parseDuration((await timeoutWith({})).timeout!), 300_000, 'the default');
+    assert.equal((await timeoutWith({})).timeout, 300_000, 'the default');
   });
 
   it('a duration is taken as it is', async () => {
     for (const [v, ms] of [['5m', 300_000], ['60s', 60_000], ['1m30s', 90_000], ['250ms', 250]] as const) {
       const { timeout, errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: v });
       assert.deepEqual(errors, [], v);
-      assert.equal(parseDuration(timeout!), ms, `AFLO_FLUSH_INTERVAL=${v}`);
+      assert.equal(timeout, ms, `AFLO_FLUSH_INTERVAL=${v}`);
     }
   });
 
@@ -129,7 +129,7 @@ describe('loadConfig', () => {
     assert.ok(config);
     assert.deepEqual(config.pipelines.map((p) => [p.name, p.types]), [['main', ['meter_events', 'meter_events']]]);
     const tag = config.components.get('processor:test_tag')!;
-    assert.deepEqual(tag.config, { label: 'hello', timeout: '1s' });
+    assert.deepEqual(tag.config, { label: 'hello', timeout: 1000 }, 'defaults filled in, the duration in milliseconds');
     assert.equal(config.service.metricsAddress, '127.0.0.1:8888');
     assert.equal(config.service.shutdownTimeoutMs, 30_000);
   });
@@ -342,7 +342,7 @@ service:
     const p = file(GOOD.replace('label: hello', 'label: ${env:LBL:-dflt}\n    timeout: ${env:T}s'));
     const { config, errors } = await loadConfig([p], registry(), { env: { T: '7' } });
     assert.deepEqual(errors, []);
-    assert.deepEqual(config!.components.get('processor:test_tag')!.config, { label: 'dflt', timeout: '7s' });
+    assert.deepEqual(config!.components.get('processor:test_tag')!.config, { label: 'dflt', timeout: 7000 });
   });
 });
 

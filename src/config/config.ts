@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { consumesOf, producesOf, type ComponentKind, type DataType, type Factory } from '../component.js';
 import type { ComponentRegistry } from '../registry.js';
 import { suggest, validateAgainst } from './ajv.js';
+import { resolveComponentConfig } from './component-config.js';
 import { parseDuration } from './duration.js';
 import { byteSizeSchema, parseByteSize } from './size.js';
 import { DEFAULT_LLM_CALL_LIMITS, type LlmCallLimits } from '../data/llm-call-checks.js';
@@ -234,18 +235,10 @@ export async function loadConfig(
         );
         continue;
       }
-      if (raw !== null && raw !== undefined && !isPlainObject(raw)) {
-        errors.push(sources.error(path, 'must be a map of settings (or empty for the defaults)'));
-        continue;
-      }
-      const config = deepMerge(factory.defaultConfig(), raw ?? {});
-      const problems = validateAgainst(factory.configSchema, config);
+      const { config, problems } = resolveComponentConfig(factory, raw);
       for (const p of problems) {
         const e = sources.error([...path, ...p.path], p.message);
         if (!envErrorPaths.has(e.path)) errors.push(e);
-      }
-      if (!problems.length && factory.validate) {
-        for (const p of factory.validate(config)) errors.push(sources.error([...path, ...(p.path ? p.path.split('.') : [])], p.message));
       }
       components.set(componentKey(kind, id), { kind, id, type, factory, config });
     }

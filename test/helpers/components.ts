@@ -4,7 +4,8 @@
  * - processor `test_tag` (any type → same) that records the order of lifecycle calls;
  * - exporter `test_capture` (any type) that keeps everything it receives, optionally slowly.
  */
-import { BackpressureError, defineFactory, type ConsumeContext, type Consumer, type DataType } from '../../src/component.js';
+import { BackpressureError, defineExporter, defineFactory, defineProcessor, type ConsumeContext, type Consumer, type DataType } from '../../src/component.js';
+import { Duration, Settings, Type } from '../../src/config/declare.js';
 import type { ComponentRegistry } from '../../src/registry.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 
@@ -105,19 +106,20 @@ export function registerTestComponents(registry: ComponentRegistry): void {
     'test',
   );
   registry.register(
-    defineFactory({
+    defineProcessor({
       kind: 'processor',
       type: 'test_tag',
       description: 'Test processor: passes data through, recording lifecycle calls.',
       stability: 'development',
       consumes: anyType,
       produces: 'same',
-      configSchema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { label: { type: 'string' }, timeout: { type: 'string', format: 'duration' } },
-      },
-      defaultConfig: () => ({ label: 'x', timeout: '1s' }),
+      configSchema: Settings(
+        {
+          label: Type.String({ default: 'x', description: 'A label.' }),
+          timeout: Duration({ default: '1s', description: 'A duration, to check conversion.' }),
+        },
+        { description: 'Test processor settings.' },
+      ),
       create: (s, next) => ({
         async start() {
           events.push(`start processor:${s.pipeline}/${s.id}`);
@@ -125,24 +127,26 @@ export function registerTestComponents(registry: ComponentRegistry): void {
         async shutdown() {
           events.push(`shutdown processor:${s.pipeline}/${s.id}`);
         },
-        consume: (data: unknown, ctx) => next.consume(data, ctx),
+        consume: (data, ctx) => next.consume(data, ctx),
       }),
     }),
     'test',
   );
   registry.register(
-    defineFactory({
+    defineExporter({
       kind: 'exporter',
       type: 'test_capture',
       description: 'Test exporter: keeps everything.',
       stability: 'development',
       consumes: anyType,
-      configSchema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { delay_ms: { type: 'integer', minimum: 0 }, max_in_flight: { type: 'integer', minimum: 1 }, refuse: { type: 'boolean' } },
-      },
-      defaultConfig: () => ({ delay_ms: 0, max_in_flight: 1000, refuse: false }),
+      configSchema: Settings(
+        {
+          delay_ms: Type.Integer({ minimum: 0, default: 0, description: 'Wait before taking each batch.' }),
+          max_in_flight: Type.Integer({ minimum: 1, default: 1000, description: 'Batches taken at once before refusing.' }),
+          refuse: Type.Boolean({ default: false, description: 'Refuse every batch.' }),
+        },
+        { description: 'Test exporter settings.' },
+      ),
       create: (s) => new Capture(s.id, s.config, s.metrics),
     }),
     'test',
