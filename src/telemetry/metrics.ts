@@ -5,6 +5,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerEventLoopDelay } from './eventloop.js';
+import { instruments } from './declare.js';
+import { CORE_METRICS } from './metadata.js';
 
 /** The event-loop delay gauges' sampling interval: ten wake-ups a second when idle. */
 const EVENT_LOOP_RESOLUTION_MS = 100;
@@ -37,22 +39,20 @@ export class ServiceMetrics {
       collectDefaultMetrics({ register: registry, prefix: 'spanmeter_', eventLoopMonitoringPrecision: PROM_CLIENT_ELD_RESOLUTION_MS });
       this.stopEventLoopDelay = registerEventLoopDelay(registry, 'spanmeter_', EVENT_LOOP_RESOLUTION_MS);
     }
-    new Gauge({ name: 'spanmeter_build_info', help: 'Build information.', labelNames: ['version'], registers: [registry] }).set(
-      { version },
-      1,
-    );
-    this.receiverAccepted = counter(registry, 'spanmeter_receiver_accepted_spans_total', 'Spans (or items) accepted by a receiver and acknowledged to the sender.', ['receiver', 'transport']);
-    this.receiverRefused = counter(registry, 'spanmeter_receiver_refused_spans_total', 'Spans (or items) refused by a receiver: back-pressure or invalid input; the sender was told.', ['receiver', 'transport']);
-    this.receiverFailed = counter(registry, 'spanmeter_receiver_failed_spans_total', 'Spans (or items) a receiver failed to hand on because of an internal error.', ['receiver', 'transport']);
-    this.processorIncoming = counter(registry, 'spanmeter_processor_incoming_items_total', 'Items (spans, LLM calls or meter records) that entered a processor.', ['processor', 'pipeline']);
-    this.processorOutgoing = counter(registry, 'spanmeter_processor_outgoing_items_total', 'Items a processor handed to the next stage.', ['processor', 'pipeline']);
-    this.processorDropped = counter(registry, 'spanmeter_processor_dropped_total', 'Items a processor dropped on purpose (filtered, duplicate, not billable), by reason.', ['processor', 'pipeline', 'reason']);
-    this.exporterSent = counter(registry, 'spanmeter_exporter_sent_records_total', 'Records (or spans) an exporter delivered successfully.', ['exporter']);
-    this.exporterSendFailed = counter(registry, 'spanmeter_exporter_send_failed_records_total', 'Records (or spans) whose delivery attempt failed.', ['exporter']);
-    this.exporterQueueSize = gauge(registry, 'spanmeter_exporter_queue_size', 'Records waiting in an exporter queue.', ['exporter']);
-    this.exporterQueueCapacity = gauge(registry, 'spanmeter_exporter_queue_capacity', 'Capacity of an exporter queue, in records.', ['exporter']);
-    this.componentUp = gauge(registry, 'spanmeter_component_up', '1 when a component has started and not stopped (dormant components have no series here).', ['kind', 'id']);
-    this.componentDormant = gauge(registry, 'spanmeter_component_dormant', '1 for a component that is configured but dormant (an exporter whose `when` does not match): it sends nothing.', ['kind', 'id']);
+    const m = instruments(registry, CORE_METRICS);
+    m.buildInfo.set({ version }, 1);
+    this.receiverAccepted = m.receiverAccepted;
+    this.receiverRefused = m.receiverRefused;
+    this.receiverFailed = m.receiverFailed;
+    this.processorIncoming = m.processorIncoming;
+    this.processorOutgoing = m.processorOutgoing;
+    this.processorDropped = m.processorDropped;
+    this.exporterSent = m.exporterSent;
+    this.exporterSendFailed = m.exporterSendFailed;
+    this.exporterQueueSize = m.exporterQueueSize;
+    this.exporterQueueCapacity = m.exporterQueueCapacity;
+    this.componentUp = m.componentUp;
+    this.componentDormant = m.componentDormant;
   }
 
   /** Stops the sampling behind the event-loop delay gauges (at shutdown). */
