@@ -19,6 +19,8 @@ import {
 } from './component.js';
 import { compileSchema } from './config/ajv.js';
 import { durationSchema, parseDuration } from './config/duration.js';
+import { ByteSize, Duration, Nullable, Section, Settings, Type } from './config/declare.js';
+import { defineMetrics, instruments } from './telemetry/declare.js';
 
 const TYPE_RE = /^[a-zA-Z][0-9a-zA-Z_]{0,62}$/;
 const KIND_DIRS: Record<ComponentKind, string> = { receiver: 'receivers', processor: 'processors', exporter: 'exporters' };
@@ -31,7 +33,13 @@ export interface PluginApi {
   PermanentError: typeof PermanentError;
   parseDuration: typeof parseDuration;
   durationSchema: typeof durationSchema;
+  /** Config declaration helpers (src/config/declare.ts): schema, defaults, docs and conversions from one declaration. */
+  config: typeof configDeclarations;
+  /** Metric declaration helpers (src/telemetry/declare.ts). */
+  metrics: { defineMetrics: typeof defineMetrics; instruments: typeof instruments };
 }
+
+const configDeclarations = { Type, Duration, ByteSize, Settings, Section, Nullable };
 
 export class ComponentRegistry {
   private readonly factories = new Map<ComponentKind, Map<string, { factory: Factory; origin: string }>>([
@@ -101,6 +109,8 @@ export class ComponentRegistry {
       PermanentError,
       parseDuration,
       durationSchema,
+      config: configDeclarations,
+      metrics: { defineMetrics, instruments },
     };
     let result: unknown = exported;
     if (typeof exported === 'function') result = await (exported as (api: PluginApi) => unknown)(api);
@@ -121,7 +131,7 @@ function checkFactory(f: Factory): string[] {
   if (!['receiver', 'processor', 'exporter'].includes(f.kind)) p.push(`kind must be receiver, processor or exporter, not ${JSON.stringify(f.kind)}`);
   if (typeof f.type !== 'string' || !TYPE_RE.test(f.type)) p.push(`type ${JSON.stringify(f.type)} must match ${TYPE_RE}`);
   if (typeof f.create !== 'function') p.push('create must be a function');
-  if (typeof f.defaultConfig !== 'function') p.push('defaultConfig must be a function');
+  if (f.defaultConfig !== undefined && typeof f.defaultConfig !== 'function') p.push('defaultConfig must be a function when given');
   if (!f.configSchema || typeof f.configSchema !== 'object') p.push('configSchema must be a JSON Schema object');
   else {
     try {

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 
 /** @param {import('../../src/registry.js').PluginApi} api */
 export default function register(api) {
+  const { Settings, Type } = api.config;
   api.register(
     api.defineFactory({
       kind: 'processor',
@@ -22,17 +23,15 @@ export default function register(api) {
       stability: 'alpha',
       consumes: 'meter_events',
       produces: 'same',
-      configSchema: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['dimensions', 'salt'],
-        properties: {
-          dimensions: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Dimension keys to hash.' },
-          salt: { type: 'string', minLength: 8, description: 'Secret salt (at least 8 characters); keep it in the environment.' },
-          length: { type: 'integer', minimum: 8, maximum: 64, description: 'Hex characters of the digest to keep (default 16).' },
+      // One declaration gives the schema, the defaults, the README's key table and the docs.
+      configSchema: Settings(
+        {
+          dimensions: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Dimension keys whose values are hashed; `unknown` stays `unknown`.' }),
+          salt: Type.String({ minLength: 8, description: 'Secret salt, at least 8 characters; keep it in the environment.' }),
+          length: Type.Integer({ minimum: 8, maximum: 64, default: 16, description: 'Hex characters of the digest to keep.' }),
         },
-      },
-      defaultConfig: () => ({ length: 16 }),
+        { description: 'hash_dimensions settings.' },
+      ),
       create(settings, next) {
         const { dimensions, salt, length } = settings.config;
         const cache = new Map();

@@ -11,7 +11,8 @@ import { CutLog } from '../../src/storage/cut-log.js';
 import { Watermark } from '../../src/storage/holds.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import { BatchProcessor } from './batch.js';
-import { defaultConfig, validate, type BatchConfig } from './config.js';
+import { validate } from './config.js';
+import { configOf } from '../../src/config/component-config.js';
 import factory from './index.js';
 
 const rec = (i: number, bu?: string): MeterRecord => ({
@@ -54,10 +55,10 @@ class Sink implements Consumer<MeterRecord[]> {
   }
 }
 
-function make(cfg: Partial<BatchConfig>, sink = new Sink()) {
+function make(cfg: Record<string, unknown>, sink = new Sink()) {
   const m = metrics();
   // merge_wait 0s unless a test is about it: sends start as soon as the exporters are free.
-  const p = new BatchProcessor({ ...defaultConfig(), merge_wait: '0s', retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, sink);
+  const p = new BatchProcessor(configOf(factory, { merge_wait: '0s', retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, sink);
   return { p, sink, m };
 }
 
@@ -130,7 +131,7 @@ describe('batch processor', () => {
       },
     };
     const m = metrics();
-    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 2, send_batch_max_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, slow);
+    const p = new BatchProcessor(configOf(factory, { send_batch_size: 2, send_batch_max_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, slow);
     await p.consume(recs(0, 20));
     await until(() => got.length === 20);
     assert.equal(peak, 3, 'three batches at a time');
@@ -165,7 +166,7 @@ describe('batch processor', () => {
   it('while the exporters are behind, sends waiting batches merged into objects of up to send_batch_max_size, in order', async () => {
     const sink = new GatedSink();
     const registry = new Registry();
-    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 10, send_batch_max_size: 35, max_in_flight: 4 }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry, metrics: metrics() }, sink);
+    const p = new BatchProcessor(configOf(factory, { send_batch_size: 10, send_batch_max_size: 35, max_in_flight: 4 }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry, metrics: metrics() }, sink);
     sink.close();
     await p.consume(recs(0, 100)); // the first batch goes at once and waits at the gate; nine pile up
     sink.open();
@@ -257,7 +258,7 @@ describe('batch processor', () => {
         await sink.consume(b);
       },
     };
-    const p = new BatchProcessor({ ...defaultConfig(), send_batch_size: 10, send_batch_max_size: 1000, merge_wait: '300ms' }, { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: metrics() }, timed);
+    const p = new BatchProcessor(configOf(factory, { send_batch_size: 10, send_batch_max_size: 1000, merge_wait: '300ms' }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: metrics() }, timed);
     await p.consume(recs(0, 10)); // after an idle spell: sent at once
     assert.equal(sink.sent.length, 1);
     for (let i = 1; i < 5; i++) {
@@ -273,7 +274,7 @@ describe('batch processor', () => {
   });
 
   it('merge_wait ends early when send_batch_max_size records or half of max_pending_records wait, and at shutdown', async () => {
-    const start = async (cfg: Partial<BatchConfig>) => {
+    const start = async (cfg: Record<string, unknown>) => {
       const sink = new GatedSink();
       const { p } = make({ send_batch_size: 10, send_batch_max_size: 30, merge_wait: '60s', ...cfg }, sink as unknown as Sink);
       await p.consume(recs(0, 10)); // sent at once; the next send would wait a minute
@@ -391,9 +392,10 @@ describe('batch processor', () => {
   });
 
   it('validates max_pending_records ≥ send_batch_size; the factory has defaults 100 / 300s', () => {
-    assert.deepEqual(validate({ ...defaultConfig(), send_batch_size: 100, max_pending_records: 10 }).map((x) => x.path), ['max_pending_records']);
-    assert.equal(factory.defaultConfig().send_batch_size, 100);
-    assert.equal(factory.defaultConfig().timeout, '300s');
+    assert.deepEqual(validate({ ...configOf(factory), send_batch_size: 100, max_pending_records: 10 }).map((x) => x.path), ['max_pending_records']);
+    assert.equal(configOf(factory).send_batch_size, 100);
+    assert.equal(configOf(factory).timeout, 300_000, 'durations reach the processor in milliseconds');
+    assert.throws(() => configOf(factory, { send_batch_size: 10, max_pending_records: 5 }), /max_pending_records: must be at least send_batch_size/);
   });
 });
 

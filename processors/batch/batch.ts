@@ -16,11 +16,12 @@ import type { Counter, Gauge, Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
 import type { CutPart, CutRecorder, Hold } from '../../src/durability.js';
 import { cutMaxSeq } from '../../src/storage/cut-log.js';
-import { parseDuration } from '../../src/config/duration.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { backoffDelay, sleep, type Backoff } from '../../src/backoff.js';
-import { counter, gauge, type ComponentMetrics } from '../../src/telemetry/metrics.js';
+import { type ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { BatchConfig } from './config.js';
+import { metadata } from './metadata.js';
+import { instruments } from '../../src/telemetry/declare.js';
 
 interface Batch {
   records: MeterRecord[];
@@ -144,18 +145,18 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     private readonly next: Consumer<MeterRecord[]>,
   ) {
     this.sizeMax = cfg.send_batch_size;
-    this.mergeMax = Math.max(cfg.send_batch_size, cfg.send_batch_max_size ?? cfg.send_batch_size);
-    this.mergeWaitMs = this.mergeMax > cfg.send_batch_size ? parseDuration(cfg.merge_wait ?? '0s') : 0;
+    this.mergeMax = Math.max(cfg.send_batch_size, cfg.send_batch_max_size);
+    this.mergeWaitMs = this.mergeMax > cfg.send_batch_size ? cfg.merge_wait : 0;
     this.bytesMax = cfg.max_bytes;
-    this.timeoutMs = parseDuration(cfg.timeout);
-    this.retryBackoff = { initialMs: parseDuration(cfg.retry_initial_interval), maxMs: parseDuration(cfg.retry_max_interval), multiplier: 2, jitter: 0.5 };
+    this.timeoutMs = cfg.timeout;
+    this.retryBackoff = { initialMs: cfg.retry_initial_interval, maxMs: cfg.retry_max_interval, multiplier: 2, jitter: 0.5 };
     this.labels = { processor: s.id, pipeline: s.pipeline ?? '' };
-    const r = s.registry;
-    this.pendingGauge = gauge(r, 'spanmeter_processor_batch_pending_records', 'Records held by a batch processor: open batches plus cut batches waiting for or retrying delivery.', ['processor', 'pipeline']);
-    this.cuts = counter(r, 'spanmeter_processor_batch_batches_total', 'Batches cut, by trigger (size, bytes, timeout, shutdown).', ['processor', 'pipeline', 'trigger']);
-    this.failures = counter(r, 'spanmeter_processor_batch_send_failures_total', 'Times the exporters failed a cut batch; it is kept and sent again after a backoff.', ['processor', 'pipeline']);
-    this.refusedC = counter(r, 'spanmeter_processor_batch_refused_records_total', 'Records refused with back-pressure because max_pending_records was reached.', ['processor', 'pipeline']);
-    this.mergedC = counter(r, 'spanmeter_processor_batch_merged_total', 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.', ['processor', 'pipeline']);
+    const m = instruments(s.registry, metadata.metrics);
+    this.pendingGauge = m.pending;
+    this.cuts = m.batches;
+    this.failures = m.sendFailures;
+    this.refusedC = m.refused;
+    this.mergedC = m.merged;
     this.pendingGauge.set(this.labels, 0);
   }
 
@@ -443,7 +444,7 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
    */
   private async drain(p: Partition): Promise<void> {
     let failures = 0;
-    const width = this.cfg.max_in_flight ?? 4;
+    const width = this.cfg.max_in_flight;
     while (p.ready.length && !this.abandon.signal.aborted) {
       // Only when it has to: a send that need not wait starts now (synchronously from cut()).
       const left = failures === 0 ? this.mergeWaitLeft(p) : 0;
