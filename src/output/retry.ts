@@ -6,6 +6,7 @@
 import { PermanentError } from '../component.js';
 import { parseDuration } from '../config/duration.js';
 import { backoffDelay, sleep, type Backoff } from '../backoff.js';
+import { Duration, Section, Type, type Static } from '../config/declare.js';
 
 export { backoffDelay, sleep } from '../backoff.js';
 
@@ -52,6 +53,52 @@ export const retryConfigSchema = {
     },
   },
 } as const;
+
+/** Per-exporter defaults of the retry block (pipeline.yaml form). */
+export interface RetryDefaults {
+  initial_interval?: string;
+  max_interval?: string;
+  max_elapsed_time?: string;
+}
+
+/**
+ * The `retry_on_failure` block every exporter declares, with that exporter's defaults: one
+ * declaration for all, so keys, checks and docs are the same everywhere.
+ */
+export function RetrySettings(d: RetryDefaults = {}) {
+  return Section(
+    {
+      enabled: Type.Boolean({ default: true, description: 'Retry failed deliveries. false = one attempt.' }),
+      initial_interval: Duration({ default: d.initial_interval ?? '1s', description: 'Wait before the first retry.' }),
+      max_interval: Duration({ default: d.max_interval ?? '30s', description: 'Upper bound of one wait.' }),
+      multiplier: Type.Number({ minimum: 1, default: 2, description: 'Growth factor of the wait per attempt.' }),
+      randomization_factor: Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 0.5,
+        description: 'Jitter: each wait is drawn from [w·(1-f), w·(1+f)].',
+      }),
+      max_elapsed_time: Duration({ default: d.max_elapsed_time ?? '5m', description: 'Give up after this long since the first attempt ("0s" = never).' }),
+    },
+    { description: 'Retries of a failed delivery: exponential backoff with jitter, bounded by max_elapsed_time.' },
+  );
+}
+
+/** The resolved `retry_on_failure` block (durations in milliseconds). */
+export type RetrySettingsConfig = Static<ReturnType<typeof RetrySettings>>;
+
+/** The retry policy of a resolved `retry_on_failure` block and an exporter's per-attempt timeout (ms). */
+export function retryPolicyOf(c: RetrySettingsConfig, attemptTimeoutMs: number): RetryPolicy {
+  return {
+    enabled: c.enabled,
+    initialMs: c.initial_interval,
+    maxMs: c.max_interval,
+    multiplier: c.multiplier,
+    jitter: c.randomization_factor,
+    maxElapsedMs: c.max_elapsed_time,
+    attemptTimeoutMs,
+  };
+}
 
 /** Resolved retry policy, in milliseconds. */
 export interface RetryPolicy extends Backoff {
