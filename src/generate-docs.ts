@@ -11,6 +11,7 @@ import { configTable, withTable } from './config/docs.js';
 import { ComponentRegistry, createRegistry } from './registry.js';
 import { repoRootOf } from './repo-root.js';
 import { CORE_METRICS } from './telemetry/metadata.js';
+import { SERVICE } from './config/service.js';
 import type { MetricDeclarations } from './telemetry/declare.js';
 
 export const METRICS_BEGIN = '<!-- generated: metrics (npm run docs) -->';
@@ -49,9 +50,10 @@ export function metricsTables(factories: readonly Factory[]): string {
 export async function staleDocs(): Promise<{ file: string; expected: string }[]> {
   const stale: { file: string; expected: string }[] = [];
   const list = await readmes();
-  for (const { factory, file } of list) {
+  const tables = [...list.map(({ factory, file }) => ({ schema: factory.configSchema, file })), { schema: SERVICE, file: join(root, 'docs', 'configuration.md') }];
+  for (const { schema, file } of tables) {
     const text = readFileSync(file, 'utf8');
-    const expected = withTable(text, configTable(factory.configSchema));
+    const expected = withTable(text, configTable(schema));
     if (expected === undefined) stale.push({ file, expected: `${file} has no generated config table markers` });
     else if (expected !== text) stale.push({ file, expected });
   }

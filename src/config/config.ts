@@ -3,15 +3,13 @@
  * references, unknown component types, unknown keys, bad values, dangling references, type links
  * between stages) and reports each with file, line and key path.
  */
-import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { consumesOf, producesOf, type ComponentKind, type DataType, type Factory } from '../component.js';
 import type { ComponentRegistry } from '../registry.js';
 import { suggest, validateAgainst } from './ajv.js';
 import { resolveComponentConfig } from './component-config.js';
-import { parseDuration } from './duration.js';
-import { byteSizeSchema, parseByteSize } from './size.js';
-import { DEFAULT_LLM_CALL_LIMITS, type LlmCallLimits } from '../data/llm-call-checks.js';
+import { SERVICE, resolveService, type ServiceSettings } from './service.js';
+import { withDefaults } from './declare.js';
 import { deepMerge, isPlainObject, loadYamlFile, SourceMap, type ConfigError, type Path } from './yaml-source.js';
 
 export type { ConfigError } from './yaml-source.js';
@@ -42,35 +40,7 @@ export interface PipelineConfig {
   types: DataType[];
 }
 
-export interface DurabilitySettings {
-  /** Write-ahead log + spools (default true). Off: acknowledgements mean "accepted in memory". */
-  enabled: boolean;
-  /** Disk budget for all logs and spools; 0 = unlimited (default 1 GiB). */
-  maxDiskBytes: number;
-  /**
-   * Extra wait before a group commit (default 0: the next turn of the event loop). Appends that
-   * arrive while an fdatasync runs share the next one whatever this is.
-   */
-  syncDelayMs: number;
-  segmentBytes: number;
-  /** Recent log records kept in memory for forwarding (default 16 MiB). */
-  memoryBytes: number;
-  checkpointIntervalMs: number;
-  /** Free space kept on the data directory's file system for delivery: new data is refused below it (default 32 MiB). */
-  minFreeBytes: number;
-}
-
-export interface ServiceSettings {
-  durability: DurabilitySettings;
-  logLevel: string;
-  /** Admin/metrics/health HTTP address, or null when disabled. */
-  metricsAddress: string | null;
-  dataDir: string;
-  instanceId: string;
-  shutdownTimeoutMs: number;
-  /** Billing-value checks every LLM call passes before the write-ahead log. */
-  billingChecks: LlmCallLimits;
-}
+export type { DurabilitySettings, ServiceSettings } from './service.js';
 
 export interface ResolvedConfig {
   files: string[];
@@ -90,70 +60,7 @@ const topSchema = {
     receivers: { type: ['object', 'null'] },
     processors: { type: ['object', 'null'] },
     exporters: { type: ['object', 'null'] },
-    service: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        pipelines: {
-          type: 'object',
-          minProperties: 1,
-          additionalProperties: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['receivers', 'exporters'],
-            properties: {
-              receivers: { type: 'array', minItems: 1, items: { type: 'string' } },
-              processors: { type: ['array', 'null'], items: { type: 'string' } },
-              exporters: { type: 'array', minItems: 1, items: { type: 'string' } },
-            },
-          },
-        },
-        telemetry: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            logs: {
-              type: 'object',
-              additionalProperties: false,
-              properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } },
-            },
-            metrics: {
-              type: 'object',
-              additionalProperties: false,
-              properties: { address: { anyOf: [{ type: 'string', format: 'host-port' }, { type: 'null' }, { const: 'off' }] } },
-            },
-          },
-        },
-        data_dir: { type: 'string', minLength: 1 },
-        instance_id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
-        shutdown_timeout: { type: 'string', format: 'duration' },
-        billing_checks: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            earliest_time: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}(T.*)?$' },
-            max_future: { type: 'string', format: 'duration' },
-            max_duration: { type: 'string', format: 'duration' },
-            max_tokens: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-            max_id_length: { type: 'integer', minimum: 16, maximum: 1_000_000 },
-          },
-        },
-        durability: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            enabled: { type: 'boolean' },
-            max_disk_bytes: byteSizeSchema,
-            sync_delay: { type: 'string', format: 'duration' },
-            segment_size: byteSizeSchema,
-            memory_buffer: byteSizeSchema,
-            checkpoint_interval: { type: 'string', format: 'duration' },
-            min_free_disk: byteSizeSchema,
-          },
-        },
-      },
-      required: ['pipelines'],
-    },
+    service: SERVICE,
   },
   required: ['service'],
 };
@@ -166,6 +73,14 @@ export interface LoadOptions {
   keepUnused?: boolean;
 }
 
+/** What the loading steps share: where each value came from, and every problem found so far. */
+interface LoadState {
+  sources: SourceMap;
+  errors: ConfigError[];
+  /** Values whose env reference failed: their (empty) value is not reported a second time. */
+  envErrorPaths: Set<string>;
+}
+
 /**
  * Loads, merges and validates config files. Plugins listed under `plugins:` are loaded into
  * `registry` before components are checked. Returns every error found.
@@ -176,44 +91,71 @@ export async function loadConfig(
   opts: LoadOptions = {},
 ): Promise<{ config?: ResolvedConfig; errors: ConfigError[] }> {
   const env = opts.env ?? process.env;
-  const sources = new SourceMap();
-  const errors: ConfigError[] = [];
+  const st: LoadState = { sources: new SourceMap(), errors: [], envErrorPaths: new Set() };
+  const { root, pluginBase } = readFiles(files, env, st);
+  if (!root) return { errors: sortErrors(st.errors) };
+
+  // The service section is checked with its defaults filled in (declared keys with a default are not required).
+  const withServiceDefaults = isPlainObject(root.service) ? { ...root, service: withDefaults(SERVICE, root.service) } : root;
+  for (const p of validateAgainst(topSchema, withServiceDefaults)) st.errors.push(st.sources.error(p.path, p.message));
+
+  // Plugins first: they may define the component types used below.
+  const plugins = Array.isArray(root.plugins) ? root.plugins.filter((p): p is string => typeof p === 'string') : [];
+  if (opts.loadPlugins !== false) await loadPlugins(plugins, pluginBase, registry, st);
+
+  const components = resolveComponents(root, registry, st);
+  const used = new Set<string>();
+  const pipelinesRaw = isPlainObject(root.service) && isPlainObject(root.service.pipelines) ? root.service.pipelines : {};
+  const pipelines: PipelineConfig[] = [];
+  for (const [name, p] of Object.entries(pipelinesRaw)) {
+    if (isPlainObject(p)) pipelines.push(resolvePipeline(name, p, root, components, used, st));
+  }
+
+  const earliest = isPlainObject(root.service) && isPlainObject(root.service.billing_checks) ? root.service.billing_checks.earliest_time : undefined;
+  if (typeof earliest === 'string' && !Number.isFinite(Date.parse(earliest))) {
+    st.errors.push(st.sources.error(['service', 'billing_checks', 'earliest_time'], `"${earliest}" is not a date (write e.g. "2000-01-01")`));
+  }
+  if (st.errors.length) return { errors: sortErrors(st.errors) };
+  const service = resolveService(root.service, env);
+  // Components defined but used by no pipeline are validated, not created (as in the Collector).
+  if (!opts.keepUnused) for (const key of [...components.keys()]) if (!used.has(key)) components.delete(key);
+  return { config: { files, components, pipelines, service, plugins }, errors: [] };
+}
+
+/** Reads and merges the files in order; the merged map, and the directory each plugin was named in. */
+function readFiles(files: string[], env: NodeJS.ProcessEnv, st: LoadState): { root?: Record<string, unknown>; pluginBase: Map<string, string> } {
   let merged: unknown = undefined;
   const pluginBase = new Map<string, string>();
-  // Values whose env reference failed: their (empty) value is not reported a second time.
-  const envErrorPaths = new Set<string>();
   for (const file of files) {
-    const { value, errors: fileErrors } = loadYamlFile(file, sources, env);
-    errors.push(...fileErrors);
-    for (const e of fileErrors) if (e.path) envErrorPaths.add(e.path);
+    const { value, errors: fileErrors } = loadYamlFile(file, st.sources, env);
+    st.errors.push(...fileErrors);
+    for (const e of fileErrors) if (e.path) st.envErrorPaths.add(e.path);
     if (value === undefined || value === null) {
-      if (!fileErrors.length) errors.push({ file, path: '', message: 'the configuration file is empty' });
+      if (!fileErrors.length) st.errors.push({ file, path: '', message: 'the configuration file is empty' });
       continue;
     }
     if (!isPlainObject(value)) {
-      errors.push({ file, line: 1, path: '', message: 'the configuration must be a map with receivers, processors, exporters and service' });
+      st.errors.push({ file, line: 1, path: '', message: 'the configuration must be a map with receivers, processors, exporters and service' });
       continue;
     }
     if (Array.isArray(value.plugins)) for (const p of value.plugins) if (typeof p === 'string') pluginBase.set(p, dirname(resolve(file)));
     merged = deepMerge(merged, value);
   }
-  if (!isPlainObject(merged)) return { errors: sortErrors(errors) };
-  const root = merged;
+  return { ...(isPlainObject(merged) ? { root: merged } : {}), pluginBase };
+}
 
-  for (const p of validateAgainst(topSchema, root)) errors.push(sources.error(p.path, p.message));
-
-  // Plugins first: they may define the component types used below.
-  const plugins = Array.isArray(root.plugins) ? root.plugins.filter((p): p is string => typeof p === 'string') : [];
-  if (opts.loadPlugins !== false) {
-    for (const [i, spec] of plugins.entries()) {
-      try {
-        await registry.loadPlugin(spec, pluginBase.get(spec) ?? process.cwd());
-      } catch (e) {
-        errors.push(sources.error(['plugins', i], `cannot load plugin: ${(e as Error).message}`));
-      }
+async function loadPlugins(plugins: string[], pluginBase: Map<string, string>, registry: ComponentRegistry, st: LoadState): Promise<void> {
+  for (const [i, spec] of plugins.entries()) {
+    try {
+      await registry.loadPlugin(spec, pluginBase.get(spec) ?? process.cwd());
+    } catch (e) {
+      st.errors.push(st.sources.error(['plugins', i], `cannot load plugin: ${(e as Error).message}`));
     }
   }
+}
 
+/** Every component under receivers/processors/exporters, its config resolved against its factory. */
+function resolveComponents(root: Record<string, unknown>, registry: ComponentRegistry, st: LoadState): Map<string, ComponentConfig> {
   const components = new Map<string, ComponentConfig>();
   for (const [section, kind] of Object.entries(SECTIONS) as [keyof typeof SECTIONS, ComponentKind][]) {
     const entries = root[section];
@@ -222,7 +164,7 @@ export async function loadConfig(
       const path: Path = [section, id];
       const m = ID_RE.exec(id);
       if (!m) {
-        errors.push(sources.error(path, `invalid component id "${id}": write "type" or "type/name" (type: a letter, then letters, digits or _)`));
+        st.errors.push(st.sources.error(path, `invalid component id "${id}": write "type" or "type/name" (type: a letter, then letters, digits or _)`));
         continue;
       }
       const type = m[1]!;
@@ -230,164 +172,120 @@ export async function loadConfig(
       if (!factory) {
         const known = registry.types(kind);
         const hint = suggest(type, known);
-        errors.push(
-          sources.error(path, `unknown ${kind} type "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; known ${kind}s: ${known.join(', ') || 'none'}`),
+        st.errors.push(
+          st.sources.error(path, `unknown ${kind} type "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; known ${kind}s: ${known.join(', ') || 'none'}`),
         );
         continue;
       }
       const { config, problems } = resolveComponentConfig(factory, raw);
       for (const p of problems) {
-        const e = sources.error([...path, ...p.path], p.message);
-        if (!envErrorPaths.has(e.path)) errors.push(e);
+        const e = st.sources.error([...path, ...p.path], p.message);
+        if (!st.envErrorPaths.has(e.path)) st.errors.push(e);
       }
       components.set(componentKey(kind, id), { kind, id, type, factory, config });
     }
   }
+  return components;
+}
 
-  const pipelines: PipelineConfig[] = [];
-  const pipelinesRaw = isPlainObject(root.service) && isPlainObject(root.service.pipelines) ? root.service.pipelines : {};
-  const used = new Set<string>();
-  for (const [name, p] of Object.entries(pipelinesRaw)) {
-    if (!isPlainObject(p)) continue;
-    const list = (k: string) => (Array.isArray(p[k]) ? (p[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
-    const pc: PipelineConfig = { name, receivers: list('receivers'), processors: list('processors'), exporters: list('exporters'), types: [] };
-    const base: Path = ['service', 'pipelines', name];
-    const resolveRefs = (listName: 'receivers' | 'processors' | 'exporters') => {
-      const kind = SECTIONS[listName];
-      const seen = new Set<string>();
-      return pc[listName].map((id, i) => {
-        const path = [...base, listName, i];
-        if (seen.has(id)) errors.push(sources.error(path, `${kind} "${id}" is listed twice in this pipeline`));
-        seen.add(id);
-        const c = components.get(componentKey(kind, id));
-        if (!c) {
-          const defined = isPlainObject(root[listName]) && id in (root[listName] as object);
-          if (!defined) {
-            const hint = suggest(id, Object.keys(isPlainObject(root[listName]) ? (root[listName] as object) : {}));
-            errors.push(sources.error(path, `references ${kind} "${id}", which is not defined under ${listName}:${hint ? ` (did you mean "${hint}"?)` : ''}`));
-          }
-          return undefined;
+/** One pipeline: its references resolved (marked in `used`) and the data type at each link checked. */
+function resolvePipeline(
+  name: string,
+  p: Record<string, unknown>,
+  root: Record<string, unknown>,
+  components: Map<string, ComponentConfig>,
+  used: Set<string>,
+  st: LoadState,
+): PipelineConfig {
+  const list = (k: string) => (Array.isArray(p[k]) ? (p[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
+  const pc: PipelineConfig = { name, receivers: list('receivers'), processors: list('processors'), exporters: list('exporters'), types: [] };
+  const base: Path = ['service', 'pipelines', name];
+  const resolveRefs = (listName: 'receivers' | 'processors' | 'exporters') => {
+    const kind = SECTIONS[listName];
+    const seen = new Set<string>();
+    return pc[listName].map((id, i) => {
+      const path = [...base, listName, i];
+      if (seen.has(id)) st.errors.push(st.sources.error(path, `${kind} "${id}" is listed twice in this pipeline`));
+      seen.add(id);
+      const c = components.get(componentKey(kind, id));
+      if (!c) {
+        const section = isPlainObject(root[listName]) ? (root[listName] as Record<string, unknown>) : {};
+        if (!(id in section)) {
+          const hint = suggest(id, Object.keys(section));
+          st.errors.push(st.sources.error(path, `references ${kind} "${id}", which is not defined under ${listName}:${hint ? ` (did you mean "${hint}"?)` : ''}`));
         }
-        used.add(componentKey(kind, id));
-        return c;
-      });
-    };
-    const receivers = resolveRefs('receivers');
-    const processors = resolveRefs('processors');
-    const exporters = resolveRefs('exporters');
-
-    // Type links: receivers → processors → exporters. The pipeline carries one data type: among
-    // those every receiver produces, the one its first stage consumes (see carriedType).
-    let current: DataType | undefined;
-    let from = '';
-    let common: readonly DataType[] | undefined;
-    receivers.forEach((r, i) => {
-      if (!r || r.factory.kind !== 'receiver') return;
-      const produced = producesOf(r.factory);
-      if (common === undefined) {
-        common = produced;
-        from = `receiver "${r.id}"`;
-        return;
+        return undefined;
       }
-      const both = common.filter((t) => produced.includes(t));
-      if (both.length) common = both;
-      else errors.push(sources.error([...base, 'receivers', i], `receiver "${r.id}" produces ${produced.join(' or ')} but ${from} produces ${common.join(' or ')}; receivers of one pipeline must produce the same data type`));
+      used.add(componentKey(kind, id));
+      return c;
     });
-    if (common !== undefined) {
-      const first = processors.length ? [processors[0]] : exporters;
-      const carried = carriedType(name, common, first);
-      if (typeof carried === 'string') current = carried;
-      else errors.push(sources.error(base, carried.error));
-    }
-    let broken = current === undefined;
-    processors.forEach((pr, i) => {
-      if (broken || !pr || pr.factory.kind !== 'processor' || current === undefined) {
-        broken = true;
-        return;
-      }
-      pc.types.push(current);
-      const accepts = consumesOf(pr.factory);
-      if (!accepts.includes(current)) {
-        errors.push(sources.error([...base, 'processors', i], `processor "${pr.id}" consumes ${accepts.join(' or ')} but receives ${current} from ${from}`));
-        broken = true;
-        return;
-      }
-      if (pr.factory.produces !== 'same') current = pr.factory.produces;
-      from = `processor "${pr.id}"`;
-    });
-    if (!broken && current !== undefined) {
-      pc.types.push(current);
-      exporters.forEach((ex, i) => {
-        if (!ex || ex.factory.kind !== 'exporter') return;
-        const accepts = consumesOf(ex.factory);
-        if (!accepts.includes(current!)) {
-          errors.push(
-            sources.error([...base, 'exporters', i], `exporter "${ex.id}" consumes ${accepts.join(' or ')} but the pipeline delivers ${current} (from ${from})${hintFor(current!, accepts)}`),
-          );
-        }
-      });
-    }
-    pipelines.push(pc);
-  }
+  };
+  linkTypes(pc, base, resolveRefs('receivers'), resolveRefs('processors'), resolveRefs('exporters'), st);
+  return pc;
+}
 
-  // Service settings.
-  const svc = isPlainObject(root.service) ? root.service : {};
-  const tel = isPlainObject(svc.telemetry) ? svc.telemetry : {};
-  const logs = isPlainObject(tel.logs) ? tel.logs : {};
-  const metrics = isPlainObject(tel.metrics) ? tel.metrics : {};
-  const address = 'address' in metrics ? metrics.address : '127.0.0.1:8888';
-  let shutdownTimeoutMs = 30_000;
-  if (typeof svc.shutdown_timeout === 'string') {
-    try {
-      shutdownTimeoutMs = parseDuration(svc.shutdown_timeout);
-    } catch {
-      /* reported by the schema */
+/**
+ * Type links: receivers → processors → exporters. The pipeline carries one data type: among those
+ * every receiver produces, the one its first stage consumes (see carriedType). Fills `pc.types`.
+ */
+function linkTypes(
+  pc: PipelineConfig,
+  base: Path,
+  receivers: (ComponentConfig | undefined)[],
+  processors: (ComponentConfig | undefined)[],
+  exporters: (ComponentConfig | undefined)[],
+  st: LoadState,
+): void {
+  const { sources, errors } = st;
+  let current: DataType | undefined;
+  let from = '';
+  let common: readonly DataType[] | undefined;
+  receivers.forEach((r, i) => {
+    if (!r || r.factory.kind !== 'receiver') return;
+    const produced = producesOf(r.factory);
+    if (common === undefined) {
+      common = produced;
+      from = `receiver "${r.id}"`;
+      return;
     }
+    const both = common.filter((t) => produced.includes(t));
+    if (both.length) common = both;
+    else errors.push(sources.error([...base, 'receivers', i], `receiver "${r.id}" produces ${produced.join(' or ')} but ${from} produces ${common.join(' or ')}; receivers of one pipeline must produce the same data type`));
+  });
+  if (common !== undefined) {
+    const first = processors.length ? [processors[0]] : exporters;
+    const carried = carriedType(pc.name, common, first);
+    if (typeof carried === 'string') current = carried;
+    else errors.push(sources.error(base, carried.error));
   }
-  const dur = isPlainObject(svc.durability) ? svc.durability : {};
-  const safe = <T>(f: () => T, dflt: T): T => {
-    try {
-      return f();
-    } catch {
-      return dflt; // reported by the schema
+  let broken = current === undefined;
+  processors.forEach((pr, i) => {
+    if (broken || !pr || pr.factory.kind !== 'processor' || current === undefined) {
+      broken = true;
+      return;
     }
-  };
-  const durability: DurabilitySettings = {
-    enabled: typeof dur.enabled === 'boolean' ? dur.enabled : true,
-    maxDiskBytes: safe(() => parseByteSize((dur.max_disk_bytes as string | number | undefined) ?? '1GiB'), 1024 ** 3),
-    syncDelayMs: safe(() => parseDuration((dur.sync_delay as string | undefined) ?? '0ms'), 0),
-    segmentBytes: safe(() => parseByteSize((dur.segment_size as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
-    memoryBytes: safe(() => parseByteSize((dur.memory_buffer as string | number | undefined) ?? '16MiB'), 16 * 1024 ** 2),
-    checkpointIntervalMs: safe(() => parseDuration((dur.checkpoint_interval as string | undefined) ?? '200ms'), 200),
-    minFreeBytes: safe(() => parseByteSize((dur.min_free_disk as string | number | undefined) ?? '32MiB'), 32 * 1024 ** 2),
-  };
-  const bc = isPlainObject(svc.billing_checks) ? svc.billing_checks : {};
-  const D = DEFAULT_LLM_CALL_LIMITS;
-  const earliest = typeof bc.earliest_time === 'string' ? Date.parse(bc.earliest_time) : D.earliestMs;
-  if (typeof bc.earliest_time === 'string' && !Number.isFinite(earliest)) {
-    errors.push(sources.error(['service', 'billing_checks', 'earliest_time'], `"${bc.earliest_time}" is not a date (write e.g. "2000-01-01")`));
-  }
-  const billingChecks: LlmCallLimits = {
-    earliestMs: Number.isFinite(earliest) ? earliest : D.earliestMs,
-    maxFutureMs: safe(() => (typeof bc.max_future === 'string' ? parseDuration(bc.max_future) : D.maxFutureMs), D.maxFutureMs),
-    maxDurationMs: safe(() => (typeof bc.max_duration === 'string' ? parseDuration(bc.max_duration) : D.maxDurationMs), D.maxDurationMs),
-    maxTokens: typeof bc.max_tokens === 'number' ? bc.max_tokens : D.maxTokens,
-    maxIdLength: typeof bc.max_id_length === 'number' ? bc.max_id_length : D.maxIdLength,
-  };
-  const service: ServiceSettings = {
-    billingChecks,
-    durability,
-    logLevel: (typeof logs.level === 'string' ? logs.level : undefined) ?? env.SPANMETER_LOG_LEVEL ?? 'info',
-    metricsAddress: typeof address === 'string' && address !== 'off' ? address : null,
-    dataDir: typeof svc.data_dir === 'string' ? svc.data_dir : './data',
-    instanceId: typeof svc.instance_id === 'string' ? svc.instance_id : sanitizeInstance(env.HOSTNAME ?? hostname()),
-    shutdownTimeoutMs,
-  };
-
-  if (errors.length) return { errors: sortErrors(errors) };
-  // Components defined but used by no pipeline are validated, not created (as in the Collector).
-  if (!opts.keepUnused) for (const key of [...components.keys()]) if (!used.has(key)) components.delete(key);
-  return { config: { files, components, pipelines, service, plugins }, errors: [] };
+    pc.types.push(current);
+    const accepts = consumesOf(pr.factory);
+    if (!accepts.includes(current)) {
+      errors.push(sources.error([...base, 'processors', i], `processor "${pr.id}" consumes ${accepts.join(' or ')} but receives ${current} from ${from}`));
+      broken = true;
+      return;
+    }
+    if (pr.factory.produces !== 'same') current = pr.factory.produces;
+    from = `processor "${pr.id}"`;
+  });
+  if (broken || current === undefined) return;
+  const delivered = current;
+  pc.types.push(delivered);
+  exporters.forEach((ex, i) => {
+    if (!ex || ex.factory.kind !== 'exporter') return;
+    const accepts = consumesOf(ex.factory);
+    if (!accepts.includes(delivered)) {
+      errors.push(
+        sources.error([...base, 'exporters', i], `exporter "${ex.id}" consumes ${accepts.join(' or ')} but the pipeline delivers ${delivered} (from ${from})${hintFor(delivered, accepts)}`),
+      );
+    }
+  });
 }
 
 /** Pipeline names that ask for logs when the first stage consumes both spans and logs (as in the Collector). */
@@ -419,10 +317,6 @@ function hintFor(current: DataType, accepts: readonly DataType[]): string {
   if (current === 'spans' && accepts.includes('llm_calls')) return '; add the litellm processor before it';
   if (current === 'llm_calls' && accepts.includes('meter_events')) return '; add the amberflo processor before it';
   return '';
-}
-
-function sanitizeInstance(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'spanmeter';
 }
 
 function sortErrors(errors: ConfigError[]): ConfigError[] {

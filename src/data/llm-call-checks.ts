@@ -12,27 +12,23 @@
  */
 import { createHash } from 'node:crypto';
 import type { LlmCall } from './llm-call.js';
+import { defaultBillingLimits } from '../config/service.js';
 
 export interface LlmCallLimits {
-  /** Earliest accepted start time, epoch ms (default 2000-01-01). */
+  /** Earliest accepted start time, epoch ms. */
   earliestMs: number;
-  /** How far past now a start time may be, ms (default 1 day: clock skew). */
+  /** How far past now a start time may be, ms (clock skew). */
   maxFutureMs: number;
-  /** Longest duration kept as is, ms (default 7 days); longer is clamped. */
+  /** Longest duration kept as is, ms; longer is clamped. */
   maxDurationMs: number;
-  /** Largest token count (default 10^12). */
+  /** Largest token count. */
   maxTokens: number;
-  /** Longest id or dimension string kept as is (default 256); longer is hashed. */
+  /** Longest id or dimension string kept as is; longer is hashed. */
   maxIdLength: number;
 }
 
-export const DEFAULT_LLM_CALL_LIMITS: Readonly<LlmCallLimits> = {
-  earliestMs: Date.UTC(2000, 0, 1),
-  maxFutureMs: 24 * 3600_000,
-  maxDurationMs: 7 * 24 * 3600_000,
-  maxTokens: 1e12,
-  maxIdLength: 256,
-};
+/** The limits of `service.billing_checks` left at its defaults (src/config/service.ts declares them). */
+export const DEFAULT_LLM_CALL_LIMITS: Readonly<LlmCallLimits> = defaultBillingLimits();
 
 export type DropReason = 'time_out_of_range' | 'invalid_tokens' | 'invalid_count';
 export type Adjustment = 'duration_clamped' | 'id_hashed';
