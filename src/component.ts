@@ -84,7 +84,7 @@ export interface Consumer<T> {
 
 /** One item (a span, a log payload) as `spanmeter inspect` explains it. */
 export interface InspectEntry {
-  /** What the item is, e.g. `span "litellm_request" <traceId>/<spanId>`. */
+  /** What the item is, e.g. `span "chat gpt-4o" <traceId>/<spanId>`. */
   item: string;
   outcome: 'billed' | 'not billed' | 'duplicate' | 'invalid';
   /** How it was read (a layout or format name). */

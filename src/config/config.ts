@@ -4,7 +4,7 @@
  * between stages) and reports each with file, line and key path.
  */
 import { dirname, resolve } from 'node:path';
-import { consumesOf, producesOf, type ComponentKind, type DataType, type Factory } from '../component.js';
+import { consumesOf, producesOf, type ComponentKind, type DataType, type Factory, type ProcessorFactory } from '../component.js';
 import type { ComponentRegistry } from '../registry.js';
 import { suggest, validateAgainst } from './ajv.js';
 import { resolveComponentConfig } from './component-config.js';
@@ -79,6 +79,7 @@ interface LoadState {
   errors: ConfigError[];
   /** Values whose env reference failed: their (empty) value is not reported a second time. */
   envErrorPaths: Set<string>;
+  registry: ComponentRegistry;
 }
 
 /**
@@ -91,7 +92,7 @@ export async function loadConfig(
   opts: LoadOptions = {},
 ): Promise<{ config?: ResolvedConfig; errors: ConfigError[] }> {
   const env = opts.env ?? process.env;
-  const st: LoadState = { sources: new SourceMap(), errors: [], envErrorPaths: new Set() };
+  const st: LoadState = { sources: new SourceMap(), errors: [], envErrorPaths: new Set(), registry };
   const { root, pluginBase } = readFiles(files, env, st);
   if (!root) return { errors: sortErrors(st.errors) };
 
@@ -282,7 +283,7 @@ function linkTypes(
     const accepts = consumesOf(ex.factory);
     if (!accepts.includes(delivered)) {
       errors.push(
-        sources.error([...base, 'exporters', i], `exporter "${ex.id}" consumes ${accepts.join(' or ')} but the pipeline delivers ${delivered} (from ${from})${hintFor(delivered, accepts)}`),
+        sources.error([...base, 'exporters', i], `exporter "${ex.id}" consumes ${accepts.join(' or ')} but the pipeline delivers ${delivered} (from ${from})${hintFor(delivered, accepts, st.registry)}`),
       );
     }
   });
@@ -312,10 +313,29 @@ export function carriedType(name: string, common: readonly DataType[], first: re
   return main;
 }
 
-function hintFor(current: DataType, accepts: readonly DataType[]): string {
-  if (current === 'spans' && accepts.includes('meter_events')) return '; add the litellm and amberflo processors before it';
-  if (current === 'spans' && accepts.includes('llm_calls')) return '; add the litellm processor before it';
-  if (current === 'llm_calls' && accepts.includes('meter_events')) return '; add the amberflo processor before it';
+/**
+ * "; add the x and y processors before it": the registered processors that turn `current` into a type
+ * the exporter accepts (shortest chain, at most three), or '' when there is none.
+ */
+function hintFor(current: DataType, accepts: readonly DataType[], registry: ComponentRegistry): string {
+  const converters = registry
+    .types('processor')
+    .map((t) => registry.get('processor', t))
+    .filter((f): f is ProcessorFactory => f?.kind === 'processor' && f.produces !== 'same');
+  let paths: { type: DataType; via: string[] }[] = [{ type: current, via: [] }];
+  for (let depth = 0; depth < 3 && paths.length; depth++) {
+    const next: { type: DataType; via: string[] }[] = [];
+    for (const p of paths) {
+      for (const f of converters) {
+        const out = f.produces as DataType;
+        if (out === p.type || !consumesOf(f).includes(p.type) || p.via.includes(f.type)) continue;
+        const via = [...p.via, f.type];
+        if (accepts.includes(out)) return `; add the ${via.join(' and ')} processor${via.length > 1 ? 's' : ''} before it`;
+        next.push({ type: out, via });
+      }
+    }
+    paths = next;
+  }
   return '';
 }
 

@@ -58,13 +58,13 @@ export class SourceMap {
 
 const ENV_REF = /\$\$|\$\{(?:env:)?([^}:]*)(?::-([^}]*))?\}/g;
 const ENV_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** A scalar that is one reference followed by a duration unit: `${env:AFLO_FLUSH_INTERVAL:-300}s`. */
+/** A scalar that is one reference followed by a duration unit: `${env:FLUSH_INTERVAL:-300}s`. */
 const ENV_DURATION = /^\$\{(?:env:)?([^}:]*)(?::-([^}]*))?\}(ns|us|µs|ms|s|m|h)$/;
 const NUMBER = /^\d+(?:\.\d+)?$/;
 
 /**
  * `${env:VAR}s` (any duration unit after one reference): the variable holds a number in that unit,
- * as Amberflo's callback reads AFLO_FLUSH_INTERVAL in seconds, or a duration of its own ("5m",
+ * as environment files of other tools often give seconds, or a duration of its own ("5m",
  * "90s"), which is taken as it is. Anything else is an error naming the variable and its value.
  */
 function expandEnvDuration(m: RegExpExecArray, env: NodeJS.ProcessEnv): { value: unknown; problems: string[] } {
@@ -86,7 +86,7 @@ const UNIT_WORDS: Record<string, string> = { ns: 'nanoseconds', us: 'microsecond
 /**
  * Expands env references in one scalar. Returns the new value and any problems.
  * A plain (unquoted) scalar that is exactly one reference takes the YAML type of the value
- * (`${env:AFLO_BATCH_SIZE:-100}` is the number 100); otherwise the result is a string.
+ * (`${env:BATCH_SIZE:-100}` is the number 100); otherwise the result is a string.
  */
 export function expandEnv(
   raw: string,
