@@ -10,7 +10,7 @@ import type { Factory } from './component.js';
 import { configTable, withTable } from './config/docs.js';
 import { ComponentRegistry, createRegistry } from './registry.js';
 import { repoRootOf } from './repo-root.js';
-import { CORE_METRICS } from './telemetry/metadata.js';
+import { CORE_METRIC_SETS } from './telemetry/metadata.js';
 import { SERVICE } from './config/service.js';
 import type { MetricDeclarations } from './telemetry/declare.js';
 
@@ -35,10 +35,11 @@ function metricRows(metrics: MetricDeclarations): string[] {
     .map((m) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(', ')} | ${m.description.replace(/\|/g, '\\|')} |`);
 }
 
-/** docs/metrics.md's generated part: the core's metrics, then each component type's. */
+/** docs/metrics.md's generated part: the core's metric sets, then each component type's metrics. */
 export function metricsTables(factories: readonly Factory[]): string {
   const head = ['| metric | type | labels | meaning |', '|---|---|---|---|'];
-  const parts = ['## Core', '', 'Every spanmeter registers these (component metrics carry the component id as a label).', '', ...head, ...metricRows(CORE_METRICS)];
+  const parts: string[] = [];
+  for (const set of CORE_METRIC_SETS) parts.push(...(parts.length ? [''] : []), `## ${set.title}`, '', set.intro, '', ...head, ...metricRows(set.metrics));
   for (const f of [...factories].sort((a, b) => a.kind.localeCompare(b.kind) || a.type.localeCompare(b.type))) {
     if (!f.metrics || Object.keys(f.metrics).length === 0) continue;
     parts.push('', `## ${f.kind} \`${f.type}\``, '', ...head, ...metricRows(f.metrics));

@@ -11,8 +11,9 @@ import { AdminServer } from './telemetry/admin.js';
 import { createLogger, recentErrors } from './telemetry/logger.js';
 import { SeriesRecorder } from './telemetry/series.js';
 import { UsageWindow, meteredUsage } from './telemetry/usage.js';
-import { Gauge } from 'prom-client';
 import { ServiceMetrics } from './telemetry/metrics.js';
+import { instruments, onCollect } from './telemetry/declare.js';
+import { DISK_BUDGET_METRICS } from './telemetry/metadata.js';
 import { VERSION } from './version.js';
 import { dormancyOf, dormancyText } from './output/when.js';
 import { statusWords } from './telemetry/status-words.js';
@@ -58,21 +59,12 @@ export class Service {
     this.usage = new UsageWindow(meteredUsage(this.metrics.registry));
     // The disk budget shared by logs and spools, read at scrape time (a reload replaces the graph).
     const graphOf = () => this.graph;
-    new Gauge({
-      name: 'spanmeter_disk_budget_used_bytes',
-      help: 'Bytes used by write-ahead logs and spools, counted against service.durability.max_disk_bytes.',
-      registers: [this.metrics.registry],
-      collect() {
-        this.set(graphOf().budget?.usedBytes ?? 0);
-      },
+    const budget = instruments(this.metrics.registry, DISK_BUDGET_METRICS);
+    onCollect(budget.used, function () {
+      this.set(graphOf().budget?.usedBytes ?? 0);
     });
-    new Gauge({
-      name: 'spanmeter_disk_budget_max_bytes',
-      help: 'The disk budget for write-ahead logs and spools (service.durability.max_disk_bytes; 0 = unlimited).',
-      registers: [this.metrics.registry],
-      collect() {
-        this.set(graphOf().budget?.maxBytes ?? 0);
-      },
+    onCollect(budget.max, function () {
+      this.set(graphOf().budget?.maxBytes ?? 0);
     });
     const address = opts.metricsAddress === undefined ? config.service.metricsAddress : opts.metricsAddress;
     this.recordSeries = opts.recordSeries ?? !!address;

@@ -8,7 +8,8 @@ import type { Counter, Registry } from 'prom-client';
 import type { ConsumeContext, Consumer } from '../component.js';
 import type { LlmCall } from './llm-call.js';
 import { checkLlmCall, type LlmCallLimits } from './llm-call-checks.js';
-import { counter } from '../telemetry/metrics.js';
+import { instruments } from '../telemetry/declare.js';
+import { LLM_CALL_CHECK_METRICS } from '../telemetry/metadata.js';
 
 const LOG_INTERVAL_MS = 10_000;
 
@@ -24,8 +25,9 @@ export class LlmCallGate implements Consumer<LlmCall[]> {
     private readonly logger: Logger,
     registry: Registry,
   ) {
-    this.dropped = counter(registry, 'spanmeter_llm_calls_dropped_total', 'LLM calls dropped by the billing-value checks, by reason (time_out_of_range, invalid_tokens, invalid_count).', ['pipeline', 'reason']);
-    this.adjusted = counter(registry, 'spanmeter_llm_calls_adjusted_total', 'LLM calls kept with a value changed by the billing-value checks, by reason (duration_clamped, id_hashed).', ['pipeline', 'reason']);
+    const m = instruments(registry, LLM_CALL_CHECK_METRICS);
+    this.dropped = m.dropped;
+    this.adjusted = m.adjusted;
   }
 
   /** Not async: the calls are checked now and not kept referenced while downstream works. */

@@ -25,7 +25,9 @@ import { BackpressureError, type Exporter } from '../component.js';
 import type { DiskBudget } from '../durability.js';
 import { Spool } from '../storage/spool.js';
 import type { MeterRecord } from '../data/meter-record.js';
-import { gauge, type ComponentMetrics } from '../telemetry/metrics.js';
+import type { ComponentMetrics } from '../telemetry/metrics.js';
+import { instruments } from '../telemetry/declare.js';
+import { SPOOL_METRICS } from '../telemetry/metadata.js';
 import { DEFAULT_GZIP_LEVEL, type EncodedObject, type ObjectFormat } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { groupByRoute, type RoutingConfig } from './routing.js';
@@ -207,7 +209,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
     await this.o.sink.start?.();
     if (!this.durable) return;
     this.spool = Spool.open(join(this.o.dataDir!, 'spool'), this.o.storage?.budget);
-    this.spoolGauge = gauge(this.o.registry, 'spanmeter_exporter_spool_objects', 'Objects waiting in an exporter spool (on disk) for upload.', ['exporter']);
+    this.spoolGauge = instruments(this.o.registry, SPOOL_METRICS).spoolObjects;
     for (const e of this.spool.list()) {
       try {
         const { meta } = await this.spool.get(e.id);

@@ -15,7 +15,7 @@
  *   checkpoint moves and covered segments are deleted.
  */
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Host } from '../component.js';
 import { backoffDelay, sleep, type Backoff } from '../backoff.js';
 import type { DiskBudget } from '../durability.js';
@@ -23,6 +23,8 @@ import { Watermark } from './holds.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes, type RecordCodec } from './codec.js';
 import { CutLog } from './cut-log.js';
 import { WriteAheadLog } from './wal.js';
+import { instruments, type Instruments } from '../telemetry/declare.js';
+import { WAL_METRICS } from '../telemetry/metadata.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -47,28 +49,6 @@ export interface DurableStageOptions {
 /** The forwarder's wait while downstream refuses or fails a record: 50 ms doubling up to 2 s. */
 const FORWARD_BACKOFF: Backoff = { initialMs: 50, maxMs: 2000, multiplier: 2, jitter: 0 };
 
-const metricsByRegistry = new WeakMap<Registry, ReturnType<typeof createMetrics>>();
-function createMetrics(registry: Registry) {
-  const labelNames = ['pipeline'] as const;
-  return {
-    bytes: new Gauge({ name: 'spanmeter_wal_bytes', help: 'Bytes of write-ahead log segments on disk.', labelNames, registers: [registry] }),
-    backlog: new Gauge({ name: 'spanmeter_wal_backlog_records', help: 'Log records appended but not yet forwarded downstream.', labelNames, registers: [registry] }),
-    unsafe: new Gauge({ name: 'spanmeter_wal_unsafe_records', help: 'Log records not yet durable downstream (after the checkpoint).', labelNames, registers: [registry] }),
-    appended: new Counter({ name: 'spanmeter_wal_appended_records_total', help: 'Log records appended (one per accepted request chunk).', labelNames, registers: [registry] }),
-    syncs: new Counter({ name: 'spanmeter_wal_syncs_total', help: 'fdatasync calls (group commits).', labelNames, registers: [registry] }),
-    commitSeconds: new Histogram({
-      name: 'spanmeter_wal_commit_duration_seconds',
-      help: 'Time of a group commit: writing the appended records and their fdatasync. Every acknowledgement waits for one (and for the one running when its records arrived); a slow disk shows here before it shows in receiver latency.',
-      labelNames,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    refused: new Counter({ name: 'spanmeter_wal_refused_total', help: 'Appends refused because the disk budget was full, or the file system had less than min_free_disk free.', labelNames, registers: [registry] }),
-    truncated: new Counter({ name: 'spanmeter_wal_recovery_truncated_bytes_total', help: 'Bytes of torn or corrupt log tail cut off during recovery.', labelNames, registers: [registry] }),
-    deadLettered: new Counter({ name: 'spanmeter_wal_dead_letter_records_total', help: 'Log records moved to the dead-letter folder: downstream rejected them permanently, or this build cannot decode them (a log written by a newer version).', labelNames, registers: [registry] }),
-  };
-}
-
 export class DurableStage implements Consumer<unknown> {
   private wal?: WriteAheadLog;
   /** Where the batch processor records its cuts (see cut-log.ts). */
@@ -86,7 +66,7 @@ export class DurableStage implements Consumer<unknown> {
   private stopForwarder = false;
   private checkpointTimer?: NodeJS.Timeout;
   private lastCheckpointWrite = Promise.resolve();
-  private readonly m: ReturnType<typeof createMetrics>;
+  private readonly m: Instruments<typeof WAL_METRICS>;
   private host?: Host;
   private unavailable?: string;
   private reopenTimer?: NodeJS.Timeout;
@@ -97,9 +77,7 @@ export class DurableStage implements Consumer<unknown> {
   }
 
   constructor(private readonly o: DurableStageOptions) {
-    let m = metricsByRegistry.get(o.registry);
-    if (!m) metricsByRegistry.set(o.registry, (m = createMetrics(o.registry)));
-    this.m = m;
+    this.m = instruments(o.registry, WAL_METRICS);
     this.labels = { pipeline: o.pipeline };
   }
 

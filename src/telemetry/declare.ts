@@ -69,3 +69,12 @@ export function instrument(registry: Registry, d: MetricDeclaration): Counter | 
   if (d.type === 'gauge') return new Gauge(base);
   return new Histogram({ ...base, ...(d.buckets ? { buckets: [...d.buckets] } : {}) });
 }
+
+/**
+ * Sets the function prom-client calls before each scrape of `metric` (the values are read from
+ * elsewhere then, e.g. a gauge of bytes on disk). Replaces any function set before.
+ */
+export function onCollect<T extends Counter<string> | Gauge<string> | Histogram<string>>(metric: T, collect: (this: T) => void): T {
+  (metric as { collect?: (this: T) => void }).collect = collect;
+  return metric;
+}

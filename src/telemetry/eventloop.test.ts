@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { delayStats, EVENT_LOOP_DELAY_STATS, eventLoopDelayMetricName, registerEventLoopDelay } from './eventloop.js';
+import { delayStats, EVENT_LOOP_DELAY_STATS, registerEventLoopDelay } from './eventloop.js';
+import { EVENT_LOOP_METRICS } from './metadata.js';
 import { ServiceMetrics } from './metrics.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,13 +31,13 @@ describe('event-loop delay gauges', () => {
 
   it('read ~0 on an idle loop and the length of a block after one', async () => {
     const registry = new Registry();
-    const stop = registerEventLoopDelay(registry, 't_', 20);
+    const stop = registerEventLoopDelay(registry, 20);
     try {
       await sleep(300);
       let text = await registry.metrics();
       // prom-client's own gauges read at least the interval (20 ms) here, even the minimum.
-      assert.ok(value(text, 't_nodejs_eventloop_lag_min_seconds') < 0.01, text);
-      assert.ok(value(text, 't_nodejs_eventloop_lag_p50_seconds') < 0.02, text);
+      assert.ok(value(text, 'spanmeter_nodejs_eventloop_lag_min_seconds') < 0.01, text);
+      assert.ok(value(text, 'spanmeter_nodejs_eventloop_lag_p50_seconds') < 0.02, text);
 
       // Node does not record the first interval after a reset (the scrape's): block the loop for
       // 150 ms after a few samples.
@@ -45,12 +46,12 @@ describe('event-loop delay gauges', () => {
       while (performance.now() < until);
       await sleep(100);
       text = await registry.metrics();
-      const max = value(text, 't_nodejs_eventloop_lag_max_seconds');
+      const max = value(text, 'spanmeter_nodejs_eventloop_lag_max_seconds');
       assert.ok(max >= 0.11 && max < 5, `max ${max} after a 150 ms block`);
       // Each scrape starts a new window: the block is not reported twice.
       await sleep(200);
       text = await registry.metrics();
-      assert.ok(value(text, 't_nodejs_eventloop_lag_max_seconds') < 0.1, text);
+      assert.ok(value(text, 'spanmeter_nodejs_eventloop_lag_max_seconds') < 0.1, text);
     } finally {
       stop();
     }
@@ -62,7 +63,7 @@ describe('event-loop delay gauges', () => {
       await sleep(250);
       const text = await m.registry.metrics();
       for (const stat of EVENT_LOOP_DELAY_STATS) {
-        const name = eventLoopDelayMetricName('spanmeter_', stat);
+        const { name } = EVENT_LOOP_METRICS[stat];
         assert.equal(text.split('\n').filter((l) => l === `# TYPE ${name} gauge`).length, 1, name);
         assert.match(text, new RegExp(`^# HELP ${name} .* since the last scrape`, 'm'));
       }

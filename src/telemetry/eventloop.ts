@@ -16,14 +16,13 @@
  * 100 ms keeps that cost at ten wake-ups a second.
  */
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { onCollect, instruments } from './declare.js';
+import { EVENT_LOOP_METRICS } from './metadata.js';
 
-/** The statistics reported, by the suffix of their metric name. */
-export const EVENT_LOOP_DELAY_STATS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+/** The statistics reported, each the key of its declaration in {@link EVENT_LOOP_METRICS}. */
+export const EVENT_LOOP_DELAY_STATS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const satisfies readonly (keyof typeof EVENT_LOOP_METRICS)[];
 export type EventLoopDelayStat = (typeof EVENT_LOOP_DELAY_STATS)[number];
-
-/** The metric name of a statistic: prom-client's, with the given prefix. */
-export const eventLoopDelayMetricName = (prefix: string, stat: EventLoopDelayStat): string => `${prefix}nodejs_eventloop_lag_${stat}_seconds`;
 
 /**
  * Seconds of delay from a snapshot of the histogram (nanoseconds, resolution included), or null
@@ -48,38 +47,17 @@ export function delayStats(h: Pick<ELDHistogram, 'count' | 'min' | 'max' | 'mean
  * Registers the seven gauges in `registry` (replacing any of the same name, such as prom-client's
  * defaults) and starts the histogram behind them; returns a function that stops it.
  */
-export function registerEventLoopDelay(registry: Registry, prefix: string, resolutionMs: number): () => void {
+export function registerEventLoopDelay(registry: Registry, resolutionMs: number): () => void {
   const h = monitorEventLoopDelay({ resolution: resolutionMs });
   h.enable();
-  const gauges = {} as Record<EventLoopDelayStat, Gauge>;
-  const help: Record<EventLoopDelayStat, string> = {
-    min: `The smallest event-loop delay since the last scrape, in seconds beyond the ${resolutionMs} ms sampling interval (0: never late).`,
-    max: 'The largest event-loop delay since the last scrape, in seconds beyond the sampling interval: the longest the loop was blocked.',
-    mean: 'The mean event-loop delay since the last scrape, in seconds beyond the sampling interval.',
-    stddev: 'The standard deviation of the event-loop delays since the last scrape, in seconds.',
-    p50: 'The median event-loop delay since the last scrape, in seconds beyond the sampling interval.',
-    p90: 'The 90th percentile of the event-loop delays since the last scrape, in seconds beyond the sampling interval.',
-    p99: 'The 99th percentile of the event-loop delays since the last scrape, in seconds beyond the sampling interval. A long block counts as one sample, however long it is: read max beside it.',
-  };
-  for (const stat of EVENT_LOOP_DELAY_STATS) {
-    const name = eventLoopDelayMetricName(prefix, stat);
-    registry.removeSingleMetric(name);
-    gauges[stat] = new Gauge({
-      name,
-      help: help[stat],
-      registers: [registry],
-      // The first gauge's collect sets all seven from one snapshot, then starts a new window.
-      ...(stat === 'min'
-        ? {
-            collect() {
-              const s = delayStats(h, resolutionMs);
-              h.reset();
-              if (!s) return;
-              for (const k of EVENT_LOOP_DELAY_STATS) gauges[k].set(s[k]);
-            },
-          }
-        : {}),
-    });
-  }
+  for (const stat of EVENT_LOOP_DELAY_STATS) registry.removeSingleMetric(EVENT_LOOP_METRICS[stat].name);
+  const gauges = instruments(registry, EVENT_LOOP_METRICS);
+  // The first gauge's collect sets all seven from one snapshot, then starts a new window.
+  onCollect(gauges.min, () => {
+    const s = delayStats(h, resolutionMs);
+    h.reset();
+    if (!s) return;
+    for (const k of EVENT_LOOP_DELAY_STATS) gauges[k].set(s[k]);
+  });
   return () => h.disable();
 }

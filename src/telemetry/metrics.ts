@@ -8,6 +8,9 @@ import { registerEventLoopDelay } from './eventloop.js';
 import { instruments } from './declare.js';
 import { CORE_METRICS } from './metadata.js';
 
+/** The prefix of prom-client's default process metrics (`spanmeter_process_cpu_seconds_total`, …). */
+export const PROCESS_METRICS_PREFIX = 'spanmeter_';
+
 /** The event-loop delay gauges' sampling interval: ten wake-ups a second when idle. */
 const EVENT_LOOP_RESOLUTION_MS = 100;
 /**
@@ -36,8 +39,8 @@ export class ServiceMetrics {
   constructor(version: string, opts: { processMetrics?: boolean } = {}) {
     const registry = (this.registry = new Registry());
     if (opts.processMetrics !== false) {
-      collectDefaultMetrics({ register: registry, prefix: 'spanmeter_', eventLoopMonitoringPrecision: PROM_CLIENT_ELD_RESOLUTION_MS });
-      this.stopEventLoopDelay = registerEventLoopDelay(registry, 'spanmeter_', EVENT_LOOP_RESOLUTION_MS);
+      collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX, eventLoopMonitoringPrecision: PROM_CLIENT_ELD_RESOLUTION_MS });
+      this.stopEventLoopDelay = registerEventLoopDelay(registry, EVENT_LOOP_RESOLUTION_MS);
     }
     const m = instruments(registry, CORE_METRICS);
     m.buildInfo.set({ version }, 1);

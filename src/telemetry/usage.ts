@@ -4,7 +4,9 @@
  * {@link MeteredUsage.add}). One accumulator per service (per Prometheus registry); a window of
  * per-minute deltas answers "the last hour" and "the last day".
  */
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import { instruments, onCollect } from './declare.js';
+import { USAGE_METRICS } from './metadata.js';
 
 export interface UsageTotals {
   calls: number;
@@ -58,23 +60,19 @@ export function meteredUsage(registry: Registry): MeteredUsage {
   if (u) return u;
   const usage = (u = new MeteredUsage());
   byRegistry.set(registry, u);
-  const counter = (name: string, help: string, labels: string[], values: (team: string, model: string, t: UsageTotals) => [Record<string, string>, number][]) =>
-    new Counter({
-      name,
-      help,
-      labelNames: labels,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [key, t] of usage.totals) {
-          const [team, model] = key.split(SEP) as [string, string];
-          for (const [l, v] of values(team, model, t)) if (v > 0) this.inc(l, v);
-        }
-      },
+  const m = instruments(registry, USAGE_METRICS);
+  // Each counter is set from the totals at scrape time.
+  const fill = <L extends string>(c: Counter<L>, values: (team: string, model: string, t: UsageTotals) => [Partial<Record<L, string>>, number][]) =>
+    onCollect(c, function () {
+      this.reset();
+      for (const [key, t] of usage.totals) {
+        const [team, model] = key.split(SEP) as [string, string];
+        for (const [l, v] of values(team, model, t)) if (v > 0) this.inc(l, v);
+      }
     });
-  counter('spanmeter_metered_calls_total', 'LLM calls metered (turned into meter records), by team and model.', ['team', 'model'], (team, model, t) => [[{ team, model }, t.calls]]);
-  counter('spanmeter_metered_failed_calls_total', 'Metered LLM calls that failed, by team and model.', ['team', 'model'], (team, model, t) => [[{ team, model }, t.errors]]);
-  counter('spanmeter_metered_tokens_total', 'Tokens metered, by team, model and direction (in: prompt, out: completion).', ['team', 'model', 'direction'], (team, model, t) => [
+  fill(m.calls, (team, model, t) => [[{ team, model }, t.calls]]);
+  fill(m.failedCalls, (team, model, t) => [[{ team, model }, t.errors]]);
+  fill(m.tokens, (team, model, t) => [
     [{ team, model, direction: 'in' }, t.inputTokens],
     [{ team, model, direction: 'out' }, t.outputTokens],
   ]);
