@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
+import { metadata } from '../../processors/amberflo/metadata.js';
 import { MAX_USAGE_PAIRS, MeteredUsage, UsageWindow, meteredUsage } from './usage.js';
 
 const MIN = 60_000;
@@ -27,7 +28,7 @@ describe('metered usage', () => {
   it('counts (team, model) pairs beyond the limit as "(other)", and the metrics say the same', async () => {
     const registry = new Registry();
     const u = meteredUsage(registry);
-    assert.equal(meteredUsage(registry), u, 'one accumulator per registry');
+    assert.equal(meteredUsage(registry, metadata.metrics), u, 'one accumulator per registry; the declared counters show it');
     for (let i = 0; i < MAX_USAGE_PAIRS + 5; i++) u.add(`t${i}`, null, false, 1, 0);
     assert.equal(u.totals.size, MAX_USAGE_PAIRS + 1);
     const text = await registry.metrics();

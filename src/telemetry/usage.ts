@@ -1,10 +1,11 @@
 /**
  * Metered usage for the status page and the metrics: calls, errors and tokens per team and model,
  * counted as the meter maps each call (the processor that turns calls into meter records calls
- * {@link MeteredUsage.add}). One accumulator per service (per Prometheus registry); a window of
+ * {@link MeteredUsage.add} and declares the counters that show the totals). One accumulator per service (per Prometheus registry); a window of
  * per-minute deltas answers "the last hour" and "the last day".
  */
 import { Counter, type Registry } from 'prom-client';
+import type { MetricDeclaration } from './declare.js';
 
 export interface UsageTotals {
   calls: number;
@@ -52,17 +53,31 @@ export class MeteredUsage {
 
 const byRegistry = new WeakMap<Registry, MeteredUsage>();
 
-/** The accumulator of a service (its registry); the metrics that read it are registered on first use. */
-export function meteredUsage(registry: Registry): MeteredUsage {
-  let u = byRegistry.get(registry);
-  if (u) return u;
-  const usage = (u = new MeteredUsage());
-  byRegistry.set(registry, u);
-  const counter = (name: string, help: string, labels: string[], values: (team: string, model: string, t: UsageTotals) => [Record<string, string>, number][]) =>
+/** The declarations of the counters that show a {@link MeteredUsage} (the amberflo processor's metadata). */
+export interface MeteredUsageMetrics {
+  calls: MetricDeclaration;
+  failedCalls: MetricDeclaration;
+  tokens: MetricDeclaration;
+}
+
+/**
+ * The accumulator of a service (its registry). With `metrics`, the counters they declare are
+ * registered too (once per registry), read from the accumulator at scrape time.
+ */
+export function meteredUsage(registry: Registry, metrics?: MeteredUsageMetrics): MeteredUsage {
+  let usage = byRegistry.get(registry);
+  if (!usage) byRegistry.set(registry, (usage = new MeteredUsage()));
+  if (metrics) expose(registry, usage, metrics);
+  return usage;
+}
+
+function expose(registry: Registry, usage: MeteredUsage, metrics: MeteredUsageMetrics): void {
+  const counter = (d: MetricDeclaration, values: (team: string, model: string, t: UsageTotals) => [Record<string, string>, number][]) => {
+    if (registry.getSingleMetric(d.name)) return;
     new Counter({
-      name,
-      help,
-      labelNames: labels,
+      name: d.name,
+      help: d.description,
+      labelNames: [...d.labels],
       registers: [registry],
       collect() {
         this.reset();
@@ -72,13 +87,13 @@ export function meteredUsage(registry: Registry): MeteredUsage {
         }
       },
     });
-  counter('spanmeter_metered_calls_total', 'LLM calls metered (turned into meter records), by team and model.', ['team', 'model'], (team, model, t) => [[{ team, model }, t.calls]]);
-  counter('spanmeter_metered_failed_calls_total', 'Metered LLM calls that failed, by team and model.', ['team', 'model'], (team, model, t) => [[{ team, model }, t.errors]]);
-  counter('spanmeter_metered_tokens_total', 'Tokens metered, by team, model and direction (in: prompt, out: completion).', ['team', 'model', 'direction'], (team, model, t) => [
+  };
+  counter(metrics.calls, (team, model, t) => [[{ team, model }, t.calls]]);
+  counter(metrics.failedCalls, (team, model, t) => [[{ team, model }, t.errors]]);
+  counter(metrics.tokens, (team, model, t) => [
     [{ team, model, direction: 'in' }, t.inputTokens],
     [{ team, model, direction: 'out' }, t.outputTokens],
   ]);
-  return u;
 }
 
 export interface UsageGroup extends UsageTotals {
