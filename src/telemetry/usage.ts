@@ -1,8 +1,9 @@
 /**
  * Metered usage for the status page and the metrics: calls, errors and tokens per team and model,
  * counted as the meter maps each call (the processor that turns calls into meter records calls
- * {@link MeteredUsage.add} and declares the counters that show the totals). One accumulator per service (per Prometheus registry); a window of
- * per-minute deltas answers "the last hour" and "the last day".
+ * {@link MeteredUsage.add} and declares the counters that show the totals). One accumulator per
+ * service (per Prometheus registry); a window of per-minute deltas answers "the last hour" and
+ * "the last day".
  */
 import { Counter, type Registry } from 'prom-client';
 import type { MetricDeclaration } from './declare.js';
