@@ -18,7 +18,8 @@ import type { SpanBatch } from '../src/data/span.js';
 import { sloToLlmCall } from '../integrations/litellm/slo.js';
 import { fromOtlpJson } from '../src/otlp/json.js';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
-import amberfloFactory, { type AmberfloConfig } from '../processors/amberflo/index.js';
+import amberfloFactory from '../processors/amberflo/index.js';
+import type { AmberfloConfig } from '../processors/amberflo/config.js';
 import litellmFactory, { type LitellmConfig } from '../processors/litellm/index.js';
 import { conformanceDir } from '../test/helpers/paths.js';
 

@@ -60,7 +60,9 @@ const REGION_HOST_LABEL: Record<string, number> = { bedrock: 1, azure: 0, google
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-export type Mode = 'compat' | 'clean';
+/** `compat`: the callback's output as is; `clean`: compat plus valid dimension values and cache splits. */
+export const MODES = ['compat', 'clean'] as const;
+export type Mode = (typeof MODES)[number];
 
 export interface MappingOptions {
   mode: Mode;

@@ -12,7 +12,11 @@ import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { llmCall as call } from '../../test/helpers/llm-call.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import { LitellmProcessor } from '../litellm/index.js';
-import factory, { parseBool, type AmberfloConfig } from './index.js';
+import { configOf } from '../../src/config/component-config.js';
+import { parseBool } from './config.js';
+import { AmberfloProcessor } from './amberflo.js';
+import factory from './index.js';
+import { metadata } from './metadata.js';
 import { classifyError } from '../../integrations/litellm/errors.js';
 import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from '../../integrations/amberflo/mapping.js';
 
@@ -318,19 +322,18 @@ describe('amberflo mapping cache', () => {
 
 describe('amberflo processor (component)', () => {
   it('defaults: clean, hosted_env prod, no object metadata; the schema accepts callback-style booleans', async () => {
-    const d = factory.defaultConfig();
+    const d = configOf(factory);
     assert.deepEqual(d, { mode: 'clean', hosted_env: 'prod', send_object_metadata: false });
     for (const v of [true, 'yes', 'On', 1, 'false', '0']) assert.deepEqual(validateAgainst(factory.configSchema, { ...d, send_object_metadata: v }), [], String(v));
     assert.notDeepEqual(validateAgainst(factory.configSchema, { ...d, send_object_metadata: 'maybe' }), []);
-    assert.notDeepEqual(validateAgainst(factory.configSchema, { ...d, mode: 'fast' }), []);
-    assert.deepEqual(validateAgainst(factory.configSchema, { ...d, hosted_env: 2024 }), [], 'AFLO_HOSTED_ENV=2024 arrives as a number');
+    assert.throws(() => configOf(factory, { mode: 'fast' }), /mode: must be one of "compat", "clean"/);
+    assert.deepEqual(configOf(factory, { hosted_env: 2024 }).hosted_env, 2024, 'AFLO_HOSTED_ENV=2024 arrives as a number');
     assert.equal(parseBool('YES'), true);
     assert.equal(parseBool(0), false);
     const metrics = new ServiceMetrics('t', { processMetrics: false });
     const got: MeterRecord[][] = [];
-    const cfg: AmberfloConfig = { ...d, send_object_metadata: 'on' };
     const p = factory.create(
-      { id: 'amberflo', pipeline: 'p', config: cfg, logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'amberflo', 'p'), dataDir: '/x', instanceId: 'i' },
+      { id: 'amberflo', pipeline: 'p', config: configOf(factory, { send_object_metadata: 'on' }), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'amberflo', 'p'), dataDir: '/x', instanceId: 'i' },
       { consume: async (rs: MeterRecord[]) => void got.push(rs) },
     );
     await p.consume([call({ teamId: 't', teamAlias: null })]);
@@ -339,5 +342,31 @@ describe('amberflo processor (component)', () => {
     assert.equal(got[0][0].meterApiName, 'aflo.object_metadata');
     assert.equal(got[0][0].dimensions!.name, 'unknown', 'clean mode cleans object metadata too');
     assert.equal(got[0][2].dimensions!.hosted_env, 'prod');
+  });
+
+  it('a numeric hosted_env is used as its text; the mapping options come from the resolved config', () => {
+    const registry = new ServiceMetrics('t', { processMetrics: false }).registry;
+    const p = new AmberfloProcessor(configOf(factory, { mode: 'compat', hosted_env: 2024, send_object_metadata: 'no' }), { registry }, { consume: async () => {} });
+    assert.deepEqual(p.options, { mode: 'compat', hostedEnv: '2024', sendObjectMetadata: false });
+  });
+
+  it('counts metered usage in the core's counters once the records are handed on', async () => {
+    const metrics = new ServiceMetrics('t', { processMetrics: false });
+    let refuse = true;
+    const p = new AmberfloProcessor(configOf(factory), { registry: metrics.registry }, {
+      consume: async () => {
+        if (refuse) throw new Error('refused downstream');
+      },
+    });
+    const failed = call({ teamId: 'team-a', model: 'gpt-4o', error: classifyError({ type: 'RateLimitError', code: '429', message: 'slow down', provider: 'openai', traceback: null }) });
+    await assert.rejects(p.consume([call({ teamId: 'team-a', model: 'gpt-4o' })]));
+    refuse = false;
+    await p.consume([call({ teamId: 'team-a', model: 'gpt-4o' }), failed]);
+    const value = async (name: string, labels: Record<string, string>) =>
+      (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
+    assert.equal(await value('spanmeter_metered_calls_total', { team: 'team-a', model: 'gpt-4o' }), 2, 'the refused batch is not counted');
+    assert.equal(await value('spanmeter_metered_failed_calls_total', { team: 'team-a', model: 'gpt-4o' }), 1);
+    assert.equal(await value('spanmeter_metered_tokens_total', { team: 'team-a', model: 'gpt-4o', direction: 'in' }), 2 * call().usage.promptTokens);
+    for (const d of Object.values(metadata.metrics)) assert.equal((await metrics.registry.getSingleMetric(d.name)!.get()).help, d.description, `${d.name} is registered from its declaration`);
   });
 });

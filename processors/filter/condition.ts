@@ -86,3 +86,14 @@ export function parseCondition(text: string): Predicate {
     }
   }
 }
+
+/** The message of a condition that cannot be read, or null when it parses. */
+export function conditionProblem(text: string): string | null {
+  try {
+    parseCondition(text);
+    return null;
+  } catch (e) {
+    if (e instanceof ConditionError) return e.message;
+    throw e;
+  }
+}

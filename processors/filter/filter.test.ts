@@ -3,8 +3,11 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
+import { configOf } from '../../src/config/component-config.js';
 import { ConditionError, parseCondition } from './condition.js';
-import factory, { type FilterConfig } from './index.js';
+import { validate } from './config.js';
+import { FilterProcessor } from './filter.js';
+import factory from './index.js';
 
 const r = (meterApiName: string, meterValue: number, dims: Record<string, string | null> = {}): MeterRecord => ({ dimensions: dims, meterApiName, meterTimeInMillis: 1, meterValue });
 
@@ -53,7 +56,7 @@ describe('filter processor', () => {
   it('drops on any drop condition, keeps only records matching all keep conditions, counts drops', async () => {
     const metrics = new ServiceMetrics('t', { processMetrics: false });
     const got: MeterRecord[][] = [];
-    const config: FilterConfig = { drop: ['meterApiName == "llm_api_call_ms"'], keep: ['meterValue > 0'] };
+    const config = configOf(factory, { drop: ['meterApiName == "llm_api_call_ms"'], keep: ['meterValue > 0'] });
     const p = factory.create(
       { id: 'filter', pipeline: 'p', config, logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'filter', 'p'), dataDir: '/x', instanceId: 'i' },
       { consume: async (rs: MeterRecord[]) => void got.push(rs) },
@@ -65,7 +68,19 @@ describe('filter processor', () => {
     assert.equal(dropped, 3);
   });
 
-  it('validate reports each bad condition with its index', () => {
-    assert.deepEqual(factory.validate!({ drop: ['ok == 1', 'meterValue > 1'], keep: ['x'] }).map((p) => p.path), ['drop.0', 'keep.0']);
+  it('validate reports each bad condition with its index; the loader refuses them', () => {
+    assert.deepEqual(validate({ drop: ['ok == 1', 'meterValue > 1'], keep: ['x'] }).map((p) => p.path), ['drop.0', 'keep.0']);
+    assert.throws(() => configOf(factory, { keep: ['meterValue > 1', 'meterApiName == llm_api_call'] }), /keep\.1: value llm_api_call is not a JSON value; quote strings/);
+  });
+
+  it('with the defaults (no conditions) hands every record on and sends nothing for an empty batch', async () => {
+    const metrics = new ServiceMetrics('t', { processMetrics: false });
+    const got: MeterRecord[][] = [];
+    const p = new FilterProcessor(configOf(factory), { metrics: metrics.forComponent('processor', 'filter', 'p') }, { consume: async (rs: MeterRecord[]) => void got.push(rs) });
+    const batch = [r('llm_api_call', 1), r('llm_text_tokens', 0)];
+    await p.consume(batch);
+    await p.consume([]);
+    assert.deepEqual(got, [batch]);
+    assert.equal((await metrics.processorDropped.get()).values.length, 0, 'nothing dropped');
   });
 });

@@ -5,25 +5,7 @@
  * `dimensions.<key>`), or copies of one field (`from: path`). Not a language: no expressions.
  */
 import type { MeterRecord } from '../../src/data/meter-record.js';
-
-export interface SetOp {
-  set: string;
-  value?: string;
-  from?: string;
-  /** Only when the dimension is absent, null or empty. */
-  if_missing?: boolean;
-  meters?: string[];
-}
-export interface RenameOp {
-  rename: string;
-  to: string;
-  meters?: string[];
-}
-export interface DeleteOp {
-  delete: string | string[];
-  meters?: string[];
-}
-export type Operation = SetOp | RenameOp | DeleteOp;
+import type { Operation } from './config.js';
 
 export const FIELDS = ['meterApiName', 'meterValue', 'meterTimeInMillis', 'uniqueId', 'customerId'] as const;
 const PATH_RE = /^(meterApiName|meterValue|meterTimeInMillis|uniqueId|customerId|dimensions\.[^\s{}]+)$/;
@@ -42,10 +24,31 @@ export function lookup(r: MeterRecord, path: string): string | null {
   return String(v);
 }
 
+/** The keys each kind of operation may have. */
+const KEYS = {
+  set: ['set', 'value', 'from', 'if_missing', 'meters'],
+  rename: ['rename', 'to', 'meters'],
+  delete: ['delete', 'meters'],
+} as const;
+const KINDS = Object.keys(KEYS) as (keyof typeof KEYS)[];
+
 /** Checks one operation; returns messages keyed by sub-path ('' for the operation itself). */
 export function checkOperation(op: Operation): { path: string; message: string }[] {
+  const kinds = KINDS.filter((k) => op[k] !== undefined);
+  if (kinds.length !== 1) {
+    const message = kinds.length ? `has ${kinds.join(' and ')}: write each operation as its own item` : `needs one of ${KINDS.join(', ')}`;
+    return [{ path: '', message }];
+  }
+  const kind = kinds[0]!;
+  const allowed: readonly string[] = KEYS[kind];
   const out: { path: string; message: string }[] = [];
-  if ('set' in op) {
+  for (const [k, v] of Object.entries(op)) {
+    // if_missing is always there (default false): only a true one outside set is a mistake.
+    if (allowed.includes(k) || (k === 'if_missing' && v === false)) continue;
+    out.push({ path: k, message: `is not a key of a ${kind} operation (its keys: ${allowed.join(', ')})` });
+  }
+  if (kind === 'rename' && op.to === undefined) out.push({ path: 'to', message: 'is required with rename' });
+  if (kind === 'set') {
     if ((op.value === undefined) === (op.from === undefined)) out.push({ path: '', message: 'set needs exactly one of value or from' });
     if (op.from !== undefined) {
       const e = checkPath(op.from);
@@ -74,18 +77,18 @@ export function apply(ops: readonly Operation[], r: MeterRecord): MeterRecord {
   const mutable = (): Record<string, string | null> => (dims ??= out.dimensions = { ...(r.dimensions ?? {}) });
   for (const op of ops) {
     if (op.meters && !op.meters.includes(out.meterApiName)) continue;
-    if ('set' in op) {
+    if (op.set !== undefined) {
       const cur = out.dimensions?.[op.set];
       if (op.if_missing && cur !== undefined && cur !== null && cur !== '') continue;
       const v = op.from !== undefined ? lookup(out, op.from) : render(op.value ?? '', out);
       mutable()[op.set] = v;
-    } else if ('rename' in op) {
+    } else if (op.rename !== undefined && op.to !== undefined) {
       if (!out.dimensions || !(op.rename in out.dimensions)) continue;
       const d = mutable();
       const v = d[op.rename];
       delete d[op.rename];
       d[op.to] = v;
-    } else {
+    } else if (op.delete !== undefined) {
       const keys = Array.isArray(op.delete) ? op.delete : [op.delete];
       if (!out.dimensions || !keys.some((k) => k in out.dimensions!)) continue;
       const d = mutable();
