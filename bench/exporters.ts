@@ -73,10 +73,11 @@ let seq = 0;
 function create(f: ExporterFactory, cfg: Record<string, unknown>): Exporter<MeterRecord[]> {
   const metrics = new ServiceMetrics('bench', { processMetrics: false });
   const id = `${f.type}/${++seq}`;
-  const defaults = configOf(f) as Record<string, unknown>;
-  // A key prefix per exporter instance: each run writes new objects (a run over the previous run's
-  // keys would measure re-deliveries, which read the object there to compare it).
-  const path = 'path' in defaults ? { path: `bench-${seq}` } : {};
+  // A key prefix per exporter instance (those that declare `path`): each run writes new objects (a
+  // run over the previous run's keys would measure re-deliveries, which read the object there to
+  // compare it).
+  const declared = (f.configSchema as { properties?: Record<string, unknown> }).properties ?? {};
+  const path = 'path' in declared ? { path: `bench-${seq}` } : {};
   return f.create({
     id,
     config: configOf(f, { ...path, ...cfg }),
@@ -127,7 +128,7 @@ async function run(name: string, mk: () => Exporter<MeterRecord[]>): Promise<voi
   rows.push({ exporter: 'encode only (no I/O)', concurrency: 1, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
 }
 
-await run('file', () => create(file, { directory: join(tmp, 'out'), retry_on_failure: { ...file.defaultConfig().retry_on_failure } }));
+await run('file', () => create(file, { directory: join(tmp, 'out') }));
 
 const s3srv = await new LocalS3(['bench']).start();
 await run('s3 (s3rver)', () =>

@@ -17,6 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackpressureError } from '../src/component.js';
+import { configOf } from '../src/config/component-config.js';
 import { formatError, loadConfig } from '../src/config/config.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
 import { createRegistry } from '../src/registry.js';
@@ -26,9 +27,9 @@ import { registerTestComponents, type TestSource } from './helpers/components.js
 import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
 import { alternateKey, encodeBatch } from '../integrations/amberflo/objects.js';
 import { S3Sink } from '../exporters/s3/s3.js';
-import { defaultConfig as s3Defaults } from '../exporters/s3/config.js';
+import s3Factory from '../exporters/s3/index.js';
 import { AzureBlobSink } from '../exporters/azureblob/azureblob.js';
-import { defaultConfig as azureDefaults } from '../exporters/azureblob/config.js';
+import azureFactory from '../exporters/azureblob/index.js';
 
 const KEY_RE = /^(?:(.+)\/)?(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/merged_logs_[0-9a-f]{8}\.json\.gz$/;
 const FAST_RETRY = `
@@ -745,7 +746,7 @@ describe('object stores: an object is never written over another with the same k
     const proxy = await new ConditionalPutProxy(() => s3.port).start();
     const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
     const sinkFor = (conditional_put: boolean) =>
-      new S3Sink({ ...s3Defaults(), bucket: 'x', region: 'us-east-1', endpoint: `http://127.0.0.1:${proxy.port}`, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey, conditional_put });
+      new S3Sink(configOf(s3Factory, { bucket: 'x', region: 'us-east-1', endpoint: `http://127.0.0.1:${proxy.port}`, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey, conditional_put }));
     const sink = sinkFor(true);
     const keysIn = async (bucket: string) => ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
     const bodyOf = async (bucket: string, key: string) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
@@ -800,7 +801,7 @@ describe('object stores: an object is never written over another with the same k
     try {
       const cc = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('norepl');
       await cc.createIfNotExists();
-      const sink = new AzureBlobSink({ ...azureDefaults(), container: 'norepl', connection_string: azurite.connectionString });
+      const sink = new AzureBlobSink(configOf(azureFactory, { container: 'norepl', connection_string: azurite.connectionString }));
       const dest = { container: 'norepl', path: 'p', label: 'azure://norepl' };
       const names = async () => {
         const out: string[] = [];
@@ -823,7 +824,7 @@ describe('object stores: an object is never written over another with the same k
       const proxy = await new FaultProxy(() => azurite.port).start();
       proxy.plan = (req) => (req.method === 'GET' ? { status: 403 } : 'pass');
       const { AZURITE_KEY } = await import('./helpers/azurite.js');
-      const writeOnly = new AzureBlobSink({ ...azureDefaults(), container: 'norepl', account_name: 'devstoreaccount1', account_key: AZURITE_KEY, account_url: `http://127.0.0.1:${proxy.port}/devstoreaccount1` });
+      const writeOnly = new AzureBlobSink(configOf(azureFactory, { container: 'norepl', account_name: 'devstoreaccount1', account_key: AZURITE_KEY, account_url: `http://127.0.0.1:${proxy.port}/devstoreaccount1` }));
       const c = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 3, uniqueId: 'c' }], { path: 'p' });
       try {
         await writeOnly.put({ ...c, key: a.key }, dest, signal);

@@ -11,10 +11,11 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { FileSink } from '../exporters/file/file.js';
 import { S3Sink } from '../exporters/s3/s3.js';
-import { defaultConfig as s3Defaults } from '../exporters/s3/config.js';
+import s3Factory from '../exporters/s3/index.js';
 import { AzureBlobSink } from '../exporters/azureblob/azureblob.js';
-import { defaultConfig as azureDefaults } from '../exporters/azureblob/config.js';
+import azureFactory from '../exporters/azureblob/index.js';
 import { EMBEDDED_CONFIG } from '../src/cli.js';
+import { configOf } from '../src/config/component-config.js';
 import { reportCommand } from '../src/report/command.js';
 import { LocalAzurite } from './helpers/azurite.js';
 import { DAY0, expectedUsage, latencyClose, makeCalls, objectsOf } from './helpers/metering.js';
@@ -135,7 +136,7 @@ describe('spanmeter report', () => {
     const s3 = await new LocalS3(['metering']).start();
     const azurite = LocalAzurite.available() ? await new LocalAzurite().start() : undefined;
     try {
-      const s3cfg = { ...s3Defaults(), bucket: 'metering', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey };
+      const s3cfg = configOf(s3Factory, { bucket: 'metering', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey });
       const s3sink = new S3Sink(s3cfg);
       for (const o of objects) await s3sink.put(o.obj, { bucket: 'metering', path: 'litellm-metering', label: 's3' }, AbortSignal.timeout(10_000));
       const yaml = join(dir, 'stores.yaml');
@@ -152,7 +153,7 @@ describe('spanmeter report', () => {
       const wrong = await report(['--config', yaml, '--exporter', 's4', ...range], { S3_SECRET: 'S3RVER' });
       assert.match(wrong.stderr, /--exporter s4: no such exporter writing objects .*did you mean "s3"/);
       if (!azurite) return t.skip('azurite is not installed (npm ci)');
-      const azcfg = { ...azureDefaults(), container: 'metering', connection_string: azurite.connectionString, create_container: true };
+      const azcfg = configOf(azureFactory, { container: 'metering', connection_string: azurite.connectionString, create_container: true });
       const azsink = new AzureBlobSink(azcfg);
       await azsink.service.getContainerClient('metering').createIfNotExists();
       for (const o of objects) await azsink.put(o.obj, { container: 'metering', path: 'litellm-metering', label: 'az' }, AbortSignal.timeout(10_000));

@@ -1,62 +1,40 @@
-import { commonObjectSchemaProps, type ObjectExporterCommonConfig } from '../../src/output/delivery.js';
-import { defaultRetryConfig, retryConfigSchema, type RetryConfig } from '../../src/output/retry.js';
-import { routingSchema, type RoutingConfig, routingPathProblems } from '../../src/output/routing.js';
-import { isActive, whenProblems, whenSchema, type WhenConfig } from '../../src/output/when.js';
+import type { ConfigProblem } from '../../src/component.js';
+import { Settings, Type, type Static } from '../../src/config/declare.js';
+import { objectExporterKeys } from '../../src/output/delivery.js';
+import { routingPathProblems } from '../../src/output/routing.js';
+import { isActive, whenProblems } from '../../src/output/when.js';
 
-export interface AzureRouteOverride {
-  container?: string;
-  path?: string;
-}
-
-export interface AzureBlobExporterConfig extends ObjectExporterCommonConfig {
-  container: string;
-  connection_string: string;
-  account_name: string;
-  account_key: string;
-  account_url: string;
-  create_container: boolean;
-  routing?: RoutingConfig<AzureRouteOverride>;
-  retry_on_failure: RetryConfig;
-  when?: WhenConfig;
-}
-
-export const defaultConfig = (): AzureBlobExporterConfig => ({
-  container: '',
-  connection_string: '',
-  account_name: '',
-  account_key: '',
-  account_url: '',
-  create_container: false,
-  path: 'litellm-metering',
-  timeout: '30s',
-  max_records_per_object: 10_000,
-  retry_on_failure: defaultRetryConfig(),
-});
-
-export const configSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    container: { type: 'string', description: 'Container name (AFLO_CONTAINER_NAME). Required.' },
-    connection_string: { type: 'string', description: 'Storage connection string (AZURE_STORAGE_CONNECTION_STRING). Takes precedence over the other credentials.' },
-    account_name: { type: 'string', description: 'Storage account name (AZURE_STORAGE_ACCOUNT_NAME); with account_key, or alone for DefaultAzureCredential (managed identity, workload identity, az login, env service principal).' },
-    account_key: { type: 'string', description: 'Storage account key (AZURE_STORAGE_ACCOUNT_KEY). Empty = DefaultAzureCredential.' },
-    account_url: { type: 'string', description: 'Blob service URL; default https://<account_name>.blob.core.windows.net (set it for Azurite, sovereign clouds or private endpoints).' },
-    create_container: { type: 'boolean', description: 'Create the container at start if it does not exist (default false; needs write permission on the account).' },
-    ...commonObjectSchemaProps,
-    routing: routingSchema(
-      {
-        container: { type: 'string', minLength: 1, description: 'Container for this route.' },
-        path: { type: 'string', description: 'Blob name prefix for this route.' },
-      },
-      'container or prefix',
-    ),
-    retry_on_failure: retryConfigSchema,
-    when: whenSchema,
+/** The azureblob exporter's config, declared once: schema, defaults, docs and type. */
+export const configSchema = Settings(
+  {
+    container: Type.String({ default: '', description: 'Container name (AFLO_CONTAINER_NAME). Required.' }),
+    connection_string: Type.String({
+      default: '',
+      description: 'Storage connection string (AZURE_STORAGE_CONNECTION_STRING). Takes precedence over the other credentials.',
+    }),
+    account_name: Type.String({
+      default: '',
+      description:
+        'Storage account name (AZURE_STORAGE_ACCOUNT_NAME); with account_key, or alone for DefaultAzureCredential (managed identity, workload identity, az login, env service principal).',
+    }),
+    account_key: Type.String({ default: '', description: 'Storage account key (AZURE_STORAGE_ACCOUNT_KEY). Empty = DefaultAzureCredential.' }),
+    account_url: Type.String({
+      default: '',
+      description: 'Blob service URL; empty = https://<account_name>.blob.core.windows.net (set it for Azurite, sovereign clouds or private endpoints).',
+    }),
+    create_container: Type.Boolean({
+      default: false,
+      description: 'Create the container at start if it does not exist (needs write permission on the account; start then contacts the store).',
+    }),
+    ...objectExporterKeys({ container: Type.Optional(Type.String({ minLength: 1, description: 'Container for this route.' })) }, 'container or prefix'),
   },
-} as const;
+  { description: 'azureblob exporter settings.' },
+);
 
-export function validate(c: AzureBlobExporterConfig): { path: string; message: string }[] {
+export type AzureBlobExporterConfig = Static<typeof configSchema>;
+
+/** Checks a schema cannot express: the `when` selector, and (when active) a container and a credential. */
+export function validate(c: AzureBlobExporterConfig): ConfigProblem[] {
   const out = whenProblems(c.when);
   if (!isActive(c.when)) return out;
   out.push(...routingPathProblems(c));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,8 +8,15 @@ import { MappingCache, toMeterRecords } from '../../integrations/amberflo/mappin
 import { LitellmProcessor } from '../../processors/litellm/index.js';
 import { decodeOtlpProto, encodeOtlpProto, fromOtlpJson } from '../../src/otlp/index.js';
 import { otlpRequest } from '../../test/helpers/litellm-spans.js';
+import { pino } from 'pino';
+import { configOf, resolveComponentConfig } from '../../src/config/component-config.js';
+import { commonObjectOptions } from '../../src/output/delivery.js';
+import { ServiceMetrics } from '../../src/telemetry/metrics.js';
+import type { FileExporterConfig } from './config.js';
 import { FileSink } from './file.js';
 import factory from './index.js';
+
+const problems = (raw: Record<string, unknown>) => resolveComponentConfig(factory, raw).problems.map((p) => p.path.join('.'));
 
 describe('file exporter', () => {
   it('writes the exact encoded bytes under <directory>/<key>, leaving no temp file', async () => {
@@ -77,18 +84,54 @@ describe('file exporter', () => {
     assert.deepEqual(readFileSync(join(dir, alternateKey(first.key, 1))), later.body);
   });
 
-  it('writes durably in place unless spool: true (for network mounts)', async () => {
+  it('writes durably in place unless spool: true (for network mounts)', () => {
     assert.equal(new FileSink().durableWrites, true);
     assert.equal(new FileSink({ durableWrites: false }).durableWrites, false);
-    const { validateAgainst } = await import('../../src/config/ajv.js');
-    assert.deepEqual(validateAgainst(factory.configSchema, { ...factory.defaultConfig(), spool: true }), []);
-    assert.notDeepEqual(validateAgainst(factory.configSchema, { ...factory.defaultConfig(), spool: 'sometimes' }), []);
+    assert.equal(configOf(factory, {}).spool, false);
+    assert.equal(configOf(factory, { spool: true }).spool, true);
+    assert.deepEqual(problems({ spool: 'sometimes' }), ['spool']);
   });
 
   it('defaults to ./data/out and litellm-metering; rejects a `when` value outside allowed', () => {
-    const d = factory.defaultConfig();
+    const d = configOf(factory, {});
     assert.equal(d.directory, './data/out');
     assert.equal(d.path, 'litellm-metering');
-    assert.equal(factory.validate!({ ...d, when: { value: 'x', in: [''], allowed: [''] } }).length, 1);
+    assert.deepEqual(problems({ when: { value: 'x', in: [''], allowed: [''] } }), ['when.value']);
+  });
+
+  it('hands the shared keys to the delivery converted: timeout and retry waits in milliseconds', () => {
+    const c = configOf(factory, { timeout: '5s', max_records_per_object: 500, compression_level: 9, max_concurrent_uploads: 2, retry_on_failure: { initial_interval: '250ms', max_elapsed_time: '0s' } });
+    assert.deepEqual(commonObjectOptions(c), {
+      retry: { enabled: true, initialMs: 250, maxMs: 30_000, multiplier: 2, jitter: 0.5, maxElapsedMs: 0, attemptTimeoutMs: 5_000 },
+      maxRecordsPerObject: 500,
+      gzipLevel: 9,
+      maxConcurrentUploads: 2,
+    });
+  });
+
+  it('a dormant exporter (`when` does not match) acknowledges without writing; an active one writes under its route', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-file-'));
+    const settings = (config: FileExporterConfig) => {
+      const m = new ServiceMetrics('t', { processMetrics: false });
+      return { id: 'file', config, logger: pino({ level: 'silent' }), registry: m.registry, metrics: m.forComponent('exporter', 'file'), dataDir: join(dir, 'state'), instanceId: 't' };
+    };
+    const records = [
+      { meterApiName: 'm', meterTimeInMillis: Date.UTC(2026, 1, 3, 4, 5), meterValue: 1, dimensions: { bu: 'a' } },
+      { meterApiName: 'm', meterTimeInMillis: Date.UTC(2026, 1, 3, 4, 5), meterValue: 2, dimensions: { bu: 'b' } },
+    ];
+    const dormantCfg = configOf(factory, { directory: join(dir, 'dormant'), when: { value: 's3', in: [''] } });
+    const dormant = factory.create(settings(dormantCfg));
+    await dormant.consume(records);
+    assert.equal(existsSync(join(dir, 'dormant')), false);
+
+    const cfg = configOf(factory, { directory: join(dir, 'out'), path: 'p', routing: { dimension: 'bu', routes: { b: { directory: join(dir, 'b'), path: 'q' } } } });
+    const active = factory.create(settings(cfg));
+    await active.start?.({ reportFatalError: () => undefined, setHealthDetail: () => undefined });
+    await active.consume(records);
+    await active.shutdown?.(Date.now() + 5_000);
+    const a = encodeBatch([records[0]!], { path: 'p' });
+    const b = encodeBatch([records[1]!], { path: 'q' });
+    assert.deepEqual(readFileSync(join(dir, 'out', a.key)), a.body);
+    assert.deepEqual(readFileSync(join(dir, 'b', b.key)), b.body);
   });
 });

@@ -1,9 +1,12 @@
 /** Writes encoded objects under a local directory, atomically: temp file + fsync + link (never over another file) + fsync(dir). */
 import { join, resolve } from 'node:path';
+import type { CreateSettings } from '../../src/component.js';
 import { writeFileAtomic } from '../../src/output/atomic.js';
-import type { Destination, ObjectSink } from '../../src/output/delivery.js';
+import { createObjectExporter, type Destination, type ObjectSink } from '../../src/output/delivery.js';
 import { putWithoutReplacing, sameRecords, type EncodedObject } from '../../src/output/encode.js';
-import { alternateKey } from '../../integrations/amberflo/objects.js';
+import { routeOverrides } from '../../src/output/routing.js';
+import { alternateKey, amberfloObjects } from '../../integrations/amberflo/objects.js';
+import type { FileExporterConfig } from './config.js';
 
 export interface FileDestination extends Destination {
   directory: string;
@@ -31,4 +34,17 @@ export class FileSink implements ObjectSink<FileDestination> {
     const sameContent = (existing: Buffer): boolean => sameRecords(existing, obj, memo);
     await putWithoutReplacing(obj, (key) => writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent }), `file exporter (${root})`, alternateKey);
   }
+}
+
+/** The file exporter of a resolved config: the shared object exporter over a {@link FileSink}. */
+export function createFileExporter(c: FileExporterConfig, s: CreateSettings<FileExporterConfig>) {
+  return createObjectExporter<FileDestination>(c, s, {
+    format: amberfloObjects,
+    sink: () => new FileSink({ durableWrites: !c.spool }),
+    destination(route) {
+      const o = routeOverrides(c.routing, route);
+      const directory = o.directory ?? c.directory;
+      return { directory, path: o.path ?? c.path, label: `file://${resolve(directory)}` };
+    },
+  });
 }

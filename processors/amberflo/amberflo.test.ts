@@ -16,7 +16,7 @@ import { configOf } from '../../src/config/component-config.js';
 import { parseBool } from './config.js';
 import { AmberfloProcessor } from './amberflo.js';
 import factory from './index.js';
-import { metadata } from './metadata.js';
+import { USAGE_METRICS } from '../../src/telemetry/metadata.js';
 import { classifyError } from '../../integrations/litellm/errors.js';
 import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from '../../integrations/amberflo/mapping.js';
 
@@ -350,7 +350,7 @@ describe('amberflo processor (component)', () => {
     assert.deepEqual(p.options, { mode: 'compat', hostedEnv: '2024', sendObjectMetadata: false });
   });
 
-  it('counts metered usage in the core's counters once the records are handed on', async () => {
+  it('counts metered usage in the core counters once the records are handed on', async () => {
     const metrics = new ServiceMetrics('t', { processMetrics: false });
     let refuse = true;
     const p = new AmberfloProcessor(configOf(factory), { registry: metrics.registry }, {
@@ -367,6 +367,6 @@ describe('amberflo processor (component)', () => {
     assert.equal(await value('spanmeter_metered_calls_total', { team: 'team-a', model: 'gpt-4o' }), 2, 'the refused batch is not counted');
     assert.equal(await value('spanmeter_metered_failed_calls_total', { team: 'team-a', model: 'gpt-4o' }), 1);
     assert.equal(await value('spanmeter_metered_tokens_total', { team: 'team-a', model: 'gpt-4o', direction: 'in' }), 2 * call().usage.promptTokens);
-    for (const d of Object.values(metadata.metrics)) assert.equal((await metrics.registry.getSingleMetric(d.name)!.get()).help, d.description, `${d.name} is registered from its declaration`);
+    for (const d of Object.values(USAGE_METRICS)) assert.equal((await metrics.registry.getSingleMetric(d.name)!.get()).help, d.description, `${d.name} is registered from its declaration`);
   });
 });

@@ -28,10 +28,13 @@ import type { MeterRecord } from '../data/meter-record.js';
 import type { ComponentMetrics } from '../telemetry/metrics.js';
 import { instruments } from '../telemetry/declare.js';
 import { SPOOL_METRICS } from '../telemetry/metadata.js';
+import type { TProperties } from 'typebox';
+import { Duration, Settings, Type, type Static } from '../config/declare.js';
 import { DEFAULT_GZIP_LEVEL, type EncodedObject, type ObjectFormat } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
-import { groupByRoute, type RoutingConfig } from './routing.js';
-import { DeliveryError, backoffDelay, retryPolicy, sleep, withRetry, type RetryConfig, type RetryPolicy } from './retry.js';
+import { RoutingSettings, groupByRoute, type RoutingConfig } from './routing.js';
+import { DeliveryError, RetrySettings, backoffDelay, retryPolicyOf, sleep, withRetry, type RetryPolicy } from './retry.js';
+import { dormantExporter, isActive, whenSchema } from './when.js';
 
 /** Where an object goes; `path` is the key prefix. Transports add their own fields (bucket...). */
 export interface Destination {
@@ -80,54 +83,82 @@ export function lazySink<D extends Destination>(load: () => Promise<ObjectSink<D
   };
 }
 
-/** Config keys shared by the object exporters. */
-export interface ObjectExporterCommonConfig {
-  path: string;
-  timeout: string;
-  max_records_per_object: number;
-  /** gzip level 1–9 (default {@link DEFAULT_GZIP_LEVEL}). */
-  compression_level?: number;
-  /** Spooled objects uploaded at the same time (default {@link DEFAULT_CONCURRENT_UPLOADS}). */
-  max_concurrent_uploads?: number;
+/** Spooled objects an exporter uploads at the same time, unless configured. */
+export const DEFAULT_CONCURRENT_UPLOADS = 4;
+
+/**
+ * The keys every object exporter (file, s3, azureblob) takes, declared once: spread them into the
+ * exporter's declaration. `routeOverrides` are its own per-route keys (see {@link RoutingSettings}),
+ * `what` names its destination ("bucket or prefix").
+ */
+export function objectExporterKeys<O extends TProperties>(routeOverrides: O, what: string) {
+  return {
+    path: Type.String({
+      default: 'litellm-metering',
+      description: 'Key prefix (AFLO_PATH): objects are <path>/YYYY/MM/DD/HH/mm/merged_logs_<hex>.json.gz. Empty = no prefix.',
+    }),
+    timeout: Duration({ default: '30s', description: 'Timeout of one upload attempt.' }),
+    max_records_per_object: Type.Integer({
+      minimum: 1,
+      default: 10_000,
+      description: "Split batches larger than this into several objects (the callback's buffer bound).",
+    }),
+    compression_level: Type.Integer({
+      minimum: 1,
+      maximum: 9,
+      default: DEFAULT_GZIP_LEVEL,
+      description: 'gzip level of the objects, 1 (fastest) to 9 (smallest). Level 3 is about twice as fast as 6, for files about 25 % larger.',
+    }),
+    max_concurrent_uploads: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: DEFAULT_CONCURRENT_UPLOADS,
+      description: 'With the write-ahead log on: spooled objects uploaded at the same time. One at a time, the latency of each upload caps the throughput.',
+    }),
+    routing: Type.Optional(RoutingSettings(routeOverrides, what)),
+    retry_on_failure: RetrySettings(),
+    when: Type.Optional(whenSchema),
+  };
 }
 
+/** The resolved common keys of an object exporter (its own keys and route overrides aside). */
+export type ObjectExporterCommonConfig = Static<ReturnType<typeof Settings<ReturnType<typeof objectExporterKeys<{}>>>>>;
+
 /** The exporter options every object exporter takes from the common config keys, the same way. */
-export function commonObjectOptions(c: ObjectExporterCommonConfig & { retry_on_failure: RetryConfig }): Pick<ObjectExporterOptions<Destination>, 'retry' | 'maxRecordsPerObject' | 'gzipLevel' | 'maxConcurrentUploads'> {
+export function commonObjectOptions(c: ObjectExporterCommonConfig): Pick<ObjectExporterOptions<Destination>, 'retry' | 'maxRecordsPerObject' | 'gzipLevel' | 'maxConcurrentUploads'> {
   return {
-    retry: retryPolicy(c.retry_on_failure, c.timeout),
+    retry: retryPolicyOf(c.retry_on_failure, c.timeout),
     maxRecordsPerObject: c.max_records_per_object,
     gzipLevel: c.compression_level,
     maxConcurrentUploads: c.max_concurrent_uploads,
   };
 }
 
-/** Spooled objects an exporter uploads at the same time, unless configured. */
-export const DEFAULT_CONCURRENT_UPLOADS = 4;
-
-export const commonObjectSchemaProps = {
-  path: {
-    type: 'string',
-    description: 'Key prefix (AFLO_PATH): objects are <path>/YYYY/MM/DD/HH/mm/merged_logs_<hex>.json.gz. Empty = no prefix.',
-  },
-  timeout: { type: 'string', format: 'duration', description: 'Timeout of one upload attempt (default "30s").' },
-  max_records_per_object: {
-    type: 'integer',
-    minimum: 1,
-    description: 'Split batches larger than this into several objects (default 10000, the callback\'s buffer bound).',
-  },
-  compression_level: {
-    type: 'integer',
-    minimum: 1,
-    maximum: 9,
-    description: `gzip level of the objects, 1 (fastest) to 9 (smallest). Default ${DEFAULT_GZIP_LEVEL}: about twice as fast as 6 for files about 25 % larger.`,
-  },
-  max_concurrent_uploads: {
-    type: 'integer',
-    minimum: 1,
-    maximum: 64,
-    description: 'With the write-ahead log on: spooled objects uploaded at the same time (default 4). One at a time, the latency of each upload caps the throughput.',
-  },
-} as const;
+/**
+ * The exporter of an object exporter's resolved config: dormant when its `when` does not match,
+ * otherwise an {@link ObjectExporter} with the common options; `sink` is called only then.
+ */
+export function createObjectExporter<D extends Destination>(
+  c: ObjectExporterCommonConfig,
+  s: Pick<ObjectExporterOptions<D>, 'id' | 'logger' | 'registry' | 'metrics' | 'dataDir' | 'storage'>,
+  o: Pick<ObjectExporterOptions<D>, 'format' | 'destination'> & { sink(): ObjectSink<D> },
+): Exporter<MeterRecord[]> {
+  if (c.when && !isActive(c.when)) return dormantExporter(s.logger, c.when);
+  const { id, logger, registry, metrics, dataDir, storage } = s;
+  return new ObjectExporter<D>({
+    id,
+    logger,
+    registry,
+    metrics,
+    dataDir,
+    storage,
+    format: o.format,
+    sink: o.sink(),
+    routing: c.routing,
+    destination: o.destination,
+    ...commonObjectOptions(c),
+  });
+}
 
 export interface ObjectExporterOptions<D extends Destination> {
   id: string;

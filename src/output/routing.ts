@@ -4,29 +4,35 @@
  * values, missing dimension — goes to the exporter's default destination. Nothing is dropped.
  */
 import type { MeterRecord } from '../data/meter-record.js';
+import type { TProperties } from 'typebox';
+import { Settings, Type } from '../config/declare.js';
 
-/** pipeline.yaml form: `routing: { dimension: business_unit_id, routes: { <value>: { path: ... } } }`. */
+/** A resolved `routing` block: `routing: { dimension: business_unit_id, routes: { <value>: { path: ... } } }`. */
 export interface RoutingConfig<O> {
   dimension: string;
   routes: Record<string, O>;
 }
 
-/** JSON Schema for a routing block whose per-route overrides are `overrideProps`. */
-export function routingSchema(overrideProps: Record<string, unknown>, what: string) {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['dimension'],
-    description: `Route records to another ${what} by the value of one dimension; other values use the default.`,
-    properties: {
-      dimension: { type: 'string', minLength: 1, description: 'Dimension whose value selects the route, e.g. business_unit_id.' },
-      routes: {
-        type: 'object',
-        description: `Dimension value → overrides (${Object.keys(overrideProps).join(', ')}). Values not listed go to the default destination.`,
-        additionalProperties: { type: 'object', additionalProperties: false, properties: overrideProps },
-      },
+/**
+ * The `routing` block of an object exporter, declared once: `overrides` are the exporter's own
+ * per-route keys (its bucket, container or directory, each optional); every route may also set
+ * `path`. `what` names the destination in the description ("bucket or prefix").
+ */
+export function RoutingSettings<O extends TProperties>(overrides: O, what: string) {
+  const route = Settings(
+    { ...overrides, path: Type.Optional(Type.String({ description: 'Key prefix for this route.' })) },
+    { description: 'Overrides of one route; unset keys are the exporter\'s own.' },
+  );
+  return Settings(
+    {
+      dimension: Type.String({ minLength: 1, description: 'Dimension whose value selects the route, e.g. business_unit_id.' }),
+      routes: Type.Record(Type.String(), route, {
+        default: {},
+        description: `Dimension value → overrides (${[...Object.keys(overrides), 'path'].join(', ')}). Values not listed go to the default destination.`,
+      }),
     },
-  } as const;
+    { description: `Route records to another ${what} by the value of one dimension; other values use the default.` },
+  );
 }
 
 /** The overrides of a route (none for the default route, undefined). */

@@ -11,24 +11,22 @@
  * outside `allowed` is a configuration error, so a typo cannot leave every sink dormant.
  */
 import type { Exporter } from '../component.js';
+import { Settings, Type, type Static } from '../config/declare.js';
 
-export interface WhenConfig {
-  value: string;
-  in: string[];
-  allowed?: string[];
-}
-
-export const whenSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['value', 'in'],
-  description: 'Activate this exporter only when `value` (usually an ${env:...} reference) is one of `in`; otherwise it is dormant (acknowledges and discards). Omit to always be active.',
-  properties: {
-    value: { type: 'string', description: 'The selector value, e.g. "${env:AFLO_BACKEND_TYPE:-}".' },
-    in: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Values that activate this exporter.' },
-    allowed: { type: 'array', items: { type: 'string' }, description: 'Every legal value (optional); anything else is a configuration error.' },
+/** The `when` block, declared once for every exporter that takes it. */
+export const whenSchema = Settings(
+  {
+    value: Type.String({ description: 'The selector value, e.g. "${env:AFLO_BACKEND_TYPE:-}".' }),
+    in: Type.Array(Type.String(), { minItems: 1, description: 'Values that activate this exporter.' }),
+    allowed: Type.Optional(Type.Array(Type.String(), { description: 'Every legal value (optional); anything else is a configuration error.' })),
   },
-} as const;
+  {
+    description:
+      'Activate this exporter only when `value` (usually an ${env:...} reference) is one of `in`; otherwise it is dormant (acknowledges and discards). Omit to always be active.',
+  },
+);
+
+export type WhenConfig = Static<typeof whenSchema>;
 
 export function isActive(when: WhenConfig | undefined): boolean {
   return !when || when.in.includes(when.value);
