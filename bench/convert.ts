@@ -19,7 +19,9 @@ import { sloToLlmCall } from '../integrations/litellm/slo.js';
 import { fromOtlpJson } from '../src/otlp/json.js';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
 import amberfloFactory, { type AmberfloConfig } from '../processors/amberflo/index.js';
-import litellmFactory, { type LitellmConfig } from '../processors/litellm/index.js';
+import litellmFactory from '../processors/litellm/index.js';
+import type { LitellmConfig } from '../processors/litellm/config.js';
+import { configOf } from '../src/config/component-config.js';
 import { conformanceDir } from '../test/helpers/paths.js';
 
 const seconds = Number(process.argv[2] ?? 3);
@@ -78,7 +80,7 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
       await amberflo.consume(cs);
     },
   };
-  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', { dedup: { window: '10m', max_entries: dedup ? 100_000 : 0 }, genai: true }, metrics), counting);
+  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', configOf(litellmFactory, { dedup: { max_entries: dedup ? 100_000 : 0 } }), metrics), counting);
   // Pre-build inputs outside the timed loop.
   const batches: SpanBatch[] = source === 'spans' ? Array.from({ length: 20 }, () => spanBatch(5)) : [];
   const sloBatch = Array.from({ length: 10 }, () => slos).flat();
