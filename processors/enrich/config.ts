@@ -90,11 +90,12 @@ export function validate(c: EnrichConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (c.source === 'file' && !c.file.path) problems.push({ path: 'file.path', message: 'source "file" needs file.path' });
   if (c.source === 'litellm_api') {
-    const u = URL.parse(c.litellm_api.base_url);
-    if (!u) problems.push({ path: 'litellm_api.base_url', message: 'not a URL' });
-    else {
+    try {
+      const u = new URL(c.litellm_api.base_url);
       if (u.username || u.password) problems.push({ path: 'litellm_api.base_url', message: 'must not contain credentials; put the key in the variable named by api_key_env' });
       if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push({ path: 'litellm_api.base_url', message: 'must be an http(s) URL' });
+    } catch {
+      problems.push({ path: 'litellm_api.base_url', message: 'not a URL' });
     }
   }
   if (!c.team.enabled && !c.key.enabled && !c.model.enabled) problems.push({ path: '', message: 'all three lookups (team, key, model) are disabled' });
