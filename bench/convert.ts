@@ -20,7 +20,9 @@ import { fromOtlpJson } from '../src/otlp/json.js';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
 import amberfloFactory from '../processors/amberflo/index.js';
 import type { AmberfloConfig } from '../processors/amberflo/config.js';
-import litellmFactory, { type LitellmConfig } from '../processors/litellm/index.js';
+import litellmFactory from '../processors/litellm/index.js';
+import type { LitellmConfig } from '../processors/litellm/config.js';
+import { configOf } from '../src/config/component-config.js';
 import { conformanceDir } from '../test/helpers/paths.js';
 
 const seconds = Number(process.argv[2] ?? 3);
@@ -79,7 +81,7 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
       await amberflo.consume(cs);
     },
   };
-  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', { dedup: { window: '10m', max_entries: dedup ? 100_000 : 0 }, genai: true }, metrics), counting);
+  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', configOf(litellmFactory, { dedup: { max_entries: dedup ? 100_000 : 0 } }), metrics), counting);
   // Pre-build inputs outside the timed loop.
   const batches: SpanBatch[] = source === 'spans' ? Array.from({ length: 20 }, () => spanBatch(5)) : [];
   const sloBatch = Array.from({ length: 10 }, () => slos).flat();

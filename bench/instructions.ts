@@ -62,7 +62,9 @@ import { decodeRecord, encodeRecord } from '../src/storage/codec.js';
 import { llmCallsCodec } from '../src/storage/llm-calls-codec.js';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../integrations/amberflo/mapping.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS } from '../integrations/litellm/span.js';
-import litellmFactory, { LitellmProcessor } from '../processors/litellm/index.js';
+import litellmFactory from '../processors/litellm/index.js';
+import { LitellmProcessor } from '../processors/litellm/litellm.js';
+import { configOf } from '../src/config/component-config.js';
 import { pino } from 'pino';
 import { ServiceMetrics } from '../src/telemetry/metrics.js';
 import { Template } from './loadgen.js';
@@ -127,7 +129,7 @@ function prepareStage(stage: Stage): (requests: number) => number {
       // requests made unique as the load generator makes them (decode and copy included).
       const metrics = new ServiceMetrics('bench', { processMetrics: false });
       const proc = litellmFactory.create(
-        { id: 'litellm', pipeline: 'bench', config: litellmFactory.defaultConfig(), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'bench'), dataDir: '/nonexistent', instanceId: 'bench' },
+        { id: 'litellm', pipeline: 'bench', config: configOf(litellmFactory), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'bench'), dataDir: '/nonexistent', instanceId: 'bench' },
         { consume: async () => {} },
       ) as LitellmProcessor;
       let run = INPUTS;

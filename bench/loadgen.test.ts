@@ -31,7 +31,7 @@ test('treeStats counts the CPU of a process and its descendants (the workers of 
 test('the workload bills the same calls in both layouts: one per three spans, unique per run', async () => {
   const { Template } = await import('./loadgen.js');
   const { decodeOtlpProto } = await import('../src/otlp/index.js');
-  const { LitellmProcessor } = await import('../processors/litellm/index.js');
+  const { LitellmProcessor } = await import('../processors/litellm/litellm.js');
   const calls = (layout: 'v1.79' | 'v2', run: number) => LitellmProcessor.convert(decodeOtlpProto(new Template(170, 1, layout).instance(run).body));
   const v1 = calls('v1.79', 1);
   const v2 = calls('v2', 1);

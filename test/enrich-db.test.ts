@@ -131,7 +131,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
     if (skip) return t.skip(skip);
     const url = new URL(db!.url);
     if (!url.searchParams.has('options')) url.searchParams.set('options', '-c application_name=x');
-    const s = new LitellmDbSource({ url: url.toString(), urlEnv: ENV, queryTimeoutMs: 5000, pageSize: 10, maxConnections: 1, teamMetadataKeys: [] });
+    const s = new LitellmDbSource({ url: url.toString(), url_env: ENV, query_timeout: 5000, page_size: 10, max_connections: 1, teamMetadataKeys: [] });
     try {
       assert.equal((await s.get('team', 'team-a', new AbortController().signal))?.teamAlias, 'Team A');
       // Through the source's own query path (the only one it has), a write is refused.
@@ -191,7 +191,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
 
   it('lists teams and models in the same shape as the file and API sources', async (t) => {
     if (skip) return t.skip(skip);
-    const s = new LitellmDbSource({ url: db!.url, urlEnv: ENV, queryTimeoutMs: 5000, pageSize: 1, maxConnections: 1, teamMetadataKeys: ['business_unit_id'] });
+    const s = new LitellmDbSource({ url: db!.url, url_env: ENV, query_timeout: 5000, page_size: 1, max_connections: 1, teamMetadataKeys: ['business_unit_id'] });
     try {
       const teams = await s.list('team', new AbortController().signal);
       assert.deepEqual(

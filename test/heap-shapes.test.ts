@@ -17,7 +17,7 @@ describe('hidden classes of LLM calls across the write-ahead log', () => {
     // As the collector sees them: the benchmark's LiteLLM requests (protobuf, 170 calls each),
     // decoded with the receiver's projection, converted until the code is optimised.
     const script = `
-      const { LitellmProcessor } = await import(${url('../processors/litellm/index.js')});
+      const { LitellmProcessor } = await import(${url('../processors/litellm/litellm.js')});
       const { SPAN_ATTRIBUTES, SPAN_SELECTORS } = await import(${url('../integrations/litellm/span.js')});
       const { decodeOtlpProto } = await import(${url('../src/otlp/index.js')});
       const { encodeRecord, decodeRecord } = await import(${url('../src/storage/codec.js')});

@@ -8,7 +8,9 @@ import type { LlmCall } from '../../src/data/llm-call.js';
 import { applyFacts } from './apply.js';
 import { LruCache, TokenBucket } from './cache.js';
 import { keyFacts, modelFacts, teamFacts } from '../../integrations/litellm/catalogue/facts.js';
-import { defaultConfig, validate } from './config.js';
+import { configOf } from '../../src/config/component-config.js';
+import { configKeys } from '../../src/config/docs.js';
+import { validate } from './config.js';
 import factory from './index.js';
 import { FileSource } from '../../integrations/litellm/catalogue/file.js';
 import { redact } from '../../integrations/litellm/catalogue/source.js';
@@ -171,7 +173,7 @@ describe('enrich: precedence (span value, then lookup, then default)', () => {
 
 describe('enrich: config', () => {
   it('validates what the schema cannot', () => {
-    const c = defaultConfig();
+    const c = configOf(factory);
     assert.deepEqual(validate(c), []);
     assert.equal(validate({ ...c, source: 'file' })[0]?.path, 'file.path');
     assert.equal(validate({ ...c, litellm_api: { ...c.litellm_api, base_url: 'http://u:p@h:4000' } })[0]?.path, 'litellm_api.base_url');
@@ -179,17 +181,16 @@ describe('enrich: config', () => {
     assert.equal(factory.produces, 'llm_calls');
   });
 
-  it('describes every key in the schema', () => {
-    const walk = (s: Record<string, unknown>, path: string) => {
-      const props = s.properties as Record<string, Record<string, unknown>> | undefined;
-      if (!props) return;
-      assert.equal(s.additionalProperties, false, `${path} allows unknown keys`);
-      for (const [k, v] of Object.entries(props)) {
-        assert.ok(typeof v.description === 'string' && v.description.length > 5, `${path}.${k} has no description`);
-        walk(v, `${path}.${k}`);
-      }
-    };
-    walk(factory.configSchema, 'enrich');
+  it('describes every key, the source settings included', () => {
+    const rows = configKeys(factory.configSchema);
+    for (const r of rows) assert.ok(r.description.length > 5, `${r.key} has no description`);
+    for (const k of ['litellm_api.base_url', 'litellm_db.url_env', 'file.path', 'cache.warm_timeout']) assert.ok(rows.some((r) => r.key === k), `${k} is declared`);
+  });
+
+  it('hands durations to the code in milliseconds and fills omitted sections', () => {
+    const c = configOf(factory, { budget: '2s', cache: { ttl: '1m30s' }, litellm_api: null });
+    assert.deepEqual([c.budget, c.cache.ttl, c.cache.negative_ttl, c.litellm_api.request_timeout, c.file.watch_interval], [2000, 90_000, 300_000, 5000, 2000]);
+    assert.equal(c.litellm_api.base_url, 'http://127.0.0.1:4000');
   });
 });
 
@@ -237,7 +238,7 @@ describe('enrich: file source', () => {
     );
     const results = [];
     for (const path of [yamlPath, jsonPath, csvPath]) {
-      const s = new FileSource({ path, format: 'auto', watchIntervalMs: 50, teamMetadataKeys: [] });
+      const s = new FileSource({ path, format: 'auto', watch_interval: 50, teamMetadataKeys: [] });
       results.push({ teams: await s.list('team'), key: await s.get('key', 'hash-a'), model: await s.get('model', 'm1'), none: await s.get('key', 'nope') });
     }
     assert.deepEqual(results[0]!.teams, [{ teamId: 'team-a', teamAlias: 'Team A', orgId: null, metadata: { business_unit_id: 'bu-a' } }]);
@@ -250,9 +251,9 @@ describe('enrich: file source', () => {
   it('rejects a malformed file with a clear error', async () => {
     const p = join(dir, 'bad.yaml');
     writeFileSync(p, 'teams: {not: a list}');
-    const s = new FileSource({ path: p, format: 'auto', watchIntervalMs: 50, teamMetadataKeys: [] });
+    const s = new FileSource({ path: p, format: 'auto', watch_interval: 50, teamMetadataKeys: [] });
     await assert.rejects(s.list('team'), /"teams" must be a list/);
-    const missing = new FileSource({ path: join(dir, 'nope.yaml'), format: 'auto', watchIntervalMs: 50, teamMetadataKeys: [] });
+    const missing = new FileSource({ path: join(dir, 'nope.yaml'), format: 'auto', watch_interval: 50, teamMetadataKeys: [] });
     await assert.rejects(missing.list('team'), /cannot read .*ENOENT/);
   });
 

@@ -17,7 +17,7 @@ import { applyFacts, type Found, type ModelMapOptions } from './apply.js';
 import type { FactsOf, Kind } from '../../integrations/litellm/catalogue/facts.js';
 import type { OnMiss } from './config.js';
 import type { Lookup, UnresolvedReason } from './lookup.js';
-import type { EnrichMetrics } from './metrics.js';
+import type { EnrichMetrics } from './metadata.js';
 
 export interface Lookups {
   team?: Lookup<'team'>;

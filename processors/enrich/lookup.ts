@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Host } from '../../src/component.js';
 import { LruCache, TokenBucket, type Peek } from './cache.js';
 import type { FactsOf, Kind } from '../../integrations/litellm/catalogue/facts.js';
-import type { EnrichMetrics } from './metrics.js';
+import type { EnrichMetrics } from './metadata.js';
 import { SourceError, type Source } from '../../integrations/litellm/catalogue/source.js';
 
 export type UnresolvedReason = 'rate_limited' | 'in_flight_limit' | 'source_error';

@@ -12,7 +12,10 @@ import { decodeOtlpProto, encodeOtlpProto } from '../../src/otlp/index.js';
 import { fromOtlpJson } from '../../src/otlp/json.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { repoRoot } from '../../test/helpers/paths.js';
-import factory, { LitellmProcessor, type LitellmConfig } from './index.js';
+import { configOf } from '../../src/config/component-config.js';
+import factory from './index.js';
+import { LitellmProcessor } from './litellm.js';
+import type { LitellmConfig } from './config.js';
 import { DedupWindow } from './dedup.js';
 import { SPAN_ATTRIBUTES, SPAN_SELECTORS, isLlmCallSpan, spanToLlmCall } from '../../integrations/litellm/span.js';
 import { requestPath } from '../../integrations/litellm/testdata/fixtures.js';
@@ -26,7 +29,8 @@ const one = (name: string): LlmCall => {
   return calls[0];
 };
 
-function harness(config: Partial<LitellmConfig> = {}) {
+/** A processor with `config` (keys as in pipeline.yaml) on top of the defaults. */
+function harness(config: Record<string, unknown> = {}) {
   const metrics = new ServiceMetrics('test', { processMetrics: false });
   const logs: unknown[] = [];
   const logger = pino({ level: 'warn' }, { write: (s: string) => logs.push(JSON.parse(s)) });
@@ -35,7 +39,7 @@ function harness(config: Partial<LitellmConfig> = {}) {
   const settings: CreateSettings<LitellmConfig> = {
     id: 'litellm',
     pipeline: 'p',
-    config: { ...factory.defaultConfig(), ...config },
+    config: configOf(factory, config),
     logger,
     registry: metrics.registry,
     metrics: metrics.forComponent('processor', 'litellm', 'p'),
@@ -267,6 +271,12 @@ describe('litellm processor: de-duplication', () => {
     await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...c.resourceSpans] });
     assert.equal(h.received.flat().length, 2);
     assert.equal(h.received.flat()[0].id, 'chatcmpl-FixStreaming01');
+  });
+
+  it('config: the defaults, and the window reaches the code in milliseconds', () => {
+    assert.deepEqual(configOf(factory), { dedup: { window: 600_000, max_entries: 100_000 }, genai: true });
+    assert.deepEqual(configOf(factory, { dedup: { window: '1m30s' } }).dedup, { window: 90_000, max_entries: 100_000 });
+    assert.throws(() => configOf(factory, { dedup: { window: 600 } }), /dedup\.window: must be string/);
   });
 
   it('max_entries 0 disables de-duplication', async () => {
@@ -639,7 +649,7 @@ describe('litellm processor: layouts, identity, restarts', () => {
       const metrics = new ServiceMetrics('test', { processMetrics: false });
       const received: LlmCall[] = [];
       const proc = factory.create(
-        { id: 'litellm', pipeline: 'p', config: factory.defaultConfig(), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'p'), dataDir, instanceId: 't', storage: { durable: true } },
+        { id: 'litellm', pipeline: 'p', config: configOf(factory), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'p'), dataDir, instanceId: 't', storage: { durable: true } },
         { consume: async (cs: LlmCall[]) => void received.push(...cs) },
       ) as LitellmProcessor;
       await proc.start();

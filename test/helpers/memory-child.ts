@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { OtlpReceiver } from '../../receivers/otlp/receiver.js';
 import { defaultConfig, type OtlpReceiverConfig } from '../../receivers/otlp/config.js';
 import litellm from '../../processors/litellm/index.js';
+import { configOf } from '../../src/config/component-config.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
@@ -27,7 +28,7 @@ const sink: Consumer<LlmCall[]> = {
       setTimeout(resolve, SINK_DELAY_MS);
     }),
 };
-const processor = litellm.create({ ...base, id: 'litellm', pipeline: 'p', config: litellm.defaultConfig(), metrics: metrics.forComponent('processor', 'litellm') }, sink) as unknown as Consumer<SpanBatch>;
+const processor = litellm.create({ ...base, id: 'litellm', pipeline: 'p', config: configOf(litellm), metrics: metrics.forComponent('processor', 'litellm') }, sink) as unknown as Consumer<SpanBatch>;
 const config = defaultConfig() as OtlpReceiverConfig;
 config.protocols.http!.endpoint = '127.0.0.1:0';
 config.protocols.grpc = { ...config.protocols.grpc!, enabled: false };

@@ -12,16 +12,40 @@
  *   one: GET /model/info?litellm_model_id=ID.
  * A 404 on an `info` call means "unknown id"; 401/403 and everything else are errors.
  */
+import { Duration, Section, Type, type Static } from '../../../src/config/declare.js';
 import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from './facts.js';
 import { SourceError, redact, type Source } from './source.js';
 
-export interface LitellmApiOptions {
-  baseUrl: string;
+/** The source's settings as a component config declares them (e.g. the enrich processor's `litellm_api`). */
+export const litellmApiSettings = Section(
+  {
+    base_url: Type.String({ default: 'http://127.0.0.1:4000', description: 'Base URL of the LiteLLM proxy, e.g. http://litellm:4000 (no secrets in it).' }),
+    api_key_env: Type.String({
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      default: 'LITELLM_MASTER_KEY',
+      description:
+        'NAME of the environment variable holding the master or a read-only admin key (sent as Authorization: Bearer). The key itself never appears in config, logs or errors.',
+    }),
+    request_timeout: Duration({ default: '5s', description: 'Timeout of one HTTP request to the admin API.' }),
+    page_size: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 100,
+      description: 'Page size when listing teams (/v2/team/list page_size) and keys (/key/list size); LiteLLM caps both at 100.',
+    }),
+    team_list: Type.Enum(['v2', 'v1'], {
+      default: 'v2',
+      description: '`v2`: paginated GET /v2/team/list; `v1`: GET /team/list (one unpaginated array, for old proxies).',
+    }),
+  },
+  { description: 'Settings of source `litellm_api`.' },
+);
+
+export type LitellmApiSettings = Static<typeof litellmApiSettings>;
+
+export interface LitellmApiOptions extends LitellmApiSettings {
+  /** The key read from the variable named by `api_key_env` (undefined when unset). */
   apiKey: string | undefined;
-  apiKeyEnv: string;
-  requestTimeoutMs: number;
-  pageSize: number;
-  teamList: 'v2' | 'v1';
   teamMetadataKeys: readonly string[];
 }
 
@@ -35,7 +59,7 @@ export class LitellmApiSource implements Source {
   private readonly base: string;
 
   constructor(private readonly o: LitellmApiOptions) {
-    this.base = o.baseUrl.replace(/\/+$/, '');
+    this.base = o.base_url.replace(/\/+$/, '');
   }
 
   canList(): boolean {
@@ -45,7 +69,7 @@ export class LitellmApiSource implements Source {
   async list<K extends Kind>(kind: K, signal: AbortSignal): Promise<FactsOf[K][]> {
     const out: unknown[] = [];
     if (kind === 'team') {
-      if (this.o.teamList === 'v1') {
+      if (this.o.team_list === 'v1') {
         const body = await this.call('/team/list', {}, signal);
         if (!Array.isArray(body)) throw this.invalid('/team/list', 'an array');
         out.push(...body.map((t) => teamFacts(t, this.o.teamMetadataKeys)));
@@ -98,12 +122,12 @@ export class LitellmApiSource implements Source {
     extra: Record<string, string> = {},
   ): Promise<void> {
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const body = (await this.call(path, { ...extra, page: String(page), [sizeParam]: String(this.o.pageSize) }, signal)) as Obj;
+      const body = (await this.call(path, { ...extra, page: String(page), [sizeParam]: String(this.o.page_size) }, signal)) as Obj;
       const items = body?.[field];
       if (!Array.isArray(items)) throw this.invalid(path, `an object with a "${field}" array`);
       sink(items);
       const total = typeof body.total_pages === 'number' ? body.total_pages : undefined;
-      if (total !== undefined ? page >= total : items.length < this.o.pageSize) return;
+      if (total !== undefined ? page >= total : items.length < this.o.page_size) return;
       if (items.length === 0) return;
     }
   }
@@ -114,10 +138,10 @@ export class LitellmApiSource implements Source {
 
   /** GET path?query; JSON body. `notFoundIsNull`: 404 → null. */
   private async call(path: string, query: Record<string, string>, signal: AbortSignal, notFoundIsNull = false): Promise<unknown> {
-    if (!this.o.apiKey) throw new SourceError(`litellm_api: environment variable ${this.o.apiKeyEnv} is not set`, 'unauthorized');
+    if (!this.o.apiKey) throw new SourceError(`litellm_api: environment variable ${this.o.api_key_env} is not set`, 'unauthorized');
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const timeout = AbortSignal.timeout(this.o.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(this.o.request_timeout);
     const where = `GET ${path}`;
     let res: Response;
     try {
@@ -126,7 +150,7 @@ export class LitellmApiSource implements Source {
         signal: AbortSignal.any([signal, timeout]),
       });
     } catch (e) {
-      if (timeout.aborted) throw new SourceError(`litellm_api: ${where} timed out after ${this.o.requestTimeoutMs} ms`, 'timeout');
+      if (timeout.aborted) throw new SourceError(`litellm_api: ${where} timed out after ${this.o.request_timeout} ms`, 'timeout');
       if (signal.aborted) throw new SourceError(`litellm_api: ${where} aborted`, 'timeout');
       throw new SourceError(`litellm_api: ${where} failed: ${this.safe(causeOf(e))}`, 'unavailable');
     }
@@ -145,7 +169,7 @@ export class LitellmApiSource implements Source {
     try {
       return await res.json();
     } catch {
-      if (timeout.aborted) throw new SourceError(`litellm_api: ${where} timed out after ${this.o.requestTimeoutMs} ms`, 'timeout');
+      if (timeout.aborted) throw new SourceError(`litellm_api: ${where} timed out after ${this.o.request_timeout} ms`, 'timeout');
       throw new SourceError(`litellm_api: ${where} returned a body that is not JSON`, 'invalid');
     }
   }

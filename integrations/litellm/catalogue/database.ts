@@ -15,15 +15,31 @@
  * values are recognised and ignored (see facts.ts), so prefer `litellm_api` for models.
  */
 import type pg from 'pg';
+import { Duration, Section, Type, type Static } from '../../../src/config/declare.js';
 import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from './facts.js';
 import { SourceError, redact, type Source } from './source.js';
 
-export interface LitellmDbOptions {
+/** The source's settings as a component config declares them (e.g. the enrich processor's `litellm_db`). */
+export const litellmDbSettings = Section(
+  {
+    url_env: Type.String({
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      default: 'LITELLM_DATABASE_URL',
+      description:
+        'NAME of the environment variable holding the PostgreSQL URL (postgresql://user:password@host:5432/litellm). Use a read-only role; sessions are also opened read-only.',
+    }),
+    query_timeout: Duration({ default: '5s', description: 'statement_timeout of every query (and the connect timeout).' }),
+    page_size: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'Rows per query when listing a table (keyset pagination on the primary key).' }),
+    max_connections: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'Size of the connection pool.' }),
+  },
+  { description: 'Settings of source `litellm_db`.' },
+);
+
+export type LitellmDbSettings = Static<typeof litellmDbSettings>;
+
+export interface LitellmDbOptions extends LitellmDbSettings {
+  /** The URL read from the variable named by `url_env` (undefined when unset). */
   url: string | undefined;
-  urlEnv: string;
-  queryTimeoutMs: number;
-  pageSize: number;
-  maxConnections: number;
   teamMetadataKeys: readonly string[];
 }
 
@@ -77,17 +93,17 @@ export class LitellmDbSource implements Source {
 
   /** The pool; the `pg` driver is imported on first use, so pipelines without this source do not load it. */
   private async getPool(): Promise<pg.Pool> {
-    if (!this.o.url) throw new SourceError(`litellm_db: environment variable ${this.o.urlEnv} is not set`, 'unauthorized');
+    if (!this.o.url) throw new SourceError(`litellm_db: environment variable ${this.o.url_env} is not set`, 'unauthorized');
     if (!this.pool) {
       const { default: driver } = await import('pg');
       if (this.pool) return this.pool; // another query created it meanwhile
       this.pool = new driver.Pool({
         connectionString: this.o.url,
-        max: this.o.maxConnections,
-        connectionTimeoutMillis: this.o.queryTimeoutMs,
+        max: this.o.max_connections,
+        connectionTimeoutMillis: this.o.query_timeout,
         idleTimeoutMillis: 30_000,
         application_name: 'spanmeter-enrich',
-        options: `-c default_transaction_read_only=on -c statement_timeout=${Math.max(1, Math.round(this.o.queryTimeoutMs))}`,
+        options: `-c default_transaction_read_only=on -c statement_timeout=${Math.max(1, Math.round(this.o.query_timeout))}`,
       });
       // A connection lost while idle (pool 'error') or while checked out (client 'error') must not
       // crash the process: the query in flight fails (→ SourceError) and the client is discarded.
@@ -111,13 +127,13 @@ export class LitellmDbSource implements Source {
       if (signal.aborted) throw new SourceError('litellm_db: listing aborted', 'timeout');
       const rows: Record<string, unknown>[] = await this.query(
         `${select} WHERE ($1::text IS NULL OR ${pk} > $1) ORDER BY ${pk} LIMIT $2`,
-        [after, this.o.pageSize],
+        [after, this.o.page_size],
       );
       for (const r of rows) {
         const f = this.convert(kind, r);
         if (f) out.push(f as FactsOf[K]);
       }
-      if (rows.length < this.o.pageSize) return out;
+      if (rows.length < this.o.page_size) return out;
       after = String(rows[rows.length - 1]![pk]);
     }
   }
@@ -138,7 +154,7 @@ export class LitellmDbSource implements Source {
       if (!this.prepared.has(client)) {
         // A URL's own `options` replace the ones given to the pool (pg lets the connection string
         // win), so every session is made read-only and time-limited explicitly, once.
-        const timeout = Math.max(1, Math.round(this.o.queryTimeoutMs));
+        const timeout = Math.max(1, Math.round(this.o.query_timeout));
         await client.query(`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY; SET statement_timeout = ${timeout}`);
         this.prepared.add(client);
       }

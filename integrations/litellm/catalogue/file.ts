@@ -12,13 +12,24 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
+import { Duration, Section, Type, type Static } from '../../../src/config/declare.js';
 import { keyFacts, modelFacts, teamFacts, type FactsOf, type Kind } from './facts.js';
 import { SourceError, type Source } from './source.js';
 
-export interface FileOptions {
+/** The source's settings as a component config declares them (e.g. the enrich processor's `file`). */
+export const fileSettings = Section(
+  {
+    path: Type.Optional(Type.String({ description: 'Catalogue file (YAML, JSON or CSV; see README). Reloaded when it changes. Required with source `file`.' })),
+    format: Type.Enum(['auto', 'yaml', 'json', 'csv'], { default: 'auto', description: '`auto` picks by extension (.yaml/.yml, .json, .csv).' }),
+    watch_interval: Duration({ default: '2s', description: 'How often the file is checked for changes (mtime and size).' }),
+  },
+  { description: 'Settings of source `file`.' },
+);
+
+export type FileSettings = Static<typeof fileSettings>;
+
+export interface FileOptions extends FileSettings {
   path: string;
-  format: 'auto' | 'yaml' | 'json' | 'csv';
-  watchIntervalMs: number;
   teamMetadataKeys: readonly string[];
 }
 
@@ -50,7 +61,7 @@ export class FileSource implements Source {
   watch(onChange: () => void): void {
     if (this.watching) return;
     this.watching = true;
-    watchFile(this.o.path, { interval: this.o.watchIntervalMs, persistent: false }, (cur: Stats, prev: Stats) => {
+    watchFile(this.o.path, { interval: this.o.watch_interval, persistent: false }, (cur: Stats, prev: Stats) => {
       if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) onChange();
     });
   }

@@ -17,7 +17,9 @@ import { repoRootOf } from '../../../src/repo-root.js';
 import { ServiceMetrics } from '../../../src/telemetry/metrics.js';
 import amberfloFactory from '../../../processors/amberflo/index.js';
 import type { AmberfloConfig } from '../../../processors/amberflo/config.js';
-import litellmFactory, { type LitellmConfig } from '../../../processors/litellm/index.js';
+import litellmFactory from '../../../processors/litellm/index.js';
+import type { LitellmConfig } from '../../../processors/litellm/config.js';
+import { configOf } from '../../../src/config/component-config.js';
 import { LAYOUTS, render, type FixtureLayout } from './render.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
@@ -86,7 +88,7 @@ export async function recordsOf(request: object, calls: LlmCall[] = []): Promise
   const amberflo = amberfloFactory.create(settings<AmberfloConfig>('amberflo', { mode: 'clean', hosted_env: 'prod', send_object_metadata: true }, metrics), {
     consume: async (rs: MeterRecord[]) => void records.push(...rs),
   });
-  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', litellmFactory.defaultConfig(), metrics), {
+  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', configOf(litellmFactory), metrics), {
     consume: async (cs: LlmCall[]) => {
       calls.push(...cs);
       await amberflo.consume(cs);

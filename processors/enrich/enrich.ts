@@ -1,47 +1,38 @@
-/** The `enrich` processor instance: owns the source, the lookups, the refresh loop and health. */
+/**
+ * `enrich` (llm_calls → llm_calls): fills the facts spans do not carry — team alias and metadata,
+ * key alias / team / user / metadata, the deployment's provider, model-map key, api_base and
+ * region — from LiteLLM itself (admin API or database) or from a catalogue file. See README.md.
+ *
+ * The processor instance owns the source, the lookups, the refresh loop and health.
+ */
 import type { Logger } from 'pino';
-import { parseDuration } from '../../src/config/duration.js';
 import type { ConsumeContext, Consumer, CreateSettings, Host, Processor } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
+import { instruments } from '../../src/telemetry/declare.js';
 import type { Kind } from '../../integrations/litellm/catalogue/facts.js';
-import { timings, type EnrichConfig, type Timings } from './config.js';
+import type { EnrichConfig } from './config.js';
 import { Enricher, type Lookups } from './enricher.js';
 import { Lookup, SourceHealth } from './lookup.js';
-import { EnrichMetrics } from './metrics.js';
+import { metadata } from './metadata.js';
 import { FileSource } from '../../integrations/litellm/catalogue/file.js';
 import { LitellmApiSource } from '../../integrations/litellm/catalogue/admin-api.js';
 import { LitellmDbSource } from '../../integrations/litellm/catalogue/database.js';
 import { SourceError, type Source } from '../../integrations/litellm/catalogue/source.js';
 
+/** The configured source; secrets are read from the environment variables the config names. */
 export function createSource(c: EnrichConfig, env: NodeJS.ProcessEnv = process.env): Source {
   const teamMetadataKeys = c.team.metadata_keys;
   switch (c.source) {
     case 'litellm_api':
-      return new LitellmApiSource({
-        baseUrl: c.litellm_api.base_url,
-        apiKey: env[c.litellm_api.api_key_env] || undefined,
-        apiKeyEnv: c.litellm_api.api_key_env,
-        requestTimeoutMs: parseDuration(c.litellm_api.request_timeout),
-        pageSize: c.litellm_api.page_size,
-        teamList: c.litellm_api.team_list,
-        teamMetadataKeys,
-      });
+      return new LitellmApiSource({ ...c.litellm_api, apiKey: env[c.litellm_api.api_key_env] || undefined, teamMetadataKeys });
     case 'litellm_db':
-      return new LitellmDbSource({
-        url: env[c.litellm_db.url_env] || undefined,
-        urlEnv: c.litellm_db.url_env,
-        queryTimeoutMs: parseDuration(c.litellm_db.query_timeout),
-        pageSize: c.litellm_db.page_size,
-        maxConnections: c.litellm_db.max_connections,
-        teamMetadataKeys,
-      });
-    case 'file':
-      return new FileSource({
-        path: c.file.path,
-        format: c.file.format,
-        watchIntervalMs: parseDuration(c.file.watch_interval),
-        teamMetadataKeys,
-      });
+      return new LitellmDbSource({ ...c.litellm_db, url: env[c.litellm_db.url_env] || undefined, teamMetadataKeys });
+    case 'file': {
+      const { path } = c.file;
+      // validate() refuses source "file" without a path.
+      if (!path) throw new Error('source "file" needs file.path');
+      return new FileSource({ ...c.file, path, teamMetadataKeys });
+    }
   }
 }
 
@@ -49,7 +40,6 @@ export class EnrichProcessor implements Processor<LlmCall[]> {
   readonly health: SourceHealth;
   readonly lookups: Lookups = {};
   private readonly enricher: Enricher;
-  private readonly t: Timings;
   private readonly stop = new AbortController();
   private readonly logger: Logger;
   private timer?: NodeJS.Timeout;
@@ -59,19 +49,18 @@ export class EnrichProcessor implements Processor<LlmCall[]> {
   private started = false;
 
   constructor(
-    private readonly s: CreateSettings<EnrichConfig>,
+    private readonly c: EnrichConfig,
+    s: CreateSettings<EnrichConfig>,
     private readonly next: Consumer<LlmCall[]>,
-    readonly source: Source = createSource(s.config),
+    readonly source: Source = createSource(c),
   ) {
-    const c = s.config;
-    this.t = timings(c);
     this.logger = s.logger;
-    const metrics = new EnrichMetrics(s.registry);
+    const metrics = instruments(s.registry, metadata.metrics);
     this.health = new SourceHealth(s.id, this.source.type, metrics, s.logger);
     const o = {
       maxEntries: c.cache.max_entries,
-      ttlMs: this.t.ttlMs,
-      negativeTtlMs: this.t.negativeTtlMs,
+      ttlMs: c.cache.ttl,
+      negativeTtlMs: c.cache.negative_ttl,
       rate: c.miss.rate,
       burst: c.miss.burst,
       maxInFlight: c.miss.max_in_flight,
@@ -84,8 +73,8 @@ export class EnrichProcessor implements Processor<LlmCall[]> {
       this.lookups,
       {
         onMiss: c.on_miss,
-        budgetMs: this.t.budgetMs,
-        waitTimeoutMs: this.t.waitTimeoutMs,
+        budgetMs: c.budget,
+        waitTimeoutMs: c.wait_timeout,
         modelMap: { mode: c.model.model_map, onErrors: c.model.model_map_on_errors },
         processorId: s.id,
         stop: this.stop.signal,
@@ -100,10 +89,10 @@ export class EnrichProcessor implements Processor<LlmCall[]> {
     this.health.attach(host);
     // A watched source (file) is re-listed whenever it changes, warm or not.
     this.source.watch?.(() => void this.refreshAll());
-    if (!this.s.config.cache.warm) return;
+    if (!this.c.cache.warm) return;
     const warm = this.refreshAll();
     let timer: NodeJS.Timeout | undefined;
-    const capped = await Promise.race([warm, new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), this.t.warmTimeoutMs)))]);
+    const capped = await Promise.race([warm, new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), this.c.cache.warm_timeout)))]);
     clearTimeout(timer);
     if (capped === 'late') this.logger.warn({ source: this.source.type }, 'enrichment warm-up still running after warm_timeout; continuing in the background');
   }
@@ -136,13 +125,13 @@ export class EnrichProcessor implements Processor<LlmCall[]> {
       if (this.again && !this.stop.signal.aborted) {
         this.again = false;
         void this.refreshAll();
-      } else this.schedule(ok ? this.t.refreshMs : this.t.retryMs);
+      } else this.schedule(ok ? this.c.cache.refresh_interval : this.c.cache.retry_interval);
     });
     return this.refreshing;
   }
 
   private schedule(ms: number): void {
-    if (this.stop.signal.aborted || !this.s.config.cache.warm) return;
+    if (this.stop.signal.aborted || !this.c.cache.warm) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.refreshAll(), ms);
     this.timer.unref();
