@@ -23,7 +23,7 @@ import { createRegistry } from '../src/registry.js';
 import { Service } from '../src/service.js';
 import { logsServiceDefinition } from '../receivers/otlp/grpc.js';
 import { ExportLogsServiceRequest } from '../receivers/otlp/logs.js';
-import type { OtlpReceiver } from '../receivers/otlp/receiver.js';
+import type { OtlpReceiver } from '../receivers/otlp/otlp.js';
 import { request } from '../receivers/otlp/testing.js';
 import { registerTestComponents } from './helpers/components.js';
 import { otlpRequest } from './helpers/litellm-spans.js';

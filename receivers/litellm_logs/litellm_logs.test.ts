@@ -10,23 +10,25 @@ import { gzipSync } from 'node:zlib';
 import { pino, type Logger } from 'pino';
 import { BackpressureError } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
-import { validateAgainst } from '../../src/config/ajv.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { repoRoot } from '../../test/helpers/paths.js';
-import factory, { LitellmLogsReceiver, parseByteSize, type LitellmLogsConfig } from './index.js';
+import { configOf, resolveComponentConfig } from '../../src/config/component-config.js';
+import factory from './index.js';
+import type { LitellmLogsReceiver } from './litellm_logs.js';
 
 const slo = JSON.parse(readFileSync(join(repoRoot(), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), 'utf8')) as Record<string, unknown>;
 const withId = (id: string) => ({ ...slo, id });
 const dir = mkdtempSync(join(tmpdir(), 'spanmeter-litellm-logs-'));
 
-function make(config: Partial<LitellmLogsConfig>, opts: { refuse?: number; logger?: Logger } = {}) {
+/** A receiver with `config` as written in pipeline.yaml. */
+function make(config: Record<string, unknown>, opts: { refuse?: number; logger?: Logger } = {}) {
   const metrics = new ServiceMetrics('t', { processMetrics: false });
   const received: LlmCall[][] = [];
   let refuse = opts.refuse ?? 0;
   const rx = factory.create(
     {
       id: 'litellm_logs',
-      config: { ...factory.defaultConfig(), ...config },
+      config: configOf(factory, config),
       logger: opts.logger ?? pino({ level: 'silent' }),
       registry: metrics.registry,
       metrics: metrics.forComponent('receiver', 'litellm_logs'),
@@ -120,12 +122,20 @@ describe('litellm_logs receiver: files', () => {
     assert.deepEqual(received.flat().map((c) => c.id), ['p1', 'p2']);
   });
 
-  it('config: needs paths or http; sizes parse', () => {
-    assert.deepEqual(factory.validate!(factory.defaultConfig()).map((p) => p.message), ['nothing to read: set paths and/or http']);
-    assert.deepEqual(validateAgainst(factory.configSchema, { ...factory.defaultConfig(), http: { endpoint: '127.0.0.1:0' } }), []);
-    assert.notDeepEqual(validateAgainst(factory.configSchema, { ...factory.defaultConfig(), http: { endpoint: 'nope' } }), []);
-    assert.equal(parseByteSize('32MiB'), 32 * 1024 * 1024);
-    assert.equal(parseByteSize(10), 10);
+  it('config: needs paths or http; the endpoint is required; sizes parse', () => {
+    const problems = (raw: unknown) => resolveComponentConfig(factory, raw).problems.map((p) => `${p.path.join('.')}: ${p.message}`);
+    assert.deepEqual(problems({}), [': nothing to read: set paths and/or http']);
+    assert.deepEqual(problems({ paths: ['x'], http: null }), [], 'http: null is off (what spanmeter backfill writes)');
+    assert.deepEqual(problems({ http: { endpoint: '127.0.0.1:0' } }), []);
+    assert.ok(problems({ http: {} }).includes('http.endpoint: is required'));
+    assert.notDeepEqual(problems({ http: { endpoint: 'nope' } }), []);
+    assert.notDeepEqual(problems({ http: { endpoint: '127.0.0.1:0', bearer_token: '' } }), [], 'an empty token is refused');
+    const c = configOf(factory, { http: { endpoint: '127.0.0.1:0' } });
+    assert.equal(c.http!.max_request_body_size, 32 * 1024 * 1024);
+    assert.equal(c.http!.path, '/');
+    assert.equal(c.http!.read_timeout, 30_000);
+    assert.equal(c.batch_size, 500);
+    assert.equal(configOf(factory, { http: { endpoint: '127.0.0.1:0', max_request_body_size: 10 } }).http!.max_request_body_size, 10);
   });
 });
 

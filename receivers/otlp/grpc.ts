@@ -2,7 +2,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { OtlpDecodeError, TRACE_EXPORT_GRPC_PATH, decodeOtlpProto, encodeExportResponseProto, encodeRpcStatusProto } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
-import { readPem, type ResolvedGrpc } from './config.js';
+import { readPem } from '../../src/server/config.js';
+import type { ResolvedGrpc } from './config.js';
 import { oneLine, splitHostPort } from './http.js';
 import { LOGS_EXPORT_GRPC_PATH, logsBatchProto, logsResponseProto } from './logs.js';
 import type { Outcome } from './metrics.js';

@@ -10,7 +10,7 @@ import {
   exportResponseJson,
 } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
-import { BodyError, contentCoding } from '../../src/server/body.js';
+import { BodyError, contentCoding, type Body, type ContentCoding } from '../../src/server/body.js';
 import { closeServer, createHttpServer, formatAddress, header, listen, remoteOf, ServerLimits, splitHostPort } from '../../src/server/server.js';
 import type { ResolvedHttp } from './config.js';
 import { LOGS_PATH, countLogRecordsJson, countLogRecordsProto, logsBatchJson, logsBatchProto, logsResponseJson, logsResponseProto } from './logs.js';
@@ -18,6 +18,17 @@ import type { Outcome } from './metrics.js';
 import { outcomeOf, type ExportResult, type OtlpHandler } from './handler.js';
 
 type Enc = 'proto' | 'json';
+type Signal = 'traces' | 'logs';
+
+/** A request being handled: what every step needs to answer and count it. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The body's encoding from Content-Type; null when unsupported. */
+  readonly enc: Enc | null;
+  /** process.hrtime.bigint() at the start, for the duration metric. */
+  readonly started: bigint;
+}
 
 /** gRPC status codes used in the `google.rpc.Status` bodies of error responses. */
 const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
@@ -83,20 +94,55 @@ export class OtlpHttpServer {
     return this.closed;
   }
 
+  /**
+   * One request: routed, checked before its body is read, the body read within the limits, then
+   * decoded and handed on (or, for logs no pipeline takes, counted and answered), and the
+   * pipeline's answer sent. Each step answers and counts the request itself when it ends it.
+   */
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const rx = this.rx;
-    const path = (req.url ?? '/').split('?')[0]!;
-    const enc: Enc | null = mediaType(req.headers['content-type']);
-    const done = (outcome: Outcome) => rx.metrics.request('http', outcome, started);
-    /** Answers an error, counts the outcome and logs the refusal (rate-limited). */
-    const refuse = (status: number, code: number, message: string, outcome: Outcome, retryAfter?: number, encoding: Enc | null = enc) => {
-      this.error(res, encoding, status, code, message, retryAfter);
-      rx.refused(remoteOf(req), status, message);
-      done(outcome);
-    };
-
+    const x: Exchange = { req, res, enc: mediaType(req.headers['content-type']), started: process.hrtime.bigint() };
     if (this.cfg.cors) this.corsHeaders(req, res);
+    const signal = this.route(x, (req.url ?? '/').split('?')[0]!);
+    if (signal === undefined) return;
+    const coding = this.admit(x);
+    if (coding === undefined) return;
+
+    const rx = this.rx;
+    rx.enter();
+    let slot = false;
+    // The body is read before a processing slot is taken: a slow sender holds no slot, and one
+    // slower than min_body_rate (or past read_timeout) is cut off.
+    const reading = this.limits.readBody(req, coding);
+    try {
+      let body: Body | undefined;
+      try {
+        body = await reading.body;
+      } catch (e) {
+        return this.bodyFailed(x, e, coding);
+      }
+      rx.metrics.bytes('http', body.wireBytes, body.data.length);
+      if (signal === 'logs' && !rx.forwardsLogs) return this.logsNotKept(x, body.data);
+      if (!this.limits.tryAcquire()) {
+        return this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.retryAfterSeconds);
+      }
+      slot = true;
+      const pending = signal === 'logs' ? this.exportLogs(x, body.data) : this.exportSpans(x, body.data, reading);
+      // Not kept referenced while the pipeline makes the data durable (see exportSpans).
+      body = undefined;
+      if (pending) this.answer(x, await pending);
+    } finally {
+      reading.release();
+      if (slot) this.limits.release();
+      rx.leave();
+    }
+  }
+
+  /**
+   * The signal a request is for, from its path and method; undefined when it was answered here
+   * (unknown path, CORS preflight, method other than POST).
+   */
+  private route(x: Exchange, path: string): Signal | undefined {
+    const { req, res } = x;
     const logs = path === LOGS_PATH && path !== this.cfg.path;
     if (path !== this.cfg.path && !logs) {
       if (req.method === 'OPTIONS' && this.cfg.cors && OTHER_SIGNALS.has(path)) return this.preflight(req, res);
@@ -104,141 +150,155 @@ export class OtlpHttpServer {
         ? `${path} is not supported: this receiver accepts traces (POST ${this.cfg.path}) and logs (POST ${LOGS_PATH})`
         : `not found: POST ${this.cfg.path} for OTLP traces`;
       this.drain(req);
-      return refuse(404, GRPC.NOT_FOUND, msg, 'not_found');
+      return this.refuse(x, 404, GRPC.NOT_FOUND, msg, 'not_found');
     }
     if (req.method === 'OPTIONS' && this.cfg.cors) return this.preflight(req, res);
     if (req.method !== 'POST') {
       this.drain(req);
       res.setHeader('Allow', this.cfg.cors ? 'POST, OPTIONS' : 'POST');
-      return refuse(405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`, 'method_not_allowed');
+      return this.refuse(x, 405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`, 'method_not_allowed');
     }
+    return logs ? 'logs' : 'traces';
+  }
+
+  /**
+   * The checks made on the headers, before any of the body is read: shutting down, credentials,
+   * content type and encoding, declared length. Returns the body's coding, or undefined when the
+   * request was answered.
+   */
+  private admit(x: Exchange): ContentCoding | undefined {
+    const { req, res } = x;
+    const rx = this.rx;
     if (rx.isClosing()) {
       this.drain(req);
       res.setHeader('Connection', 'close');
-      this.error(res, enc, 503, GRPC.UNAVAILABLE, 'shutting down; retry later', rx.retryAfterSeconds);
-      return done('shutting_down');
+      this.error(res, x.enc, 503, GRPC.UNAVAILABLE, 'shutting down; retry later', rx.retryAfterSeconds);
+      return this.done(x, 'shutting_down');
     }
     if (!rx.authorized((name) => header(req, name))) {
       this.drain(req);
       res.setHeader('WWW-Authenticate', 'Bearer');
-      return refuse(401, GRPC.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
+      return this.refuse(x, 401, GRPC.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
     }
-    if (!enc) {
+    if (!x.enc) {
       this.drain(req);
       const type = String(req.headers['content-type'] ?? '').slice(0, 100);
-      return refuse(415, GRPC.INVALID_ARGUMENT, `unsupported content type ${JSON.stringify(type)}; use application/x-protobuf or application/json`, 'unsupported_media_type', undefined, null);
+      return this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported content type ${JSON.stringify(type)}; use application/x-protobuf or application/json`, 'unsupported_media_type', undefined, null);
     }
     const coding = contentCoding(req.headers['content-encoding']);
     if (!coding) {
       this.drain(req);
       const ce = String(req.headers['content-encoding'] ?? '').slice(0, 100);
-      return refuse(415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(ce)}; use gzip, deflate or none`, 'unsupported_media_type');
+      return this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(ce)}; use gzip, deflate or none`, 'unsupported_media_type');
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.cfg.maxBody) {
       this.drain(req);
-      return refuse(413, GRPC.RESOURCE_EXHAUSTED, `request body larger than ${this.cfg.maxBody} bytes`, 'too_large');
+      return this.refuse(x, 413, GRPC.RESOURCE_EXHAUSTED, `request body larger than ${this.cfg.maxBody} bytes`, 'too_large');
     }
+    return coding;
+  }
 
-    rx.enter();
-    let slot = false;
-    // The body is read before a processing slot is taken: a slow sender holds no slot, and one
-    // slower than min_body_rate (or past read_timeout) is cut off.
-    const reading = this.limits.readBody(req, coding);
+  /** Answers a body that could not be read: the client went away, too slow, over a limit, or not decompressible. */
+  private bodyFailed(x: Exchange, e: unknown, coding: ContentCoding): void {
+    const { req, res } = x;
+    const be = e instanceof BodyError ? e : new BodyError(400, String(e));
+    if (be.status === 499) {
+      res.destroy();
+      return this.done(x, 'client_error');
+    }
+    if (be.status === 408) {
+      // Too slow: answer and close the connection (the rest of the body is not waited for).
+      res.setHeader('Connection', 'close');
+      this.refuse(x, 408, GRPC.UNAVAILABLE, be.message, 'client_error');
+      res.once('finish', () => req.socket.destroy());
+      return;
+    }
+    if (be.unread) this.drain(req);
+    if (be.status === 429) return this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', this.rx.retryAfterSeconds);
+    if (be.status === 400) this.rx.metrics.decodeError('http', coding);
+    return this.refuse(x, be.status, be.status === 413 ? GRPC.RESOURCE_EXHAUSTED : GRPC.INVALID_ARGUMENT, be.message, be.status === 413 ? 'too_large' : 'bad_request');
+  }
+
+  /** Logs no pipeline takes: checked and counted, then answered as not kept. */
+  private logsNotKept(x: Exchange, data: Buffer): void {
+    let records: number;
     try {
-      let body;
-      try {
-        body = await reading.body;
-      } catch (e) {
-        const be = e instanceof BodyError ? e : new BodyError(400, String(e));
-        if (be.status === 499) {
-          res.destroy();
-          return done('client_error');
-        }
-        if (be.status === 408) {
-          // Too slow: answer and close the connection (the rest of the body is not waited for).
-          res.setHeader('Connection', 'close');
-          refuse(408, GRPC.UNAVAILABLE, be.message, 'client_error');
-          res.once('finish', () => req.socket.destroy());
-          return;
-        }
-        if (be.unread) this.drain(req);
-        if (be.status === 429) return refuse(429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', rx.retryAfterSeconds);
-        if (be.status === 400) rx.metrics.decodeError('http', coding);
-        return refuse(be.status, be.status === 413 ? GRPC.RESOURCE_EXHAUSTED : GRPC.INVALID_ARGUMENT, be.message, be.status === 413 ? 'too_large' : 'bad_request');
-      }
-      rx.metrics.bytes('http', body.wireBytes, body.data.length);
-
-      if (logs && !rx.forwardsLogs) {
-        let records: number;
-        try {
-          records = enc === 'proto' ? countLogRecordsProto(body.data) : countLogRecordsJson(body.data);
-        } catch (e) {
-          if (!(e instanceof OtlpDecodeError)) throw e;
-          rx.metrics.decodeError('http', enc);
-          return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
-        }
-        rx.metrics.logs('http', records);
-        if (enc === 'proto') this.send(res, 200, 'application/x-protobuf', logsResponseProto(records));
-        else this.send(res, 200, 'application/json', logsResponseJson(records));
-        return done(records ? 'partial_success' : 'success');
-      }
-
-      if (!this.limits.tryAcquire()) {
-        return refuse(429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.retryAfterSeconds);
-      }
-      slot = true;
-
-      let pending: Promise<ExportResult>;
-      if (logs) {
-        // Logs a pipeline takes: handed on as protobuf (the request as received, or JSON converted).
-        let batch;
-        try {
-          batch = enc === 'proto' ? logsBatchProto(body.data) : logsBatchJson(body.data);
-        } catch (e) {
-          if (!(e instanceof OtlpDecodeError)) throw e;
-          rx.metrics.decodeError('http', enc);
-          return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
-        }
-        rx.metrics.logs('http', batch.logRecords);
-        body = undefined;
-        pending = rx.exportLogs(batch, 'http');
-      } else {
-        let batch: SpanBatch | undefined;
-        try {
-          batch = enc === 'proto' ? decodeOtlpProto(body.data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(body.data);
-        } catch (e) {
-          if (!(e instanceof OtlpDecodeError)) throw e;
-          rx.metrics.decodeError('http', enc);
-          return refuse(400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
-        }
-        body = undefined;
-        reading.release();
-
-        pending = rx.export(batch, 'http');
-        // Not kept referenced while the pipeline makes the data durable: the decoded spans are the
-        // bulk of a request's memory, and holding them across the wait gets them promoted to the
-        // old generation (a much costlier collection) under load.
-        batch = undefined;
-      }
-      const result = await pending;
-      switch (result.kind) {
-        case 'ok':
-          if (enc === 'proto') this.send(res, 200, 'application/x-protobuf', encodeExportResponseProto(result.response));
-          else this.send(res, 200, 'application/json', JSON.stringify(exportResponseJson(result.response)));
-          return done(outcomeOf(result));
-        case 'backpressure':
-          return refuse(429, GRPC.RESOURCE_EXHAUSTED, result.message, 'backpressure', result.retryAfterSeconds);
-        case 'rejected':
-          return refuse(400, GRPC.INVALID_ARGUMENT, result.message, 'rejected');
-        case 'unavailable':
-          return refuse(503, GRPC.UNAVAILABLE, result.message, 'unavailable', result.retryAfterSeconds);
-      }
-    } finally {
-      reading.release();
-      if (slot) this.limits.release();
-      rx.leave();
+      records = x.enc === 'proto' ? countLogRecordsProto(data) : countLogRecordsJson(data);
+    } catch (e) {
+      return this.decodeFailed(x, e);
     }
+    this.rx.metrics.logs('http', records);
+    if (x.enc === 'proto') this.send(x.res, 200, 'application/x-protobuf', logsResponseProto(records));
+    else this.send(x.res, 200, 'application/json', logsResponseJson(records));
+    this.done(x, records ? 'partial_success' : 'success');
+  }
+
+  /** Logs a pipeline takes: handed on as protobuf (the request as received, or JSON converted). Undefined when answered (malformed). */
+  private exportLogs(x: Exchange, data: Buffer): Promise<ExportResult> | undefined {
+    let batch;
+    try {
+      batch = x.enc === 'proto' ? logsBatchProto(data) : logsBatchJson(data);
+    } catch (e) {
+      return this.decodeFailed(x, e);
+    }
+    this.rx.metrics.logs('http', batch.logRecords);
+    return this.rx.exportLogs(batch, 'http');
+  }
+
+  /**
+   * Decodes the spans and hands them on; undefined when answered (malformed). Not async: the
+   * decoded spans, the bulk of a request's memory, are not kept referenced while the pipeline
+   * makes them durable (held across the wait, they get promoted to the old generation, a much
+   * costlier collection, under load). The body's bytes go back to the budget once decoded.
+   */
+  private exportSpans(x: Exchange, data: Buffer, reading: { release(): void }): Promise<ExportResult> | undefined {
+    const rx = this.rx;
+    let batch: SpanBatch;
+    try {
+      batch = x.enc === 'proto' ? decodeOtlpProto(data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(data);
+    } catch (e) {
+      return this.decodeFailed(x, e);
+    }
+    reading.release();
+    return rx.export(batch, 'http');
+  }
+
+  /** Answers a body that is not valid OTLP with 400 (other errors are rethrown). */
+  private decodeFailed(x: Exchange, e: unknown): undefined {
+    if (!(e instanceof OtlpDecodeError)) throw e;
+    this.rx.metrics.decodeError('http', x.enc!);
+    this.refuse(x, 400, GRPC.INVALID_ARGUMENT, oneLine(e.message), 'bad_request');
+    return undefined;
+  }
+
+  /** Sends the pipeline's answer. */
+  private answer(x: Exchange, result: ExportResult): void {
+    switch (result.kind) {
+      case 'ok':
+        if (x.enc === 'proto') this.send(x.res, 200, 'application/x-protobuf', encodeExportResponseProto(result.response));
+        else this.send(x.res, 200, 'application/json', JSON.stringify(exportResponseJson(result.response)));
+        return this.done(x, outcomeOf(result));
+      case 'backpressure':
+        return this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, result.message, 'backpressure', result.retryAfterSeconds);
+      case 'rejected':
+        return this.refuse(x, 400, GRPC.INVALID_ARGUMENT, result.message, 'rejected');
+      case 'unavailable':
+        return this.refuse(x, 503, GRPC.UNAVAILABLE, result.message, 'unavailable', result.retryAfterSeconds);
+    }
+  }
+
+  /** Counts how a request ended. */
+  private done(x: Exchange, outcome: Outcome): undefined {
+    this.rx.metrics.request('http', outcome, x.started);
+    return undefined;
+  }
+
+  /** Answers an error, counts the outcome and logs the refusal (rate-limited). */
+  private refuse(x: Exchange, status: number, code: number, message: string, outcome: Outcome, retryAfter?: number, encoding: Enc | null = x.enc): undefined {
+    this.error(x.res, encoding, status, code, message, retryAfter);
+    this.rx.refused(remoteOf(x.req), status, message);
+    return this.done(x, outcome);
   }
 
   private send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
@@ -282,7 +342,7 @@ export class OtlpHttpServer {
     res.setHeader('Vary', 'Origin');
   }
 
-  private preflight(req: IncomingMessage, res: ServerResponse): void {
+  private preflight(req: IncomingMessage, res: ServerResponse): undefined {
     const cors = this.cfg.cors!;
     const origin = req.headers.origin;
     this.drain(req);

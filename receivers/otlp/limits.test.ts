@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CapturingConsumer, metricValue, request, startTestReceiver, type TestReceiver } from './testing.js';
 import { otlpRequest } from '../../test/helpers/litellm-spans.js';
-import { decodedUnits } from './receiver.js';
+import { decodedUnits } from './otlp.js';
 import { decodeOtlpJson } from '../../src/otlp/index.js';
 
 describe('otlp receiver: decoded-data budget', () => {

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { Consumer, ConsumeContext } from '../../src/component.js';
+import { configOf } from '../../src/config/component-config.js';
 import { deepMerge } from '../../src/config/yaml-source.js';
 import { spanCount, type SpanBatch } from '../../src/data/span.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
-import { defaultConfig, type OtlpReceiverConfig } from './config.js';
-import { OtlpReceiver } from './receiver.js';
+import otlpFactory from './index.js';
+import { OtlpReceiver } from './otlp.js';
 
 /** A `next` consumer that keeps what it receives, or fails as told. */
 export class CapturingConsumer implements Consumer<SpanBatch> {
@@ -43,12 +44,10 @@ export interface TestReceiver {
   stop(): Promise<void>;
 }
 
-/** Starts a receiver on free loopback ports with `overrides` merged over the defaults. */
+/** Starts a receiver on free loopback ports with `overrides` (as written in pipeline.yaml) on top. */
 export async function startTestReceiver(overrides: Record<string, unknown> = {}, next = new CapturingConsumer()): Promise<TestReceiver> {
-  const base = deepMerge(defaultConfig(), {
-    protocols: { http: { endpoint: '127.0.0.1:0' }, grpc: { endpoint: '127.0.0.1:0' } },
-  });
-  const config = deepMerge(base, overrides) as OtlpReceiverConfig;
+  const ports = { protocols: { http: { endpoint: '127.0.0.1:0' }, grpc: { endpoint: '127.0.0.1:0' } } };
+  const config = configOf(otlpFactory, deepMerge(ports, overrides) as Record<string, unknown>);
   const metrics = new ServiceMetrics('test', { processMetrics: false });
   const rx = new OtlpReceiver(
     {
@@ -64,7 +63,7 @@ export async function startTestReceiver(overrides: Record<string, unknown> = {},
   );
   await rx.start();
   const a = rx.boundAddresses();
-  const tls = Boolean(config.tls ?? config.protocols.http?.tls);
+  const tls = Boolean(config.tls ?? config.protocols.http.tls);
   return {
     rx,
     next,

@@ -3,12 +3,22 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { BodyError, readBody } from './body.js';
-import { resolveServer } from './config.js';
+import { converted, Settings, withDefaults } from '../config/declare.js';
+import { validateAgainst } from '../config/ajv.js';
+import { HttpServerSettings, resolveServer, type HttpServerConfig, type HttpServerDefaults } from './config.js';
 import { Authenticator, RefusalLog, safeEqual, ServerLimits } from './server.js';
+
+/** A server block as written in pipeline.yaml, defaults filled in, checked and converted as the loader does. */
+function block(raw: Record<string, unknown>, defaults: HttpServerDefaults = { endpoint: '127.0.0.1:4318', max_request_body_size: '20MiB' }): HttpServerConfig {
+  const schema = Settings(HttpServerSettings(defaults), { description: 'test server' });
+  const filled = withDefaults(schema, raw);
+  assert.deepEqual(validateAgainst(schema, filled), []);
+  return converted(schema, filled) as HttpServerConfig;
+}
 
 describe('server block', () => {
   it('resolves the documented defaults', () => {
-    const r = resolveServer({}, { endpoint: '127.0.0.1:4318', maxBody: '20MiB' });
+    const r = resolveServer(block({}));
     assert.deepEqual(r, {
       endpoint: '127.0.0.1:4318',
       maxBody: 20 * 1024 * 1024,
@@ -19,7 +29,15 @@ describe('server block', () => {
       maxConnections: 4096,
       tls: null,
     });
-    assert.equal(resolveServer({ read_timeout: '5s' }, { endpoint: 'x:1', maxBody: '1MiB' }).headerTimeoutMs, 5000, 'header timeout at most read_timeout');
+    assert.equal(resolveServer(block({ read_timeout: '5s' })).headerTimeoutMs, 5000, 'header timeout at most read_timeout');
+    const tls = { cert_file: 'c', key_file: 'k', client_ca_file: null };
+    assert.deepEqual(resolveServer(block({}), tls).tls, tls, 'the shared TLS applies when the block has none');
+  });
+
+  it('requires the endpoint when the block has no default for it', () => {
+    const schema = Settings(HttpServerSettings({ max_request_body_size: '32MiB' }), { description: 'test server' });
+    assert.deepEqual(validateAgainst(schema, withDefaults(schema, {})), [{ path: ['endpoint'], message: 'is required' }]);
+    assert.equal(block({ endpoint: '127.0.0.1:0' }, { max_request_body_size: '32MiB' }).max_request_body_size, 32 * 1024 * 1024);
   });
 
   it('authenticates in constant time, whatever the length', () => {
@@ -59,7 +77,7 @@ describe('server block', () => {
   });
 
   it('shares a budget for bodies being received and gives it back', async () => {
-    const limits = new ServerLimits(resolveServer({ max_concurrent_requests: 2, max_request_body_size: 1000 }, { endpoint: 'x:1', maxBody: '1KiB' }));
+    const limits = new ServerLimits(resolveServer(block({ max_concurrent_requests: 2, max_request_body_size: 1000 })));
     assert.equal(limits.maxBodyBytes, 2000);
     const a = new PassThrough();
     const b = new PassThrough();

@@ -7,10 +7,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { OtlpReceiver } from '../../receivers/otlp/receiver.js';
-import { defaultConfig, type OtlpReceiverConfig } from '../../receivers/otlp/config.js';
-import litellm from '../../processors/litellm/index.js';
+import { OtlpReceiver } from '../../receivers/otlp/otlp.js';
+import otlpFactory from '../../receivers/otlp/index.js';
 import { configOf } from '../../src/config/component-config.js';
+import litellm from '../../processors/litellm/index.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
@@ -29,9 +29,7 @@ const sink: Consumer<LlmCall[]> = {
     }),
 };
 const processor = litellm.create({ ...base, id: 'litellm', pipeline: 'p', config: configOf(litellm), metrics: metrics.forComponent('processor', 'litellm') }, sink) as unknown as Consumer<SpanBatch>;
-const config = defaultConfig() as OtlpReceiverConfig;
-config.protocols.http!.endpoint = '127.0.0.1:0';
-config.protocols.grpc = { ...config.protocols.grpc!, enabled: false };
+const config = configOf(otlpFactory, { protocols: { http: { endpoint: '127.0.0.1:0' }, grpc: { enabled: false } } });
 const rx = new OtlpReceiver({ ...base, id: 'otlp', config, metrics: metrics.forComponent('receiver', 'otlp') }, processor);
 await rx.start();
 

@@ -5,14 +5,14 @@ import { describe, it } from 'node:test';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { BackpressureError, PermanentError } from '../../src/component.js';
-import { validateAgainst } from '../../src/config/ajv.js';
-import { deepMerge } from '../../src/config/yaml-source.js';
+import { configOf, resolveComponentConfig } from '../../src/config/component-config.js';
 import { decodeExportResponseProto, decodeOtlpJson, decodeRpcStatusProto, encodeOtlpProto } from '../../src/otlp/index.js';
-import { BodyError, readBody } from './body.js';
-import { configSchema, defaultConfig, parseByteSize, resolve, validate, type OtlpReceiverConfig } from './config.js';
+import { BodyError, readBody } from '../../src/server/body.js';
+import { configSchema, resolve } from './config.js';
+import factory from './index.js';
 import protobuf from 'protobufjs';
 import { logsServiceDefinition, traceServiceDefinition } from './grpc.js';
-import { OtlpReceiver, dropInvalidSpans } from './receiver.js';
+import { OtlpReceiver, dropInvalidSpans } from './otlp.js';
 import { spanCount } from '../../src/data/span.js';
 import { metricValue, request, startTestReceiver } from './testing.js';
 
@@ -40,37 +40,65 @@ function grpcCall(address: string, body: Uint8Array, md = new grpc.Metadata()): 
 }
 
 describe('otlp receiver config', () => {
-  const check = (over: object) => validateAgainst(configSchema, deepMerge(defaultConfig(), over));
+  /** The problems of a config as written in pipeline.yaml (schema and cross-key checks). */
+  const check = (raw: object) => resolveComponentConfig(factory, raw).problems;
+  const resolved = (raw: Record<string, unknown>) => resolve(configOf(factory, raw));
 
   it('accepts the defaults and a full config', () => {
     assert.deepEqual(check({}), []);
-    assert.deepEqual(validate(defaultConfig()), []);
     const full = {
       protocols: {
         http: { endpoint: '0.0.0.0:4318', traces_url_path: '/otlp/v1/traces', max_request_body_size: 1048576, read_timeout: '10s', cors: { allowed_origins: ['https://*.example.com'], allowed_headers: ['X-Team'], max_age: 60 }, tls: { cert_file: 'c', key_file: 'k' } },
         grpc: { endpoint: '[::1]:4317', max_recv_msg_size: '4MiB', tls: null },
       },
-      auth: { bearer_token: 'x', headers: { 'x-api-key': 'y' } },
+      auth: { bearer_token: 'x', headers: { 'X-Api-Key': 'y' } },
       tls: { cert_file: 'c2', key_file: 'k2', client_ca_file: 'ca' },
       retry_after: '5s',
     };
     assert.deepEqual(check(full), []);
-    const r = resolve(deepMerge(defaultConfig(), full) as OtlpReceiverConfig);
+    const r = resolved(full);
     assert.equal(r.http!.maxBody, 1048576);
+    assert.equal(r.http!.readTimeoutMs, 10_000);
     assert.equal(r.grpc!.maxMessage, 4 * 1024 * 1024);
     assert.equal(r.http!.tls!.cert_file, 'c', 'a protocol\'s own tls wins');
     assert.equal(r.grpc!.tls!.cert_file, 'c2', 'the shared tls applies otherwise');
     assert.equal(r.retryAfterSeconds, 5);
     assert.deepEqual(r.headers, [['x-api-key', 'y']]);
+    assert.deepEqual(r.http!.cors, { allowed_origins: ['https://*.example.com'], allowed_headers: ['X-Team'], max_age: 60 });
+  });
+
+  it('resolves the documented defaults', () => {
+    const r = resolved({});
+    assert.deepEqual(r.http, {
+      endpoint: '127.0.0.1:4318',
+      maxBody: 20 * 1024 * 1024,
+      readTimeoutMs: 30_000,
+      headerTimeoutMs: 10_000,
+      minBytesPerSecond: 10 * 1024,
+      maxConcurrent: 64,
+      maxConnections: 4096,
+      tls: null,
+      path: '/v1/traces',
+      cors: null,
+    });
+    assert.deepEqual(r.grpc, { endpoint: '127.0.0.1:4317', maxMessage: 20 * 1024 * 1024, maxConcurrent: 64, tls: null });
+    assert.equal(r.bearerToken, null);
+    assert.deepEqual(r.headers, []);
+    assert.equal(r.retryAfterSeconds, 1);
+    assert.equal(r.maxDecodedInFlight, 1_000_000);
+    assert.equal(resolved({ protocols: { http: { cors: { allowed_origins: [] } } } }).http!.cors, null, 'CORS off without origins');
   });
 
   it('rejects unknown keys, bad endpoints and bad sizes', () => {
     assert.match(JSON.stringify(check({ protocols: { http: { endpiont: 'x:1' } } })), /unknown key/);
     assert.notDeepEqual(check({ protocols: { grpc: { endpoint: 'no-port' } } }), []);
     assert.notDeepEqual(check({ protocols: { http: { max_request_body_size: '20 parsecs' } } }), []);
+    assert.match(JSON.stringify(check({ protocols: { http: { max_request_body_size: '0MiB' } } })), /at least 1 byte/);
+    assert.match(JSON.stringify(check({ protocols: { grpc: { max_recv_msg_size: '2GiB' } } })), /below 2GiB/);
+    assert.match(JSON.stringify(check({ auth: { headers: { 'bad header': 'x' } } })), /not a valid header name/);
     // An empty token (an unset ${env:SPANMETER_OTLP_TOKEN:-}) means no token is required.
     assert.deepEqual(check({ auth: { bearer_token: '' } }), []);
-    assert.equal(resolve(deepMerge(defaultConfig(), { auth: { bearer_token: '' } }) as OtlpReceiverConfig).bearerToken, null);
+    assert.equal(resolved({ auth: { bearer_token: '' } }).bearerToken, null);
     assert.notDeepEqual(check({ tls: { cert_file: 'only-cert' } }), []);
     assert.notDeepEqual(check({ protocols: { thrift: {} } }), []);
   });
@@ -92,26 +120,24 @@ describe('otlp receiver config', () => {
     assert.deepEqual(missing, []);
   });
 
-  it('can turn a protocol off, but not both; `grpc:` empty keeps the defaults', () => {
-    const off = deepMerge(defaultConfig(), { protocols: { grpc: { enabled: false } } }) as OtlpReceiverConfig;
-    assert.equal(resolve(off).grpc, null);
-    assert.ok(resolve(off).http);
-    const none = deepMerge(defaultConfig(), { protocols: { grpc: { enabled: false }, http: { enabled: false } } }) as OtlpReceiverConfig;
-    assert.match(validate(none)[0]!.message, /at least one protocol/);
-    const empty = deepMerge(defaultConfig(), { protocols: { grpc: null } }) as OtlpReceiverConfig;
-    assert.equal(resolve(empty).grpc!.endpoint, '127.0.0.1:4317');
-    const clash = deepMerge(defaultConfig(), { protocols: { grpc: { endpoint: '127.0.0.1:4318' } } }) as OtlpReceiverConfig;
-    assert.match(validate(clash)[0]!.message, /cannot both listen/);
+  it('can turn a protocol off, but not both; `http:` / `grpc:` empty keep the defaults; `tls: null` is plain text', () => {
+    const off = resolved({ protocols: { grpc: { enabled: false } } });
+    assert.equal(off.grpc, null);
+    assert.ok(off.http);
+    assert.match(check({ protocols: { grpc: { enabled: false }, http: { enabled: false } } })[0]!.message, /at least one protocol/);
+    assert.equal(resolved({ protocols: { grpc: null } }).grpc!.endpoint, '127.0.0.1:4317');
+    const empty = resolved({ protocols: { http: null, grpc: null } });
+    assert.equal(empty.http!.endpoint, '127.0.0.1:4318');
+    assert.equal(empty.http!.maxConcurrent, 64, '`http:` empty keeps the default');
+    assert.equal(resolved({ protocols: null }).grpc!.endpoint, '127.0.0.1:4317');
+    assert.equal(resolved({ tls: null }).http!.tls, null);
+    assert.match(check({ protocols: { grpc: { endpoint: '127.0.0.1:4318' } } })[0]!.message, /cannot both listen/);
   });
 
   it('max_concurrent_requests: default 64 per protocol, a positive integer', () => {
-    const r = resolve(defaultConfig());
-    assert.equal(r.http!.maxConcurrent, 64);
-    assert.equal(r.grpc!.maxConcurrent, 64);
-    const r2 = resolve(deepMerge(defaultConfig(), { protocols: { http: { max_concurrent_requests: 8 }, grpc: { max_concurrent_requests: 2 } } }) as OtlpReceiverConfig);
+    const r2 = resolved({ protocols: { http: { max_concurrent_requests: 8 }, grpc: { max_concurrent_requests: 2 } } });
     assert.equal(r2.http!.maxConcurrent, 8);
     assert.equal(r2.grpc!.maxConcurrent, 2);
-    assert.equal(resolve({ protocols: { http: null, grpc: null } } as unknown as OtlpReceiverConfig).http!.maxConcurrent, 64, '`http:` empty keeps the default');
     for (const bad of [0, -1, 1.5, '64', null]) {
       assert.notDeepEqual(check({ protocols: { http: { max_concurrent_requests: bad } } }), [], `http ${String(bad)}`);
       assert.notDeepEqual(check({ protocols: { grpc: { max_concurrent_requests: bad } } }), [], `grpc ${String(bad)}`);
@@ -119,12 +145,13 @@ describe('otlp receiver config', () => {
     assert.deepEqual(check({ protocols: { http: { max_concurrent_requests: 1 }, grpc: { max_concurrent_requests: 100000 } } }), []);
   });
 
-  it('parses byte sizes', () => {
-    assert.equal(parseByteSize('20MiB'), 20 * 1024 * 1024);
-    assert.equal(parseByteSize('512KB'), 512_000);
-    assert.equal(parseByteSize('1.5 KiB'), 1536);
-    assert.equal(parseByteSize(7), 7);
-    assert.throws(() => parseByteSize('lots'));
+  it('reads sizes as bytes or size strings, durations as milliseconds; header_timeout at most read_timeout', () => {
+    const c = configOf(factory, { protocols: { http: { max_request_body_size: '512KB', min_body_rate: '1.5 KiB', read_timeout: '5s' }, grpc: { max_recv_msg_size: 7 } } });
+    assert.equal(c.protocols.http.max_request_body_size, 512_000);
+    assert.equal(c.protocols.http.min_body_rate, 1536);
+    assert.equal(c.protocols.grpc.max_recv_msg_size, 7);
+    assert.equal(resolve(c).http!.headerTimeoutMs, 5000);
+    assert.notDeepEqual(check({ protocols: { grpc: { max_recv_msg_size: 'lots' } } }), []);
   });
 });
 
