@@ -22,8 +22,8 @@ import { VERSION } from './version.js';
 import { consumesOf, producesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
 import { inspectCommand } from './inspect.js';
-import { reconcileCommand, reportCommand } from './report/command.js';
-import { openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
+import { reportCommand } from './report/command.js';
+import { backfillSource, integrationCommands, reportFormat } from '../integrations/index.js';
 
 /** The embedded default pipeline.yaml shipped at the package root. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
@@ -39,7 +39,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('spanmeter')
-    .description('Meters LiteLLM usage from OpenTelemetry spans into Amberflo records, durably.')
+    .description('Meters LLM usage from OpenTelemetry spans into usage records, durably.')
     .version(VERSION, '-v, --version')
     .showHelpAfterError()
     .addHelpText(
@@ -53,12 +53,10 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
   validateCommand(program);
   componentsCommand(program);
   statusCommand(program);
-  program.addCommand(backfillCommand(configFiles));
+  program.addCommand(backfillCommand(configFiles, backfillSource));
   program.addCommand(inspectCommand());
-  program.addCommand(reportCommand(configFiles));
-  program.addCommand(
-    reconcileCommand(configFiles, spendLogOptions, openSpendLog).description("compare the calls in the objects an exporter wrote with LiteLLM's spend log, call by call; exit 0 when they agree"),
-  );
+  program.addCommand(reportCommand(configFiles, reportFormat));
+  for (const command of integrationCommands(configFiles)) program.addCommand(command);
   return program;
 }
 

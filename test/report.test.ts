@@ -16,6 +16,7 @@ import { AzureBlobSink } from '../exporters/azureblob/azureblob.js';
 import { defaultConfig as azureDefaults } from '../exporters/azureblob/config.js';
 import { EMBEDDED_CONFIG } from '../src/cli.js';
 import { reportCommand } from '../src/report/command.js';
+import { reportFormat } from '../integrations/index.js';
 import { LocalAzurite } from './helpers/azurite.js';
 import { DAY0, expectedUsage, latencyClose, makeCalls, objectsOf } from './helpers/metering.js';
 import { listFiles, runCli } from './helpers/process.js';
@@ -41,7 +42,7 @@ async function report(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ st
   const before = process.exitCode;
   process.exitCode = 0;
   try {
-    await reportCommand((given) => given ?? [EMBEDDED_CONFIG], { stdout, stderr, env }).parseAsync(args, { from: 'user' });
+    await reportCommand((given) => given ?? [EMBEDDED_CONFIG], reportFormat, { stdout, stderr, env }).parseAsync(args, { from: 'user' });
     return { stdout: stdout.text, stderr: stderr.text, code: Number(process.exitCode ?? 0) };
   } finally {
     process.exitCode = before;

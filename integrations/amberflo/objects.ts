@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { crc32, gunzip } from 'node:zlib';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { joinKey, stableGzip, stableGzipAsync, type EncodedObject, type ObjectFormat } from '../../src/output/encode.js';
+import type { ReportFormat } from '../../src/report/command.js';
+import { METERS } from './mapping.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -358,3 +360,9 @@ export async function parseObject(key: string, body: Buffer): Promise<MeterRecor
 
 /** Amberflo's object format, as the object exporters hand it to the delivery core. */
 export const amberfloObjects: ObjectFormat = { split: splitRecords, encode: encodeBatchAsync, alternateKey };
+
+/** Amberflo's objects and meters as `spanmeter report` and `reconcile` read them back. */
+export const amberfloReportFormat: ReportFormat = {
+  records: { isObject: (key) => OBJECT_NAME.test(key), partitions: hourPrefixes, parse: parseObject },
+  meters: METERS,
+};
