@@ -721,6 +721,29 @@ function status(r: Reader, q: number, s: SpanStatus): void {
   leave(r, parent);
 }
 
+/** One span attribute: every one, or only those in `keep`. */
+function spanAttribute(r: Reader, q: number, attributes: Record<string, AttrValue>): void {
+  if (keep === null) keyValue(r, q, attributes);
+  else keyValueIfWanted(r, q, attributes, keep);
+}
+
+/**
+ * A span the selector leaves out: its ids are checked as a kept span's are (the same deferred
+ * errors) and counted; nothing is built.
+ */
+function leaveOut(tS: number, tE: number, sS: number, sE: number, pS: number, pE: number, i: number, j: number, k: number): null {
+  const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
+  const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
+  checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
+  if (t && s) omittedValid++;
+  else omittedInvalid++;
+  return null;
+}
+
+/**
+ * One span: the field loop reads ids as byte ranges (hex strings are made only for a kept span),
+ * attributes through {@link spanAttribute}, then the selector decides whether the span is built.
+ */
 function span(r: Reader, q: number, i: number, j: number, k: number): Span | null {
   const parent = enter(r, q);
   sawSelector = false;
@@ -785,8 +808,7 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
         continue;
       case 9:
         if (u !== 2) break;
-        if (keep === null) keyValue(r, q + 1, attributes);
-        else keyValueIfWanted(r, q + 1, attributes, keep);
+        spanAttribute(r, q + 1, attributes);
         continue;
       case 10:
         if (u !== 0) break;
@@ -821,15 +843,7 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
   }
   leave(r, parent);
   // Only a span that stored a selector key can have one (the check then reads the values kept).
-  if (select !== null && (!sawSelector || !selected(attributes, select))) {
-    // Left out: the ids are checked as below (the same deferred errors), nothing is built.
-    const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
-    const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
-    checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
-    if (t && s) omittedValid++;
-    else omittedInvalid++;
-    return null;
-  }
+  if (select !== null && (!sawSelector || !selected(attributes, select))) return leaveOut(tS, tE, sS, sE, pS, pE, i, j, k);
   return {
     traceId: hexId(tS, tE, 16, i, j, k, -1, 'traceId'),
     spanId: hexId(sS, sE, 8, i, j, k, -1, 'spanId'),
