@@ -1,6 +1,6 @@
 /**
- * Settings shared by every HTTP server a receiver runs (the otlp receiver's OTLP/HTTP endpoint, the
- * litellm_logs endpoint): schema fragments, defaults, and the resolved form. One place for the
+ * Settings shared by every HTTP server a receiver runs (the otlp receiver's OTLP/HTTP endpoint, a
+ * log receiver's endpoint): schema fragments, defaults, and the resolved form. One place for the
  * limits that keep a hostile or broken client from taking memory or slots from the others.
  */
 import { readFileSync } from 'node:fs';
