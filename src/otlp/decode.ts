@@ -20,11 +20,10 @@
  * - invalid UTF-8 becomes U+FFFD (Node's `utf8Slice`, which protobufjs' BufferReader uses): inputs that are
  *   not Buffers are wrapped in one (no copy) so this holds for every caller.
  *
- * Ids become lower-case hex with Node's native hex encoder on the request buffer (one flat string per id;
- * cheaper in time and allocations than concatenating 16 strings from a byte→hex table, which leaves 15
- * cons-strings per id for the GC: 57 vs 64–95 ns per 16-byte id in a micro-benchmark). Times (fixed64) are
- * read as one bigint with `DataView.getBigUint64`; int64 values that fit in 4 varint bytes are read with
- * `Reader.uint32` (exact below 2^28), longer ones with `Reader.int64`.
+ * Ids become lower-case hex with Node's native hex encoder on the request buffer (one flat string per id).
+ * Times (fixed64) are read as one bigint with `DataView.getBigUint64`; int64 values that fit in 4 varint
+ * bytes are read with `Reader.uint32` (exact below 2^28), longer ones with `Reader.int64`.
+ * Why it is written this way, with the measurements: docs/design/decoding.md.
  */
 import protobuf from 'protobufjs';
 import { newAttributes, type AttrValue, type Attributes, type InstrumentationScope, type Resource, type ResourceSpans, type ScopeSpans, type Span, type SpanBatch, type SpanEvent, type SpanLink, type SpanStatus } from '../data/span.js';
@@ -106,21 +105,11 @@ function bytesStart(r: Reader): number {
 type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string; hexSlice(start: number, end: number): string };
 
 /**
- * Small caches of decoded short strings, one for attribute keys and one for values and names. A LiteLLM
- * request repeats a few dozen keys thousands of times and most short values (models, teams, span names)
- * many times; a hit returns the string decoded earlier instead of a new one (no native call, no
- * allocation, and keys stay the same internalized strings). Decoding itself is always Node's utf8Slice.
- *
- * Only pure-ASCII strings are cached, together with their bytes as little-endian 32-bit words. A hit needs
- * the same length and the same bytes (compared four at a time, then the last 0–3 one by one); equal bytes
- * are then ASCII too, and utf8Slice of ASCII bytes is exactly the cached string.
- *
- * Each string may sit in one of two slots (from one hash of its first, middle and last four bytes); a new
- * string replaces the one of the two that was used least recently. With one slot per string, the ~100 keys
- * of a LiteLLM span were bound to include pairs that shared a slot and evicted each other on every span
- * (`metadata.user_api_key_team_id` / `..._user_id` did, with the earlier, weaker hash: 7.8 misses per LLM
- * call in the benchmark workload, 3.7 with the better hash alone, 0.97 with two slots, nearly all of them
- * values seen once, such as call ids).
+ * Small caches of decoded short strings, one for attribute keys and one for values and names: a request
+ * repeats a few dozen keys and many short values, and a hit returns the string decoded earlier (no native
+ * call, no allocation). Only pure-ASCII strings are cached, with their bytes as 32-bit words to compare;
+ * each string may sit in one of two slots, the least recently used of which a new one replaces.
+ * Why two slots, with the miss rates: docs/design/decoding.md ("String caches").
  */
 const CACHE_BITS = 10;
 const CACHE_SIZE = 1 << CACHE_BITS;
