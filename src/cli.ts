@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `spanmeter` command line: run, validate, components, status, backfill, inspect.
+ * The `spanmeter` command line: run, validate, components, status, backfill, inspect, report, and
+ * the integrations' own commands (integrations/index.ts).
  */
 // First: V8 flags that must hold before the pipeline's code runs (see v8-tuning.ts).
 import './v8-tuning.js';
@@ -39,7 +40,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('spanmeter')
-    .description('Meters LLM usage from OpenTelemetry spans into usage records, durably.')
+    .description('Meters LLM usage from OpenTelemetry spans into meter records, durably.')
     .version(VERSION, '-v, --version')
     .showHelpAfterError()
     .addHelpText(
@@ -49,6 +50,7 @@ Config files: --config may be given several times; files merge in order (maps me
 replaced). Without --config, ./pipeline.yaml is used if present, else the embedded default.
 Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
     );
+  // Added with program.command(): they inherit the program's settings (help after an error).
   runCommand(program);
   validateCommand(program);
   componentsCommand(program);
@@ -66,7 +68,6 @@ interface RunOptions {
   workers?: number;
 }
 
-/** Each command is added with `program.command()`, so it inherits the program's settings (help after an error). */
 function runCommand(program: Command): Command {
   return program
     .command('run')
