@@ -1,9 +1,8 @@
 /**
- * `spanmeter backfill <paths...>`: runs the configured pipeline(s) over LiteLLM log files
- * (StandardLoggingPayload JSON) or OTLP/JSON span exports instead of live spans. Every pipeline
- * that carries `llm_calls` is re-headed: its span stages (e.g. `litellm`) are cut off and the
- * `litellm_logs` receiver reading the given paths feeds the rest (e.g. `amberflo` → `batch` →
- * exporters). Pipelines that never carry `llm_calls` are left out, as are components only they
+ * `spanmeter backfill <paths...>`: runs the configured pipeline(s) over files of past LLM calls
+ * (the formats the {@link BackfillSource}'s receiver reads) instead of live spans. Every pipeline
+ * that carries `llm_calls` is re-headed: its span stages are cut off and the source's receiver
+ * reading the given paths feeds the rest (the record mapping → `batch` → exporters). Pipelines that never carry `llm_calls` are left out, as are components only they
  * use (no ports are opened). `--exporter NAME` sends to the named exporter(s) instead of the
  * pipelines' (e.g. one defined in an extra --config file); `--dry-run` writes nothing and prints
  * each object that would be written.
@@ -20,16 +19,26 @@ import { componentKey, formatError, loadConfig, type ComponentConfig, type Pipel
 import { consumesOf, defineFactory, type ExporterFactory, type ReceiverFactory } from './component.js';
 import { configOf } from './config/component-config.js';
 import type { MeterRecord } from './data/meter-record.js';
-import { encodeBatch } from '../integrations/amberflo/objects.js';
+import type { ObjectFormat } from './output/encode.js';
 import { dormancyText, isActive, type WhenConfig } from './output/when.js';
-import { EXPECTED_FORMATS } from '../receivers/litellm_logs/items.js';
 import { createRegistry, type ComponentRegistry } from './registry.js';
 import { Service } from './service.js';
 import { createLogger } from './telemetry/logger.js';
 
-export const BACKFILL_RECEIVER_ID = 'litellm_logs/backfill';
+/** What a backfill reads with, supplied by the integration whose files it reads. */
+export interface BackfillSource {
+  /** Type of the receiver that reads files of past calls: given `paths` and `http: null`, it reads them and finishes. */
+  receiver: string;
+  /** What that receiver reads, in words, for the help and the summary. */
+  formats: string;
+  /** The object format the exporters write, for the keys a dry run prints. */
+  objects: ObjectFormat;
+}
 
-/** Summary of the files read (the `litellm_logs` receiver's running summary). */
+/** The id of the receiver that reads the files. */
+export const backfillReceiverId = (source: BackfillSource): string => `${source.receiver}/backfill`;
+
+/** Summary of the files read (the source receiver's running summary). */
 export interface BackfillFilesSummary {
   filesTotal: number;
   filesRead: number;
@@ -50,6 +59,8 @@ export interface BackfillResult {
   dryRun: boolean;
   pipelines: string[];
   seconds: number;
+  /** What the source reads, in words (the summary repeats it when files were skipped). */
+  formats: string;
 }
 
 interface FilesReceiver {
@@ -58,6 +69,7 @@ interface FilesReceiver {
 }
 
 export interface BackfillConfigOptions {
+  source: BackfillSource;
   batchSize?: number;
   /** Send to these exporters instead of the pipelines' own. */
   exporters?: string[];
@@ -73,14 +85,15 @@ function destinationOf(c: ComponentConfig, key: string, records: number): string
   if (c.type === 'file') return `would write ${join(String(cfg.directory ?? './data/out'), key)} (${records} records)`;
   if (c.type === 's3') return `would upload s3://${String(cfg.bucket ?? '?')}/${key} (${records} records)`;
   if (c.type === 'azureblob') return `would upload ${String(cfg.container ?? '?')}/${key} to Azure Blob (${records} records)`;
-  if (c.type === 'amberflo') return `would post ${records} records to ${String(cfg.endpoint ?? 'https://ingest.amberflo.io/ingest')}`;
+  if (typeof cfg.endpoint === 'string') return `would post ${records} records to ${cfg.endpoint}`;
   return `would send ${records} records`;
 }
 
 /** An exporter that writes nothing and reports, per batch, the object the real one would write. */
-function dryRunExporter(c: ComponentConfig, o: NonNullable<BackfillConfigOptions['dryRun']>): ComponentConfig {
+function dryRunExporter(c: ComponentConfig, o: NonNullable<BackfillConfigOptions['dryRun']>, objects: ObjectFormat): ComponentConfig {
   const real = c.factory as ExporterFactory;
-  const path = String(((c.config ?? {}) as { path?: unknown }).path ?? 'litellm-metering');
+  // The config holds the exporter's defaults: an object exporter always has a path.
+  const path = String(((c.config ?? {}) as { path?: unknown }).path ?? '');
   const factory: ExporterFactory = defineFactory({
     ...real,
     create: () => ({
@@ -89,7 +102,7 @@ function dryRunExporter(c: ComponentConfig, o: NonNullable<BackfillConfigOptions
         o.written[c.id] = (o.written[c.id] ?? 0) + records.length;
         if (!records.length) return;
         o.objects[c.id] = (o.objects[c.id] ?? 0) + 1;
-        const key = records[0] && typeof records[0].meterTimeInMillis === 'number' ? encodeBatch(records, { path }).key : '';
+        const key = records[0] && typeof records[0].meterTimeInMillis === 'number' ? (await objects.encode(records, { path })).key : '';
         o.write(`dry run: ${c.id} ${destinationOf(c, key, records.length)}\n`);
       },
     }),
@@ -98,19 +111,19 @@ function dryRunExporter(c: ComponentConfig, o: NonNullable<BackfillConfigOptions
 }
 
 /** Rewrites a loaded config for a backfill over `paths` (see the file comment). */
-export function backfillConfig(config: ResolvedConfig, registry: ComponentRegistry, paths: string[], opts: BackfillConfigOptions | number = {}): ResolvedConfig {
-  const o: BackfillConfigOptions = typeof opts === 'number' ? { batchSize: opts } : opts;
+export function backfillConfig(config: ResolvedConfig, registry: ComponentRegistry, paths: string[], o: BackfillConfigOptions): ResolvedConfig {
   const batchSize = o.batchSize;
-  const factory = registry.get('receiver', 'litellm_logs') as ReceiverFactory | undefined;
-  if (!factory) throw new Error('the litellm_logs receiver is not available');
+  const receiverId = backfillReceiverId(o.source);
+  const factory = registry.get('receiver', o.source.receiver) as ReceiverFactory | undefined;
+  if (!factory) throw new Error(`the ${o.source.receiver} receiver is not available`);
   const pipelines: PipelineConfig[] = [];
   for (const p of config.pipelines) {
     const at = p.types.indexOf('llm_calls');
     if (at < 0) continue;
-    pipelines.push({ name: p.name, receivers: [BACKFILL_RECEIVER_ID], processors: p.processors.slice(at), exporters: p.exporters, types: p.types.slice(at) });
+    pipelines.push({ name: p.name, receivers: [receiverId], processors: p.processors.slice(at), exporters: p.exporters, types: p.types.slice(at) });
   }
   if (!pipelines.length) {
-    throw new Error('no pipeline in the configuration carries llm_calls (e.g. receivers → litellm → amberflo → exporters); nothing to backfill into');
+    throw new Error('no pipeline in the configuration carries llm_calls (receivers → span conversion → record mapping → exporters); nothing to backfill into');
   }
   if (o.exporters?.length) {
     const known = [...config.components.values()].filter((c) => c.kind === 'exporter').map((c) => c.id);
@@ -136,9 +149,9 @@ export function backfillConfig(config: ResolvedConfig, registry: ComponentRegist
     p.processors.forEach((id) => keep('processor', id));
     p.exporters.forEach((id) => keep('exporter', id));
   }
-  if (o.dryRun) for (const [k, c] of components) if (c.kind === 'exporter') components.set(k, dryRunExporter(c, o.dryRun));
+  if (o.dryRun) for (const [k, c] of components) if (c.kind === 'exporter') components.set(k, dryRunExporter(c, o.dryRun, o.source.objects));
   const rxConfig = configOf(factory, { paths, http: null, ...(batchSize ? { batch_size: batchSize } : {}) });
-  components.set(componentKey('receiver', BACKFILL_RECEIVER_ID), { kind: 'receiver', id: BACKFILL_RECEIVER_ID, type: 'litellm_logs', factory, config: rxConfig });
+  components.set(componentKey('receiver', receiverId), { kind: 'receiver', id: receiverId, type: o.source.receiver, factory, config: rxConfig });
   // Own state directory (write-ahead log, spools): a live spanmeter on the same data_dir is never
   // disturbed, and a re-run resumes whatever a failed backfill left in its spools.
   const service = { ...config.service, dataDir: o.dryRun ? mkdtempSync(join(tmpdir(), 'spanmeter-backfill-dry-run-')) : join(config.service.dataDir, 'backfill') };
@@ -177,6 +190,7 @@ export function progressLine(s: Readonly<BackfillFilesSummary>, elapsedMs: numbe
 }
 
 export interface BackfillOptions {
+  source: BackfillSource;
   files: string[];
   paths: string[];
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
@@ -197,7 +211,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const { config, errors } = await loadConfig(o.files, registry, { env: o.env, keepUnused: !!o.exporters?.length });
   if (!config) throw new Error(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n  ${errors.map(formatError).join('\n  ')}`);
   const dry = o.dryRun ? { write: (l: string) => void (o.stdout ?? process.stdout).write(l), written: {} as Record<string, number>, objects: {} as Record<string, number> } : undefined;
-  const bf = backfillConfig(config, registry, o.paths, { batchSize: o.batchSize, exporters: o.exporters, dryRun: dry });
+  const bf = backfillConfig(config, registry, o.paths, { source: o.source, batchSize: o.batchSize, exporters: o.exporters, dryRun: dry });
   const logger = o.logger ?? createLogger(config.service.logLevel === 'info' ? 'warn' : config.service.logLevel, process.stderr);
   const service = new Service(bf, { logger, metricsAddress: null, processMetrics: false });
   const out = o.stderr ?? process.stderr;
@@ -214,7 +228,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   await service.start();
   let files: BackfillFilesSummary;
   try {
-    const rx = service.graph.nodes.find((n) => n.kind === 'receiver' && n.id === BACKFILL_RECEIVER_ID)!.instance as unknown as FilesReceiver;
+    const rx = service.graph.nodes.find((n) => n.kind === 'receiver' && n.id === backfillReceiverId(o.source))!.instance as unknown as FilesReceiver;
     rx.onProgress((s) => show(s));
     files = await rx.finished();
   } finally {
@@ -227,7 +241,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   // Dormant exporters send nothing by design: they are not listed.
   for (const p of bf.pipelines) for (const e of p.exporters) if (isActive(whenOf(bf.components.get(componentKey('exporter', e))))) written[e] ??= 0;
   for (const e of Object.keys(written)) if (!isActive(whenOf(bf.components.get(componentKey('exporter', e))))) delete written[e];
-  return { files, written, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000 };
+  return { files, written, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000, formats: o.source.formats };
 }
 
 /** The human summary printed at the end. */
@@ -244,7 +258,7 @@ export function summaryText(r: BackfillResult): string {
   for (const s of f.skipped) lines.push(`  skipped ${s.path}: ${s.reason}`);
   for (const s of f.invalid) lines.push(`  invalid record in ${s.path}: ${s.reason}`);
   if (f.invalidRecords > f.invalid.length) lines.push(`  ... and ${f.invalidRecords - f.invalid.length} more invalid records`);
-  if (f.skipped.length || f.invalidRecords) lines.push(`  backfill reads ${EXPECTED_FORMATS}`);
+  if (f.skipped.length || f.invalidRecords) lines.push(`  backfill reads ${r.formats}`);
   return lines.join('\n') + '\n';
 }
 
@@ -255,9 +269,9 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
  * (default ./pipeline.yaml, else the embedded default). Exit code 0 when every file was read,
  * 1 when the configuration is invalid or any file was skipped.
  */
-export function backfillCommand(configFiles: (given: string[] | undefined) => string[]): Command {
+export function backfillCommand(configFiles: (given: string[] | undefined) => string[], source: BackfillSource): Command {
   return new Command('backfill')
-    .description(`run the pipeline over files of past LLM calls, or directories of them: ${EXPECTED_FORMATS}`)
+    .description(`run the pipeline over files of past LLM calls, or directories of them: ${source.formats}`)
     .argument('<paths...>', 'files or directories')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
     .addOption(new Option('--batch-size <n>', 'LLM calls per hand-off').argParser((v) => Number.parseInt(v, 10)))
@@ -266,7 +280,7 @@ export function backfillCommand(configFiles: (given: string[] | undefined) => st
     .action(async (paths: string[], opts: { config?: string[]; batchSize?: number; exporter?: string[]; dryRun?: boolean }) => {
       let result: BackfillResult;
       try {
-        result = await runBackfill({ files: configFiles(opts.config), paths, batchSize: opts.batchSize, exporters: opts.exporter, dryRun: opts.dryRun });
+        result = await runBackfill({ source, files: configFiles(opts.config), paths, batchSize: opts.batchSize, exporters: opts.exporter, dryRun: opts.dryRun });
       } catch (e) {
         process.stderr.write(`spanmeter backfill: ${(e as Error).message}\n`);
         process.exitCode = 1;

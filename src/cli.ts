@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `spanmeter` command line: run, validate, components, status, backfill, inspect.
+ * The `spanmeter` command line: run, validate, components, status, backfill, inspect, report, and
+ * the integrations' own commands (integrations/index.ts).
  */
 // First: V8 flags that must hold before the pipeline's code runs (see v8-tuning.ts).
 import './v8-tuning.js';
@@ -14,6 +15,7 @@ import { Command, Option } from 'commander';
 import { componentKey, formatError, loadConfig, type PipelineConfig, type ResolvedConfig } from './config/config.js';
 import { dormancyText, isActive, type WhenConfig } from './output/when.js';
 import type { ComponentWords } from './telemetry/status-words.js';
+import type { Logger } from 'pino';
 import { createRegistry } from './registry.js';
 import { Service } from './service.js';
 import { createLogger, routeProcessWarnings } from './telemetry/logger.js';
@@ -21,8 +23,8 @@ import { VERSION } from './version.js';
 import { consumesOf, producesOf } from './component.js';
 import { backfillCommand } from './backfill.js';
 import { inspectCommand } from './inspect.js';
-import { reconcileCommand, reportCommand } from './report/command.js';
-import { openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
+import { reportCommand } from './report/command.js';
+import { backfillSource, integrationCommands, reportFormat } from '../integrations/index.js';
 
 /** The embedded default pipeline.yaml shipped at the package root. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../pipeline.yaml', import.meta.url));
@@ -38,7 +40,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('spanmeter')
-    .description('Meters LiteLLM usage from OpenTelemetry spans into Amberflo records, durably.')
+    .description('Meters LLM usage from OpenTelemetry spans into meter records, durably.')
     .version(VERSION, '-v, --version')
     .showHelpAfterError()
     .addHelpText(
@@ -48,112 +50,163 @@ Config files: --config may be given several times; files merge in order (maps me
 replaced). Without --config, ./pipeline.yaml is used if present, else the embedded default.
 Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
     );
+  // Added with program.command(): they inherit the program's settings (help after an error).
+  runCommand(program);
+  validateCommand(program);
+  componentsCommand(program);
+  statusCommand(program);
+  program.addCommand(backfillCommand(configFiles, backfillSource));
+  program.addCommand(inspectCommand());
+  program.addCommand(reportCommand(configFiles, reportFormat));
+  for (const command of integrationCommands(configFiles)) program.addCommand(command);
+  return program;
+}
 
-  program
+interface RunOptions {
+  config?: string[];
+  watch?: boolean;
+  workers?: number;
+}
+
+function runCommand(program: Command): Command {
+  return program
     .command('run')
     .description('run the collector')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
     .option('-w, --watch', 'reload when a config file changes (as on SIGHUP)')
     .addOption(new Option('--workers <n>', 'worker processes sharing the ports, each with its own log and spool').env('SPANMETER_WORKERS').argParser((v) => Number(v)))
-    .action(async (opts: { config?: string[]; watch?: boolean; workers?: number }) => {
-      const registry = await createRegistry();
-      const files = configFiles(opts.config);
-      const loaded = await loadConfig(files, registry);
-      const { errors } = loaded;
-      let config = loaded.config;
-      if (!config) {
-        process.stderr.write(`spanmeter: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n`);
-        for (const e of errors) process.stderr.write(`  ${formatError(e)}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const workers = opts.workers ?? 1;
-      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-        process.stderr.write(`spanmeter: --workers must be an integer from 1 to 64\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const workerIndex = cluster.isWorker ? Number(process.env.SPANMETER_WORKER_INDEX ?? 0) : undefined;
-      const logger = createLogger(config.service.logLevel).child(workerIndex === undefined ? {} : { worker: workerIndex });
-      routeProcessWarnings(logger);
-      if (workers > 1 && cluster.isPrimary) {
-        process.exitCode = await runPrimary(config, workers, logger, process.argv.slice(2));
-        logger.flush();
-        return;
-      }
-      if (workerIndex !== undefined) config = workerConfig(config, workerIndex);
-      const service = new Service(config, { logger, recordSeries: workerIndex !== undefined ? true : undefined });
-      /** A single process owns the root of the data directory: it drains worker-<i> folders left by a cluster. */
-      let adoption: Adoption | undefined;
-      let stopping = false;
-      const stop = (reason: string, code: number) => {
-        if (stopping && workerIndex !== undefined) return; // workers obey the primary's one SIGTERM
-        if (stopping) {
-          logger.warn({ reason }, 'second signal: exiting now');
-          logger.flush();
-          process.exit(code || 1);
-        }
-        stopping = true;
-        logger.info({ reason }, 'stopping');
-        Promise.resolve(adoption?.stop())
-          .then(() => service.shutdown())
-          .then(
-            () => (process.exitCode = code),
-            (err: Error) => {
-              logger.error({ err }, 'shutdown finished with errors');
-              process.exitCode = 1;
-            },
-          )
-          .finally(() => {
-            for (const f of files) unwatchFile(f);
-            logger.flush();
-            // Anything still holding the event loop after a clean shutdown is a bug; do not hang.
-            setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
-          });
-      };
-      // Reload on SIGHUP (and on file changes with --watch): validate first; keep the running
-      // configuration, and log every error, when the new one is invalid.
-      const reload = async (why: string) => {
-        if (stopping) return;
-        const fresh = await createRegistry();
-        const next = await loadConfig(files, fresh);
-        if (!next.config) {
-          logger.error({ reason: why, errors: next.errors.map(formatError) }, `new configuration is invalid (${next.errors.length} errors); keeping the running one`);
-          return;
-        }
-        logger.info({ reason: why }, 'reloading configuration');
-        await service.reload(next.config).catch((err: Error) => logger.error({ err }, 'configuration reload failed'));
-      };
-      process.on('SIGHUP', () => void reload('SIGHUP'));
-      if (opts.watch) {
-        let timer: NodeJS.Timeout | undefined;
-        for (const f of files) {
-          watchFile(f, { interval: 500 }, () => {
-            clearTimeout(timer);
-            timer = setTimeout(() => void reload(`${f} changed`), 300);
-          });
-        }
-      }
-      process.on('SIGTERM', () => stop('SIGTERM', 0));
-      // A terminal's Ctrl-C reaches the whole process group; workers wait for the primary's SIGTERM.
-      process.on('SIGINT', () => (workerIndex === undefined ? stop('SIGINT', 0) : undefined));
-      service.onFatal(() => stop('fatal error', 1));
-      try {
-        await service.start();
-        if (workerIndex !== undefined) {
-          attachWorker(service);
-          reportReady();
-        } else if (config.service.durability.enabled && !stopping) adoption = adoptStranded(config, 1, logger);
-      } catch (e) {
-        logger.fatal({ err: e }, 'spanmeter failed to start');
-        if (e instanceof DirLockedError) process.stderr.write(`spanmeter: ${e.message}\n`);
-        logger.flush();
-        process.exitCode = 1;
-        setTimeout(() => process.exit(1), 100).unref();
-      }
-    });
+    .action(runCollector);
+}
 
-  program
+/** `spanmeter run`: one process, the primary of `--workers N`, or one of its workers. */
+async function runCollector(opts: RunOptions): Promise<void> {
+  const registry = await createRegistry();
+  const files = configFiles(opts.config);
+  const loaded = await loadConfig(files, registry);
+  const { errors } = loaded;
+  let config = loaded.config;
+  if (!config) {
+    process.stderr.write(`spanmeter: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n`);
+    for (const e of errors) process.stderr.write(`  ${formatError(e)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const workers = opts.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    process.stderr.write(`spanmeter: --workers must be an integer from 1 to 64\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const workerIndex = cluster.isWorker ? Number(process.env.SPANMETER_WORKER_INDEX ?? 0) : undefined;
+  const logger = createLogger(config.service.logLevel).child(workerIndex === undefined ? {} : { worker: workerIndex });
+  routeProcessWarnings(logger);
+  if (workers > 1 && cluster.isPrimary) {
+    process.exitCode = await runPrimary(config, workers, logger, process.argv.slice(2));
+    logger.flush();
+    return;
+  }
+  if (workerIndex !== undefined) config = workerConfig(config, workerIndex);
+  const service = new Service(config, { logger, recordSeries: workerIndex !== undefined ? true : undefined });
+  const control = new ServiceControl(service, files, logger, workerIndex);
+  control.handleSignals(!!opts.watch);
+  await control.start(config);
+}
+
+/** Stops, reloads and starts one running service (a single process or a worker) on signals. */
+class ServiceControl {
+  /** A single process owns the root of the data directory: it drains worker-<i> folders left by a cluster. */
+  private adoption: Adoption | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly service: Service,
+    private readonly files: string[],
+    private readonly logger: Logger,
+    private readonly workerIndex: number | undefined,
+  ) {}
+
+  stop(reason: string, code: number): void {
+    const { logger } = this;
+    if (this.stopping && this.workerIndex !== undefined) return; // workers obey the primary's one SIGTERM
+    if (this.stopping) {
+      logger.warn({ reason }, 'second signal: exiting now');
+      logger.flush();
+      process.exit(code || 1);
+    }
+    this.stopping = true;
+    logger.info({ reason }, 'stopping');
+    Promise.resolve(this.adoption?.stop())
+      .then(() => this.service.shutdown())
+      .then(
+        () => (process.exitCode = code),
+        (err: Error) => {
+          logger.error({ err }, 'shutdown finished with errors');
+          process.exitCode = 1;
+        },
+      )
+      .finally(() => {
+        for (const f of this.files) unwatchFile(f);
+        logger.flush();
+        // Anything still holding the event loop after a clean shutdown is a bug; do not hang.
+        setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+      });
+  }
+
+  /**
+   * Reload on SIGHUP (and on file changes with --watch): validate first; keep the running
+   * configuration, and log every error, when the new one is invalid.
+   */
+  async reload(why: string): Promise<void> {
+    if (this.stopping) return;
+    const { logger } = this;
+    const fresh = await createRegistry();
+    const next = await loadConfig(this.files, fresh);
+    if (!next.config) {
+      logger.error({ reason: why, errors: next.errors.map(formatError) }, `new configuration is invalid (${next.errors.length} errors); keeping the running one`);
+      return;
+    }
+    logger.info({ reason: why }, 'reloading configuration');
+    await this.service.reload(next.config).catch((err: Error) => logger.error({ err }, 'configuration reload failed'));
+  }
+
+  handleSignals(watch: boolean): void {
+    process.on('SIGHUP', () => void this.reload('SIGHUP'));
+    if (watch) {
+      let timer: NodeJS.Timeout | undefined;
+      for (const f of this.files) {
+        watchFile(f, { interval: 500 }, () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => void this.reload(`${f} changed`), 300);
+        });
+      }
+    }
+    process.on('SIGTERM', () => this.stop('SIGTERM', 0));
+    // A terminal's Ctrl-C reaches the whole process group; workers wait for the primary's SIGTERM.
+    process.on('SIGINT', () => (this.workerIndex === undefined ? this.stop('SIGINT', 0) : undefined));
+    this.service.onFatal(() => this.stop('fatal error', 1));
+  }
+
+  /** Starts the service; a worker then reports to the primary, a single process adopts stranded data. */
+  async start(config: ResolvedConfig): Promise<void> {
+    const { logger } = this;
+    try {
+      await this.service.start();
+      if (this.workerIndex !== undefined) {
+        attachWorker(this.service);
+        reportReady();
+      } else if (config.service.durability.enabled && !this.stopping) this.adoption = adoptStranded(config, 1, logger);
+    } catch (e) {
+      logger.fatal({ err: e }, 'spanmeter failed to start');
+      if (e instanceof DirLockedError) process.stderr.write(`spanmeter: ${e.message}\n`);
+      logger.flush();
+      process.exitCode = 1;
+      setTimeout(() => process.exit(1), 100).unref();
+    }
+  }
+}
+
+function validateCommand(program: Command): Command {
+  return program
     .command('validate')
     .description('check configuration files and report every error; exit 0 when valid, 1 otherwise')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
@@ -170,43 +223,57 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
       process.stdout.write(`${files.join(', ')}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'})\n`);
       for (const p of config.pipelines) process.stdout.write(`  ${describePipeline(config, p)}\n`);
     });
+}
 
-  program
+function componentsCommand(program: Command): Command {
+  return program
     .command('components')
     .description('list every registered component with its data types and config keys')
     .option('--json', 'print JSON')
     .addOption(new Option('-c, --config <file>', 'also load the plugins named in this config (repeatable)').argParser(collect))
     .action(async (opts: { json?: boolean; config?: string[] }) => {
-      const registry = await createRegistry();
-      if (opts.config) {
-        const { errors } = await loadConfig(opts.config, registry);
-        for (const e of errors.filter((x) => x.message.startsWith('cannot load plugin'))) process.stderr.write(`${formatError(e)}\n`);
-      }
-      const rows = registry.list().map(({ factory: f, origin }) => ({
-        kind: f.kind,
-        type: f.type,
-        stability: f.stability,
-        consumes: f.kind === 'receiver' ? null : consumesOf(f).join('|'),
-        produces: f.kind === 'exporter' ? null : f.kind === 'receiver' ? producesOf(f).join('|') : f.produces,
-        description: f.description,
-        origin,
-        keys: configKeys(f.configSchema as Record<string, unknown>),
-      }));
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        return;
-      }
-      for (const kind of ['receiver', 'processor', 'exporter']) {
-        process.stdout.write(`${kind}s:\n`);
-        for (const r of rows.filter((x) => x.kind === kind)) {
-          const flow = [r.consumes, r.produces].filter(Boolean).join(' → ');
-          process.stdout.write(`  ${r.type} (${r.stability}; ${flow}${r.origin.startsWith('plugin') ? `; ${r.origin}` : ''})\n    ${r.description}\n`);
-          for (const k of r.keys) process.stdout.write(`      ${k.key}${k.type ? `: ${k.type}` : ''}${k.description ? `  ${k.description}` : ''}\n`);
-        }
-      }
+      const rows = await componentRows(opts.config);
+      if (opts.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else process.stdout.write(formatComponents(rows));
     });
+}
 
-  program
+type ComponentRow = Awaited<ReturnType<typeof componentRows>>[number];
+
+/** Every registered component (and the plugins named in `config`, when given), for `spanmeter components`. */
+async function componentRows(config: string[] | undefined) {
+  const registry = await createRegistry();
+  if (config) {
+    const { errors } = await loadConfig(config, registry);
+    for (const e of errors.filter((x) => x.message.startsWith('cannot load plugin'))) process.stderr.write(`${formatError(e)}\n`);
+  }
+  return registry.list().map(({ factory: f, origin }) => ({
+    kind: f.kind,
+    type: f.type,
+    stability: f.stability,
+    consumes: f.kind === 'receiver' ? null : consumesOf(f).join('|'),
+    produces: f.kind === 'exporter' ? null : f.kind === 'receiver' ? producesOf(f).join('|') : f.produces,
+    description: f.description,
+    origin,
+    keys: configKeys(f.configSchema as Record<string, unknown>),
+  }));
+}
+
+function formatComponents(rows: ComponentRow[]): string {
+  let out = '';
+  for (const kind of ['receiver', 'processor', 'exporter']) {
+    out += `${kind}s:\n`;
+    for (const r of rows.filter((x) => x.kind === kind)) {
+      const flow = [r.consumes, r.produces].filter(Boolean).join(' → ');
+      out += `  ${r.type} (${r.stability}; ${flow}${r.origin.startsWith('plugin') ? `; ${r.origin}` : ''})\n    ${r.description}\n`;
+      for (const k of r.keys) out += `      ${k.key}${k.type ? `: ${k.type}` : ''}${k.description ? `  ${k.description}` : ''}\n`;
+    }
+  }
+  return out;
+}
+
+function statusCommand(program: Command): Command {
+  return program
     .command('status')
     .description('show write-ahead log and spool sizes, the oldest unsent batch and per-exporter backlog of a running spanmeter')
     .option('-a, --address <host:port>', 'admin address of the running collector (default: SPANMETER_METRICS_ADDRESS, else the one in --config, else 127.0.0.1:8888)')
@@ -235,14 +302,6 @@ Values may reference the environment: \${env:VAR} or \${env:VAR:-default}.`,
       }
       process.stdout.write(formatStatus(body));
     });
-
-  program.addCommand(backfillCommand(configFiles));
-  program.addCommand(inspectCommand());
-  program.addCommand(reportCommand(configFiles));
-  program.addCommand(
-    reconcileCommand(configFiles, spendLogOptions, openSpendLog).description("compare the calls in the objects an exporter wrote with LiteLLM's spend log, call by call; exit 0 when they agree"),
-  );
-  return program;
 }
 
 /**

@@ -27,7 +27,7 @@ import {
   type Lifecycle,
   type Processor,
 } from './component.js';
-import { componentKey, type ComponentConfig, type ResolvedConfig } from './config/config.js';
+import { componentKey, type ComponentConfig, type PipelineConfig, type ResolvedConfig } from './config/config.js';
 import { DATA_TYPE_INFO } from './data/types.js';
 import type { ServiceMetrics } from './telemetry/metrics.js';
 import { DiskBudget } from './storage/budget.js';
@@ -204,10 +204,16 @@ export class Graph {
   }
 
   private build(): void {
-    const { config } = this;
-    const { metrics } = this.opts;
+    const exporterConsumers = this.buildExporters();
+    const pipelineHeads = new Map<string, Consumer<unknown>>();
+    for (const p of this.config.pipelines) pipelineHeads.set(p.name, this.buildPipeline(p, exporterConsumers));
+    this.buildReceivers(pipelineHeads);
+  }
+
+  /** One instance per exporter id, shared by every pipeline that lists it. */
+  private buildExporters(): Map<string, Consumer<unknown>> {
     const exporterConsumers = new Map<string, Consumer<unknown>>();
-    for (const c of config.components.values()) {
+    for (const c of this.config.components.values()) {
       if (c.kind !== 'exporter' || c.factory.kind !== 'exporter') continue;
       const instance = c.factory.create(this.settings(c));
       const node: Node = { kind: 'exporter', id: c.id, instance, state: 'created' };
@@ -215,95 +221,141 @@ export class Graph {
       this.nodes.push(node);
       exporterConsumers.set(c.id, instance);
     }
-    const pipelineHeads = new Map<string, Consumer<unknown>>();
-    for (const p of config.pipelines) {
-      let next: Consumer<unknown> = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
-      const nodes: Node[] = [];
-      const logAfter = p.processors.flatMap((id, k) => {
-        const f = config.components.get(componentKey('processor', id))?.factory;
-        return f?.kind === 'processor' && f.logAfter ? [k] : [];
-      });
-      const walAt = config.service.durability.enabled ? Graph.walPosition(p.types, logAfter) : -1;
-      const d = config.service.durability;
-      for (let i = p.processors.length; i >= 0; i--) {
-        if (i < p.processors.length) {
-          const c = config.components.get(componentKey('processor', p.processors[i]!))!;
-          if (c.factory.kind !== 'processor') continue;
-          const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
-          const countIn = DATA_TYPE_INFO[p.types[i]!].count;
-          const countOut = DATA_TYPE_INFO[p.types[i + 1]!].count;
-          const downstream = next;
-          const counted: Consumer<unknown> = {
-            consume(data, ctx) {
-              outgoing.inc(countOut(data));
-              return downstream.consume(data, ctx);
-            },
-          };
-          const instance = c.factory.create(this.settings(c, p.name), counted) as Processor<unknown>;
-          const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
-          next = {
-            consume(data, ctx) {
-              incoming.inc(countIn(data));
-              return instance.consume(data, ctx);
-            },
-            spanAttributes: instance.spanAttributes,
-            spanSelector: instance.spanSelector,
-          };
-          nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
-        }
-        // The log goes in front of the first stage that receives a durable type, in that type's codec.
-        if (i === walAt) {
-          const stage = new DurableStage({
-            pipeline: p.name,
-            dir: join(config.service.dataDir, 'wal', p.name.replace(/[^A-Za-z0-9._-]/g, '_')),
-            next,
-            codec: DATA_TYPE_INFO[p.types[i]!].codec,
-            logger: this.opts.logger.child({ kind: 'processor', component: 'wal', pipeline: p.name }),
-            registry: metrics.registry,
-            budget: this.budget,
-            syncDelayMs: d.syncDelayMs,
-            segmentBytes: d.segmentBytes,
-            memoryBytes: d.memoryBytes,
-            checkpointIntervalMs: d.checkpointIntervalMs,
-          });
-          this.durable.push(stage);
-          nodes.unshift({ kind: 'processor', id: 'wal', pipeline: p.name, instance: stage, state: 'created' });
-          next = stage;
-        }
-        // Every LLM call, whatever its source, passes the billing-value checks before the log.
-        if (i === p.types.indexOf('llm_calls')) {
-          next = new LlmCallGate(next, config.service.billingChecks, p.name, this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }), metrics.registry) as Consumer<unknown>;
-        }
+    return exporterConsumers;
+  }
+
+  /**
+   * A pipeline's processors, built last to first so each is given its consumer, with the
+   * write-ahead log and the billing-value gate in their places. Returns the pipeline's head.
+   */
+  private buildPipeline(p: PipelineConfig, exporterConsumers: ReadonlyMap<string, Consumer<unknown>>): Consumer<unknown> {
+    const { config } = this;
+    let next: Consumer<unknown> = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
+    const nodes: Node[] = [];
+    const walAt = config.service.durability.enabled ? Graph.walPosition(p.types, this.logAfterIndexes(p)) : -1;
+    for (let i = p.processors.length; i >= 0; i--) {
+      if (i < p.processors.length) {
+        const c = config.components.get(componentKey('processor', p.processors[i]!))!;
+        if (c.factory.kind !== 'processor') continue;
+        const { instance, head } = this.countedProcessor(c, p, i, next);
+        next = head;
+        nodes.unshift({ kind: 'processor', id: c.id, pipeline: p.name, instance, state: 'created' });
       }
-      this.processors.set(p.name, nodes);
-      this.nodes.push(...nodes);
-      pipelineHeads.set(p.name, next);
+      // The log goes in front of the first stage that receives a durable type, in that type's codec.
+      if (i === walAt) {
+        const stage = this.durableStage(p, i, next);
+        this.durable.push(stage);
+        nodes.unshift({ kind: 'processor', id: 'wal', pipeline: p.name, instance: stage, state: 'created' });
+        next = stage;
+      }
+      // Every LLM call, whatever its source, passes the billing-value checks before the log.
+      if (i === p.types.indexOf('llm_calls')) {
+        next = new LlmCallGate(next, config.service.billingChecks, p.name, this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }), this.opts.metrics.registry) as Consumer<unknown>;
+      }
     }
-    for (const c of config.components.values()) {
+    this.processors.set(p.name, nodes);
+    this.nodes.push(...nodes);
+    return next;
+  }
+
+  /** Indexes of the pipeline's processors whose factories ask to run before the log (logAfter). */
+  private logAfterIndexes(p: PipelineConfig): number[] {
+    return p.processors.flatMap((id, k) => {
+      const f = this.config.components.get(componentKey('processor', id))?.factory;
+      return f?.kind === 'processor' && f.logAfter ? [k] : [];
+    });
+  }
+
+  /**
+   * Creates processor `i` of pipeline `p` feeding `downstream`, and returns it with the consumer
+   * that feeds it: both sides count items (processor incoming/outgoing metrics).
+   */
+  private countedProcessor(c: ComponentConfig, p: PipelineConfig, i: number, downstream: Consumer<unknown>): { instance: Processor<unknown>; head: Consumer<unknown> } {
+    if (c.factory.kind !== 'processor') throw new Error(`${c.id} is not a processor`);
+    const { metrics } = this.opts;
+    const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
+    const countIn = DATA_TYPE_INFO[p.types[i]!].count;
+    const countOut = DATA_TYPE_INFO[p.types[i + 1]!].count;
+    const counted: Consumer<unknown> = {
+      consume(data, ctx) {
+        outgoing.inc(countOut(data));
+        return downstream.consume(data, ctx);
+      },
+    };
+    const instance = c.factory.create(this.settings(c, p.name), counted) as Processor<unknown>;
+    const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
+    const head: Consumer<unknown> = {
+      consume(data, ctx) {
+        incoming.inc(countIn(data));
+        return instance.consume(data, ctx);
+      },
+      spanAttributes: instance.spanAttributes,
+      spanSelector: instance.spanSelector,
+    };
+    return { instance, head };
+  }
+
+  /** The write-ahead log of pipeline `p`, in front of stage `i`, in the codec of the type it receives. */
+  private durableStage(p: PipelineConfig, i: number, next: Consumer<unknown>): DurableStage {
+    const { config } = this;
+    const d = config.service.durability;
+    return new DurableStage({
+      pipeline: p.name,
+      dir: join(config.service.dataDir, 'wal', p.name.replace(/[^A-Za-z0-9._-]/g, '_')),
+      next,
+      codec: DATA_TYPE_INFO[p.types[i]!].codec,
+      logger: this.opts.logger.child({ kind: 'processor', component: 'wal', pipeline: p.name }),
+      registry: this.opts.metrics.registry,
+      budget: this.budget,
+      syncDelayMs: d.syncDelayMs,
+      segmentBytes: d.segmentBytes,
+      memoryBytes: d.memoryBytes,
+      checkpointIntervalMs: d.checkpointIntervalMs,
+    });
+  }
+
+  /**
+   * One instance per receiver id, fanning out to every pipeline that lists it (per data type); a
+   * running receiver with the same settings is kept from the previous graph.
+   */
+  private buildReceivers(pipelineHeads: ReadonlyMap<string, Consumer<unknown>>): void {
+    for (const c of this.config.components.values()) {
       if (c.kind !== 'receiver' || c.factory.kind !== 'receiver') continue;
-      // Each pipeline carries one of the receiver's types (types[0], decided by the config loader).
-      const targets = new Map<DataType, Consumer<unknown>>();
-      for (const type of producesOf(c.factory)) {
-        const heads = config.pipelines.filter((p) => p.receivers.includes(c.id) && p.types[0] === type).map((p) => pipelineHeads.get(p.name)!);
-        if (heads.length) targets.set(type, fanout(heads));
-      }
+      const targets = this.receiverTargets(c, pipelineHeads);
       const configKey = JSON.stringify(c.config);
-      const old = this.opts.reuseReceivers?.get(c.id);
-      let slot: ReceiverSlot;
-      if (old && old.configKey === configKey && old.node.state === 'started' && old.input.main === c.factory.produces) {
-        // Same receiver, same settings: keep it running; point it at the new pipelines on activate().
-        slot = old;
-        this.pendingTargets.set(c.id, targets);
-        this.reused.add(old.node);
-      } else {
-        const input = new SwitchConsumer(targets, c.factory.produces);
-        const instance = c.factory.create({ ...this.settings(c), nextFor: (type) => input.for(type) }, input);
-        slot = { node: { kind: 'receiver', id: c.id, instance, state: 'created' }, input, configKey };
-      }
+      const slot = this.reusableSlot(c, configKey, targets) ?? this.newReceiverSlot(c, configKey, targets);
       this.receiverSlots.set(c.id, slot);
       this.receivers.push(slot.node);
       this.nodes.push(slot.node);
     }
+  }
+
+  /** Each pipeline carries one of the receiver's types (types[0], decided by the config loader). */
+  private receiverTargets(c: ComponentConfig, pipelineHeads: ReadonlyMap<string, Consumer<unknown>>): Map<DataType, Consumer<unknown>> {
+    const targets = new Map<DataType, Consumer<unknown>>();
+    if (c.factory.kind !== 'receiver') return targets;
+    for (const type of producesOf(c.factory)) {
+      const heads = this.config.pipelines.filter((p) => p.receivers.includes(c.id) && p.types[0] === type).map((p) => pipelineHeads.get(p.name)!);
+      if (heads.length) targets.set(type, fanout(heads));
+    }
+    return targets;
+  }
+
+  /** Same receiver, same settings, still running: keep it; it is pointed at the new pipelines on activate(). */
+  private reusableSlot(c: ComponentConfig, configKey: string, targets: ReadonlyMap<DataType, Consumer<unknown>>): ReceiverSlot | undefined {
+    const old = this.opts.reuseReceivers?.get(c.id);
+    if (!old || c.factory.kind !== 'receiver') return undefined;
+    if (old.configKey !== configKey || old.node.state !== 'started' || old.input.main !== c.factory.produces) return undefined;
+    this.pendingTargets.set(c.id, targets);
+    this.reused.add(old.node);
+    return old;
+  }
+
+  private newReceiverSlot(c: ComponentConfig, configKey: string, targets: ReadonlyMap<DataType, Consumer<unknown>>): ReceiverSlot {
+    if (c.factory.kind !== 'receiver') throw new Error(`${c.id} is not a receiver`);
+    const input = new SwitchConsumer(targets, c.factory.produces);
+    const instance = c.factory.create({ ...this.settings(c), nextFor: (type) => input.for(type) }, input);
+    return { node: { kind: 'receiver', id: c.id, instance, state: 'created' }, input, configKey };
   }
 
   private readonly pendingTargets = new Map<string, ReadonlyMap<DataType, Consumer<unknown>>>();

@@ -28,6 +28,7 @@ import { fromOtlpJson } from '../src/otlp/json.js';
 import { ComponentRegistry } from '../src/registry.js';
 import { Service } from '../src/service.js';
 import { runBackfill } from '../src/backfill.js';
+import { backfillSource } from '../integrations/index.js';
 import amberflo from '../processors/amberflo/index.js';
 import litellm from '../processors/litellm/index.js';
 import litellmLogs from '../receivers/litellm_logs/index.js';
@@ -216,7 +217,7 @@ if (!CONF) {
         `receivers:\n  test_span_source:\nprocessors:\n  litellm: {}\n  amberflo:\n    mode: compat\n    hosted_env: agent1\n    send_object_metadata: true\nexporters:\n  conformance_capture:\nservice:\n  data_dir: ${join(tmp, 'data-bf')}\n  pipelines:\n    metering:\n      receivers: [test_span_source]\n      processors: [litellm, amberflo]\n      exporters: [conformance_capture]\n`,
       );
       captured.length = 0;
-      const r = await runBackfill({ files: [cfg], paths: [ndjson], registry: registry(), env: {}, stderr: { write: () => true } as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
+      const r = await runBackfill({ source: backfillSource, files: [cfg], paths: [ndjson], registry: registry(), env: {}, stderr: { write: () => true } as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
       assert.equal(r.files.callsRead, folders.length);
       assertExact(captured, folders.flatMap((f) => expected(f, 'expected.from-slo.json')));
     });

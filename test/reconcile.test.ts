@@ -14,9 +14,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { FileSink } from '../exporters/file/file.js';
 import { EMBEDDED_CONFIG } from '../src/cli.js';
-import { reconcileCommand } from '../src/report/command.js';
 import { MeteredCalls, reconcile, type ReferenceCall } from '../src/report/reconcile.js';
-import { SpendLogApi, openSpendLog, spendLogOptions } from '../integrations/litellm/spend-log/index.js';
+import { SpendLogApi } from '../integrations/litellm/spend-log/index.js';
+import { spendLogReconcileCommand } from '../integrations/litellm/spend-log/command.js';
+import { reportFormat } from '../integrations/index.js';
 import { SpendLogApiStub } from './helpers/litellm-spend-api.js';
 import { DAY0, makeCalls, objectsOf, spendRow, type SpendRow } from './helpers/metering.js';
 import { repoRoot } from './helpers/paths.js';
@@ -44,7 +45,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: st
   const saved = process.exitCode;
   process.exitCode = 0;
   try {
-    await reconcileCommand((given) => given ?? [EMBEDDED_CONFIG], spendLogOptions, openSpendLog, { stdout, stderr, env }).parseAsync(args, { from: 'user' });
+    await spendLogReconcileCommand((given) => given ?? [EMBEDDED_CONFIG], reportFormat, { stdout, stderr, env }).parseAsync(args, { from: 'user' });
     return { stdout: stdout.text, stderr: stderr.text, code: Number(process.exitCode ?? 0) };
   } finally {
     process.exitCode = saved;
@@ -271,7 +272,7 @@ describe('reconcile: the reference log and its paging', () => {
     const now = Date.now();
     const recent = makeCalls(4, 99, 0).map((c, i) => ({ ...c, id: `recent-${i}`, startTimeMs: now - 60_000 + i }));
     const older = calls.slice(0, 30);
-    const metered = new MeteredCalls();
+    const metered = new MeteredCalls(reportFormat.meters);
     for (const o of objectsOf([...older, ...recent.slice(0, 2)], 10)) metered.add(o.records);
     metered.add(objectsOf(older.slice(0, 1), 1)[0]!.records); // written twice
     const failedUnlogged = older.filter((c) => c.error).map((c) => c.id);

@@ -17,6 +17,7 @@ import azureFactory from '../exporters/azureblob/index.js';
 import { EMBEDDED_CONFIG } from '../src/cli.js';
 import { configOf } from '../src/config/component-config.js';
 import { reportCommand } from '../src/report/command.js';
+import { reportFormat } from '../integrations/index.js';
 import { LocalAzurite } from './helpers/azurite.js';
 import { DAY0, expectedUsage, latencyClose, makeCalls, objectsOf } from './helpers/metering.js';
 import { listFiles, runCli } from './helpers/process.js';
@@ -42,7 +43,7 @@ async function report(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ st
   const before = process.exitCode;
   process.exitCode = 0;
   try {
-    await reportCommand((given) => given ?? [EMBEDDED_CONFIG], { stdout, stderr, env }).parseAsync(args, { from: 'user' });
+    await reportCommand((given) => given ?? [EMBEDDED_CONFIG], reportFormat, { stdout, stderr, env }).parseAsync(args, { from: 'user' });
     return { stdout: stdout.text, stderr: stderr.text, code: Number(process.exitCode ?? 0) };
   } finally {
     process.exitCode = before;

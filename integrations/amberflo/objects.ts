@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { crc32, gunzip } from 'node:zlib';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { joinKey, stableGzip, stableGzipAsync, type EncodedObject, type ObjectFormat } from '../../src/output/encode.js';
+import type { ReportFormat } from '../../src/report/command.js';
+import { METERS } from './mapping.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -27,8 +29,7 @@ export function minutePartition(timeMs: number): string {
  * The 8 lower-case hex suffix: the CRC-32 (the gzip trailer's checksum, ISO 3309) of the
  * uncompressed JSON. A function of the content alone, whatever the zlib build or CPU that
  * compressed it. A 32-bit suffix can collide (see {@link alternateKey}); the gzip stream computes
- * the CRC anyway, where a cryptographic hash of the JSON would be a separate pass (~4 % of the
- * collector's CPU flat out).
+ * the CRC anyway (why not a cryptographic hash: docs/design/objects.md).
  */
 export function contentSuffix(json: Uint8Array | string): string {
   return hex32(crc32(json));
@@ -148,8 +149,7 @@ const frozenPrefixBytes = new WeakMap<object, Buffer>();
 /**
  * The UTF-8 bytes of `JSON.stringify(records)` (a property test holds them equal), written
  * straight into a buffer: records of the standard shape (see {@link recordJson}) copy their
- * dimension set's cached bytes and write only their own few fields. Turning one large string of
- * thousands of pieces into bytes cost more than building it.
+ * dimension set's cached bytes and write only their own few fields (docs/design/objects.md).
  */
 export function recordsJsonBytes(records: readonly MeterRecord[]): Buffer {
   let buf = Buffer.allocUnsafe(Math.max(1024, records.length * 512));
@@ -168,10 +168,8 @@ export function recordsJsonBytes(records: readonly MeterRecord[]): Buffer {
     let prefix = d !== undefined ? frozenPrefixBytes.get(d) : undefined;
     if (prefix === undefined && d !== undefined && Object.isFrozen(d)) frozenPrefixBytes.set(d, (prefix = Buffer.from(`{"dimensions":${dimensionsJson(d)}`, 'utf8')));
     if (prefix !== undefined) {
-      // Written piece by piece: cached bytes for the dimension set and for the meter's name, digits
-      // for the numbers, and the unique id copied as is when it needs no escaping. No string is
-      // built per record (they were most of this function's garbage). Only the dimension set is
-      // long enough for a native copy to pay; the short pieces are copied byte by byte.
+      // Written piece by piece, no string per record: cached bytes for the dimension set (a native
+      // copy) and the meter's name, digits for the numbers, the unique id as is when it needs no escaping.
       const name = meterNameBytes(r.meterApiName);
       const id = r.uniqueId;
       room(1 + prefix.length + name.length + 2 * MAX_NUMBER_BYTES + VALUE_KEY.length + (id === undefined ? 0 : UNIQUE_ID_KEY.length + 6 * id.length + 2) + 1);
@@ -358,3 +356,9 @@ export async function parseObject(key: string, body: Buffer): Promise<MeterRecor
 
 /** Amberflo's object format, as the object exporters hand it to the delivery core. */
 export const amberfloObjects: ObjectFormat = { split: splitRecords, encode: encodeBatchAsync, alternateKey };
+
+/** Amberflo's objects and meters as `spanmeter report` and `reconcile` read them back. */
+export const amberfloReportFormat: ReportFormat = {
+  records: { isObject: (key) => OBJECT_NAME.test(key), partitions: hourPrefixes, parse: parseObject },
+  meters: METERS,
+};

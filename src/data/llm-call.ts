@@ -1,19 +1,20 @@
 /**
- * `llm_calls`: one normalised record per LLM call, whatever it came from (a LiteLLM span, a
- * StandardLoggingPayload). This is the ONE place downstream code learns about an LLM call:
- * processors after `litellm` (enrich, amberflo, transform, filter) read only this type, never
- * LiteLLM's attribute names.
+ * `llm_calls`: one normalised record per LLM call, whatever it came from (a gateway's span, its
+ * logging payload). This is the ONE place downstream code learns about an LLM call: processors
+ * after the span conversion (enrichment, record mapping, transform, filter) read only this type,
+ * never a gateway's attribute names. Where each field comes from, per source:
+ * integrations/<vendor>/README.md.
  *
  * Conventions: `null` means "not known from the source" (an enrichment step may fill it);
- * strings are kept as the source wrote them (no cleaning here: that is the amberflo processor's
+ * strings are kept as the source wrote them (no cleaning here: that is the record mapping's
  * `mode: clean`).
  */
 export interface LlmCall {
   /** Where the record came from. */
   source: 'span' | 'slo';
   /**
-   * How the source laid the call out (e.g. `litellm.v1.child`, `litellm.v2`, `genai`, `litellm.slo`):
-   * tells which fields it could carry (see integrations/litellm/README.md). Null when unknown.
+   * How the source laid the call out (e.g. `genai`, or a gateway's own layouts and versions): tells
+   * which fields it could carry (see integrations/<vendor>/README.md). Null when unknown.
    */
   layout: string | null;
   /**
@@ -35,30 +36,30 @@ export interface LlmCall {
   endTimeUnixNano: string;
   /**
    * Start of the call in epoch milliseconds and its duration in milliseconds, rounded exactly as
-   * the Amberflo callback does for this source (SLO: Python `round()` of the float seconds × 1000;
-   * span: nanoseconds / 1e6 rounded half up). Amberflo's `meterTimeInMillis` and `llm_api_call_ms`
-   * come from these, so both sources stay byte-identical to the callback.
+   * the billing system's reference callback does for this source (SLO: Python `round()` of the
+   * float seconds × 1000; span: nanoseconds / 1e6 rounded half up). The records' times and call
+   * durations come from these, so both sources stay byte-identical to the callback.
    */
   startTimeMs: number;
   durationMs: number;
-  /** LiteLLM `call_type`, e.g. `acompletion`, `aembedding`, `aimage_generation`. */
+  /** The gateway's call type, e.g. `acompletion`, `aembedding`, `aimage_generation`. */
   callType: string | null;
 
   /**
-   * `model` as requested/resolved by LiteLLM (e.g. `gpt-4o`, `anthropic.claude-...`). SLO `model`;
+   * `model` as requested/resolved by the gateway (e.g. `gpt-4o`, `anthropic.claude-...`). SLO `model`;
    * from spans, the model the gateway sent to the provider.
    */
   model: string | null;
   /** `custom_llm_provider` (e.g. `openai`, `bedrock`, `azure`, `vertex_ai`). */
   provider: string | null;
   /**
-   * Model map key (LiteLLM's pricing key) → Amberflo `sku`. SLO: `model_map_information.model_map_value.key`;
+   * Model map key (the gateway's pricing key) → the `sku` dimension. SLO: `model_map_information.model_map_value.key`;
    * span: `gen_ai.response.model` (docs/mapping.md); an enrichment source may override it.
    * When both this and `modelMapProvider` are null, the model map is unknown (sku/platform `unknown`).
    */
   modelMapKey: string | null;
   /**
-   * → Amberflo `platform`. SLO: `model_map_value.litellm_provider`; span: `gen_ai.system` when
+   * → the `platform` dimension. SLO: the model map value's provider; span: `gen_ai.system` when
    * `modelMapKey` is known, else null.
    */
   modelMapProvider: string | null;
@@ -73,7 +74,7 @@ export interface LlmCall {
   apiBase: string | null;
   /**
    * Region when a source states it directly (e.g. an enrichment's `aws_region_name`,
-   * `vertex_location`); wins over the api_base rule. The litellm processor and the SLO reader leave it null.
+   * `vertex_location`); wins over the api_base rule. The span conversion and the SLO reader leave it null.
    */
   region: string | null;
   /** Batch API retrieval. */
@@ -102,17 +103,17 @@ export interface LlmCall {
 
   /** Failure details; null on success. */
   error: LlmError | null;
-  /** Guardrail results when present (as logged by LiteLLM). */
+  /** Guardrail results when present (as the gateway logged them). */
   guardrails: unknown[] | null;
 
   requestTags: string[] | null;
-  /** Cost as LiteLLM computed it (informational). */
+  /** Cost as the gateway computed it (informational). */
   responseCost: number | null;
   /** Streaming call (`stream` / `llm.is_streaming`), null when unknown. Informational. */
   stream: boolean | null;
   /**
-   * Data-quality flag: attributes the source lost (OTel span `droppedAttributesCount`; LiteLLM's
-   * SDK evicts the OLDEST attributes first, i.e. `metadata.*`). 0 when complete.
+   * Data-quality flag: attributes the source lost (OTel span `droppedAttributesCount`; an SDK at
+   * its attribute limit may evict the OLDEST attributes first, i.e. `metadata.*`). 0 when complete.
    */
   droppedAttributes: number;
 }

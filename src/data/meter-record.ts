@@ -1,7 +1,7 @@
 /**
- * `meter_events`: one Amberflo meter record, exactly as it is written to files or posted to the
- * ingest API (docs/mapping.md, "Meter records"). Key order on output is fixed by the amberflo
- * processor so that serialisation is deterministic.
+ * `meter_events`: one meter record, exactly as it is written to files or posted to the ingest API
+ * (docs/mapping.md, "Meter records"). Key order on output is fixed by the record mapping so that
+ * serialisation is deterministic.
  */
 export interface MeterRecord {
   meterApiName: string;
@@ -12,7 +12,7 @@ export interface MeterRecord {
   uniqueId?: string;
   /**
    * Dimension values are strings; `null` appears only in `mode: compat` (parity with the callback).
-   * The amberflo processor hands out frozen dimension objects shared by the records of a call (and
+   * The record mapping hands out frozen dimension objects shared by the records of a call (and
    * of calls with the same dimensions): never change one in place, replace it with a changed copy.
    */
   dimensions?: Readonly<Record<string, string | null>>;

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
 import { createRegistry } from '../registry.js';
 import { Service } from '../service.js';
-import { DATA_TYPES } from '../component.js';
+import { DATA_TYPES, defineFactory } from '../component.js';
 import { Graph } from '../graph.js';
 import { llmCall } from '../../test/helpers/llm-call.js';
 import { decodeRecord, encodeRecord } from '../storage/codec.js';
@@ -63,9 +63,24 @@ describe('data-type registry', () => {
       const p = join(dir, 'p.yaml');
       writeFileSync(
         p,
-        `receivers:\n  litellm_logs:\n    http: { endpoint: "127.0.0.1:0" }\nprocessors:\n  amberflo: {}\nexporters:\n  debug: {}\nservice:\n  data_dir: ${join(dir, 'data')}\n  pipelines:\n    calls:\n      receivers: [litellm_logs]\n      processors: [amberflo]\n      exporters: [debug]\n`,
+        `receivers:\n  calls_source: {}\nexporters:\n  debug: {}\nservice:\n  data_dir: ${join(dir, 'data')}\n  pipelines:\n    calls:\n      receivers: [calls_source]\n      exporters: [debug]\n`,
       );
-      const { config, errors } = await loadConfig([p], await createRegistry(), { env: {} });
+      const registry = await createRegistry();
+      // A receiver of LLM calls that is never started: only the graph is built.
+      registry.register(
+        defineFactory({
+          kind: 'receiver',
+          type: 'calls_source',
+          description: 'Test receiver of LLM calls.',
+          stability: 'development',
+          produces: 'llm_calls',
+          configSchema: { type: 'object', additionalProperties: false, properties: {} },
+          defaultConfig: () => ({}),
+          create: () => ({}),
+        }),
+        'test',
+      );
+      const { config, errors } = await loadConfig([p], registry, { env: {} });
       assert.deepEqual(errors, []);
       const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
       const wal = svc.graph.nodes.find((x) => x.id === 'wal' && x.pipeline === 'calls');

@@ -20,11 +20,10 @@
  * - invalid UTF-8 becomes U+FFFD (Node's `utf8Slice`, which protobufjs' BufferReader uses): inputs that are
  *   not Buffers are wrapped in one (no copy) so this holds for every caller.
  *
- * Ids become lower-case hex with Node's native hex encoder on the request buffer (one flat string per id;
- * cheaper in time and allocations than concatenating 16 strings from a byte→hex table, which leaves 15
- * cons-strings per id for the GC: 57 vs 64–95 ns per 16-byte id in a micro-benchmark). Times (fixed64) are
- * read as one bigint with `DataView.getBigUint64`; int64 values that fit in 4 varint bytes are read with
- * `Reader.uint32` (exact below 2^28), longer ones with `Reader.int64`.
+ * Ids become lower-case hex with Node's native hex encoder on the request buffer (one flat string per id).
+ * Times (fixed64) are read as one bigint with `DataView.getBigUint64`; int64 values that fit in 4 varint
+ * bytes are read with `Reader.uint32` (exact below 2^28), longer ones with `Reader.int64`.
+ * Why it is written this way, with the measurements: docs/design/decoding.md.
  */
 import protobuf from 'protobufjs';
 import { newAttributes, type AttrValue, type Attributes, type InstrumentationScope, type Resource, type ResourceSpans, type ScopeSpans, type Span, type SpanBatch, type SpanEvent, type SpanLink, type SpanStatus } from '../data/span.js';
@@ -106,21 +105,11 @@ function bytesStart(r: Reader): number {
 type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string; hexSlice(start: number, end: number): string };
 
 /**
- * Small caches of decoded short strings, one for attribute keys and one for values and names. A LiteLLM
- * request repeats a few dozen keys thousands of times and most short values (models, teams, span names)
- * many times; a hit returns the string decoded earlier instead of a new one (no native call, no
- * allocation, and keys stay the same internalized strings). Decoding itself is always Node's utf8Slice.
- *
- * Only pure-ASCII strings are cached, together with their bytes as little-endian 32-bit words. A hit needs
- * the same length and the same bytes (compared four at a time, then the last 0–3 one by one); equal bytes
- * are then ASCII too, and utf8Slice of ASCII bytes is exactly the cached string.
- *
- * Each string may sit in one of two slots (from one hash of its first, middle and last four bytes); a new
- * string replaces the one of the two that was used least recently. With one slot per string, the ~100 keys
- * of a LiteLLM span were bound to include pairs that shared a slot and evicted each other on every span
- * (`metadata.user_api_key_team_id` / `..._user_id` did, with the earlier, weaker hash: 7.8 misses per LLM
- * call in the benchmark workload, 3.7 with the better hash alone, 0.97 with two slots, nearly all of them
- * values seen once, such as call ids).
+ * Small caches of decoded short strings, one for attribute keys and one for values and names: a request
+ * repeats a few dozen keys and many short values, and a hit returns the string decoded earlier (no native
+ * call, no allocation). Only pure-ASCII strings are cached, with their bytes as 32-bit words to compare;
+ * each string may sit in one of two slots, the least recently used of which a new one replaces.
+ * Why two slots, with the miss rates: docs/design/decoding.md ("String caches").
  */
 const CACHE_BITS = 10;
 const CACHE_SIZE = 1 << CACHE_BITS;
@@ -721,6 +710,29 @@ function status(r: Reader, q: number, s: SpanStatus): void {
   leave(r, parent);
 }
 
+/** One span attribute: every one, or only those in `keep`. */
+function spanAttribute(r: Reader, q: number, attributes: Record<string, AttrValue>): void {
+  if (keep === null) keyValue(r, q, attributes);
+  else keyValueIfWanted(r, q, attributes, keep);
+}
+
+/**
+ * A span the selector leaves out: its ids are checked as a kept span's are (the same deferred
+ * errors) and counted; nothing is built.
+ */
+function leaveOut(tS: number, tE: number, sS: number, sE: number, pS: number, pE: number, i: number, j: number, k: number): null {
+  const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
+  const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
+  checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
+  if (t && s) omittedValid++;
+  else omittedInvalid++;
+  return null;
+}
+
+/**
+ * One span: the field loop reads ids as byte ranges (hex strings are made only for a kept span),
+ * attributes through {@link spanAttribute}, then the selector decides whether the span is built.
+ */
 function span(r: Reader, q: number, i: number, j: number, k: number): Span | null {
   const parent = enter(r, q);
   sawSelector = false;
@@ -785,8 +797,7 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
         continue;
       case 9:
         if (u !== 2) break;
-        if (keep === null) keyValue(r, q + 1, attributes);
-        else keyValueIfWanted(r, q + 1, attributes, keep);
+        spanAttribute(r, q + 1, attributes);
         continue;
       case 10:
         if (u !== 0) break;
@@ -821,15 +832,7 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
   }
   leave(r, parent);
   // Only a span that stored a selector key can have one (the check then reads the values kept).
-  if (select !== null && (!sawSelector || !selected(attributes, select))) {
-    // Left out: the ids are checked as below (the same deferred errors), nothing is built.
-    const t = checkId(tS, tE, 16, i, j, k, -1, 'traceId');
-    const s = checkId(sS, sE, 8, i, j, k, -1, 'spanId');
-    checkId(pS, pE, 8, i, j, k, -1, 'parentSpanId');
-    if (t && s) omittedValid++;
-    else omittedInvalid++;
-    return null;
-  }
+  if (select !== null && (!sawSelector || !selected(attributes, select))) return leaveOut(tS, tE, sS, sE, pS, pE, i, j, k);
   return {
     traceId: hexId(tS, tE, 16, i, j, k, -1, 'traceId'),
     spanId: hexId(sS, sE, 8, i, j, k, -1, 'spanId'),

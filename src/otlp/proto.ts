@@ -46,11 +46,9 @@ export const ExportTraceServiceResponse = root.lookupType(`${TRACE_V1}.ExportTra
 export const RpcStatus = root.lookupType('google.rpc.Status');
 
 /**
- * The decoder uses a second copy of the schema, tuned for speed. AnyValue's members are plain optional fields
- * instead of a oneof (with explicit presence): the same wire format, but protobufjs' generated decoder
- * then skips its oneof bookkeeping (a `delete` of every sibling member per value, which roughly halved
- * decode throughput in bench/decode.ts). We read the member that is present as an own property (see
- * anyValue below).
+ * The decoder uses a second copy of the schema in which AnyValue's members are plain optional fields
+ * instead of a oneof (the same wire format), so that protobufjs' generated decoder skips its oneof
+ * bookkeeping (docs/design/decoding.md). The member present is read as an own property (see anyValue below).
  */
 function decoderDescriptor(desc: Record<string, unknown>): protobuf.INamespace {
   const copy = JSON.parse(JSON.stringify(desc)) as Record<string, unknown>;

@@ -3,6 +3,7 @@
  * from the pipeline configuration, or a directory), for a time range.
  */
 import { writeFileSync } from 'node:fs';
+import { configOf } from '../config/component-config.js';
 import { Command, Option } from 'commander';
 import type { ExporterFactory } from '../component.js';
 import { formatError, loadConfig, type ResolvedConfig } from '../config/config.js';
@@ -11,10 +12,19 @@ import { parseDuration } from '../config/duration.js';
 import { joinKey } from '../output/encode.js';
 import { isActive, type WhenConfig } from '../output/when.js';
 import { createRegistry } from '../registry.js';
-import { DirectoryReader, type ObjectReader } from './objects.js';
+import { DirectoryReader, type ObjectReader, type RecordFormat } from './objects.js';
 import { scanRecords, type ScanProgress } from './scan.js';
-import { GROUP_FIELDS, UsageTable, usageCsv, usageJson, usageTable, type GroupField } from './usage.js';
+import { GROUP_FIELDS, UsageTable, usageCsv, usageJson, usageTable, type GroupField, type UsageMeters } from './usage.js';
 import { MeteredCalls, reconcile, reconcileText, type ReferenceLog } from './reconcile.js';
+
+/**
+ * What the commands need to know of the records they read back, supplied by the integration that
+ * maps calls to records: how objects hold them, and the meters a usage report sums.
+ */
+export interface ReportFormat {
+  records: RecordFormat;
+  meters: UsageMeters;
+}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -74,7 +84,7 @@ function readableExporters(config: ResolvedConfig) {
 export async function openReader(o: SourceOptions, configFiles: (given: string[] | undefined) => string[], env?: NodeJS.ProcessEnv): Promise<{ reader: ObjectReader; config?: ResolvedConfig }> {
   if (o.dir) {
     if (o.exporter) throw new Error('--dir and --exporter cannot be used together (--dir reads a directory as the file exporter writes it)');
-    return { reader: new DirectoryReader(o.dir, joinKey(o.path ?? 'litellm-metering')) };
+    return { reader: new DirectoryReader(o.dir, joinKey(o.path ?? (await fileExporterPath()))) };
   }
   const registry = await createRegistry();
   const files = configFiles(o.config);
@@ -99,6 +109,12 @@ export async function openReader(o: SourceOptions, configFiles: (given: string[]
   if (o.path !== undefined) c.path = o.path;
   const reader = await (chosen.factory as ExporterFactory).objectReader!(c);
   return { reader, config };
+}
+
+/** The file exporter's default `path`: where `--dir` looks without `--path`. */
+async function fileExporterPath(): Promise<string> {
+  const file = (await createRegistry()).get('exporter', 'file');
+  return String((file ? (configOf(file) as { path?: unknown }) : undefined)?.path ?? '');
 }
 
 function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boolean }, quiet: boolean, what: string) {
@@ -152,7 +168,7 @@ export interface ReportIo {
   env?: NodeJS.ProcessEnv;
 }
 
-export function reportCommand(configFiles: (given: string[] | undefined) => string[], io: ReportIo = {}): Command {
+export function reportCommand(configFiles: (given: string[] | undefined) => string[], format: ReportFormat, io: ReportIo = {}): Command {
   const cmd = new Command('report').description('usage per day × team × key × model from the objects an exporter wrote, for a time range');
   sourceOptions(cmd)
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
@@ -166,10 +182,10 @@ export function reportCommand(configFiles: (given: string[] | undefined) => stri
         for (const f of by) if (!(GROUP_FIELDS as readonly string[]).includes(f)) throw new Error(`--by: unknown field "${f}" (fields: ${GROUP_FIELDS.join(', ')})`);
         const { fromMs, toMs } = parseRange(o);
         const { reader } = await openReader(o, configFiles, io.env);
-        const table = new UsageTable(by as GroupField[]);
+        const table = new UsageTable(format.meters, by as GroupField[]);
         const progress = progressReporter(stderr, !!o.quiet, 'report');
         try {
-          const p = await scanRecords(reader, { fromMs, toMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress }, (records) => table.add(records));
+          const p = await scanRecords(reader, format.records, { fromMs, toMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress }, (records) => table.add(records));
           progress.done(p);
           const rows = table.result();
           if (o.format === 'csv') stdout.write(usageCsv(rows));
@@ -199,7 +215,7 @@ export type ReferenceOpener = (opts: Record<string, unknown>, config: ResolvedCo
  * reference's own options; `open` opens it. Exit 0 when they agree within the tolerances, 1 when
  * they differ, 2 when the comparison could not be made.
  */
-export function reconcileCommand(configFiles: (given: string[] | undefined) => string[], addOptions: (cmd: Command) => Command, open: ReferenceOpener, io: ReportIo = {}): Command {
+export function reconcileCommand(configFiles: (given: string[] | undefined) => string[], format: ReportFormat, addOptions: (cmd: Command) => Command, open: ReferenceOpener, io: ReportIo = {}): Command {
   const cmd = new Command('reconcile').description('compare the calls in the objects an exporter wrote with the gateway\'s own log of them, by call id');
   addOptions(sourceOptions(cmd))
     .option('--edge <duration>', 'read both sides this much beyond the range, so that a call near a bound matches', '5m')
@@ -228,9 +244,9 @@ export function reconcileCommand(configFiles: (given: string[] | undefined) => s
         const opened = await openReader(o, configFiles, env);
         reader = opened.reader;
         reference = await open(o as unknown as Record<string, unknown>, opened.config, env);
-        const metered = new MeteredCalls();
+        const metered = new MeteredCalls(format.meters);
         const progress = progressReporter(stderr, !!o.quiet, 'reconcile');
-        const p = await scanRecords(reader, { fromMs: fromMs - edgeMs, toMs: toMs + edgeMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress }, (records) => metered.add(records));
+        const p = await scanRecords(reader, format.records, { fromMs: fromMs - edgeMs, toMs: toMs + edgeMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress }, (records) => metered.add(records));
         progress.done(p);
         if (p.unreadable.length) throw new Error(`${p.unreadable.length} object(s) could not be read; a reconciliation without them would be wrong`);
         const result = await reconcile(metered, reference, fromMs - edgeMs, toMs + edgeMs, {

@@ -2,13 +2,24 @@
  * Reading back the objects an exporter wrote. An {@link ObjectReader} lists keys under a prefix
  * and fetches one object; exporters that write objects offer one through their factory's
  * `objectReader` (file, s3, azureblob). Which keys are objects and what they hold is the object
- * format's.
+ * format's ({@link RecordFormat}).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { MeterRecord } from '../data/meter-record.js';
+
+/** How an object format lays meter records out in objects, for reading them back. */
+export interface RecordFormat {
+  /** Whether a listed key is an object of records (temporary files and other names are not). */
+  isObject(key: string): boolean;
+  /** Key prefixes (each ending with `/`) of the partitions under `path` that can hold records of [fromMs, toMs). */
+  partitions(path: string, fromMs: number, toMs: number): string[];
+  /** The records of one object; a clear error when it does not hold any. */
+  parse(key: string, body: Buffer): Promise<MeterRecord[]>;
+}
 
 export interface ObjectReader {
-  /** Where the objects are, for messages: `file:///data/out/litellm-metering`, `s3://bucket/prefix`. */
+  /** Where the objects are, for messages: `file:///data/out/metering`, `s3://bucket/prefix`. */
   readonly label: string;
   /** Key prefix the exporter writes under (its `path`). */
   readonly path: string;

@@ -1,15 +1,15 @@
 /**
  * Reconciliation of the metered calls (from an exporter's objects) against a reference log of the
- * same calls kept by the gateway (e.g. LiteLLM's spend log), matched by call id (`uniqueId`).
+ * same calls kept by the gateway (e.g. its spend log), matched by call id (`uniqueId`).
  *
  * Differences are sorted into those that break the bill (a call the gateway logged and the files
  * do not hold, a call only in the files, token counts that differ) and those that are expected and
  * shown apart: calls too recent to have settled on either side, failed calls the gateway did not
  * log, failed calls the gateway logged without a span reaching the meter, and calls written more
- * than once (the exporters' re-delivery; Amberflo de-duplicates by `uniqueId`).
+ * than once (the exporters' re-delivery; the metering service de-duplicates by `uniqueId`).
  */
 import type { MeterRecord } from '../data/meter-record.js';
-import { METERS } from '../../integrations/amberflo/mapping.js';
+import type { UsageMeters } from './usage.js';
 
 /** One call as the reference log has it. */
 export interface ReferenceCall {
@@ -22,7 +22,7 @@ export interface ReferenceCall {
   completionTokens: number;
   /** true/false when the log records the outcome; null when it does not (older schemas). */
   failed: boolean | null;
-  /** The gateway's call type (LiteLLM `call_type`, e.g. `acompletion`), when it says. */
+  /** The gateway's call type (e.g. `acompletion`), when it says. */
   callType?: string | null;
 }
 
@@ -49,7 +49,10 @@ interface Metered {
 export class MeteredCalls {
   readonly calls = new Map<string, Metered>();
 
+  constructor(private readonly meters: UsageMeters) {}
+
   add(records: readonly MeterRecord[]): void {
+    const meters = this.meters;
     for (const r of records) {
       const id = r.uniqueId;
       if (typeof id !== 'string') continue;
@@ -61,17 +64,17 @@ export class MeteredCalls {
       }
       const v = Number.isFinite(r.meterValue) ? r.meterValue : 0;
       switch (r.meterApiName) {
-        case METERS.call: {
+        case meters.call: {
           m.copies++;
           const code = r.dimensions?.error_code;
           if (code !== undefined && code !== null && code !== 'n') m.failed = true;
           break;
         }
-        case METERS.textTokens:
+        case meters.textTokens:
           if (r.dimensions?.type === 'in') m.input += v;
           else if (r.dimensions?.type === 'out') m.output += v;
           break;
-        case METERS.imageTokens:
+        case meters.imageTokens:
           m.output += v;
           break;
       }

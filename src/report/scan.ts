@@ -1,11 +1,10 @@
 /**
- * Streams the meter records of a time range out of an exporter's objects: lists the hour
- * partitions that can hold them, reads a few objects at a time and hands each object's records
+ * Streams the meter records of a time range out of an exporter's objects: lists the partitions
+ * that can hold them (the object format says which), reads a few objects at a time and hands each object's records
  * in the range to a callback. Memory stays at a few objects, whatever the range.
  */
 import type { MeterRecord } from '../data/meter-record.js';
-import { OBJECT_NAME, hourPrefixes, parseObject } from '../../integrations/amberflo/objects.js';
-import type { ObjectReader } from './objects.js';
+import type { ObjectReader, RecordFormat } from './objects.js';
 
 export interface ScanOptions {
   fromMs: number;
@@ -34,8 +33,8 @@ export interface ScanProgress {
 }
 
 /** Calls `each` with every object's records in [fromMs, toMs) (in no particular order across objects). */
-export async function scanRecords(reader: ObjectReader, o: ScanOptions, each: (records: MeterRecord[], key: string) => void): Promise<ScanProgress> {
-  const prefixes = hourPrefixes(reader.path, o.fromMs - o.slackMs, o.toMs);
+export async function scanRecords(reader: ObjectReader, format: RecordFormat, o: ScanOptions, each: (records: MeterRecord[], key: string) => void): Promise<ScanProgress> {
+  const prefixes = format.partitions(reader.path, o.fromMs - o.slackMs, o.toMs);
   const p: ScanProgress = { partitions: prefixes.length, partitionsListed: 0, objectsListed: 0, objectsRead: 0, bytesRead: 0, records: 0, recordsOutside: 0, unreadable: [] };
   const limit = Math.max(1, o.concurrency ?? 4);
   const inFlight = new Set<Promise<void>>();
@@ -44,7 +43,7 @@ export async function scanRecords(reader: ObjectReader, o: ScanOptions, each: (r
     try {
       const body = await reader.get(key);
       p.bytesRead += body.length;
-      records = await parseObject(key, body);
+      records = await format.parse(key, body);
     } catch (e) {
       p.unreadable.push({ key, reason: (e as Error).message });
       return;
@@ -62,7 +61,7 @@ export async function scanRecords(reader: ObjectReader, o: ScanOptions, each: (r
   };
   for (const prefix of prefixes) {
     for await (const { key } of reader.list(prefix)) {
-      if (!OBJECT_NAME.test(key)) continue;
+      if (!format.isObject(key)) continue;
       p.objectsListed++;
       const job: Promise<void> = read(key).finally(() => inFlight.delete(job));
       inFlight.add(job);

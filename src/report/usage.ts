@@ -4,7 +4,20 @@
  * with a small latency histogram, however many records go through.
  */
 import type { MeterRecord } from '../data/meter-record.js';
-import { METERS } from '../../integrations/amberflo/mapping.js';
+
+/** The meter names (`meterApiName`) of the records a usage report sums; the record mapping names them. */
+export interface UsageMeters {
+  /** 1 per call (errors included; `error_code` other than `n` marks an error). */
+  readonly call: string;
+  /** A call's duration in ms. */
+  readonly callMs: string;
+  /** Prompt (`type: in`, `cache: r` when read from a cache) and completion (`type: out`) tokens. */
+  readonly textTokens: string;
+  /** Image generation: completion tokens. */
+  readonly imageTokens: string;
+  /** Image generation: images. */
+  readonly images: string;
+}
 
 export const GROUP_FIELDS = ['day', 'team', 'key', 'model'] as const;
 export type GroupField = (typeof GROUP_FIELDS)[number];
@@ -97,7 +110,10 @@ export class UsageTable {
   /** The previous record's group: a call's records come one after the other with the same one. */
   private last?: { day: number; team: string; key: string; model: string; acc: Acc };
 
-  constructor(by: readonly GroupField[] = GROUP_FIELDS) {
+  constructor(
+    private readonly meters: UsageMeters,
+    by: readonly GroupField[] = GROUP_FIELDS,
+  ) {
     this.byDay = by.includes('day');
     this.byTeam = by.includes('team');
     this.byKey = by.includes('key');
@@ -129,18 +145,19 @@ export class UsageTable {
 
   private addOne(r: MeterRecord): void {
     const v = Number.isFinite(r.meterValue) ? r.meterValue : 0;
+    const meters = this.meters;
     switch (r.meterApiName) {
-      case METERS.call: {
+      case meters.call: {
         const a = this.row(r);
         a.calls += v;
         const code = r.dimensions?.error_code;
         if (code !== undefined && code !== null && code !== 'n') a.errors += v;
         return;
       }
-      case METERS.callMs:
+      case meters.callMs:
         this.row(r).latency.add(v);
         return;
-      case METERS.textTokens: {
+      case meters.textTokens: {
         const a = this.row(r);
         const type = r.dimensions?.type;
         if (type === 'in') {
@@ -149,10 +166,10 @@ export class UsageTable {
         } else if (type === 'out') a.outputTokens += v;
         return;
       }
-      case METERS.imageTokens:
+      case meters.imageTokens:
         this.row(r).outputTokens += v;
         return;
-      case METERS.images:
+      case meters.images:
         this.row(r).images += v;
         return;
       default:

@@ -1,6 +1,6 @@
 /**
  * Settings shared by every server a receiver runs (the otlp receiver's OTLP/HTTP and OTLP/gRPC
- * endpoints, the litellm_logs endpoint), declared once: the HTTP server block, its TLS block and the
+ * endpoints, a log receiver's endpoint), declared once: the HTTP server block, its TLS block and the
  * authentication keys, with the resolved form the servers use. One place for the limits that keep
  * a hostile or broken client from taking memory or slots from the others.
  */

@@ -2,7 +2,7 @@
  * The durable stage: the point of a pipeline where accepted billing data is written to the
  * write-ahead log before the sender gets its acknowledgement.
  *
- *   receiver → litellm → enrich → [durable stage] → amberflo → batch → exporters (spool)
+ *   receiver → span conversion → enrich → [durable stage] → record mapping → batch → exporters (spool)
  *
  * - `consume` appends the items (one log record per call) and resolves after fdatasync (group
  *   commit). That resolution is what lets the receiver answer 200.

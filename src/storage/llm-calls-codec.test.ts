@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 import type { LlmCall } from '../data/llm-call.js';
 import { llmCall } from '../../test/helpers/llm-call.js';
-import { sloToLlmCall } from '../../integrations/litellm/slo.js';
-import { fileURLToPath } from 'node:url';
-import { repoRootOf } from '../repo-root.js';
 import { decodeRecord, encodeRecord, recordMemoryBytes } from './codec.js';
 import { LLM_CALLS_TAG, decodeLlmCalls, encodeLlmCalls, llmCallsCodec } from './llm-calls-codec.js';
 
@@ -101,14 +96,6 @@ describe('llm_calls log records', () => {
     assert.notEqual(back[0]!.keyMetadata, back[1]!.keyMetadata, 'objects are not shared: a consumer may change one');
   });
 
-  it('keep the SLO reader calls exactly (its key order included)', () => {
-    const slo = JSON.parse(readFileSync(join(repoRootOf(fileURLToPath(import.meta.url)), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), 'utf8')) as unknown;
-    const calls = [sloToLlmCall(slo), call()];
-    const bytes = encodeRecord(calls, llmCallsCodec);
-    assert.equal(bytes[0], LLM_CALLS_TAG);
-    assertSame(decodeRecord(bytes), calls);
-  });
-
   it('fall back to V8 format for a call that does not fit exactly (as before this format)', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
@@ -151,7 +138,7 @@ describe('llm_calls log records', () => {
   });
 
   it('give back small integers as small integers, so decoded calls share the hidden classes of new ones', () => {
-    // A decoded number stored as a heap number where the litellm processor's objects hold small
+    // A decoded number stored as a heap number where the span conversion's objects hold small
     // integers would make V8 generalise their shared hidden class and deprecate the one their
     // literals use (then every new call is migrated at its first read). V8's own view, in a child.
     const codec = new URL('./llm-calls-codec.js', import.meta.url).href;

@@ -1,14 +1,10 @@
 /**
  * A compact encoding of `llm_calls` log records (an array of {@link LlmCall}), the records the
- * write-ahead log holds in every metering pipeline.
- *
- * Why not V8's format for these: it writes every property name of every call and every string in
- * full (948 bytes per call of the benchmark workload), and it is a third of the log's cost on the
- * hot path (serialising on append, deserialising when a backlog is read back). Here the fields are
- * written in a fixed order without names, and the strings that repeat across a request's calls
- * (model, provider, key, team, api base, error texts...) are written once per record and then
- * referred to by number. A replayed record equals the original (same fields, values and key order);
- * the decoded calls of one record share their repeated strings.
+ * write-ahead log holds in every metering pipeline: the fields in a fixed order without names, and
+ * the strings that repeat across a request's calls written once per record, then by number (V8's
+ * format writes every name and string in full; why this matters: docs/design/wal-records.md). A
+ * replayed record equals the original (same fields, values and key order); the decoded calls of one
+ * record share their repeated strings.
  *
  * Exactness first: a call that does not have exactly the LlmCall shape (another key, a value of
  * another type, `undefined`, a bigint, a class instance in a metadata value, a string with a lone
@@ -62,12 +58,8 @@ class Writer {
   pos = 0;
   /**
    * The strings written so far in this record, by number. A new Map per record, never one kept
-   * across records: a long-lived Map sits in the old generation, and its tables (reallocated there
-   * as they grow or are cleared) record every young string stored in them in the old-to-new
-   * remembered set. The scavenger treats those slots as roots until a full GC sweeps the dead
-   * tables, so the strings of every request outlived their request and were promoted (measured at
-   * 10k calls/s: twice the bytes promoted per scavenge, 10–26 full GCs in 12 s instead of 2, p99
-   * 15–22 ms instead of 6–9 ms).
+   * across records: a long-lived one keeps every request's strings alive through the remembered set
+   * (docs/design/wal-records.md, "A string table per record").
    */
   table = new Map<string, number>();
 
@@ -160,7 +152,7 @@ class Writer {
     this.byte(v ? 2 : 1);
   }
 
-  /** JSON-like data (what the litellm processor decodes from metadata); anything else does not fit. */
+  /** JSON-like data (what span conversion decodes from metadata); anything else does not fit. */
   value(v: unknown, depth: number): void {
     if (depth > 64) throw doesNotFit;
     if (v === null) return this.byte(0);
@@ -320,12 +312,9 @@ export function encodeLlmCalls(data: unknown): Buffer | null {
 }
 
 /**
- * The same number, as a small integer where it is one. Computed in floating point, it would be
- * stored as a heap number, and a heap number in a property that had only held small integers makes
- * V8 generalise the shared hidden class: the one LlmCall and usage objects from the litellm
- * processor have. Their literal's template keeps the old, deprecated class, so every call made
- * afterwards had to be migrated at its first property read (measured flat out, with a backlog read
- * back: ~1.5 µs per call, charged to the log writer's first read of each call).
+ * The same number, as a small integer where it is one: a heap number where new calls hold small
+ * integers would make V8 deprecate their shared hidden class (docs/design/wal-records.md, "Small
+ * integers stay small integers").
  */
 function smi(v: number): number {
   return (v | 0) === v && !(v === 0 && 1 / v < 0) ? v | 0 : v;
@@ -346,8 +335,8 @@ class Reader {
   }
 
   varint(): number {
-    // The weight of each group as a running product: `2 ** shift` with a variable shift is a call
-    // to the C library's pow (5 % of the forwarder's time reading a backlog back, in a profile).
+    // The weight of each group as a running product: `2 ** shift` with a variable shift calls the
+    // C library's pow (docs/design/wal-records.md).
     let n = 0;
     let weight = 1;
     for (let k = 0; k < 5; k++) {

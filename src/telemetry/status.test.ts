@@ -12,6 +12,7 @@ import { Counter, Registry } from 'prom-client';
 import { statusAddress } from '../cli.js';
 import { loadConfig } from '../config/config.js';
 import { createRegistry } from '../registry.js';
+import { registerTestComponents } from '../../test/helpers/components.js';
 import { Service } from '../service.js';
 import { createLogger } from './logger.js';
 import { aggregateErrors, aggregateReadyDetail, aggregateSeries, aggregateStatus, type WorkerReport } from './aggregate.js';
@@ -120,9 +121,11 @@ describe('dormant components', () => {
     const p = join(dir, 'p.yaml');
     writeFileSync(
       p,
-      `receivers:\n  litellm_logs:\n    http: { endpoint: "127.0.0.1:0" }\nprocessors:\n  amberflo: {}\nexporters:\n  file:\n    directory: ${join(dir, 'out')}\n  file/spare:\n    when: { value: "", in: [spare] }\n    directory: ${join(dir, 'spare')}\nservice:\n  data_dir: ${join(dir, 'data')}\n  pipelines:\n    m:\n      receivers: [litellm_logs]\n      processors: [amberflo]\n      exporters: [file, file/spare]\n`,
+      `receivers:\n  test_source: {}\nexporters:\n  file:\n    directory: ${join(dir, 'out')}\n  file/spare:\n    when: { value: "", in: [spare] }\n    directory: ${join(dir, 'spare')}\nservice:\n  data_dir: ${join(dir, 'data')}\n  pipelines:\n    m:\n      receivers: [test_source]\n      exporters: [file, file/spare]\n`,
     );
-    const { config, errors } = await loadConfig([p], await createRegistry(), { env: {} });
+    const registry = await createRegistry();
+    registerTestComponents(registry);
+    const { config, errors } = await loadConfig([p], registry, { env: {} });
     assert.deepEqual(errors, []);
     const svc = new Service(config!, { logger: createLogger('silent'), metricsAddress: '127.0.0.1:0', processMetrics: false });
     await svc.start();
@@ -146,7 +149,7 @@ describe('spanmeter status: the admin address', () => {
   it('--address, else SPANMETER_METRICS_ADDRESS, else --config, else the default; all-interfaces binds are asked on the loopback', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spanmeter-status-addr-'));
     const cfg = join(dir, 'p.yaml');
-    writeFileSync(cfg, `receivers:\n  litellm_logs:\n    http: { endpoint: "127.0.0.1:0" }\nprocessors:\n  amberflo: {}\nexporters:\n  debug: {}\nservice:\n  telemetry:\n    metrics:\n      address: 0.0.0.0:9911\n  pipelines:\n    m:\n      receivers: [litellm_logs]\n      processors: [amberflo]\n      exporters: [debug]\n`);
+    writeFileSync(cfg, `receivers:\n  otlp: {}\nexporters:\n  debug: {}\nservice:\n  telemetry:\n    metrics:\n      address: 0.0.0.0:9911\n  pipelines:\n    m:\n      receivers: [otlp]\n      exporters: [debug]\n`);
     assert.deepEqual(await statusAddress({ address: '10.0.0.1:1', config: [cfg] }, { SPANMETER_METRICS_ADDRESS: '127.0.0.1:2' }), { address: '10.0.0.1:1', from: '--address' });
     assert.deepEqual(await statusAddress({ config: [cfg] }, { SPANMETER_METRICS_ADDRESS: '0.0.0.0:2' }), { address: '127.0.0.1:2', from: 'SPANMETER_METRICS_ADDRESS' });
     assert.deepEqual(await statusAddress({ config: [cfg] }, {}), { address: '127.0.0.1:9911', from: cfg });

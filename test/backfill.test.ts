@@ -8,11 +8,12 @@ import { pino } from 'pino';
 import amberflo from '../processors/amberflo/index.js';
 import litellm from '../processors/litellm/index.js';
 import litellmLogs from '../receivers/litellm_logs/index.js';
-import { registerTestComponents } from '../test/helpers/components.js';
-import { repoRoot } from '../test/helpers/paths.js';
-import { backfillCommand, progressLine, runBackfill, summaryText } from './backfill.js';
-import type { MeterRecord } from './data/meter-record.js';
-import { ComponentRegistry, createRegistry } from './registry.js';
+import { registerTestComponents } from './helpers/components.js';
+import { repoRoot } from './helpers/paths.js';
+import { backfillCommand, progressLine, runBackfill, summaryText } from '../src/backfill.js';
+import type { MeterRecord } from '../src/data/meter-record.js';
+import { ComponentRegistry, createRegistry } from '../src/registry.js';
+import { backfillSource as source } from '../integrations/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spanmeter-backfill-'));
 const slo = JSON.parse(readFileSync(join(repoRoot(), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), 'utf8')) as Record<string, unknown>;
@@ -65,7 +66,7 @@ service:
     );
     const stderr = new Sink();
     const input = inputs();
-    const r = await runBackfill({ files: [cfg], paths: [input], registry, env: {}, stderr: stderr as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
+    const r = await runBackfill({ source, files: [cfg], paths: [input], registry, env: {}, stderr: stderr as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
     assert.deepEqual(r.pipelines, ['metering']);
     assert.equal(r.files.callsRead, 5);
     assert.equal(r.files.filesRead, 1);
@@ -123,7 +124,7 @@ service:
       exporters: [file]
 `,
     );
-    const r = await runBackfill({ files: [cfg], paths: [inputs()], registry, env: {}, stderr: new Sink() as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
+    const r = await runBackfill({ source, files: [cfg], paths: [inputs()], registry, env: {}, stderr: new Sink() as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
     assert.equal(r.files.callsRead, 5);
     const files: string[] = [];
     const walk = (d: string) => {
@@ -163,9 +164,9 @@ service:
     let code1: typeof process.exitCode;
     let code2: typeof process.exitCode;
     try {
-      await backfillCommand((given) => given ?? [cfg]).parseAsync(['node', 'backfill', inputs()]);
+      await backfillCommand((given) => given ?? [cfg], source).parseAsync(['node', 'backfill', inputs()]);
       code1 = process.exitCode;
-      await backfillCommand(() => [join(dir, 'missing.yaml')]).parseAsync(['node', 'backfill', inputs()]);
+      await backfillCommand(() => [join(dir, 'missing.yaml')], source).parseAsync(['node', 'backfill', inputs()]);
       code2 = process.exitCode;
     } finally {
       process.stderr.write = write;
@@ -187,7 +188,7 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
   const run = async (paths: string[], d: string, more: Partial<Parameters<typeof runBackfill>[0]> = {}) => {
     const stderr = new Sink();
     const stdout = new Sink();
-    const r = await runBackfill({ files: [join(repoRoot(), 'pipeline.yaml')], paths, env: shippedEnv(d), stderr: stderr as unknown as NodeJS.WritableStream, stdout: stdout as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }), ...more });
+    const r = await runBackfill({ source, files: [join(repoRoot(), 'pipeline.yaml')], paths, env: shippedEnv(d), stderr: stderr as unknown as NodeJS.WritableStream, stdout: stdout as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }), ...more });
     return { r, stderr: stderr.text, stdout: stdout.text, summary: summaryText(r) };
   };
   const records = (out: string) => {
