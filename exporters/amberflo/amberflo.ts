@@ -29,7 +29,8 @@ export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): Export
   return ingestExporter(c, s);
 }
 
-export function ingestExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<Destination> {
+/** The active exporter: the ingest API client on the shared delivery core, with the dead-letter folder. */
+function ingestExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<Destination> {
   const sink = new IngestSink(ingestUrl(c.endpoint), c.api_key);
   const deadLetterDir = c.dead_letter_dir || join(s.dataDir, 'dead-letter');
   const dest: Destination = { path: '', label: redactUrl(sink.url) };
