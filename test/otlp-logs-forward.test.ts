@@ -197,10 +197,14 @@ ${logs ? '    logs:\n      receivers: [otlp]\n      exporters: [otlp/forward]\n'
       assert.equal(spanCount(decodeOtlpProto(traces!)), spanCount(batch));
       assert.equal(down.got.filter((g) => g.path === '/v1/logs').length, 3, 'spans never go to /v1/logs');
 
-      const m = await svc.metrics.registry.getSingleMetric('spanmeter_exporter_forwarded_items_total')!.get();
-      const sentBy = (signal: string) => m.values.filter((v) => v.labels.signal === signal && v.labels.outcome === 'sent').reduce((s, v) => s + v.value, 0);
-      assert.equal(sentBy('logs'), 9);
-      assert.equal(sentBy('spans'), spanCount(batch));
+      const sentBy = async (signal: string) => {
+        const m = await svc.metrics.registry.getSingleMetric('spanmeter_exporter_forwarded_items_total')!.get();
+        return m.values.filter((v) => v.labels.signal === signal && v.labels.outcome === 'sent').reduce((s, v) => s + v.value, 0);
+      };
+      // The exporter counts a batch once the downstream's answer is back, a moment after the downstream got it.
+      for (let i = 0; i < 500 && (await sentBy('spans')) < spanCount(batch); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await sentBy('logs'), 9);
+      assert.equal(await sentBy('spans'), spanCount(batch));
     } finally {
       await svc.shutdown(5_000);
     }

@@ -11,8 +11,11 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/output/atomic.js';
+import type { Exporter } from '../../src/component.js';
+import type { MeterRecord } from '../../src/data/meter-record.js';
 import { ObjectExporter, type Destination, type ObjectExporterOptions } from '../../src/output/delivery.js';
-import { retryPolicy } from '../../src/output/retry.js';
+import { retryPolicyOf } from '../../src/output/retry.js';
+import { dormantExporter, isActive } from '../../src/output/when.js';
 import { redactBody, redactUrl } from '../../src/telemetry/redact.js';
 import { IngestSink, RejectedError, ingestUrl } from '../../integrations/amberflo/ingest.js';
 import type { AmberfloExporterConfig } from './config.js';
@@ -20,7 +23,14 @@ import { amberfloObjects } from '../../integrations/amberflo/objects.js';
 
 type Settings = Omit<ObjectExporterOptions<Destination>, 'sink' | 'format' | 'destination' | 'retry' | 'maxRecordsPerObject' | 'onRejected'> & { dataDir: string };
 
-export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<Destination> {
+/** The exporter for a resolved config: dormant when its `when` does not match, else the API client with retries and dead-lettering. */
+export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): Exporter<MeterRecord[]> {
+  if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
+  return ingestExporter(c, s);
+}
+
+/** The active exporter: the ingest API client on the shared delivery core, with the dead-letter folder. */
+function ingestExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<Destination> {
   const sink = new IngestSink(ingestUrl(c.endpoint), c.api_key);
   const deadLetterDir = c.dead_letter_dir || join(s.dataDir, 'dead-letter');
   const dest: Destination = { path: '', label: redactUrl(sink.url) };
@@ -29,7 +39,7 @@ export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): Object
     format: amberfloObjects,
     sink,
     destination: () => dest,
-    retry: retryPolicy(c.retry_on_failure, c.timeout),
+    retry: retryPolicyOf(c.retry_on_failure, c.timeout),
     maxRecordsPerObject: c.max_records_per_request,
     maxBytesPerObject: c.max_bytes_per_request,
     async onRejected(obj, err) {

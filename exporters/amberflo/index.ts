@@ -1,20 +1,13 @@
-import { defineFactory } from '../../src/component.js';
-import { dormantExporter, isActive } from '../../src/output/when.js';
+import { defineExporter } from '../../src/component.js';
 import { amberfloExporter } from './amberflo.js';
-import { configSchema, defaultConfig, validate, type AmberfloExporterConfig } from './config.js';
+import { configSchema, validate } from './config.js';
+import { metadata } from './metadata.js';
 
-export default defineFactory({
+export default defineExporter({
+  ...metadata,
   kind: 'exporter',
-  type: 'amberflo',
-  description: "POSTs meter records to Amberflo's ingest API (gzip, ≤1000 records/1 MB, retries, dead-letter folder).",
-  stability: 'beta',
   consumes: 'meter_events',
   configSchema,
-  defaultConfig,
-  validate: (c: AmberfloExporterConfig) => validate(c),
-  create(s) {
-    const c = s.config as AmberfloExporterConfig;
-    if (!isActive(c.when)) return dormantExporter(s.logger, c.when!);
-    return amberfloExporter(c, s);
-  },
+  validate,
+  create: (s) => amberfloExporter(s.config, s),
 });

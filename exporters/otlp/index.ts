@@ -1,15 +1,13 @@
-import { defineFactory } from '../../src/component.js';
-import { configSchema, defaultConfig, validate, type OtlpExporterConfig } from './config.js';
+import { defineExporter } from '../../src/component.js';
+import { configSchema, validate } from './config.js';
+import { metadata } from './metadata.js';
 import { OtlpExporter } from './otlp.js';
 
-export default defineFactory({
+export default defineExporter({
+  ...metadata,
   kind: 'exporter',
-  type: 'otlp',
-  description: 'Forwards spans and logs unchanged to another OTLP/HTTP endpoint (best-effort: own bounded queue, never slows metering).',
-  stability: 'beta',
   consumes: ['spans', 'logs'],
   configSchema,
-  defaultConfig,
-  validate: (c: OtlpExporterConfig) => validate(c),
-  create: (s) => new OtlpExporter(s.config as OtlpExporterConfig, s),
+  validate,
+  create: (s) => new OtlpExporter(s.config, s),
 });

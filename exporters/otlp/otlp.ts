@@ -7,18 +7,19 @@
  */
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { Counter, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { PermanentError, type Exporter } from '../../src/component.js';
 import { spanCount, type SpanBatch } from '../../src/data/span.js';
 import { isLogsBatch, type LogsBatch } from '../../src/data/logs.js';
-import { counter } from '../../src/telemetry/metrics.js';
 import { errInfo } from '../../src/output/delivery.js';
 import { ExporterMetrics } from '../../src/output/metrics.js';
-import { DeliveryError, RetryableError, parseRetryAfter, retryPolicy, withRetry, type RetryPolicy } from '../../src/output/retry.js';
+import { DeliveryError, RetryableError, parseRetryAfter, retryPolicyOf, withRetry, type RetryPolicy } from '../../src/output/retry.js';
 import { encodeOtlpProto } from '../../src/otlp/index.js';
+import { instruments, type Instruments } from '../../src/telemetry/declare.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import { VERSION } from '../../src/version.js';
 import { logsUrl, tracesUrl, type OtlpExporterConfig } from './config.js';
+import { metadata } from './metadata.js';
 
 export interface OtlpSettings {
   id: string;
@@ -41,8 +42,8 @@ export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
   readonly xm: ExporterMetrics;
   readonly url: string;
   readonly logsUrl: string;
-  /** Spans and log records forwarded or dropped, by signal. */
-  private readonly forwarded: Counter<'exporter' | 'signal' | 'outcome'>;
+  /** This exporter's own instruments (spans and log records forwarded or dropped, by signal). */
+  private readonly m: Instruments<typeof metadata.metrics>;
   private readonly queue: Item[] = [];
   /** Spans and log records queued (the standard queue-size gauge). */
   private queuedSpans = 0;
@@ -60,8 +61,8 @@ export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
     this.xm = new ExporterMetrics(s.registry, s.id);
     this.url = tracesUrl(c.endpoint);
     this.logsUrl = logsUrl(c.endpoint);
-    this.forwarded = counter(s.registry, 'spanmeter_exporter_forwarded_items_total', 'Spans and log records an OTLP forward exporter delivered or dropped, by signal.', ['exporter', 'signal', 'outcome']);
-    this.policy = retryPolicy(c.retry_on_failure, c.timeout);
+    this.m = instruments(s.registry, metadata.metrics);
+    this.policy = retryPolicyOf(c.retry_on_failure, c.timeout);
     s.metrics.queueCapacity(c.queue_size);
   }
 
@@ -102,7 +103,7 @@ export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
   private dropped(item: Item, reason: string): void {
     this.xm.dropped(reason);
     this.s.metrics.sendFailed(item.items);
-    this.forwarded.inc({ exporter: this.s.id, signal: item.signal, outcome: 'dropped' }, item.items);
+    this.m.forwarded.inc({ exporter: this.s.id, signal: item.signal, outcome: 'dropped' }, item.items);
   }
 
   private async sendLoop(): Promise<void> {
@@ -158,7 +159,7 @@ export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
           this.stop.signal,
         );
         this.s.metrics.sent(item.items);
-        this.forwarded.inc({ exporter: this.s.id, signal: item.signal, outcome: 'sent' }, item.items);
+        this.m.forwarded.inc({ exporter: this.s.id, signal: item.signal, outcome: 'sent' }, item.items);
         this.xm.delivered(body.length);
       } catch (e) {
         const reason = e instanceof DeliveryError && e.permanent ? 'rejected' : this.stop.signal.aborted ? 'shutdown' : 'retries_exhausted';
