@@ -85,7 +85,7 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
   const step = async (i: number) => {
     if (source === 'spans') {
       // New span ids each round (cheap, in place) so de-duplication lets every call through.
-      const b = batches[i % batches.length];
+      const b = batches[i % batches.length]!; // 20 batches when the source is spans
       const tag = (round++ & 0xffffffff).toString(16).padStart(8, '0');
       for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) (s as { spanId: string }).spanId = tag + s.spanId.slice(8);
       await litellm.consume(b);

@@ -148,7 +148,7 @@ function repr(x: Tree): string {
     case 'list':
       return `[${x.v.map(repr).join(', ')}]`;
     case 'tuple':
-      return x.v.length === 1 ? `(${repr(x.v[0])},)` : `(${x.v.map(repr).join(', ')})`;
+      return x.v.length === 1 ? `(${repr(x.v[0]!)},)` : `(${x.v.map(repr).join(', ')})`;
     case 'dict':
       return `{${x.v.map(([k, v]) => `${reprStr(k)}: ${repr(v)}`).join(', ')}}`;
   }

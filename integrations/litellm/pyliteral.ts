@@ -300,7 +300,7 @@ class Parser {
   tuple(depth: number): PyValue {
     const { items, comma } = this.items(depth, ')');
     // `(x)` is just x; `(x,)` and `()` are tuples.
-    if (items.length === 1 && !comma) return items[0];
+    if (items.length === 1 && !comma) return items[0]!;
     return items;
   }
 

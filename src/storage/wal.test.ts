@@ -128,7 +128,8 @@ describe('write-ahead log', () => {
     const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.log'))!);
     const buf = readFileSync(seg);
     const recordBytes = HEADER_BYTES + 4;
-    buf[recordBytes * 2 + HEADER_BYTES + 1] ^= 0xff; // flip a payload byte of record 3
+    const at = recordBytes * 2 + HEADER_BYTES + 1; // a payload byte of record 3, inside the four-record segment
+    buf[at] = buf[at]! ^ 0xff;
     writeFileSync(seg, buf);
     appendFileSync(seg, Buffer.alloc(7, 0xaa)); // and some garbage after it
     wal = await WriteAheadLog.open({ dir });
