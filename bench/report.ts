@@ -5,7 +5,7 @@
  * the first tenth of the days and over all of them, with its peak RSS (VmHWM) — the memory must not
  * grow with the records.
  *
- *   npm run build && node dist/bench/report.js [--records 10000000] [--dir /tmp/x] [--keep]
+ *   npm run build:all && node dist/bench/report.js [--records 10000000] [--dir /tmp/x] [--keep]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * The layout fixtures: requests/<scenario>.<layout>.otlp.json (render.ts's output, committed so
  * that `spanmeter inspect` and people can read them) and records/<scenario>.json, the records every
  * layout must produce (clean mode, hosted_env prod, send_object_metadata true), up to the gaps
- * below. `node dist/integrations/litellm/testdata/fixtures.js --write` writes them anew; the tests
+ * below. `node dist/integrations/litellm/testdata/fixtures.js --write` (after `npm run build:all`) writes them anew; the tests
  * fail when the committed files differ from what render.ts gives.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
