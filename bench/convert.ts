@@ -67,8 +67,9 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
   let records = 0;
   let calls = 0;
   const sink = {
-    consume: async (rs: MeterRecord[]) => {
+    consume: (rs: MeterRecord[]) => {
       records += rs.length;
+      return Promise.resolve();
     },
   };
   const amberflo = amberfloFactory.create(settings<AmberfloConfig>('amberflo', { mode, hosted_env: 'prod', send_object_metadata: true }, metrics), sink);

@@ -45,6 +45,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: st
   process.exitCode = 0;
   try {
     await reconcileCommand((given) => given ?? [EMBEDDED_CONFIG], spendLogOptions, openSpendLog, { stdout, stderr, env }).parseAsync(args, { from: 'user' });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/no-unnecessary-type-conversion -- the command sets process.exitCode while it is awaited
     return { stdout: stdout.text, stderr: stderr.text, code: Number(process.exitCode ?? 0) };
   } finally {
     process.exitCode = saved;
@@ -75,7 +76,7 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('complete files reconcile clean: exit 0, every call matched', async (t) => {
-      if (!ctx) return t.skip(skip);
+      if (!ctx) { t.skip(skip); return; }
       await ctx.setRows(rows());
       const r = await run(['--dir', complete, ...range, ...ctx.args, '--format', 'json', '-q'], ctx.env);
       assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -93,7 +94,7 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('a deleted batch: exactly its calls are listed as missing, exit 1', async (t) => {
-      if (!ctx) return t.skip(skip);
+      if (!ctx) { t.skip(skip); return; }
       await ctx.setRows(rows());
       const gone = [3, 11];
       const d = await filesDir(`missing-${name}`, gone);
@@ -119,7 +120,7 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('a token mismatch is reported per call', async (t) => {
-      if (!ctx) return t.skip(skip);
+      if (!ctx) { t.skip(skip); return; }
       const changed = rows();
       const ok = changed.flatMap((r, i) => (r.status === 'success' ? [i] : []));
       const victims = [ok[0]!, ok[ok.length - 1]!];

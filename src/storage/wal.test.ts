@@ -177,6 +177,7 @@ describe('write-ahead log', () => {
       let done = false;
       void pending.then(() => (done = true));
       // While the group commit is writing and syncing, whatever lastSeq says must be readable.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the callback above while this loop awaits; the compiler does not see it
       while (!done) {
         const last = wal.lastSeq;
         const readable = (await readAll(wal)).filter((e) => e.seq <= last).length;

@@ -4,7 +4,7 @@
  * - processor `test_tag` (any type → same) that records the order of lifecycle calls;
  * - exporter `test_capture` (any type) that keeps everything it receives, optionally slowly.
  */
-import { BackpressureError, defineFactory, type ConsumeContext, type Consumer, type DataType } from '../../src/component.js';
+import { BackpressureError, defineFactory, type ConsumeContext, type Consumer } from '../../src/component.js';
 import type { ComponentRegistry } from '../../src/registry.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 
@@ -84,7 +84,7 @@ export function registerTestComponents(registry: ComponentRegistry): void {
       type: 'test_source',
       description: 'Test receiver: emits what the test gives it.',
       stability: 'development',
-      produces: 'meter_events' as DataType,
+      produces: 'meter_events',
       configSchema: { type: 'object', additionalProperties: false, properties: {} },
       defaultConfig: () => ({}),
       create: (s, next) => new TestSource(s.id, next, s.metrics),
@@ -97,7 +97,7 @@ export function registerTestComponents(registry: ComponentRegistry): void {
       type: 'test_span_source',
       description: 'Test receiver producing spans.',
       stability: 'development',
-      produces: 'spans' as DataType,
+      produces: 'spans',
       configSchema: { type: 'object', additionalProperties: false, properties: {} },
       defaultConfig: () => ({}),
       create: (s, next) => new TestSource(s.id, next, s.metrics),

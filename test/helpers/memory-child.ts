@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { OtlpReceiver } from '../../receivers/otlp/receiver.js';
-import { defaultConfig, type OtlpReceiverConfig } from '../../receivers/otlp/config.js';
+import { defaultConfig } from '../../receivers/otlp/config.js';
 import litellm from '../../processors/litellm/index.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { SpanBatch } from '../../src/data/span.js';
@@ -28,7 +28,7 @@ const sink: Consumer<LlmCall[]> = {
     }),
 };
 const processor = litellm.create({ ...base, id: 'litellm', pipeline: 'p', config: litellm.defaultConfig(), metrics: metrics.forComponent('processor', 'litellm') }, sink) as unknown as Consumer<SpanBatch>;
-const config = defaultConfig() as OtlpReceiverConfig;
+const config = defaultConfig();
 config.protocols.http!.endpoint = '127.0.0.1:0';
 config.protocols.grpc = { ...config.protocols.grpc!, enabled: false };
 const rx = new OtlpReceiver({ ...base, id: 'otlp', config, metrics: metrics.forComponent('receiver', 'otlp') }, processor);

@@ -59,8 +59,8 @@ export class LitellmApiSource implements Source {
         return_full_object: 'true',
       });
     } else {
-      const body = (await this.call('/model/info', {}, signal)) as Obj;
-      if (!Array.isArray(body?.data)) throw this.invalid('/model/info', 'an object with a "data" array');
+      const body = (await this.call('/model/info', {}, signal)) as Obj | null;
+      if (!body || !Array.isArray(body.data)) throw this.invalid('/model/info', 'an object with a "data" array');
       out.push(...body.data.map((m) => modelFacts(m)));
     }
     return out.filter((f) => f !== null) as FactsOf[K][];
@@ -98,11 +98,11 @@ export class LitellmApiSource implements Source {
     extra: Record<string, string> = {},
   ): Promise<void> {
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const body = (await this.call(path, { ...extra, page: String(page), [sizeParam]: String(this.o.pageSize) }, signal)) as Obj;
+      const body = (await this.call(path, { ...extra, page: String(page), [sizeParam]: String(this.o.pageSize) }, signal)) as Obj | null;
       const items = body?.[field];
       if (!Array.isArray(items)) throw this.invalid(path, `an object with a "${field}" array`);
       sink(items);
-      const total = typeof body.total_pages === 'number' ? body.total_pages : undefined;
+      const total = typeof body?.total_pages === 'number' ? body.total_pages : undefined;
       if (total !== undefined ? page >= total : items.length < this.o.pageSize) return;
       if (items.length === 0) return;
     }

@@ -55,9 +55,10 @@ export class FileSource implements Source {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     if (this.watching) unwatchFile(this.o.path);
     this.watching = false;
+    return Promise.resolve();
   }
 
   private format(): 'yaml' | 'json' | 'csv' {
@@ -125,7 +126,7 @@ export class FileSource implements Source {
   }
 
   private fromCsv(text: string): Catalogue {
-    const rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
+    const rows: Record<string, string>[] = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
     const cat = this.empty();
     rows.forEach((r, i) => {
       const line = i + 2;

@@ -83,7 +83,10 @@ export async function recordsOf(request: object, calls: LlmCall[] = []): Promise
   const metrics = new ServiceMetrics('fixtures', { processMetrics: false });
   const records: MeterRecord[] = [];
   const amberflo = amberfloFactory.create(settings<AmberfloConfig>('amberflo', { mode: 'clean', hosted_env: 'prod', send_object_metadata: true }, metrics), {
-    consume: async (rs: MeterRecord[]) => void records.push(...rs),
+    consume: (rs: MeterRecord[]) => {
+      records.push(...rs);
+      return Promise.resolve();
+    },
   });
   const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', litellmFactory.defaultConfig(), metrics), {
     consume: async (cs: LlmCall[]) => {
