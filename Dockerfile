@@ -17,18 +17,14 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json pipeline.yaml ./
+# npm run build compiles tsconfig.build.json: the sources without the tests, bench and test data.
+COPY tsconfig.json tsconfig.build.json pipeline.yaml ./
 COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors
 COPY exporters ./exporters
 COPY integrations ./integrations
-# Component unit tests import test helpers, so the full tree must type-check; compiled tests are
-# removed afterwards and never reach the runtime image.
-COPY test ./test
-RUN npm run build \
- && rm -rf dist/test dist/bench dist/examples \
- && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete
+RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only ----
 FROM ${NODE_IMAGE} AS runtime

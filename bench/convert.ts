@@ -70,8 +70,9 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
   let records = 0;
   let calls = 0;
   const sink = {
-    consume: async (rs: MeterRecord[]) => {
+    consume: (rs: MeterRecord[]) => {
       records += rs.length;
+      return Promise.resolve();
     },
   };
   const amberflo = amberfloFactory.create(settings<AmberfloConfig>('amberflo', { mode, hosted_env: 'prod', send_object_metadata: true }, metrics), sink);
@@ -88,7 +89,7 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
   const step = async (i: number) => {
     if (source === 'spans') {
       // New span ids each round (cheap, in place) so de-duplication lets every call through.
-      const b = batches[i % batches.length];
+      const b = batches[i % batches.length]!; // 20 batches when the source is spans
       const tag = (round++ & 0xffffffff).toString(16).padStart(8, '0');
       for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) (s as { spanId: string }).spanId = tag + s.spanId.slice(8);
       await litellm.consume(b);

@@ -68,8 +68,9 @@ async function main(): Promise<void> {
   const input = batches(1_000);
   let sink = 0;
   const next = h.next as unknown as { consume(d: LlmCall[]): Promise<void> };
-  next.consume = async (d) => {
+  next.consume = (d) => {
     sink += d.length;
+    return Promise.resolve();
   };
 
   // Case 1: the processor's consume() (peek x3 + apply + metrics) with everything cached.

@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
 // --quick (from `npm run bench -- --quick`): a quarter of the records.
 const N = args.quick ? Math.max(1000, Math.floor(Number(args.records) / 4)) : Number(args.records);
 const B = Number(args.batch);
-const CONC = args.concurrency!.split(',').map(Number);
+const CONC = args.concurrency.split(',').map(Number);
 
 const models = ['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet', 'gemini-1.5-pro'];
 function records(n: number, from = 0): MeterRecord[] {
@@ -86,7 +86,7 @@ function create(f: ExporterFactory, cfg: Record<string, unknown>): Exporter<Mete
     metrics: metrics.forComponent('exporter', id),
     dataDir: join(tmp, `d${seq}`),
     instanceId: 'bench',
-    storage: { durable: !!args.durable },
+    storage: { durable: args.durable },
   }) as Exporter<MeterRecord[]>;
 }
 

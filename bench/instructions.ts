@@ -131,7 +131,7 @@ function prepareStage(stage: Stage): (requests: number) => number {
       const proc = litellmFactory.create(
         { id: 'litellm', pipeline: 'bench', config: configOf(litellmFactory), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'bench'), dataDir: '/nonexistent', instanceId: 'bench' },
         { consume: async () => {} },
-      ) as LitellmProcessor;
+      );
       let run = INPUTS;
       return (requests) => {
         let sum = 0;

@@ -18,10 +18,10 @@ test('treeStats counts the CPU of a process and its descendants (the workers of 
       if (tree && tree.processes >= 2 && tree.cpuSeconds - procStats(parent.pid!)!.cpuSeconds >= 0.3) break;
     }
     assert.ok(tree!, 'the parent is readable in /proc');
-    assert.equal(tree!.processes, 2);
+    assert.equal(tree.processes, 2);
     const own = procStats(parent.pid!)!;
-    assert.ok(tree!.cpuSeconds - own.cpuSeconds >= 0.3, `the child's CPU is included: tree ${tree!.cpuSeconds} s, parent ${own.cpuSeconds} s`);
-    assert.ok(tree!.peakRssMb > own.peakRssMb, 'peak RSS summed over the tree');
+    assert.ok(tree.cpuSeconds - own.cpuSeconds >= 0.3, `the child's CPU is included: tree ${tree.cpuSeconds} s, parent ${own.cpuSeconds} s`);
+    assert.ok(tree.peakRssMb > own.peakRssMb, 'peak RSS summed over the tree');
   } finally {
     parent.kill('SIGKILL');
   }

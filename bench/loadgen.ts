@@ -302,13 +302,13 @@ if (isMain) {
   });
   if (values.layout !== 'v1.79' && values.layout !== 'v2') throw new Error(`--layout must be v1.79 or v2, not ${values.layout}`);
   const result = await runLoad({
-    url: values.url!,
+    url: values.url,
     durationS: Number(values.duration),
     warmupS: Number(values.warmup),
     rate: Number(values.rate),
     concurrency: Number(values.concurrency),
     callsPerRequest: Number(values['calls-per-request']),
-    gzip: values.gzip!,
+    gzip: values.gzip,
     pid: values.pid ? Number(values.pid) : undefined,
     runBase: Number(values['run-base']),
     layout: values.layout,

@@ -5,7 +5,7 @@
  * the first tenth of the days and over all of them, with its peak RSS (VmHWM) — the memory must not
  * grow with the records.
  *
- *   npm run build && node dist/bench/report.js [--records 10000000] [--dir /tmp/x] [--keep]
+ *   npm run build:all && node dist/bench/report.js [--records 10000000] [--dir /tmp/x] [--keep]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,7 +82,7 @@ function generate(dir: string): { records: number; objects: number; bytes: numbe
 function report(dir: string, from: string, to: string, by: string, nodeFlags: string[] = []): Promise<{ seconds: number; cpuSeconds: number; peakRssMiB: number; rows: number }> {
   return new Promise((resolveRun, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [...nodeFlags, cli, 'report', '--dir', dir, '--path', PATH, '--from', from, '--to', to, '--by', by, '--format', 'csv', '--quiet', '--concurrency', args.concurrency!], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeFlags, cli, 'report', '--dir', dir, '--path', PATH, '--from', from, '--to', to, '--by', by, '--format', 'csv', '--quiet', '--concurrency', args.concurrency], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let hwm = 0;
     let ticks = 0; // user + system CPU, in clock ticks (100 per second on Linux)
@@ -102,7 +102,7 @@ function report(dir: string, from: string, to: string, by: string, nodeFlags: st
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(timer);
-      if (code !== 0) return reject(new Error(`report exited with ${code}`));
+      if (code !== 0) { reject(new Error(`report exited with ${code}`)); return; }
       resolveRun({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024, rows: out.trim().split('\n').length - 1 });
     });
   });

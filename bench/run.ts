@@ -500,9 +500,11 @@ async function main() {
     const t0 = Date.now();
     let done = false;
     void running.finally(() => (done = true));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the callback above while this loop awaits; the compiler does not see it
     while (!done) {
       await new Promise((r) => setTimeout(r, 2_000));
       const st = procStats(c.pid);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the callback above while this loop awaits; the compiler does not see it
       if (st && !done) series.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: Math.round(st.rssMb), backlogRecords: await metricSum(c, 'spanmeter_wal_backlog_records'), diskMb: Math.round((await metricSum(c, 'spanmeter_disk_budget_used_bytes')) / 1e6) });
     }
     const diskMaxMb = Math.round((await metricSum(c, 'spanmeter_disk_budget_max_bytes')) / 1e6);
@@ -616,7 +618,7 @@ async function main() {
     raw.budget = r;
     const sum = cpuPathSum(r)!;
     rows.push({
-      scenario: 'CPU per LLM call of the path\'s stages alone (native, pinned, median of ' + r.repeats + ')',
+      scenario: `CPU per LLM call of the path's stages alone (native, pinned, median of ${r.repeats})`,
       figure: `${sum.toFixed(1)} µs (${((100 * sum) / TARGET_US_PER_CALL).toFixed(0)} % of the ${TARGET_US_PER_CALL} µs a call may cost at 50,000 calls/s)`,
       target: '',
       detail: STAGES.map((s) => `${s} ${r.usPerCall[s]!.toFixed(2)}`).join(', ') + ' µs per call (decode-all and wal-read are not in the path; bench/instructions.ts --cpu)',

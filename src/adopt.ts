@@ -114,9 +114,10 @@ export function adoptStranded(config: ResolvedConfig, workers: number, logger: L
       }
       current = service;
       if (attempt === 0) log.warn('adopting a data directory no running process owns (the number of workers changed?): delivering what it holds');
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it while this awaits
       while (!stopped && !forwarded(service)) await pause(200);
       // The batches cut at shutdown are sent and spools upload until the shutdown deadline.
-      await service.shutdown().catch((e: Error) => log.error({ err: e }, 'draining a stranded data directory: shutdown finished with errors'));
+      await service.shutdown().catch((e: unknown) => log.error({ err: e }, 'draining a stranded data directory: shutdown finished with errors'));
       current = undefined;
       // The final checkpoint is on disk now: everything up to the log's end released, spools empty.
       if (drained(service)) {
@@ -135,8 +136,9 @@ export function adoptStranded(config: ResolvedConfig, workers: number, logger: L
   const done = (async () => {
     const dirs = strandedDirs(root, workers);
     for (const dir of dirs) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it while this awaits
       if (stopped) return;
-      await drainOne(dir).catch((e: Error) => logger.error({ err: e, dir }, 'adopting a stranded data directory failed'));
+      await drainOne(dir).catch((e: unknown) => logger.error({ err: e, dir }, 'adopting a stranded data directory failed'));
     }
   })();
 

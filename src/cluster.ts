@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { ResolvedConfig } from './config/config.js';
-import { Service } from './service.js';
+import type { Service } from './service.js';
 import { DirLockedError, lockDataDir } from './storage/dir-lock.js';
 import { adoptStranded } from './adopt.js';
 import { AdminServer } from './telemetry/admin.js';
@@ -44,7 +44,7 @@ export function workerConfig(config: ResolvedConfig, index: number): ResolvedCon
 export function attachWorker(service: Service): void {
   new AggregatorRegistry(); // installs prom-client's worker-side IPC listener
   AggregatorRegistry.setRegistries([service.metrics.registry]);
-  process.on('message', (m: Msg) => {
+  process.on('message', (m: Msg | null) => {
     if (m && m.spanmeter === 'status') {
       const report = { pid: process.pid, status: service.status(), ready: service.ready(), detail: service.readyDetail(), series: service.series.snapshot(), errors: recentErrors.entries };
       process.send?.({ spanmeter: 'status-reply', id: m.id, report } satisfies Msg);
@@ -80,7 +80,7 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
     cluster.setupPrimary({ exec: process.argv[1], args: argv });
     const w = cluster.fork({ SPANMETER_WORKER_INDEX: String(index) });
     byIndex.set(index, w);
-    w.on('message', (m: Msg) => {
+    w.on('message', (m: Msg | null) => {
       if (m?.spanmeter === 'ready') {
         ready.add(index);
         logger.info({ worker: index, pid: w.process.pid }, 'worker ready');
@@ -98,7 +98,7 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
 
   const reportOf = (index: number, w: Worker) =>
     new Promise<WorkerReport>((resolve) => {
-      if (!w.isConnected()) return resolve({ index, pid: w.process.pid, error: 'not running (restarting)' });
+      if (!w.isConnected()) { resolve({ index, pid: w.process.pid, error: 'not running (restarting)' }); return; }
       const id = ++statusSeq;
       const timer = setTimeout(() => {
         pending.delete(id);

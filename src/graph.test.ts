@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Capture, events, registerTestComponents, TestSource } from '../test/helpers/components.js';
+import { type Capture, events, registerTestComponents, type TestSource } from '../test/helpers/components.js';
 import { BackpressureError } from './component.js';
 import { loadConfig } from './config/config.js';
 import { ComponentRegistry } from './registry.js';

@@ -53,6 +53,7 @@ service:
       exporters: [${exporter}]`;
 
 const rec = (i: number): MeterRecord => ({ meterApiName: 'llm_api_call', meterTimeInMillis: i, meterValue: 1, uniqueId: `c${i}` });
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the type of the component it configured
 const find = <T>(svc: Service, id: string) => svc.graph.nodes.find((x) => x.id === id)!.instance as T;
 
 describe('configuration reload', () => {

@@ -170,6 +170,7 @@ export class Service {
         this.config = config;
         this.logger.info({ ms: Date.now() - t0, keptReceivers: [...kept].map((n) => n.id) }, 'configuration reloaded');
       } finally {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- shutdown may change the state while the reload is awaited
         if (this.state === 'reloading') this.state = 'running';
       }
     };
@@ -229,7 +230,7 @@ export class Service {
       if (e instanceof DirLockedError) throw e;
       this.logger.error({ err: e, dir }, 'cannot lock the data directory yet; retrying every 5 s');
       const retry = setInterval(() => {
-        if (this.state === 'stopping' || this.state === 'stopped') return clearInterval(retry);
+        if (this.state === 'stopping' || this.state === 'stopped') { clearInterval(retry); return; }
         try {
           this.lock = lockDataDir(dir, onTakeover);
           clearInterval(retry);

@@ -160,7 +160,7 @@ service:
     const captured: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
     const saved = process.exitCode;
-    process.stderr.write = ((chunk: string | Uint8Array) => (captured.push(String(chunk)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (captured.push(String(chunk)), true));
     let code1: typeof process.exitCode;
     let code2: typeof process.exitCode;
     try {

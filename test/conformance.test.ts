@@ -41,10 +41,14 @@ const CONF = conformanceDir();
 const VERSIONS = ['v1.79', 'v1.81'] as const;
 const tmp = mkdtempSync(join(tmpdir(), 'spanmeter-conformance-'));
 
+// Typed as plain strings so the compiler does not need the modules: the tests skip without them.
+const OTLP_RECEIVER: string = '../receivers/otlp/index.js';
+const OTLP_ENCODER: string = '../src/otlp/index.js';
+
 /** The OTLP receiver, when another change has provided it and it loads. */
 async function otlpFactory(): Promise<Factory | undefined> {
   try {
-    const mod = (await import('../receivers/otlp/index.js' as string)) as { default?: Factory };
+    const mod = (await import(OTLP_RECEIVER)) as { default?: Factory };
     return mod.default?.kind === 'receiver' ? mod.default : undefined;
   } catch {
     return undefined;
@@ -53,7 +57,7 @@ async function otlpFactory(): Promise<Factory | undefined> {
 /** The protobuf encoder, when available: LiteLLM's exporter sends protobuf even when told http/json. */
 async function protoEncoder(): Promise<((b: SpanBatch) => Uint8Array) | undefined> {
   try {
-    const mod = (await import('../src/otlp/index.js' as string)) as { encodeOtlpProto?: (b: SpanBatch) => Uint8Array };
+    const mod = (await import(OTLP_ENCODER)) as { encodeOtlpProto?: (b: SpanBatch) => Uint8Array };
     return mod.encodeOtlpProto;
   } catch {
     return undefined;
@@ -132,6 +136,7 @@ service:
   return { records: (capture.received as MeterRecord[][]).flat(), transport };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the type of the component it configured
 function instance<T>(svc: Service, id: string): T {
   return svc.graph.nodes.find((n) => n.id === id)!.instance as T;
 }

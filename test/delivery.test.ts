@@ -298,7 +298,9 @@ describe('s3 exporter against s3rver, end to end', () => {
     client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
   });
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     client?.destroy();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     await s3?.dispose();
   });
 
@@ -513,7 +515,7 @@ describe('azureblob exporter against Azurite, end to end', () => {
   };
 
   it('uploads every record (connection string), with content headers', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const { svc, source } = await startPipeline(
       `  azureblob:
     connection_string: "${azurite.connectionString}"
@@ -537,7 +539,7 @@ describe('azureblob exporter against Azurite, end to end', () => {
   });
 
   it('account name + key, with 500s injected: retried, nothing lost', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const proxy = await new FaultProxy(() => azurite.port).start();
     let puts = 0;
     proxy.plan = (req) => (req.method === 'PUT' && !req.url?.includes('restype=container') && ++puts % 2 === 1 ? { status: 500 } : 'pass');
@@ -795,7 +797,7 @@ describe('object stores: an object is never written over another with the same k
   });
 
   it('azureblob: the upload is conditional; other records → the derived key; the same records → nothing new', async (tc) => {
-    if (!LocalAzurite.available()) return tc.skip('azurite is not installed');
+    if (!LocalAzurite.available()) { tc.skip('azurite is not installed'); return; }
     const azurite = new LocalAzurite();
     await azurite.start();
     try {

@@ -197,7 +197,7 @@ describe('commands and names in the docs', () => {
     let validated = 0;
     for (const d of docs) {
       for (const b of blocks(d.text).filter((x) => x.lang === 'yaml')) {
-        const v = parseYaml(b.body) as Record<string, unknown>;
+        const v = parseYaml(b.body) as Record<string, unknown> | null;
         assert.ok(v && typeof v === 'object', `${d.rel}: yaml block parses`);
         const isPipeline = 'service' in v && 'receivers' in v && !/OpenTelemetry Collector config/.test(b.body);
         if (!isPipeline) continue;

@@ -78,8 +78,8 @@ function spawnRun(configText: string, env: Record<string, string>) {
   const child = spawn(process.execPath, [cliJs, 'run', '--config', file], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
@@ -144,7 +144,7 @@ describe('Kubernetes manifests', () => {
 
   test('kubectl kustomize renders the set (when kubectl is installed)', (t) => {
     const r = spawnSync('kubectl', ['kustomize', k8sDir], { encoding: 'utf8', timeout: 60_000 });
-    if (r.error) return t.skip(`kubectl not available (${r.error.message})`);
+    if (r.error) { t.skip(`kubectl not available (${r.error.message})`); return; }
     assert.equal(r.status, 0, r.stderr);
     const kinds = parseAllDocuments(r.stdout).map((d) => (d.toJS() as Obj).kind);
     for (const k of ['StatefulSet', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule']) assert.ok(kinds.includes(k), `rendered ${k}`);
@@ -302,14 +302,14 @@ describe('Kubernetes manifests', () => {
   });
 
   test('the pod, run locally with its env and the ConfigMap: probe paths answer 200 on the probe port', async (t) => {
-    const env = await localizePorts(Object.fromEntries([...containerEnv].filter(([, v]) => typeof v === 'string')) as Record<string, string>);
+    const env = await localizePorts(Object.fromEntries([...containerEnv].filter(([, v]) => typeof v === 'string')));
     const data = tmp('spanmeter-k8s-data-');
     env.SPANMETER_DATA_DIR = data;
     env.SPANMETER_OUT_DIR = join(data, 'out');
     env.HOSTNAME = 'spanmeter-0';
     env.SPANMETER_OTLP_TOKEN = String((get(one('Secret'), 'stringData') as Obj).SPANMETER_OTLP_TOKEN);
     const check = cli(['validate', '--config', writeTemp(pipelineText)], env);
-    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) return t.skip(`components not built yet: ${check.stderr.split('\n')[1] ?? ''}`);
+    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) { t.skip(`components not built yet: ${check.stderr.split('\n')[1] ?? ''}`); return; }
     const run = spawnRun(pipelineText, env);
     try {
       const admin = `http://${env.SPANMETER_METRICS_ADDRESS}`;
@@ -369,7 +369,7 @@ describe('docker-compose playground', () => {
 
   test('services: litellm, spanmeter built from the Dockerfile, and an object store', () => {
     assert.ok(services.litellm && services.spanmeter, 'litellm and spanmeter services');
-    assert.match(String(services.litellm!.image), /^ghcr\.io\/berriai\/litellm(-database)?:/);
+    assert.match(String(services.litellm.image), /^ghcr\.io\/berriai\/litellm(-database)?:/);
     const b = spanmeter.build as Obj;
     assert.ok(existsSync(join(resolve(deployDir, String(b.context)), String(b.dockerfile ?? 'Dockerfile'))), 'build context holds the Dockerfile');
     assert.equal(resolve(deployDir, String(b.context)), root);
@@ -402,7 +402,7 @@ describe('docker-compose playground', () => {
     const dataDir = spanmeterEnv.SPANMETER_DATA_DIR ?? '/data';
     const named = arr(spanmeter.volumes).map(String).find((v) => !v.startsWith('.') && !v.startsWith('/') && v.split(':')[1] === dataDir);
     assert.ok(named, `a named volume at ${dataDir}`);
-    assert.ok(Object.keys((compose.volumes ?? {}) as Obj).includes(named.split(':')[0]!), 'declared under volumes:');
+    assert.ok(Object.keys((compose.volumes ?? {})).includes(named.split(':')[0]!), 'declared under volumes:');
     const cs = spanmeterEnv.AZURE_STORAGE_CONNECTION_STRING;
     if (cs) {
       const ep = new URL(/BlobEndpoint=([^;]+)/.exec(cs)![1]!);
@@ -418,10 +418,10 @@ describe('docker-compose playground', () => {
   });
 
   test('the playground pipeline end to end (without Docker): OTLP in, gzip JSON blobs in a local Azurite', async (t) => {
-    if (!LocalAzurite.available()) return t.skip('azurite is not installed');
+    if (!LocalAzurite.available()) { t.skip('azurite is not installed'); return; }
     const env = await localizePorts(spanmeterEnv);
     const check = cli(['validate', '--config', writeTemp(spanmeterConfig())], env);
-    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) return t.skip('components not built yet');
+    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) { t.skip('components not built yet'); return; }
     const azurite = await new LocalAzurite().start();
     const data = tmp('spanmeter-playground-');
     let run: ReturnType<typeof spawnRun> | undefined;

@@ -94,7 +94,7 @@ function execForm(s: string, what: string): string[] {
     assert.fail(`${what} must use the exec (JSON array) form so that signals reach node: ${s}`);
   }
   assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `${what} must be a JSON array of strings`);
-  return v as string[];
+  return v;
 }
 
 const root = repoRoot();
@@ -310,8 +310,8 @@ function spawnCli(args: string[], env: Record<string, string>, cwd: string): Cli
   const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, stdout: () => out, stderr: () => err, exited };
 }

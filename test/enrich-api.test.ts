@@ -18,7 +18,7 @@ describe('enrich litellm_api', () => {
   });
   after(async () => {
     await api.stop();
-    delete process.env[ENV];
+    Reflect.deleteProperty(process.env, ENV);
   });
 
   const cfg = (over: Record<string, unknown> = {}) => ({

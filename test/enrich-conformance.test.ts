@@ -176,7 +176,7 @@ service:
     });
     after(async () => {
       await api.stop();
-      delete process.env[ENV];
+      Reflect.deleteProperty(process.env, ENV);
     });
 
     for (const folder of folders) {

@@ -61,12 +61,12 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
     }
   });
   after(async () => {
-    delete process.env[ENV];
+    Reflect.deleteProperty(process.env, ENV);
     await db?.stop();
   });
 
   it('warms all three tables with keyset pagination and enriches from them', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: ENV, page_size: 2 } });
     await h.proc.start(h.host);
     try {
@@ -106,7 +106,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('reads rows added after the warm-up on demand and negative-caches unknown ids', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: ENV }, budget: '5s' });
     await h.proc.start(h.host);
     const c = new pg.Client({ connectionString: db!.url });
@@ -128,7 +128,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('opens read-only sessions, even when the URL carries its own options', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const url = new URL(db!.url);
     if (!url.searchParams.has('options')) url.searchParams.set('options', '-c application_name=x');
     const s = new LitellmDbSource({ url: url.toString(), url_env: ENV, query_timeout: 5000, page_size: 10, max_connections: 1, teamMetadataKeys: [] });
@@ -144,7 +144,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('an unreachable database: records flow, health says so, the password never shows', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     process.env.SPANMETER_TEST_ENRICH_DB_DOWN = 'postgresql://litellm:hunter2-very-secret@127.0.0.1:1/litellm';
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: 'SPANMETER_TEST_ENRICH_DB_DOWN', query_timeout: '1s' }, budget: '200ms' });
     try {
@@ -164,7 +164,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('survives the database killing its connections mid-run and keeps answering', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: ENV }, budget: '5s', cache: { warm: false } });
     await h.proc.start(h.host);
     const admin = new pg.Client({ connectionString: db!.url });

@@ -21,7 +21,7 @@ describe('enrich outages', () => {
   });
   after(async () => {
     await api.stop();
-    delete process.env[ENV];
+    Reflect.deleteProperty(process.env, ENV);
   });
   const base = () => ({
     source: 'litellm_api' as const,

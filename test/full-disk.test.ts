@@ -52,7 +52,7 @@ describe('full disk', () => {
     mkdirSync(mnt);
     if (!tryMount(mnt, '8m')) {
       rmSync(root, { recursive: true, force: true });
-      return t.skip('needs root and tmpfs to make a small file system');
+      t.skip('needs root and tmpfs to make a small file system'); return;
     }
     const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
     const pipeline = join(root, 'pipeline.yaml');

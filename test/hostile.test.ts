@@ -125,7 +125,9 @@ service:
   });
 
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     cli?.child.kill('SIGTERM');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     await cli?.exited;
     await new Promise((r) => upstream.close(r));
   });

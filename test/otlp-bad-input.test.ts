@@ -87,11 +87,14 @@ describe('otlp receiver under bad input', () => {
       protocols: { http: { max_request_body_size: MAX }, grpc: { max_recv_msg_size: MAX } },
     });
     agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    grpcClient = new GrpcClient(r.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+    grpcClient = new GrpcClient(r.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip });
   });
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     grpcClient?.close();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     agent?.destroy();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
     await r?.stop();
   });
 

@@ -29,7 +29,7 @@ const files = dir
 const GrpcClient = grpc.makeGenericClientConstructor(traceServiceDefinition, 'TraceService');
 
 function grpcExport(address: string, body: Uint8Array): Promise<Buffer> {
-  const client = new GrpcClient(address, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 /* gzip */ });
+  const client = new GrpcClient(address, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip });
   return new Promise<Buffer>((resolve, reject) => {
     client.makeUnaryRequest(
       traceServiceDefinition.Export!.path,
@@ -56,6 +56,7 @@ describe('conformance requests arrive identically over every encoding', () => {
   before(async () => {
     r = await startTestReceiver();
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
   after(() => r?.stop());
 
   it('finds the conformance span files', () => {

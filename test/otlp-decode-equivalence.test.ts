@@ -21,7 +21,7 @@ function outcome(decode: (b: Uint8Array) => SpanBatch, bytes: Uint8Array): Outco
   try {
     return { ok: true, batch: decode(bytes) };
   } catch (e) {
-    assert.ok(e instanceof OtlpDecodeError, `only OtlpDecodeError may escape, got ${(e as Error)?.stack ?? String(e)}`);
+    assert.ok(e instanceof OtlpDecodeError, `only OtlpDecodeError may escape, got ${(e as Error | null)?.stack ?? String(e)}`);
     return { ok: false, message: e.message };
   }
 }

@@ -26,7 +26,7 @@ function expectedValue(v: AttributeValue | undefined | null): AttrValue {
   if (v === undefined || v === null) return null;
   if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
   if (Array.isArray(v)) return (v as unknown[]).map((x) => expectedValue(x as AttributeValue));
-  return v as string | boolean;
+  return v;
 }
 
 function expectedAttrs(a: OtelAttributes): Attributes {
@@ -243,6 +243,7 @@ describe('official exporters over TLS (self-signed certificate made with openssl
     ca = readFileSync(cert);
     r = await startTestReceiver({ tls: { cert_file: cert, key_file: key } });
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
   after(() => r?.stop());
 
   it('HTTP protobuf over https', async () => {

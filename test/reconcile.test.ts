@@ -76,7 +76,7 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('complete files reconcile clean: exit 0, every call matched', async (t) => {
-      if (!ctx) return t.skip(skip);
+      if (!ctx) { t.skip(skip); return; }
       await ctx.setRows(rows());
       const r = await run(['--dir', complete, ...range, ...ctx.args, '--format', 'json', '-q'], ctx.env);
       assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -94,7 +94,7 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('a deleted batch: exactly its calls are listed as missing, exit 1', async (t) => {
-      if (!ctx) return t.skip(skip);
+      if (!ctx) { t.skip(skip); return; }
       await ctx.setRows(rows());
       const gone = [3, 11];
       const d = await filesDir(`missing-${name}`, gone);
@@ -120,7 +120,7 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('a token mismatch is reported per call', async (t) => {
-      if (!ctx) return t.skip(skip);
+      if (!ctx) { t.skip(skip); return; }
       const changed = rows();
       const ok = changed.flatMap((r, i) => (r.status === 'success' ? [i] : []));
       const victims = [ok[0]!, ok[ok.length - 1]!];

@@ -73,7 +73,7 @@ describe('status page', () => {
       const components = Object.fromEntries(await page.$$eval('#components tbody tr', (trs) => trs.map((tr) => [tr.cells[0]!.textContent, tr.cells[1]!.textContent])));
       assert.deepEqual(Object.keys(components).sort(), ['exporter:file', 'exporter:file/spare', 'processor:metering/batch', 'processor:metering/test_tag', 'processor:metering/wal', 'receiver:test_source']);
       assert.equal(components['exporter:file'], 'started');
-      assert.match(components['exporter:file/spare']!, /^dormant: the selector is \(unset\), active only for spare$/);
+      assert.match(components['exporter:file/spare'], /^dormant: the selector is \(unset\), active only for spare$/);
       assert.equal(await page.textContent('#wal tbody tr td:first-child'), 'metering');
       // The open batch: its records, its size, and when it is cut (by count or by the 10 min timeout).
       const batch = (await page.textContent('#batches tbody')) ?? '';
@@ -82,7 +82,7 @@ describe('status page', () => {
       const delivery = await page.$$eval('#delivery tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
       assert.equal(delivery.length, 1, 'one active object exporter (the dormant one has no row)');
       assert.equal(delivery[0]![0], 'file');
-      assert.match(delivery[0]![1]!, new RegExp(`^${lastObject()!.key.replace(/[.]/g, '\\.')} \\(100 records, [\\d.]+ (B|KiB)\\) at \\d\\d:\\d\\d:\\d\\d UTC, \\d+ (ms|s) ago$`));
+      assert.match(delivery[0]![1], new RegExp(`^${lastObject()!.key.replace(/[.]/g, '\\.')} \\(100 records, [\\d.]+ (B|KiB)\\) at \\d\\d:\\d\\d:\\d\\d UTC, \\d+ (ms|s) ago$`));
       assert.equal(delivery[0]![2], 'everything handed to it is delivered');
       assert.match((await page.textContent('#errors tbody')) ?? '', /upload to the bucket failed; will retry/);
       const legend = (await page.textContent('#legend')) ?? '';
@@ -116,7 +116,7 @@ describe('status page', () => {
   });
 
   it('shows metered usage by team and by model (last hour, last day), the same as the metrics', async (t) => {
-    if (!existsSync(CHROMIUM)) return t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`);
+    if (!existsSync(CHROMIUM)) { t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`); return; }
     const p = join(dir, 'usage.yaml');
     writeFileSync(
       p,
@@ -245,11 +245,11 @@ describe('status page', () => {
       assert.deepEqual(await page.$$eval('#wal tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['worker 0 m', 'worker 1 m']);
       const batches = await page.$$eval('#batches tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
       assert.deepEqual(batches.map((b) => b[0]), ['worker 0 m/batch', 'worker 1 m/batch']);
-      assert.match(batches[0]![1]!, /^12 records \([\d.]+ KiB\) in the open batch, the first for 2\d s; it is cut at 100 records or at/);
-      assert.match(batches[1]![1]!, /^30 records /);
+      assert.match(batches[0]![1], /^12 records \([\d.]+ KiB\) in the open batch, the first for 2\d s; it is cut at 100 records or at/);
+      assert.match(batches[1]![1], /^30 records /);
       const delivery = await page.$$eval('#delivery tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
       assert.deepEqual(delivery.map((d) => d[0]), ['worker 0 file', 'worker 1 file']);
-      assert.match(delivery[1]![1]!, /^p\/2026\/01\/01\/00\/00\/merged_logs_00000001\.json\.gz \(100 records, 900 B\)/);
+      assert.match(delivery[1]![1], /^p\/2026\/01\/01\/00\/00\/merged_logs_00000001\.json\.gz \(100 records, 900 B\)/);
       assert.match((await page.textContent('#errors tbody')) ?? '', /worker 1 warning/);
       assert.match((await page.textContent('#legend')) ?? '', /receiver otlp accepted\/s 400/);
       writeFileSync(join(dir, 'status-workers.png'), await page.screenshot({ fullPage: true }));

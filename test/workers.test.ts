@@ -43,9 +43,9 @@ describe('--workers', () => {
       assert.equal(w.wal.length, 1);
       assert.equal(w.states['exporter:s3'].state, 'dormant');
       return w.components['processor:metering/batch'].openBatch.records as number;
-    });
+    }) as number[];
     // Every accepted call is in some worker's open batch (4 records a call; 40 calls < 100 a batch).
-    assert.equal(open[0] + open[1], 40 * 4, `open batches: ${open.join(' + ')}`);
+    assert.equal(open.reduce((a, b) => a + b, 0), 40 * 4, `open batches: ${open.join(' + ')}`);
     assert.deepEqual(status.wal.map((w: any) => w.worker).sort(), [0, 1]);
     assert.equal(status.states['exporter:file'].state, 'started');
 

@@ -73,7 +73,7 @@ function canonical(rec) {
     const path = f.split('.');
     let o = copy;
     for (const k of path.slice(0, -1)) o = o && typeof o === 'object' ? o[k] : undefined;
-    if (o && typeof o === 'object') delete o[path.at(-1)];
+    if (o && typeof o === 'object') Reflect.deleteProperty(o, path.at(-1));
   }
   const sort = (v) =>
     Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v;

@@ -71,6 +71,8 @@ export interface MappingOptions {
 }
 
 type Dims = Record<string, string | null>;
+/** errorDetails' dimensions: the code is always there. */
+type ErrorDims = Dims & { code: string | null };
 
 // ---------------------------------------------------------------------------------------------
 // Rules
@@ -126,7 +128,7 @@ export function region(call: LlmCall, platform: string | null, mode: Mode): stri
     }
     if (mode === 'clean' && platform.startsWith('vertex_ai') && host) {
       const m = /^([a-z]+-[a-z]+\d+)-aiplatform\.googleapis\.com$/.exec(host);
-      if (m) return m[1];
+      if (m) return m[1]!; // the pattern's one group is not optional
     }
   }
   return GLOBAL;
@@ -136,10 +138,10 @@ export function region(call: LlmCall, platform: string | null, mode: Mode): stri
  * Callback `_extract_error_details`: the error's class and code, and the rate limit or guardrail
  * the source's integration classified (integrations/litellm/errors.ts).
  */
-export function errorDetails(call: LlmCall): Dims | null {
+export function errorDetails(call: LlmCall): ErrorDims | null {
   const e = call.error;
   if (!e) return null;
-  const d: Dims = { class: e.type ?? UNKNOWN, code: e.code };
+  const d: ErrorDims = { class: e.type ?? UNKNOWN, code: e.code };
   if (e.limitSubject !== null || e.limitRate !== null || e.limitValue !== null) {
     d.subject = e.limitSubject;
     d.rate = e.limitRate;
@@ -229,7 +231,7 @@ export function cleanValue(v: string | null | undefined): string {
  */
 function finish(d: Dims, mode: Mode, order: readonly string[] = Object.keys(d).sort()): Readonly<Dims> {
   const out: Dims = {};
-  for (const k of order) out[k] = mode === 'clean' ? cleanValue(d[k]) : d[k];
+  for (const k of order) out[k] = mode === 'clean' ? cleanValue(d[k]) : (d[k] ?? null);
   return Object.freeze(out);
 }
 
@@ -284,7 +286,7 @@ const KEY_PARTS = 15;
  * Fills `parts` with a call's cache key (every input the shared dimensions are computed from) and
  * returns its FNV-1a hash. The parts are the call's own strings: nothing is allocated per call.
  */
-function keyOf(parts: string[], call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): number {
+function keyOf(parts: string[], call: LlmCall, opts: MappingOptions, bu: string | null, err: ErrorDims | null): number {
   parts[0] = opts.mode;
   parts[1] = opts.hostedEnv;
   parts[2] = keyPart(bu);
@@ -339,14 +341,14 @@ export class MappingCache {
   ) {}
 
   /** The templates for a call: cached, or built by {@link templatesFor} and cached. */
-  templates(call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
+  templates(call: LlmCall, opts: MappingOptions, bu: string | null, err: ErrorDims | null): Templates {
     const h = keyOf(this.parts, call, opts, bu, err) & this.hashMask;
     const e = find(this.young.get(h), this.parts);
     return e !== undefined ? e.templates : this.miss(h, call, opts, bu, err);
   }
 
   /** Not in the young generation: moved from the old one, or built (kept out of the hot path above). */
-  private miss(h: number, call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
+  private miss(h: number, call: LlmCall, opts: MappingOptions, bu: string | null, err: ErrorDims | null): Templates {
     const o = find(this.old.get(h), this.parts);
     if (o !== undefined) {
       this.add(h, o.parts, o.templates);
@@ -378,7 +380,7 @@ function find(e: CacheEntry | undefined, parts: readonly string[]): CacheEntry |
   return undefined;
 }
 
-function templatesFor(call: LlmCall, opts: MappingOptions, bu: string | null, err: Dims | null): Templates {
+function templatesFor(call: LlmCall, opts: MappingOptions, bu: string | null, err: ErrorDims | null): Templates {
   const { mode } = opts;
   const [provider, model] = providerModel(call.provider, call.model);
   const known = call.modelMapKey !== null || call.modelMapProvider !== null;

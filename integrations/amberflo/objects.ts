@@ -112,6 +112,7 @@ export function recordJson(r: MeterRecord): string {
     const head = `{"dimensions":${dimensionsJson(r.dimensions!)},"meterApiName":${JSON.stringify(r.meterApiName)},"meterTimeInMillis":${jsonNumber(r.meterTimeInMillis)},"meterValue":${jsonNumber(r.meterValue)}`;
     return r.uniqueId !== undefined ? `${head},"uniqueId":${JSON.stringify(r.uniqueId)}}` : `${head}}`;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when r is not an object after all
   return JSON.stringify(r) ?? 'null';
 }
 
@@ -121,6 +122,7 @@ export function recordJson(r: MeterRecord): string {
  * field by field; anything else goes to JSON.stringify.
  */
 function standardShape(r: MeterRecord): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- records are checked at run time, not trusted to match their type
   if (typeof r !== 'object' || r === null || Object.getPrototypeOf(r) !== Object.prototype) return false;
   // The own enumerable string keys in order, without allocating Object.keys' array: with the
   // prototype Object.prototype, for-in sees exactly those (plus inherited enumerable keys, which
@@ -134,6 +136,7 @@ function standardShape(r: MeterRecord): boolean {
   return (
     (n === 4 || (n === 5 && typeof r.uniqueId === 'string')) &&
     typeof d === 'object' &&
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- records are checked at run time, not trusted to match their type
     d !== null &&
     typeof r.meterApiName === 'string' &&
     typeof r.meterTimeInMillis === 'number' &&
@@ -342,12 +345,14 @@ export async function parseObject(key: string, body: Buffer): Promise<MeterRecor
   try {
     json = await gunzipAsync(body);
   } catch (e) {
+    // eslint-disable-next-line preserve-caught-error -- the message carries the cause's already; a cause would print it twice in the log
     throw new Error(`${key}: not gzip (${(e as Error).message})`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(json.toString('utf8'));
   } catch (e) {
+    // eslint-disable-next-line preserve-caught-error -- the message carries the cause's already; a cause would print it twice in the log
     throw new Error(`${key}: not JSON (${(e as Error).message})`);
   }
   if (!Array.isArray(parsed)) throw new Error(`${key}: not a JSON array of meter records`);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { fromOtlpJson } from '../../src/otlp/json.js';
-import { classifySpan, type Layout } from './span.js';
+import { classifySpan } from './span.js';
 import { GAPS, committed, recordsOf, recordsPath, requestPath } from './testdata/fixtures.js';
 import { LAYOUTS, render, type FixtureLayout } from './testdata/render.js';
 import { SCENARIOS, type Scenario } from './testdata/scenarios.js';
@@ -94,7 +94,7 @@ describe('layout detection', () => {
       const s = byName('completion');
       const billed = spansOf(s, layout).filter((sp) => classifySpan(sp).kind === 'call');
       assert.equal(billed.length, 1, layout);
-      assert.deepEqual(classifySpan(billed[0]!), { kind: 'call', layout: layout as Layout });
+      assert.deepEqual(classifySpan(billed[0]!), { kind: 'call', layout: layout });
     }
   });
 

@@ -32,7 +32,7 @@ describe('parsePythonLiteral', () => {
     assert.equal(ok('5.'), 5);
     assert.equal(ok('inf'), Infinity);
     assert.equal(ok('-inf'), -Infinity);
-    assert.ok(Number.isNaN(ok('nan') as number));
+    assert.ok(Number.isNaN(ok('nan')));
     assert.equal(ok('12345678901234567890'), 12345678901234567890n);
     assert.ok(Object.is(ok('-0.0'), -0));
   });
@@ -148,7 +148,7 @@ function repr(x: Tree): string {
     case 'list':
       return `[${x.v.map(repr).join(', ')}]`;
     case 'tuple':
-      return x.v.length === 1 ? `(${repr(x.v[0])},)` : `(${x.v.map(repr).join(', ')})`;
+      return x.v.length === 1 ? `(${repr(x.v[0]!)},)` : `(${x.v.map(repr).join(', ')})`;
     case 'dict':
       return `{${x.v.map(([k, v]) => `${reprStr(k)}: ${repr(v)}`).join(', ')}}`;
   }

@@ -186,7 +186,7 @@ class Parser {
       if (j > from) out += s.slice(from, j);
       this.i = j;
       if (this.i >= s.length) this.fail('unterminated string');
-      const c = s[this.i];
+      const c = s[this.i]!; // this.i < s.length: checked above
       if (c === q) {
         if (!triple) {
           this.i++;
@@ -207,7 +207,7 @@ class Parser {
         continue;
       }
       const e = s[this.i + 1];
-      if (e === undefined) this.fail('unterminated string');
+      if (e === undefined) return this.fail('unterminated string');
       if (raw) {
         out += c + e;
         this.i += 2;
@@ -255,7 +255,7 @@ class Parser {
         default:
           if (e >= '0' && e <= '7') {
             let digits = e;
-            while (digits.length < 3 && /[0-7]/.test(s[this.i] ?? '')) digits += s[this.i++];
+            while (digits.length < 3 && /[0-7]/.test(s[this.i] ?? '')) digits += s[this.i++]!; // the test just saw a digit there
             out += String.fromCodePoint(parseInt(digits, 8));
           } else {
             out += '\\' + e; // Python keeps unknown escapes verbatim
@@ -300,7 +300,7 @@ class Parser {
   tuple(depth: number): PyValue {
     const { items, comma } = this.items(depth, ')');
     // `(x)` is just x; `(x,)` and `()` are tuples.
-    if (items.length === 1 && !comma) return items[0];
+    if (items.length === 1 && !comma) return items[0]!;
     return items;
   }
 

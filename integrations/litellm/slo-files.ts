@@ -48,7 +48,7 @@ export function parseSloDocument(body: Uint8Array): SloDocument {
   const badLines: string[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+    const line = lines[i]!.trim();
     if (line === '') continue;
     try {
       items.push(JSON.parse(line) as unknown);

@@ -83,7 +83,7 @@ describe('parseSloDocument', () => {
     const nd = parseSloDocument(Buffer.from(`${one}\n\n${one}\n{broken\n`));
     assert.equal(nd.items.length, 2);
     assert.equal(nd.badLines.length, 1);
-    assert.match(nd.badLines[0], /^line 4: /);
+    assert.match(nd.badLines[0]!, /^line 4: /);
     assert.equal(parseSloDocument(gzipSync(`\ufeff[${one}]`)).items.length, 1);
   });
   it('rejects non-JSON, empty documents and broken gzip', () => {

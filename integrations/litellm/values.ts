@@ -151,7 +151,7 @@ class UsageScanner {
     if (candidates !== undefined) {
       for (let c = 0; c < candidates.length; c++) {
         const k = candidates[c]!;
-        const name = USAGE_KEYS[k];
+        const name = USAGE_KEYS[k]!; // k comes from USAGE_KEYS' own indices
         let j = 0;
         while (j < len && s.charCodeAt(from + j) === name.charCodeAt(j)) j++;
         if (j === len) return k;
@@ -321,7 +321,7 @@ export function secondsToNanos(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '0';
   let s = String(seconds);
   if (/e/i.test(s)) s = seconds.toFixed(9);
-  const [int, frac = ''] = s.split('.');
+  const [int = '0', frac = ''] = s.split('.');
   const ns = BigInt(int) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9));
   return ns.toString();
 }

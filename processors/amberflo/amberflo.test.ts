@@ -21,7 +21,11 @@ import { classifyError } from '../../integrations/litellm/errors.js';
 import { cleanValue, errorDetails, MappingCache, providerModel, toMeterRecords, type MappingOptions } from '../../integrations/amberflo/mapping.js';
 
 const FIX = join(repoRoot(), 'test', 'fixtures', 'litellm');
-const fromFixture = (name: string): LlmCall => LitellmProcessor.convert(fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8'))))[0];
+const fromFixture = (name: string): LlmCall => {
+  const [c] = LitellmProcessor.convert(fromOtlpJson(JSON.parse(readFileSync(join(FIX, name), 'utf8'))));
+  assert.ok(c, `${name} holds an LLM call`);
+  return c;
+};
 const compat: MappingOptions = { mode: 'compat', hostedEnv: 'agent1', sendObjectMetadata: true };
 const clean: MappingOptions = { ...compat, mode: 'clean' };
 const byMeter = (rs: MeterRecord[], name: string) => rs.filter((r) => r.meterApiName === name);
@@ -57,14 +61,15 @@ describe('amberflo mapping: records', () => {
 
   it('image generation: llm_images uses n (default 1), image tokens from completion tokens', () => {
     const img = call({ callType: 'aimage_generation', usage: { ...call().usage, promptTokens: 28, completionTokens: 8320 } });
-    assert.equal(byMeter(toMeterRecords(img, compat), 'llm_images')[0].meterValue, 1);
-    assert.equal(byMeter(toMeterRecords({ ...img, n: 3 }, compat), 'llm_images')[0].meterValue, 3);
+    assert.equal(byMeter(toMeterRecords(img, compat), 'llm_images')[0]?.meterValue, 1);
+    assert.equal(byMeter(toMeterRecords({ ...img, n: 3 }, compat), 'llm_images')[0]?.meterValue, 3);
     assert.equal(byMeter(toMeterRecords({ ...img, n: 0 }, compat), 'llm_images').length, 0);
-    assert.equal(byMeter(toMeterRecords(img, compat), 'llm_image_tokens')[0].meterValue, 8320);
+    assert.equal(byMeter(toMeterRecords(img, compat), 'llm_image_tokens')[0]?.meterValue, 8320);
   });
 
   it('batch and hosted_env dimensions', () => {
     const [r] = toMeterRecords(call({ batch: true }), { ...compat, hostedEnv: 'prod' });
+    assert.ok(r);
     assert.equal(r.dimensions!.batch, 'y');
     assert.equal(r.dimensions!.hosted_env, 'prod');
   });
@@ -101,11 +106,12 @@ describe('amberflo mapping: fixtures (compat vs clean)', () => {
     ]);
     const team = byMeter(toMeterRecords(fromFixture('call-id-error.v1.81.otlp.json'), compat), 'aflo.object_metadata');
     assert.deepEqual(team.map((r) => r.dimensions!.type), ['business_unit', 'virtual_tag']);
-    assert.equal(team[0].dimensions!.name, 'Team C');
+    assert.equal(team[0]?.dimensions?.name, 'Team C');
   });
 
   it('Azure: compat takes the first host label and splits gpt-4.1-mini at the dot (callback quirks)', () => {
     const [r] = byMeter(toMeterRecords(fromFixture('azure-region.v1.79.otlp.json'), compat), 'llm_api_call');
+    assert.ok(r);
     assert.equal(r.dimensions!.region, 'acme-eastus2');
     assert.equal(r.dimensions!.provider, 'gpt-4');
     assert.equal(r.dimensions!.model, '1-mini');
@@ -114,23 +120,25 @@ describe('amberflo mapping: fixtures (compat vs clean)', () => {
 
   it('Vertex: compat region is global (as the callback); clean reads the location from the host', () => {
     const c = fromFixture('vertex-region.v1.81.otlp.json');
-    assert.equal(byMeter(toMeterRecords(c, compat), 'llm_api_call')[0].dimensions!.region, 'global');
-    assert.equal(byMeter(toMeterRecords(c, clean), 'llm_api_call')[0].dimensions!.region, 'europe-west4');
+    assert.equal(byMeter(toMeterRecords(c, compat), 'llm_api_call')[0]?.dimensions?.region, 'global');
+    assert.equal(byMeter(toMeterRecords(c, clean), 'llm_api_call')[0]?.dimensions?.region, 'europe-west4');
   });
 
   it('Bedrock: region is the second host label; provider/model split at the first dot', () => {
     const [r] = byMeter(toMeterRecords(fromFixture('bedrock-region.v1.79.otlp.json'), compat), 'llm_api_call');
+    assert.ok(r);
     assert.equal(r.dimensions!.region, 'eu-central-1');
     assert.equal(r.dimensions!.provider, 'anthropic');
     assert.equal(r.dimensions!.model, 'claude-3-5-haiku-20241022-v1:0');
   });
 
   it('a region stated by a source (enrichment) wins', () => {
-    assert.equal(toMeterRecords(call({ region: 'eu-west-1' }), compat)[0].dimensions!.region, 'eu-west-1');
+    assert.equal(toMeterRecords(call({ region: 'eu-west-1' }), compat)[0]?.dimensions?.region, 'eu-west-1');
   });
 
   it('evicted metadata: placeholders, never a crash', () => {
     const [r] = byMeter(toMeterRecords(fromFixture('evicted-metadata-128.v1.79.otlp.json'), compat), 'llm_api_call');
+    assert.ok(r);
     assert.equal(r.dimensions!.key_name, 'unknown');
     assert.equal(r.dimensions!.business_unit_id, 'unknown');
     assert.equal(r.dimensions!.team, 'unknown');
@@ -139,8 +147,9 @@ describe('amberflo mapping: fixtures (compat vs clean)', () => {
   it('v1.81 error with litellm.call_id: uniqueId, error_code and OpenAI 429 details', () => {
     const rs = toMeterRecords(fromFixture('call-id-error.v1.81.otlp.json'), compat);
     assert.ok(rs.filter((r) => r.meterApiName !== 'aflo.object_metadata').every((r) => r.uniqueId === '4b1c7f0e-2d8a-4f6b-9e3c-5a7d9b1e3f20'));
-    assert.equal(byMeter(rs, 'llm_api_call')[0].dimensions!.error_code, '429');
-    const d = byMeter(rs, 'llm_error_details')[0].dimensions!;
+    assert.equal(byMeter(rs, 'llm_api_call')[0]?.dimensions?.error_code, '429');
+    const d = byMeter(rs, 'llm_error_details')[0]?.dimensions;
+    assert.ok(d);
     assert.deepEqual([d.class, d.code, d.subject, d.rate, d.limit], ['RateLimitError', '429', 'provider', 'rpm', '500']);
     assert.equal(d.sku, undefined, 'no pricing dimensions on error details');
   });
@@ -183,15 +192,18 @@ describe('amberflo mapping: rules', () => {
   it('compat keeps nulls; clean never does', () => {
     const c = call({ provider: null, model: 'gpt-4', callType: '/v1/chat/completions', modelMapKey: null, modelMapProvider: null });
     const [compatCall] = toMeterRecords(c, compat);
+    assert.ok(compatCall);
     assert.equal(compatCall.dimensions!.provider, null);
     assert.equal(compatCall.dimensions!.usecase, '/v1/chat/completions');
     const [cleanCall] = toMeterRecords(c, clean);
+    assert.ok(cleanCall);
     assert.equal(cleanCall.dimensions!.provider, 'unknown');
     assert.equal(cleanCall.dimensions!.usecase, ':v1:chat:completions');
   });
 
   it('team metadata business unit (from enrichment) is used when the key has none', () => {
     const [r] = byMeter(toMeterRecords(call({ teamId: 't1', teamMetadata: { business_unit_id: 'bu-team' } }), compat), 'llm_api_call');
+    assert.ok(r);
     assert.equal(r.dimensions!.business_unit_id, 'bu-team');
   });
 });
@@ -311,11 +323,14 @@ describe('amberflo mapping cache', () => {
     const a = toMeterRecords(call(), clean, cache);
     const b = toMeterRecords(call(), clean, cache);
     assert.ok(a.every((r) => Object.isFrozen(r.dimensions)));
-    assert.equal(a[0].dimensions, b[0].dimensions, 'same inputs → the same frozen set');
+    const [a0] = a;
+    const [b0] = b;
+    assert.ok(a0 && b0);
+    assert.equal(a0.dimensions, b0.dimensions, 'same inputs → the same frozen set');
     assert.throws(() => {
-      (a[0].dimensions as Record<string, string>).team = 'changed';
+      (a0.dimensions as Record<string, string>).team = 'changed';
     }, TypeError);
-    assert.equal(b[0].dimensions!.team, 'unknown');
+    assert.equal(b0.dimensions!.team, 'unknown');
     assert.ok(toMeterRecords(call(), clean).every((r) => Object.isFrozen(r.dimensions)), 'without a cache too');
   });
 });
@@ -339,9 +354,11 @@ describe('amberflo processor (component)', () => {
     await p.consume([call({ teamId: 't', teamAlias: null })]);
     await p.consume([]);
     assert.equal(got.length, 1, 'nothing is sent for an empty batch');
-    assert.equal(got[0][0].meterApiName, 'aflo.object_metadata');
-    assert.equal(got[0][0].dimensions!.name, 'unknown', 'clean mode cleans object metadata too');
-    assert.equal(got[0][2].dimensions!.hosted_env, 'prod');
+    const [sent] = got;
+    assert.ok(sent);
+    assert.equal(sent[0]?.meterApiName, 'aflo.object_metadata');
+    assert.equal(sent[0]?.dimensions?.name, 'unknown', 'clean mode cleans object metadata too');
+    assert.equal(sent[2]?.dimensions?.hosted_env, 'prod');
   });
 
   it('a numeric hosted_env is used as its text; the mapping options come from the resolved config', () => {

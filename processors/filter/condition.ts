@@ -28,7 +28,8 @@ const norm = (v: unknown) => (v === undefined ? null : v);
 export function parseCondition(text: string): Predicate {
   const m = COND_RE.exec(text);
   if (!m) throw new ConditionError(`cannot read condition ${JSON.stringify(text)}: write <field> <op> <value>, e.g. meterApiName == "llm_api_call_ms"`);
-  const [, path, rawOp, rawValue] = m;
+  // The three groups are not optional: a match has them all.
+  const [path, rawOp, rawValue] = [m[1]!, m[2]!, m[3]!];
   const op = rawOp.replace(/\s+/g, ' ');
   if (!FIELD_RE.test(path)) throw new ConditionError(`unknown field "${path}" (use meterApiName, meterValue, meterTimeInMillis, uniqueId, customerId or dimensions.<key>)`);
   if (rawValue === '') throw new ConditionError(`missing value after "${op}"`);
@@ -79,6 +80,7 @@ export function parseCondition(text: string): Predicate {
       };
       const cmp: Record<string, (a: number) => boolean> = { '<': (a) => a < value, '<=': (a) => a <= value, '>': (a) => a > value, '>=': (a) => a >= value };
       const f = cmp[op];
+      if (f === undefined) throw new ConditionError(`unknown operator "${op}"`);
       return (r) => {
         const n = num(r);
         return n !== null && f(n);

@@ -26,7 +26,7 @@ const fixture = (name: string): SpanBatch => fromOtlpJson(JSON.parse(readFileSyn
 const one = (name: string): LlmCall => {
   const calls = LitellmProcessor.convert(fixture(name));
   assert.equal(calls.length, 1, `${name} holds one LLM call`);
-  return calls[0];
+  return calls[0]!;
 };
 
 /** A processor with `config` (keys as in pipeline.yaml) on top of the defaults. */
@@ -141,7 +141,7 @@ describe('litellm processor: fixtures', () => {
 
   it('Batch API: batch flag, uniqueId falls back to <traceId>-<spanId>', () => {
     const batch = fixture('openai-batch.v1.79.otlp.json');
-    const span = batch.resourceSpans[0].scopeSpans[0].spans.find((s) => s.name === 'litellm_request')!;
+    const span = batch.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)).find((s) => s.name === 'litellm_request')!;
     const c = one('openai-batch.v1.79.otlp.json');
     assert.equal(c.batch, true);
     assert.equal(c.callType, 'aretrieve_batch');
@@ -165,7 +165,7 @@ describe('litellm processor: fixtures', () => {
     await h.proc.consume(fixture('evicted-metadata-128.v1.79.otlp.json'));
     const again = fixture('evicted-metadata-128.v1.79.otlp.json');
     // a different span id, so it is not a duplicate
-    const s = again.resourceSpans[0].scopeSpans[0].spans.find((x) => x.name === 'litellm_request')!;
+    const s = again.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)).find((x) => x.name === 'litellm_request')!;
     (s as { spanId: string }).spanId = '00000000000000aa';
     s.attributes['gen_ai.response.id'] = 'chatcmpl-another-call';
     await h.proc.consume(again);
@@ -270,7 +270,7 @@ describe('litellm processor: de-duplication', () => {
     for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) if (isLlmCallSpan(s)) s.attributes['gen_ai.response.id'] = 'chatcmpl-FixStreaming02';
     await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...c.resourceSpans] });
     assert.equal(h.received.flat().length, 2);
-    assert.equal(h.received.flat()[0].id, 'chatcmpl-FixStreaming01');
+    assert.equal(h.received.flat()[0]?.id, 'chatcmpl-FixStreaming01');
   });
 
   it('config: the defaults, and the window reaches the code in milliseconds', () => {
@@ -457,7 +457,7 @@ describe('litellm processor: de-duplication', () => {
 describe('litellm processor: later LiteLLM versions', () => {
   it('usage only in usage_object (gen_ai.usage.* missing, #31583), empty request model, semconv cache attributes', () => {
     const b = fixture('openai-reasoning.v1.81.otlp.json');
-    const span = b.resourceSpans[0].scopeSpans[0].spans.find((s) => 'llm.request.type' in s.attributes)!;
+    const span = b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)).find((s) => 'llm.request.type' in s.attributes)!;
     const attrs = span.attributes as Record<string, unknown>;
     delete attrs['gen_ai.usage.input_tokens'];
     delete attrs['gen_ai.usage.output_tokens'];
@@ -467,6 +467,7 @@ describe('litellm processor: later LiteLLM versions', () => {
     delete attrs['gen_ai.system'];
     attrs['gen_ai.provider.name'] = 'openai';
     const [c] = LitellmProcessor.convert(b);
+    assert.ok(c);
     assert.equal(c.usage.promptTokens, 120);
     assert.equal(c.usage.completionTokens, 900);
     assert.equal(c.usage.totalTokens, 1020);
@@ -509,6 +510,7 @@ describe('litellm processor: robustness', () => {
     });
     await h.proc.consume(batch);
     const [c] = h.received.flat();
+    assert.ok(c);
     assert.equal(c.id, '0102030405060708090a0b0c0d0e0f10-0102030405060708');
     assert.equal(c.durationMs, 0, 'end before start → 0');
     assert.equal(c.usage.promptTokens, 0);
@@ -624,6 +626,7 @@ describe('litellm processor: layouts, identity, restarts', () => {
         for (const sp of ss.spans) if (isLlmCallSpan(sp)) for (const k of ['metadata.user_api_key_team_id', 'metadata.user_api_key_team_alias']) delete (sp.attributes as Record<string, unknown>)[k];
     await h.proc.consume(b);
     const [c] = h.received.flat();
+    assert.ok(c);
     assert.deepEqual([c!.teamId, c!.teamAlias], ['team-a', 'Research']);
     assert.equal(await h.value('spanmeter_litellm_identity_joined_total'), 1);
   });

@@ -56,7 +56,7 @@ export function checkOperation(op: Operation): { path: string; message: string }
     }
     if (op.value !== undefined) {
       for (const m of op.value.matchAll(REF_RE)) {
-        const e = checkPath(m[1]);
+        const e = checkPath(m[1]!); // the pattern's one group is not optional
         if (e) out.push({ path: 'value', message: `{{${m[1]}}}: ${e}` });
       }
       const stripped = op.value.replace(REF_RE, '');
@@ -85,7 +85,7 @@ export function apply(ops: readonly Operation[], r: MeterRecord): MeterRecord {
     } else if (op.rename !== undefined && op.to !== undefined) {
       if (!out.dimensions || !(op.rename in out.dimensions)) continue;
       const d = mutable();
-      const v = d[op.rename];
+      const v = d[op.rename] ?? null;
       delete d[op.rename];
       d[op.to] = v;
     } else if (op.delete !== undefined) {
@@ -98,7 +98,7 @@ export function apply(ops: readonly Operation[], r: MeterRecord): MeterRecord {
   if (dims) {
     // Keep the deterministic (sorted) dimension order the amberflo processor established.
     const sorted: Record<string, string | null> = {};
-    for (const k of Object.keys(dims).sort()) sorted[k] = dims[k];
+    for (const k of Object.keys(dims).sort()) sorted[k] = dims[k] ?? null;
     out.dimensions = sorted;
   }
   return out;

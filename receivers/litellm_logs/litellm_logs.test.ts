@@ -80,8 +80,8 @@ describe('litellm_logs receiver: files', () => {
         ['/in/sub/e-broken.json', 'not JSON: expected an object, an array or NDJSON objects'],
       ],
     );
-    assert.match(s.invalid[0].reason, /^line 3: /);
-    assert.match(s.invalid[1].reason, /^record 3: /);
+    assert.match(s.invalid[0]?.reason ?? '', /^line 3: /);
+    assert.match(s.invalid[1]?.reason ?? '', /^record 3: /);
     assert.equal(s.bytesDone, s.bytesTotal);
     assert.equal(progress.at(-1), 7);
   });
@@ -107,7 +107,7 @@ describe('litellm_logs receiver: files', () => {
     assert.ok(tail.length > 0 && tail.every((id, i) => id === `t${i}`), `records before the truncation are delivered in order (${tail.length})`);
     assert.equal(s.filesRead, 3);
     assert.equal(s.skipped.length, 1);
-    assert.match(s.skipped[0].reason, new RegExp(`^bad gzip data: .* \\(after ${tail.length} records, which were read\\)$`));
+    assert.match(s.skipped[0]!.reason, new RegExp(`^bad gzip data: .* \\(after ${tail.length} records, which were read\\)$`));
     assert.ok(progress.filter((p) => p.calls > 0 && p.calls < 1500).length >= 3, 'progress is reported within a file');
     assert.equal(s.bytesDone, s.bytesTotal);
   });

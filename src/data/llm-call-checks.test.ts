@@ -67,7 +67,7 @@ describe('checkLlmCall', () => {
   });
 
   it('drops negative, fractional, imprecise (int64 max) and enormous token counts', () => {
-    const bad: Partial<LlmCall['usage']>[] = [{ promptTokens: -1 }, { completionTokens: 1.5 }, { totalTokens: 9223372036854775807 }, { cachedReadTokens: 2e12 }, { reasoningTokens: Number.NaN }];
+    const bad: Partial<LlmCall['usage']>[] = [{ promptTokens: -1 }, { completionTokens: 1.5 }, { totalTokens: 2 ** 63 }, { cachedReadTokens: 2e12 }, { reasoningTokens: Number.NaN }];
     for (const u of bad) {
       const r = checkLlmCall(call({}, u), DEFAULT_LLM_CALL_LIMITS, NOW);
       assert.ok(!r.ok, JSON.stringify(u));
@@ -94,7 +94,10 @@ describe('checkLlmCall', () => {
 describe('LlmCallGate', () => {
   it('forwards good calls, drops bad ones with a reason metric and a log line', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+    const logger = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => {
+        lines.push(c.toString());
+        cb();
+      } }));
     const registry = new Registry();
     const got: LlmCall[][] = [];
     const gate = new LlmCallGate({ consume: async (x) => void got.push(x as LlmCall[]) }, DEFAULT_LLM_CALL_LIMITS, 'p', logger, registry);

@@ -26,7 +26,7 @@ export interface KvList {
 export type Attributes = Record<string, AttrValue>;
 
 /** The prototype of attribute maps: an object without a prototype and without properties. */
-const ATTRIBUTES_PROTO: object = Object.create(null);
+const ATTRIBUTES_PROTO = Object.create(null) as object;
 function AttributeMap(this: object): void {}
 AttributeMap.prototype = ATTRIBUTES_PROTO;
 
@@ -40,7 +40,7 @@ export function newAttributes(): Attributes {
 }
 
 export function kvlist(entries: Iterable<[string, AttrValue]>): KvList {
-  const o: Record<string, AttrValue> = Object.create(null);
+  const o = Object.create(null) as Record<string, AttrValue>;
   for (const [k, v] of entries) o[k] = v;
   return o;
 }

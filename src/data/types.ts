@@ -29,7 +29,7 @@ export const DATA_TYPE_INFO: { readonly [K in DataType]: DataTypeInfo } = {
     durable: false,
   },
   logs: { name: 'logs', count: (data) => (isLogsBatch(data) ? data.logRecords : 0), durable: false },
-  llm_calls: { name: 'llm_calls', count: arrayLength, durable: true, codec: llmCallsCodec as RecordCodec },
+  llm_calls: { name: 'llm_calls', count: arrayLength, durable: true, codec: llmCallsCodec },
   meter_events: { name: 'meter_events', count: arrayLength, durable: true },
 };
 

@@ -11,7 +11,7 @@ import { asBuffer, decodeTraceRequest, type DecodeOptions } from './decode.js';
 import { OtlpDecodeError } from './json.js';
 import { otlpDescriptor } from './proto/descriptor.generated.js';
 
-const root = protobuf.Root.fromJSON(otlpDescriptor as protobuf.INamespace);
+const root = protobuf.Root.fromJSON(otlpDescriptor);
 // google.rpc.Status with google.rpc.RetryInfo (from googleapis' status.proto / error_details.proto, reduced to
 // the fields used): the body of OTLP error responses and the gRPC `grpc-status-details-bin` trailer.
 root.add(
@@ -67,8 +67,8 @@ function decoderDescriptor(desc: Record<string, unknown>): protobuf.INamespace {
     if (n.fields) n.options = { ...n.options, features: { utf8_validation: 'NONE' } };
     for (const c of Object.values(n.nested ?? {})) lenient(c);
   };
-  lenient(copy as J);
-  return copy as protobuf.INamespace;
+  lenient(copy);
+  return copy;
 }
 const decodeRoot = protobuf.Root.fromJSON(decoderDescriptor(otlpDescriptor));
 decodeRoot.resolveAll();
@@ -183,6 +183,7 @@ function hexId(b: Uint8Array | null | undefined, bytes: number, loc: Loc, field:
   return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('hex');
 }
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- only ever called as has.call(object, key)
 const has = Object.prototype.hasOwnProperty;
 
 function anyValue(v: PbAnyValue | null | undefined, depth: number): AttrValue {
@@ -383,7 +384,7 @@ export function toPbObject(batch: SpanBatch): PbRequest {
 
 /** Encodes a batch as a binary OTLP `ExportTraceServiceRequest`. */
 export function encodeOtlpProto(batch: SpanBatch): Uint8Array {
-  return ExportTraceServiceRequest.encode(toPbObject(batch) as unknown as protobuf.Message).finish();
+  return ExportTraceServiceRequest.encode(toPbObject(batch)).finish();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +400,7 @@ export function encodeExportResponseProto(r: ExportResponse = {}): Uint8Array {
   const obj = r.partialSuccess
     ? { partialSuccess: { rejectedSpans: r.partialSuccess.rejectedSpans, errorMessage: r.partialSuccess.errorMessage } }
     : {};
-  return ExportTraceServiceResponse.encode(obj as unknown as protobuf.Message).finish();
+  return ExportTraceServiceResponse.encode(obj).finish();
 }
 
 /** Decodes an `ExportTraceServiceResponse`. */
@@ -425,8 +426,8 @@ export function encodeRpcStatusProto(code: number, message: string, retryAfterSe
   const details =
     retryAfterSeconds === undefined
       ? []
-      : [{ typeUrl: RETRY_INFO_URL, value: RetryInfo.encode({ retryDelay: { seconds: retryAfterSeconds, nanos: 0 } } as unknown as protobuf.Message).finish() }];
-  return RpcStatus.encode({ code, message, details } as unknown as protobuf.Message).finish();
+      : [{ typeUrl: RETRY_INFO_URL, value: RetryInfo.encode({ retryDelay: { seconds: retryAfterSeconds, nanos: 0 } }).finish() }];
+  return RpcStatus.encode({ code, message, details }).finish();
 }
 
 export function decodeRpcStatusProto(buf: Uint8Array): { code: number; message: string; retryAfterSeconds?: number } {

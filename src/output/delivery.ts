@@ -350,6 +350,7 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
         failures = 0;
       } catch (e) {
         this.uploading.delete(id); // another uploader may take it while this one waits
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() aborts it while the upload is awaited
         if (this.stop.signal.aborted) break;
         failures++;
         const wait = backoffDelay(this.o.retry, failures);

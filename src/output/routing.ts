@@ -77,6 +77,7 @@ export function keyPrefixProblems(p: unknown, at: string): { path: string; messa
 /** keyPrefixProblems for an exporter's `path` and every route's `path`. */
 export function routingPathProblems(c: { path?: unknown; routing?: RoutingConfig<{ path?: unknown }> }): { path: string; message: string }[] {
   const out = keyPrefixProblems(c.path, 'path');
-  for (const [value, o] of Object.entries(c.routing?.routes ?? {})) out.push(...keyPrefixProblems(o?.path, `routing.routes.${value}.path`));
+  // A route left empty in YAML is null.
+  for (const [value, o] of Object.entries(c.routing?.routes ?? {}) as [string, { path?: unknown } | null][]) out.push(...keyPrefixProblems(o?.path, `routing.routes.${value}.path`));
   return out;
 }

@@ -63,11 +63,12 @@ export function dormancyText(d: Dormancy): string {
 }
 
 /** The stand-in for an inactive exporter. */
-export function dormantExporter(log: { info(o: object, m: string): void }, when: WhenConfig): Exporter<unknown> & { dormant: Dormancy } {
+export function dormantExporter(log: { info(o: object, m: string): void }, when: WhenConfig): Exporter & { dormant: Dormancy } {
   return {
     dormant: { value: when.value, activeFor: [...when.in] },
-    async start() {
+    start() {
       log.info({ value: when.value, activeFor: when.in }, 'exporter is dormant (its `when` does not match)');
+      return Promise.resolve();
     },
     async consume() {
       /* another exporter of the pipeline is the active sink */

@@ -169,6 +169,7 @@ export function readPem(tls: TlsConfig, key: 'cert_file' | 'key_file' | 'client_
   try {
     return readFileSync(file);
   } catch (e) {
+    // eslint-disable-next-line preserve-caught-error -- the message carries the cause's already; a cause would print it twice in the log
     throw new Error(`tls.${key}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { readPem, type ResolvedServer } from './config.js';
 import { readBody, type Body, type ContentCoding } from './body.js';
@@ -54,7 +54,7 @@ export function createHttpServer(cfg: ResolvedServer, handler: RequestListener, 
       )
     : http.createServer(opts, handler);
   server.maxConnections = cfg.maxConnections;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:net').Socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const [status, text] =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
     const remote = socket.remoteAddress ? `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}` : 'unknown';
@@ -86,7 +86,7 @@ export function listen(server: http.Server, endpoint: string, what: string, logg
 /** Stops listening; in-flight requests finish until `deadline`, idle keep-alive connections are closed. */
 export function closeServer(server: http.Server, deadline: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (!server.listening) return resolve();
+    if (!server.listening) { resolve(); return; }
     const timer = setInterval(() => server.closeIdleConnections(), 50);
     const hard = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
     server.close(() => {

@@ -25,7 +25,7 @@ export class DiskBudget implements Budget {
     if (this.minFreeBytes <= 0 || this.freeTimer) return;
     const measure = () =>
       void statfs(dir).then(
-        (s) => (this.free = Number(s.bavail) * Number(s.bsize)),
+        (s) => (this.free = s.bavail * s.bsize),
         () => (this.free = Infinity), // not there yet: the log reports its own errors
       );
     measure();

@@ -38,7 +38,7 @@ export function encodeRecord(data: unknown, codec?: RecordCodec): Buffer {
   try {
     return serialize(data);
   } catch {
-    return Buffer.from(JSON.stringify(data) ?? 'null', 'utf8');
+    return Buffer.from((JSON.stringify(data) as string | undefined) ?? 'null', 'utf8'); // undefined for undefined or a function
   }
 }
 

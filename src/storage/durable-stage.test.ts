@@ -109,7 +109,7 @@ describe('durable pipelines (write-ahead log)', () => {
     const used = await svc.metrics.registry.getSingleMetricAsString('spanmeter_disk_budget_used_bytes');
     assert.match(used, new RegExp(`spanmeter_disk_budget_used_bytes ${status.durability.usedBytes}\\b`));
     assert.match(await svc.metrics.registry.getSingleMetricAsString('spanmeter_disk_budget_max_bytes'), /spanmeter_disk_budget_max_bytes 1073741824\b/);
-    assert.match(formatStatus(status as unknown as Record<string, unknown>), /^pipeline p: write-ahead log \d+\.\d MiB, \d+ record\(s\) waiting to be processed/m);
+    assert.match(formatStatus(status), /^pipeline p: write-ahead log \d+\.\d MiB, \d+ record\(s\) waiting to be processed/m);
     await svc.shutdown(5_000);
     const got = capture().received.flat() as MeterRecord[];
     assert.deepEqual(got.map((r) => r.uniqueId), Array.from({ length: 20 }, (_, i) => `call-${i}`));

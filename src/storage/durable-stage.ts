@@ -204,6 +204,7 @@ export class DurableStage implements Consumer<unknown> {
       let complete = true;
       for await (const chunk of wal.read(this.forwardedSeq, 1024 * 1024)) {
         for (const e of chunk) {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it while this awaits
           if (this.stopForwarder) return;
           if (e.seq <= this.forwardedSeq) continue;
           let data = this.memory.get(e.seq)?.data;
@@ -313,7 +314,7 @@ export class DurableStage implements Consumer<unknown> {
         return wal.setCheckpoint(this.watermark.safe);
       })
       .then(() => this.cuts?.trim(previous))
-      .catch((err: Error) => this.o.logger.error({ err }, 'cannot persist the write-ahead log checkpoint'))
+      .catch((err: unknown) => this.o.logger.error({ err }, 'cannot persist the write-ahead log checkpoint'))
       .finally(() => this.updateGauges());
     return this.lastCheckpointWrite;
   }

@@ -86,7 +86,7 @@ describe('llm_calls log records', () => {
   });
 
   it('are a fraction of V8 format, and the decoded calls share repeated strings', () => {
-    const calls = Array.from({ length: 170 }, (_, i) => call({ id: `chatcmpl-${i}`, spanId: `${String(i).padStart(16, '0')}` }));
+    const calls = Array.from({ length: 170 }, (_, i) => call({ id: `chatcmpl-${i}`, spanId: String(i).padStart(16, '0') }));
     const compact = encodeRecord(calls, llmCallsCodec);
     const v8 = serialize(calls);
     assert.ok(compact.length * 3 < v8.length, `${compact.length} bytes against V8's ${v8.length}`);
@@ -113,6 +113,7 @@ describe('llm_calls log records', () => {
       ['a cycle', [call({ keyMetadata: cyclic })]],
       ['a class instance', [call({ keyMetadata: new Meta() as unknown as Record<string, unknown> })]],
       ['a Map', [call({ guardrails: [new Map([[1, 2]])] })]],
+      // eslint-disable-next-line no-sparse-arrays -- the hole is the case under test
       ['a sparse array', [call({ guardrails: [1, , 3] })]],
       ['a non-string tag', [call({ requestTags: [1 as unknown as string] })]],
       ['a string number', [call({ durationMs: '5' as unknown as number })]],

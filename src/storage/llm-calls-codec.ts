@@ -40,8 +40,7 @@ const FIELDS = [
 ] as const satisfies readonly (keyof LlmCall)[];
 // Compile-time: a field added to LlmCall and not to FIELDS (and to the code below) fails the build.
 type Unlisted = Exclude<keyof LlmCall, (typeof FIELDS)[number]>;
-const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
-void everyFieldListed;
+const _everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
 const USAGE_FIELDS = 6;
 const ERROR_FIELDS = 9;
 
@@ -117,28 +116,28 @@ class Writer {
   }
 
   uniqueString(v: unknown): void {
-    if (v === null) return this.byte(0);
+    if (v === null) { this.byte(0); return; }
     if (typeof v !== 'string') throw doesNotFit;
     this.byte(1);
     this.rawString(v);
   }
 
   sharedString(v: unknown): void {
-    if (v === null) return this.byte(0);
+    if (v === null) { this.byte(0); return; }
     if (typeof v !== 'string') throw doesNotFit;
     const k = this.table.get(v);
-    if (k !== undefined) return this.varint(k + 2);
+    if (k !== undefined) { this.varint(k + 2); return; }
     this.table.set(v, this.table.size);
     this.byte(1);
     this.rawString(v);
   }
 
   number(v: unknown, nullable: boolean): void {
-    if (v === null && nullable) return this.byte(0);
+    if (v === null && nullable) { this.byte(0); return; }
     if (typeof v !== 'number') throw doesNotFit;
     if (v >= 0 && v < 0x80000000 && (v | 0) === v && !(v === 0 && 1 / v < 0)) {
       this.byte(1);
-      return this.varint(v);
+      this.varint(v); return;
     }
     this.byte(2);
     this.ensure(8);
@@ -147,7 +146,7 @@ class Writer {
   }
 
   boolean(v: unknown, nullable: boolean): void {
-    if (v === null && nullable) return this.byte(0);
+    if (v === null && nullable) { this.byte(0); return; }
     if (typeof v !== 'boolean') throw doesNotFit;
     this.byte(v ? 2 : 1);
   }
@@ -155,10 +154,10 @@ class Writer {
   /** JSON-like data (what span conversion decodes from metadata); anything else does not fit. */
   value(v: unknown, depth: number): void {
     if (depth > 64) throw doesNotFit;
-    if (v === null) return this.byte(0);
+    if (v === null) { this.byte(0); return; }
     switch (typeof v) {
       case 'boolean':
-        return this.byte(v ? 2 : 1);
+        { this.byte(v ? 2 : 1); return; }
       case 'number':
         this.byte(3);
         this.ensure(8);
@@ -167,7 +166,7 @@ class Writer {
         return;
       case 'string':
         this.byte(4);
-        return this.sharedString(v);
+        { this.sharedString(v); return; }
       case 'object':
         break;
       default:
@@ -177,6 +176,7 @@ class Writer {
       if (Object.getPrototypeOf(v) !== Array.prototype) throw doesNotFit;
       const n = v.length;
       let own = 0;
+      // eslint-disable-next-line @typescript-eslint/no-for-in-array -- counts the own enumerable keys, so holes and extra properties show
       for (const _ in v) own++;
       if (own !== n) throw doesNotFit; // holes or extra properties
       this.byte(5);
@@ -190,7 +190,7 @@ class Writer {
     const keys = Object.keys(v);
     this.byte(6);
     this.varint(keys.length);
-    const o = v as Record<string, unknown>;
+    const o = v;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       this.sharedString(k);

@@ -38,29 +38,29 @@ export class AdminServer {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') { json(405, { error: 'method not allowed' }); return; }
       if (url === '/metrics') {
         this.registry.metrics().then(
           (text) => {
             res.writeHead(200, { 'content-type': this.registry.contentType });
             res.end(text);
           },
-          (e: Error) => json(500, { error: e.message }),
+          (e: unknown) => json(500, { error: (e as Error).message }),
         );
         return;
       }
-      if (url === '/health/live' || url === '/health') return json(200, { status: 'live' });
-      const answer = (f: () => Promise<[number, unknown]>) => void f().then(([code, body]) => json(code, body), (e: Error) => json(500, { error: e.message }));
+      if (url === '/health/live' || url === '/health') { json(200, { status: 'live' }); return; }
+      const answer = (f: () => Promise<[number, unknown]>) => void f().then(([code, body]) => json(code, body), (e: unknown) => json(500, { error: (e as Error).message }));
       if (url === '/health/ready') {
-        return answer(async () => {
+        answer(async () => {
           const [ready, detail] = await Promise.all([this.health.ready(), this.health.detail()]);
           return [ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...detail }];
-        });
+        }); return;
       }
-      if (url === '/status') return answer(async () => [200, await this.health.status()]);
-      if (url === '/status/series') return answer(async () => [200, await this.health.series()]);
-      if (url === '/status/errors') return answer(async () => [200, await this.health.errors()]);
-      if (url === '/status/usage') return answer(async () => [200, await this.health.usage()]);
+      if (url === '/status') { answer(async () => [200, await this.health.status()]); return; }
+      if (url === '/status/series') { answer(async () => [200, await this.health.series()]); return; }
+      if (url === '/status/errors') { answer(async () => [200, await this.health.errors()]); return; }
+      if (url === '/status/usage') { answer(async () => [200, await this.health.usage()]); return; }
       if (url === '/' || url === '/status/ui') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(STATUS_PAGE);

@@ -38,14 +38,14 @@ export function aggregateStatus(reports: WorkerReport[], base: { version: string
   const answered = reports.filter((r) => r.status);
   const statuses = answered.map((r) => r.status!);
   const states: Record<string, { state: string; dormant?: string }> = {};
-  const keys = new Set(statuses.flatMap((s) => Object.keys((s.states as Record<string, unknown>) ?? {})));
+  const keys = new Set(statuses.flatMap((s) => Object.keys((s.states as Record<string, unknown> | undefined) ?? {})));
   for (const k of keys) {
     const per = statuses.map((s) => (s.states as Record<string, { state: string; dormant?: string }>)[k]).filter((x) => x !== undefined);
     states[k] = { state: mergeStates(per.map((p) => p.state), base.workers), ...(per[0]?.dormant ? { dormant: per[0].dormant } : {}) };
   }
   const durabilityOff = statuses.some((s) => (s.durability as { enabled?: boolean } | undefined)?.enabled === false);
   const sum = (f: (d: { usedBytes?: number; maxDiskBytes?: number }) => number | undefined) =>
-    statuses.reduce((n, s) => n + Number(f((s.durability as { usedBytes?: number; maxDiskBytes?: number }) ?? {}) ?? 0), 0);
+    statuses.reduce((n, s) => n + (f((s.durability as { usedBytes?: number; maxDiskBytes?: number } | undefined) ?? {}) ?? 0), 0);
   const unlimited = statuses.some((s) => !(s.durability as { maxDiskBytes?: number } | undefined)?.maxDiskBytes);
   return {
     version: base.version,
@@ -56,7 +56,7 @@ export function aggregateStatus(reports: WorkerReport[], base: { version: string
     ),
     workerCount: base.workers,
     durability: durabilityOff ? { enabled: false } : { usedBytes: sum((d) => d.usedBytes), maxDiskBytes: unlimited ? 0 : sum((d) => d.maxDiskBytes) },
-    wal: answered.flatMap((r) => ((r.status!.wal as Record<string, unknown>[]) ?? []).map((w) => ({ worker: r.index, ...w }))),
+    wal: answered.flatMap((r) => ((r.status!.wal as Record<string, unknown>[] | undefined) ?? []).map((w) => ({ worker: r.index, ...w }))),
     states,
     workers: reports
       .slice()
@@ -105,6 +105,6 @@ export function aggregateSeries(snaps: SeriesSnapshot[]): SeriesSnapshot {
 export function aggregateErrors(reports: WorkerReport[], max = 50): Record<string, unknown>[] {
   return reports
     .flatMap((r) => (r.errors ?? []).map((e) => ({ ...e, worker: r.index })))
-    .sort((a, b) => String(a.time ?? '').localeCompare(String(b.time ?? '')))
+    .sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''))
     .slice(-max);
 }

@@ -22,7 +22,7 @@ export class RecentErrors extends Writable {
       if (!line) continue;
       try {
         const o = JSON.parse(line) as { time?: string; level?: string; msg?: string; component?: string; err?: { message?: string } };
-        this.entries.push({ time: String(o.time ?? ''), level: String(o.level ?? ''), msg: String(o.msg ?? ''), component: o.component, err: o.err?.message });
+        this.entries.push({ time: o.time ?? '', level: o.level ?? '', msg: o.msg ?? '', component: o.component, err: o.err?.message });
         if (this.entries.length > this.max) this.entries.shift();
       } catch {
         /* not JSON: ignore */
@@ -48,7 +48,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       hooks: {
         logMethod(args, method) {
           for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = redactText(args[i] as string);
-          return method.apply(this, args as Parameters<typeof method>);
+          method.apply(this, args);
         },
       },
       formatters: { level: (label) => ({ level: label }), log: (o) => redactValue(o) as Record<string, unknown> },
@@ -65,7 +65,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       },
     },
     pino.multistream([
-      { level: validLevel as pino.Level, stream: out },
+      { level: validLevel, stream: out },
       { level: 'warn', stream: recentErrors },
     ]),
   );

@@ -104,6 +104,7 @@ export interface ComponentMetrics {
  * labels) instead of failing with "metric already registered".
  */
 export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- only this function registers a metric of that name, and as a Counter
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
 }
 

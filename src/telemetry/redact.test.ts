@@ -55,7 +55,10 @@ describe('redaction', () => {
 
   it('the logger scrubs messages, fields and errors', () => {
     const lines: string[] = [];
-    const logger = createLogger('info', new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }) as unknown as NodeJS.WritableStream);
+    const logger = createLogger('info', new Writable({ write: (c: Buffer, _e, cb) => {
+        lines.push(c.toString());
+        cb();
+      } }));
     logger.warn({ response: `{"x-api-key":"${KEY}"}`, headers: { authorization: `Bearer ${KEY}` } }, `upstream said x-api-key: ${KEY}`);
     logger.error({ err: new Error(`HTTP 400: X-API-KEY: ${KEY}`) }, 'failed');
     const text = lines.join('');

@@ -21,7 +21,10 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 30_000
     if (child.exitCode !== null) throw new Error(`azurite exited with code ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
       const c = connect(port, '127.0.0.1');
-      c.once('connect', () => (c.destroy(), resolve(true)));
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
       c.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -58,7 +61,7 @@ export class LocalAzurite {
       ['--disableTelemetry', '--silent', '--skipApiVersionCheck', '--inMemoryPersistence', '--blobHost', '127.0.0.1', '--blobPort', String(this.port)],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child = child;
     await waitForPort(this.port, child);
     return this;

@@ -8,7 +8,7 @@
  * `npm test` runs a reduced size; `npm run test:chaos` sets SPANMETER_CHAOS=1 for the full size.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';

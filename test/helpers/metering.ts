@@ -6,7 +6,7 @@
  */
 import type { LlmCall } from '../../src/data/llm-call.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
-import { type EncodedObject } from '../../src/output/encode.js';
+import type { EncodedObject } from '../../src/output/encode.js';
 import { encodeBatch } from '../../integrations/amberflo/objects.js';
 import { toMeterRecords } from '../../integrations/amberflo/mapping.js';
 import { llmCall } from './llm-call.js';

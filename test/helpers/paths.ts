@@ -1,6 +1,6 @@
 /** Paths for tests, independent of where the compiled test file lives (dist/ or another outDir). */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRootOf } from '../../src/repo-root.js';
 

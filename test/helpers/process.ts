@@ -48,8 +48,8 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = r
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -77,6 +77,7 @@ export async function waitFor200(url: string, timeoutMs = 20_000, cli?: Cli): Pr
   let exited = false;
   void cli?.exited.then(() => (exited = true));
   for (;;) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the callback above while this loop awaits; the compiler does not see it
     if (exited) throw new Error(`spanmeter exited before ${url} answered\n${cli?.stderr()}\n${cli?.stdout().slice(-2000)}`);
     try {
       if ((await http('GET', url)).status === 200) return;

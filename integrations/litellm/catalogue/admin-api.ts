@@ -83,8 +83,8 @@ export class LitellmApiSource implements Source {
         return_full_object: 'true',
       });
     } else {
-      const body = (await this.call('/model/info', {}, signal)) as Obj;
-      if (!Array.isArray(body?.data)) throw this.invalid('/model/info', 'an object with a "data" array');
+      const body = (await this.call('/model/info', {}, signal)) as Obj | null;
+      if (!body || !Array.isArray(body.data)) throw this.invalid('/model/info', 'an object with a "data" array');
       out.push(...body.data.map((m) => modelFacts(m)));
     }
     return out.filter((f) => f !== null) as FactsOf[K][];

@@ -96,6 +96,7 @@ export class LitellmDbSource implements Source {
     if (!this.o.url) throw new SourceError(`litellm_db: environment variable ${this.o.url_env} is not set`, 'unauthorized');
     if (!this.pool) {
       const { default: driver } = await import('pg');
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- another query may have created the pool while the import was awaited
       if (this.pool) return this.pool; // another query created it meanwhile
       this.pool = new driver.Pool({
         connectionString: this.o.url,

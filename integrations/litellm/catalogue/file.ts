@@ -66,9 +66,10 @@ export class FileSource implements Source {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     if (this.watching) unwatchFile(this.o.path);
     this.watching = false;
+    return Promise.resolve();
   }
 
   private format(): 'yaml' | 'json' | 'csv' {
@@ -136,7 +137,7 @@ export class FileSource implements Source {
   }
 
   private fromCsv(text: string): Catalogue {
-    const rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
+    const rows: Record<string, string>[] = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
     const cat = this.empty();
     rows.forEach((r, i) => {
       const line = i + 2;

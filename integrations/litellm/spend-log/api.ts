@@ -55,6 +55,7 @@ export class SpendLogApi implements ReferenceLog {
     try {
       res = await fetch(u, { headers, signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 30_000) });
     } catch (e) {
+      // eslint-disable-next-line preserve-caught-error -- the message carries the cause's already; a cause would print it twice in the log
       throw new Error(`${this.label}: GET ${path} failed: ${(e as Error).message}`);
     }
     if (res.status === 401 || res.status === 403) throw new Error(`${this.label}: GET ${path} answered ${res.status}: the API key is missing or may not read spend logs (a proxy admin or admin viewer key is needed)`);
@@ -74,7 +75,7 @@ export class SpendLogApi implements ReferenceLog {
       const { status, body } = await this.get(path, params);
       if (status === 404 && !this.path) continue;
       if (status !== 200) throw new Error(`${this.label}: GET ${path} answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
-      const b = body as { data?: unknown; total?: unknown; total_is_capped?: unknown };
+      const b = body as { data?: unknown; total?: unknown; total_is_capped?: unknown } | null;
       if (!b || !Array.isArray(b.data)) throw new Error(`${this.label}: GET ${path} did not answer {data: [...], total, ...} (is this a LiteLLM proxy?)`);
       this.path = path;
       return { data: b.data as Row[], total: b.total_is_capped === true ? NaN : Number(b.total ?? NaN) };

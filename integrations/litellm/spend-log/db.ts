@@ -15,6 +15,21 @@ export interface SpendLogDbOptions {
 }
 
 /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC: a `timestamp` literal ("startTime" is timestamp(3), UTC). */
+/** A row of the query below, as the pg driver returns it (numeric columns may arrive as text). */
+interface SpendRow {
+  request_id: string;
+  st: string;
+  start_ms: number;
+  team_id: string | null;
+  api_key: string | null;
+  key_alias: string | null;
+  model: string | null;
+  call_type: string | null;
+  prompt_tokens: number | string | null;
+  completion_tokens: number | string | null;
+  status: string | null;
+}
+
 const pgTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 export class SpendLogDb implements ReferenceLog {
@@ -59,7 +74,7 @@ export class SpendLogDb implements ReferenceLog {
       ORDER BY "startTime", request_id LIMIT $5`;
     let after: [string, string] = [pgTime(fromMs - 1), ''];
     for (;;) {
-      const res = await pool.query(sql, [pgTime(fromMs), pgTime(toMs), after[0], after[1], size]);
+      const res = await pool.query<SpendRow>(sql, [pgTime(fromMs), pgTime(toMs), after[0], after[1], size]);
       if (!res.rows.length) return;
       yield res.rows.map(
         (row): ReferenceCall => ({
@@ -74,7 +89,7 @@ export class SpendLogDb implements ReferenceLog {
           callType: row.call_type || null,
         }),
       );
-      const last = res.rows[res.rows.length - 1];
+      const last = res.rows[res.rows.length - 1]!; // not empty: checked above
       after = [last.st, last.request_id];
       if (res.rows.length < size) return;
     }

@@ -2,7 +2,7 @@
  * The layout fixtures: requests/<scenario>.<layout>.otlp.json (render.ts's output, committed so
  * that `spanmeter inspect` and people can read them) and records/<scenario>.json, the records every
  * layout must produce (clean mode, hosted_env prod, send_object_metadata true), up to the gaps
- * below. `node dist/integrations/litellm/testdata/fixtures.js --write` writes them anew; the tests
+ * below. `node dist/integrations/litellm/testdata/fixtures.js --write` (after `npm run build:all`) writes them anew; the tests
  * fail when the committed files differ from what render.ts gives.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -86,7 +86,10 @@ export async function recordsOf(request: object, calls: LlmCall[] = []): Promise
   const metrics = new ServiceMetrics('fixtures', { processMetrics: false });
   const records: MeterRecord[] = [];
   const amberflo = amberfloFactory.create(settings<AmberfloConfig>('amberflo', { mode: 'clean', hosted_env: 'prod', send_object_metadata: true }, metrics), {
-    consume: async (rs: MeterRecord[]) => void records.push(...rs),
+    consume: (rs: MeterRecord[]) => {
+      records.push(...rs);
+      return Promise.resolve();
+    },
   });
   const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', configOf(litellmFactory), metrics), {
     consume: async (cs: LlmCall[]) => {
