@@ -5,6 +5,7 @@
  */
 // First: V8 flags that must hold before the pipeline's code runs (see v8-tuning.ts).
 import './v8-tuning.js';
+import { configKeys } from './config/docs.js';
 import cluster from 'node:cluster';
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
 import { DirLockedError } from './storage/dir-lock.js';
@@ -255,7 +256,7 @@ async function componentRows(config: string[] | undefined) {
     produces: f.kind === 'exporter' ? null : f.kind === 'receiver' ? producesOf(f).join('|') : f.produces,
     description: f.description,
     origin,
-    keys: configKeys(f.configSchema as Record<string, unknown>),
+    keys: configKeys(f.configSchema),
   }));
 }
 
@@ -266,7 +267,7 @@ function formatComponents(rows: ComponentRow[]): string {
     for (const r of rows.filter((x) => x.kind === kind)) {
       const flow = [r.consumes, r.produces].filter(Boolean).join(' → ');
       out += `  ${r.type} (${r.stability}; ${flow}${r.origin.startsWith('plugin') ? `; ${r.origin}` : ''})\n    ${r.description}\n`;
-      for (const k of r.keys) out += `      ${k.key}${k.type ? `: ${k.type}` : ''}${k.description ? `  ${k.description}` : ''}\n`;
+      for (const k of r.keys) out += `      ${k.key}: ${k.type}${k.default !== undefined ? ` = ${k.default}` : k.required ? ' (required)' : ''}${k.description ? `  ${k.description}` : ''}\n`;
     }
   }
   return out;
@@ -384,25 +385,6 @@ export async function statusAddress(opts: { address?: string; config?: string[] 
     return { address: local(config.service.metricsAddress), from: opts.config.join(', ') };
   }
   return { address: '127.0.0.1:8888', from: 'the default' };
-}
-
-interface KeyRow {
-  key: string;
-  type?: string;
-  description?: string;
-}
-
-/** Flattens a JSON Schema's properties into dotted keys for `spanmeter components`. */
-export function configKeys(schema: Record<string, unknown>, prefix = ''): KeyRow[] {
-  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
-  const rows: KeyRow[] = [];
-  for (const [k, s] of Object.entries(props)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    const type = s.format === 'duration' ? 'duration' : s.enum ? (s.enum as unknown[]).map((v) => JSON.stringify(v)).join('|') : Array.isArray(s.type) ? s.type.join('|') : (s.type as string | undefined);
-    rows.push({ key, type, description: s.description as string | undefined });
-    if (s.type === 'object' && s.properties) rows.push(...configKeys(s, key));
-  }
-  return rows;
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);

@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../../src/component.js';
+import { OBJECT_PATH } from '../../integrations/amberflo/objects.js';
 import { Settings, Type, type Static } from '../../src/config/declare.js';
 import { objectExporterKeys } from '../../src/output/delivery.js';
 import { routingPathProblems } from '../../src/output/routing.js';
@@ -26,7 +27,7 @@ export const configSchema = Settings(
       default: false,
       description: 'Create the container at start if it does not exist (needs write permission on the account; start then contacts the store).',
     }),
-    ...objectExporterKeys({ container: Type.Optional(Type.String({ minLength: 1, description: 'Container for this route.' })) }, 'container or prefix'),
+    ...objectExporterKeys(OBJECT_PATH, { container: Type.Optional(Type.String({ minLength: 1, description: 'Container for this route.' })) }, 'container or prefix'),
   },
   { description: 'azureblob exporter settings.' },
 );

@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../../src/component.js';
+import { OBJECT_PATH } from '../../integrations/amberflo/objects.js';
 import { Settings, Type, type Static } from '../../src/config/declare.js';
 import { objectExporterKeys } from '../../src/output/delivery.js';
 import { routingPathProblems } from '../../src/output/routing.js';
@@ -8,7 +9,7 @@ import { whenProblems } from '../../src/output/when.js';
 export const configSchema = Settings(
   {
     directory: Type.String({ minLength: 1, default: './data/out', description: 'Root directory of the files.' }),
-    ...objectExporterKeys({ directory: Type.Optional(Type.String({ minLength: 1, description: 'Root directory for this route.' })) }, 'directory or path'),
+    ...objectExporterKeys(OBJECT_PATH, { directory: Type.Optional(Type.String({ minLength: 1, description: 'Root directory for this route.' })) }, 'directory or path'),
     spool: Type.Boolean({
       default: false,
       description:

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { alternateKey, encodeBatch } from '../../integrations/amberflo/objects.js';
 import { MappingCache, toMeterRecords } from '../../integrations/amberflo/mapping.js';
-import { LitellmProcessor } from '../../processors/litellm/index.js';
+import { LitellmProcessor } from '../../processors/litellm/litellm.js';
 import { decodeOtlpProto, encodeOtlpProto, fromOtlpJson } from '../../src/otlp/index.js';
 import { otlpRequest } from '../../test/helpers/litellm-spans.js';
 import { pino } from 'pino';

@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../../src/component.js';
+import { OBJECT_PATH } from '../../integrations/amberflo/objects.js';
 import { ByteSize, Settings, Type, type Static } from '../../src/config/declare.js';
 import { objectExporterKeys } from '../../src/output/delivery.js';
 import { routingPathProblems } from '../../src/output/routing.js';
@@ -53,7 +54,7 @@ export const configSchema = Settings(
       default: '8MiB',
       description: 'Part size of multipart uploads (a number of bytes or a size like "8MiB"; at least 5MiB).',
     }),
-    ...objectExporterKeys({ bucket: Type.Optional(Type.String({ minLength: 1, description: 'Bucket for this route.' })) }, 'bucket or prefix'),
+    ...objectExporterKeys(OBJECT_PATH, { bucket: Type.Optional(Type.String({ minLength: 1, description: 'Bucket for this route.' })) }, 'bucket or prefix'),
   },
   { description: 's3 exporter settings.' },
 );

@@ -14,6 +14,7 @@ import type { MeterRecord } from '../../src/data/meter-record.js';
 import { joinKey, stableGzip, stableGzipAsync, type EncodedObject, type ObjectFormat } from '../../src/output/encode.js';
 import type { ReportFormat } from '../../src/report/command.js';
 import { METERS } from './mapping.js';
+import { Type } from '../../src/config/declare.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -367,3 +368,9 @@ export const amberfloReportFormat: ReportFormat = {
   records: { isObject: (key) => OBJECT_NAME.test(key), partitions: hourPrefixes, parse: parseObject },
   meters: METERS,
 };
+
+/** The `path` key of the object exporters: the key prefix, as the callback's AFLO_PATH. */
+export const OBJECT_PATH = Type.String({
+  default: 'litellm-metering',
+  description: 'Key prefix (AFLO_PATH): objects are <path>/YYYY/MM/DD/HH/mm/merged_logs_<hex>.json.gz. Empty = no prefix.',
+});

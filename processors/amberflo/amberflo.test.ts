@@ -11,7 +11,7 @@ import { fromOtlpJson } from '../../src/otlp/json.js';
 import { ServiceMetrics } from '../../src/telemetry/metrics.js';
 import { llmCall as call } from '../../test/helpers/llm-call.js';
 import { repoRoot } from '../../test/helpers/paths.js';
-import { LitellmProcessor } from '../litellm/index.js';
+import { LitellmProcessor } from '../litellm/litellm.js';
 import { configOf } from '../../src/config/component-config.js';
 import { parseBool } from './config.js';
 import { AmberfloProcessor } from './amberflo.js';

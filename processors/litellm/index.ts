@@ -12,5 +12,3 @@ export default defineProcessor({
   create: (s, next) => new LitellmProcessor(s.config, s, next),
 });
 
-// Kept for processors/amberflo and exporters/file tests, which import the class from here.
-export { LitellmProcessor } from './litellm.js';

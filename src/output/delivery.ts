@@ -28,7 +28,7 @@ import type { MeterRecord } from '../data/meter-record.js';
 import type { ComponentMetrics } from '../telemetry/metrics.js';
 import { instruments } from '../telemetry/declare.js';
 import { SPOOL_METRICS } from '../telemetry/metadata.js';
-import type { TProperties } from 'typebox';
+import type { TProperties, TString } from 'typebox';
 import { Duration, Settings, Type, type Static } from '../config/declare.js';
 import { DEFAULT_GZIP_LEVEL, type EncodedObject, type ObjectFormat } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
@@ -88,15 +88,13 @@ export const DEFAULT_CONCURRENT_UPLOADS = 4;
 
 /**
  * The keys every object exporter (file, s3, azureblob) takes, declared once: spread them into the
- * exporter's declaration. `routeOverrides` are its own per-route keys (see {@link RoutingSettings}),
- * `what` names its destination ("bucket or prefix").
+ * exporter's declaration. `path` is the key prefix's declaration, from the object format;
+ * `routeOverrides` are its own per-route keys (see {@link RoutingSettings}), `what` names its
+ * destination ("bucket or prefix").
  */
-export function objectExporterKeys<O extends TProperties>(routeOverrides: O, what: string) {
+export function objectExporterKeys<O extends TProperties>(path: TString, routeOverrides: O, what: string) {
   return {
-    path: Type.String({
-      default: 'litellm-metering',
-      description: 'Key prefix (AFLO_PATH): objects are <path>/YYYY/MM/DD/HH/mm/merged_logs_<hex>.json.gz. Empty = no prefix.',
-    }),
+    path,
     timeout: Duration({ default: '30s', description: 'Timeout of one upload attempt.' }),
     max_records_per_object: Type.Integer({
       minimum: 1,

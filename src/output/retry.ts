@@ -4,55 +4,10 @@
  * wait between attempts.
  */
 import { PermanentError } from '../component.js';
-import { parseDuration } from '../config/duration.js';
 import { backoffDelay, sleep, type Backoff } from '../backoff.js';
 import { Duration, Section, Type, type Static } from '../config/declare.js';
 
 export { backoffDelay, sleep } from '../backoff.js';
-
-/** The `retry_on_failure` + `timeout` keys shared by every exporter (pipeline.yaml form). */
-export interface RetryConfig {
-  enabled: boolean;
-  initial_interval: string;
-  max_interval: string;
-  multiplier: number;
-  randomization_factor: number;
-  /** Give up after this long since the first attempt ("0s" = never give up). */
-  max_elapsed_time: string;
-}
-
-export const defaultRetryConfig = (): RetryConfig => ({
-  enabled: true,
-  initial_interval: '1s',
-  max_interval: '30s',
-  multiplier: 2,
-  randomization_factor: 0.5,
-  max_elapsed_time: '5m',
-});
-
-/** JSON Schema of {@link RetryConfig}. */
-export const retryConfigSchema = {
-  type: 'object',
-  additionalProperties: false,
-  description: 'Retries of a failed delivery: exponential backoff with jitter, bounded by max_elapsed_time.',
-  properties: {
-    enabled: { type: 'boolean', description: 'Retry failed deliveries (default true). false = one attempt.' },
-    initial_interval: { type: 'string', format: 'duration', description: 'Wait before the first retry (default "1s").' },
-    max_interval: { type: 'string', format: 'duration', description: 'Upper bound of one wait (default "30s").' },
-    multiplier: { type: 'number', minimum: 1, description: 'Growth factor of the wait per attempt (default 2).' },
-    randomization_factor: {
-      type: 'number',
-      minimum: 0,
-      maximum: 1,
-      description: 'Jitter: each wait is drawn from [w·(1-f), w·(1+f)] (default 0.5).',
-    },
-    max_elapsed_time: {
-      type: 'string',
-      format: 'duration',
-      description: 'Give up after this long since the first attempt (default "5m"; "0s" = never).',
-    },
-  },
-} as const;
 
 /** Per-exporter defaults of the retry block (pipeline.yaml form). */
 export interface RetryDefaults {
@@ -107,18 +62,6 @@ export interface RetryPolicy extends Backoff {
   maxElapsedMs: number;
   /** Timeout of one attempt; 0 = none. */
   attemptTimeoutMs: number;
-}
-
-export function retryPolicy(cfg: RetryConfig, attemptTimeout: string | number): RetryPolicy {
-  return {
-    enabled: cfg.enabled,
-    initialMs: parseDuration(cfg.initial_interval),
-    maxMs: parseDuration(cfg.max_interval),
-    multiplier: cfg.multiplier,
-    jitter: cfg.randomization_factor,
-    maxElapsedMs: parseDuration(cfg.max_elapsed_time),
-    attemptTimeoutMs: typeof attemptTimeout === 'number' ? attemptTimeout : parseDuration(attemptTimeout),
-  };
 }
 
 /** A failure the server asked us to retry (429/503), possibly after a given delay. */

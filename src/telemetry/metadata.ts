@@ -336,7 +336,7 @@ export const CORE_METRIC_SETS: readonly CoreMetricSet[] = [
   {
     title: 'Metered usage',
     intro:
-      "Counted as the amberflo processor hands each call's meter records on (a batch refused downstream is counted when it comes again). `team` is LiteLLM's team id and `model` the call's model, `unknown` when the call has none; after 1,000 distinct (team, model) pairs, further pairs count as `(other)`. The status page's \"Metered usage\" chart (admin `/status/usage`: the last hour and the last day, by team and by model) reads the same counts.",
+      "Counted as the processor that turns calls into meter records hands each call's records on (a batch refused downstream is counted when it comes again). `team` is the call's team id and `model` its model, `unknown` when the call has none; after 1,000 distinct (team, model) pairs, further pairs count as `(other)`. The status page's \"Metered usage\" chart (admin `/status/usage`: the last hour and the last day, by team and by model) reads the same counts.",
     metrics: USAGE_METRICS,
   },
   {

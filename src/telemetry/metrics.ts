@@ -3,7 +3,7 @@
  * → `spanmeter_receiver_accepted_spans_total`) so that existing dashboards and alerts translate.
  * Every service owns its own registry (no global state), so tests can run several side by side.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Counter, type Gauge } from 'prom-client';
 import { registerEventLoopDelay } from './eventloop.js';
 import { instruments } from './declare.js';
 import { CORE_METRICS } from './metadata.js';
@@ -96,31 +96,4 @@ export interface ComponentMetrics {
   sendFailed(n: number): void;
   queueSize(v: number): void;
   queueCapacity(v: number): void;
-}
-
-/**
- * Get-or-create helpers for components' own metrics: several instances of one component type,
- * and the instances created again by a config reload, share one metric family (told apart by
- * labels) instead of failing with "metric already registered".
- */
-export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- only this function registers a metric of that name, and as a Counter
-  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
-}
-
-export function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-  return (registry.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
-}
-
-export function histogram<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly L[],
-  buckets?: number[],
-): Histogram<L> {
-  return (
-    (registry.getSingleMetric(name) as Histogram<L> | undefined) ??
-    new Histogram<L>({ name, help, labelNames: [...labelNames], registers: [registry], ...(buckets ? { buckets } : {}) })
-  );
 }
