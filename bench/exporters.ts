@@ -87,7 +87,7 @@ function create(f: ExporterFactory, cfg: Record<string, unknown>): Exporter<Mete
     dataDir: join(tmp, `d${seq}`),
     instanceId: 'bench',
     storage: { durable: args.durable },
-  }) as Exporter<MeterRecord[]>;
+  });
 }
 
 const batches: MeterRecord[][] = [];

@@ -250,7 +250,7 @@ export class Graph {
       }
       // Every LLM call, whatever its source, passes the billing-value checks before the log.
       if (i === p.types.indexOf('llm_calls')) {
-        next = new LlmCallGate(next, config.service.billingChecks, p.name, this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }), this.opts.metrics.registry) as Consumer<unknown>;
+        next = new LlmCallGate(next, config.service.billingChecks, p.name, this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }), this.opts.metrics.registry);
       }
     }
     this.processors.set(p.name, nodes);
@@ -270,7 +270,7 @@ export class Graph {
    * Creates processor `i` of pipeline `p` feeding `downstream`, and returns it with the consumer
    * that feeds it: both sides count items (processor incoming/outgoing metrics).
    */
-  private countedProcessor(c: ComponentConfig, p: PipelineConfig, i: number, downstream: Consumer<unknown>): { instance: Processor<unknown>; head: Consumer<unknown> } {
+  private countedProcessor(c: ComponentConfig, p: PipelineConfig, i: number, downstream: Consumer<unknown>): { instance: Processor; head: Consumer<unknown> } {
     if (c.factory.kind !== 'processor') throw new Error(`${c.id} is not a processor`);
     const { metrics } = this.opts;
     const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
@@ -282,7 +282,7 @@ export class Graph {
         return downstream.consume(data, ctx);
       },
     };
-    const instance = c.factory.create(this.settings(c, p.name), counted) as Processor<unknown>;
+    const instance = c.factory.create(this.settings(c, p.name), counted) as Processor;
     const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
     const head: Consumer<unknown> = {
       consume(data, ctx) {

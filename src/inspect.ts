@@ -33,7 +33,7 @@ function spanInspectors(registry: ComponentRegistry): { id: string; inspect: Ins
   const out: { id: string; inspect: Inspectable['inspect'] }[] = [];
   for (const { factory } of registry.list()) {
     if (factory.kind !== 'processor' || !consumesOf(factory).includes('spans')) continue;
-    const f = factory as ProcessorFactory;
+    const f = factory;
     const instance = f.create(settings(f.type, configOf(f)), { consume: async () => {} }) as Partial<Inspectable>;
     if (typeof instance.inspect === 'function') out.push({ id: f.type, inspect: instance.inspect.bind(instance) });
   }

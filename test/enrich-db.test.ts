@@ -190,7 +190,7 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('lists teams and models in the same shape as the file and API sources', async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) { t.skip(skip); return; }
     const s = new LitellmDbSource({ url: db!.url, url_env: ENV, query_timeout: 5000, page_size: 1, max_connections: 1, teamMetadataKeys: ['business_unit_id'] });
     try {
       const teams = await s.list('team', new AbortController().signal);

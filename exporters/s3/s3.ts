@@ -56,11 +56,11 @@ export class S3Sink implements ObjectSink<S3Destination> {
     };
     const sse = this.c.server_side_encryption;
     if (sse) {
-      p.ServerSideEncryption = sse as ServerSideEncryption;
+      p.ServerSideEncryption = sse;
       if (sse === 'aws:kms' && this.c.kms_key_id) p.SSEKMSKeyId = this.c.kms_key_id;
     }
-    if (this.c.storage_class) p.StorageClass = this.c.storage_class as StorageClass;
-    if (this.c.acl) p.ACL = this.c.acl as PutObjectCommandInput['ACL'];
+    if (this.c.storage_class) p.StorageClass = this.c.storage_class;
+    if (this.c.acl) p.ACL = this.c.acl;
     return p;
   }
 

@@ -18,7 +18,7 @@ import type { CutPart, CutRecorder, Hold } from '../../src/durability.js';
 import { cutMaxSeq } from '../../src/storage/cut-log.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { backoffDelay, sleep, type Backoff } from '../../src/backoff.js';
-import { type ComponentMetrics } from '../../src/telemetry/metrics.js';
+import type { ComponentMetrics } from '../../src/telemetry/metrics.js';
 import type { BatchConfig } from './config.js';
 import { metadata } from './metadata.js';
 import { instruments } from '../../src/telemetry/declare.js';

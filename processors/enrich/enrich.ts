@@ -17,7 +17,7 @@ import { metadata } from './metadata.js';
 import { FileSource } from '../../integrations/litellm/catalogue/file.js';
 import { LitellmApiSource } from '../../integrations/litellm/catalogue/admin-api.js';
 import { LitellmDbSource } from '../../integrations/litellm/catalogue/database.js';
-import { SourceError, type Source } from '../../integrations/litellm/catalogue/source.js';
+import type { SourceError, Source } from '../../integrations/litellm/catalogue/source.js';
 
 /** The configured source; secrets are read from the environment variables the config names. */
 export function createSource(c: EnrichConfig, env: NodeJS.ProcessEnv = process.env): Source {

@@ -78,7 +78,7 @@ export class Enricher {
       if (!st.done) {
         // Still waiting on the source at the deadline: what is missing goes on as unknown.
         for (const kind of ['key', 'team', 'model'] as const) {
-          if (st[kind] === undefined && !st.unresolved[kind] && this.pendingKind(kind, calls[slow![j]!]!, st)) {
+          if (st[kind] === undefined && !st.unresolved[kind] && this.pendingKind(kind, calls[slow[j]!]!, st)) {
             st.unresolved[kind] = 'budget';
             this.metrics.unresolved.inc({ processor: this.o.processorId, kind, reason: 'budget' });
           }
@@ -91,7 +91,7 @@ export class Enricher {
       throw new BackpressureError('enrich: the lookup source did not answer within wait_timeout; retry later', Math.max(1, Math.ceil(this.o.waitTimeoutMs / 1000)));
     }
     slow.forEach((idx, j) => {
-      out![idx] = applyFacts(calls[idx]!, states[j]!, this.o.modelMap);
+      out[idx] = applyFacts(calls[idx]!, states[j]!, this.o.modelMap);
     });
     return out;
   }
@@ -154,7 +154,7 @@ export class Enricher {
     for (;;) {
       const outcome = await lookup.fetch(id);
       if ('facts' in outcome) {
-        (st as Found)[kind] = outcome.facts as FactsOf[K] & null;
+        (st as Found)[kind] = outcome.facts;
         return;
       }
       const left = deadline - Date.now();

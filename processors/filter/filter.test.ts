@@ -38,7 +38,7 @@ describe('filter conditions', () => {
         parseCondition(c);
       } catch (e) {
         assert.ok(e instanceof ConditionError);
-        return (e as Error).message;
+        return (e).message;
       }
       assert.fail(`${c} should be rejected`);
     };

@@ -401,7 +401,7 @@ describe('litellm processor: de-duplication', () => {
     // Re-adding every remembered id but the oldest leaves dead places in the ring until it is
     // compacted; in a 16-slot table the ids share probe runs, so removals move entries back.
     // The oldest id must still be the first forgotten. Checked against insertion order kept in a Map.
-    let now = 0;
+    const now = 0;
     const max = 8;
     const w = new DedupWindow(1_000_000, max, () => now);
     const order = new Map<string, true>();
@@ -627,7 +627,7 @@ describe('litellm processor: layouts, identity, restarts', () => {
     await h.proc.consume(b);
     const [c] = h.received.flat();
     assert.ok(c);
-    assert.deepEqual([c!.teamId, c!.teamAlias], ['team-a', 'Research']);
+    assert.deepEqual([c.teamId, c.teamAlias], ['team-a', 'Research']);
     assert.equal(await h.value('spanmeter_litellm_identity_joined_total'), 1);
   });
 

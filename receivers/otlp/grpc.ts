@@ -80,7 +80,7 @@ export class OtlpGrpcServer {
       : grpc.ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.cfg.endpoint, creds, (err, port) => {
-        if (err) return reject(new Error(`OTLP/gRPC cannot listen on ${this.cfg.endpoint}: ${err.message}`));
+        if (err) { reject(new Error(`OTLP/gRPC cannot listen on ${this.cfg.endpoint}: ${err.message}`)); return; }
         this.port = port;
         resolve();
       });
@@ -96,7 +96,7 @@ export class OtlpGrpcServer {
   /** Stops accepting calls, lets running calls finish until `deadline`, then cancels what is left. */
   close(deadline: number): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
-      if (this.port === null) return resolve();
+      if (this.port === null) { resolve(); return; }
       const hard = setTimeout(() => {
         this.server.forceShutdown();
         resolve();

@@ -76,7 +76,7 @@ function parseLogsJson(buf: Uint8Array): { doc: JsonLogs; records: number } {
       records += logRecords.length;
     }
   }
-  return { doc: doc as JsonLogs, records };
+  return { doc: doc, records };
 }
 
 type JsonLogs = { resourceLogs?: { scopeLogs?: { logRecords?: Record<string, unknown>[] }[] }[] };
@@ -95,7 +95,7 @@ export function logsResponseJson(rejected: number): string {
 // The OTLP logs messages (opentelemetry-proto logs/v1 and collector/logs/v1), on top of the vendored
 // common and resource definitions: enough to turn an OTLP/JSON request into its protobuf form.
 const SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-const logsRoot = protobuf.Root.fromJSON(otlpDescriptor as protobuf.INamespace);
+const logsRoot = protobuf.Root.fromJSON(otlpDescriptor);
 logsRoot.add(
   protobuf.Namespace.fromJSON('opentelemetry.proto.logs.v1', {
     nested: {

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BackpressureError, PermanentError } from '../../src/component.js';
 import { configOf, resolveComponentConfig } from '../../src/config/component-config.js';
 import { decodeExportResponseProto, decodeOtlpJson, decodeRpcStatusProto, encodeOtlpProto } from '../../src/otlp/index.js';
-import { BodyError, readBody } from '../../src/server/body.js';
+import { type BodyError, readBody } from '../../src/server/body.js';
 import { configSchema, resolve } from './config.js';
 import factory from './index.js';
 import protobuf from 'protobufjs';
@@ -541,7 +541,7 @@ describe('otlp receiver over gRPC', () => {
       r.next.failWith = new BackpressureError('full', 4);
       let { err } = await grpcCall(r.grpcAddress, body);
       assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED);
-      const details = err!.metadata.get('grpc-status-details-bin')[0] as Buffer;
+      const details = err.metadata.get('grpc-status-details-bin')[0] as Buffer;
       assert.equal(decodeRpcStatusProto(details).retryAfterSeconds, 4);
       r.next.failWith = new PermanentError('no');
       ({ err } = await grpcCall(r.grpcAddress, body));
@@ -584,8 +584,8 @@ describe('otlp receiver over gRPC', () => {
       await until(() => g.entered === 1);
       const { err } = await grpcCall(r.grpcAddress, body);
       assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED);
-      assert.match(err!.details, /max_concurrent_requests: 1/);
-      assert.equal(decodeRpcStatusProto(err!.metadata.get('grpc-status-details-bin')[0] as Buffer).retryAfterSeconds, 2);
+      assert.match(err.details, /max_concurrent_requests: 1/);
+      assert.equal(decodeRpcStatusProto(err.metadata.get('grpc-status-details-bin')[0] as Buffer).retryAfterSeconds, 2);
       // HTTP has its own limit (default 64): it is not affected.
       const h = request(`${r.httpBase}/v1/traces`, { headers: PB, body });
       await until(() => g.entered === 2);

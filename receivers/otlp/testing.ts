@@ -8,7 +8,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Consumer, ConsumeContext } from '../../src/component.js';
 import { configOf } from '../../src/config/component-config.js';
 import { deepMerge } from '../../src/config/yaml-source.js';

@@ -210,7 +210,7 @@ function resolvePipeline(
       seen.add(id);
       const c = components.get(componentKey(kind, id));
       if (!c) {
-        const section = isPlainObject(root[listName]) ? (root[listName] as Record<string, unknown>) : {};
+        const section = isPlainObject(root[listName]) ? (root[listName]) : {};
         if (!(id in section)) {
           const hint = suggest(id, Object.keys(section));
           st.errors.push(st.sources.error(path, `references ${kind} "${id}", which is not defined under ${listName}:${hint ? ` (did you mean "${hint}"?)` : ''}`));

@@ -146,14 +146,14 @@ export function loadYamlText(
 
   const walk = (node: Node | null | undefined, path: (string | number)[]): unknown => {
     if (node == null) return null;
-    if (isAlias(node)) return walk(node.resolve(doc) as Node | undefined, path);
+    if (isAlias(node)) return walk(node.resolve(doc), path);
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
         const p = [...path, key];
-        const line = lineOf(keyNode as Scalar);
+        const line = lineOf(keyNode);
         if (line) sources.set(p, { file, line });
         out[key] = walk(pair.value as Node | null, p);
       }
@@ -178,8 +178,8 @@ export function loadYamlText(
     }
     return null;
   };
-  if (doc.contents) sources.set([], { file, line: lineOf(doc.contents as Node) ?? 1 });
-  const value = walk(doc.contents as Node | null, []);
+  if (doc.contents) sources.set([], { file, line: lineOf(doc.contents) ?? 1 });
+  const value = walk(doc.contents, []);
   return { value, errors };
 }
 

@@ -439,7 +439,7 @@ function simpleKeyValue(r: Reader, q: number, out: Record<string, AttrValue>, wa
   if (!smallVarint(r.pos, limit, 3)) return false;
   const end = varintEnd + varintValue;
   if (end > limit) return false;
-  let p = varintEnd;
+  const p = varintEnd;
   // The key: tag 1, length-delimited.
   if (p >= end || b[p] !== 0x0a || !smallVarint(p + 1, end, 2)) return false;
   const ks = varintEnd;
@@ -861,7 +861,7 @@ function scope(r: Reader, q: number, s: InstrumentationScope): void {
     const f = t >>> 3;
     if (f === 1 && u === 2) s.name = str(r, valueCache);
     else if (f === 2 && u === 2) s.version = str(r, valueCache);
-    else if (f === 3 && u === 2) keyValue(r, q + 1, s.attributes as Record<string, AttrValue>);
+    else if (f === 3 && u === 2) keyValue(r, q + 1, s.attributes);
     else if (f === 4 && u === 0) s.droppedAttributesCount = r.uint32();
     else r.skipType(u, q, f);
   }
@@ -896,7 +896,7 @@ function resource(r: Reader, q: number, res: Resource): void {
     const t = r.tag();
     const u = t & 7;
     const f = t >>> 3;
-    if (f === 1 && u === 2) keyValue(r, q + 1, res.attributes as Record<string, AttrValue>);
+    if (f === 1 && u === 2) keyValue(r, q + 1, res.attributes);
     else if (f === 2 && u === 0) res.droppedAttributesCount = r.uint32();
     else if (f === 3 && u === 2) skipMessage(r, q + 1); // entity_refs: not part of SpanBatch
     else r.skipType(u, q, f);

@@ -29,7 +29,7 @@ import type { ComponentMetrics } from '../telemetry/metrics.js';
 import { instruments } from '../telemetry/declare.js';
 import { SPOOL_METRICS } from '../telemetry/metadata.js';
 import type { TProperties, TString } from 'typebox';
-import { Duration, Settings, Type, type Static } from '../config/declare.js';
+import { Duration, type Settings, Type, type Static } from '../config/declare.js';
 import { DEFAULT_GZIP_LEVEL, type EncodedObject, type ObjectFormat } from './encode.js';
 import { ExporterMetrics } from './metrics.js';
 import { RoutingSettings, groupByRoute, type RoutingConfig } from './routing.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { BodyError, readBody } from './body.js';
+import { type BodyError, readBody } from './body.js';
 import { converted, Settings, withDefaults } from '../config/declare.js';
 import { validateAgainst } from '../config/ajv.js';
 import { HttpServerSettings, resolveServer, type HttpServerConfig, type HttpServerDefaults } from './config.js';

@@ -74,7 +74,7 @@ export function instrument(registry: Registry, d: MetricDeclaration): Counter | 
  * Sets the function prom-client calls before each scrape of `metric` (the values are read from
  * elsewhere then, e.g. a gauge of bytes on disk). Replaces any function set before.
  */
-export function onCollect<T extends Counter<string> | Gauge<string> | Histogram<string>>(metric: T, collect: (this: T) => void): T {
+export function onCollect<T extends Counter | Gauge | Histogram>(metric: T, collect: (this: T) => void): T {
   (metric as { collect?: (this: T) => void }).collect = collect;
   return metric;
 }
