@@ -80,7 +80,7 @@ for (const { factory: f, folder, builtIn } of all) {
     }
 
     it('declares its config with defaults (no defaultConfig function)', () => {
-      assert.equal(f.defaultConfig, undefined);
+      assert.equal(typeof f.defaultConfig, 'undefined');
     });
 
     const loads = testdata(folder, 'config.yaml');

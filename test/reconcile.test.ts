@@ -46,7 +46,9 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: st
   process.exitCode = 0;
   try {
     await spendLogReconcileCommand((given) => given ?? [EMBEDDED_CONFIG], reportFormat, { stdout, stderr, env }).parseAsync(args, { from: 'user' });
-    return { stdout: stdout.text, stderr: stderr.text, code: Number(process.exitCode ?? 0) };
+    // The command sets exitCode: the assignment above must not narrow what is read back.
+    const code = process.exitCode as typeof saved;
+    return { stdout: stdout.text, stderr: stderr.text, code: Number(code ?? 0) };
   } finally {
     process.exitCode = saved;
   }

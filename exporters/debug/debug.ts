@@ -18,6 +18,8 @@ export class DebugExporter implements Exporter<MeterRecord[] | LlmCall[] | SpanB
     private readonly write: Write = (l) => void process.stdout.write(l),
   ) {}
 
+  // async without await: a throw from the sink must reach the fan-out as a rejection, not a synchronous throw.
+  // eslint-disable-next-line @typescript-eslint/require-await
   async consume(data: MeterRecord[] | LlmCall[] | SpanBatch): Promise<void> {
     const isSpans = !Array.isArray(data);
     const n = isSpans ? spanCount(data) : data.length;

@@ -66,11 +66,14 @@ export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
     s.metrics.queueCapacity(c.queue_size);
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
     this.sender ??= this.sendLoop();
+    return Promise.resolve();
   }
 
   /** Enqueues and returns at once; never waits for the downstream. */
+  // async without await: a throw (a malformed batch) must reach the fan-out as a rejection, not a synchronous throw.
+  // eslint-disable-next-line @typescript-eslint/require-await
   async consume(batch: SpanBatch | LogsBatch): Promise<void> {
     const item: Item = isLogsBatch(batch) ? { signal: 'logs', batch, items: batch.logRecords } : { signal: 'spans', batch, items: spanCount(batch) };
     if (item.items === 0 || this.stopping) {

@@ -5,8 +5,6 @@ import {
   S3Client,
   type PutObjectCommandInput,
   type S3ClientConfig,
-  type ServerSideEncryption,
-  type StorageClass,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
@@ -108,7 +106,8 @@ export class S3Sink implements ObjectSink<S3Destination> {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client.destroy();
+    return Promise.resolve();
   }
 }

@@ -310,9 +310,9 @@ describe('amberflo mapping cache', () => {
         toMeterRecords(c1, o1, shared);
         toMeterRecords(c1, o1, cache);
         toMeterRecords(c1, o1, colliding);
-        assert.equal(JSON.stringify(toMeterRecords(c2, o2, shared)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)}`);
-        assert.equal(JSON.stringify(toMeterRecords(c2, o2, cache)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)} (small cache)`);
-        assert.equal(JSON.stringify(toMeterRecords(c2, o2, colliding)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${String(field)} (colliding hashes)`);
+        assert.equal(JSON.stringify(toMeterRecords(c2, o2, shared)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${field}`);
+        assert.equal(JSON.stringify(toMeterRecords(c2, o2, cache)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${field} (small cache)`);
+        assert.equal(JSON.stringify(toMeterRecords(c2, o2, colliding)), JSON.stringify(toMeterRecords(c2, o2)), `changed ${field} (colliding hashes)`);
       }),
       { numRuns: 3000 },
     );
@@ -357,7 +357,7 @@ describe('amberflo processor (component)', () => {
     const [sent] = got;
     assert.ok(sent);
     assert.equal(sent[0]?.meterApiName, 'aflo.object_metadata');
-    assert.equal(sent[0]?.dimensions?.name, 'unknown', 'clean mode cleans object metadata too');
+    assert.equal(sent[0].dimensions?.name, 'unknown', 'clean mode cleans object metadata too');
     assert.equal(sent[2]?.dimensions?.hosted_env, 'prod');
   });
 

@@ -9,7 +9,6 @@ import { meteredUsage, type MeteredUsage } from '../../src/telemetry/usage.js';
 import type { Registry } from 'prom-client';
 import { MappingCache, toMeterRecords, type MappingOptions } from '../../integrations/amberflo/mapping.js';
 import { mappingOptions, type AmberfloConfig } from './config.js';
-import { metadata } from './metadata.js';
 
 export class AmberfloProcessor implements Processor<LlmCall[]> {
   readonly options: MappingOptions;

@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import { BackpressureError, PermanentError, type ConsumeContext, type Consumer, type Processor } from '../../src/component.js';
-import type { CutPart, CutRecorder, Hold } from '../../src/durability.js';
+import type { CutRecorder, Hold } from '../../src/durability.js';
 import { cutMaxSeq } from '../../src/storage/cut-log.js';
 import type { MeterRecord } from '../../src/data/meter-record.js';
 import { backoffDelay, sleep, type Backoff } from '../../src/backoff.js';
@@ -204,8 +204,11 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     if (full() && ctx?.hold) {
       // Sent by a write-ahead log's forwarder: the data is already durable upstream, so wait for
       // room instead of refusing (a refusal makes the forwarder back off for 50 ms–2 s even when
-      // room frees a moment later). Shutdown ends the wait.
+      // room frees a moment later). Shutdown ends the wait. (The narrowing from the check above does
+      // not hold across the await: shutdown sets `stopping` while we wait.)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       while (full() && !this.stopping) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (this.stopping) throw new BackpressureError('batch processor is shutting down', 5);
     }
     if (full()) {

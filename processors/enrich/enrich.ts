@@ -113,6 +113,8 @@ export class EnrichProcessor implements Processor<LlmCall[]> {
           counts.push(`${lookup.kind}s ${await lookup.refresh(this.stop.signal)}`);
         } catch (e) {
           ok = false;
+          // The check before the await does not hold after it: shutdown may abort while listing.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
           if (!this.stop.signal.aborted) this.health.failure(e as SourceError);
         }
       }

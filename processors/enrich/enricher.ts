@@ -14,7 +14,7 @@ import { sleep } from '../../src/backoff.js';
 import { BackpressureError } from '../../src/component.js';
 import type { LlmCall } from '../../src/data/llm-call.js';
 import { applyFacts, type Found, type ModelMapOptions } from './apply.js';
-import type { FactsOf, Kind } from '../../integrations/litellm/catalogue/facts.js';
+import type { Kind } from '../../integrations/litellm/catalogue/facts.js';
 import type { OnMiss } from './config.js';
 import type { Lookup, UnresolvedReason } from './lookup.js';
 import type { EnrichMetrics } from './metadata.js';
@@ -74,7 +74,7 @@ export class Enricher {
     clearTimeout(timer);
 
     let refuse = false;
-    states.forEach((st, j) => {
+    for (const [j, st] of states.entries()) {
       if (!st.done) {
         // Still waiting on the source at the deadline: what is missing goes on as unknown.
         for (const kind of ['key', 'team', 'model'] as const) {
@@ -85,7 +85,7 @@ export class Enricher {
         }
       }
       if (Object.keys(st.unresolved).length) refuse = true;
-    });
+    }
     if (this.o.onMiss === 'wait' && refuse) {
       this.metrics.refused.inc({ processor: this.o.processorId });
       throw new BackpressureError('enrich: the lookup source did not answer within wait_timeout; retry later', Math.max(1, Math.ceil(this.o.waitTimeoutMs / 1000)));

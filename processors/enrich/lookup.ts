@@ -70,7 +70,7 @@ export class SourceHealth {
 export function asSourceError(e: unknown, sourceType: string): SourceError {
   if (e instanceof SourceError) return e;
   // Unexpected errors: keep only the class name, never a message that might echo configuration.
-  return new SourceError(`${sourceType}: unexpected ${(e as Error)?.name ?? 'error'}`, 'unavailable');
+  return new SourceError(`${sourceType}: unexpected ${(e as Partial<Error> | null | undefined)?.name ?? 'error'}`, 'unavailable');
 }
 
 export interface LookupOptions {

@@ -67,7 +67,8 @@ export function parseCondition(text: string): Predicate {
       }
       const test = (r: MeterRecord) => {
         const v = get(r);
-        return v !== null && re.test(String(v));
+        // Record fields are strings or numbers (dimension values strings or null).
+        return (typeof v === 'string' || typeof v === 'number') && re.test(String(v));
       };
       return op === '=~' ? test : (r) => !test(r);
     }

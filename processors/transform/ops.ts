@@ -20,8 +20,9 @@ export function checkPath(p: string): string | null {
 export function lookup(r: MeterRecord, path: string): string | null {
   if (path.startsWith('dimensions.')) return r.dimensions?.[path.slice(11)] ?? null;
   const v = (r as unknown as Record<string, unknown>)[path];
-  if (v === undefined || v === null) return null;
-  return String(v);
+  // Record fields are strings or numbers; anything else is absent.
+  if (typeof v === 'number') return String(v);
+  return typeof v === 'string' ? v : null;
 }
 
 /** The keys each kind of operation may have. */
@@ -86,12 +87,16 @@ export function apply(ops: readonly Operation[], r: MeterRecord): MeterRecord {
       if (!out.dimensions || !(op.rename in out.dimensions)) continue;
       const d = mutable();
       const v = d[op.rename] ?? null;
+      // `d` is this function's own copy of the dimensions, changed in place and sorted below.
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
       delete d[op.rename];
       d[op.to] = v;
     } else if (op.delete !== undefined) {
       const keys = Array.isArray(op.delete) ? op.delete : [op.delete];
       if (!out.dimensions || !keys.some((k) => k in out.dimensions!)) continue;
       const d = mutable();
+      // `d` is this function's own copy of the dimensions, changed in place and sorted below.
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
       for (const k of keys) delete d[k];
     }
   }

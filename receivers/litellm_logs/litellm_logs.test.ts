@@ -205,7 +205,12 @@ describe('litellm_logs receiver: HTTP (generic_api logger)', () => {
 
 describe('litellm_logs receiver: HTTP limits (the shared server block)', () => {
   const lines: { level: number; msg: string; remote: string; status: number }[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString())), cb()) }));
+  const logger = pino({ level: 'info' }, new Writable({
+      write: (c: Buffer, _e, cb) => {
+        lines.push(JSON.parse(c.toString()));
+        cb();
+      },
+    }));
   const h = make({ http: { endpoint: '127.0.0.1:0', bearer_token: 'tok', header_timeout: '1s', read_timeout: '3s' } }, { logger });
   after(() => h.rx.shutdown());
 
@@ -218,7 +223,10 @@ describe('litellm_logs receiver: HTTP limits (the shared server block)', () => {
       const s = net.connect(port, '127.0.0.1', () => s.write('POST / HTTP/1.1\r\nHost: x\r\n'));
       const t = setInterval(() => s.write('X-a: b\r\n'), 200);
       s.on('error', () => {});
-      s.on('close', () => (clearInterval(t), resolve()));
+      s.on('close', () => {
+        clearInterval(t);
+        resolve();
+      });
     });
     const took = Date.now() - started;
     assert.ok(took >= 1000 && took < 2600, `cut after ${took} ms (header_timeout 1 s)`);

@@ -82,7 +82,7 @@ export class LitellmLogsReceiver implements Receiver {
     const http = this.settings.config.http;
     if (http) await this.listen(http);
     if (this.settings.config.paths.length) {
-      this.filesDone = this.readAll().catch((err: Error) => {
+      this.filesDone = this.readAll().catch((err: unknown) => {
         this.settings.logger.error({ err }, 'litellm_logs: reading files failed');
         return this.summary;
       });
@@ -154,6 +154,8 @@ export class LitellmLogsReceiver implements Receiver {
             break;
           }
           if (r.done) break;
+          // The check before the await does not hold after it: shutdown sets `stopping` meanwhile.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
           if (this.stopping) {
             stopped = true;
             break;
@@ -213,7 +215,7 @@ export class LitellmLogsReceiver implements Receiver {
     const server = createHttpServer(
       cfg,
       (req, res) => {
-        this.handle(req, res, path, cfg, limits, auth).catch((err: Error) => {
+        this.handle(req, res, path, cfg, limits, auth).catch((err: unknown) => {
           this.settings.logger.error({ err }, 'litellm_logs: request failed');
           if (!res.headersSent) replyJson(res, 500, { error: 'internal error' });
         });

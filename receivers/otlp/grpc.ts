@@ -119,7 +119,7 @@ export class OtlpGrpcServer {
     const rx = this.rx;
     const done = (outcome: Outcome) => rx.metrics.request('grpc', outcome, started);
     const refuse = (code: grpc.status, message: string, outcome: Outcome, retryAfter?: number) => {
-      rx.refused(call.getPeer(), grpc.status[code] ?? code, message);
+      rx.refused(call.getPeer(), grpc.status[code], message);
       done(outcome);
       return grpcError(code, message, retryAfter);
     };

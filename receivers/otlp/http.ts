@@ -182,13 +182,13 @@ export class OtlpHttpServer {
     }
     if (!x.enc) {
       this.drain(req);
-      const type = String(req.headers['content-type'] ?? '').slice(0, 100);
+      const type = (req.headers['content-type'] ?? '').slice(0, 100);
       this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported content type ${JSON.stringify(type)}; use application/x-protobuf or application/json`, 'unsupported_media_type', undefined, null); return;
     }
     const coding = contentCoding(req.headers['content-encoding']);
     if (!coding) {
       this.drain(req);
-      const ce = String(req.headers['content-encoding'] ?? '').slice(0, 100);
+      const ce = (req.headers['content-encoding'] ?? '').slice(0, 100);
       this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(ce)}; use gzip, deflate or none`, 'unsupported_media_type'); return;
     }
     const declared = Number(req.headers['content-length']);

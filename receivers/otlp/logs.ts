@@ -79,7 +79,8 @@ function parseLogsJson(buf: Uint8Array): { doc: JsonLogs; records: number } {
   return { doc: doc, records };
 }
 
-type JsonLogs = { resourceLogs?: { scopeLogs?: { logRecords?: Record<string, unknown>[] }[] }[] };
+// As parsed: the checks above let any element be null (or another non-object), and any list be null.
+type JsonLogs = { resourceLogs?: ({ scopeLogs?: ({ logRecords?: unknown[] | null } | null)[] | null } | null)[] | null };
 
 /** `ExportLogsServiceResponse` in protobuf: `partial_success { rejected_log_records, error_message }` when records were not kept. */
 export function logsResponseProto(rejected: number): Uint8Array {
@@ -102,7 +103,7 @@ logsRoot.add(
       SeverityNumber: {
         values: Object.fromEntries([
           ['SEVERITY_NUMBER_UNSPECIFIED', 0],
-          ...SEVERITIES.flatMap((s, i) => ['', '2', '3', '4'].map((n, k) => [`SEVERITY_NUMBER_${s}${n}`, i * 4 + k + 1])),
+          ...SEVERITIES.flatMap((s, i) => ['', '2', '3', '4'].map((n, k): [string, number] => [`SEVERITY_NUMBER_${s}${n}`, i * 4 + k + 1])),
         ]),
       },
       ResourceLogs: {
@@ -164,8 +165,9 @@ export function logsBatchJson(buf: Uint8Array): LogsBatch {
   const { doc, records: logRecords } = parseLogsJson(buf);
   (doc.resourceLogs ?? []).forEach((rl, i) =>
     (rl?.scopeLogs ?? []).forEach((sl, j) =>
-      (sl?.logRecords ?? []).forEach((r, k) => {
-        if (typeof r !== 'object' || r === null) return;
+      (sl?.logRecords ?? []).forEach((item, k) => {
+        if (typeof item !== 'object' || item === null) return;
+        const r = item as Record<string, unknown>;
         const where = `resourceLogs[${i}].scopeLogs[${j}].logRecords[${k}]`;
         r.traceId = hexId(r.traceId, 16, `${where}.traceId`);
         r.spanId = hexId(r.spanId, 8, `${where}.spanId`);

@@ -12,7 +12,7 @@ import { configSchema, resolve } from './config.js';
 import factory from './index.js';
 import protobuf from 'protobufjs';
 import { logsServiceDefinition, traceServiceDefinition } from './grpc.js';
-import { OtlpReceiver, dropInvalidSpans } from './otlp.js';
+import { dropInvalidSpans } from './otlp.js';
 import { spanCount } from '../../src/data/span.js';
 import { metricValue, request, startTestReceiver } from './testing.js';
 
@@ -478,7 +478,10 @@ describe('otlp receiver over HTTP', () => {
       await new Promise((res) => setTimeout(res, 50));
       const stopping = r.rx.shutdown(Date.now() + 5000);
       assert.equal((await first).status, 200);
-      const res2 = await second.catch((e: Error) => e);
+      const res2 = await second.catch((e: unknown) => {
+        assert.ok(e instanceof Error);
+        return e;
+      });
       if (res2 instanceof Error) assert.match(res2.message, /ECONNREFUSED|ECONNRESET|socket hang up/);
       else {
         assert.equal(res2.status, 503);
@@ -494,6 +497,7 @@ describe('otlp receiver over HTTP', () => {
 
   it('while closing, requests that still reach the server get 503 + Retry-After + Connection: close', async () => {
     const r = await startTestReceiver({ retry_after: '3s' });
+    const isClosing = r.rx.isClosing.bind(r.rx);
     try {
       r.rx.isClosing = () => true; // the state shutdown() enters first, with the listener still open
       const res = await request(`${r.httpBase}/v1/traces`, { headers: JSONH, body: json([span(1)]) });
@@ -502,7 +506,7 @@ describe('otlp receiver over HTTP', () => {
       assert.equal(res.headers.connection, 'close');
       assert.equal(r.next.spanCount, 0);
     } finally {
-      r.rx.isClosing = OtlpReceiver.prototype.isClosing;
+      r.rx.isClosing = isClosing;
       await r.stop();
     }
   });

@@ -141,12 +141,11 @@ export class OtlpReceiver implements Receiver, OtlpHandler {
   /** Hands an OTLP logs request to the pipelines that take logs; resolves once they answered. */
   exportLogs(batch: LogsBatch, transport: string): Promise<ExportResult> {
     if (batch.logRecords === 0 || !this.logsNext) return Promise.resolve({ kind: 'ok', response: {} });
-    let accepted: Promise<void>;
-    try {
-      accepted = this.logsNext.consume(batch, { receiver: this.id, transport });
-    } catch (e) {
-      accepted = Promise.reject(e);
-    }
+    const next = this.logsNext;
+    // A consumer that throws instead of rejecting: the executor turns the throw into a rejection with the same value.
+    const accepted = new Promise<void>((resolve) => {
+      resolve(next.consume(batch, { receiver: this.id, transport }));
+    });
     return this.answer(accepted, 0, transport, {}, 'log records');
   }
 
@@ -258,12 +257,10 @@ export class OtlpReceiver implements Receiver, OtlpHandler {
       });
     }
     this.decodedInFlight += units;
-    let accepted: Promise<void>;
-    try {
-      accepted = this.next.consume(batch, { receiver: this.id, transport });
-    } catch (e) {
-      accepted = Promise.reject(e); // a consumer that threw instead of rejecting
-    }
+    // A consumer that throws instead of rejecting: the executor turns the throw into a rejection with the same value.
+    const accepted = new Promise<void>((resolve) => {
+      resolve(this.next.consume(batch, { receiver: this.id, transport }));
+    });
     const answer = this.answer(accepted, valid, transport, partial);
     void answer.finally(() => {
       this.decodedInFlight -= units;
@@ -277,13 +274,15 @@ export class OtlpReceiver implements Receiver, OtlpHandler {
     try {
       await accepted;
     } catch (e) {
+      // Anything can be thrown (even null): match on the name, read the message once it is known to be an error.
+      const name = (e as Partial<Error> | null | undefined)?.name;
       const err = e as Error;
-      if (e instanceof BackpressureError || err?.name === 'BackpressureError') {
+      if (e instanceof BackpressureError || name === 'BackpressureError') {
         this.std.refused(valid, transport);
         const ra = (e as BackpressureError).retryAfterSeconds;
         return { kind: 'backpressure', message: err.message, retryAfterSeconds: Math.max(1, Math.ceil(Number.isFinite(ra) ? ra : 1)) };
       }
-      if (e instanceof PermanentError || err?.name === 'PermanentError') {
+      if (e instanceof PermanentError || name === 'PermanentError') {
         this.std.refused(valid, transport);
         return { kind: 'rejected', message: err.message };
       }

@@ -111,7 +111,7 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
   let total = 0;
   for (const v of data.values) {
     const l = v.labels as Record<string, string | number>;
-    if (Object.entries(labels).every(([k, x]) => String(l[k]) === x) && !('le' in l) && !String((v as { metricName?: string }).metricName ?? '').endsWith('_sum')) {
+    if (Object.entries(labels).every(([k, x]) => String(l[k]) === x) && !('le' in l) && !((v as { metricName?: string }).metricName ?? '').endsWith('_sum')) {
       total += v.value;
     }
   }

@@ -4,7 +4,7 @@
  * - processor `test_tag` (any type → same) that records the order of lifecycle calls;
  * - exporter `test_capture` (any type) that keeps everything it receives, optionally slowly.
  */
-import { BackpressureError, defineExporter, defineFactory, defineProcessor, type ConsumeContext, type Consumer, type DataType } from '../../src/component.js';
+import { BackpressureError, defineExporter, defineFactory, defineProcessor, type ConsumeContext, type Consumer } from '../../src/component.js';
 import { Duration, Settings, Type } from '../../src/config/declare.js';
 import type { ComponentRegistry } from '../../src/registry.js';
 import type { ComponentMetrics } from '../../src/telemetry/metrics.js';

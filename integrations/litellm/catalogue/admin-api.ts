@@ -122,9 +122,9 @@ export class LitellmApiSource implements Source {
     extra: Record<string, string> = {},
   ): Promise<void> {
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const body = (await this.call(path, { ...extra, page: String(page), [sizeParam]: String(this.o.page_size) }, signal)) as Obj;
+      const body = (await this.call(path, { ...extra, page: String(page), [sizeParam]: String(this.o.page_size) }, signal)) as Obj | null; // a JSON null body is possible
       const items = body?.[field];
-      if (!Array.isArray(items)) throw this.invalid(path, `an object with a "${field}" array`);
+      if (!body || !Array.isArray(items)) throw this.invalid(path, `an object with a "${field}" array`);
       sink(items);
       const total = typeof body.total_pages === 'number' ? body.total_pages : undefined;
       if (total !== undefined ? page >= total : items.length < this.o.page_size) return;
