@@ -140,7 +140,7 @@ class ServiceControl {
       .then(() => this.service.shutdown())
       .then(
         () => (process.exitCode = code),
-        (err: Error) => {
+        (err: unknown) => {
           logger.error({ err }, 'shutdown finished with errors');
           process.exitCode = 1;
         },
@@ -167,7 +167,7 @@ class ServiceControl {
       return;
     }
     logger.info({ reason: why }, 'reloading configuration');
-    await this.service.reload(next.config).catch((err: Error) => logger.error({ err }, 'configuration reload failed'));
+    await this.service.reload(next.config).catch((err: unknown) => logger.error({ err }, 'configuration reload failed'));
   }
 
   handleSignals(watch: boolean): void {
@@ -391,8 +391,8 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await impo
 if (isMain) {
   buildProgram()
     .parseAsync(process.argv)
-    .catch((e: Error) => {
-      process.stderr.write(`spanmeter: ${e.message}\n`);
+    .catch((e: unknown) => {
+      process.stderr.write(`spanmeter: ${(e as Error).message}\n`);
       process.exitCode = 1;
     });
 }
