@@ -352,7 +352,8 @@ function formatOne(s: Record<string, unknown>, indent: string): string[] {
 
 /** Human-readable `spanmeter status`: one process, or the primary of `--workers N` with each worker. */
 export function formatStatus(s: Record<string, unknown>): string {
-  const workers = s.workers as Record<string, unknown>[] | undefined;
+  // A worker that does not answer is reported with its pid (null when unknown) and an error message.
+  const workers = s.workers as (Record<string, unknown> & { pid?: number | null; instanceId?: string; error?: string })[] | undefined;
   const lines: string[] = [`spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}${workers ? `, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : ''}`];
   const d = s.durability as { enabled?: boolean; usedBytes?: number; maxDiskBytes?: number } | undefined;
   if (d && d.enabled === false) lines.push('durability: off (acknowledgements mean accepted in memory)');
@@ -360,7 +361,7 @@ export function formatStatus(s: Record<string, unknown>): string {
   if (!workers) lines.push(...formatOne(s, ''));
   else
     for (const w of workers) {
-      lines.push(`worker ${String(w.worker)} (pid ${String(w.pid ?? '?')}${w.instanceId ? `, instance ${String(w.instanceId)}` : ''}): ${String(w.state)}${w.error ? ` (${String(w.error)})` : ''}`);
+      lines.push(`worker ${String(w.worker)} (pid ${w.pid ?? '?'}${w.instanceId ? `, instance ${w.instanceId}` : ''}): ${String(w.state)}${w.error ? ` (${w.error})` : ''}`);
       lines.push(...formatOne(w, '  '));
     }
   return `${lines.join('\n')}\n`;

@@ -114,7 +114,7 @@ export async function openReader(o: SourceOptions, configFiles: (given: string[]
 /** The file exporter's default `path`: where `--dir` looks without `--path`. */
 async function fileExporterPath(): Promise<string> {
   const file = (await createRegistry()).get('exporter', 'file');
-  return String((file ? (configOf(file) as { path?: unknown }) : undefined)?.path ?? '');
+  return (file ? (configOf(file) as { path?: string }) : undefined)?.path ?? '';
 }
 
 function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boolean }, quiet: boolean, what: string) {
