@@ -123,11 +123,12 @@ export class SwitchConsumer implements Consumer<unknown> {
     if (type === this.main) return this;
     let view = this.views.get(type);
     if (!view) {
-      const self = this;
+      // Reads the targets at each call: a reload replaces them.
+      const connected = () => this.targets.has(type);
       view = {
-        consume: (data, ctx) => self.route(type, data, ctx),
+        consume: (data, ctx) => this.route(type, data, ctx),
         get connected() {
-          return self.targets.has(type);
+          return connected();
         },
       };
       this.views.set(type, view);
