@@ -43,8 +43,9 @@ function spanInspectors(registry: ComponentRegistry): { id: string; inspect: Ins
 function documentInspectors(registry: ComponentRegistry): { id: string; inspect: DocumentInspector }[] {
   const out: { id: string; inspect: DocumentInspector }[] = [];
   for (const { factory } of registry.list()) {
+    if (factory.kind !== 'receiver') continue;
     const f = factory as ReceiverFactory & { inspectDocument?: DocumentInspector };
-    if (f.kind === 'receiver' && typeof f.inspectDocument === 'function') out.push({ id: f.type, inspect: f.inspectDocument });
+    if (typeof f.inspectDocument === 'function') out.push({ id: f.type, inspect: f.inspectDocument });
   }
   return out;
 }
