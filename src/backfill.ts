@@ -241,8 +241,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   if (!dry) for (const v of (await service.metrics.exporterSent.get()).values) written[String(v.labels.exporter)] = (written[String(v.labels.exporter)] ?? 0) + v.value;
   // Dormant exporters send nothing by design: they are not listed.
   for (const p of bf.pipelines) for (const e of p.exporters) if (isActive(whenOf(bf.components.get(componentKey('exporter', e))))) written[e] ??= 0;
-  for (const e of Object.keys(written)) if (!isActive(whenOf(bf.components.get(componentKey('exporter', e))))) delete written[e];
-  return { files, written, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000, formats: o.source.formats };
+  const activeWritten = Object.fromEntries(Object.entries(written).filter(([e]) => isActive(whenOf(bf.components.get(componentKey('exporter', e))))));
+  return { files, written: activeWritten, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000, formats: o.source.formats };
 }
 
 /** The human summary printed at the end. */

@@ -371,7 +371,7 @@ function anyValue(r: Reader, q: number): AttrValue {
       case 6: {
         if (u !== 2) break;
         const p = enter(r, q + 1);
-        const kv: Record<string, AttrValue> = Object.create(null);
+        const kv = Object.create(null) as Record<string, AttrValue>;
         while (r.pos < r.len) {
           const t2 = r.tag();
           if (t2 >>> 3 === 1 && (t2 & 7) === 2) keyValue(r, q + 2, kv);
