@@ -81,10 +81,11 @@ const whenOf = (c: ComponentConfig | undefined) => (c?.config as { when?: WhenCo
 
 /** Where an exporter would put an object, for a dry run's lines. */
 function destinationOf(c: ComponentConfig, key: string, records: number): string {
-  const cfg = (c.config ?? {}) as Record<string, unknown>;
-  if (c.type === 'file') return `would write ${join(String(cfg.directory ?? './data/out'), key)} (${records} records)`;
-  if (c.type === 's3') return `would upload s3://${String(cfg.bucket ?? '?')}/${key} (${records} records)`;
-  if (c.type === 'azureblob') return `would upload ${String(cfg.container ?? '?')}/${key} to Azure Blob (${records} records)`;
+  // The config passed the exporter's schema: these keys, when present, are strings.
+  const cfg = (c.config ?? {}) as { directory?: string; bucket?: string; container?: string; endpoint?: unknown };
+  if (c.type === 'file') return `would write ${join(cfg.directory ?? './data/out', key)} (${records} records)`;
+  if (c.type === 's3') return `would upload s3://${cfg.bucket ?? '?'}/${key} (${records} records)`;
+  if (c.type === 'azureblob') return `would upload ${cfg.container ?? '?'}/${key} to Azure Blob (${records} records)`;
   if (typeof cfg.endpoint === 'string') return `would post ${records} records to ${cfg.endpoint}`;
   return `would send ${records} records`;
 }
@@ -93,7 +94,7 @@ function destinationOf(c: ComponentConfig, key: string, records: number): string
 function dryRunExporter(c: ComponentConfig, o: NonNullable<BackfillConfigOptions['dryRun']>, objects: ObjectFormat): ComponentConfig {
   const real = c.factory as ExporterFactory;
   // The config holds the exporter's defaults: an object exporter always has a path.
-  const path = String(((c.config ?? {}) as { path?: unknown }).path ?? '');
+  const path = ((c.config ?? {}) as { path?: string }).path ?? '';
   const factory: ExporterFactory = defineFactory({
     ...real,
     create: () => ({
@@ -240,8 +241,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   if (!dry) for (const v of (await service.metrics.exporterSent.get()).values) written[String(v.labels.exporter)] = (written[String(v.labels.exporter)] ?? 0) + v.value;
   // Dormant exporters send nothing by design: they are not listed.
   for (const p of bf.pipelines) for (const e of p.exporters) if (isActive(whenOf(bf.components.get(componentKey('exporter', e))))) written[e] ??= 0;
-  for (const e of Object.keys(written)) if (!isActive(whenOf(bf.components.get(componentKey('exporter', e))))) delete written[e];
-  return { files, written, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000, formats: o.source.formats };
+  const activeWritten = Object.fromEntries(Object.entries(written).filter(([e]) => isActive(whenOf(bf.components.get(componentKey('exporter', e))))));
+  return { files, written: activeWritten, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000, formats: o.source.formats };
 }
 
 /** The human summary printed at the end. */

@@ -140,7 +140,7 @@ class ServiceControl {
       .then(() => this.service.shutdown())
       .then(
         () => (process.exitCode = code),
-        (err: Error) => {
+        (err: unknown) => {
           logger.error({ err }, 'shutdown finished with errors');
           process.exitCode = 1;
         },
@@ -167,7 +167,7 @@ class ServiceControl {
       return;
     }
     logger.info({ reason: why }, 'reloading configuration');
-    await this.service.reload(next.config).catch((err: Error) => logger.error({ err }, 'configuration reload failed'));
+    await this.service.reload(next.config).catch((err: unknown) => logger.error({ err }, 'configuration reload failed'));
   }
 
   handleSignals(watch: boolean): void {
@@ -352,7 +352,8 @@ function formatOne(s: Record<string, unknown>, indent: string): string[] {
 
 /** Human-readable `spanmeter status`: one process, or the primary of `--workers N` with each worker. */
 export function formatStatus(s: Record<string, unknown>): string {
-  const workers = s.workers as Record<string, unknown>[] | undefined;
+  // A worker that does not answer is reported with its pid (null when unknown) and an error message.
+  const workers = s.workers as (Record<string, unknown> & { pid?: number | null; instanceId?: string; error?: string })[] | undefined;
   const lines: string[] = [`spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}${workers ? `, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : ''}`];
   const d = s.durability as { enabled?: boolean; usedBytes?: number; maxDiskBytes?: number } | undefined;
   if (d && d.enabled === false) lines.push('durability: off (acknowledgements mean accepted in memory)');
@@ -360,7 +361,7 @@ export function formatStatus(s: Record<string, unknown>): string {
   if (!workers) lines.push(...formatOne(s, ''));
   else
     for (const w of workers) {
-      lines.push(`worker ${String(w.worker)} (pid ${String(w.pid ?? '?')}${w.instanceId ? `, instance ${String(w.instanceId)}` : ''}): ${String(w.state)}${w.error ? ` (${String(w.error)})` : ''}`);
+      lines.push(`worker ${String(w.worker)} (pid ${w.pid ?? '?'}${w.instanceId ? `, instance ${w.instanceId}` : ''}): ${String(w.state)}${w.error ? ` (${w.error})` : ''}`);
       lines.push(...formatOne(w, '  '));
     }
   return `${lines.join('\n')}\n`;
@@ -391,8 +392,8 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await impo
 if (isMain) {
   buildProgram()
     .parseAsync(process.argv)
-    .catch((e: Error) => {
-      process.stderr.write(`spanmeter: ${e.message}\n`);
+    .catch((e: unknown) => {
+      process.stderr.write(`spanmeter: ${(e as Error).message}\n`);
       process.exitCode = 1;
     });
 }

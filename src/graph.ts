@@ -123,11 +123,12 @@ export class SwitchConsumer implements Consumer<unknown> {
     if (type === this.main) return this;
     let view = this.views.get(type);
     if (!view) {
-      const self = this;
+      // Reads the targets at each call: a reload replaces them.
+      const connected = () => this.targets.has(type);
       view = {
-        consume: (data, ctx) => self.route(type, data, ctx),
+        consume: (data, ctx) => this.route(type, data, ctx),
         get connected() {
-          return self.targets.has(type);
+          return connected();
         },
       };
       this.views.set(type, view);
@@ -402,8 +403,7 @@ export class Graph {
       }
     } catch (e) {
       n.state = 'failed';
-      const err = e as Error;
-      throw new Error(`${n.kind} "${n.id}" failed to start: ${err.message}`, { cause: err });
+      throw new Error(`${n.kind} "${n.id}" failed to start: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -439,7 +439,9 @@ export class Graph {
     // Only now is everything downstream of the logs flushed: persist their final checkpoints.
     await Promise.all(
       this.durable.map((d) =>
-        d.finalize().catch((e: Error) => errors.push(new Error(`write-ahead log of pipeline "${d.pipeline}" failed to close: ${e.message}`, { cause: e }))),
+        d
+          .finalize()
+          .catch((e: unknown) => errors.push(new Error(`write-ahead log of pipeline "${d.pipeline}" failed to close: ${(e as Error).message}`, { cause: e }))),
       ),
     );
     this.budget?.stop();

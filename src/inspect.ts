@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
-import type { CreateSettings, DocumentInspector, Inspectable, InspectEntry, ProcessorFactory, ReceiverFactory } from './component.js';
+import type { CreateSettings, DocumentInspector, Inspectable, InspectEntry, ReceiverFactory } from './component.js';
 import { configOf } from './config/component-config.js';
 import { consumesOf } from './component.js';
 import type { SpanBatch } from './data/span.js';
@@ -43,8 +43,9 @@ function spanInspectors(registry: ComponentRegistry): { id: string; inspect: Ins
 function documentInspectors(registry: ComponentRegistry): { id: string; inspect: DocumentInspector }[] {
   const out: { id: string; inspect: DocumentInspector }[] = [];
   for (const { factory } of registry.list()) {
+    if (factory.kind !== 'receiver') continue;
     const f = factory as ReceiverFactory & { inspectDocument?: DocumentInspector };
-    if (f.kind === 'receiver' && typeof f.inspectDocument === 'function') out.push({ id: f.type, inspect: f.inspectDocument });
+    if (typeof f.inspectDocument === 'function') out.push({ id: f.type, inspect: f.inspectDocument });
   }
   return out;
 }
@@ -54,7 +55,7 @@ export function inspectFile(file: string, registry: ComponentRegistry): Inspecte
   let bytes: Buffer = readFileSync(file);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
   const text = bytes.toString('utf8').trimStart();
-  let batch: SpanBatch | null = null;
+  let batch: SpanBatch;
   let format = 'OTLP/protobuf traces';
   if (text.startsWith('{') || text.startsWith('[')) {
     let doc: unknown;

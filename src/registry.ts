@@ -15,7 +15,9 @@ import {
   defineFactory,
   type ComponentKind,
   type DataType,
+  type ExporterFactory,
   type Factory,
+  type ProcessorFactory,
 } from './component.js';
 import { compileSchema } from './config/ajv.js';
 import { durationSchema, parseDuration } from './config/duration.js';
@@ -125,10 +127,12 @@ export class ComponentRegistry {
   }
 }
 
-function checkFactory(f: Factory): string[] {
+/** Checks a factory's shape at run time: a plugin's factory is only as typed as its author made it. */
+function checkFactory(candidate: unknown): string[] {
   const p: string[] = [];
-  if (!f || typeof f !== 'object') return ['not an object'];
-  if (!['receiver', 'processor', 'exporter'].includes(f.kind)) p.push(`kind must be receiver, processor or exporter, not ${JSON.stringify(f.kind)}`);
+  if (!candidate || typeof candidate !== 'object') return ['not an object'];
+  const f = candidate as Partial<Factory>;
+  if (!(['receiver', 'processor', 'exporter'] as unknown[]).includes(f.kind)) p.push(`kind must be receiver, processor or exporter, not ${JSON.stringify(f.kind)}`);
   if (typeof f.type !== 'string' || !TYPE_RE.test(f.type)) p.push(`type ${JSON.stringify(f.type)} must match ${TYPE_RE}`);
   if (typeof f.create !== 'function') p.push('create must be a function');
   if (f.defaultConfig !== undefined && typeof f.defaultConfig !== 'function') p.push('defaultConfig must be a function when given');
@@ -146,8 +150,9 @@ function checkFactory(f: Factory): string[] {
     p.push(`alsoProduces must be a list of ${DATA_TYPES.join(', ')}`);
   }
   if (f.kind === 'processor' && !(isType(f.produces) || f.produces === 'same')) p.push(`produces must be one of ${DATA_TYPES.join(', ')} or "same"`);
-  if ((f.kind === 'processor' || f.kind === 'exporter') && !(consumesOf(f).length > 0 && consumesOf(f).every(isType))) {
-    p.push(`consumes must be one or more of ${DATA_TYPES.join(', ')}`);
+  if (f.kind === 'processor' || f.kind === 'exporter') {
+    const consumes = consumesOf(f as ProcessorFactory | ExporterFactory);
+    if (!(consumes.length > 0 && consumes.every(isType))) p.push(`consumes must be one or more of ${DATA_TYPES.join(', ')}`);
   }
   return p;
 }

@@ -38,9 +38,20 @@ export const SERVICE = Settings(
         logs: Section(
           {
             level: Type.Optional(
-              Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)), {
-                description: 'Log level (default: SPANMETER_LOG_LEVEL, else info).',
-              }),
+              Type.Union(
+                [
+                  Type.Literal('trace'),
+                  Type.Literal('debug'),
+                  Type.Literal('info'),
+                  Type.Literal('warn'),
+                  Type.Literal('error'),
+                  Type.Literal('fatal'),
+                  Type.Literal('silent'),
+                ],
+                {
+                  description: 'Log level (default: SPANMETER_LOG_LEVEL, else info).',
+                },
+              ),
             ),
           },
           { description: 'The service\'s own logs (JSON on stdout).' },

@@ -111,6 +111,7 @@ export function expandEnv(
     problems.push(`environment variable ${n} is not set and has no default (write \${env:${n}:-default})`);
     return '';
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the replace callback above; the compiler does not see it
   if (whole && plain && problems.length === 0 && expanded.trim() !== '') {
     try {
       const typed: unknown = parseYaml(expanded);

@@ -13,7 +13,7 @@ import { spanCount, type SpanBatch } from './span.js';
 export interface DataTypeInfo {
   name: DataType;
   /** Items in one batch of this type (0 for data of another shape). */
-  count(data: unknown): number;
+  count: (data: unknown) => number;
   /** Billing data: a pipeline's write-ahead log keeps it (spans and logs are forwarded best-effort). */
   durable: boolean;
   /** The compact write-ahead log format of its records (else V8's serialization format). */

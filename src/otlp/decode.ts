@@ -371,7 +371,7 @@ function anyValue(r: Reader, q: number): AttrValue {
       case 6: {
         if (u !== 2) break;
         const p = enter(r, q + 1);
-        const kv: Record<string, AttrValue> = Object.create(null);
+        const kv = Object.create(null) as Record<string, AttrValue>;
         while (r.pos < r.len) {
           const t2 = r.tag();
           if (t2 >>> 3 === 1 && (t2 & 7) === 2) keyValue(r, q + 2, kv);
@@ -832,6 +832,7 @@ function span(r: Reader, q: number, i: number, j: number, k: number): Span | nul
   }
   leave(r, parent);
   // Only a span that stored a selector key can have one (the check then reads the values kept).
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- isWanted() sets it while the field loop reads attributes; the compiler does not follow the calls
   if (select !== null && (!sawSelector || !selected(attributes, select))) return leaveOut(tS, tE, sS, sE, pS, pE, i, j, k);
   return {
     traceId: hexId(tS, tE, 16, i, j, k, -1, 'traceId'),
@@ -995,6 +996,7 @@ export function decodeTraceRequest(input: Uint8Array, opts?: DecodeOptions): Spa
   }
   try {
     const batch = request(Reader.create(buf));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/only-throw-error -- request() sets it while decoding; the compiler does not follow the call
     if (deferred) throw deferred;
     return batch;
   } catch (e) {

@@ -120,7 +120,7 @@ export function objectExporterKeys<O extends TProperties>(path: TString, routeOv
 }
 
 /** The resolved common keys of an object exporter (its own keys and route overrides aside). */
-export type ObjectExporterCommonConfig = Static<ReturnType<typeof Settings<ReturnType<typeof objectExporterKeys<{}>>>>>;
+export type ObjectExporterCommonConfig = Static<ReturnType<typeof Settings<ReturnType<typeof objectExporterKeys<TProperties>>>>>;
 
 /** The exporter options every object exporter takes from the common config keys, the same way. */
 export function commonObjectOptions(c: ObjectExporterCommonConfig): Pick<ObjectExporterOptions<Destination>, 'retry' | 'maxRecordsPerObject' | 'gzipLevel' | 'maxConcurrentUploads'> {

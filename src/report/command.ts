@@ -114,7 +114,7 @@ export async function openReader(o: SourceOptions, configFiles: (given: string[]
 /** The file exporter's default `path`: where `--dir` looks without `--path`. */
 async function fileExporterPath(): Promise<string> {
   const file = (await createRegistry()).get('exporter', 'file');
-  return String((file ? (configOf(file) as { path?: unknown }) : undefined)?.path ?? '');
+  return (file ? (configOf(file) as { path?: string }) : undefined)?.path ?? '';
 }
 
 function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boolean }, quiet: boolean, what: string) {
@@ -123,14 +123,14 @@ function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boolean }, q
   const line = (p: Readonly<ScanProgress>) =>
     `${what}: ${p.partitionsListed}/${p.partitions} hours listed, ${p.objectsRead}/${p.objectsListed} objects, ${p.records.toLocaleString('en-US')} records, ${(p.bytesRead / 1048576).toFixed(1)} MiB, ${Math.round(p.records / Math.max(0.001, (Date.now() - started) / 1000)).toLocaleString('en-US')} records/s`;
   return {
-    onProgress(p: Readonly<ScanProgress>) {
+    onProgress: (p: Readonly<ScanProgress>) => {
       if (quiet) return;
       const now = Date.now();
       if (now - last < (stderr.isTTY ? 200 : 5_000)) return;
       last = now;
       stderr.write(stderr.isTTY ? `\r${line(p)}\x1b[K` : `${line(p)}\n`);
     },
-    done(p: Readonly<ScanProgress>) {
+    done: (p: Readonly<ScanProgress>) => {
       if (!quiet) stderr.write(`${stderr.isTTY ? '\r' : ''}${line(p)}, ${((Date.now() - started) / 1000).toFixed(1)} s${stderr.isTTY ? '\x1b[K' : ''}\n`);
       for (const u of p.unreadable.slice(0, 20)) stderr.write(`${what}: cannot read ${u.key}: ${u.reason}\n`);
       if (p.unreadable.length > 20) stderr.write(`${what}: … and ${p.unreadable.length - 20} more unreadable objects\n`);

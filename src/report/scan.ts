@@ -39,7 +39,8 @@ export async function scanRecords(reader: ObjectReader, format: RecordFormat, o:
   const limit = Math.max(1, o.concurrency ?? 4);
   const inFlight = new Set<Promise<void>>();
   const read = async (key: string) => {
-    let records: MeterRecord[];
+    // An object holds whatever was written to it: an element of its array may be null.
+    let records: (MeterRecord | null)[];
     try {
       const body = await reader.get(key);
       p.bytesRead += body.length;
@@ -51,7 +52,7 @@ export async function scanRecords(reader: ObjectReader, format: RecordFormat, o:
     const inRange: MeterRecord[] = [];
     for (const r of records) {
       const t = r?.meterTimeInMillis;
-      if (typeof t === 'number' && t >= o.fromMs && t < o.toMs) inRange.push(r);
+      if (r && typeof t === 'number' && t >= o.fromMs && t < o.toMs) inRange.push(r);
       else p.recordsOutside++;
     }
     p.objectsRead++;

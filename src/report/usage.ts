@@ -218,8 +218,10 @@ const COLUMNS: [keyof UsageRow, string][] = [
   ['latencyP99Ms', 'latency_p99_ms'],
 ];
 
-const csvCell = (v: unknown): string => {
-  const s = v === null || v === undefined ? '' : String(v);
+type Cell = UsageRow[keyof UsageRow];
+
+const csvCell = (v: Cell): string => {
+  const s = v === null ? '' : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
@@ -233,8 +235,8 @@ export function usageJson(rows: readonly UsageRow[], extra: Record<string, unkno
 
 /** A terminal table with a totals line (latency columns are not totalled). */
 export function usageTable(rows: readonly UsageRow[]): string {
-  const fmt = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(v));
-  const total: Record<string, unknown> = { day: 'total', team: '', key: '', model: '', latencyP50Ms: '', latencyP95Ms: '', latencyP99Ms: '' };
+  const fmt = (v: Cell | undefined) => (v === null || v === undefined ? '-' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : v);
+  const total: Partial<Record<keyof UsageRow, Cell>> = { day: 'total', team: '', key: '', model: '', latencyP50Ms: '', latencyP95Ms: '', latencyP99Ms: '' };
   for (const [k] of COLUMNS.slice(4, 10)) total[k] = rows.reduce((s, r) => s + (r[k] as number), 0);
   const body = rows.map((r) => COLUMNS.map(([k]) => fmt(r[k])));
   const lines = [COLUMNS.map(([, h]) => h), ...body, COLUMNS.map(([k]) => fmt(total[k]))];

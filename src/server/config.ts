@@ -89,10 +89,8 @@ export function HttpServerSettings(d: HttpServerDefaults) {
   };
 }
 
-const serverBlock = Settings(HttpServerSettings({ max_request_body_size: '20MiB' }), { description: 'HTTP server.' });
-
 /** An HTTP server block as the receiver receives it (durations in ms, sizes in bytes). */
-export type HttpServerConfig = Static<typeof serverBlock>;
+export type HttpServerConfig = Static<ReturnType<typeof Settings<ReturnType<typeof HttpServerSettings>>>>;
 
 /**
  * A `bearer_token` key: the token expected in `Authorization: Bearer <token>`, compared in constant
