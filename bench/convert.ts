@@ -54,7 +54,16 @@ function spanBatch(copies: number): SpanBatch {
 }
 
 function settings<C>(id: string, config: C, metrics: ServiceMetrics): CreateSettings<C> {
-  return { id, pipeline: 'bench', config, logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', id, 'bench'), dataDir: '/nonexistent', instanceId: 'bench' };
+  return {
+    id,
+    pipeline: 'bench',
+    config,
+    logger: pino({ level: 'silent' }),
+    registry: metrics.registry,
+    metrics: metrics.forComponent('processor', id, 'bench'),
+    dataDir: '/nonexistent',
+    instanceId: 'bench',
+  };
 }
 
 interface Result {
@@ -82,7 +91,10 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
       await amberflo.consume(cs);
     },
   };
-  const litellm = litellmFactory.create(settings<LitellmConfig>('litellm', configOf(litellmFactory, { dedup: { max_entries: dedup ? 100_000 : 0 } }), metrics), counting);
+  const litellm = litellmFactory.create(
+    settings<LitellmConfig>('litellm', configOf(litellmFactory, { dedup: { max_entries: dedup ? 100_000 : 0 } }), metrics),
+    counting,
+  );
   // Pre-build inputs outside the timed loop.
   const batches: SpanBatch[] = source === 'spans' ? Array.from({ length: 20 }, () => spanBatch(5)) : [];
   const sloBatch = Array.from({ length: 10 }, () => slos).flat();
@@ -93,8 +105,7 @@ async function run(name: string, mode: 'compat' | 'clean', source: 'spans' | 'sl
       const tag = (round++ & 0xffffffff).toString(16).padStart(8, '0');
       for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) (s as { spanId: string }).spanId = tag + s.spanId.slice(8);
       await litellm.consume(b);
-    }
-    else await counting.consume(sloBatch.map(sloToLlmCall));
+    } else await counting.consume(sloBatch.map(sloToLlmCall));
   };
   // Warm-up, then measure.
   for (let i = 0; i < 200; i++) await step(i);
@@ -112,7 +123,17 @@ results.push(await run('spans → litellm → amberflo (clean, dedup on)', 'clea
 results.push(await run('spans → litellm → amberflo (compat, dedup on)', 'compat', 'spans', true));
 results.push(await run('spans → litellm → amberflo (clean, dedup off)', 'clean', 'spans', false));
 results.push(await run('SLO → normalise → amberflo (clean)', 'clean', 'slo', false));
-process.stdout.write(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${seconds}s per case\n`);
+process.stdout.write(
+  `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}; ${seconds}s per case\n`,
+);
 for (const r of results) {
-  process.stdout.write(`${r.name.padEnd(48)} ${Math.round(r.calls / r.secs).toLocaleString('en-US').padStart(10)} llm_calls/s ${Math.round(r.records / r.secs).toLocaleString('en-US').padStart(11)} records/s\n`);
+  process.stdout.write(
+    `${r.name.padEnd(48)} ${Math.round(r.calls / r.secs)
+      .toLocaleString('en-US')
+      .padStart(10)} llm_calls/s ${Math.round(r.records / r.secs)
+      .toLocaleString('en-US')
+      .padStart(11)} records/s\n`,
+  );
 }

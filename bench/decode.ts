@@ -81,9 +81,15 @@ function run(name: string, wireBytes: number, decodedBytes: number, spans: numbe
   const cpuS = (cpu.user + cpu.system) / 1e6;
   const fmt = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 0 });
   console.log(
-    `${name.padEnd(40)} ${fmt((n * spans) / s).padStart(10)} spans/s  ${((n * wireBytes) / s / 1e6).toFixed(1).padStart(7)} MB/s wire  ${((n * decodedBytes) / s / 1e6)
+    `${name.padEnd(40)} ${fmt((n * spans) / s).padStart(10)} spans/s  ${((n * wireBytes) / s / 1e6).toFixed(1).padStart(7)} MB/s wire  ${(
+      (n * decodedBytes) /
+      s /
+      1e6
+    )
       .toFixed(1)
-      .padStart(7)} MB/s decoded  ${((s / n) * 1000).toFixed(2).padStart(6)} ms/request  ${fmt((n * spans) / cpuS).padStart(10)} spans/CPU-s${alloc === null ? '' : `  ${fmt(alloc / 1024).padStart(6)} KiB allocated/request`}`,
+      .padStart(
+        7,
+      )} MB/s decoded  ${((s / n) * 1000).toFixed(2).padStart(6)} ms/request  ${fmt((n * spans) / cpuS).padStart(10)} spans/CPU-s${alloc === null ? '' : `  ${fmt(alloc / 1024).padStart(6)} KiB allocated/request`}`,
   );
 }
 
@@ -93,7 +99,11 @@ const pb = encodeOtlpProto(batch);
 const gz = gzipSync(pb);
 const jsonBody = Buffer.from(JSON.stringify(toOtlpJson(batch)));
 
-console.log(`node ${process.version}, ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `node ${process.version}, ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}, load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 console.log(`request: ${spans} spans, protobuf ${pb.length} B, gzip ${gz.length} B, OTLP/JSON ${jsonBody.length} B; ${seconds}s per case\n`);
 run('protobuf → SpanBatch', pb.length, pb.length, spans, () => decodeOtlpProto(pb));
 run('gzip protobuf → SpanBatch', gz.length, pb.length, spans, () => decodeOtlpProto(gunzipSync(gz)));

@@ -24,7 +24,11 @@ const path = join(dir, 'catalogue.json');
 writeFileSync(
   path,
   JSON.stringify({
-    teams: Array.from({ length: TEAMS }, (_, i) => ({ team_id: `team-${i}`, team_alias: `Team ${i}`, metadata: { business_unit_id: `bu-${i % 37}`, cost_center: `cc-${i}` } })),
+    teams: Array.from({ length: TEAMS }, (_, i) => ({
+      team_id: `team-${i}`,
+      team_alias: `Team ${i}`,
+      metadata: { business_unit_id: `bu-${i % 37}`, cost_center: `cc-${i}` },
+    })),
     keys: Array.from({ length: KEYS }, (_, i) => ({
       token: `${i.toString(16).padStart(8, '0')}${'ab'.repeat(28)}`,
       key_alias: `key-${i}`,
@@ -62,7 +66,11 @@ function batches(count: number): LlmCall[][] {
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), loadavg ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const h = makeEnrich({ source: 'file', file: { path } });
   await h.proc.start(h.host);
   const input = batches(1_000);
@@ -83,7 +91,9 @@ async function main(): Promise<void> {
     calls += BATCH;
   }
   let s = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(`processor consume, warm cache: ${Math.round(calls / s).toLocaleString('en')} calls/s = ${Math.round((3 * calls) / s).toLocaleString('en')} lookups/s (${(1e6 / (calls / s)).toFixed(2)} µs/call)`);
+  console.log(
+    `processor consume, warm cache: ${Math.round(calls / s).toLocaleString('en')} calls/s = ${Math.round((3 * calls) / s).toLocaleString('en')} lookups/s (${(1e6 / (calls / s)).toFixed(2)} µs/call)`,
+  );
 
   // Case 2: cache reads alone (peek), to separate lookup cost from apply/metrics.
   const { key, team, model } = h.proc.lookups;
@@ -107,7 +117,16 @@ async function main(): Promise<void> {
   const facts = {
     key: { keyHash: 'h', keyAlias: 'a', teamId: 't', userId: 'u', orgId: null, metadata: { x: 1 } },
     team: { teamId: 't', teamAlias: 'T', orgId: null, metadata: { business_unit_id: 'b' } },
-    model: { modelId: 'm', modelGroup: 'g', provider: 'bedrock', modelMapKey: 'k', baseModel: null, modelMapProvider: 'bedrock', apiBase: null, region: 'us-west-2' },
+    model: {
+      modelId: 'm',
+      modelGroup: 'g',
+      provider: 'bedrock',
+      modelMapKey: 'k',
+      baseModel: null,
+      modelMapProvider: 'bedrock',
+      apiBase: null,
+      region: 'us-west-2',
+    },
   };
   let applied = 0;
   t0 = process.hrtime.bigint();

@@ -132,7 +132,14 @@ await run('file', () => create(file, { directory: join(tmp, 'out') }));
 
 const s3srv = await new LocalS3(['bench']).start();
 await run('s3 (s3rver)', () =>
-  create(s3, { bucket: 'bench', region: 'us-east-1', endpoint: s3srv.endpoint, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey }),
+  create(s3, {
+    bucket: 'bench',
+    region: 'us-east-1',
+    endpoint: s3srv.endpoint,
+    force_path_style: true,
+    access_key_id: S3RVER_CREDENTIALS.accessKeyId,
+    secret_access_key: S3RVER_CREDENTIALS.secretAccessKey,
+  }),
 );
 await s3srv.dispose();
 
@@ -156,10 +163,14 @@ await run('amberflo (local ingest API)', () => create(amberflo, { api_key: 'k', 
 api.close();
 
 rmSync(tmp, { recursive: true, force: true });
-console.log(`\n${args.durable ? 'DURABLE (spool + uploader). ' : ''}${N} records in batches of ${B}: ${(rawBytes / 1e6).toFixed(2)} MB of JSON, ${(gzBytes / 1e6).toFixed(2)} MB gzip (${(rawBytes / gzBytes).toFixed(1)}x); Node ${process.version}\n`);
+console.log(
+  `\n${args.durable ? 'DURABLE (spool + uploader). ' : ''}${N} records in batches of ${B}: ${(rawBytes / 1e6).toFixed(2)} MB of JSON, ${(gzBytes / 1e6).toFixed(2)} MB gzip (${(rawBytes / gzBytes).toFixed(1)}x); Node ${process.version}\n`,
+);
 console.log('| exporter | concurrency | records/s | MB/s (JSON) | MB/s (gzip, wire) | objects/s |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.exporter} | ${r.concurrency} | ${(N / r.seconds).toFixed(0)} | ${(rawBytes / 1e6 / r.seconds).toFixed(2)} | ${(gzBytes / 1e6 / r.seconds).toFixed(2)} | ${(batches.length / r.seconds).toFixed(0)} |`);
+  console.log(
+    `| ${r.exporter} | ${r.concurrency} | ${(N / r.seconds).toFixed(0)} | ${(rawBytes / 1e6 / r.seconds).toFixed(2)} | ${(gzBytes / 1e6 / r.seconds).toFixed(2)} | ${(batches.length / r.seconds).toFixed(0)} |`,
+  );
 }
 console.log(`\n(${ingested} ingest requests served)`);

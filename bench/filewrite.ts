@@ -41,4 +41,6 @@ const wallUs = ((performance.now() - t0) * 1000) / files;
 const cpu = process.cpuUsage(c0);
 rmSync(root, { recursive: true, force: true });
 const us = (n: number) => (n / files).toFixed(0);
-console.log(`${files} files of ${body.length} bytes, ${values.concurrency} at a time: ${wallUs.toFixed(0)} µs wall per file, ${us(cpu.user + cpu.system)} µs CPU per file (user ${us(cpu.user)}, kernel ${us(cpu.system)})`);
+console.log(
+  `${files} files of ${body.length} bytes, ${values.concurrency} at a time: ${wallUs.toFixed(0)} µs wall per file, ${us(cpu.user + cpu.system)} µs CPU per file (user ${us(cpu.user)}, kernel ${us(cpu.system)})`,
+);

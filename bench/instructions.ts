@@ -129,7 +129,16 @@ function prepareStage(stage: Stage): (requests: number) => number {
       // requests made unique as the load generator makes them (decode and copy included).
       const metrics = new ServiceMetrics('bench', { processMetrics: false });
       const proc = litellmFactory.create(
-        { id: 'litellm', pipeline: 'bench', config: configOf(litellmFactory), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'bench'), dataDir: '/nonexistent', instanceId: 'bench' },
+        {
+          id: 'litellm',
+          pipeline: 'bench',
+          config: configOf(litellmFactory),
+          logger: pino({ level: 'silent' }),
+          registry: metrics.registry,
+          metrics: metrics.forComponent('processor', 'litellm', 'bench'),
+          dataDir: '/nonexistent',
+          instanceId: 'bench',
+        },
         { consume: async () => {} },
       );
       let run = INPUTS;
@@ -238,10 +247,23 @@ function runChild(cmd: string, argv: string[]): Promise<{ code: number | null; o
 
 /** Instructions executed by `node --predictable --expose-gc <this file> --child <stage> <requests>`. */
 async function count(stage: Stage, requests: number): Promise<number> {
-  const argv = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', '--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests)];
+  const argv = [
+    '--tool=cachegrind',
+    '--cache-sim=no',
+    '--cachegrind-out-file=/dev/null',
+    process.execPath,
+    '--predictable',
+    '--expose-gc',
+    fileURLToPath(import.meta.url),
+    '--child',
+    stage,
+    '--requests',
+    String(requests),
+  ];
   const { code, out, err } = await runChild('valgrind', argv);
   const m = /I\s+refs:\s+([\d,]+)/.exec(err);
-  if (code !== 0 || !m || !/^checksum \d+/m.test(out)) throw new Error(`valgrind ${stage} ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`);
+  if (code !== 0 || !m || !/^checksum \d+/m.test(out))
+    throw new Error(`valgrind ${stage} ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`);
   return Number(m[1]!.replace(/,/g, ''));
 }
 
@@ -313,7 +335,8 @@ const hasTaskset = (): boolean => spawnSync('taskset', ['-c', '0', 'true'], { st
 /** CPU µs per call of one `node --expose-gc <this file> --child <stage> --requests N --cpu` (pinned to `core` if given). */
 async function cpuOnce(stage: Stage, requests: number, core: number | undefined): Promise<number> {
   const argv = ['--expose-gc', fileURLToPath(import.meta.url), '--child', stage, '--requests', String(requests), '--cpu'];
-  const { code, out, err } = core === undefined ? await runChild(process.execPath, argv) : await runChild('taskset', ['-c', String(core), process.execPath, ...argv]);
+  const { code, out, err } =
+    core === undefined ? await runChild(process.execPath, argv) : await runChild('taskset', ['-c', String(core), process.execPath, ...argv]);
   const m = /^cpu-us-per-call ([\d.]+) checksum \d+$/m.exec(out);
   if (code !== 0 || !m) throw new Error(`${stage} --cpu ×${requests} failed (exit ${code}):\n${err.slice(-2000)}${out.slice(-500)}`);
   return Number(m[1]);
@@ -351,7 +374,9 @@ export function cpuTable(r: CpuResult): string[] {
   }
   if (PATH.every((s) => r.usPerCall[s] !== undefined)) {
     const sum = PATH.reduce((a, s) => a + r.usPerCall[s]!, 0);
-    lines.push(`| path (${PATH.join(' + ')}) | ${fmt(sum)} | ${((100 * sum) / TARGET_US_PER_CALL).toFixed(0)} % of the ${fmt(TARGET_US_PER_CALL)} µs a call may cost at 50,000 calls/s per worker |`);
+    lines.push(
+      `| path (${PATH.join(' + ')}) | ${fmt(sum)} | ${((100 * sum) / TARGET_US_PER_CALL).toFixed(0)} % of the ${fmt(TARGET_US_PER_CALL)} µs a call may cost at 50,000 calls/s per worker |`,
+    );
   }
   return lines;
 }
@@ -401,7 +426,9 @@ async function main(): Promise<void> {
     if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, not ${values.repeats}`);
     const r = await measureCpu(stages as Stage[], requests, repeats);
     if (values.json) writeFileSync(values.json, JSON.stringify(r, null, 2));
-    process.stdout.write(`node ${r.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${r.requests} requests of ${r.callsPerRequest} calls per stage after as many as a warm-up, median of ${r.repeats}\n`);
+    process.stdout.write(
+      `node ${r.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${r.requests} requests of ${r.callsPerRequest} calls per stage after as many as a warm-up, median of ${r.repeats}\n`,
+    );
     process.stdout.write(cpuTable(r).join('\n') + '\n');
     return;
   }

@@ -9,7 +9,11 @@ test('treeStats counts the CPU of a process and its descendants (the workers of 
   // CPU), then both wait to be measured. The child exits as soon as its parent is gone (killed at
   // the end), or after 15 s.
   const burn = `const p = process.ppid; while (process.cpuUsage().user < 400e3); setInterval(() => process.ppid !== p && process.exit(), 50); setTimeout(() => process.exit(), 15000);`;
-  const parent = spawn(process.execPath, ['-e', `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(burn)}], { stdio: 'inherit' }); setTimeout(() => {}, 15000);`], { stdio: 'ignore' });
+  const parent = spawn(
+    process.execPath,
+    ['-e', `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(burn)}], { stdio: 'inherit' }); setTimeout(() => {}, 15000);`],
+    { stdio: 'ignore' },
+  );
   try {
     let tree: ReturnType<typeof treeStats>;
     for (let i = 0; i < 250; i++) {
@@ -40,5 +44,9 @@ test('the workload bills the same calls in both layouts: one per three spans, un
   assert.ok(v2.every((c) => c.layout === 'litellm.v2.legacy'));
   const facts = (cs: typeof v1) => cs.map((c) => [c.usage.promptTokens, c.usage.completionTokens, c.error?.code ?? null, c.teamId, c.keyAlias]);
   assert.deepEqual(facts(v2), facts(v1));
-  assert.notDeepEqual(calls('v2', 2).map((c) => c.callId), v2.map((c) => c.callId), 'another run, other call ids');
+  assert.notDeepEqual(
+    calls('v2', 2).map((c) => c.callId),
+    v2.map((c) => c.callId),
+    'another run, other call ids',
+  );
 });

@@ -80,7 +80,9 @@ export class Template {
     if (this._traceOffsets) return this._traceOffsets;
     const out: number[] = [];
     // Every trace id in the template starts with a known 4-byte prefix taken from its hex.
-    const json = workloadRequest(0, this.calls, RUN_MARKER, 1, undefined, this.layout).body as { resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[] };
+    const json = workloadRequest(0, this.calls, RUN_MARKER, 1, undefined, this.layout).body as {
+      resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[];
+    };
     const prefixes = new Set(json.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.traceId));
     for (const id of prefixes) {
       const bytes = Buffer.from(id, 'hex');
@@ -203,7 +205,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const post = (body: Buffer, headers: Record<string, string>) =>
     new Promise<number>((resolve) => {
       const req = request(
-        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': String(body.length), ...headers } },
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/x-protobuf', 'content-length': String(body.length), ...headers },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -272,10 +281,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     spansPerS: Math.round((acked * spansPerRequest) / elapsed),
     callsPerS: Math.round((acked * o.callsPerRequest) / elapsed),
     mbPerS: r2(bytes / elapsed / 1e6),
-    latencyMs: { p50: r2(percentile(latencies, 50)), p90: r2(percentile(latencies, 90)), p99: r2(percentile(latencies, 99)), max: r2(latencies[latencies.length - 1] ?? 0) },
+    latencyMs: {
+      p50: r2(percentile(latencies, 50)),
+      p90: r2(percentile(latencies, 90)),
+      p99: r2(percentile(latencies, 99)),
+      max: r2(latencies[latencies.length - 1] ?? 0),
+    },
     collector:
       cpu0 && cpu1
-        ? { cpuSeconds: r2(cpu1.cpuSeconds - cpu0.cpuSeconds), cpuPercent: r2(((cpu1.cpuSeconds - cpu0.cpuSeconds) / elapsed) * 100), peakRssMb: r2(cpu1.peakRssMb) }
+        ? {
+            cpuSeconds: r2(cpu1.cpuSeconds - cpu0.cpuSeconds),
+            cpuPercent: r2(((cpu1.cpuSeconds - cpu0.cpuSeconds) / elapsed) * 100),
+            peakRssMb: r2(cpu1.peakRssMb),
+          }
         : undefined,
     generatorCpuPercent: r2(((own.user + own.system) / 1e6 / elapsed) * 100),
     ackedRunIds,

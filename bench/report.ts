@@ -21,7 +21,14 @@ import { rng } from './lib/workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = resolve(here, '..', 'src', 'cli.js');
-const { values: args } = parseArgs({ options: { records: { type: 'string', default: '10000000' }, dir: { type: 'string' }, keep: { type: 'boolean', default: false }, concurrency: { type: 'string', default: '4' } } });
+const { values: args } = parseArgs({
+  options: {
+    records: { type: 'string', default: '10000000' },
+    dir: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '4' },
+  },
+});
 const N = Number(args.records);
 const DAYS = 30;
 const DAY0 = Date.UTC(2026, 10, 1); // November 2026
@@ -38,13 +45,48 @@ function call(i: number, t: number, r: () => number): LlmCall {
   const completion = failed ? 0 : 1 + Math.floor(r() * 800);
   const k = Math.floor(r() * KEYS.length);
   return {
-    source: 'span', id: `chatcmpl-bench-${i}`, traceId: null, spanId: null, startTimeUnixNano: `${t}000000`, endTimeUnixNano: `${t}000000`, startTimeMs: t,
-    durationMs: 50 + Math.floor(r() * 8000), callType: 'acompletion', model: MODELS[Math.floor(r() * MODELS.length)]!, provider: 'openai', modelMapKey: null, modelMapProvider: null,
-    modelId: null, modelGroup: null, apiBase: null, region: null, batch: false, n: null,
-    usage: { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion, cachedReadTokens: r() < 0.3 ? Math.floor(prompt / 2) : 0, cacheCreationTokens: 0, reasoningTokens: 0 },
-    keyHash: null, keyAlias: KEYS[k]!, keyMetadata: null, teamId: TEAMS[k % TEAMS.length]!, teamAlias: null, teamMetadata: null, userId: 'u', orgId: null, endUser: null,
+    source: 'span',
+    id: `chatcmpl-bench-${i}`,
+    traceId: null,
+    spanId: null,
+    startTimeUnixNano: `${t}000000`,
+    endTimeUnixNano: `${t}000000`,
+    startTimeMs: t,
+    durationMs: 50 + Math.floor(r() * 8000),
+    callType: 'acompletion',
+    model: MODELS[Math.floor(r() * MODELS.length)]!,
+    provider: 'openai',
+    modelMapKey: null,
+    modelMapProvider: null,
+    modelId: null,
+    modelGroup: null,
+    apiBase: null,
+    region: null,
+    batch: false,
+    n: null,
+    usage: {
+      promptTokens: prompt,
+      completionTokens: completion,
+      totalTokens: prompt + completion,
+      cachedReadTokens: r() < 0.3 ? Math.floor(prompt / 2) : 0,
+      cacheCreationTokens: 0,
+      reasoningTokens: 0,
+    },
+    keyHash: null,
+    keyAlias: KEYS[k]!,
+    keyMetadata: null,
+    teamId: TEAMS[k % TEAMS.length]!,
+    teamAlias: null,
+    teamMetadata: null,
+    userId: 'u',
+    orgId: null,
+    endUser: null,
     error: failed ? { type: 'RateLimitError', code: '429', message: 'rate limited', provider: 'openai', traceback: null } : null,
-    guardrails: null, requestTags: null, responseCost: null, stream: null, droppedAttributes: 0,
+    guardrails: null,
+    requestTags: null,
+    responseCost: null,
+    stream: null,
+    droppedAttributes: 0,
   } as LlmCall;
 }
 
@@ -79,10 +121,39 @@ function generate(dir: string): { records: number; objects: number; bytes: numbe
 }
 
 /** Runs `spanmeter report` and samples its peak RSS (VmHWM, kB) from /proc until it exits. */
-function report(dir: string, from: string, to: string, by: string, nodeFlags: string[] = []): Promise<{ seconds: number; cpuSeconds: number; peakRssMiB: number; rows: number }> {
+function report(
+  dir: string,
+  from: string,
+  to: string,
+  by: string,
+  nodeFlags: string[] = [],
+): Promise<{ seconds: number; cpuSeconds: number; peakRssMiB: number; rows: number }> {
   return new Promise((resolveRun, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [...nodeFlags, cli, 'report', '--dir', dir, '--path', PATH, '--from', from, '--to', to, '--by', by, '--format', 'csv', '--quiet', '--concurrency', args.concurrency], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        ...nodeFlags,
+        cli,
+        'report',
+        '--dir',
+        dir,
+        '--path',
+        PATH,
+        '--from',
+        from,
+        '--to',
+        to,
+        '--by',
+        by,
+        '--format',
+        'csv',
+        '--quiet',
+        '--concurrency',
+        args.concurrency,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     let hwm = 0;
     let ticks = 0; // user + system CPU, in clock ticks (100 per second on Linux)
@@ -102,8 +173,16 @@ function report(dir: string, from: string, to: string, by: string, nodeFlags: st
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(timer);
-      if (code !== 0) { reject(new Error(`report exited with ${code}`)); return; }
-      resolveRun({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024, rows: out.trim().split('\n').length - 1 });
+      if (code !== 0) {
+        reject(new Error(`report exited with ${code}`));
+        return;
+      }
+      resolveRun({
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        cpuSeconds: ticks / 100,
+        peakRssMiB: hwm / 1024,
+        rows: out.trim().split('\n').length - 1,
+      });
     });
   });
 }
@@ -115,7 +194,9 @@ try {
   if (!existsSync(marker)) {
     const g = generate(dir);
     writeFileSync(marker, JSON.stringify(g));
-    console.log(`generated ${g.records.toLocaleString('en-US')} records in ${g.objects} objects (${(g.bytes / 1048576).toFixed(0)} MiB gzip) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    console.log(
+      `generated ${g.records.toLocaleString('en-US')} records in ${g.objects} objects (${(g.bytes / 1048576).toFixed(0)} MiB gzip) in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+    );
   }
   const g = JSON.parse(readFileSync(marker, 'utf8')) as { records: number; objects: number; bytes: number };
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -131,7 +212,9 @@ try {
   for (const run of runs) {
     const recs = Math.round((g.records * run.days) / DAYS);
     const r = await report(dir, iso(DAY0), iso(DAY0 + run.days * 86_400_000), run.by, run.flags);
-    console.log(`| ${run.days} | ${(recs / 1e6).toFixed(2)} M | ${run.by} | ${run.flags?.join(' ') ?? ''} | ${r.seconds.toFixed(1)} s | ${r.cpuSeconds.toFixed(1)} s | ${Math.round(recs / r.seconds).toLocaleString('en-US')} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rows.toLocaleString('en-US')} |`);
+    console.log(
+      `| ${run.days} | ${(recs / 1e6).toFixed(2)} M | ${run.by} | ${run.flags?.join(' ') ?? ''} | ${r.seconds.toFixed(1)} s | ${r.cpuSeconds.toFixed(1)} s | ${Math.round(recs / r.seconds).toLocaleString('en-US')} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rows.toLocaleString('en-US')} |`,
+    );
   }
 } finally {
   if (!args.keep && !args.dir) rmSync(dir, { recursive: true, force: true });

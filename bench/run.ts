@@ -26,7 +26,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../src/output/atomic.js';
-import { STAGES, TARGET_US_PER_CALL, cpuPathSum, measure as measureInstructions, measureCpu, table as instructionTable, valgrindMissing } from './instructions.js';
+import {
+  STAGES,
+  TARGET_US_PER_CALL,
+  cpuPathSum,
+  measure as measureInstructions,
+  measureCpu,
+  table as instructionTable,
+  valgrindMissing,
+} from './instructions.js';
 import { procStats, treeStats, type LoadResult } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,7 +43,9 @@ const repoRoot = resolve(buildRoot, '..');
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const ncpu = cpus().length;
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'backlog-seconds': { type: 'string' }, rates: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'backlog-seconds': { type: 'string' }, rates: { type: 'string' } },
+});
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (name: string) => !only || only.has(name);
 const DURATION = args.quick ? 4 : 12;
@@ -136,7 +146,13 @@ async function startCollector(opts: { workers?: number; core?: string } = {}): P
 async function startCollectorOnce(opts: { workers?: number; core?: string }): Promise<Collector | null> {
   const dir = mkdtempSync(join(runRoot, 'collector-'));
   const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
-  const argv = [join(buildRoot, 'src', 'cli.js'), 'run', '--config', join(repoRoot, 'pipeline.yaml'), ...(opts.workers ? ['--workers', String(opts.workers)] : [])];
+  const argv = [
+    join(buildRoot, 'src', 'cli.js'),
+    'run',
+    '--config',
+    join(repoRoot, 'pipeline.yaml'),
+    ...(opts.workers ? ['--workers', String(opts.workers)] : []),
+  ];
   argv.unshift(...nodeFlags);
   const [cmd, a] = opts.core && hasTaskset ? ['taskset', ['-c', opts.core, process.execPath, ...argv]] : [process.execPath, argv];
   const child = spawn(cmd, a, {
@@ -226,7 +242,10 @@ async function collectorStats(c: Collector): Promise<CollectorStats> {
 }
 
 /** What happened between two {@link collectorStats}, for a row's detail: collections, then the log's group commits. */
-function statsDelta(a: CollectorStats, b: CollectorStats): {
+function statsDelta(
+  a: CollectorStats,
+  b: CollectorStats,
+): {
   majorCount: number;
   majorMs: number;
   incrementalMs: number;
@@ -239,7 +258,13 @@ function statsDelta(a: CollectorStats, b: CollectorStats): {
   text: string;
 } {
   const ms = (k: GcKind) => Math.round((b.gc[k].seconds - a.gc[k].seconds) * 1000);
-  const d = { majorCount: b.gc.major.count - a.gc.major.count, majorMs: ms('major'), incrementalMs: ms('incremental'), minorCount: b.gc.minor.count - a.gc.minor.count, minorMs: ms('minor') };
+  const d = {
+    majorCount: b.gc.major.count - a.gc.major.count,
+    majorMs: ms('major'),
+    incrementalMs: ms('incremental'),
+    minorCount: b.gc.minor.count - a.gc.minor.count,
+    minorMs: ms('minor'),
+  };
   const commits = b.commits.count - a.commits.count;
   const over = (le: string) => commits - ((b.commits.le.get(le) ?? 0) - (a.commits.le.get(le) ?? 0));
   const c = {
@@ -267,7 +292,12 @@ function statsDelta(a: CollectorStats, b: CollectorStats): {
  * The collector's CPU work for a run: CPU seconds of its process tree from before the load (its
  * warm-up included, as in the sustained figure) to the end of the drain, per acknowledged call.
  */
-function cpuWork(r: LoadResult, drainS: number, before: ReturnType<typeof treeStats>, after: ReturnType<typeof treeStats>): { cpuSecondsTotal: number; callsPerCpuSecond: number; coresUsed: number } {
+function cpuWork(
+  r: LoadResult,
+  drainS: number,
+  before: ReturnType<typeof treeStats>,
+  after: ReturnType<typeof treeStats>,
+): { cpuSecondsTotal: number; callsPerCpuSecond: number; coresUsed: number } {
   const cpu = before && after ? after.cpuSeconds - before.cpuSeconds : 0;
   const wall = r.warmupS + r.durationS + drainS;
   return {
@@ -366,7 +396,8 @@ function countCalls(out: string): number {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.json.gz')) for (const r of JSON.parse(gunzipSync(readFileSync(p)).toString()) as { meterApiName: string }[]) if (r.meterApiName === 'llm_api_call') n++;
+      else if (name.endsWith('.json.gz'))
+        for (const r of JSON.parse(gunzipSync(readFileSync(p)).toString()) as { meterApiName: string }[]) if (r.meterApiName === 'llm_api_call') n++;
     }
   };
   walk(out);
@@ -401,7 +432,16 @@ async function main() {
     const written = countCalls(c.out);
     // Sustained: every acknowledged call processed (log forwarded, spools uploaded) within the run plus its drain.
     const sustained = Math.round(r.callsAckedTotal / (r.warmupS + r.durationS + drain));
-    raw[name] = { ...r, ackedRunIds: undefined, callsWritten: written, drainSeconds: drain, sustainedCallsPerS: sustained, fileWriteProbeCpuMicros: probe, ...work, gc };
+    raw[name] = {
+      ...r,
+      ackedRunIds: undefined,
+      callsWritten: written,
+      drainSeconds: drain,
+      sustainedCallsPerS: sustained,
+      fileWriteProbeCpuMicros: probe,
+      ...work,
+      gc,
+    };
     rows.push({
       scenario: `max sustained, 1 worker (durable, clean, file, gzip; LiteLLM ${layout === 'v2' ? 'OTel v2 spans' : 'v1.79 spans'})`,
       figure: `${sustained.toLocaleString('en')} calls/s (${(sustained * 3).toLocaleString('en')} spans/s)`,
@@ -425,7 +465,12 @@ async function main() {
       target: 'p99 ≤ 20 ms',
       detail: `achieved ${r.callsPerS.toLocaleString('en')} calls/s; refused ${r.requestsRefused}, failed ${r.requestsFailed}; backlog worked off ${drain.toFixed(1)} s after the load stopped (≈ 0 when the collector keeps up); during warm-up and load: ${gc.text}`,
     });
-    rows.push({ scenario: 'RSS at 10,000 calls/s', figure: `${r.collector?.peakRssMb ?? '?'} MB peak`, target: '≤ 200 MB', detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%` });
+    rows.push({
+      scenario: 'RSS at 10,000 calls/s',
+      figure: `${r.collector?.peakRssMb ?? '?'} MB peak`,
+      target: '≤ 200 MB',
+      detail: `collector CPU ${r.collector?.cpuPercent ?? '?'}%`,
+    });
     retire(c);
 
     // CPU per call at half the rate: linear in spans means about the same figure.
@@ -456,7 +501,18 @@ async function main() {
     // in steps of 10 % of that figure up to 150 %, until it falls behind.
     if (max && args.rates === undefined) for (const f of [1.1, 1.2, 1.3, 1.4, 1.5]) rates.push(Math.round((max * f) / 500) * 500);
     if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates: want calls/s as whole numbers separated by commas, got ${args.rates}`);
-    const steps: { rate: number; achieved: number; cpuPercent: number | undefined; p99: number; drainS: number; logDrainS: number; keptUp: boolean; written: number; acked: number; gc: ReturnType<typeof statsDelta> }[] = [];
+    const steps: {
+      rate: number;
+      achieved: number;
+      cpuPercent: number | undefined;
+      p99: number;
+      drainS: number;
+      logDrainS: number;
+      keptUp: boolean;
+      written: number;
+      acked: number;
+      gc: ReturnType<typeof statsDelta>;
+    }[] = [];
     for (const rate of rates) {
       const c = await startCollector({ core: '0' });
       const stats0 = await collectorStats(c);
@@ -471,7 +527,18 @@ async function main() {
       // second, and everything delivered within a second plus merge_wait (the batch processor
       // holds the last batches back for up to merge_wait, to merge them).
       const keptUp = r.callsPerS >= rate * 0.95 && r.requestsRefused === 0 && r.requestsFailed === 0 && logDrainS <= 1 && drainS <= 1 + MERGE_WAIT_S;
-      steps.push({ rate, achieved: r.callsPerS, cpuPercent: r.collector?.cpuPercent, p99: r.latencyMs.p99, drainS, logDrainS, keptUp, written, acked: r.callsAckedTotal, gc });
+      steps.push({
+        rate,
+        achieved: r.callsPerS,
+        cpuPercent: r.collector?.cpuPercent,
+        p99: r.latencyMs.p99,
+        drainS,
+        logDrainS,
+        keptUp,
+        written,
+        acked: r.callsAckedTotal,
+        gc,
+      });
       if (!keptUp) break;
     }
     raw.ceiling = steps;
@@ -482,7 +549,12 @@ async function main() {
       target: '≥ 50,000 calls/s',
       detail:
         (max && args.rates === undefined ? `rates as fractions of the max row's ${max.toLocaleString('en')}; ` : '') +
-        steps.map((x) => `${x.rate.toLocaleString('en')}/s: ${x.keptUp ? 'kept up' : 'fell behind'} (acknowledged ${x.achieved.toLocaleString('en')}/s, CPU ${x.cpuPercent ?? '?'}%, p99 ${x.p99} ms; under load ${x.gc.majorCount} full collections (${x.gc.majorMs} ms), ${x.gc.minorCount} scavenges (${x.gc.minorMs} ms), group commits mean ${x.gc.commitMeanMs} ms, ${x.gc.commitsOver10ms} of ${x.gc.commits} over 10 ms; log backlog gone ${Number.isFinite(x.logDrainS) ? `${x.logDrainS.toFixed(1)} s` : "not within 60 s"} and all delivered ${Number.isFinite(x.drainS) ? `${x.drainS.toFixed(1)} s` : 'not within 60 s'} after, output ${x.written} of ${x.acked} calls${x.written === x.acked ? ' ✔' : ' ✘'})`).join('; ') +
+        steps
+          .map(
+            (x) =>
+              `${x.rate.toLocaleString('en')}/s: ${x.keptUp ? 'kept up' : 'fell behind'} (acknowledged ${x.achieved.toLocaleString('en')}/s, CPU ${x.cpuPercent ?? '?'}%, p99 ${x.p99} ms; under load ${x.gc.majorCount} full collections (${x.gc.majorMs} ms), ${x.gc.minorCount} scavenges (${x.gc.minorMs} ms), group commits mean ${x.gc.commitMeanMs} ms, ${x.gc.commitsOver10ms} of ${x.gc.commits} over 10 ms; log backlog gone ${Number.isFinite(x.logDrainS) ? `${x.logDrainS.toFixed(1)} s` : 'not within 60 s'} and all delivered ${Number.isFinite(x.drainS) ? `${x.drainS.toFixed(1)} s` : 'not within 60 s'} after, output ${x.written} of ${x.acked} calls${x.written === x.acked ? ' ✔' : ' ✘'})`,
+          )
+          .join('; ') +
         (best && best === steps[steps.length - 1] ? '; the highest rate tried (--rates)' : ''),
     });
   }
@@ -505,7 +577,13 @@ async function main() {
       await new Promise((r) => setTimeout(r, 2_000));
       const st = procStats(c.pid);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the callback above while this loop awaits; the compiler does not see it
-      if (st && !done) series.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: Math.round(st.rssMb), backlogRecords: await metricSum(c, 'spanmeter_wal_backlog_records'), diskMb: Math.round((await metricSum(c, 'spanmeter_disk_budget_used_bytes')) / 1e6) });
+      if (st && !done)
+        series.push({
+          t: Math.round((Date.now() - t0) / 1000),
+          rssMb: Math.round(st.rssMb),
+          backlogRecords: await metricSum(c, 'spanmeter_wal_backlog_records'),
+          diskMb: Math.round((await metricSum(c, 'spanmeter_disk_budget_used_bytes')) / 1e6),
+        });
     }
     const diskMaxMb = Math.round((await metricSum(c, 'spanmeter_disk_budget_max_bytes')) / 1e6);
     const r = await running;
@@ -518,7 +596,10 @@ async function main() {
       scenario: `memory under a growing backlog (${secs} s flat out)`,
       figure: `RSS ${Math.min(...half)}–${Math.max(...half)} MB in the second half`,
       target: 'bounded',
-      detail: `backlog in the log at the end ≈ ${calls.toLocaleString('en')} calls, disk budget used ${last?.diskMb ?? '?'} of ${diskMaxMb} MB (SPANMETER_MAX_DISK_BYTES); requests refused ${r.requestsRefused}; RSS every ${every(series.length)} s: ${series.filter((_, i) => i % (every(series.length) / 2) === 0).map((x) => x.rssMb).join(' ')} MB; peak ${r.collector?.peakRssMb ?? '?'} MB`,
+      detail: `backlog in the log at the end ≈ ${calls.toLocaleString('en')} calls, disk budget used ${last?.diskMb ?? '?'} of ${diskMaxMb} MB (SPANMETER_MAX_DISK_BYTES); requests refused ${r.requestsRefused}; RSS every ${every(series.length)} s: ${series
+        .filter((_, i) => i % (every(series.length) / 2) === 0)
+        .map((x) => x.rssMb)
+        .join(' ')} MB; peak ${r.collector?.peakRssMb ?? '?'} MB`,
     });
     retire(c);
   }
@@ -567,7 +648,16 @@ async function main() {
     // cancel the host's drift, says whether it does. (The same total rate on one worker would
     // also compare group commits and batches shared by twice the calls.)
     const PER_WORKER = 5_000;
-    const fixed: { workers: number; rate: number; cpuMicrosPerCall: number; primaryShare: number; p99: number; achieved: number; written: number; acked: number }[] = [];
+    const fixed: {
+      workers: number;
+      rate: number;
+      cpuMicrosPerCall: number;
+      primaryShare: number;
+      p99: number;
+      achieved: number;
+      written: number;
+      acked: number;
+    }[] = [];
     for (const workers of args.quick ? [1, 2] : [1, 2, 2, 1]) {
       const f = await startCollector(workers > 1 ? { workers } : {});
       const t0 = treeStats(f.pid);
@@ -582,7 +672,16 @@ async function main() {
       const tree = t0 && t1 ? t1.cpuSeconds - t0.cpuSeconds : NaN;
       const primary = p0 && p1 ? p1.cpuSeconds - p0.cpuSeconds : NaN;
       // Over the whole load (warm-up included): the tree's CPU per acknowledged call.
-      fixed.push({ workers, rate: PER_WORKER * workers, cpuMicrosPerCall: (tree / fr.callsAckedTotal) * 1e6, primaryShare: workers > 1 ? primary / tree : 1, p99: fr.latencyMs.p99, achieved: fr.callsPerS, written: fw, acked: fr.callsAckedTotal });
+      fixed.push({
+        workers,
+        rate: PER_WORKER * workers,
+        cpuMicrosPerCall: (tree / fr.callsAckedTotal) * 1e6,
+        primaryShare: workers > 1 ? primary / tree : 1,
+        p99: fr.latencyMs.p99,
+        achieved: fr.callsPerS,
+        written: fw,
+        acked: fr.callsAckedTotal,
+      });
     }
     const mean = (w: number) => {
       const xs = fixed.filter((x) => x.workers === w).map((x) => x.cpuMicrosPerCall);
@@ -596,7 +695,10 @@ async function main() {
       target: '≈ 1.0× (a second worker adds no work per call)',
       detail:
         fixed
-          .map((x) => `${x.workers} worker${x.workers > 1 ? 's' : ''} at ${x.rate.toLocaleString('en')}/s: ${x.cpuMicrosPerCall.toFixed(1)} µs per call${x.workers > 1 ? ` (primary ${(x.primaryShare * 100).toFixed(1)} % of it)` : ''}, acknowledged ${x.achieved.toLocaleString('en')}/s, p99 ${x.p99} ms, output ${x.written} of ${x.acked}${x.written === x.acked ? ' ✔' : ' ✘'}`)
+          .map(
+            (x) =>
+              `${x.workers} worker${x.workers > 1 ? 's' : ''} at ${x.rate.toLocaleString('en')}/s: ${x.cpuMicrosPerCall.toFixed(1)} µs per call${x.workers > 1 ? ` (primary ${(x.primaryShare * 100).toFixed(1)} % of it)` : ''}, acknowledged ${x.achieved.toLocaleString('en')}/s, p99 ${x.p99} ms, output ${x.written} of ${x.acked}${x.written === x.acked ? ' ✔' : ' ✘'}`,
+          )
           .join('; ') + ' (unpinned; CPU of the process tree over the load, warm-up included)',
     });
   }
@@ -607,7 +709,12 @@ async function main() {
       if (!existsSync(file)) continue;
       const res = spawnSync(process.execPath, [file, ...(args.quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600_000 });
       raw[`stage:${script}`] = { status: res.status, stdout: res.stdout.slice(-4000) };
-      rows.push({ scenario: `stage micro-benchmark: ${script}`, figure: res.status === 0 ? 'see detail' : `failed (${res.status})`, target: '', detail: res.stdout.trim().split('\n').slice(-6).join(' | ') });
+      rows.push({
+        scenario: `stage micro-benchmark: ${script}`,
+        figure: res.status === 0 ? 'see detail' : `failed (${res.status})`,
+        target: '',
+        detail: res.stdout.trim().split('\n').slice(-6).join(' | '),
+      });
     }
   }
 
@@ -621,7 +728,9 @@ async function main() {
       scenario: `CPU per LLM call of the path's stages alone (native, pinned, median of ${r.repeats})`,
       figure: `${sum.toFixed(1)} µs (${((100 * sum) / TARGET_US_PER_CALL).toFixed(0)} % of the ${TARGET_US_PER_CALL} µs a call may cost at 50,000 calls/s)`,
       target: '',
-      detail: STAGES.map((s) => `${s} ${r.usPerCall[s]!.toFixed(2)}`).join(', ') + ' µs per call (decode-all and wal-read are not in the path; bench/instructions.ts --cpu)',
+      detail:
+        STAGES.map((s) => `${s} ${r.usPerCall[s]!.toFixed(2)}`).join(', ') +
+        ' µs per call (decode-all and wal-read are not in the path; bench/instructions.ts --cpu)',
     });
   }
 
@@ -634,7 +743,22 @@ async function main() {
       const r = await measureInstructions(STAGES, 40);
       raw.instructions = r;
       const lines = instructionTable(r);
-      rows.push({ scenario, figure: lines[lines.length - 1]!.split('|')[2]!.trim(), target: 'a regression signal the host load does not move', detail: lines.slice(2, -1).map((l) => l.split('|').slice(1, 3).map((c) => c.trim()).join(' ')).join(', ') + ' (stages: bench/instructions.ts)' });
+      rows.push({
+        scenario,
+        figure: lines[lines.length - 1]!.split('|')[2]!.trim(),
+        target: 'a regression signal the host load does not move',
+        detail:
+          lines
+            .slice(2, -1)
+            .map((l) =>
+              l
+                .split('|')
+                .slice(1, 3)
+                .map((c) => c.trim())
+                .join(' '),
+            )
+            .join(', ') + ' (stages: bench/instructions.ts)',
+      });
     }
   }
 

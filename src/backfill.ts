@@ -135,7 +135,8 @@ export function backfillConfig(config: ResolvedConfig, registry: ComponentRegist
       if (!isActive(when)) throw new Error(`--exporter ${id}: it is ${dormancyText({ value: when!.value, activeFor: when!.in })}; name an active exporter`);
       for (const p of pipelines) {
         const type = p.types.at(-1)!;
-        if (!consumesOf(c.factory as ExporterFactory).includes(type)) throw new Error(`--exporter ${id}: it does not take ${type}, which pipeline ${p.name} delivers`);
+        if (!consumesOf(c.factory as ExporterFactory).includes(type))
+          throw new Error(`--exporter ${id}: it does not take ${type}, which pipeline ${p.name} delivers`);
       }
     }
     for (const p of pipelines) p.exporters = [...o.exporters];
@@ -155,7 +156,10 @@ export function backfillConfig(config: ResolvedConfig, registry: ComponentRegist
   components.set(componentKey('receiver', receiverId), { kind: 'receiver', id: receiverId, type: o.source.receiver, factory, config: rxConfig });
   // Own state directory (write-ahead log, spools): a live spanmeter on the same data_dir is never
   // disturbed, and a re-run resumes whatever a failed backfill left in its spools.
-  const service = { ...config.service, dataDir: o.dryRun ? mkdtempSync(join(tmpdir(), 'spanmeter-backfill-dry-run-')) : join(config.service.dataDir, 'backfill') };
+  const service = {
+    ...config.service,
+    dataDir: o.dryRun ? mkdtempSync(join(tmpdir(), 'spanmeter-backfill-dry-run-')) : join(config.service.dataDir, 'backfill'),
+  };
   return { ...config, components, pipelines, service };
 }
 
@@ -211,7 +215,9 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const registry = o.registry ?? (await createRegistry());
   const { config, errors } = await loadConfig(o.files, registry, { env: o.env, keepUnused: !!o.exporters?.length });
   if (!config) throw new Error(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n  ${errors.map(formatError).join('\n  ')}`);
-  const dry = o.dryRun ? { write: (l: string) => void (o.stdout ?? process.stdout).write(l), written: {} as Record<string, number>, objects: {} as Record<string, number> } : undefined;
+  const dry = o.dryRun
+    ? { write: (l: string) => void (o.stdout ?? process.stdout).write(l), written: {} as Record<string, number>, objects: {} as Record<string, number> }
+    : undefined;
   const bf = backfillConfig(config, registry, o.paths, { source: o.source, batchSize: o.batchSize, exporters: o.exporters, dryRun: dry });
   const logger = o.logger ?? createLogger(config.service.logLevel === 'info' ? 'warn' : config.service.logLevel, process.stderr);
   const service = new Service(bf, { logger, metricsAddress: null, processMetrics: false });
@@ -238,11 +244,20 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   }
   show(files, true);
   const written: Record<string, number> = dry ? { ...dry.written } : {};
-  if (!dry) for (const v of (await service.metrics.exporterSent.get()).values) written[String(v.labels.exporter)] = (written[String(v.labels.exporter)] ?? 0) + v.value;
+  if (!dry)
+    for (const v of (await service.metrics.exporterSent.get()).values) written[String(v.labels.exporter)] = (written[String(v.labels.exporter)] ?? 0) + v.value;
   // Dormant exporters send nothing by design: they are not listed.
   for (const p of bf.pipelines) for (const e of p.exporters) if (isActive(whenOf(bf.components.get(componentKey('exporter', e))))) written[e] ??= 0;
   const activeWritten = Object.fromEntries(Object.entries(written).filter(([e]) => isActive(whenOf(bf.components.get(componentKey('exporter', e))))));
-  return { files, written: activeWritten, ...(dry ? { objects: dry.objects } : {}), dryRun: !!dry, pipelines: bf.pipelines.map((p) => p.name), seconds: (Date.now() - started) / 1000, formats: o.source.formats };
+  return {
+    files,
+    written: activeWritten,
+    ...(dry ? { objects: dry.objects } : {}),
+    dryRun: !!dry,
+    pipelines: bf.pipelines.map((p) => p.name),
+    seconds: (Date.now() - started) / 1000,
+    formats: o.source.formats,
+  };
 }
 
 /** The human summary printed at the end. */
@@ -253,7 +268,9 @@ export function summaryText(r: BackfillResult): string {
     `  files: ${f.filesTotal} found: ${f.filesRead} read, ${f.skipped.length} skipped`,
     `  LLM calls read: ${f.callsRead}${f.invalidRecords ? `; invalid records skipped: ${f.invalidRecords}` : ''}`,
     ...Object.entries(r.written).map(([id, n]) =>
-      r.dryRun ? `  records ${id} would write: ${n} (in ${r.objects?.[id] ?? 0} object${r.objects?.[id] === 1 ? '' : 's'}; nothing written)` : `  records written by ${id}: ${n}`,
+      r.dryRun
+        ? `  records ${id} would write: ${n} (in ${r.objects?.[id] ?? 0} object${r.objects?.[id] === 1 ? '' : 's'}; nothing written)`
+        : `  records written by ${id}: ${n}`,
     ),
   ];
   for (const s of f.skipped) lines.push(`  skipped ${s.path}: ${s.reason}`);
@@ -276,12 +293,23 @@ export function backfillCommand(configFiles: (given: string[] | undefined) => st
     .argument('<paths...>', 'files or directories')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
     .addOption(new Option('--batch-size <n>', 'LLM calls per hand-off').argParser((v) => Number.parseInt(v, 10)))
-    .addOption(new Option('--exporter <name>', "send to this exporter instead of the pipelines' (repeatable; e.g. one defined in an extra --config file)").argParser(collect))
+    .addOption(
+      new Option('--exporter <name>', "send to this exporter instead of the pipelines' (repeatable; e.g. one defined in an extra --config file)").argParser(
+        collect,
+      ),
+    )
     .option('--dry-run', 'write nothing; print each object that would be written, and the summary')
     .action(async (paths: string[], opts: { config?: string[]; batchSize?: number; exporter?: string[]; dryRun?: boolean }) => {
       let result: BackfillResult;
       try {
-        result = await runBackfill({ source, files: configFiles(opts.config), paths, batchSize: opts.batchSize, exporters: opts.exporter, dryRun: opts.dryRun });
+        result = await runBackfill({
+          source,
+          files: configFiles(opts.config),
+          paths,
+          batchSize: opts.batchSize,
+          exporters: opts.exporter,
+          dryRun: opts.dryRun,
+        });
       } catch (e) {
         process.stderr.write(`spanmeter backfill: ${(e as Error).message}\n`);
         process.exitCode = 1;

@@ -10,9 +10,18 @@ test('backoffDelay: without jitter the wait doubles from initialMs and stops at 
 
 test('backoffDelay: jitter spreads the wait over [w·(1-j), w·(1+j)]', () => {
   const p = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.5 };
-  assert.equal(backoffDelay(p, 3, () => 0), 2000);
-  assert.equal(backoffDelay(p, 3, () => 0.5), 4000);
-  assert.equal(backoffDelay(p, 3, () => 1), 6000);
+  assert.equal(
+    backoffDelay(p, 3, () => 0),
+    2000,
+  );
+  assert.equal(
+    backoffDelay(p, 3, () => 0.5),
+    4000,
+  );
+  assert.equal(
+    backoffDelay(p, 3, () => 1),
+    6000,
+  );
 });
 
 test('sleep: resolves after the wait, rejects at once when the signal aborts', async () => {

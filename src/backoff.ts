@@ -23,8 +23,11 @@ export function backoffDelay(p: Backoff, retry: number, random: () => number = M
 /** Sleeps, ending early (rejecting) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the abort reason is what callers expect, as with node:timers/promises
-    if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return; }
+    if (signal?.aborted) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the abort reason is what callers expect, as with node:timers/promises
+      reject(signal.reason ?? new Error('aborted'));
+      return;
+    }
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();

@@ -75,7 +75,9 @@ function runCommand(program: Command): Command {
     .description('run the collector')
     .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable)').argParser(collect))
     .option('-w, --watch', 'reload when a config file changes (as on SIGHUP)')
-    .addOption(new Option('--workers <n>', 'worker processes sharing the ports, each with its own log and spool').env('SPANMETER_WORKERS').argParser((v) => Number(v)))
+    .addOption(
+      new Option('--workers <n>', 'worker processes sharing the ports, each with its own log and spool').env('SPANMETER_WORKERS').argParser((v) => Number(v)),
+    )
     .action(runCollector);
 }
 
@@ -163,7 +165,10 @@ class ServiceControl {
     const fresh = await createRegistry();
     const next = await loadConfig(this.files, fresh);
     if (!next.config) {
-      logger.error({ reason: why, errors: next.errors.map(formatError) }, `new configuration is invalid (${next.errors.length} errors); keeping the running one`);
+      logger.error(
+        { reason: why, errors: next.errors.map(formatError) },
+        `new configuration is invalid (${next.errors.length} errors); keeping the running one`,
+      );
       return;
     }
     logger.info({ reason: why }, 'reloading configuration');
@@ -267,7 +272,8 @@ function formatComponents(rows: ComponentRow[]): string {
     for (const r of rows.filter((x) => x.kind === kind)) {
       const flow = [r.consumes, r.produces].filter(Boolean).join(' → ');
       out += `  ${r.type} (${r.stability}; ${flow}${r.origin.startsWith('plugin') ? `; ${r.origin}` : ''})\n    ${r.description}\n`;
-      for (const k of r.keys) out += `      ${k.key}: ${k.type}${k.default !== undefined ? ` = ${k.default}` : k.required ? ' (required)' : ''}${k.description ? `  ${k.description}` : ''}\n`;
+      for (const k of r.keys)
+        out += `      ${k.key}: ${k.type}${k.default !== undefined ? ` = ${k.default}` : k.required ? ' (required)' : ''}${k.description ? `  ${k.description}` : ''}\n`;
     }
   }
   return out;
@@ -277,7 +283,10 @@ function statusCommand(program: Command): Command {
   return program
     .command('status')
     .description('show write-ahead log and spool sizes, the oldest unsent batch and per-exporter backlog of a running spanmeter')
-    .option('-a, --address <host:port>', 'admin address of the running collector (default: SPANMETER_METRICS_ADDRESS, else the one in --config, else 127.0.0.1:8888)')
+    .option(
+      '-a, --address <host:port>',
+      'admin address of the running collector (default: SPANMETER_METRICS_ADDRESS, else the one in --config, else 127.0.0.1:8888)',
+    )
     .addOption(new Option('-c, --config <file>', 'read the admin address from this pipeline.yaml (repeatable)').argParser(collect))
     .option('--json', 'print JSON')
     .action(async (opts: { address?: string; config?: string[]; json?: boolean }) => {
@@ -293,7 +302,9 @@ function statusCommand(program: Command): Command {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         body = (await res.json()) as Record<string, unknown>;
       } catch (e) {
-        process.stderr.write(`spanmeter status: cannot reach the admin endpoint at http://${where.address}/status (address from ${where.from}): ${(e as Error).message}\n`);
+        process.stderr.write(
+          `spanmeter status: cannot reach the admin endpoint at http://${where.address}/status (address from ${where.from}): ${(e as Error).message}\n`,
+        );
         process.exitCode = 1;
         return;
       }
@@ -314,7 +325,9 @@ export function describePipeline(config: ResolvedConfig, p: PipelineConfig): str
     const when = (config.components.get(componentKey('exporter', id))?.config as { when?: WhenConfig } | undefined)?.when;
     return isActive(when) ? id : `${id} (${dormancyText({ value: when!.value, activeFor: when!.in })})`;
   });
-  const active = p.exporters.filter((id) => isActive((config.components.get(componentKey('exporter', id))?.config as { when?: WhenConfig } | undefined)?.when)).length;
+  const active = p.exporters.filter((id) =>
+    isActive((config.components.get(componentKey('exporter', id))?.config as { when?: WhenConfig } | undefined)?.when),
+  ).length;
   const from = p.receivers.length === 1 ? p.receivers[0]! : `[${p.receivers.join(', ')}]`;
   const to =
     exporters.length === 1
@@ -332,7 +345,9 @@ function formatOne(s: Record<string, unknown>, indent: string): string[] {
   for (const w of wal) {
     const backlog = Number(w.lastSeq) - Number(w.forwardedSeq);
     const unsafe = Number(w.lastSeq) - Number(w.checkpoint);
-    lines.push(`${indent}pipeline ${String(w.pipeline)}: write-ahead log ${mib(w.bytes)}, ${backlog} record(s) waiting to be processed, ${unsafe} not yet in a spool or file`);
+    lines.push(
+      `${indent}pipeline ${String(w.pipeline)}: write-ahead log ${mib(w.bytes)}, ${backlog} record(s) waiting to be processed, ${unsafe} not yet in a spool or file`,
+    );
   }
   const words = (s.words as Record<string, ComponentWords> | undefined) ?? {};
   for (const [id, w] of Object.entries(words)) {
@@ -354,14 +369,18 @@ function formatOne(s: Record<string, unknown>, indent: string): string[] {
 export function formatStatus(s: Record<string, unknown>): string {
   // A worker that does not answer is reported with its pid (null when unknown) and an error message.
   const workers = s.workers as (Record<string, unknown> & { pid?: number | null; instanceId?: string; error?: string })[] | undefined;
-  const lines: string[] = [`spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}${workers ? `, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : ''}`];
+  const lines: string[] = [
+    `spanmeter ${String(s.version)} (instance ${String(s.instanceId)}): ${String(s.state)}${workers ? `, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : ''}`,
+  ];
   const d = s.durability as { enabled?: boolean; usedBytes?: number; maxDiskBytes?: number } | undefined;
   if (d && d.enabled === false) lines.push('durability: off (acknowledgements mean accepted in memory)');
   else if (d) lines.push(`disk budget: ${mib(d.usedBytes)} used of ${d.maxDiskBytes ? mib(d.maxDiskBytes) : 'unlimited'}${workers ? ' (all workers)' : ''}`);
   if (!workers) lines.push(...formatOne(s, ''));
   else
     for (const w of workers) {
-      lines.push(`worker ${String(w.worker)} (pid ${w.pid ?? '?'}${w.instanceId ? `, instance ${w.instanceId}` : ''}): ${String(w.state)}${w.error ? ` (${w.error})` : ''}`);
+      lines.push(
+        `worker ${String(w.worker)} (pid ${w.pid ?? '?'}${w.instanceId ? `, instance ${w.instanceId}` : ''}): ${String(w.state)}${w.error ? ` (${w.error})` : ''}`,
+      );
       lines.push(...formatOne(w, '  '));
     }
   return `${lines.join('\n')}\n`;
@@ -372,17 +391,26 @@ export function formatStatus(s: Record<string, unknown>): string {
  * address in --config's service.telemetry.metrics, else the default. An all-interfaces bind
  * (0.0.0.0, [::], :8888) is asked on the loopback.
  */
-export async function statusAddress(opts: { address?: string; config?: string[] }, env: NodeJS.ProcessEnv = process.env): Promise<{ address?: string; from: string; error?: string }> {
+export async function statusAddress(
+  opts: { address?: string; config?: string[] },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ address?: string; from: string; error?: string }> {
   const local = (a: string) => a.replace(/^(0\.0\.0\.0|\[::\]|)(?=:\d+$)/, '127.0.0.1');
   if (opts.address) return { address: local(opts.address), from: '--address' };
   if (env.SPANMETER_METRICS_ADDRESS) {
-    if (env.SPANMETER_METRICS_ADDRESS === 'off') return { from: 'SPANMETER_METRICS_ADDRESS', error: 'SPANMETER_METRICS_ADDRESS is "off": the admin endpoint is disabled' };
+    if (env.SPANMETER_METRICS_ADDRESS === 'off')
+      return { from: 'SPANMETER_METRICS_ADDRESS', error: 'SPANMETER_METRICS_ADDRESS is "off": the admin endpoint is disabled' };
     return { address: local(env.SPANMETER_METRICS_ADDRESS), from: 'SPANMETER_METRICS_ADDRESS' };
   }
   if (opts.config?.length) {
     const { config, errors } = await loadConfig(opts.config, await createRegistry(), { env });
-    if (!config) return { from: opts.config.join(', '), error: `${opts.config.join(', ')}: invalid configuration:\n${errors.map((e) => `  ${formatError(e)}`).join('\n')}` };
-    if (!config.service.metricsAddress) return { from: opts.config.join(', '), error: `${opts.config.join(', ')}: service.telemetry.metrics.address is "off": the admin endpoint is disabled` };
+    if (!config)
+      return {
+        from: opts.config.join(', '),
+        error: `${opts.config.join(', ')}: invalid configuration:\n${errors.map((e) => `  ${formatError(e)}`).join('\n')}`,
+      };
+    if (!config.service.metricsAddress)
+      return { from: opts.config.join(', '), error: `${opts.config.join(', ')}: service.telemetry.metrics.address is "off": the admin endpoint is disabled` };
     return { address: local(config.service.metricsAddress), from: opts.config.join(', ') };
   }
   return { address: '127.0.0.1:8888', from: 'the default' };

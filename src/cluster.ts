@@ -46,7 +46,14 @@ export function attachWorker(service: Service): void {
   AggregatorRegistry.setRegistries([service.metrics.registry]);
   process.on('message', (m: Msg | null) => {
     if (m && m.spanmeter === 'status') {
-      const report = { pid: process.pid, status: service.status(), ready: service.ready(), detail: service.readyDetail(), series: service.series.snapshot(), errors: recentErrors.entries };
+      const report = {
+        pid: process.pid,
+        status: service.status(),
+        ready: service.ready(),
+        detail: service.readyDetail(),
+        series: service.series.snapshot(),
+        errors: recentErrors.entries,
+      };
       process.send?.({ spanmeter: 'status-reply', id: m.id, report } satisfies Msg);
     }
   });
@@ -62,7 +69,11 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
   // forking anything); each worker owns its worker-<i> directory.
   let lock;
   try {
-    lock = config.service.durability.enabled ? lockDataDir(config.service.dataDir, (previous) => logger.warn({ dir: config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone')) : undefined;
+    lock = config.service.durability.enabled
+      ? lockDataDir(config.service.dataDir, (previous) =>
+          logger.warn({ dir: config.service.dataDir, previousOwner: previous }, 'took over the lock of a process that is gone'),
+        )
+      : undefined;
   } catch (e) {
     if (!(e instanceof DirLockedError)) throw e;
     logger.fatal({ err: e }, 'spanmeter failed to start');
@@ -98,7 +109,10 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
 
   const reportOf = (index: number, w: Worker) =>
     new Promise<WorkerReport>((resolve) => {
-      if (!w.isConnected()) { resolve({ index, pid: w.process.pid, error: 'not running (restarting)' }); return; }
+      if (!w.isConnected()) {
+        resolve({ index, pid: w.process.pid, error: 'not running (restarting)' });
+        return;
+      }
       const id = ++statusSeq;
       const timer = setTimeout(() => {
         pending.delete(id);
@@ -149,10 +163,12 @@ export async function runPrimary(config: ResolvedConfig, workers: number, logger
       const check = setInterval(() => {
         if ([...byIndex.values()].every((w) => w.isDead())) {
           clearInterval(check);
-          void adopted.then(() => {
-            lock?.release();
-            return admin?.stop();
-          }).then(() => resolve(0));
+          void adopted
+            .then(() => {
+              lock?.release();
+              return admin?.stop();
+            })
+            .then(() => resolve(0));
         }
       }, 50);
     };

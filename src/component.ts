@@ -206,8 +206,11 @@ export interface ReceiverFactory<S extends TSchema = TSchema, O extends DataType
   create(settings: CreateSettings<Static<S>>, next: Consumer<DataOf[O]>): Receiver;
 }
 
-export interface ProcessorFactory<S extends TSchema = TSchema, I extends DataType = DataType, O extends DataType | 'same' = DataType | 'same'>
-  extends FactoryBase<S> {
+export interface ProcessorFactory<
+  S extends TSchema = TSchema,
+  I extends DataType = DataType,
+  O extends DataType | 'same' = DataType | 'same',
+> extends FactoryBase<S> {
   kind: 'processor';
   /** The types this processor accepts. */
   consumes: I | readonly I[];

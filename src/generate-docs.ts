@@ -51,7 +51,10 @@ export function metricsTables(factories: readonly Factory[]): string {
 export async function staleDocs(): Promise<{ file: string; expected: string }[]> {
   const stale: { file: string; expected: string }[] = [];
   const list = await readmes();
-  const tables = [...list.map(({ factory, file }) => ({ schema: factory.configSchema, file })), { schema: SERVICE, file: join(root, 'docs', 'configuration.md') }];
+  const tables = [
+    ...list.map(({ factory, file }) => ({ schema: factory.configSchema, file })),
+    { schema: SERVICE, file: join(root, 'docs', 'configuration.md') },
+  ];
   for (const { schema, file } of tables) {
     const text = readFileSync(file, 'utf8');
     const expected = withTable(text, configTable(schema));

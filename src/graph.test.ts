@@ -165,7 +165,10 @@ service:
       }),
     });
     const p = join(dir, `g${n++}.yaml`);
-    writeFileSync(p, `receivers:\n  broken:\nexporters:\n  test_capture:\nservice:\n  pipelines:\n    p:\n      receivers: [broken]\n      exporters: [test_capture]\n`);
+    writeFileSync(
+      p,
+      `receivers:\n  broken:\nexporters:\n  test_capture:\nservice:\n  pipelines:\n    p:\n      receivers: [broken]\n      exporters: [test_capture]\n`,
+    );
     const { config } = await loadConfig([p], r, { env: {} });
     const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
     await assert.rejects(svc.start(), /receiver "broken" failed to start: port in use/);

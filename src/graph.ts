@@ -251,7 +251,13 @@ export class Graph {
       }
       // Every LLM call, whatever its source, passes the billing-value checks before the log.
       if (i === p.types.indexOf('llm_calls')) {
-        next = new LlmCallGate(next, config.service.billingChecks, p.name, this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }), this.opts.metrics.registry);
+        next = new LlmCallGate(
+          next,
+          config.service.billingChecks,
+          p.name,
+          this.opts.logger.child({ component: 'billing_checks', pipeline: p.name }),
+          this.opts.metrics.registry,
+        );
       }
     }
     this.processors.set(p.name, nodes);

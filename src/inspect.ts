@@ -25,7 +25,16 @@ export interface InspectedFile {
 
 function settings<C>(id: string, config: C): CreateSettings<C> {
   const metrics = new ServiceMetrics('inspect', { processMetrics: false });
-  return { id, pipeline: 'inspect', config, logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', id, 'inspect'), dataDir: '/nonexistent', instanceId: 'inspect' };
+  return {
+    id,
+    pipeline: 'inspect',
+    config,
+    logger: pino({ level: 'silent' }),
+    registry: metrics.registry,
+    metrics: metrics.forComponent('processor', id, 'inspect'),
+    dataDir: '/nonexistent',
+    instanceId: 'inspect',
+  };
 }
 
 /** The span processors that can explain themselves, created with their default config. */
@@ -70,11 +79,20 @@ export function inspectFile(file: string, registry: ComponentRegistry): Inspecte
       format = 'OTLP/JSON traces';
       batch = decodeOtlpJson(bytes);
     } else if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'resourceLogs' in doc) {
-      return { file, format: 'OTLP/JSON logs', entries: [{ item: 'log records', outcome: 'not billed', reason: 'log records carry no usage; the otlp receiver answers them and does not keep them' }] };
+      return {
+        file,
+        format: 'OTLP/JSON logs',
+        entries: [{ item: 'log records', outcome: 'not billed', reason: 'log records carry no usage; the otlp receiver answers them and does not keep them' }],
+      };
     } else {
       const entries: InspectEntry[] = [];
       for (const d of documentInspectors(registry)) entries.push(...d.inspect(text).map((e) => ({ ...e, by: d.id })));
-      return { file, format: 'JSON document', entries, ...(entries.length ? {} : { error: 'neither OTLP traces (resourceSpans) nor a document any receiver reads' }) };
+      return {
+        file,
+        format: 'JSON document',
+        entries,
+        ...(entries.length ? {} : { error: 'neither OTLP traces (resourceSpans) nor a document any receiver reads' }),
+      };
     }
   } else {
     try {

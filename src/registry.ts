@@ -132,7 +132,8 @@ function checkFactory(candidate: unknown): string[] {
   const p: string[] = [];
   if (!candidate || typeof candidate !== 'object') return ['not an object'];
   const f = candidate as Partial<Factory>;
-  if (!(['receiver', 'processor', 'exporter'] as unknown[]).includes(f.kind)) p.push(`kind must be receiver, processor or exporter, not ${JSON.stringify(f.kind)}`);
+  if (!(['receiver', 'processor', 'exporter'] as unknown[]).includes(f.kind))
+    p.push(`kind must be receiver, processor or exporter, not ${JSON.stringify(f.kind)}`);
   if (typeof f.type !== 'string' || !TYPE_RE.test(f.type)) p.push(`type ${JSON.stringify(f.type)} must match ${TYPE_RE}`);
   if (typeof f.create !== 'function') p.push('create must be a function');
   if (f.defaultConfig !== undefined && typeof f.defaultConfig !== 'function') p.push('defaultConfig must be a function when given');

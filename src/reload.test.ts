@@ -59,7 +59,11 @@ const find = <T>(svc: Service, id: string) => svc.graph.nodes.find((x) => x.id =
 describe('configuration reload', () => {
   it('re-points a running receiver at the new pipelines without restarting it', async () => {
     const dataDir = mkdtempSync(join(root, 'd-'));
-    const svc = new Service(await config(pipeline('test_capture/one'), dataDir), { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
+    const svc = new Service(await config(pipeline('test_capture/one'), dataDir), {
+      logger: pino({ level: 'silent' }),
+      metricsAddress: null,
+      processMetrics: false,
+    });
     await svc.start();
     const source = find<TestSource>(svc, 'test_source');
     await source.emit([rec(1)]);
@@ -70,8 +74,14 @@ describe('configuration reload', () => {
     await source.emit([rec(2)]);
     const two = find<Capture>(svc, 'test_capture/two');
     await svc.shutdown(5_000);
-    assert.deepEqual((one.received.flat() as MeterRecord[]).map((r) => r.uniqueId), ['c1']);
-    assert.deepEqual((two.received.flat() as MeterRecord[]).map((r) => r.uniqueId), ['c2']);
+    assert.deepEqual(
+      (one.received.flat() as MeterRecord[]).map((r) => r.uniqueId),
+      ['c1'],
+    );
+    assert.deepEqual(
+      (two.received.flat() as MeterRecord[]).map((r) => r.uniqueId),
+      ['c2'],
+    );
   });
 
   it('hands the write-ahead log over: data accepted before the reload is delivered after it', async () => {
@@ -99,7 +109,11 @@ describe('configuration reload', () => {
 
   it('restarts a receiver whose settings changed', async () => {
     const dataDir = mkdtempSync(join(root, 'd-'));
-    const svc = new Service(await config(pipeline('test_capture'), dataDir), { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
+    const svc = new Service(await config(pipeline('test_capture'), dataDir), {
+      logger: pino({ level: 'silent' }),
+      metricsAddress: null,
+      processMetrics: false,
+    });
     await svc.start();
     const before = find<TestSource>(svc, 'test_source');
     // test_source has no settings; a different receiver id stands in for "changed".
@@ -113,13 +127,20 @@ describe('configuration reload', () => {
 
   it('goes back to the running configuration when the new one fails to start', async () => {
     const dataDir = mkdtempSync(join(root, 'd-'));
-    const svc = new Service(await config(pipeline('test_capture'), dataDir), { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
+    const svc = new Service(await config(pipeline('test_capture'), dataDir), {
+      logger: pino({ level: 'silent' }),
+      metricsAddress: null,
+      processMetrics: false,
+    });
     await svc.start();
     const source = find<TestSource>(svc, 'test_source');
     await assert.rejects(svc.reload(await config(pipeline('broken_exporter'), dataDir)), /exporter "broken_exporter" failed to start: cannot connect/);
     await source.emit([rec(7)]);
     const capture = find<Capture>(svc, 'test_capture');
     await svc.shutdown(5_000);
-    assert.deepEqual((capture.received.flat() as MeterRecord[]).map((r) => r.uniqueId), ['c7']);
+    assert.deepEqual(
+      (capture.received.flat() as MeterRecord[]).map((r) => r.uniqueId),
+      ['c7'],
+    );
   });
 });

@@ -223,14 +223,18 @@ export class Service {
    */
   private takeLock(): void {
     const dir = this.config.service.dataDir;
-    const onTakeover = (previous: unknown) => this.logger.warn({ dir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools');
+    const onTakeover = (previous: unknown) =>
+      this.logger.warn({ dir, previousOwner: previous }, 'took over the lock of a process that is gone (a crash); recovering its log and spools');
     try {
       this.lock = lockDataDir(dir, onTakeover);
     } catch (e) {
       if (e instanceof DirLockedError) throw e;
       this.logger.error({ err: e, dir }, 'cannot lock the data directory yet; retrying every 5 s');
       const retry = setInterval(() => {
-        if (this.state === 'stopping' || this.state === 'stopped') { clearInterval(retry); return; }
+        if (this.state === 'stopping' || this.state === 'stopped') {
+          clearInterval(retry);
+          return;
+        }
         try {
           this.lock = lockDataDir(dir, onTakeover);
           clearInterval(retry);

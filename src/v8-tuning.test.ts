@@ -19,7 +19,12 @@ test('turns allocation-site pretenuring off and fixes the heap growing factor by
 });
 
 test("keeps the operator's own pretenuring flag, either way and in either spelling", () => {
-  for (const given of ['--allocation-site-pretenuring', '--no-allocation-site-pretenuring', '--allocation_site_pretenuring', '--no-allocation_site_pretenuring']) {
+  for (const given of [
+    '--allocation-site-pretenuring',
+    '--no-allocation-site-pretenuring',
+    '--allocation_site_pretenuring',
+    '--no-allocation_site_pretenuring',
+  ]) {
     assert.deepEqual(run(['--trace-gc', given]), { returned: ['--heap-growing-percent=200'], set: ['--heap-growing-percent=200'] }, given);
   }
   // Similar names are not the flag.
@@ -41,11 +46,15 @@ test('the CLI loads it before anything else, and V8 accepts the flags', () => {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), DEFAULTS);
-  const kept = spawnSync(process.execPath, ['--allocation-site-pretenuring', '--heap-growing-percent=100', '--input-type=module', '-e', probe], { encoding: 'utf8' });
+  const kept = spawnSync(process.execPath, ['--allocation-site-pretenuring', '--heap-growing-percent=100', '--input-type=module', '-e', probe], {
+    encoding: 'utf8',
+  });
   assert.equal(kept.status, 0, kept.stderr);
   assert.deepEqual(JSON.parse(kept.stdout), []);
   // ES modules run in import order: the flag is set before any other module of the CLI is loaded.
-  const firstImport = readFileSync(cli, 'utf8').split('\n').find((l) => l.startsWith('import '));
+  const firstImport = readFileSync(cli, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('import '));
   assert.equal(firstImport, "import './v8-tuning.js';");
   const v = spawnSync(process.execPath, [cli, '--version'], { encoding: 'utf8' });
   assert.equal(v.status, 0, v.stderr);

@@ -44,7 +44,11 @@ function killAll(c: Collector): void {
   const pid = c.cli.child.pid!;
   let children: number[] = [];
   try {
-    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().split(/\s+/).filter(Boolean).map(Number);
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)])
+      .toString()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     /* none */
   }
@@ -96,7 +100,9 @@ async function scenario(t: TestContext, first: string[], then: string[], label: 
 
 describe('adoption of stranded data directories', () => {
   it('3 workers killed, restarted as 1 process: their worker-<i> folders are drained, every acknowledged call once', { timeout: 180_000 }, (t) =>
-    scenario(t, ['--workers', '3'], [], '3 workers → 1'));
+    scenario(t, ['--workers', '3'], [], '3 workers → 1'),
+  );
   it('1 process killed, restarted with 3 workers: the root log and spools are drained, every acknowledged call once', { timeout: 180_000 }, (t) =>
-    scenario(t, [], ['--workers', '3'], '1 → 3 workers'));
+    scenario(t, [], ['--workers', '3'], '1 → 3 workers'),
+  );
 });

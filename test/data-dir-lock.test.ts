@@ -29,7 +29,10 @@ describe('data directory lock (two processes, one directory)', () => {
       const { code } = await second.exited;
       assert.equal(code, 1);
       assert.ok(Date.now() - t0 < 15_000, 'refused at once');
-      assert.match(second.stderr(), new RegExp(`data directory .*${join(first.dir, 'data').replace(/[/\\]/g, '.')} is in use by process ${first.cli.child.pid}`));
+      assert.match(
+        second.stderr(),
+        new RegExp(`data directory .*${join(first.dir, 'data').replace(/[/\\]/g, '.')} is in use by process ${first.cli.child.pid}`),
+      );
 
       const ids = Array.from({ length: 50 }, (_, i) => `chatcmpl-lock-${i}`);
       for (let i = 0; i < ids.length; i += 5) {

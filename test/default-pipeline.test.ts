@@ -36,7 +36,13 @@ describe('default pipeline (npm start) end to end', () => {
     assert.match(curl, /http:\/\/127\.0\.0\.1:4318\/v1\/traces/);
     const body = readFileSync(join(repoRoot(), file));
     // What the request says, read from it: the billing span's tokens, times and response id.
-    const span = (JSON.parse(body.toString()) as { resourceSpans: { scopeSpans: { spans: { attributes: { key: string; value: Record<string, unknown> }[]; startTimeUnixNano: string; endTimeUnixNano: string }[] }[] }[] }).resourceSpans
+    const span = (
+      JSON.parse(body.toString()) as {
+        resourceSpans: {
+          scopeSpans: { spans: { attributes: { key: string; value: Record<string, unknown> }[]; startTimeUnixNano: string; endTimeUnixNano: string }[] }[];
+        }[];
+      }
+    ).resourceSpans
       .flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))
       .find((s) => s.attributes.some((a) => a.key === 'llm.request.type'))!;
     const attr = (k: string) => Object.values(span.attributes.find((a) => a.key === k)!.value)[0];
@@ -49,29 +55,42 @@ describe('default pipeline (npm start) end to end', () => {
     const files = readGzipJsonFiles(out);
     assert.equal(files.length, 1, files.map((f) => f.file).join(', '));
     const d = new Date(startMs);
-    const minute = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()].map((n) => String(n).padStart(2, '0')).join('/');
+    const minute = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()]
+      .map((n) => String(n).padStart(2, '0'))
+      .join('/');
     assert.match(files[0]!.file, new RegExp(`^litellm-metering/${minute}/merged_logs_[0-9a-f]{8}\\.json\\.gz$`));
-    const got = files[0]!.records.map((r) => `${r.meterApiName}${(r.dimensions as Record<string, string>).type ? `:${(r.dimensions as Record<string, string>).type}` : ''}=${r.meterValue}`);
+    const got = files[0]!.records.map(
+      (r) => `${r.meterApiName}${(r.dimensions as Record<string, string>).type ? `:${(r.dimensions as Record<string, string>).type}` : ''}=${r.meterValue}`,
+    );
     const durationMs = Math.round(Number(BigInt(span.endTimeUnixNano) - BigInt(span.startTimeUnixNano)) / 1e6);
-    assert.deepEqual(got, ['llm_api_call=1', `llm_api_call_ms=${durationMs}`, `llm_text_tokens:in=${attr('gen_ai.usage.prompt_tokens')}`, `llm_text_tokens:out=${attr('gen_ai.usage.completion_tokens')}`]);
+    assert.deepEqual(got, [
+      'llm_api_call=1',
+      `llm_api_call_ms=${durationMs}`,
+      `llm_text_tokens:in=${attr('gen_ai.usage.prompt_tokens')}`,
+      `llm_text_tokens:out=${attr('gen_ai.usage.completion_tokens')}`,
+    ]);
     assert.ok(files[0]!.records.every((r) => r.uniqueId === attr('gen_ai.response.id') && r.meterTimeInMillis === startMs));
   });
 
-  it('turns a conformance request posted as OTLP/JSON into the clean-mode records, flushed on SIGTERM', { skip: conformanceSkip('the conformance request through the default pipeline') }, async () => {
-    const conf = conformanceDir()!;
-    const folder = join(conf, 'openai-gpt-4o.completion');
-    const { cli, out, traces } = await start({ AFLO_HOSTED_ENV: 'agent1', AFLO_SEND_OBJECT_METADATA: 'true' });
-    const res = await http('POST', traces, readFileSync(join(folder, 'spans.v1.79.otlp.json')), json);
-    assert.equal(res.status, 200, res.body.toString());
-    const { code } = await stop(cli);
-    assert.equal(code, 0, cli.stderr());
-    const files = readGzipJsonFiles(out);
-    assert.equal(files.length, 1, `expected one file, found ${files.map((f) => f.file).join(', ')}`);
-    // Partitioned by the UTC minute of the batch's first record (1764355422941 = 2025-11-28T18:43:42Z).
-    assert.match(files[0]!.file, /^litellm-metering\/2025\/11\/28\/18\/43\/merged_logs_[0-9a-f]{8}\.json\.gz$/);
-    const expected = cleaned(JSON.parse(readFileSync(join(folder, 'expected.from-spans.v1.79.json'), 'utf8')) as Record<string, unknown>[]);
-    assert.deepEqual(files[0]!.records, expected);
-  });
+  it(
+    'turns a conformance request posted as OTLP/JSON into the clean-mode records, flushed on SIGTERM',
+    { skip: conformanceSkip('the conformance request through the default pipeline') },
+    async () => {
+      const conf = conformanceDir()!;
+      const folder = join(conf, 'openai-gpt-4o.completion');
+      const { cli, out, traces } = await start({ AFLO_HOSTED_ENV: 'agent1', AFLO_SEND_OBJECT_METADATA: 'true' });
+      const res = await http('POST', traces, readFileSync(join(folder, 'spans.v1.79.otlp.json')), json);
+      assert.equal(res.status, 200, res.body.toString());
+      const { code } = await stop(cli);
+      assert.equal(code, 0, cli.stderr());
+      const files = readGzipJsonFiles(out);
+      assert.equal(files.length, 1, `expected one file, found ${files.map((f) => f.file).join(', ')}`);
+      // Partitioned by the UTC minute of the batch's first record (1764355422941 = 2025-11-28T18:43:42Z).
+      assert.match(files[0]!.file, /^litellm-metering\/2025\/11\/28\/18\/43\/merged_logs_[0-9a-f]{8}\.json\.gz$/);
+      const expected = cleaned(JSON.parse(readFileSync(join(folder, 'expected.from-spans.v1.79.json'), 'utf8')) as Record<string, unknown>[]);
+      assert.deepEqual(files[0]!.records, expected);
+    },
+  );
 
   it('writes the batch when the flush interval (AFLO_FLUSH_INTERVAL) elapses', async () => {
     const { cli, out, traces, admin } = await start({ AFLO_FLUSH_INTERVAL: '1' });
@@ -83,7 +102,10 @@ describe('default pipeline (npm start) end to end', () => {
       const files = readGzipJsonFiles(out);
       assert.equal(files.length, 1, 'a file is written by the timer, before shutdown');
       const calls = files[0]!.records.filter((r) => r.meterApiName === 'llm_api_call');
-      assert.deepEqual(calls.map((r) => r.uniqueId), ['chatcmpl-interval-1']);
+      assert.deepEqual(
+        calls.map((r) => r.uniqueId),
+        ['chatcmpl-interval-1'],
+      );
       const metrics = (await http('GET', `${admin}/metrics`)).body.toString();
       assert.match(metrics, /spanmeter_receiver_accepted_spans_total\{receiver="otlp",transport="http"\} 3/);
     } finally {

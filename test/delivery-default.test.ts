@@ -18,7 +18,12 @@ import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
 
 type Rec = Record<string, unknown>;
 const canon = (rs: Rec[]) => rs.map((r) => JSON.stringify(r)).sort();
-const calls = Array.from({ length: 60 }, (_, i) => ({ responseId: `chatcmpl-sink-${i}`, promptTokens: 100 + i, completionTokens: 7 + i, businessUnit: `bu-${i % 3}` }));
+const calls = Array.from({ length: 60 }, (_, i) => ({
+  responseId: `chatcmpl-sink-${i}`,
+  promptTokens: 100 + i,
+  completionTokens: 7 + i,
+  businessUnit: `bu-${i % 3}`,
+}));
 
 /** Runs the CLI with `env`, posts the calls in 6 requests, stops it with SIGTERM. */
 async function runOnce(env: Record<string, string>): Promise<{ out: string; stderr: string }> {
@@ -101,7 +106,10 @@ describe('shipped pipeline.yaml: AFLO_BACKEND_TYPE switches the sink, same recor
   });
 
   it('azure-blob: the same records in the container (Azurite, connection string)', async (t) => {
-    if (!LocalAzurite.available()) { t.skip('azurite is not installed'); return; }
+    if (!LocalAzurite.available()) {
+      t.skip('azurite is not installed');
+      return;
+    }
     const cc = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('aflo-container');
     await cc.createIfNotExists();
     await runOnce({ AFLO_BACKEND_TYPE: 'azure-blob', AFLO_CONTAINER_NAME: 'aflo-container', AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString });

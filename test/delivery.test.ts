@@ -168,7 +168,11 @@ describe('file exporter, end to end', () => {
 
   it('with send_batch_max_size, writes batches that waited as merged files: every record once, none over the bound', async () => {
     const out = join(tmpRoot, 'files-merged');
-    const { svc, source } = await startPipeline(`  file:\n    directory: ${out}\n    path: litellm-metering`, ['file'], 'send_batch_size: 50\n    send_batch_max_size: 300\n    max_in_flight: 1\n    timeout: 60s');
+    const { svc, source } = await startPipeline(
+      `  file:\n    directory: ${out}\n    path: litellm-metering`,
+      ['file'],
+      'send_batch_size: 50\n    send_batch_max_size: 300\n    max_in_flight: 1\n    timeout: 60s',
+    );
     const sent = records(5000);
     await emitAll(source, sent, 500); // ten batches per request: the first goes at once, the rest wait for it
     await svc.shutdown(10_000);
@@ -305,7 +309,9 @@ describe('s3 exporter against s3rver, end to end', () => {
   });
 
   it('uploads every record with the content headers, SSE and storage class accepted', async () => {
-    const { svc, source } = await startPipeline(s3Yaml('s3', s3.endpoint, 'metering', '\n    server_side_encryption: AES256\n    storage_class: STANDARD'), ['s3']);
+    const { svc, source } = await startPipeline(s3Yaml('s3', s3.endpoint, 'metering', '\n    server_side_encryption: AES256\n    storage_class: STANDARD'), [
+      's3',
+    ]);
     const sent = records(2000);
     await emitAll(source, sent, 101);
     await svc.shutdown(20_000);
@@ -359,10 +365,9 @@ describe('s3 exporter against s3rver, end to end', () => {
     const proxy = await new FaultProxy(() => s3.port).start();
     let puts = 0;
     proxy.plan = (req) => (req.method === 'PUT' && ++puts % 2 === 1 ? 'slow' : 'pass');
-    const { svc, source } = await startPipeline(
-      s3Yaml('s3/slow', `http://127.0.0.1:${proxy.port}`, 'slow').replace('timeout: 2s', 'timeout: 300ms'),
-      ['s3/slow'],
-    );
+    const { svc, source } = await startPipeline(s3Yaml('s3/slow', `http://127.0.0.1:${proxy.port}`, 'slow').replace('timeout: 2s', 'timeout: 300ms'), [
+      's3/slow',
+    ]);
     const sent = records(120);
     await emitAll(source, sent);
     await svc.shutdown(30_000);
@@ -475,7 +480,12 @@ describe('s3 exporter against s3rver, end to end', () => {
 
   it('routes business units to their own bucket and prefix, others to the default', async () => {
     const { svc, source } = await startPipeline(
-      s3Yaml('s3', s3.endpoint, 'routed-default', '\n    routing:\n      dimension: business_unit_id\n      routes:\n        bu-a: { bucket: routed-a, path: bu-a/metering }'),
+      s3Yaml(
+        's3',
+        s3.endpoint,
+        'routed-default',
+        '\n    routing:\n      dimension: business_unit_id\n      routes:\n        bu-a: { bucket: routed-a, path: bu-a/metering }',
+      ),
       ['s3'],
       'send_batch_size: 25\n    timeout: 60s\n    partition_by: [business_unit_id]',
     );
@@ -515,7 +525,10 @@ describe('azureblob exporter against Azurite, end to end', () => {
   };
 
   it('uploads every record (connection string), with content headers', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     const { svc, source } = await startPipeline(
       `  azureblob:
     connection_string: "${azurite.connectionString}"
@@ -539,7 +552,10 @@ describe('azureblob exporter against Azurite, end to end', () => {
   });
 
   it('account name + key, with 500s injected: retried, nothing lost', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     const proxy = await new FaultProxy(() => azurite.port).start();
     let puts = 0;
     proxy.plan = (req) => (req.method === 'PUT' && !req.url?.includes('restype=container') && ++puts % 2 === 1 ? { status: 500 } : 'pass');
@@ -615,7 +631,8 @@ describe('amberflo exporter against a local ingest API, end to end', () => {
   it('posts ≤1000 records and ≤1 MB per request; 429 (Retry-After) and 500 are retried; every record arrives', async () => {
     accepted.length = 0;
     n = 0;
-    script = (_r, i) => (i % 4 === 1 ? { status: 429, headers: { 'retry-after': '0' } } : i % 4 === 2 ? { status: 500, body: '{"message":"boom"}' } : { status: 200 });
+    script = (_r, i) =>
+      i % 4 === 1 ? { status: 429, headers: { 'retry-after': '0' } } : i % 4 === 2 ? { status: 500, body: '{"message":"boom"}' } : { status: 200 };
     const { svc, source } = await startPipeline(yaml(), ['amberflo'], 'send_batch_size: 2500\n    timeout: 60s');
     const sent = records(5000);
     await emitAll(source, sent, 500);
@@ -644,7 +661,8 @@ describe('amberflo exporter against a local ingest API, end to end', () => {
 
   it('400 → dead-letter folder with the response body and a metric; other batches still delivered', async () => {
     accepted.length = 0;
-    script = (r) => (r.records.some((x) => x.customerId === 'bad') ? { status: 400, body: '{"errorMessage":"customerId bad is not allowed"}' } : { status: 200 });
+    script = (r) =>
+      r.records.some((x) => x.customerId === 'bad') ? { status: 400, body: '{"errorMessage":"customerId bad is not allowed"}' } : { status: 200 };
     const { svc, source, dataDir } = await startPipeline(yaml(), ['amberflo'], 'send_batch_size: 10\n    timeout: 60s');
     const good = records(30);
     const bad = records(10, { from: 100 }).map((r) => ({ ...r, customerId: 'bad' }));
@@ -657,7 +675,15 @@ describe('amberflo exporter against a local ingest API, end to end', () => {
     const files = readdirSync(dl).sort();
     assert.equal(files.length, 2);
     const body = files.find((f) => f.endsWith('.json.gz'))!;
-    const meta = JSON.parse(readFileSync(join(dl, files.find((f) => f.endsWith('.response.json'))!), 'utf8')) as { status: number; response: string; records: number };
+    const meta = JSON.parse(
+      readFileSync(
+        join(
+          dl,
+          files.find((f) => f.endsWith('.response.json'))!,
+        ),
+        'utf8',
+      ),
+    ) as { status: number; response: string; records: number };
     assert.deepEqual(decode(readFileSync(join(dl, body))), bad);
     assert.equal(meta.status, 400);
     assert.match(meta.response, /customerId bad is not allowed/);
@@ -688,7 +714,12 @@ class ConditionalPutProxy {
     return this;
   }
 
-  private forward(method: string, path: string, headers: IncomingMessage['headers'], body: Buffer | null): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  private forward(
+    method: string,
+    path: string,
+    headers: IncomingMessage['headers'],
+    body: Buffer | null,
+  ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const up = httpRequest({ host: '127.0.0.1', port: this.target(), method, path, headers }, (r) => {
         const chunks: Buffer[] = [];
@@ -718,7 +749,9 @@ class ConditionalPutProxy {
       if (head.status === 200) {
         this.preconditionFailures++;
         res.writeHead(412, { 'content-type': 'application/xml' });
-        res.end('<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>');
+        res.end(
+          '<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>',
+        );
         return;
       }
     }
@@ -748,10 +781,21 @@ describe('object stores: an object is never written over another with the same k
     const proxy = await new ConditionalPutProxy(() => s3.port).start();
     const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
     const sinkFor = (conditional_put: boolean) =>
-      new S3Sink(configOf(s3Factory, { bucket: 'x', region: 'us-east-1', endpoint: `http://127.0.0.1:${proxy.port}`, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey, conditional_put }));
+      new S3Sink(
+        configOf(s3Factory, {
+          bucket: 'x',
+          region: 'us-east-1',
+          endpoint: `http://127.0.0.1:${proxy.port}`,
+          force_path_style: true,
+          access_key_id: S3RVER_CREDENTIALS.accessKeyId,
+          secret_access_key: S3RVER_CREDENTIALS.secretAccessKey,
+          conditional_put,
+        }),
+      );
     const sink = sinkFor(true);
     const keysIn = async (bucket: string) => ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
-    const bodyOf = async (bucket: string, key: string) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+    const bodyOf = async (bucket: string, key: string) =>
+      Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
     try {
       const dest = { bucket: 'nr', path: 'p', label: 's3://nr' };
       await sink.put(a, dest, signal);
@@ -797,7 +841,10 @@ describe('object stores: an object is never written over another with the same k
   });
 
   it('azureblob: the upload is conditional; other records → the derived key; the same records → nothing new', async (tc) => {
-    if (!LocalAzurite.available()) { tc.skip('azurite is not installed'); return; }
+    if (!LocalAzurite.available()) {
+      tc.skip('azurite is not installed');
+      return;
+    }
     const azurite = new LocalAzurite();
     await azurite.start();
     try {
@@ -826,7 +873,14 @@ describe('object stores: an object is never written over another with the same k
       const proxy = await new FaultProxy(() => azurite.port).start();
       proxy.plan = (req) => (req.method === 'GET' ? { status: 403 } : 'pass');
       const { AZURITE_KEY } = await import('./helpers/azurite.js');
-      const writeOnly = new AzureBlobSink(configOf(azureFactory, { container: 'norepl', account_name: 'devstoreaccount1', account_key: AZURITE_KEY, account_url: `http://127.0.0.1:${proxy.port}/devstoreaccount1` }));
+      const writeOnly = new AzureBlobSink(
+        configOf(azureFactory, {
+          container: 'norepl',
+          account_name: 'devstoreaccount1',
+          account_key: AZURITE_KEY,
+          account_url: `http://127.0.0.1:${proxy.port}/devstoreaccount1`,
+        }),
+      );
       const c = encodeBatch([{ meterApiName: 'm', meterTimeInMillis: t, meterValue: 3, uniqueId: 'c' }], { path: 'p' });
       try {
         await writeOnly.put({ ...c, key: a.key }, dest, signal);

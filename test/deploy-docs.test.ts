@@ -49,81 +49,108 @@ function diff(args: string[]) {
 }
 
 describe('migration guide: shadow run in compat mode, then diff the records', () => {
-  test('records from the documented command equal the expected callback-compatible records; differences are reported', { skip: conformanceSkip('the migration diff against the callback\'s records') }, async (t) => {
-    const conf = conformanceDir()!;
-    const cases = readdirSync(conf).filter((d) => existsSync(join(conf, d, 'spans.v1.79.otlp.json')) && existsSync(join(conf, d, 'expected.from-spans.v1.79.json')));
-    assert.ok(cases.length > 0);
-    const dir = tmp('spanmeter-migration-');
-    // The callback's .env (as a user has it), and the command of docs/migrating-from-amberflo-callback.md.
-    writeFileSync(join(dir, '.env'), 'AFLO_BACKEND_TYPE=s3\nAFLO_BUCKET_NAME=callback-bucket\nAWS_REGION=us-east-1\nAFLO_HOSTED_ENV=agent1\nAFLO_SEND_OBJECT_METADATA=true\nAFLO_PATH=litellm-metering\n');
-    const http4318 = `127.0.0.1:${await freePort()}`;
-    const admin = `127.0.0.1:${await freePort()}`;
-    const env = {
-      PATH: process.env.PATH ?? '',
-      AFLO_BACKEND_TYPE: '',
-      SPANMETER_MODE: 'compat',
-      SPANMETER_OUT_DIR: join(dir, 'shadow'),
-      SPANMETER_OTLP_HTTP_ENDPOINT: http4318,
-      // not in the documented command (defaults are 127.0.0.1:4317/8888); moved off fixed ports for the test
-      SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${await freePort()}`,
-      SPANMETER_METRICS_ADDRESS: admin,
-      SPANMETER_DATA_DIR: join(dir, 'data'),
-    };
-    const guide = readFileSync(join(root, 'docs', 'migrating-from-amberflo-callback.md'), 'utf8');
-    assert.match(guide, /node --env-file=\.env dist\/src\/cli\.js run/, 'the guide still documents this command');
-    const child = spawn(process.execPath, [`--env-file=${join(dir, '.env')}`, cliJs, 'run'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout.on('data', () => undefined);
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    try {
-      await waitFor200(`http://${admin}/health/ready`, 30_000);
-      for (const c of cases) {
-        const res = await http('POST', `http://${http4318}/v1/traces`, readFileSync(join(conf, c, 'spans.v1.79.otlp.json')), { 'content-type': 'application/json' });
-        assert.equal(res.status, 200, `${c}: ${res.body.toString()}`);
+  test(
+    'records from the documented command equal the expected callback-compatible records; differences are reported',
+    { skip: conformanceSkip("the migration diff against the callback's records") },
+    async (t) => {
+      const conf = conformanceDir()!;
+      const cases = readdirSync(conf).filter(
+        (d) => existsSync(join(conf, d, 'spans.v1.79.otlp.json')) && existsSync(join(conf, d, 'expected.from-spans.v1.79.json')),
+      );
+      assert.ok(cases.length > 0);
+      const dir = tmp('spanmeter-migration-');
+      // The callback's .env (as a user has it), and the command of docs/migrating-from-amberflo-callback.md.
+      writeFileSync(
+        join(dir, '.env'),
+        'AFLO_BACKEND_TYPE=s3\nAFLO_BUCKET_NAME=callback-bucket\nAWS_REGION=us-east-1\nAFLO_HOSTED_ENV=agent1\nAFLO_SEND_OBJECT_METADATA=true\nAFLO_PATH=litellm-metering\n',
+      );
+      const http4318 = `127.0.0.1:${await freePort()}`;
+      const admin = `127.0.0.1:${await freePort()}`;
+      const env = {
+        PATH: process.env.PATH ?? '',
+        AFLO_BACKEND_TYPE: '',
+        SPANMETER_MODE: 'compat',
+        SPANMETER_OUT_DIR: join(dir, 'shadow'),
+        SPANMETER_OTLP_HTTP_ENDPOINT: http4318,
+        // not in the documented command (defaults are 127.0.0.1:4317/8888); moved off fixed ports for the test
+        SPANMETER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${await freePort()}`,
+        SPANMETER_METRICS_ADDRESS: admin,
+        SPANMETER_DATA_DIR: join(dir, 'data'),
+      };
+      const guide = readFileSync(join(root, 'docs', 'migrating-from-amberflo-callback.md'), 'utf8');
+      assert.match(guide, /node --env-file=\.env dist\/src\/cli\.js run/, 'the guide still documents this command');
+      const child = spawn(process.execPath, [`--env-file=${join(dir, '.env')}`, cliJs, 'run'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.stdout.on('data', () => undefined);
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      try {
+        await waitFor200(`http://${admin}/health/ready`, 30_000);
+        for (const c of cases) {
+          const res = await http('POST', `http://${http4318}/v1/traces`, readFileSync(join(conf, c, 'spans.v1.79.otlp.json')), {
+            'content-type': 'application/json',
+          });
+          assert.equal(res.status, 200, `${c}: ${res.body.toString()}`);
+        }
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0, err);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, err);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
 
-    // "Old" files: what a callback-compatible writer produces, one gzip file per request.
-    const old = join(dir, 'old');
-    for (const c of cases) {
-      mkdirSync(join(old, c), { recursive: true });
-      writeFileSync(join(old, c, 'merged_logs_00000000.json.gz'), gzipSync(readFileSync(join(conf, c, 'expected.from-spans.v1.79.json'))));
-    }
-    const same = diff([old, join(dir, 'shadow')]);
-    assert.equal(same.code, 0, same.out + same.err);
-    assert.match(same.out, /^identical/m);
+      // "Old" files: what a callback-compatible writer produces, one gzip file per request.
+      const old = join(dir, 'old');
+      for (const c of cases) {
+        mkdirSync(join(old, c), { recursive: true });
+        writeFileSync(join(old, c, 'merged_logs_00000000.json.gz'), gzipSync(readFileSync(join(conf, c, 'expected.from-spans.v1.79.json'))));
+      }
+      const same = diff([old, join(dir, 'shadow')]);
+      assert.equal(same.code, 0, same.out + same.err);
+      assert.match(same.out, /^identical/m);
 
-    // One changed record is reported on both sides, with its meter.
-    const first = cases[0]!;
-    const recs = JSON.parse(readFileSync(join(conf, first, 'expected.from-spans.v1.79.json'), 'utf8')) as { meterValue: number; meterApiName: string }[];
-    recs[recs.length - 1]!.meterValue += 1;
-    writeFileSync(join(old, first, 'merged_logs_00000000.json.gz'), gzipSync(JSON.stringify(recs)));
-    const changed = diff([old, join(dir, 'shadow')]);
-    assert.equal(changed.code, 1);
-    assert.match(changed.out, new RegExp(`only in old: 1 \\(${recs.at(-1)!.meterApiName}: 1\\)`));
-    assert.match(changed.out, /only in new: 1 /);
+      // One changed record is reported on both sides, with its meter.
+      const first = cases[0]!;
+      const recs = JSON.parse(readFileSync(join(conf, first, 'expected.from-spans.v1.79.json'), 'utf8')) as { meterValue: number; meterApiName: string }[];
+      recs[recs.length - 1]!.meterValue += 1;
+      writeFileSync(join(old, first, 'merged_logs_00000000.json.gz'), gzipSync(JSON.stringify(recs)));
+      const changed = diff([old, join(dir, 'shadow')]);
+      assert.equal(changed.code, 1);
+      assert.match(changed.out, new RegExp(`only in old: 1 \\(${recs.at(-1)!.meterApiName}: 1\\)`));
+      assert.match(changed.out, /only in new: 1 /);
 
-    // --since/--until select a window; --ignore hides a field.
-    assert.match(diff([old, join(dir, 'shadow'), '--since', '2000-01-01T00:00:00Z', '--until', '2000-01-02T00:00:00Z']).out, /old: 0 records[\s\S]*identical/);
-    assert.equal(diff([old, join(dir, 'shadow'), '--ignore', 'meterValue']).code, 0);
-    assert.equal(diff([old]).code, 2, 'bad usage exits 2');
+      // --since/--until select a window; --ignore hides a field.
+      assert.match(
+        diff([old, join(dir, 'shadow'), '--since', '2000-01-01T00:00:00Z', '--until', '2000-01-02T00:00:00Z']).out,
+        /old: 0 records[\s\S]*identical/,
+      );
+      assert.equal(diff([old, join(dir, 'shadow'), '--ignore', 'meterValue']).code, 0);
+      assert.equal(diff([old]).code, 2, 'bad usage exits 2');
 
-    // Against the real callback's output (from the full log payload): the guide's expected
-    // differences; report them, and check that the documented --ignore options are accepted.
-    const cb = join(dir, 'callback');
-    for (const c of cases) {
-      mkdirSync(join(cb, c), { recursive: true });
-      writeFileSync(join(cb, c, 'merged_logs_00000000.json.gz'), gzipSync(readFileSync(join(conf, c, 'expected.from-slo.json'))));
-    }
-    const real = diff([cb, join(dir, 'shadow'), '--ignore', 'uniqueId', '--ignore', 'dimensions.sku', '--ignore', 'dimensions.platform', '--ignore', 'dimensions.region', '--show', '3']);
-    assert.ok(real.code === 0 || real.code === 1, real.err);
-    t.diagnostic(`callback (from SLO) vs spanmeter (from spans), documented fields ignored: ${real.out.split('\n').slice(0, 3).join(' | ')}`);
-  });
+      // Against the real callback's output (from the full log payload): the guide's expected
+      // differences; report them, and check that the documented --ignore options are accepted.
+      const cb = join(dir, 'callback');
+      for (const c of cases) {
+        mkdirSync(join(cb, c), { recursive: true });
+        writeFileSync(join(cb, c, 'merged_logs_00000000.json.gz'), gzipSync(readFileSync(join(conf, c, 'expected.from-slo.json'))));
+      }
+      const real = diff([
+        cb,
+        join(dir, 'shadow'),
+        '--ignore',
+        'uniqueId',
+        '--ignore',
+        'dimensions.sku',
+        '--ignore',
+        'dimensions.platform',
+        '--ignore',
+        'dimensions.region',
+        '--show',
+        '3',
+      ]);
+      assert.ok(real.code === 0 || real.code === 1, real.err);
+      t.diagnostic(`callback (from SLO) vs spanmeter (from spans), documented fields ignored: ${real.out.split('\n').slice(0, 3).join(' | ')}`);
+    },
+  );
 });
 
 describe('commands and names in the docs', () => {
@@ -146,7 +173,10 @@ describe('commands and names in the docs', () => {
           for (const w of words.slice(1)) {
             if (!w.startsWith('-')) continue;
             const flag = w.split('=')[0]!;
-            assert.ok(cmd.options.some((o) => o.long === flag || o.short === flag), `${d.rel}: "${line.trim()}": ${name} has no option ${flag}`);
+            assert.ok(
+              cmd.options.some((o) => o.long === flag || o.short === flag),
+              `${d.rel}: "${line.trim()}": ${name} has no option ${flag}`,
+            );
           }
           checked++;
         }

@@ -75,7 +75,11 @@ function spawnRun(configText: string, env: Record<string, string>) {
   const dir = tmp('spanmeter-run-');
   const file = join(dir, 'pipeline.yaml');
   writeFileSync(file, configText);
-  const child = spawn(process.execPath, [cliJs, 'run', '--config', file], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliJs, 'run', '--config', file], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -98,7 +102,9 @@ async function localizePorts(env: Record<string, string>): Promise<Record<string
 
 const k8sDir = join(deployDir, 'kubernetes');
 const manifests: { file: string; doc: Obj }[] = [];
-for (const f of readdirSync(k8sDir).filter((n) => /\.ya?ml$/.test(n) && n !== 'kustomization.yaml').sort()) {
+for (const f of readdirSync(k8sDir)
+  .filter((n) => /\.ya?ml$/.test(n) && n !== 'kustomization.yaml')
+  .sort()) {
   for (const d of parseAllDocuments(readFileSync(join(k8sDir, f), 'utf8'))) {
     assert.equal(d.errors.length, 0, `${f}: ${d.errors.map((e) => e.message).join('; ')}`);
     const doc = d.toJS() as Obj | null;
@@ -112,7 +118,10 @@ const one = (kind: string) => {
   return l[0]!;
 };
 const matches = (selector: unknown, labels: unknown) =>
-  !!selector && typeof selector === 'object' && Object.keys(selector).length > 0 && Object.entries(selector as Obj).every(([k, v]) => (labels as Obj | undefined)?.[k] === v);
+  !!selector &&
+  typeof selector === 'object' &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector as Obj).every(([k, v]) => (labels as Obj | undefined)?.[k] === v);
 
 describe('Kubernetes manifests', () => {
   const sts = one('StatefulSet');
@@ -126,8 +135,7 @@ describe('Kubernetes manifests', () => {
   const containerEnv = new Map(arr(container.env).map((e) => [str(e.name, 'env name'), e.value as string]));
   /** The value spanmeter sees for a variable: container env, else the pipeline.yaml default. */
   const effective = (name: string) => containerEnv.get(name) ?? defaults.get(name);
-  const portByName = (p: unknown): Obj | undefined =>
-    containerPorts.find((cp) => (typeof p === 'number' ? cp.containerPort === p : cp.name === p));
+  const portByName = (p: unknown): Obj | undefined => containerPorts.find((cp) => (typeof p === 'number' ? cp.containerPort === p : cp.name === p));
 
   test('every manifest parses and has apiVersion, kind, metadata.name; kustomization lists every file', () => {
     assert.ok(manifests.length >= 6);
@@ -144,10 +152,14 @@ describe('Kubernetes manifests', () => {
 
   test('kubectl kustomize renders the set (when kubectl is installed)', (t) => {
     const r = spawnSync('kubectl', ['kustomize', k8sDir], { encoding: 'utf8', timeout: 60_000 });
-    if (r.error) { t.skip(`kubectl not available (${r.error.message})`); return; }
+    if (r.error) {
+      t.skip(`kubectl not available (${r.error.message})`);
+      return;
+    }
     assert.equal(r.status, 0, r.stderr);
     const kinds = parseAllDocuments(r.stdout).map((d) => (d.toJS() as Obj).kind);
-    for (const k of ['StatefulSet', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule']) assert.ok(kinds.includes(k), `rendered ${k}`);
+    for (const k of ['StatefulSet', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule'])
+      assert.ok(kinds.includes(k), `rendered ${k}`);
   });
 
   test('StatefulSet: selector, a volume per replica at the data dir, config mount, secrets, security, resources', () => {
@@ -163,7 +175,10 @@ describe('Kubernetes manifests', () => {
     assert.ok(dataDir, 'SPANMETER_DATA_DIR is set or defaulted');
     const dataMount = mounts.find((m) => m.mountPath === dataDir);
     assert.ok(dataMount, `a volume is mounted at the data dir ${dataDir}`);
-    assert.ok(claims.some((c) => get(c, 'metadata.name') === dataMount.name), 'the data dir comes from a volumeClaimTemplate (one volume per replica)');
+    assert.ok(
+      claims.some((c) => get(c, 'metadata.name') === dataMount.name),
+      'the data dir comes from a volumeClaimTemplate (one volume per replica)',
+    );
     assert.deepEqual(get(claims[0], 'spec.accessModes'), ['ReadWriteOnce']);
     const outDir = effective('SPANMETER_OUT_DIR') ?? '';
     assert.ok(outDir.startsWith(`${dataDir}/`), 'file output stays on the replica volume');
@@ -204,7 +219,8 @@ describe('Kubernetes manifests', () => {
       assert.ok(pipelineText.includes(`\${env:${name}`), `the ConfigMap reads ${name}`);
       served.set(portOf(v), name);
     }
-    for (const cp of containerPorts) assert.ok(served.has(Number(cp.containerPort)), `containerPort ${String(cp.containerPort)} (${String(cp.name)}) is served`);
+    for (const cp of containerPorts)
+      assert.ok(served.has(Number(cp.containerPort)), `containerPort ${String(cp.containerPort)} (${String(cp.name)}) is served`);
     for (const [p, name] of served) assert.ok(portByName(p), `${name} port ${p} is declared as a containerPort`);
   });
 
@@ -239,12 +255,16 @@ describe('Kubernetes manifests', () => {
   test('OTLP requires the bearer token from the Secret; the NetworkPolicy example admits OTLP and the admin port only', () => {
     assert.match(pipelineText, /auth:\s*\n\s*bearer_token: \$\{env:SPANMETER_OTLP_TOKEN\}/, 'the ConfigMap requires SPANMETER_OTLP_TOKEN (no default)');
     assert.ok(((get(one('Secret'), 'stringData') as Obj).SPANMETER_OTLP_TOKEN as string).length > 0, 'the Secret template carries it');
-    assert.ok(arr(container.envFrom).some((e) => get(e, 'secretRef.name') === get(one('Secret'), 'metadata.name')), 'the pod reads the Secret');
+    assert.ok(
+      arr(container.envFrom).some((e) => get(e, 'secretRef.name') === get(one('Secret'), 'metadata.name')),
+      'the pod reads the Secret',
+    );
     const np = one('NetworkPolicy');
     assert.ok(matches(get(np, 'spec.podSelector.matchLabels'), podLabels), 'the policy selects the pods');
     const ports = arr(get(np, 'spec.ingress')).flatMap((r) => arr(r.ports).map((p) => p.port));
     assert.deepEqual([...ports].sort(), [4317, 4318, 8888]);
-    for (const svc of ofKind('Service')) assert.ok(['ClusterIP', undefined].includes(get(svc, 'spec.type') as string | undefined), 'the admin port is cluster-internal (ClusterIP services only)');
+    for (const svc of ofKind('Service'))
+      assert.ok(['ClusterIP', undefined].includes(get(svc, 'spec.type') as string | undefined), 'the admin port is cluster-internal (ClusterIP services only)');
   });
 
   test('PodDisruptionBudget and ServiceMonitor select the right objects', () => {
@@ -276,7 +296,20 @@ describe('Kubernetes manifests', () => {
   test('Secret template: the callback env names, each read by the ConfigMap pipeline or the cloud SDKs', () => {
     const data = get(one('Secret'), 'stringData') as Obj;
     const keys = Object.keys(data);
-    for (const k of ['AFLO_BACKEND_TYPE', 'AFLO_BUCKET_NAME', 'AFLO_CONTAINER_NAME', 'AFLO_PATH', 'AFLO_HOSTED_ENV', 'AFLO_SEND_OBJECT_METADATA', 'AFLO_BATCH_SIZE', 'AFLO_FLUSH_INTERVAL', 'AWS_REGION', 'AZURE_STORAGE_CONNECTION_STRING', 'AFLO_API_KEY', 'AFLO_API_ENDPOINT']) {
+    for (const k of [
+      'AFLO_BACKEND_TYPE',
+      'AFLO_BUCKET_NAME',
+      'AFLO_CONTAINER_NAME',
+      'AFLO_PATH',
+      'AFLO_HOSTED_ENV',
+      'AFLO_SEND_OBJECT_METADATA',
+      'AFLO_BATCH_SIZE',
+      'AFLO_FLUSH_INTERVAL',
+      'AWS_REGION',
+      'AZURE_STORAGE_CONNECTION_STRING',
+      'AFLO_API_KEY',
+      'AFLO_API_ENDPOINT',
+    ]) {
       assert.ok(keys.includes(k), `Secret template has ${k}`);
     }
     const readBySdk = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
@@ -287,14 +320,18 @@ describe('Kubernetes manifests', () => {
   test("the ConfigMap's pipeline.yaml passes `spanmeter validate` for every AFLO_BACKEND_TYPE", (t) => {
     const secret = get(one('Secret'), 'stringData') as Record<string, string>;
     // The OTLP token comes from the Secret (envFrom) in every case.
-    const base = { ...(Object.fromEntries([...containerEnv].filter(([, v]) => typeof v === 'string')) as Record<string, string>), SPANMETER_OTLP_TOKEN: secret.SPANMETER_OTLP_TOKEN! };
+    const base = {
+      ...(Object.fromEntries([...containerEnv].filter(([, v]) => typeof v === 'string')) as Record<string, string>),
+      SPANMETER_OTLP_TOKEN: secret.SPANMETER_OTLP_TOKEN!,
+    };
     const cases: Record<string, Record<string, string>> = {
       'unset (files)': { ...base, AFLO_BACKEND_TYPE: '' },
       'the Secret template (s3)': { ...base, ...secret },
       'azure-blob': { ...base, AFLO_BACKEND_TYPE: 'azure-blob', AFLO_CONTAINER_NAME: 'c', AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' },
       api: { ...base, AFLO_BACKEND_TYPE: 'api', AFLO_API_KEY: 'k' },
     };
-    for (const [name, env] of Object.entries(cases)) if (!validateOrSkip(t, pipelineText, env, `ConfigMap pipeline.yaml with AFLO_BACKEND_TYPE ${name}`)) return;
+    for (const [name, env] of Object.entries(cases))
+      if (!validateOrSkip(t, pipelineText, env, `ConfigMap pipeline.yaml with AFLO_BACKEND_TYPE ${name}`)) return;
     const bad = join(tmp('spanmeter-validate-'), 'pipeline.yaml');
     writeFileSync(bad, pipelineText);
     const r = cli(['validate', '--config', bad], { ...base, AFLO_BACKEND_TYPE: 's4' });
@@ -309,7 +346,10 @@ describe('Kubernetes manifests', () => {
     env.HOSTNAME = 'spanmeter-0';
     env.SPANMETER_OTLP_TOKEN = String((get(one('Secret'), 'stringData') as Obj).SPANMETER_OTLP_TOKEN);
     const check = cli(['validate', '--config', writeTemp(pipelineText)], env);
-    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) { t.skip(`components not built yet: ${check.stderr.split('\n')[1] ?? ''}`); return; }
+    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) {
+      t.skip(`components not built yet: ${check.stderr.split('\n')[1] ?? ''}`);
+      return;
+    }
     const run = spawnRun(pipelineText, env);
     try {
       const admin = `http://${env.SPANMETER_METRICS_ADDRESS}`;
@@ -340,7 +380,9 @@ describe('docker-compose playground', () => {
   const compose = parseYaml(readFileSync(composeFile, 'utf8')) as Obj;
   const services = compose.services as Record<string, Obj>;
   const dockerfileEnv = new Map<string, string>();
-  for (const m of readFileSync(join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ').matchAll(/^ENV\s+(.+)$/gm)) {
+  for (const m of readFileSync(join(root, 'Dockerfile'), 'utf8')
+    .replace(/\\\n/g, ' ')
+    .matchAll(/^ENV\s+(.+)$/gm)) {
     for (const kv of m[1]!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S+)/g)) dockerfileEnv.set(kv[1]!, kv[2]!);
   }
   const envOf = (svc: Obj): Record<string, string> => {
@@ -385,7 +427,11 @@ describe('docker-compose playground', () => {
     assert.equal(lenv.OTEL_EXPORTER, 'otlp_http');
     const url = new URL(lenv.OTEL_ENDPOINT!);
     assert.equal(url.hostname, 'spanmeter', 'OTEL_ENDPOINT names the spanmeter service');
-    assert.equal(Number(url.port), portOf(spanmeterEnv.SPANMETER_OTLP_HTTP_ENDPOINT ?? envDefaults(spanmeterConfig()).get('SPANMETER_OTLP_HTTP_ENDPOINT')!), 'and the port its OTLP/HTTP receiver listens on');
+    assert.equal(
+      Number(url.port),
+      portOf(spanmeterEnv.SPANMETER_OTLP_HTTP_ENDPOINT ?? envDefaults(spanmeterConfig()).get('SPANMETER_OTLP_HTTP_ENDPOINT')!),
+      'and the port its OTLP/HTTP receiver listens on',
+    );
     assert.ok(['', '/'].includes(url.pathname), 'LiteLLM ≥ 1.79 appends /v1/traces itself');
     const cmd = services.litellm!.command as string[];
     const cfgTarget = cmd[cmd.indexOf('--config') + 1];
@@ -395,20 +441,26 @@ describe('docker-compose playground', () => {
     assert.ok((get(lcfg, 'litellm_settings.callbacks') as string[]).includes('otel'), 'callbacks: ["otel"]');
     assert.ok(arr(lcfg.model_list).length > 0, 'at least one model');
     const dep = get(services.litellm, 'depends_on.spanmeter.condition');
-    if (dep === 'service_healthy') assert.match(readFileSync(join(root, 'Dockerfile'), 'utf8'), /^HEALTHCHECK /m, 'service_healthy needs the image HEALTHCHECK');
+    if (dep === 'service_healthy')
+      assert.match(readFileSync(join(root, 'Dockerfile'), 'utf8'), /^HEALTHCHECK /m, 'service_healthy needs the image HEALTHCHECK');
   });
 
   test('spanmeter keeps its state on a named volume at the data dir; storage endpoint names a compose service', () => {
     const dataDir = spanmeterEnv.SPANMETER_DATA_DIR ?? '/data';
-    const named = arr(spanmeter.volumes).map(String).find((v) => !v.startsWith('.') && !v.startsWith('/') && v.split(':')[1] === dataDir);
+    const named = arr(spanmeter.volumes)
+      .map(String)
+      .find((v) => !v.startsWith('.') && !v.startsWith('/') && v.split(':')[1] === dataDir);
     assert.ok(named, `a named volume at ${dataDir}`);
-    assert.ok(Object.keys((compose.volumes ?? {})).includes(named.split(':')[0]!), 'declared under volumes:');
+    assert.ok(Object.keys(compose.volumes ?? {}).includes(named.split(':')[0]!), 'declared under volumes:');
     const cs = spanmeterEnv.AZURE_STORAGE_CONNECTION_STRING;
     if (cs) {
       const ep = new URL(/BlobEndpoint=([^;]+)/.exec(cs)![1]!);
       const svc = services[ep.hostname];
       assert.ok(svc, `BlobEndpoint host ${ep.hostname} is a compose service`);
-      assert.ok(JSON.stringify(svc.command ?? '').includes(ep.port) || arr(svc.ports).some((p) => String(p).endsWith(`:${ep.port}`)), `${ep.hostname} listens on ${ep.port}`);
+      assert.ok(
+        JSON.stringify(svc.command ?? '').includes(ep.port) || arr(svc.ports).some((p) => String(p).endsWith(`:${ep.port}`)),
+        `${ep.hostname} listens on ${ep.port}`,
+      );
       assert.equal(spanmeterEnv.AFLO_BACKEND_TYPE, 'azure-blob');
     }
   });
@@ -418,10 +470,16 @@ describe('docker-compose playground', () => {
   });
 
   test('the playground pipeline end to end (without Docker): OTLP in, gzip JSON blobs in a local Azurite', async (t) => {
-    if (!LocalAzurite.available()) { t.skip('azurite is not installed'); return; }
+    if (!LocalAzurite.available()) {
+      t.skip('azurite is not installed');
+      return;
+    }
     const env = await localizePorts(spanmeterEnv);
     const check = cli(['validate', '--config', writeTemp(spanmeterConfig())], env);
-    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) { t.skip('components not built yet'); return; }
+    if (check.code !== 0 && /unknown (receiver|processor|exporter) type/.test(check.stderr)) {
+      t.skip('components not built yet');
+      return;
+    }
     const azurite = await new LocalAzurite().start();
     const data = tmp('spanmeter-playground-');
     let run: ReturnType<typeof spawnRun> | undefined;
@@ -434,7 +492,10 @@ describe('docker-compose playground', () => {
       const body = readFileSync(join(repoRoot(), 'examples', 'requests', 'litellm-v1.79-chat.otlp.json'));
       const denied = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, { 'content-type': 'application/json' });
       assert.equal(denied.status, 401, 'the playground requires the bearer token');
-      const res = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, { 'content-type': 'application/json', authorization: `Bearer ${env.SPANMETER_OTLP_TOKEN}` });
+      const res = await http('POST', `http://${env.SPANMETER_OTLP_HTTP_ENDPOINT}/v1/traces`, body, {
+        'content-type': 'application/json',
+        authorization: `Bearer ${env.SPANMETER_OTLP_TOKEN}`,
+      });
       assert.equal(res.status, 200);
       run.child.kill('SIGTERM'); // cuts the open batch and uploads it
       assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
@@ -508,7 +569,12 @@ describe('dashboard, alert rules and metrics reference match the declared metric
   };
 
   test('the declarations hold the core metrics and the process metrics', () => {
-    for (const n of ['spanmeter_receiver_accepted_spans_total', 'spanmeter_wal_backlog_records', 'spanmeter_exporter_sent_records_total', 'spanmeter_process_cpu_seconds_total']) {
+    for (const n of [
+      'spanmeter_receiver_accepted_spans_total',
+      'spanmeter_wal_backlog_records',
+      'spanmeter_exporter_sent_records_total',
+      'spanmeter_process_cpu_seconds_total',
+    ]) {
       assert.ok(known.has(n), `${n} is known`);
     }
   });
@@ -535,7 +601,17 @@ describe('dashboard, alert rules and metrics reference match the declared metric
     }
     // The areas the dashboard must cover.
     const all = JSON.stringify(dash);
-    for (const m of ['spanmeter_receiver_accepted_spans_total', 'spanmeter_litellm_llm_calls_total', 'spanmeter_exporter_sent_records_total', 'spanmeter_receiver_refused_spans_total', 'spanmeter_wal_backlog_records', 'spanmeter_exporter_failed_attempts_total', 'spanmeter_exporter_retries_total', 'spanmeter_enrich_lookups_total', 'spanmeter_litellm_spans_with_dropped_attributes_total']) {
+    for (const m of [
+      'spanmeter_receiver_accepted_spans_total',
+      'spanmeter_litellm_llm_calls_total',
+      'spanmeter_exporter_sent_records_total',
+      'spanmeter_receiver_refused_spans_total',
+      'spanmeter_wal_backlog_records',
+      'spanmeter_exporter_failed_attempts_total',
+      'spanmeter_exporter_retries_total',
+      'spanmeter_enrich_lookups_total',
+      'spanmeter_litellm_spans_with_dropped_attributes_total',
+    ]) {
       assert.ok(all.includes(m), `the dashboard shows ${m}`);
     }
     assert.ok(exprs > 20);
@@ -563,7 +639,13 @@ describe('dashboard, alert rules and metrics reference match the declared metric
     }
     // The situations the rules must cover.
     const text = JSON.stringify(all);
-    for (const m of ['spanmeter_wal_backlog_records', 'spanmeter_exporter_failed_attempts_total', 'spanmeter_wal_refused_total', 'spanmeter_litellm_spans_with_dropped_attributes_total', 'spanmeter_receiver_refused_spans_total']) {
+    for (const m of [
+      'spanmeter_wal_backlog_records',
+      'spanmeter_exporter_failed_attempts_total',
+      'spanmeter_wal_refused_total',
+      'spanmeter_litellm_spans_with_dropped_attributes_total',
+      'spanmeter_receiver_refused_spans_total',
+    ]) {
       assert.ok(text.includes(m), `a rule watches ${m}`);
     }
     noUnknown(t, unknown);
@@ -573,7 +655,11 @@ describe('dashboard, alert rules and metrics reference match the declared metric
     const doc = readFileSync(join(root, 'docs', 'metrics.md'), 'utf8');
     const documented = new Set([...doc.matchAll(/^\|\s*`(spanmeter_[a-z0-9_]+)`/gm)].map((m) => m[1]!));
     const missing = [...known.values()].filter((m) => m.from !== PROCESS && !documented.has(m.name));
-    assert.deepEqual(missing, [], `declared metrics missing from docs/metrics.md (run npm run docs): ${missing.map((m) => `${m.name} (${m.from})`).join(', ')}`);
+    assert.deepEqual(
+      missing,
+      [],
+      `declared metrics missing from docs/metrics.md (run npm run docs): ${missing.map((m) => `${m.name} (${m.from})`).join(', ')}`,
+    );
     const stale = [...documented].filter((n) => !known.has(n) || known.get(n)!.from === PROCESS);
     assert.deepEqual(stale, [], `docs/metrics.md lists metrics nothing declares: ${stale.join(', ')}`);
   });
@@ -592,5 +678,3 @@ function balance(expr: string): number {
   }
   return depth;
 }
-
-

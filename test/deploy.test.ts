@@ -107,10 +107,14 @@ const lastOf = (stage: Stage, op: string) => of(stage, op).at(-1);
 describe('Dockerfile structure', () => {
   test('multi-stage: npm ci + npm run build, then a runtime stage with production dependencies only', () => {
     assert.ok(dockerfile.stages.length >= 2, 'a build stage and a runtime stage');
-    const buildRuns = of(build, 'RUN').map((i) => i.args).join('\n');
+    const buildRuns = of(build, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     assert.match(buildRuns, /\bnpm ci\b/);
     assert.match(buildRuns, /\bnpm run build\b/);
-    const finalRuns = of(final, 'RUN').map((i) => i.args).join('\n');
+    const finalRuns = of(final, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     assert.match(finalRuns, /\bnpm ci\b[^\n]*--omit=dev/);
     assert.doesNotMatch(finalRuns, /npm run build|tsc/, 'nothing is compiled in the runtime stage');
     // The base image's Node major satisfies package.json's engines (the supported versions).
@@ -131,7 +135,9 @@ describe('Dockerfile structure', () => {
     assert.ok(user, 'USER is set');
     assert.doesNotMatch(user, /^(root|0)(:|$)/);
     assert.deepEqual(execForm(lastOf(final, 'VOLUME')!.args, 'VOLUME'), ['/data']);
-    const exposed = of(final, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)).map((p) => p.replace(/\/tcp$/, ''));
+    const exposed = of(final, 'EXPOSE')
+      .flatMap((e) => e.args.split(/\s+/))
+      .map((p) => p.replace(/\/tcp$/, ''));
     for (const p of ['4317', '4318', '8888']) assert.ok(exposed.includes(p), `EXPOSE ${p}`);
     assert.equal(lastOf(final, 'STOPSIGNAL')?.args, 'SIGTERM');
     const hc = lastOf(final, 'HEALTHCHECK')!;
@@ -141,7 +147,10 @@ describe('Dockerfile structure', () => {
     // The build output, package.json (for the version) and the config are in the image.
     const copies = of(final, 'COPY').map((c) => c.args);
     assert.ok(copies.some((c) => /package\.json/.test(c)));
-    assert.ok(copies.some((c) => /\/etc\/spanmeter\/pipeline\.yaml$/.test(c)), 'a default /etc/spanmeter/pipeline.yaml');
+    assert.ok(
+      copies.some((c) => /\/etc\/spanmeter\/pipeline\.yaml$/.test(c)),
+      'a default /etc/spanmeter/pipeline.yaml',
+    );
   });
 
   test('.dockerignore keeps local state and secrets out of the build context, but not the sources', () => {
@@ -150,7 +159,10 @@ describe('Dockerfile structure', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     for (const p of ['node_modules', 'dist', 'data', '.tmp', '.git']) assert.ok(ignored.includes(p), `.dockerignore lists ${p}`);
-    assert.ok(ignored.some((p) => p.includes('.env')), '.env files are not sent to the builder');
+    assert.ok(
+      ignored.some((p) => p.includes('.env')),
+      '.env files are not sent to the builder',
+    );
     // Everything the Dockerfile COPYs from the context must not be ignored.
     for (const s of dockerfile.stages) {
       for (const c of of(s, 'COPY').filter((i) => !i.args.startsWith('--from'))) {
@@ -291,7 +303,10 @@ describe('the image start command, run outside Docker', () => {
         const out = local(env.get('SPANMETER_OUT_DIR')!);
         const files = readGzipJsonFiles(out);
         if (files.length) {
-          assert.ok(files.every((f) => /\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}\/merged_logs_[0-9a-f]{8}\.json\.gz$/.test(f.file)), files.map((f) => f.file).join(', '));
+          assert.ok(
+            files.every((f) => /\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}\/merged_logs_[0-9a-f]{8}\.json\.gz$/.test(f.file)),
+            files.map((f) => f.file).join(', '),
+          );
           const n = files.flatMap((f) => f.records).length;
           assert.ok(n > 0);
           t.diagnostic(`${n} meter record(s) in ${files.length} file(s) under SPANMETER_OUT_DIR`);
@@ -312,7 +327,9 @@ function spawnCli(args: string[], env: Record<string, string>, cwd: string): Cli
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 

@@ -74,14 +74,18 @@ function textFiles(dir: string, out: string[] = []): string[] {
 }
 
 /** A work journal's wording: numbered sessions and issue numbers belong to the history, not the repository. */
-export const JOURNAL = /\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\d+(?:st|nd|rd|th))\s+sessions?\b|\bsessions?\s+\d+\b|\bissue\s+#?\d+\b/i;
+export const JOURNAL =
+  /\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\d+(?:st|nd|rd|th))\s+sessions?\b|\bsessions?\s+\d+\b|\bissue\s+#?\d+\b/i;
 
 const isExternal = (t: string) => /^[a-z][a-z0-9+.-]*:/i.test(t);
 
 describe('Markdown links', () => {
   test('helpers: code is not scanned, anchors follow GitHub', () => {
     assert.deepEqual(linkTargets('see [a](b.md) and `[c](d.md)`\n```\n[e](f.md)\n```\n[g]: h.md'), ['b.md', 'h.md']);
-    assert.deepEqual([...anchors('# Output modes: compat and clean\n## The callback\'s `env`\n## A\n## A\n')], ['output-modes-compat-and-clean', 'the-callbacks-env', 'a', 'a-1']);
+    assert.deepEqual(
+      [...anchors("# Output modes: compat and clean\n## The callback's `env`\n## A\n## A\n")],
+      ['output-modes-compat-and-clean', 'the-callbacks-env', 'a', 'a-1'],
+    );
   });
 
   test('no work-journal wording (numbered sessions, issue numbers) in sources, docs or configs', () => {
@@ -101,7 +105,10 @@ describe('Markdown links', () => {
 
   const files = markdownFiles(root);
   test('the repository has Markdown to check', () => {
-    assert.ok(files.some((f) => f.endsWith(`${sep}README.md`)), 'README.md found');
+    assert.ok(
+      files.some((f) => f.endsWith(`${sep}README.md`)),
+      'README.md found',
+    );
     assert.ok(files.length > 20, `${files.length} Markdown files`);
   });
 

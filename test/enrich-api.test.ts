@@ -78,7 +78,10 @@ describe('enrich litellm_api', () => {
     const h = makeEnrich(cfg({ litellm_api: { base_url: api.url, api_key_env: ENV, team_list: 'v1' }, key: { enabled: false }, model: { enabled: false } }));
     await h.proc.start(h.host);
     try {
-      assert.deepEqual(api.requests.map((r) => r.path), ['/team/list']);
+      assert.deepEqual(
+        api.requests.map((r) => r.path),
+        ['/team/list'],
+      );
       await h.proc.consume([makeCall({ teamId: 'team-b' })]);
       assert.equal(h.next.all[0]!.teamAlias, 'Team B');
     } finally {
@@ -93,7 +96,11 @@ describe('enrich litellm_api', () => {
       const newKey: KeyRow = { token: 'hash-new', key_alias: 'fresh', team_id: 'team-new', user_id: 'u9', metadata: { business_unit_id: 'bu-new' } };
       api.catalogue.keys.push(newKey);
       api.catalogue.teams.push({ team_id: 'team-new', team_alias: 'New Team', metadata: { business_unit_id: 'bu-team-new' } });
-      api.catalogue.models.push({ model_name: 'm', litellm_params: { model: 'openai/gpt-4o', api_base: 'https://api.openai.com/v1' }, model_info: { id: 'model-new', key: 'gpt-4o', litellm_provider: 'openai' } });
+      api.catalogue.models.push({
+        model_name: 'm',
+        litellm_params: { model: 'openai/gpt-4o', api_base: 'https://api.openai.com/v1' },
+        model_info: { id: 'model-new', key: 'gpt-4o', litellm_provider: 'openai' },
+      });
       api.requests.length = 0;
       await h.proc.consume([makeCall({ keyHash: 'hash-new', modelId: 'model-new' })]);
       const out = h.next.all[0]!;

@@ -72,7 +72,10 @@ export function catalogueFromSlo(slo: Obj): Catalogue {
     const provider = s(slo.custom_llm_provider);
     cat.models.push({
       model_name: s(slo.model_group) ?? s(slo.model) ?? 'model',
-      litellm_params: { model: provider && s(slo.model) ? `${provider}/${slo.model as string}` : s(slo.model), ...(s(slo.api_base) ? { api_base: slo.api_base } : {}) },
+      litellm_params: {
+        model: provider && s(slo.model) ? `${provider}/${slo.model as string}` : s(slo.model),
+        ...(s(slo.api_base) ? { api_base: slo.api_base } : {}),
+      },
       model_info: { id: modelId, ...(mmv ? { key: mmv.key, litellm_provider: mmv.litellm_provider } : {}) },
     });
   }

@@ -23,26 +23,65 @@ async function seed(url: string): Promise<void> {
   try {
     await c.query(readFileSync(join(repoRoot(), 'test', 'fixtures', 'enrich', 'litellm-schema.sql'), 'utf8'));
     const team = (id: string, alias: string | null, metadata: object, org: string | null = null) =>
-      c.query('INSERT INTO "LiteLLM_TeamTable" (team_id, team_alias, organization_id, admins, members, metadata, models) VALUES ($1, $2, $3, $4, $5, $6, $7)', [id, alias, org, [], [], metadata, []]);
+      c.query('INSERT INTO "LiteLLM_TeamTable" (team_id, team_alias, organization_id, admins, members, metadata, models) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        id,
+        alias,
+        org,
+        [],
+        [],
+        metadata,
+        [],
+      ]);
     await team('team-a', 'Team A', { business_unit_id: 'bu-marketing', cost_center: 'cc-7' });
     await team('team-b', 'Team B', {}, 'org-1');
     await team('team-c', null, { business_unit_id: 'bu-c' });
     const key = (token: string, alias: string | null, teamId: string | null, userId: string | null, metadata: object) =>
-      c.query('INSERT INTO "LiteLLM_VerificationToken" (token, key_name, key_alias, models, team_id, user_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)', [token, 'sk-...abcd', alias, [], teamId, userId, metadata]);
+      c.query('INSERT INTO "LiteLLM_VerificationToken" (token, key_name, key_alias, models, team_id, user_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        token,
+        'sk-...abcd',
+        alias,
+        [],
+        teamId,
+        userId,
+        metadata,
+      ]);
     await key('hash-a', 'key-a', 'team-a', 'user-1', { service_account_id: 'svc-a' });
     await key('hash-b', 'key-b', 'team-b', null, { business_unit_id: 'bu-key' });
     await key('hash-c', null, null, 'default_user_id', {});
     const model = (id: string, name: string, params: object, info: object | null) =>
-      c.query('INSERT INTO "LiteLLM_ProxyModelTable" (model_id, model_name, litellm_params, model_info, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $5)', [id, name, params, info, 'default_user_id']);
-    await model('model-bedrock', 'claude-haiku', { model: 'bedrock/anthropic.claude-3-5-haiku-20241022-v1:0', aws_region_name: 'us-west-2', aws_secret_access_key: 'SECRET-NEVER-READ' }, { id: 'model-bedrock', key: 'anthropic.claude-3-5-haiku-20241022-v1:0', litellm_provider: 'bedrock', db_model: true });
-    await model('model-enc', 'gpt-4o', { model: ENCRYPTED, api_base: ENCRYPTED, api_key: ENCRYPTED }, { id: 'model-enc', litellm_provider: 'azure', base_model: 'azure/gpt-4o-2024-08-06', db_model: true });
+      c.query(
+        'INSERT INTO "LiteLLM_ProxyModelTable" (model_id, model_name, litellm_params, model_info, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $5)',
+        [id, name, params, info, 'default_user_id'],
+      );
+    await model(
+      'model-bedrock',
+      'claude-haiku',
+      { model: 'bedrock/anthropic.claude-3-5-haiku-20241022-v1:0', aws_region_name: 'us-west-2', aws_secret_access_key: 'SECRET-NEVER-READ' },
+      { id: 'model-bedrock', key: 'anthropic.claude-3-5-haiku-20241022-v1:0', litellm_provider: 'bedrock', db_model: true },
+    );
+    await model(
+      'model-enc',
+      'gpt-4o',
+      { model: ENCRYPTED, api_base: ENCRYPTED, api_key: ENCRYPTED },
+      { id: 'model-enc', litellm_provider: 'azure', base_model: 'azure/gpt-4o-2024-08-06', db_model: true },
+    );
     await model('model-noinfo', 'emb', { model: 'openai/text-embedding-3-small', api_base: 'https://api.openai.com/v1' }, null);
     // As prisma-client-py may store it: the JSON document as a JSONB string scalar.
     await c.query(
       'INSERT INTO "LiteLLM_ProxyModelTable" (model_id, model_name, litellm_params, model_info, created_by, updated_by) VALUES ($1, $2, to_jsonb($3::text), to_jsonb($4::text), $5, $5)',
-      ['model-strjson', 'vertex', JSON.stringify({ model: 'vertex_ai/gemini-1.5-pro', vertex_location: 'europe-west4' }), JSON.stringify({ id: 'model-strjson', base_model: 'gemini-1.5-pro' }), 'default_user_id'],
+      [
+        'model-strjson',
+        'vertex',
+        JSON.stringify({ model: 'vertex_ai/gemini-1.5-pro', vertex_location: 'europe-west4' }),
+        JSON.stringify({ id: 'model-strjson', base_model: 'gemini-1.5-pro' }),
+        'default_user_id',
+      ],
     );
-    await c.query('INSERT INTO "LiteLLM_TeamTable" (team_id, team_alias, metadata) VALUES ($1, $2, to_jsonb($3::text))', ['team-strjson', 'Str', JSON.stringify({ business_unit_id: 'bu-str' })]);
+    await c.query('INSERT INTO "LiteLLM_TeamTable" (team_id, team_alias, metadata) VALUES ($1, $2, to_jsonb($3::text))', [
+      'team-strjson',
+      'Str',
+      JSON.stringify({ business_unit_id: 'bu-str' }),
+    ]);
   } finally {
     await c.end();
   }
@@ -66,7 +105,10 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('warms all three tables with keyset pagination and enriches from them', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: ENV, page_size: 2 } });
     await h.proc.start(h.host);
     try {
@@ -106,13 +148,21 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('reads rows added after the warm-up on demand and negative-caches unknown ids', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: ENV }, budget: '5s' });
     await h.proc.start(h.host);
     const c = new pg.Client({ connectionString: db!.url });
     await c.connect();
     try {
-      await c.query('INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, team_id, metadata) VALUES ($1, $2, $3, $4)', ['hash-new', 'fresh', 'team-b', { business_unit_id: 'bu-new' }]);
+      await c.query('INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, team_id, metadata) VALUES ($1, $2, $3, $4)', [
+        'hash-new',
+        'fresh',
+        'team-b',
+        { business_unit_id: 'bu-new' },
+      ]);
       await h.proc.consume([makeCall({ keyHash: 'hash-new' }), makeCall({ keyHash: 'hash-missing' })]);
       assert.equal(h.next.all[0]!.keyAlias, 'fresh');
       assert.equal(h.next.all[0]!.teamAlias, 'Team B');
@@ -128,7 +178,10 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('opens read-only sessions, even when the URL carries its own options', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     const url = new URL(db!.url);
     if (!url.searchParams.has('options')) url.searchParams.set('options', '-c application_name=x');
     const s = new LitellmDbSource({ url: url.toString(), url_env: ENV, query_timeout: 5000, page_size: 10, max_connections: 1, teamMetadataKeys: [] });
@@ -144,7 +197,10 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('an unreachable database: records flow, health says so, the password never shows', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     process.env.SPANMETER_TEST_ENRICH_DB_DOWN = 'postgresql://litellm:hunter2-very-secret@127.0.0.1:1/litellm';
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: 'SPANMETER_TEST_ENRICH_DB_DOWN', query_timeout: '1s' }, budget: '200ms' });
     try {
@@ -164,7 +220,10 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('survives the database killing its connections mid-run and keeps answering', async (t) => {
-    if (skip) { t.skip(skip); return; }
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
     const h = makeEnrich({ source: 'litellm_db', litellm_db: { url_env: ENV }, budget: '5s', cache: { warm: false } });
     await h.proc.start(h.host);
     const admin = new pg.Client({ connectionString: db!.url });
@@ -172,7 +231,9 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
     try {
       await h.proc.consume([makeCall({ keyHash: 'hash-a' })]);
       assert.equal(h.next.all[0]!.keyAlias, 'key-a');
-      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spanmeter-enrich' AND pid <> pg_backend_pid()`);
+      const killed = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spanmeter-enrich' AND pid <> pg_backend_pid()`,
+      );
       assert.ok(killed.rowCount! >= 1, 'the pool had a connection to kill');
       // The next lookups reconnect; at most one may fail while the pool notices.
       let tries = 0;
@@ -190,8 +251,18 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
   });
 
   it('lists teams and models in the same shape as the file and API sources', async (t) => {
-    if (skip) { t.skip(skip); return; }
-    const s = new LitellmDbSource({ url: db!.url, url_env: ENV, query_timeout: 5000, page_size: 1, max_connections: 1, teamMetadataKeys: ['business_unit_id'] });
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
+    const s = new LitellmDbSource({
+      url: db!.url,
+      url_env: ENV,
+      query_timeout: 5000,
+      page_size: 1,
+      max_connections: 1,
+      teamMetadataKeys: ['business_unit_id'],
+    });
     try {
       const teams = await s.list('team', new AbortController().signal);
       assert.deepEqual(
@@ -204,7 +275,10 @@ describe('enrich litellm_db (real PostgreSQL)', () => {
         ],
       );
       const models = await s.list('model', new AbortController().signal);
-      assert.deepEqual(models.map((m) => m.modelId), ['model-bedrock', 'model-enc', 'model-noinfo', 'model-strjson']);
+      assert.deepEqual(
+        models.map((m) => m.modelId),
+        ['model-bedrock', 'model-enc', 'model-noinfo', 'model-strjson'],
+      );
       assert.equal(await s.get('model', 'nope', new AbortController().signal), null);
     } finally {
       await s.close();

@@ -45,7 +45,8 @@ function span(id: string, over: { start?: string; end?: string; prompt?: object;
     ],
   };
 }
-const requestOf = (spans: object[]) => JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'litellm' }, spans }] }] });
+const requestOf = (spans: object[]) =>
+  JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'litellm' }, spans }] }] });
 
 function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -85,7 +86,9 @@ describe('hostile clients and a hostile upstream', () => {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         posted.push(...(JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString()) as Record<string, unknown>[]));
-        const echo = Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\n');
+        const echo = Object.entries(req.headers)
+          .map(([k, v]) => `${k}: ${String(v)}`)
+          .join('\n');
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'invalid record', headers: req.headers, raw: echo }));
       });
@@ -138,7 +141,10 @@ service:
     const r400 = await post(otlp, '{"resourceSpans": [', { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` });
     assert.equal(r400.status, 400);
     const logged = await until('the refusals in the log', () => {
-      const lines = cli.stdout().split('\n').filter((l) => l.includes('request refused'));
+      const lines = cli
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('request refused'));
       return lines.some((l) => / 401 /.test(l)) && lines.some((l) => / 400 /.test(l)) && lines;
     });
     for (const l of logged) {
@@ -148,8 +154,14 @@ service:
       assert.ok(o.reason.length > 0);
     }
     const errors = JSON.parse(await get(`${admin}/status/errors`)) as { msg: string; level: string }[];
-    assert.ok(errors.some((e) => /request refused: 401 missing or invalid credentials from 127\.0\.0\.1/.test(e.msg)), JSON.stringify(errors));
-    assert.ok(errors.some((e) => /request refused: 400 invalid JSON/.test(e.msg)), JSON.stringify(errors));
+    assert.ok(
+      errors.some((e) => /request refused: 401 missing or invalid credentials from 127\.0\.0\.1/.test(e.msg)),
+      JSON.stringify(errors),
+    );
+    assert.ok(
+      errors.some((e) => /request refused: 400 invalid JSON/.test(e.msg)),
+      JSON.stringify(errors),
+    );
   });
 
   it('checks billing values, and no secret from an echoing upstream reaches logs, status or dead letters', async () => {
@@ -174,9 +186,18 @@ service:
     assert.match(metrics, /spanmeter_llm_calls_dropped_total\{pipeline="metering",reason="invalid_tokens"\} 2/);
     assert.match(metrics, /spanmeter_llm_calls_adjusted_total\{pipeline="metering",reason="id_hashed"\} 1/);
     const ids = posted.map((r) => String(r.uniqueId));
-    assert.ok(ids.every((id) => id.length <= 256), `uniqueIds bounded: ${ids.map((i) => i.length)}`);
-    assert.ok(ids.some((id) => id.includes('sha256:')), `the huge id was hashed: ${ids.map((i) => i.slice(0, 60))}`);
-    assert.ok(posted.every((r) => Number(r.meterTimeInMillis) > Date.UTC(2000, 0, 1)), 'no record at epoch 0');
+    assert.ok(
+      ids.every((id) => id.length <= 256),
+      `uniqueIds bounded: ${ids.map((i) => i.length)}`,
+    );
+    assert.ok(
+      ids.some((id) => id.includes('sha256:')),
+      `the huge id was hashed: ${ids.map((i) => i.slice(0, 60))}`,
+    );
+    assert.ok(
+      posted.every((r) => Number(r.meterTimeInMillis) > Date.UTC(2000, 0, 1)),
+      'no record at epoch 0',
+    );
 
     await until('the rejection in the log', () => cli.stdout().includes('dead-letter'));
     await until('the drop in the log', () => cli.stdout().includes('LLM call dropped (time_out_of_range)'));

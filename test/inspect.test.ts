@@ -45,7 +45,10 @@ describe('spanmeter inspect', () => {
     assert.equal(r.entries[0]!.outcome, 'not billed');
     assert.match(r.entries[0]!.reason!, /unknown_operation: gen_ai.operation.name "summarize"/);
     const slo = inspectFile(join(repoRoot(), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), registry);
-    assert.deepEqual(slo.entries.map((e) => [e.outcome, e.as]), [['billed', 'litellm.slo']]);
+    assert.deepEqual(
+      slo.entries.map((e) => [e.outcome, e.as]),
+      [['billed', 'litellm.slo']],
+    );
   });
 
   it('prints a report from the command line, and exits 1 for a file it cannot read', () => {
@@ -55,6 +58,9 @@ describe('spanmeter inspect', () => {
     assert.match(out, /span "tools\/call get_weather" .*: not billed \(not an LLM call/);
     const junk = join(dir, 'junk.bin');
     writeFileSync(junk, Buffer.from([0xff, 0xff, 0xff]));
-    assert.throws(() => execFileSync(process.execPath, [cli, 'inspect', junk], { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number; stdout: string }) => e.status === 1 && /neither JSON nor an OTLP protobuf/.test(e.stdout));
+    assert.throws(
+      () => execFileSync(process.execPath, [cli, 'inspect', junk], { encoding: 'utf8', stdio: 'pipe' }),
+      (e: { status: number; stdout: string }) => e.status === 1 && /neither JSON nor an OTLP protobuf/.test(e.stdout),
+    );
   });
 });

@@ -12,7 +12,10 @@ import { repoRoot } from './helpers/paths.js';
 describe('llm_calls log records', () => {
   it('keep the SLO reader calls exactly (its key order included)', () => {
     const slo = JSON.parse(readFileSync(join(repoRoot(), 'test', 'fixtures', 'litellm', 'slo-anthropic-cache.json'), 'utf8')) as unknown;
-    const calls = [sloToLlmCall(slo), llmCall({ keyMetadata: { business_unit_id: 'bu-0', nested: { list: [1, 'two', null, true], n: -0.5 } }, responseCost: 0.0001 })];
+    const calls = [
+      sloToLlmCall(slo),
+      llmCall({ keyMetadata: { business_unit_id: 'bu-0', nested: { list: [1, 'two', null, true], n: -0.5 } }, responseCost: 0.0001 }),
+    ];
     const bytes = encodeRecord(calls, llmCallsCodec);
     assert.equal(bytes[0], LLM_CALLS_TAG);
     const back = decodeRecord(bytes);

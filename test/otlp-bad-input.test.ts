@@ -51,8 +51,13 @@ describe('otlp receiver under bad input', () => {
   };
   const grpcCall = (body: Uint8Array, md = grpcMd()) =>
     new Promise<{ err: grpc.ServiceError | null; res?: Buffer }>((resolve) =>
-      grpcClient.makeUnaryRequest(traceServiceDefinition.Export!.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), md, (err: grpc.ServiceError | null, res?: Buffer) =>
-        resolve({ err, res }),
+      grpcClient.makeUnaryRequest(
+        traceServiceDefinition.Export!.path,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from(body),
+        md,
+        (err: grpc.ServiceError | null, res?: Buffer) => resolve({ err, res }),
       ),
     );
   const post = (headers: Record<string, string>, body: Uint8Array | string, path = '/v1/traces') => request(`${r.httpBase}${path}`, { headers, body, agent });
@@ -227,7 +232,11 @@ describe('otlp receiver under bad input', () => {
   });
 
   it('missing or wrong credentials → 401 / UNAUTHENTICATED, before the body is read', async () => {
-    const noAuth: Record<string, string>[] = [{ 'content-type': 'application/x-protobuf' }, { 'content-type': 'application/x-protobuf', authorization: 'Bearer wrong' }, { 'content-type': 'application/x-protobuf', authorization: TOKEN }];
+    const noAuth: Record<string, string>[] = [
+      { 'content-type': 'application/x-protobuf' },
+      { 'content-type': 'application/x-protobuf', authorization: 'Bearer wrong' },
+      { 'content-type': 'application/x-protobuf', authorization: TOKEN },
+    ];
     for (const h of noAuth) {
       const res = await post(h, validPb);
       assert.equal(res.status, 401);

@@ -195,10 +195,28 @@ function write(w: protobuf.Writer, fs: Field[]): protobuf.Writer {
 }
 
 /** Wraps a soup at a real position of the schema so that it meets the real decoders' field handling. */
-const PATHS: number[][] = [[], [1], [1, 1], [1, 2], [1, 2, 1], [1, 2, 2], [1, 2, 2, 9], [1, 2, 2, 9, 2], [1, 2, 2, 11], [1, 2, 2, 13], [1, 2, 2, 15], [1, 2, 2, 9, 2, 5], [1, 2, 2, 9, 2, 6, 1]];
+const PATHS: number[][] = [
+  [],
+  [1],
+  [1, 1],
+  [1, 2],
+  [1, 2, 1],
+  [1, 2, 2],
+  [1, 2, 2, 9],
+  [1, 2, 2, 9, 2],
+  [1, 2, 2, 11],
+  [1, 2, 2, 13],
+  [1, 2, 2, 15],
+  [1, 2, 2, 9, 2, 5],
+  [1, 2, 2, 9, 2, 6, 1],
+];
 function atPath(path: number[], inner: Uint8Array): Uint8Array {
   let b = inner;
-  for (let i = path.length - 1; i >= 0; i--) b = protobuf.Writer.create().uint32(((path[i]! << 3) | 2) >>> 0).bytes(b).finish();
+  for (let i = path.length - 1; i >= 0; i--)
+    b = protobuf.Writer.create()
+      .uint32(((path[i]! << 3) | 2) >>> 0)
+      .bytes(b)
+      .finish();
   return b;
 }
 
@@ -269,7 +287,11 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
 
   it('string cache: strings of the same two slots, invalid UTF-8 and non-ASCII are decoded as Node decodes them, for Buffers and plain Uint8Arrays', () => {
     const W = () => protobuf.Writer.create();
-    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const ld = (n: number, b: Uint8Array) =>
+      W()
+        .uint32((n << 3) | 2)
+        .bytes(b)
+        .finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
     // 16 bytes that differ only in bytes 4 and 5, which the slot hash does not read (it reads the first,
     // the middle and the last four): the same two slots for all, for the key and for the value.
@@ -277,7 +299,19 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
       v.includes('\u00e9') ? Buffer.from(v) : Buffer.from(v, 'latin1'),
     );
     for (const v of variants) assert.deepEqual(stringCacheSlots(v), stringCacheSlots(variants[0]!));
-    const kvs = variants.map((v, i) => ld(9, cat(ld(1, v), ld(2, ld(1, v)), W().uint32(3 << 3).uint32(i).finish())));
+    const kvs = variants.map((v, i) =>
+      ld(
+        9,
+        cat(
+          ld(1, v),
+          ld(2, ld(1, v)),
+          W()
+            .uint32(3 << 3)
+            .uint32(i)
+            .finish(),
+        ),
+      ),
+    );
     // The attributes: key → value; each key is its own value, the last keyStrindex field is ignored.
     const body = ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...kvs, ...kvs))));
     for (const input of [body, new Uint8Array(body)]) {
@@ -296,7 +330,11 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
 
   it('string cache: strings competing for a slot that differ only in a later word, in the last bytes or past 48 bytes', () => {
     const W = () => protobuf.Writer.create();
-    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const ld = (n: number, b: Uint8Array) =>
+      W()
+        .uint32((n << 3) | 2)
+        .bytes(b)
+        .finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
     const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
     /** The first variant of `base` with other characters at `at` whose first slot is `base`'s. */
@@ -343,7 +381,11 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
 
   it('string cache: more strings of the same two slots than slots, interleaved and evicting each other, are decoded exactly', () => {
     const W = () => protobuf.Writer.create();
-    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const ld = (n: number, b: Uint8Array) =>
+      W()
+        .uint32((n << 3) | 2)
+        .bytes(b)
+        .finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
     const span = (attrs: Uint8Array[]) => ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 1)), ...attrs));
     const body = (spans: Uint8Array[]) => ld(1, ld(2, cat(...spans)));
@@ -366,14 +408,25 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
     resetStringCaches();
     const three = assertAgree(body([span([kv(names[0]!, 'x'), kv(names[1]!, 'y'), kv(names[2]!, 'z'), kv(names[1]!, 'w'), kv(names[0]!, 'v')])]));
     assert.ok(three.ok);
-    assert.deepEqual(three.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes, Object.assign(newAttributes(), { [names[0]!]: 'v', [names[1]!]: 'w', [names[2]!]: 'z' }));
+    assert.deepEqual(
+      three.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes,
+      Object.assign(newAttributes(), { [names[0]!]: 'v', [names[1]!]: 'w', [names[2]!]: 'z' }),
+    );
   });
 
   it('keeps only the wanted span attributes, whatever the order of key and value fields', () => {
     const W = () => protobuf.Writer.create();
-    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const ld = (n: number, b: Uint8Array) =>
+      W()
+        .uint32((n << 3) | 2)
+        .bytes(b)
+        .finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
-    const str = (n: number, s: string) => W().uint32((n << 3) | 2).string(s).finish();
+    const str = (n: number, s: string) =>
+      W()
+        .uint32((n << 3) | 2)
+        .string(s)
+        .finish();
     const key = (k: string) => str(1, k);
     const val = (s: string) => ld(2, str(1, s));
     const kv = (...fields: Uint8Array[]) => ld(9, cat(...fields));
@@ -418,19 +471,35 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
 
   it('KeyValue fast path: agrees at each of its bounds (varint lengths, field order and repeats, members, non-minimal encodings)', () => {
     const W = () => protobuf.Writer.create();
-    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const ld = (n: number, b: Uint8Array) =>
+      W()
+        .uint32((n << 3) | 2)
+        .bytes(b)
+        .finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
-    const str = (n: number, s: string) => W().uint32((n << 3) | 2).string(s).finish();
+    const str = (n: number, s: string) =>
+      W()
+        .uint32((n << 3) | 2)
+        .string(s)
+        .finish();
     const raw = (...bytes: number[]) => Buffer.from(bytes);
-    const varint = (n: number, v: number | bigint) => W().uint32(n << 3).uint64(typeof v === 'bigint' ? v.toString() : v).finish();
-    const double = (v: number) => W().uint32((4 << 3) | 1).double(v).finish();
+    const varint = (n: number, v: number | bigint) =>
+      W()
+        .uint32(n << 3)
+        .uint64(typeof v === 'bigint' ? v.toString() : v)
+        .finish();
+    const double = (v: number) =>
+      W()
+        .uint32((4 << 3) | 1)
+        .double(v)
+        .finish();
     // A span with two KeyValues: `body` (field 9's content) and a well-formed one after it, so that a
     // fast path that read too much or too little shows up in the next attribute too.
     const span = (body: Uint8Array) =>
       ld(1, ld(2, ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 2)), ld(9, body), ld(9, cat(str(1, 'team-1'), ld(2, str(1, 'after'))))))));
     const key = str(1, 'gen_ai.usage.prompt_tokens');
     const cases: Record<string, Uint8Array> = {
-      'string': cat(key, ld(2, str(1, 'v'))),
+      string: cat(key, ld(2, str(1, 'v'))),
       'empty string': cat(key, ld(2, str(1, ''))),
       'no member (null)': cat(key, ld(2, raw())),
       'no value field': key,
@@ -449,14 +518,14 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
       'int of 2^35': cat(key, ld(2, varint(3, 2 ** 35))),
       'negative int (10 bytes)': cat(key, ld(2, varint(3, -5n))),
       'int as a non-minimal varint': cat(key, ld(2, raw(0x18, 0x85, 0x80, 0x00))),
-      'double': cat(key, ld(2, double(0.25))),
+      double: cat(key, ld(2, double(0.25))),
       'double NaN': cat(key, ld(2, double(NaN))),
       'double cut short': cat(key, ld(2, raw(0x21, 1, 2, 3))),
       'double, then a string member': cat(key, ld(2, cat(double(2), str(1, 's')))),
       'no member, then another key': cat(key, ld(2, raw()), str(1, 'team-1')),
-      'array': cat(key, ld(2, ld(5, ld(1, str(1, 'x'))))),
-      'kvlist': cat(key, ld(2, ld(6, ld(1, cat(str(1, 'k'), ld(2, str(1, 'x'))))))),
-      'bytes': cat(key, ld(2, ld(7, raw(1, 2)))),
+      array: cat(key, ld(2, ld(5, ld(1, str(1, 'x'))))),
+      kvlist: cat(key, ld(2, ld(6, ld(1, cat(str(1, 'k'), ld(2, str(1, 'x'))))))),
+      bytes: cat(key, ld(2, ld(7, raw(1, 2)))),
       'key of 200 bytes (2-byte length)': cat(str(1, 'k'.repeat(200)), ld(2, str(1, 'v'))),
       'value of 20,000 bytes (3-byte length)': cat(key, ld(2, str(1, 'v'.repeat(20_000)))),
       'value of 2^21 bytes (4-byte length)': cat(key, ld(2, str(1, 'v'.repeat(2 ** 21)))),
@@ -473,7 +542,10 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
     // A KeyValue claiming one byte past its span, whose lengths inside all agree with that claim (the
     // byte past the span is the scope's next field): refused, as by the reference.
     const kvBody = cat(key, raw(0x12, 5, 0x0a, 3, 0x76, 0x76));
-    const overrun = ld(1, ld(2, cat(ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 2)), raw(0x4a, kvBody.length + 1), kvBody)), str(3, 'schema'))));
+    const overrun = ld(
+      1,
+      ld(2, cat(ld(2, cat(ld(1, Buffer.alloc(16, 1)), ld(2, Buffer.alloc(8, 2)), raw(0x4a, kvBody.length + 1), kvBody)), str(3, 'schema'))),
+    );
     assert.equal(assertAgree(overrun).ok, false);
     // The KeyValue's own length as a 4-byte varint (a message of 2^21 bytes or more).
     assert.ok(assertAgree(span(cat(key, ld(2, str(1, 'w'.repeat(2 ** 21 + 10)))))).ok);
@@ -481,9 +553,17 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
 
   it('agrees on the tricky cases: merged singular fields, several AnyValue members, deep nesting, bad ids', () => {
     const W = () => protobuf.Writer.create();
-    const ld = (n: number, b: Uint8Array) => W().uint32((n << 3) | 2).bytes(b).finish();
+    const ld = (n: number, b: Uint8Array) =>
+      W()
+        .uint32((n << 3) | 2)
+        .bytes(b)
+        .finish();
     const cat = (...bs: Uint8Array[]) => Buffer.concat(bs);
-    const str = (n: number, s: string) => W().uint32((n << 3) | 2).string(s).finish();
+    const str = (n: number, s: string) =>
+      W()
+        .uint32((n << 3) | 2)
+        .string(s)
+        .finish();
     const kv = (key: string, any: Uint8Array) => cat(str(1, key), ld(2, any));
     const span = (...fieldsBytes: Uint8Array[]) => ld(1, ld(2, ld(2, cat(...fieldsBytes))));
     const id16 = ld(1, Buffer.alloc(16, 1));
@@ -491,7 +571,24 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
 
     // An attribute whose value occurs twice, with different and equal members, and an AnyValue with several members.
     const arr = (...items: Uint8Array[]) => ld(5, cat(...items.map((i) => ld(1, i))));
-    const twice = span(id16, id8, ld(9, cat(kv('a', arr(str(1, 'x'))), ld(2, arr(str(1, 'y'))))), ld(9, kv('b', cat(W().uint32(3 << 3).uint32(5).finish(), str(1, 's')))));
+    const twice = span(
+      id16,
+      id8,
+      ld(9, cat(kv('a', arr(str(1, 'x'))), ld(2, arr(str(1, 'y'))))),
+      ld(
+        9,
+        kv(
+          'b',
+          cat(
+            W()
+              .uint32(3 << 3)
+              .uint32(5)
+              .finish(),
+            str(1, 's'),
+          ),
+        ),
+      ),
+    );
     const r1 = assertAgree(twice);
     assert.ok(r1.ok);
     const attrs = r1.batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes;
@@ -499,7 +596,35 @@ describe('single-pass protobuf decoder vs the protobufjs reference', () => {
     assert.equal(attrs.b, 's', 'stringValue takes precedence over intValue');
 
     // Status, resource and scope occurring twice are merged.
-    const merged = ld(1, cat(ld(1, ld(1, kv('r1', str(1, 'a')))), ld(1, ld(1, kv('r2', str(1, 'b')))), ld(2, cat(ld(1, str(1, 'scope')), ld(1, str(2, 'v1')), ld(2, cat(id16, id8, ld(15, str(2, 'm')), ld(15, W().uint32(3 << 3).uint32(2).finish())))))));
+    const merged = ld(
+      1,
+      cat(
+        ld(1, ld(1, kv('r1', str(1, 'a')))),
+        ld(1, ld(1, kv('r2', str(1, 'b')))),
+        ld(
+          2,
+          cat(
+            ld(1, str(1, 'scope')),
+            ld(1, str(2, 'v1')),
+            ld(
+              2,
+              cat(
+                id16,
+                id8,
+                ld(15, str(2, 'm')),
+                ld(
+                  15,
+                  W()
+                    .uint32(3 << 3)
+                    .uint32(2)
+                    .finish(),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
     const r2 = assertAgree(merged);
     assert.ok(r2.ok);
     const rs = r2.batch.resourceSpans[0]!;

@@ -66,7 +66,10 @@ function logsJson(n: number, from = 0): Record<string, unknown> {
 
 /** A protobuf logs request read back as canonical OTLP/JSON (for comparison with what was sent). */
 function asJson(pb: Uint8Array): Record<string, unknown> {
-  const obj = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(pb), { longs: String, enums: Number, bytes: String }) as Record<string, unknown>;
+  const obj = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(pb), { longs: String, enums: Number, bytes: String }) as Record<
+    string,
+    unknown
+  >;
   return JSON.parse(
     JSON.stringify(obj, (k, v: unknown) => ((k === 'traceId' || k === 'spanId') && typeof v === 'string' ? Buffer.from(v, 'base64').toString('hex') : v)),
   ) as Record<string, unknown>;
@@ -132,11 +135,17 @@ async function startService(text: string, extra?: (r: Awaited<ReturnType<typeof 
 function grpcLogs(address: string, body: Uint8Array): Promise<Buffer> {
   const client = new (grpc.makeGenericClientConstructor(logsServiceDefinition, 'LogsService'))(address, grpc.credentials.createInsecure());
   return new Promise<Buffer>((resolve, reject) =>
-    client.makeUnaryRequest(logsServiceDefinition.Export!.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), (err: grpc.ServiceError | null, out?: Buffer) => {
-      client.close();
-      if (err) reject(err);
-      else resolve(out!);
-    }),
+    client.makeUnaryRequest(
+      logsServiceDefinition.Export!.path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(body),
+      (err: grpc.ServiceError | null, out?: Buffer) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(out!);
+      },
+    ),
   );
 }
 
@@ -292,7 +301,10 @@ service:
       // The pipeline carries only logs: spans from this receiver are answered as not kept.
       const tr = await request(`${http}/v1/traces`, { headers: JSONH, body: JSON.stringify(otlpRequest([{ responseId: 'x' }])) });
       assert.equal(tr.status, 200);
-      assert.equal(JSON.parse(tr.body.toString()).partialSuccess.rejectedSpans, String(spanCount(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'x' }]))))));
+      assert.equal(
+        JSON.parse(tr.body.toString()).partialSuccess.rejectedSpans,
+        String(spanCount(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'x' }]))))),
+      );
     } finally {
       await svc.shutdown(5_000);
     }
@@ -307,7 +319,10 @@ service:
       let res = await request(`${http}/v1/logs`, { headers: JSONH, body: JSON.stringify(doc) });
       assert.equal(res.status, 400);
       assert.match(JSON.parse(res.body.toString()).message, /traceId must be 32 hex characters/);
-      res = await request(`${http}/v1/logs`, { headers: JSONH, body: JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ attributes: 5 }] }] }] }) });
+      res = await request(`${http}/v1/logs`, {
+        headers: JSONH,
+        body: JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ attributes: 5 }] }] }] }),
+      });
       assert.equal(res.status, 400);
       assert.equal(down.got.length, 0);
     } finally {
@@ -318,8 +333,7 @@ service:
 
 /** Canonical OTLP/JSON → the object protobufjs' fromObject takes (ids as bytes). */
 function asJsonInput(doc: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(doc), (k, v: unknown) => ((k === 'traceId' || k === 'spanId') && typeof v === 'string' ? Buffer.from(v, 'hex').toString('base64') : v)) as Record<
-    string,
-    unknown
-  >;
+  return JSON.parse(JSON.stringify(doc), (k, v: unknown) =>
+    (k === 'traceId' || k === 'spanId') && typeof v === 'string' ? Buffer.from(v, 'hex').toString('base64') : v,
+  ) as Record<string, unknown>;
 }

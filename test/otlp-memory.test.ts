@@ -58,7 +58,9 @@ function bigRequest(tag: string, max: number): Buffer {
       {
         resource: { attributes: newAttributes(), droppedAttributesCount: 0 },
         schemaUrl: '',
-        scopeSpans: [{ scope: { name: 'litellm', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', spans: spans.slice(0, n) }],
+        scopeSpans: [
+          { scope: { name: 'litellm', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', spans: spans.slice(0, n) },
+        ],
       },
     ],
   });
@@ -91,7 +93,8 @@ describe('otlp receiver memory under concurrent maximum-size requests', () => {
       // system as the container image configures it (Dockerfile, docs/security.md).
       env: { ...process.env, SINK_DELAY_MS: '1000', ...MALLOC_ENV },
     });
-    const next = () => new Promise<{ address?: string; peakRssMb: number; rssMb: number; calls: number; heap: string }>((resolve) => child.once('message', resolve as never));
+    const next = () =>
+      new Promise<{ address?: string; peakRssMb: number; rssMb: number; calls: number; heap: string }>((resolve) => child.once('message', resolve as never));
     try {
       const ready = await next();
       const idle = ready.rssMb;

@@ -70,7 +70,14 @@ function richBatch(): SpanBatch {
                 endTimeUnixNano: 18446744073709551615n,
                 attributes: every,
                 droppedAttributesCount: 2,
-                events: [{ timeUnixNano: 1764355422941051905n, name: 'exception', attributes: attrs({ 'exception.type': 'RateLimitError' }), droppedAttributesCount: 3 }],
+                events: [
+                  {
+                    timeUnixNano: 1764355422941051905n,
+                    name: 'exception',
+                    attributes: attrs({ 'exception.type': 'RateLimitError' }),
+                    droppedAttributesCount: 3,
+                  },
+                ],
                 droppedEventsCount: 4,
                 links: [
                   {

@@ -108,7 +108,12 @@ function assertArrivedEqual(sent: ReadableSpan[], batches: SpanBatch[]): void {
     assert.deepStrictEqual(s.status, { code: r.status.code, message: r.status.message ?? '' });
     assert.deepStrictEqual(
       s.events,
-      r.events.map((e) => ({ timeUnixNano: ns(e.time), name: e.name, attributes: expectedAttrs(e.attributes ?? {}), droppedAttributesCount: e.droppedAttributesCount ?? 0 })),
+      r.events.map((e) => ({
+        timeUnixNano: ns(e.time),
+        name: e.name,
+        attributes: expectedAttrs(e.attributes ?? {}),
+        droppedAttributesCount: e.droppedAttributesCount ?? 0,
+      })),
     );
     assert.deepStrictEqual(
       s.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: l.attributes })),
@@ -160,7 +165,10 @@ describe('official OpenTelemetry JS exporters → otlp receiver', () => {
         ]);
       const [wire0, dec0] = await bytes();
       await exportWith(new ProtoExporter({ url: `${r.httpBase}/v1/traces`, ...compressionOpt(compression) }), spans);
-      assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
+      assertArrivedEqual(
+        spans,
+        r.next.batches.map((b) => b.batch),
+      );
       const [wire1, dec1] = await bytes();
       if (compression === 'gzip') assert.ok(wire1 - wire0 < dec1 - dec0, 'the body really was compressed');
       else assert.equal(wire1 - wire0, dec1 - dec0);
@@ -170,13 +178,19 @@ describe('official OpenTelemetry JS exporters → otlp receiver', () => {
     it(`exporter-trace-otlp-http (HTTP JSON), compression ${compression}`, async () => {
       r.next.batches.length = 0;
       await exportWith(new JsonExporter({ url: `${r.httpBase}/v1/traces`, ...compressionOpt(compression) }), spans);
-      assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
+      assertArrivedEqual(
+        spans,
+        r.next.batches.map((b) => b.batch),
+      );
     });
 
     it(`exporter-trace-otlp-grpc, compression ${compression}`, async () => {
       r.next.batches.length = 0;
       await exportWith(new GrpcExporter({ url: `http://${r.grpcAddress}`, ...compressionOpt(compression) }), spans);
-      assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
+      assertArrivedEqual(
+        spans,
+        r.next.batches.map((b) => b.batch),
+      );
       assert.deepEqual(r.next.batches[0]!.ctx, { receiver: 'otlp', transport: 'grpc' });
     });
   }
@@ -192,7 +206,10 @@ describe('official exporters with auth', () => {
 
   it('HTTP protobuf with the bearer token succeeds; without it the export fails and nothing arrives', async () => {
     await exportWith(new ProtoExporter({ url: `${r.httpBase}/v1/traces`, headers: { Authorization: 'Bearer s3cret-token' } }), spans);
-    assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
+    assertArrivedEqual(
+      spans,
+      r.next.batches.map((b) => b.batch),
+    );
     r.next.batches.length = 0;
     const exporter = new ProtoExporter({ url: `${r.httpBase}/v1/traces` });
     const result = await new Promise<{ code: number }>((resolve) => exporter.export(spans, resolve));
@@ -206,7 +223,10 @@ describe('official exporters with auth', () => {
     const md = new grpc.Metadata();
     md.set('authorization', 'Bearer s3cret-token');
     await exportWith(new GrpcExporter({ url: `http://${r.grpcAddress}`, metadata: md }), spans);
-    assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
+    assertArrivedEqual(
+      spans,
+      r.next.batches.map((b) => b.batch),
+    );
     r.next.batches.length = 0;
     const bad = new grpc.Metadata();
     bad.set('authorization', 'Bearer nope');
@@ -227,68 +247,121 @@ function haveOpenssl(): boolean {
   }
 }
 
-describe('official exporters over TLS (self-signed certificate made with openssl)', { skip: haveOpenssl() ? false : 'openssl is not installed on this machine: TLS tests skipped' }, () => {
-  let r: TestReceiver;
-  let ca: Buffer;
-  const spans = makeSpans();
-  before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-tls-'));
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(cert);
-    r = await startTestReceiver({ tls: { cert_file: cert, key_file: key } });
-  });
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
-  after(() => r?.stop());
+describe(
+  'official exporters over TLS (self-signed certificate made with openssl)',
+  { skip: haveOpenssl() ? false : 'openssl is not installed on this machine: TLS tests skipped' },
+  () => {
+    let r: TestReceiver;
+    let ca: Buffer;
+    const spans = makeSpans();
+    before(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-tls-'));
+      const cert = join(dir, 'cert.pem');
+      const key = join(dir, 'key.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      ca = readFileSync(cert);
+      r = await startTestReceiver({ tls: { cert_file: cert, key_file: key } });
+    });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the setup that assigns it may have failed
+    after(() => r?.stop());
 
-  it('HTTP protobuf over https', async () => {
-    assert.match(r.httpBase, /^https:/);
-    r.next.batches.length = 0;
-    await exportWith(new ProtoExporter({ url: `${r.httpBase}/v1/traces`, httpAgentOptions: { ca }, ...compressionOpt('gzip') }), spans);
-    assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
-  });
+    it('HTTP protobuf over https', async () => {
+      assert.match(r.httpBase, /^https:/);
+      r.next.batches.length = 0;
+      await exportWith(new ProtoExporter({ url: `${r.httpBase}/v1/traces`, httpAgentOptions: { ca }, ...compressionOpt('gzip') }), spans);
+      assertArrivedEqual(
+        spans,
+        r.next.batches.map((b) => b.batch),
+      );
+    });
 
-  it('gRPC over TLS', async () => {
-    r.next.batches.length = 0;
-    await exportWith(new GrpcExporter({ url: `https://${r.grpcAddress}`, credentials: grpc.credentials.createSsl(ca), ...compressionOpt('gzip') }), spans);
-    assertArrivedEqual(spans, r.next.batches.map((b) => b.batch));
-  });
+    it('gRPC over TLS', async () => {
+      r.next.batches.length = 0;
+      await exportWith(new GrpcExporter({ url: `https://${r.grpcAddress}`, credentials: grpc.credentials.createSsl(ca), ...compressionOpt('gzip') }), spans);
+      assertArrivedEqual(
+        spans,
+        r.next.batches.map((b) => b.batch),
+      );
+    });
 
-  it('mutual TLS: client_ca_file requires a client certificate', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-mtls-'));
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE'],
-      { stdio: 'ignore' },
-    );
-    const m = await startTestReceiver({ tls: { cert_file: cert, key_file: key, client_ca_file: cert }, protocols: { grpc: { enabled: false } } });
-    try {
-      const pem = readFileSync(cert);
-      const withCert = await exportWithResult(new ProtoExporter({ url: `${m.httpBase}/v1/traces`, httpAgentOptions: { ca: pem, cert: pem, key: readFileSync(key) } }), spans);
-      assert.equal(withCert, 0);
-      assertArrivedEqual(spans, m.next.batches.map((b) => b.batch));
-      m.next.batches.length = 0;
-      const without = await exportWithResult(new ProtoExporter({ url: `${m.httpBase}/v1/traces`, httpAgentOptions: { ca: pem }, timeoutMillis: 3000 }), spans);
-      assert.equal(without, 1, 'no client certificate: the handshake fails');
-      assert.equal(m.next.batches.length, 0);
-    } finally {
-      await m.stop();
-    }
-  });
+    it('mutual TLS: client_ca_file requires a client certificate', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-mtls-'));
+      const cert = join(dir, 'cert.pem');
+      const key = join(dir, 'key.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+        ],
+        { stdio: 'ignore' },
+      );
+      const m = await startTestReceiver({ tls: { cert_file: cert, key_file: key, client_ca_file: cert }, protocols: { grpc: { enabled: false } } });
+      try {
+        const pem = readFileSync(cert);
+        const withCert = await exportWithResult(
+          new ProtoExporter({ url: `${m.httpBase}/v1/traces`, httpAgentOptions: { ca: pem, cert: pem, key: readFileSync(key) } }),
+          spans,
+        );
+        assert.equal(withCert, 0);
+        assertArrivedEqual(
+          spans,
+          m.next.batches.map((b) => b.batch),
+        );
+        m.next.batches.length = 0;
+        const without = await exportWithResult(
+          new ProtoExporter({ url: `${m.httpBase}/v1/traces`, httpAgentOptions: { ca: pem }, timeoutMillis: 3000 }),
+          spans,
+        );
+        assert.equal(without, 1, 'no client certificate: the handshake fails');
+        assert.equal(m.next.batches.length, 0);
+      } finally {
+        await m.stop();
+      }
+    });
 
-  it('a plain-text gRPC client cannot talk to the TLS endpoint', async () => {
-    r.next.batches.length = 0;
-    const exporter = new GrpcExporter({ url: `http://${r.grpcAddress}`, timeoutMillis: 3000 });
-    const result = await new Promise<{ code: number }>((resolve) => exporter.export(spans, resolve));
-    await exporter.shutdown();
-    assert.equal(result.code, 1);
-    assert.equal(r.next.batches.length, 0);
-  });
-});
+    it('a plain-text gRPC client cannot talk to the TLS endpoint', async () => {
+      r.next.batches.length = 0;
+      const exporter = new GrpcExporter({ url: `http://${r.grpcAddress}`, timeoutMillis: 3000 });
+      const result = await new Promise<{ code: number }>((resolve) => exporter.export(spans, resolve));
+      await exporter.shutdown();
+      assert.equal(result.code, 1);
+      assert.equal(r.next.batches.length, 0);
+    });
+  },
+);

@@ -67,7 +67,10 @@ describe('otlp receiver in a Service', () => {
       assert.match(addr.http!, /^127\.0\.0\.1:\d+$/);
       assert.match(addr.grpc!, /^127\.0\.0\.1:\d+$/);
       const body = gzipSync(encodeOtlpProto(decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'svc-1' }])))));
-      const denied = await request(`http://${addr.http}/v1/traces`, { headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body });
+      const denied = await request(`http://${addr.http}/v1/traces`, {
+        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+        body,
+      });
       assert.equal(denied.status, 401);
       const res = await request(`http://${addr.http}/v1/traces`, {
         headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: 'Bearer tok' },
@@ -138,7 +141,9 @@ ${spansToo ? '    forward:\n      receivers: [otlp]\n      exporters: [test_capt
         assert.equal(calls[0]!.id, 'proj-1');
         if (spansToo) {
           // The forwarded spans keep every attribute, among them ones litellm does not read.
-          const spans = (capture('test_capture/spans').received as unknown as SpanBatch[]).flatMap((b) => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+          const spans = (capture('test_capture/spans').received as unknown as SpanBatch[]).flatMap((b) =>
+            b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)),
+          );
           assert.ok(spans.some((sp) => Object.keys(sp.attributes).some((k) => !SPAN_ATTRIBUTES.has(k))));
         }
       } finally {

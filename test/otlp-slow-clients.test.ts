@@ -101,7 +101,9 @@ describe('otlp receiver with slow clients', () => {
     t.diagnostic(
       `valid requests during the attack: ${during.length}, statuses ${[...new Set(during.map((d) => d.status))]}; latency p50 ${p(lat, 0.5).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (before: p50 ${p(baseline, 0.5).toFixed(1)} ms, max ${Math.max(...baseline).toFixed(1)} ms)`,
     );
-    t.diagnostic(`slowloris: ${slowloris.opened} connections, lifetimes ${p(slowloris.lifetimes, 0.5)}–${Math.max(...slowloris.lifetimes)} ms; slow bodies: ${slowBody.opened}, lifetimes ${p(slowBody.lifetimes, 0.5)}–${Math.max(...slowBody.lifetimes)} ms, answers ${[...new Set(slowBody.statuses)]}`);
+    t.diagnostic(
+      `slowloris: ${slowloris.opened} connections, lifetimes ${p(slowloris.lifetimes, 0.5)}–${Math.max(...slowloris.lifetimes)} ms; slow bodies: ${slowBody.opened}, lifetimes ${p(slowBody.lifetimes, 0.5)}–${Math.max(...slowBody.lifetimes)} ms, answers ${[...new Set(slowBody.statuses)]}`,
+    );
 
     assert.ok(during.length >= 50, `enough valid requests were sent (${during.length})`);
     assert.deepEqual([...new Set(during.map((d) => d.status))], [200], 'every valid request got 200');
@@ -113,11 +115,17 @@ describe('otlp receiver with slow clients', () => {
     assert.ok(slowloris.lifetimes.length >= SLOW, 'slowloris connections were cut and came back');
     assert.ok(Math.max(...slowloris.lifetimes) < 2000 + 1500, `slowloris cut after header_timeout (max ${Math.max(...slowloris.lifetimes)} ms)`);
     assert.ok(slowBody.lifetimes.length >= SLOW, 'slow bodies were cut and came back');
-    assert.ok(Math.max(...slowBody.lifetimes) < 5000 + 1500, `slow bodies cut by min_body_rate in the first 5 s window (max ${Math.max(...slowBody.lifetimes)} ms)`);
+    assert.ok(
+      Math.max(...slowBody.lifetimes) < 5000 + 1500,
+      `slow bodies cut by min_body_rate in the first 5 s window (max ${Math.max(...slowBody.lifetimes)} ms)`,
+    );
     assert.ok(slowBody.statuses.includes('408'), 'slow bodies were answered 408');
     assert.ok(slowloris.statuses.includes('408'), 'slowloris connections were answered 408');
     const cut = await metricValue(r.metrics.registry, 'spanmeter_receiver_requests_total', { outcome: 'client_error' });
-    assert.ok(cut >= slowloris.lifetimes.length + slowBody.lifetimes.length, `every cut counted (${cut} for ${slowloris.lifetimes.length + slowBody.lifetimes.length})`);
+    assert.ok(
+      cut >= slowloris.lifetimes.length + slowBody.lifetimes.length,
+      `every cut counted (${cut} for ${slowloris.lifetimes.length + slowBody.lifetimes.length})`,
+    );
   });
 
   it('read_timeout cuts a body that arrives fast enough but takes longer than the timeout', async () => {

@@ -15,7 +15,6 @@ import { otlpRequest } from './helpers/litellm-spans.js';
 import { http, startShippedPipeline, type Collector } from './helpers/process.js';
 import { LocalS3, S3RVER_CREDENTIALS } from './helpers/s3rver.js';
 
-
 function startCollector(s3: LocalS3, extra: Record<string, string> = {}): Promise<Collector> {
   return startShippedPipeline({
     SPANMETER_LOG_LEVEL: 'error',

@@ -74,7 +74,10 @@ describe('plugins', () => {
 
   it('reports a plugin that cannot be loaded, with its line', async () => {
     const p = join(dir, 'missing.yaml');
-    writeFileSync(p, `plugins:\n  - ./nowhere.js\n  - "@acme/not-installed-plugin"\nreceivers:\n  test_source:\nexporters:\n  test_capture:\nservice:\n  pipelines:\n    m:\n      receivers: [test_source]\n      exporters: [test_capture]\n`);
+    writeFileSync(
+      p,
+      `plugins:\n  - ./nowhere.js\n  - "@acme/not-installed-plugin"\nreceivers:\n  test_source:\nexporters:\n  test_capture:\nservice:\n  pipelines:\n    m:\n      receivers: [test_source]\n      exporters: [test_capture]\n`,
+    );
     const registry = new ComponentRegistry();
     registerTestComponents(registry);
     const lines = (await loadConfig([p], registry, { env: {} })).errors.map(formatError);
@@ -88,7 +91,10 @@ describe('plugins', () => {
     const registry = new ComponentRegistry();
     registerTestComponents(registry);
     const p = join(dir, 'dup.js');
-    writeFileSync(p, `export default { kind: 'exporter', type: 'test_capture', description: 'x', stability: 'alpha', consumes: 'meter_events', configSchema: {type:'object'}, defaultConfig: () => ({}), create: () => ({ consume: async () => {} }) };\n`);
+    writeFileSync(
+      p,
+      `export default { kind: 'exporter', type: 'test_capture', description: 'x', stability: 'alpha', consumes: 'meter_events', configSchema: {type:'object'}, defaultConfig: () => ({}), create: () => ({ consume: async () => {} }) };\n`,
+    );
     await assert.rejects(registry.loadPlugin(p, dir), /exporter type "test_capture" from plugin .* is already registered by test/);
   });
 });

@@ -58,14 +58,18 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: st
 async function filesDir(name: string, skip: number[] = []): Promise<string> {
   const d = join(dir, name);
   const sink = new FileSink();
-  for (const [i, o] of objects.entries()) if (!skip.includes(i)) await sink.put(o.obj, { directory: d, path: 'litellm-metering', label: 'test' }, AbortSignal.timeout(10_000));
+  for (const [i, o] of objects.entries())
+    if (!skip.includes(i)) await sink.put(o.obj, { directory: d, path: 'litellm-metering', label: 'test' }, AbortSignal.timeout(10_000));
   return d;
 }
 
 const rows = () => calls.map(spendRow);
 
 /** The three scenarios, against one way of reading the spend log. */
-function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; args: string[]; setRows(rows: SpendRow[]): Promise<void> } | { skip: string }>) {
+function scenarios(
+  name: string,
+  setup: () => Promise<{ env: NodeJS.ProcessEnv; args: string[]; setRows(rows: SpendRow[]): Promise<void> } | { skip: string }>,
+) {
   describe(`against LiteLLM's spend log (${name})`, () => {
     let ctx: { env: NodeJS.ProcessEnv; args: string[]; setRows(rows: SpendRow[]): Promise<void> } | undefined;
     let skip: string | undefined;
@@ -78,7 +82,10 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('complete files reconcile clean: exit 0, every call matched', async (t) => {
-      if (!ctx) { t.skip(skip); return; }
+      if (!ctx) {
+        t.skip(skip);
+        return;
+      }
       await ctx.setRows(rows());
       const r = await run(['--dir', complete, ...range, ...ctx.args, '--format', 'json', '-q'], ctx.env);
       assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -96,7 +103,10 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('a deleted batch: exactly its calls are listed as missing, exit 1', async (t) => {
-      if (!ctx) { t.skip(skip); return; }
+      if (!ctx) {
+        t.skip(skip);
+        return;
+      }
       await ctx.setRows(rows());
       const gone = [3, 11];
       const d = await filesDir(`missing-${name}`, gone);
@@ -107,9 +117,18 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
       assert.equal(body.agree, false);
       const lost = gone.flatMap((i) => objects[i]!.calls);
       // Failed calls LiteLLM logged are expected to be metered too, but shown apart when they are not.
-      const want = lost.filter((c) => !c.error).map((c) => c.id).sort();
+      const want = lost
+        .filter((c) => !c.error)
+        .map((c) => c.id)
+        .sort();
       assert.deepEqual(body.missingFromFiles.map((c: { id: string }) => c.id).sort(), want);
-      assert.deepEqual(body.expected.failedNotMetered.map((c: { id: string }) => c.id).sort(), lost.filter((c) => c.error).map((c) => c.id).sort());
+      assert.deepEqual(
+        body.expected.failedNotMetered.map((c: { id: string }) => c.id).sort(),
+        lost
+          .filter((c) => c.error)
+          .map((c) => c.id)
+          .sort(),
+      );
       assert.deepEqual(readFileSync(idsFile, 'utf8').trim().split('\n').sort(), want);
       assert.equal(body.onlyInFiles.length, 0);
       const text = await run(['--dir', d, ...range, ...ctx.args, '-q', '--max-ids', '3'], ctx.env);
@@ -122,7 +141,10 @@ function scenarios(name: string, setup: () => Promise<{ env: NodeJS.ProcessEnv; 
     });
 
     it('a token mismatch is reported per call', async (t) => {
-      if (!ctx) { t.skip(skip); return; }
+      if (!ctx) {
+        t.skip(skip);
+        return;
+      }
       const changed = rows();
       const ok = changed.flatMap((r, i) => (r.status === 'success' ? [i] : []));
       const victims = [ok[0]!, ok[ok.length - 1]!];
@@ -175,7 +197,23 @@ scenarios('PostgreSQL', async () => {
           await c.query(
             `INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_tokens, prompt_tokens, completion_tokens, "startTime", "endTime", model, model_group, "user", metadata, team_id, status)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamp, $9::timestamp, $10, $11, $12, $13, $14, $15)`,
-            [r.request_id, r.call_type, r.api_key, r.spend, r.total_tokens, r.prompt_tokens, r.completion_tokens, pgTime(r.startTime), pgTime(r.endTime), r.model, r.model_group, r.user, JSON.stringify(r.metadata), r.team_id, r.status],
+            [
+              r.request_id,
+              r.call_type,
+              r.api_key,
+              r.spend,
+              r.total_tokens,
+              r.prompt_tokens,
+              r.completion_tokens,
+              pgTime(r.startTime),
+              pgTime(r.endTime),
+              r.model,
+              r.model_group,
+              r.user,
+              JSON.stringify(r.metadata),
+              r.team_id,
+              r.status,
+            ],
           );
         }
       } finally {
@@ -204,7 +242,7 @@ describe('reconcile: the reference log and its paging', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reads an older proxy\'s /spend/logs/ui when /spend/logs/v2 is not there, in pages of at most 100', async () => {
+  it("reads an older proxy's /spend/logs/ui when /spend/logs/v2 is not there, in pages of at most 100", async () => {
     const old = await new SpendLogApiStub(KEY, ['/spend/logs/ui']).start();
     try {
       old.rows = rows();
@@ -228,7 +266,10 @@ describe('reconcile: the reference log and its paging', () => {
       const ids: string[] = [];
       for await (const page of api.calls(DAY0, DAY0 + 3 * DAY)) ids.push(...page.map((c) => c.id));
       assert.deepEqual([...new Set(ids)].sort(), calls.map((c) => c.id).sort());
-      assert.ok(capped.requests.some((q) => Number(q.query.page) > 2), 'read beyond the capped total_pages');
+      assert.ok(
+        capped.requests.some((q) => Number(q.query.page) > 2),
+        'read beyond the capped total_pages',
+      );
     } finally {
       await capped.stop();
     }
@@ -246,16 +287,29 @@ describe('reconcile: the reference log and its paging', () => {
   });
 
   it('--exclude-call-type: gateway calls the meter does not see (e.g. tool calls) are listed apart', async () => {
-    const tool = { ...spendRow(calls[5]!), request_id: 'mcp-tool-call-1', call_type: 'call_mcp_tool', prompt_tokens: 0, completion_tokens: 0, status: 'success' as const };
+    const tool = {
+      ...spendRow(calls[5]!),
+      request_id: 'mcp-tool-call-1',
+      call_type: 'call_mcp_tool',
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      status: 'success' as const,
+    };
     stub!.rows = [...rows(), tool];
     const complete = await filesDir('complete-exclude');
     const args = ['--dir', complete, ...range, '--source', 'api', '--api-base', stub!.url, '--format', 'json', '-q'];
     const strict = await run(args, { LITELLM_MASTER_KEY: KEY });
     assert.equal(strict.code, 1);
-    assert.deepEqual(JSON.parse(strict.stdout).missingFromFiles.map((c: { id: string }) => c.id), ['mcp-tool-call-1']);
+    assert.deepEqual(
+      JSON.parse(strict.stdout).missingFromFiles.map((c: { id: string }) => c.id),
+      ['mcp-tool-call-1'],
+    );
     const excluded = await run([...args, '--exclude-call-type', 'call_mcp_tool'], { LITELLM_MASTER_KEY: KEY });
     assert.equal(excluded.code, 0, excluded.stdout);
-    assert.deepEqual(JSON.parse(excluded.stdout).expected.excludedCallTypesNotMetered.map((c: { id: string; callType: string }) => [c.id, c.callType]), [['mcp-tool-call-1', 'call_mcp_tool']]);
+    assert.deepEqual(
+      JSON.parse(excluded.stdout).expected.excludedCallTypesNotMetered.map((c: { id: string; callType: string }) => [c.id, c.callType]),
+      [['mcp-tool-call-1', 'call_mcp_tool']],
+    );
   });
 
   it('a wrong key and a missing source are clear errors (exit 2)', async () => {
@@ -279,14 +333,44 @@ describe('reconcile: the reference log and its paging', () => {
     metered.add(objectsOf(older.slice(0, 1), 1)[0]!.records); // written twice
     const failedUnlogged = older.filter((c) => c.error).map((c) => c.id);
     assert.ok(failedUnlogged.length > 0);
-    const ref: ReferenceCall[] = [...older.filter((c) => !c.error), recent[2]!, recent[3]!].map((c) => ({ id: c.id, startTimeMs: c.startTimeMs, team: c.teamId, key: c.keyAlias, model: c.model, promptTokens: c.usage.promptTokens, completionTokens: c.usage.completionTokens, failed: false }));
-    const reference = { label: 'test', async *calls() { yield ref; } };
-    const r = await reconcile(metered, reference, DAY0, now + 1, { fromMs: DAY0, toMs: now + 1, settledBeforeMs: now - 15 * 60_000, tokenTolerance: 0, maxMissing: 0, maxExtra: 0 });
+    const ref: ReferenceCall[] = [...older.filter((c) => !c.error), recent[2]!, recent[3]!].map((c) => ({
+      id: c.id,
+      startTimeMs: c.startTimeMs,
+      team: c.teamId,
+      key: c.keyAlias,
+      model: c.model,
+      promptTokens: c.usage.promptTokens,
+      completionTokens: c.usage.completionTokens,
+      failed: false,
+    }));
+    const reference = {
+      label: 'test',
+      async *calls() {
+        yield ref;
+      },
+    };
+    const r = await reconcile(metered, reference, DAY0, now + 1, {
+      fromMs: DAY0,
+      toMs: now + 1,
+      settledBeforeMs: now - 15 * 60_000,
+      tokenTolerance: 0,
+      maxMissing: 0,
+      maxExtra: 0,
+    });
     assert.equal(r.agree, true);
     assert.deepEqual(r.expected.failedNotInReference.map((c) => c.id).sort(), failedUnlogged.sort());
-    assert.deepEqual(r.expected.notSettledOnlyInFiles.map((c) => c.id), ['recent-0', 'recent-1']);
-    assert.deepEqual(r.expected.notSettledMissingFromFiles.map((c) => c.id), ['recent-2', 'recent-3']);
-    assert.deepEqual(r.expected.meteredMoreThanOnce.map((c) => [c.id, c.copies]), [[older[0]!.id, 2]]);
+    assert.deepEqual(
+      r.expected.notSettledOnlyInFiles.map((c) => c.id),
+      ['recent-0', 'recent-1'],
+    );
+    assert.deepEqual(
+      r.expected.notSettledMissingFromFiles.map((c) => c.id),
+      ['recent-2', 'recent-3'],
+    );
+    assert.deepEqual(
+      r.expected.meteredMoreThanOnce.map((c) => [c.id, c.copies]),
+      [[older[0]!.id, 2]],
+    );
     assert.equal(r.tokenMismatches.length, 0, 'a call written twice is compared per copy');
   });
 });

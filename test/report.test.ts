@@ -62,7 +62,8 @@ function assertUsage(actual: Record<string, unknown>[], expected: Record<string,
   for (const [k, want] of e) {
     const got = a.get(k)!;
     for (const f of ['calls', 'errors', 'input_tokens', 'cached_tokens', 'output_tokens', 'images']) assert.equal(got[f], want[f], `${k} ${f}`);
-    for (const f of ['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms']) assert.ok(latencyClose(got[f] as number, want[f] as number), `${k} ${f}: ${got[f]} vs ${want[f]}`);
+    for (const f of ['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms'])
+      assert.ok(latencyClose(got[f] as number, want[f] as number), `${k} ${f}: ${got[f]} vs ${want[f]}`);
   }
 }
 
@@ -76,12 +77,15 @@ describe('spanmeter report', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('over the file exporter\'s directory: every day × team × key × model as the calls say', async () => {
+  it("over the file exporter's directory: every day × team × key × model as the calls say", async () => {
     const r = await report(['--dir', out, ...range, '--format', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const body = JSON.parse(r.stdout);
     assert.equal(body.objects, objects.length);
-    assert.equal(body.records, objects.reduce((s, o) => s + o.records.length, 0));
+    assert.equal(
+      body.records,
+      objects.reduce((s, o) => s + o.records.length, 0),
+    );
     assertUsage(body.rows, expectedUsage(calls));
     assert.match(r.stderr, /report: \d+\/\d+ hours listed, 24\/24 objects/);
   });
@@ -97,11 +101,20 @@ describe('spanmeter report', () => {
     assert.equal(csv[0], 'day,team,key,model,calls,errors,input_tokens,cached_tokens,output_tokens,images,latency_p50_ms,latency_p95_ms,latency_p99_ms');
     assert.equal(csv.length, want.length + 1);
     const first = json.rows[0];
-    assert.ok(csv.includes(Object.values(first).map((v) => (v === null ? '' : String(v))).join(',')));
+    assert.ok(
+      csv.includes(
+        Object.values(first)
+          .map((v) => (v === null ? '' : String(v)))
+          .join(','),
+      ),
+    );
     const table = (await report(args)).stdout;
     const totalCalls = want.reduce((s, r) => s + (r.calls as number), 0);
     assert.match(table, new RegExp(`^total\\s+${totalCalls.toLocaleString('en-US')}\\s`, 'm'));
-    assert.match(table, new RegExp(`^${String(first.day)}\\s+${String(first.team)}\\s+${String(first.key)}\\s+${String(first.model)}\\s+${String(first.calls)}\\s`, 'm'));
+    assert.match(
+      table,
+      new RegExp(`^${String(first.day)}\\s+${String(first.team)}\\s+${String(first.key)}\\s+${String(first.model)}\\s+${String(first.calls)}\\s`, 'm'),
+    );
   });
 
   it('--by groups by fewer fields', async () => {
@@ -139,7 +152,14 @@ describe('spanmeter report', () => {
     const s3 = await new LocalS3(['metering']).start();
     const azurite = LocalAzurite.available() ? await new LocalAzurite().start() : undefined;
     try {
-      const s3cfg = configOf(s3Factory, { bucket: 'metering', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true, access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey });
+      const s3cfg = configOf(s3Factory, {
+        bucket: 'metering',
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        force_path_style: true,
+        access_key_id: S3RVER_CREDENTIALS.accessKeyId,
+        secret_access_key: S3RVER_CREDENTIALS.secretAccessKey,
+      });
       const s3sink = new S3Sink(s3cfg);
       for (const o of objects) await s3sink.put(o.obj, { bucket: 'metering', path: 'litellm-metering', label: 's3' }, AbortSignal.timeout(10_000));
       const yaml = join(dir, 'stores.yaml');
@@ -155,7 +175,10 @@ describe('spanmeter report', () => {
       assert.deepEqual(JSON.parse(viaS3.stdout).rows, fromDir);
       const wrong = await report(['--config', yaml, '--exporter', 's4', ...range], { S3_SECRET: 'S3RVER' });
       assert.match(wrong.stderr, /--exporter s4: no such exporter writing objects .*did you mean "s3"/);
-      if (!azurite) { t.skip('azurite is not installed (npm ci)'); return; }
+      if (!azurite) {
+        t.skip('azurite is not installed (npm ci)');
+        return;
+      }
       const azcfg = configOf(azureFactory, { container: 'metering', connection_string: azurite.connectionString, create_container: true });
       const azsink = new AzureBlobSink(azcfg);
       await azsink.service.getContainerClient('metering').createIfNotExists();

@@ -38,7 +38,11 @@ describe('scale-down: drain on SIGTERM', () => {
       const segments = readdirSync(walDir).filter((n) => n.endsWith('.log'));
       assert.ok(checkpoint > 0);
       assert.deepEqual(segments, [], 'every log segment is covered by the checkpoint and deleted');
-      assert.deepEqual(listFiles(join(data, 'exporters')).filter((f) => f.includes('/spool/')), [], 'the spools are empty');
+      assert.deepEqual(
+        listFiles(join(data, 'exporters')).filter((f) => f.includes('/spool/')),
+        [],
+        'the spools are empty',
+      );
     } finally {
       c.cli.child.kill('SIGKILL');
       rmSync(c.dir, { recursive: true, force: true });

@@ -45,7 +45,11 @@ describe('--workers', () => {
       return w.components['processor:metering/batch'].openBatch.records as number;
     }) as number[];
     // Every accepted call is in some worker's open batch (4 records a call; 40 calls < 100 a batch).
-    assert.equal(open.reduce((a, b) => a + b, 0), 40 * 4, `open batches: ${open.join(' + ')}`);
+    assert.equal(
+      open.reduce((a, b) => a + b, 0),
+      40 * 4,
+      `open batches: ${open.join(' + ')}`,
+    );
     assert.deepEqual(status.wal.map((w: any) => w.worker).sort(), [0, 1]);
     assert.equal(status.states['exporter:file'].state, 'started');
 
@@ -53,7 +57,13 @@ describe('--workers', () => {
     const ready = JSON.parse((await http('GET', `${admin}/health/ready`)).body.toString()) as Record<string, any>;
     assert.equal(ready.components['receiver:otlp'], 'started');
     assert.equal(ready.components['exporter:azureblob'], 'dormant');
-    assert.deepEqual(ready.workers.map((w: any) => [w.worker, w.ready]), [[0, true], [1, true]]);
+    assert.deepEqual(
+      ready.workers.map((w: any) => [w.worker, w.ready]),
+      [
+        [0, true],
+        [1, true],
+      ],
+    );
 
     // The chart's series: both workers' traffic summed, from the first seconds.
     const deadlineSeries = Date.now() + 5_000;
@@ -77,7 +87,10 @@ describe('--workers', () => {
     assert.equal((text.match(/^ {4}open batch: \d+ records? \(/gm) ?? []).length, 2, text);
     assert.equal((text.match(/^ {4}dormant: the selector is \(unset\), active only for s3$/gm) ?? []).length, 2, text);
     const cfg = join(dir, 'admin.yaml');
-    writeFileSync(cfg, `receivers:\n  otlp: {}\nprocessors:\n  litellm: {}\n  amberflo: {}\nexporters:\n  file:\n    directory: ${join(dir, 'unused')}\nservice:\n  telemetry:\n    metrics:\n      address: ${address.replace('127.0.0.1', '0.0.0.0')}\n  pipelines:\n    m:\n      receivers: [otlp]\n      processors: [litellm, amberflo]\n      exporters: [file]\n`);
+    writeFileSync(
+      cfg,
+      `receivers:\n  otlp: {}\nprocessors:\n  litellm: {}\n  amberflo: {}\nexporters:\n  file:\n    directory: ${join(dir, 'unused')}\nservice:\n  telemetry:\n    metrics:\n      address: ${address.replace('127.0.0.1', '0.0.0.0')}\n  pipelines:\n    m:\n      receivers: [otlp]\n      processors: [litellm, amberflo]\n      exporters: [file]\n`,
+    );
     const viaConfig = runCli(['status', '--config', cfg, '--json'], { SPANMETER_METRICS_ADDRESS: '' });
     assert.equal((await viaConfig.exited).code, 0, viaConfig.stderr());
     assert.equal((JSON.parse(viaConfig.stdout()) as { workers: unknown[] }).workers.length, 2);
@@ -85,7 +98,9 @@ describe('--workers', () => {
     const { code } = await cli.exited;
     assert.equal(code, 0, cli.stderr());
     assert.ok(existsSync(join(dir, 'data', 'worker-0')) && existsSync(join(dir, 'data', 'worker-1')), 'one data dir per worker');
-    const written = readGzipJsonFiles(join(dir, 'out')).flatMap((f) => f.records.filter((r) => r.meterApiName === 'llm_api_call').map((r) => String(r.uniqueId)));
+    const written = readGzipJsonFiles(join(dir, 'out')).flatMap((f) =>
+      f.records.filter((r) => r.meterApiName === 'llm_api_call').map((r) => String(r.uniqueId)),
+    );
     assert.deepEqual(written.sort(), ids.sort());
   });
 });

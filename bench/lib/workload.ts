@@ -18,7 +18,12 @@ const d = (key: string, v: number): Attr => ({ key, value: { doubleValue: v } })
 const MODELS = [
   { model: 'gpt-4o', response: 'gpt-4o-2024-08-06', system: 'openai', apiBase: 'https://api.openai.com' },
   { model: 'gpt-4o-mini', response: 'gpt-4o-mini-2024-07-18', system: 'openai', apiBase: 'https://api.openai.com' },
-  { model: 'anthropic.claude-3-5-haiku-20241022-v1:0', response: 'anthropic.claude-3-5-haiku-20241022-v1:0', system: 'bedrock', apiBase: 'https://bedrock-runtime.us-east-1.amazonaws.com' },
+  {
+    model: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+    response: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+    system: 'bedrock',
+    apiBase: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+  },
   { model: 'gemini-1.5-pro', response: 'gemini-1.5-pro-002', system: 'vertex_ai', apiBase: 'https://us-central1-aiplatform.googleapis.com' },
   { model: 'text-embedding-3-small', response: 'text-embedding-3-small', system: 'openai', apiBase: 'https://api.openai.com' },
 ];
@@ -99,19 +104,40 @@ function callSpansV2(n: number, runId: string, rand: () => number, startNs: bigi
     llm.push(i('gen_ai.usage.input_tokens', prompt), i('gen_ai.usage.output_tokens', completion));
     if (cachedTokens) llm.push(i('gen_ai.usage.cache_read.input_tokens', cachedTokens));
   }
-  llm.push(s('server.address', new URL(m.apiBase).hostname), i('server.port', 443), s('litellm.call_id', `${runId}-call-${n}`), s('litellm.call_type', embedding ? 'aembedding' : 'acompletion'));
-  if (!failed) llm.push(d('litellm.cost.total', 0.0001), d('litellm.cost.input', 0.00005), d('litellm.cost.output', 0.00005), d('litellm.cost.discount_amount', 0), d('litellm.cost.original', 0.0001));
+  llm.push(
+    s('server.address', new URL(m.apiBase).hostname),
+    i('server.port', 443),
+    s('litellm.call_id', `${runId}-call-${n}`),
+    s('litellm.call_type', embedding ? 'aembedding' : 'acompletion'),
+  );
+  if (!failed)
+    llm.push(
+      d('litellm.cost.total', 0.0001),
+      d('litellm.cost.input', 0.00005),
+      d('litellm.cost.output', 0.00005),
+      d('litellm.cost.discount_amount', 0),
+      d('litellm.cost.original', 0.0001),
+    );
   if (streaming) llm.push({ key: 'litellm.request.streaming', value: { boolValue: true } });
   llm.push(s('litellm.request.route', '/v1/chat/completions'), s('gen_ai.system', provider));
-  if (!failed) llm.push(i('gen_ai.usage.prompt_tokens', prompt), i('gen_ai.usage.completion_tokens', completion), i('gen_ai.usage.total_tokens', prompt + completion));
+  if (!failed)
+    llm.push(i('gen_ai.usage.prompt_tokens', prompt), i('gen_ai.usage.completion_tokens', completion), i('gen_ai.usage.total_tokens', prompt + completion));
   llm.push(...baggage);
   if (failed) {
     llm.push(
       s('error.type', 'RateLimitError'),
-      s('error.message', `litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for ${m.model} on requests per min (RPM): Limit 5000, Used 5000, Requested 1.`),
+      s(
+        'error.message',
+        `litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for ${m.model} on requests per min (RPM): Limit 5000, Used 5000, Requested 1.`,
+      ),
       s('litellm.provider.error.code', '429'),
       s('litellm.provider.error.llm_provider', m.system),
-      s('litellm.provider.error.stack_trace', '  File "/usr/lib/python3.13/site-packages/litellm/utils.py", line 1483, in wrapper_async\n    result = await original_function(*args, **kwargs)\n'.repeat(6)),
+      s(
+        'litellm.provider.error.stack_trace',
+        '  File "/usr/lib/python3.13/site-packages/litellm/utils.py", line 1483, in wrapper_async\n    result = await original_function(*args, **kwargs)\n'.repeat(
+          6,
+        ),
+      ),
     );
   }
   const spans = [
@@ -144,7 +170,12 @@ function callSpansV2(n: number, runId: string, rand: () => number, startNs: bigi
       kind: 2,
       startTimeUnixNano: String(startNs - 3_000_000n),
       endTimeUnixNano: String(end + 1_000_000n),
-      attributes: [s('http.request.method', 'POST'), s('http.route', '/v1/chat/completions'), s('url.path', '/v1/chat/completions'), i('http.response.status_code', failed ? 429 : 200)],
+      attributes: [
+        s('http.request.method', 'POST'),
+        s('http.route', '/v1/chat/completions'),
+        s('url.path', '/v1/chat/completions'),
+        i('http.response.status_code', failed ? 429 : 200),
+      ],
       status: {},
     },
   ];
@@ -152,7 +183,13 @@ function callSpansV2(n: number, runId: string, rand: () => number, startNs: bigi
 }
 
 /** The three spans of call number `n` (unique over a run when `runId` differs). */
-export function callSpans(n: number, runId: string, rand: () => number, startNs: bigint, layout: WorkloadLayout = 'v1.79'): { spans: object[]; facts: CallFacts } {
+export function callSpans(
+  n: number,
+  runId: string,
+  rand: () => number,
+  startNs: bigint,
+  layout: WorkloadLayout = 'v1.79',
+): { spans: object[]; facts: CallFacts } {
   if (layout === 'v2') return callSpansV2(n, runId, rand, startNs);
   const { m, key, failed, prompt, completion, cachedTokens, responseId, traceId, rootId, end } = drawCall(n, runId, rand, startNs);
   const usage = failed
@@ -210,9 +247,17 @@ export function callSpans(n: number, runId: string, rand: () => number, startNs:
     billing.push(
       s('error.code', '429'),
       s('error.type', 'RateLimitError'),
-      s('error.message', `litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for ${m.model} on requests per min (RPM): Limit 5000, Used 5000, Requested 1.`),
+      s(
+        'error.message',
+        `litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for ${m.model} on requests per min (RPM): Limit 5000, Used 5000, Requested 1.`,
+      ),
       s('error.llm_provider', m.system),
-      s('error.stack_trace', '  File "/usr/lib/python3.13/site-packages/litellm/utils.py", line 1483, in wrapper_async\n    result = await original_function(*args, **kwargs)\n'.repeat(6)),
+      s(
+        'error.stack_trace',
+        '  File "/usr/lib/python3.13/site-packages/litellm/utils.py", line 1483, in wrapper_async\n    result = await original_function(*args, **kwargs)\n'.repeat(
+          6,
+        ),
+      ),
     );
   } else {
     billing.push(
@@ -261,7 +306,14 @@ export function callSpans(n: number, runId: string, rand: () => number, startNs:
 }
 
 /** One OTLP/JSON ExportTraceServiceRequest with `calls` calls (3 spans each). */
-export function request(firstCall: number, calls: number, runId: string, seed: number, startNs = 1_764_355_422_941_051_904n, layout: WorkloadLayout = 'v1.79'): { body: object; facts: CallFacts[] } {
+export function request(
+  firstCall: number,
+  calls: number,
+  runId: string,
+  seed: number,
+  startNs = 1_764_355_422_941_051_904n,
+  layout: WorkloadLayout = 'v1.79',
+): { body: object; facts: CallFacts[] } {
   const rand = rng(seed);
   const spans: object[] = [];
   const facts: CallFacts[] = [];
@@ -275,7 +327,13 @@ export function request(firstCall: number, calls: number, runId: string, seed: n
       resourceSpans: [
         {
           resource: {
-            attributes: [s('telemetry.sdk.language', 'python'), s('telemetry.sdk.name', 'opentelemetry'), s('telemetry.sdk.version', '1.25.0'), s('service.name', 'litellm'), s('deployment.environment', 'production')],
+            attributes: [
+              s('telemetry.sdk.language', 'python'),
+              s('telemetry.sdk.name', 'opentelemetry'),
+              s('telemetry.sdk.version', '1.25.0'),
+              s('service.name', 'litellm'),
+              s('deployment.environment', 'production'),
+            ],
           },
           scopeSpans: [{ scope: { name: 'litellm' }, spans }],
         },

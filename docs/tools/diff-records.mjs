@@ -62,7 +62,10 @@ function recordsOf(file) {
     const v = JSON.parse(text);
     return Array.isArray(v) ? v : [v];
   } catch {
-    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l));
   }
 }
 
@@ -76,7 +79,15 @@ function canonical(rec) {
     if (o && typeof o === 'object') Reflect.deleteProperty(o, path.at(-1));
   }
   const sort = (v) =>
-    Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v;
+    Array.isArray(v)
+      ? v.map(sort)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort(v[k])]),
+          )
+        : v;
   return JSON.stringify(sort(copy));
 }
 
@@ -115,7 +126,9 @@ const byMeter = (list) => {
   }
   return [...m].map(([k, v]) => `${k}: ${v}`).join(', ');
 };
-process.stdout.write(`old: ${oldSide.n} records in ${oldSide.files} files; new: ${newSide.n} records in ${newSide.files} files${ignore.length ? `; ignoring ${ignore.join(', ')}` : ''}\n`);
+process.stdout.write(
+  `old: ${oldSide.n} records in ${oldSide.files} files; new: ${newSide.n} records in ${newSide.files} files${ignore.length ? `; ignoring ${ignore.join(', ')}` : ''}\n`,
+);
 if (!onlyOld.length && !onlyNew.length) {
   process.stdout.write('identical: every record appears on both sides the same number of times\n');
   process.exit(0);

@@ -26,7 +26,10 @@ export default function register(api) {
       // One declaration gives the schema, the defaults, the README's key table and the docs.
       configSchema: Settings(
         {
-          dimensions: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Dimension keys whose values are hashed; `unknown` stays `unknown`.' }),
+          dimensions: Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            description: 'Dimension keys whose values are hashed; `unknown` stays `unknown`.',
+          }),
           salt: Type.String({ minLength: 8, description: 'Secret salt, at least 8 characters; keep it in the environment.' }),
           length: Type.Integer({ minimum: 8, maximum: 64, default: 16, description: 'Hex characters of the digest to keep.' }),
         },

@@ -21,12 +21,22 @@ describe('amberflo exporter config', () => {
     assert.equal(d.max_records_per_request, 1000);
     assert.equal(d.max_bytes_per_request, 1_000_000);
     assert.equal(d.endpoint, 'https://ingest.amberflo.io/ingest');
-    assert.deepEqual(validate({ ...d, api_key: '' }).map((p) => p.path), ['api_key']);
+    assert.deepEqual(
+      validate({ ...d, api_key: '' }).map((p) => p.path),
+      ['api_key'],
+    );
     assert.deepEqual(validate({ ...d, api_key: '', when: { value: '', in: ['api'] } }), []);
   });
   it('retries for up to 10 minutes by default, with waits from 2 s to 60 s', () => {
     const c = configOf(factory, { api_key: 'k' });
-    assert.deepEqual(c.retry_on_failure, { enabled: true, initial_interval: 2000, max_interval: 60_000, multiplier: 2, randomization_factor: 0.5, max_elapsed_time: 600_000 });
+    assert.deepEqual(c.retry_on_failure, {
+      enabled: true,
+      initial_interval: 2000,
+      max_interval: 60_000,
+      multiplier: 2,
+      randomization_factor: 0.5,
+      max_elapsed_time: 600_000,
+    });
     assert.equal(c.timeout, 30_000);
   });
 });
@@ -78,6 +88,11 @@ describe('amberflo exporter', () => {
     await ex.shutdown?.(Date.now() + 5_000);
     assert.equal(calls, 3);
     assert.deepEqual(posted, [records.slice(0, 2)]);
-    assert.deepEqual(readdirSync(join(dir, 'dead-letter')).map((f) => f.replace(/^.*_[0-9a-f]{8}/, '')).sort(), ['.json.gz', '.response.json']);
+    assert.deepEqual(
+      readdirSync(join(dir, 'dead-letter'))
+        .map((f) => f.replace(/^.*_[0-9a-f]{8}/, ''))
+        .sort(),
+      ['.json.gz', '.response.json'],
+    );
   });
 });

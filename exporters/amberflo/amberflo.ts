@@ -21,7 +21,9 @@ import { IngestSink, RejectedError, ingestUrl } from '../../integrations/amberfl
 import type { AmberfloExporterConfig } from './config.js';
 import { amberfloObjects } from '../../integrations/amberflo/objects.js';
 
-type Settings = Omit<ObjectExporterOptions<Destination>, 'sink' | 'format' | 'destination' | 'retry' | 'maxRecordsPerObject' | 'onRejected'> & { dataDir: string };
+type Settings = Omit<ObjectExporterOptions<Destination>, 'sink' | 'format' | 'destination' | 'retry' | 'maxRecordsPerObject' | 'onRejected'> & {
+  dataDir: string;
+};
 
 /** The exporter for a resolved config: dormant when its `when` does not match, else the API client with retries and dead-lettering. */
 export function amberfloExporter(c: AmberfloExporterConfig, s: Settings): Exporter<MeterRecord[]> {
@@ -47,10 +49,20 @@ function ingestExporter(c: AmberfloExporterConfig, s: Settings): ObjectExporter<
       const response = err instanceof RejectedError ? err.responseBody : redactBody(err.message, 4096);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const base = join(deadLetterDir, `${stamp}_${obj.key.slice(-16, -8)}`);
-      const meta = { time: new Date().toISOString(), endpoint: redactUrl(sink.url), status, response, records: obj.records, firstRecordTimeMs: obj.firstRecordTimeMs };
+      const meta = {
+        time: new Date().toISOString(),
+        endpoint: redactUrl(sink.url),
+        status,
+        response,
+        records: obj.records,
+        firstRecordTimeMs: obj.firstRecordTimeMs,
+      };
       await writeFileAtomic(`${base}.json.gz`, obj.body);
       await writeFileAtomic(`${base}.response.json`, `${JSON.stringify(meta, null, 2)}\n`);
-      s.logger.error({ status, response: response.slice(0, 1000), records: obj.records, file: `${base}.json.gz` }, 'ingest API rejected a request; moved it to the dead-letter folder');
+      s.logger.error(
+        { status, response: response.slice(0, 1000), records: obj.records, file: `${base}.json.gz` },
+        'ingest API rejected a request; moved it to the dead-letter folder',
+      );
     },
   });
 }

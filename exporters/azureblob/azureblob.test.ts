@@ -14,7 +14,15 @@ const host: Host = { reportFatalError: () => undefined, setHealthDetail: () => u
 
 function create(config: AzureBlobExporterConfig) {
   const m = new ServiceMetrics('t', { processMetrics: false });
-  return factory.create({ id: 'azureblob', config, logger: pino({ level: 'silent' }), registry: m.registry, metrics: m.forComponent('exporter', 'azureblob'), dataDir: '/nonexistent', instanceId: 't' });
+  return factory.create({
+    id: 'azureblob',
+    config,
+    logger: pino({ level: 'silent' }),
+    registry: m.registry,
+    metrics: m.forComponent('exporter', 'azureblob'),
+    dataDir: '/nonexistent',
+    instanceId: 't',
+  });
 }
 
 /** A local blob endpoint that records each request and answers 201 Created. */
@@ -30,7 +38,12 @@ async function blobEndpoint() {
   return { requests, port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-const account = (port: number) => ({ container: 'metering', account_name: 'devstoreaccount1', account_key: 'dGVzdC1rZXk=', account_url: `http://127.0.0.1:${port}/devstoreaccount1` });
+const account = (port: number) => ({
+  container: 'metering',
+  account_name: 'devstoreaccount1',
+  account_key: 'dGVzdC1rZXk=',
+  account_url: `http://127.0.0.1:${port}/devstoreaccount1`,
+});
 
 describe('azureblob exporter', () => {
   it('needs a container and some credential when active; dormant skips the checks', () => {
@@ -48,7 +61,13 @@ describe('azureblob exporter', () => {
       await quiet.shutdown!(Date.now() + 1_000);
       assert.equal(ep.requests.length, 0, 'no request without create_container');
 
-      const creating = create(configOf(factory, { ...account(ep.port), create_container: true, routing: { dimension: 'bu', routes: { a: { container: 'finance' }, b: { path: 'x' } } } }));
+      const creating = create(
+        configOf(factory, {
+          ...account(ep.port),
+          create_container: true,
+          routing: { dimension: 'bu', routes: { a: { container: 'finance' }, b: { path: 'x' } } },
+        }),
+      );
       await creating.start!(host);
       await creating.shutdown!(Date.now() + 1_000);
       assert.deepEqual(ep.requests.map((r) => r.split('?')[0]).sort(), ['PUT /devstoreaccount1/finance', 'PUT /devstoreaccount1/metering']);

@@ -27,7 +27,11 @@ export const configSchema = Settings(
       default: false,
       description: 'Create the container at start if it does not exist (needs write permission on the account; start then contacts the store).',
     }),
-    ...objectExporterKeys(OBJECT_PATH, { container: Type.Optional(Type.String({ minLength: 1, description: 'Container for this route.' })) }, 'container or prefix'),
+    ...objectExporterKeys(
+      OBJECT_PATH,
+      { container: Type.Optional(Type.String({ minLength: 1, description: 'Container for this route.' })) },
+      'container or prefix',
+    ),
   },
   { description: 'azureblob exporter settings.' },
 );
@@ -41,7 +45,10 @@ export function validate(c: AzureBlobExporterConfig): ConfigProblem[] {
   out.push(...routingPathProblems(c));
   if (!c.container) out.push({ path: 'container', message: 'is required (set AFLO_CONTAINER_NAME or container:)' });
   if (!c.connection_string && !c.account_name && !c.account_url) {
-    out.push({ path: 'connection_string', message: 'set connection_string (AZURE_STORAGE_CONNECTION_STRING), or account_name (+ account_key, or nothing for managed identity)' });
+    out.push({
+      path: 'connection_string',
+      message: 'set connection_string (AZURE_STORAGE_CONNECTION_STRING), or account_name (+ account_key, or nothing for managed identity)',
+    });
   }
   if (c.account_key && !c.account_name && !c.connection_string) out.push({ path: 'account_key', message: 'needs account_name' });
   if (c.account_url && !/^https?:\/\//.test(c.account_url)) out.push({ path: 'account_url', message: 'must be an http(s):// URL' });

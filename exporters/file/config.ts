@@ -9,7 +9,11 @@ import { whenProblems } from '../../src/output/when.js';
 export const configSchema = Settings(
   {
     directory: Type.String({ minLength: 1, default: './data/out', description: 'Root directory of the files.' }),
-    ...objectExporterKeys(OBJECT_PATH, { directory: Type.Optional(Type.String({ minLength: 1, description: 'Root directory for this route.' })) }, 'directory or path'),
+    ...objectExporterKeys(
+      OBJECT_PATH,
+      { directory: Type.Optional(Type.String({ minLength: 1, description: 'Root directory for this route.' })) },
+      'directory or path',
+    ),
     spool: Type.Boolean({
       default: false,
       description:

@@ -100,7 +100,13 @@ describe('file exporter', () => {
   });
 
   it('hands the shared keys to the delivery converted: timeout and retry waits in milliseconds', () => {
-    const c = configOf(factory, { timeout: '5s', max_records_per_object: 500, compression_level: 9, max_concurrent_uploads: 2, retry_on_failure: { initial_interval: '250ms', max_elapsed_time: '0s' } });
+    const c = configOf(factory, {
+      timeout: '5s',
+      max_records_per_object: 500,
+      compression_level: 9,
+      max_concurrent_uploads: 2,
+      retry_on_failure: { initial_interval: '250ms', max_elapsed_time: '0s' },
+    });
     assert.deepEqual(commonObjectOptions(c), {
       retry: { enabled: true, initialMs: 250, maxMs: 30_000, multiplier: 2, jitter: 0.5, maxElapsedMs: 0, attemptTimeoutMs: 5_000 },
       maxRecordsPerObject: 500,
@@ -113,7 +119,15 @@ describe('file exporter', () => {
     const dir = mkdtempSync(join(tmpdir(), 'spanmeter-file-'));
     const settings = (config: FileExporterConfig) => {
       const m = new ServiceMetrics('t', { processMetrics: false });
-      return { id: 'file', config, logger: pino({ level: 'silent' }), registry: m.registry, metrics: m.forComponent('exporter', 'file'), dataDir: join(dir, 'state'), instanceId: 't' };
+      return {
+        id: 'file',
+        config,
+        logger: pino({ level: 'silent' }),
+        registry: m.registry,
+        metrics: m.forComponent('exporter', 'file'),
+        dataDir: join(dir, 'state'),
+        instanceId: 't',
+      };
     };
     const records = [
       { meterApiName: 'm', meterTimeInMillis: Date.UTC(2026, 1, 3, 4, 5), meterValue: 1, dimensions: { bu: 'a' } },
@@ -124,7 +138,11 @@ describe('file exporter', () => {
     await dormant.consume(records);
     assert.equal(existsSync(join(dir, 'dormant')), false);
 
-    const cfg = configOf(factory, { directory: join(dir, 'out'), path: 'p', routing: { dimension: 'bu', routes: { b: { directory: join(dir, 'b'), path: 'q' } } } });
+    const cfg = configOf(factory, {
+      directory: join(dir, 'out'),
+      path: 'p',
+      routing: { dimension: 'bu', routes: { b: { directory: join(dir, 'b'), path: 'q' } } },
+    });
     const active = factory.create(settings(cfg));
     await active.start?.({ reportFatalError: () => undefined, setHealthDetail: () => undefined });
     await active.consume(records);

@@ -32,7 +32,12 @@ export class FileSink implements ObjectSink<FileDestination> {
     const root = resolve(dest.directory);
     const memo: { json?: Buffer } = {};
     const sameContent = (existing: Buffer): boolean => sameRecords(existing, obj, memo);
-    await putWithoutReplacing(obj, (key) => writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent }), `file exporter (${root})`, alternateKey);
+    await putWithoutReplacing(
+      obj,
+      (key) => writeFileAtomic(join(root, ...key.split('/')), obj.body, signal, { replace: false, sameContent }),
+      `file exporter (${root})`,
+      alternateKey,
+    );
   }
 }
 

@@ -31,7 +31,14 @@ describe('otlp exporter config', () => {
   });
   it('retries for up to 2 minutes by default, with waits from 1 s to 30 s', () => {
     const c = configOf(factory, { endpoint: 'http://c:4318' });
-    assert.deepEqual(c.retry_on_failure, { enabled: true, initial_interval: 1000, max_interval: 30_000, multiplier: 2, randomization_factor: 0.5, max_elapsed_time: 120_000 });
+    assert.deepEqual(c.retry_on_failure, {
+      enabled: true,
+      initial_interval: 1000,
+      max_interval: 30_000,
+      multiplier: 2,
+      randomization_factor: 0.5,
+      max_elapsed_time: 120_000,
+    });
     assert.equal(c.timeout, 10_000);
   });
 });
@@ -61,7 +68,12 @@ describe('otlp exporter', () => {
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const metrics = new ServiceMetrics('test', { processMetrics: false });
     const config = configOf(factory, { endpoint, headers: { 'X-Tenant': 't1' }, retry_on_failure: { initial_interval: '10ms' } });
-    const ex = new OtlpExporter(config, { id: 'otlp', logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('exporter', 'otlp') });
+    const ex = new OtlpExporter(config, {
+      id: 'otlp',
+      logger: pino({ level: 'silent' }),
+      registry: metrics.registry,
+      metrics: metrics.forComponent('exporter', 'otlp'),
+    });
     const batch = decodeOtlpJson(JSON.stringify(otlpRequest([{ responseId: 'r1' }, { responseId: 'r2' }])));
     const spans = spanCount(batch);
     await ex.start();

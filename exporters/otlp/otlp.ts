@@ -167,7 +167,10 @@ export class OtlpExporter implements Exporter<SpanBatch | LogsBatch> {
       } catch (e) {
         const reason = e instanceof DeliveryError && e.permanent ? 'rejected' : this.stop.signal.aborted ? 'shutdown' : 'retries_exhausted';
         this.dropped(item, reason);
-        this.s.logger.warn({ err: errInfo(e instanceof DeliveryError ? e.cause : e), [item.signal]: item.items, reason }, `OTLP forward: dropped a ${what(item)} batch`);
+        this.s.logger.warn(
+          { err: errInfo(e instanceof DeliveryError ? e.cause : e), [item.signal]: item.items, reason },
+          `OTLP forward: dropped a ${what(item)} batch`,
+        );
       }
     });
   }

@@ -73,7 +73,10 @@ export function validate(c: S3ExporterConfig): ConfigProblem[] {
   out.push(...routingPathProblems(c));
   if (!c.bucket) out.push({ path: 'bucket', message: 'is required (set AFLO_BUCKET_NAME or bucket:)' });
   if (!!c.access_key_id !== !!c.secret_access_key) {
-    out.push({ path: 'access_key_id', message: 'access_key_id and secret_access_key must be set together (or both left empty for the default credential chain)' });
+    out.push({
+      path: 'access_key_id',
+      message: 'access_key_id and secret_access_key must be set together (or both left empty for the default credential chain)',
+    });
   }
   if (c.kms_key_id && c.server_side_encryption !== 'aws:kms') out.push({ path: 'kms_key_id', message: 'needs server_side_encryption: aws:kms' });
   if (c.endpoint && !/^https?:\/\//.test(c.endpoint)) out.push({ path: 'endpoint', message: 'must be an http(s):// URL' });

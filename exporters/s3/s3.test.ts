@@ -14,7 +14,16 @@ const problems = (raw: Record<string, unknown>) => resolveComponentConfig(factor
 
 describe('s3 exporter', () => {
   it('builds PutObject with the content headers, SSE-KMS, storage class and ACL', () => {
-    const sink = new S3Sink(configOf(factory, { bucket: 'b', region: 'us-east-1', server_side_encryption: 'aws:kms', kms_key_id: 'k1', storage_class: 'STANDARD_IA', acl: 'bucket-owner-full-control' }));
+    const sink = new S3Sink(
+      configOf(factory, {
+        bucket: 'b',
+        region: 'us-east-1',
+        server_side_encryption: 'aws:kms',
+        kms_key_id: 'k1',
+        storage_class: 'STANDARD_IA',
+        acl: 'bucket-owner-full-control',
+      }),
+    );
     const p = sink.params(obj, { bucket: 'b', path: 'p', label: '' });
     assert.equal(p.Key, obj.key);
     assert.equal(p.ContentType, 'application/json');
@@ -28,7 +37,9 @@ describe('s3 exporter', () => {
 
   it('uses the default credential chain unless both keys are given; one SDK attempt per try', () => {
     assert.equal(clientConfig(configOf(factory, { bucket: 'b' })).credentials, undefined);
-    const c = clientConfig(configOf(factory, { bucket: 'b', access_key_id: 'a', secret_access_key: 's', endpoint: 'http://127.0.0.1:9', force_path_style: true }));
+    const c = clientConfig(
+      configOf(factory, { bucket: 'b', access_key_id: 'a', secret_access_key: 's', endpoint: 'http://127.0.0.1:9', force_path_style: true }),
+    );
     assert.deepEqual(c.credentials, { accessKeyId: 'a', secretAccessKey: 's' });
     assert.equal(c.maxAttempts, 1);
     assert.equal(c.forcePathStyle, true);
@@ -46,7 +57,10 @@ describe('s3 exporter', () => {
     assert.equal(c.multipart_threshold_bytes, 32 * 1024 * 1024);
     assert.equal(c.multipart_part_size_bytes, 6 * 1024 * 1024);
     assert.equal(configOf(factory, { bucket: 'b' }).multipart_threshold_bytes, 16 * 1024 * 1024);
-    assert.deepEqual(problems({ bucket: 'b', multipart_threshold_bytes: '1MiB', multipart_part_size_bytes: 1000 }), ['multipart_threshold_bytes', 'multipart_part_size_bytes']);
+    assert.deepEqual(problems({ bucket: 'b', multipart_threshold_bytes: '1MiB', multipart_part_size_bytes: 1000 }), [
+      'multipart_threshold_bytes',
+      'multipart_part_size_bytes',
+    ]);
   });
 
   it('start() makes no request to the store (the first upload is the first request)', async () => {
@@ -60,7 +74,15 @@ describe('s3 exporter', () => {
       const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const m = new ServiceMetrics('t', { processMetrics: false });
       const config = configOf(factory, { bucket: 'b', region: 'us-east-1', endpoint, force_path_style: true, access_key_id: 'a', secret_access_key: 's' });
-      const ex = factory.create({ id: 's3', config, logger: pino({ level: 'silent' }), registry: m.registry, metrics: m.forComponent('exporter', 's3'), dataDir: '/nonexistent', instanceId: 't' });
+      const ex = factory.create({
+        id: 's3',
+        config,
+        logger: pino({ level: 'silent' }),
+        registry: m.registry,
+        metrics: m.forComponent('exporter', 's3'),
+        dataDir: '/nonexistent',
+        instanceId: 't',
+      });
       await ex.start!({ reportFatalError: () => undefined, setHealthDetail: () => undefined });
       await ex.shutdown!(Date.now() + 1_000);
       assert.equal(requests, 0);

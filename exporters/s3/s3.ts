@@ -1,11 +1,5 @@
 /** Uploads encoded objects to S3 (or an S3-compatible store) with the AWS SDK v3. */
-import {
-  GetObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  type PutObjectCommandInput,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { putWithoutReplacing, type ConditionalPut, type EncodedObject } from '../../src/output/encode.js';
 import { alternateKey } from '../../integrations/amberflo/objects.js';
@@ -93,10 +87,18 @@ export class S3Sink implements ObjectSink<S3Destination> {
   private async upload(obj: EncodedObject, dest: S3Destination, key: string, signal: AbortSignal): Promise<void> {
     const params = this.params(obj, dest, key);
     if (obj.body.length < this.c.multipart_threshold_bytes) {
-      await this.client.send(new PutObjectCommand({ ...params, ContentLength: obj.body.length, ...(this.c.conditional_put ? { IfNoneMatch: '*' } : {}) }), { abortSignal: signal });
+      await this.client.send(new PutObjectCommand({ ...params, ContentLength: obj.body.length, ...(this.c.conditional_put ? { IfNoneMatch: '*' } : {}) }), {
+        abortSignal: signal,
+      });
       return;
     }
-    const upload = new Upload({ client: this.client, params, queueSize: 2, partSize: Math.max(5 * 1024 * 1024, this.c.multipart_part_size_bytes), leavePartsOnError: false });
+    const upload = new Upload({
+      client: this.client,
+      params,
+      queueSize: 2,
+      partSize: Math.max(5 * 1024 * 1024, this.c.multipart_part_size_bytes),
+      leavePartsOnError: false,
+    });
     const onAbort = () => void upload.abort().catch(() => undefined);
     signal.addEventListener('abort', onAbort, { once: true });
     try {

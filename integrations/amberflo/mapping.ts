@@ -56,7 +56,6 @@ export const GATEWAY = 'litellm';
 /** Region from the api_base host, by platform: which host label holds it (callback `_resolve_region`). */
 const REGION_HOST_LABEL: Record<string, number> = { bedrock: 1, azure: 0, google: 0 };
 
-
 // ---------------------------------------------------------------------------------------------
 // Settings
 

@@ -43,7 +43,11 @@ describe('encodeBatch', () => {
   });
 
   it('the asynchronous encoder (thread pool) gives the same key and bytes as the synchronous one', async () => {
-    for (const [n, level] of [[1, undefined], [7, 1], [500, 9]] as const) {
+    for (const [n, level] of [
+      [1, undefined],
+      [7, 1],
+      [500, 9],
+    ] as const) {
       const rs = Array.from({ length: n }, (_, i) => rec(i, { dimensions: Object.freeze({ team: `t${i % 5}` }) }));
       const sync = encodeBatch(rs, { path: 'p', gzipLevel: level });
       const async = await encodeBatchAsync(rs, { path: 'p', gzipLevel: level });
@@ -66,7 +70,32 @@ describe('encodeBatch', () => {
 
   it('serialises records exactly as JSON.stringify does, whatever their shape (property)', () => {
     const str = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('llm_api_call', '"q"', '\\', '\u2028', '\ud800'));
-    const num = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-7, 9, 10, 99, 100, Number.MAX_SAFE_INTEGER, 2 ** 53, 99_999_999, 1e8, 100_000_001, 1_000_000_000_000_000, 1_764_355_422_941, 2 ** 31, 2 ** 32 + 7));
+    const num = fc.oneof(
+      fc.integer(),
+      fc.maxSafeInteger(),
+      fc.double(),
+      fc.constantFrom(
+        NaN,
+        Infinity,
+        -Infinity,
+        -0,
+        1e21,
+        5e-7,
+        9,
+        10,
+        99,
+        100,
+        Number.MAX_SAFE_INTEGER,
+        2 ** 53,
+        99_999_999,
+        1e8,
+        100_000_001,
+        1_000_000_000_000_000,
+        1_764_355_422_941,
+        2 ** 31,
+        2 ** 32 + 7,
+      ),
+    );
     const dims = fc.dictionary(str, fc.option(str, { nil: null }), { maxKeys: 6 });
     const standard = fc.record(
       { dimensions: dims, meterApiName: str, meterTimeInMillis: num, meterValue: num, uniqueId: str },
@@ -76,7 +105,12 @@ describe('encodeBatch', () => {
       standard,
       standard.map((r) => ({ ...r, dimensions: Object.freeze({ ...r.dimensions }) })), // the fast path
       standard.map((r) => ({ ...r, uniqueId: undefined })), // an undefined value is left out
-      standard.map((r) => ({ meterValue: r.meterValue, dimensions: Object.freeze({ ...r.dimensions }), meterApiName: r.meterApiName, meterTimeInMillis: r.meterTimeInMillis })), // another key order
+      standard.map((r) => ({
+        meterValue: r.meterValue,
+        dimensions: Object.freeze({ ...r.dimensions }),
+        meterApiName: r.meterApiName,
+        meterTimeInMillis: r.meterTimeInMillis,
+      })), // another key order
       standard.map((r) => ({ ...r, customerId: 'c' })), // another key
       standard.map((r) => ({ ...r, meterValue: String(r.meterValue) })), // a wrong type
       standard.map((r) => Object.assign(Object.create({ toJSON: () => 'custom' }), r)), // not a plain object
@@ -85,7 +119,11 @@ describe('encodeBatch', () => {
     fc.assert(
       fc.property(fc.array(record, { maxLength: 8 }), (rs) => {
         const shared = Object.freeze({ team: 't' }); // one frozen set in several records (its JSON is cached)
-        const withShared = [...rs, { dimensions: shared, meterApiName: 'm', meterTimeInMillis: 1, meterValue: 2 }, { dimensions: shared, meterApiName: 'n', meterTimeInMillis: 3, meterValue: 4, uniqueId: 'u' }];
+        const withShared = [
+          ...rs,
+          { dimensions: shared, meterApiName: 'm', meterTimeInMillis: 1, meterValue: 2 },
+          { dimensions: shared, meterApiName: 'n', meterTimeInMillis: 3, meterValue: 4, uniqueId: 'u' },
+        ];
         assert.equal(recordsJson(withShared as MeterRecord[]), JSON.stringify(withShared));
         assert.equal(recordsJsonBytes(withShared as MeterRecord[]).toString('utf8'), JSON.stringify(withShared));
       }),
@@ -102,7 +140,10 @@ describe('encodeBatch', () => {
 
   it('splits by record count and by JSON bytes, keeping order', () => {
     const rs = Array.from({ length: 25 }, (_, i) => rec(i));
-    assert.deepEqual(splitRecords(rs, 10).map((c) => c.length), [10, 10, 5]);
+    assert.deepEqual(
+      splitRecords(rs, 10).map((c) => c.length),
+      [10, 10, 5],
+    );
     const one = Buffer.byteLength(JSON.stringify(rs[0])) + 1;
     const chunks = splitRecords(rs, 1000, 2 + one * 4);
     assert.ok(chunks.every((c) => Buffer.byteLength(JSON.stringify(c)) <= 2 + one * 4 + 4));

@@ -170,7 +170,8 @@ export function recordsJsonBytes(records: readonly MeterRecord[]): Buffer {
     const d = standardShape(r) ? r.dimensions! : undefined;
     // A dimension set is in the cache only if it was frozen when it was put there (and stays so).
     let prefix = d !== undefined ? frozenPrefixBytes.get(d) : undefined;
-    if (prefix === undefined && d !== undefined && Object.isFrozen(d)) frozenPrefixBytes.set(d, (prefix = Buffer.from(`{"dimensions":${dimensionsJson(d)}`, 'utf8')));
+    if (prefix === undefined && d !== undefined && Object.isFrozen(d))
+      frozenPrefixBytes.set(d, (prefix = Buffer.from(`{"dimensions":${dimensionsJson(d)}`, 'utf8')));
     if (prefix !== undefined) {
       // Written piece by piece, no string per record: cached bytes for the dimension set (a native
       // copy) and the meter's name, digits for the numbers, the unique id as is when it needs no escaping.

@@ -21,7 +21,8 @@ function comparable(records: MeterRecord[], layout: FixtureLayout): unknown[] {
     .filter((r) => !gap.meters.includes(r.meterApiName))
     .map((r) => {
       const dimensions = Object.fromEntries(Object.entries(r.dimensions ?? {}).filter(([k]) => !gap.dimensions.includes(k)));
-      if (gap.requestTimes) return { meterApiName: r.meterApiName, meterValue: r.meterApiName === 'llm_api_call_ms' ? 'request time' : r.meterValue, dimensions };
+      if (gap.requestTimes)
+        return { meterApiName: r.meterApiName, meterValue: r.meterApiName === 'llm_api_call_ms' ? 'request time' : r.meterValue, dimensions };
       return { meterApiName: r.meterApiName, meterTimeInMillis: r.meterTimeInMillis, meterValue: r.meterValue, dimensions };
     });
 }
@@ -102,7 +103,10 @@ describe('layout detection', () => {
     for (const layout of LAYOUTS)
       for (const s of SCENARIOS)
         for (const sp of spansOf(s, layout)) {
-          if (/^(postgres|auth|raw_gen_ai_request|tools\/call|execute_guardrail|POST |Received Proxy Server Request|handle_request)/.test(sp.name) && !(layout === 'litellm.v1.root' && sp.name === 'Received Proxy Server Request'))
+          if (
+            /^(postgres|auth|raw_gen_ai_request|tools\/call|execute_guardrail|POST |Received Proxy Server Request|handle_request)/.test(sp.name) &&
+            !(layout === 'litellm.v1.root' && sp.name === 'Received Proxy Server Request')
+          )
             assert.notEqual(classifySpan(sp).kind, 'call', `${layout} ${s.name} ${sp.name}`);
         }
   });
@@ -222,7 +226,10 @@ describe('OpenLLMetry (traceloop) spans', () => {
     const records = await recordsOf(request, calls);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.layout, 'genai');
-    assert.deepEqual([calls[0]!.callType, calls[0]!.provider, calls[0]!.model, calls[0]!.usage.promptTokens, calls[0]!.usage.completionTokens], ['chat', 'openai', 'gpt-4o', 11, 2]);
+    assert.deepEqual(
+      [calls[0]!.callType, calls[0]!.provider, calls[0]!.model, calls[0]!.usage.promptTokens, calls[0]!.usage.completionTokens],
+      ['chat', 'openai', 'gpt-4o', 11, 2],
+    );
     assert.deepEqual(
       records.filter((r) => r.meterApiName === 'llm_text_tokens').map((r) => [r.dimensions!.type, r.meterValue]),
       [

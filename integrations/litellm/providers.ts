@@ -60,9 +60,32 @@ export function withoutProviderPrefix(model: string, provider: string | null): s
 
 /** LiteLLM provider names that appear as `<provider>/` routing prefixes of model names. */
 const KNOWN_PREFIXES: ReadonlySet<string> = new Set([
-  'openai', 'azure', 'azure_ai', 'anthropic', 'bedrock', 'bedrock_converse', 'vertex_ai', 'vertex_ai_beta', 'gemini',
-  'cohere', 'cohere_chat', 'mistral', 'deepseek', 'groq', 'perplexity', 'xai', 'watsonx', 'text-completion-openai',
-  'openrouter', 'together_ai', 'fireworks_ai', 'hosted_vllm', 'ollama', 'ollama_chat', 'sagemaker', 'databricks',
+  'openai',
+  'azure',
+  'azure_ai',
+  'anthropic',
+  'bedrock',
+  'bedrock_converse',
+  'vertex_ai',
+  'vertex_ai_beta',
+  'gemini',
+  'cohere',
+  'cohere_chat',
+  'mistral',
+  'deepseek',
+  'groq',
+  'perplexity',
+  'xai',
+  'watsonx',
+  'text-completion-openai',
+  'openrouter',
+  'together_ai',
+  'fireworks_ai',
+  'hosted_vllm',
+  'ollama',
+  'ollama_chat',
+  'sagemaker',
+  'databricks',
 ]);
 
 /**
@@ -81,11 +104,21 @@ export function operationKind(op: string): 'bill' | 'skip' | 'unknown' {
 }
 
 const BILLED_OPERATIONS: ReadonlySet<string> = new Set([
-  'chat', 'text_completion', 'embeddings', 'generate_content', 'retrieval', 'invoke_agent', 'litellm.moderation',
+  'chat',
+  'text_completion',
+  'embeddings',
+  'generate_content',
+  'retrieval',
+  'invoke_agent',
+  'litellm.moderation',
 ]);
 const SKIPPED_OPERATIONS: ReadonlySet<string> = new Set([
-  'execute_tool', 'create_agent', 'litellm.responses_management', 'litellm.vector_store_management',
-  'litellm.vector_store_file_management', 'litellm.guardrail',
+  'execute_tool',
+  'create_agent',
+  'litellm.responses_management',
+  'litellm.vector_store_management',
+  'litellm.vector_store_file_management',
+  'litellm.guardrail',
 ]);
 
 /**

@@ -131,7 +131,15 @@ function reprFloat(x: number): string {
   return r;
 }
 
-type Tree = { t: 'none' } | { t: 'bool'; v: boolean } | { t: 'int'; v: bigint } | { t: 'float'; v: number } | { t: 'str'; v: string } | { t: 'list'; v: Tree[] } | { t: 'tuple'; v: Tree[] } | { t: 'dict'; v: [string, Tree][] };
+type Tree =
+  | { t: 'none' }
+  | { t: 'bool'; v: boolean }
+  | { t: 'int'; v: bigint }
+  | { t: 'float'; v: number }
+  | { t: 'str'; v: string }
+  | { t: 'list'; v: Tree[] }
+  | { t: 'tuple'; v: Tree[] }
+  | { t: 'dict'; v: [string, Tree][] };
 
 function repr(x: Tree): string {
   switch (x.t) {
@@ -185,7 +193,9 @@ const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
     fc.string({ unit: 'binary' }).map<Tree>((v) => ({ t: 'str', v })),
     fc.array(tie('tree'), { maxLength: 4 }).map<Tree>((v) => ({ t: 'list', v })),
     fc.array(tie('tree'), { maxLength: 4 }).map<Tree>((v) => ({ t: 'tuple', v })),
-    fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary', maxLength: 8 }), tie('tree')), { maxLength: 4, selector: (e) => e[0] }).map<Tree>((v) => ({ t: 'dict', v })),
+    fc
+      .uniqueArray(fc.tuple(fc.string({ unit: 'binary', maxLength: 8 }), tie('tree')), { maxLength: 4, selector: (e) => e[0] })
+      .map<Tree>((v) => ({ t: 'dict', v })),
   ),
 }));
 

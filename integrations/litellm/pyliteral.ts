@@ -54,7 +54,8 @@ class Parser {
     while (this.i < s.length) {
       const c = s.charCodeAt(this.i);
       if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) this.i++;
-      else if (c === 92 && s[this.i + 1] === '\n') this.i += 2; // explicit line join
+      else if (c === 92 && s[this.i + 1] === '\n')
+        this.i += 2; // explicit line join
       else break;
     }
   }

@@ -24,7 +24,14 @@ describe('StandardLoggingPayload → LlmCall', () => {
     assert.equal(c.modelMapProvider, 'anthropic');
     assert.equal(c.apiBase, 'https://api.anthropic.com/v1/messages');
     assert.equal(c.modelGroup, 'claude-sonnet');
-    assert.deepEqual(c.usage, { promptTokens: 6200, completionTokens: 310, totalTokens: 6510, cachedReadTokens: 4096, cacheCreationTokens: 2048, reasoningTokens: 0 });
+    assert.deepEqual(c.usage, {
+      promptTokens: 6200,
+      completionTokens: 310,
+      totalTokens: 6510,
+      cachedReadTokens: 4096,
+      cacheCreationTokens: 2048,
+      reasoningTokens: 0,
+    });
     assert.deepEqual(c.keyMetadata, { business_unit_id: 'bu-research' });
     assert.equal(c.teamId, 'team-r');
     assert.equal(c.teamAlias, 'Research');
@@ -43,8 +50,21 @@ describe('StandardLoggingPayload → LlmCall', () => {
   });
 
   it('errors from error_information; an empty error_class means success', () => {
-    const c = sloToLlmCall({ ...fixture(), error_information: { error_class: 'ProxyException', error_code: '', error_message: 'no', llm_provider: '', traceback: 'x' } });
-    assert.deepEqual(c.error, { type: 'ProxyException', code: '', message: 'no', provider: '', traceback: 'x', limitSubject: null, limitRate: null, limitValue: null, guardrail: null });
+    const c = sloToLlmCall({
+      ...fixture(),
+      error_information: { error_class: 'ProxyException', error_code: '', error_message: 'no', llm_provider: '', traceback: 'x' },
+    });
+    assert.deepEqual(c.error, {
+      type: 'ProxyException',
+      code: '',
+      message: 'no',
+      provider: '',
+      traceback: 'x',
+      limitSubject: null,
+      limitRate: null,
+      limitValue: null,
+      guardrail: null,
+    });
     assert.equal(sloToLlmCall({ ...fixture(), error_information: null }).error, null);
   });
 
@@ -71,7 +91,14 @@ describe('helpers', () => {
   it('usageFromObject reads OpenAI and Anthropic cache names, defaults to zero', () => {
     assert.equal(usageFromObject({ prompt_tokens: 10, prompt_tokens_details: { cached_tokens: 4 } }).cachedReadTokens, 4);
     assert.equal(usageFromObject({ cache_read_input_tokens: 3, cache_creation_input_tokens: 5 }).cacheCreationTokens, 5);
-    assert.deepEqual(usageFromObject('nope'), { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedReadTokens: 0, cacheCreationTokens: 0, reasoningTokens: 0 });
+    assert.deepEqual(usageFromObject('nope'), {
+      promptTokens: 0,
+      completionTokens: 0,
+      totalTokens: 0,
+      cachedReadTokens: 0,
+      cacheCreationTokens: 0,
+      reasoningTokens: 0,
+    });
   });
 });
 

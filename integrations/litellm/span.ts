@@ -18,14 +18,7 @@ import { classifyError, type RawError } from './errors.js';
 import { UNBILLED_CALL_TYPES, litellmProvider, operationKind, withoutProviderPrefix } from './providers.js';
 import { decodeMetadataValue, isDict, pyStr, pyTruthy, usageFromMetadataValue, type Dict } from './values.js';
 
-export type Layout =
-  | 'litellm.v1.child'
-  | 'litellm.v1.root'
-  | 'litellm.v1.request-span'
-  | 'litellm.v1.semconv'
-  | 'litellm.v2'
-  | 'litellm.v2.legacy'
-  | 'genai';
+export type Layout = 'litellm.v1.child' | 'litellm.v1.root' | 'litellm.v1.request-span' | 'litellm.v1.semconv' | 'litellm.v2' | 'litellm.v2.legacy' | 'genai';
 
 /** What a span is, for billing. */
 export type Verdict =
@@ -154,7 +147,9 @@ const OPENLLMETRY_REQUEST_TYPES: ReadonlySet<string> = new Set(['chat', 'complet
 /** The verdicts without details, made once (classifySpan runs for every span). */
 const CALL: Readonly<Record<Layout, Verdict>> = Object.freeze(
   Object.fromEntries(
-    (['litellm.v1.child', 'litellm.v1.root', 'litellm.v1.request-span', 'litellm.v1.semconv', 'litellm.v2', 'litellm.v2.legacy', 'genai'] as const).map((layout) => [layout, Object.freeze({ kind: 'call', layout })]),
+    (['litellm.v1.child', 'litellm.v1.root', 'litellm.v1.request-span', 'litellm.v1.semconv', 'litellm.v2', 'litellm.v2.legacy', 'genai'] as const).map(
+      (layout) => [layout, Object.freeze({ kind: 'call', layout })],
+    ),
   ) as Record<Layout, Verdict>,
 );
 const NOT_LLM: Verdict = Object.freeze({ kind: 'other', reason: 'not_llm_call' });
@@ -174,7 +169,8 @@ export function classifySpan(span: Span): Verdict {
     if (callType !== null && UNBILLED_CALL_TYPES.has(callType)) return NOT_BILLED;
     const k = operationKind(op);
     if (k === 'skip') return NOT_BILLED;
-    if (k === 'unknown') return { kind: 'unbillable', reason: 'unknown_operation', detail: `gen_ai.operation.name "${op}" is not an operation spanmeter bills` };
+    if (k === 'unknown')
+      return { kind: 'unbillable', reason: 'unknown_operation', detail: `gen_ai.operation.name "${op}" is not an operation spanmeter bills` };
     if (litellm) return CALL[has(a, GENAI.promptTokens) || has(a, GENAI.system) ? 'litellm.v2.legacy' : 'litellm.v2'];
     return CALL.genai;
   }
@@ -323,7 +319,7 @@ function fromGenai(span: Span, layout: Layout): LlmCall {
   const requestModel = s(a, GENAI.requestModel);
   // v2: gen_ai.request.model is the model group the client asked for; litellm.provider.model the deployment's model.
   const providerModel = s(a, V2.providerModel);
-  const model = litellm ? (providerModel !== null ? withoutProviderPrefix(providerModel, provider) : requestModel) : requestModel ?? responseModel;
+  const model = litellm ? (providerModel !== null ? withoutProviderPrefix(providerModel, provider) : requestModel) : (requestModel ?? responseModel);
   const host = s(a, GENAI.serverAddress);
   const port = int(a[GENAI.serverPort]);
   const streaming = bool(a[V2.streaming]) ?? bool(a[V2.legacyStreaming]) ?? bool(a[GENAI.stream]);

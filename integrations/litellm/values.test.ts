@@ -9,11 +9,39 @@ const LITELLM_USAGE =
 const general = (v: unknown) => usageFromObject(decodeMetadataValue(v));
 
 // A Python-repr-like printer for usage dicts, with the odd values and spacings the general parser accepts.
-type V = { t: 'int'; v: bigint; lead0?: boolean } | { t: 'none' } | { t: 'bool'; v: boolean } | { t: 'float'; v: number } | { t: 'str'; v: string } | { t: 'dict'; v: [string, V][] } | { t: 'list'; v: V[] };
-const keyPool = fc.constantFrom('prompt_tokens', 'completion_tokens', 'total_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens', 'prompt_tokens_details', 'completion_tokens_details', 'cached_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'audio_tokens', '__proto__', 'x y', "it's");
+type V =
+  | { t: 'int'; v: bigint; lead0?: boolean }
+  | { t: 'none' }
+  | { t: 'bool'; v: boolean }
+  | { t: 'float'; v: number }
+  | { t: 'str'; v: string }
+  | { t: 'dict'; v: [string, V][] }
+  | { t: 'list'; v: V[] };
+const keyPool = fc.constantFrom(
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'cache_read_input_tokens',
+  'cache_creation_input_tokens',
+  'prompt_tokens_details',
+  'completion_tokens_details',
+  'cached_tokens',
+  'cache_creation_tokens',
+  'reasoning_tokens',
+  'audio_tokens',
+  '__proto__',
+  'x y',
+  "it's",
+);
 // Keys the fast path must not take for known ones: of a known key's length, with a backslash (two spell
 // known keys with an escape), a double quote, a newline.
-const anyKey = fc.oneof({ weight: 20, arbitrary: keyPool }, { weight: 1, arbitrary: fc.constantFrom('total_toke\\s', 'total\\x5ftokens', 'prompt\\u005ftokens', 'cached_toke"s', 'prompt_token\ns', 'prompt_tokenz', 'audio_tokens') });
+const anyKey = fc.oneof(
+  { weight: 20, arbitrary: keyPool },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('total_toke\\s', 'total\\x5ftokens', 'prompt\\u005ftokens', 'cached_toke"s', 'prompt_token\ns', 'prompt_tokenz', 'audio_tokens'),
+  },
+);
 const { value } = fc.letrec<{ value: V }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -48,7 +76,12 @@ function repr(x: V, sep: string, colon: string): string {
   }
 }
 const usageText = fc
-  .tuple(fc.array(fc.tuple(anyKey, value), { maxLength: 8 }), fc.constantFrom(', ', ',', ' , ', ',\n'), fc.constantFrom(': ', ':', ' : '), fc.constantFrom('', ' ', ',', '\n'))
+  .tuple(
+    fc.array(fc.tuple(anyKey, value), { maxLength: 8 }),
+    fc.constantFrom(', ', ',', ' , ', ',\n'),
+    fc.constantFrom(': ', ':', ' : '),
+    fc.constantFrom('', ' ', ',', '\n'),
+  )
   .map(([entries, sep, colon, tail]) => `{${entries.map(([k, v]) => `${quote(k)}${colon}${repr(v, sep, colon)}`).join(sep)}${tail}}`);
 
 // The shapes LiteLLM writes (plain ints, None, booleans, details dicts), in any key order and with duplicates.
@@ -58,7 +91,16 @@ const simple: fc.Arbitrary<V> = fc.oneof(
   fc.boolean().map<V>((v) => ({ t: 'bool', v })),
 );
 const simpleText = fc
-  .array(fc.tuple(anyKey, fc.oneof(simple, fc.array(fc.tuple(anyKey, simple), { maxLength: 5 }).map<V>((v) => ({ t: 'dict', v })))), { minLength: 1, maxLength: 8 })
+  .array(
+    fc.tuple(
+      anyKey,
+      fc.oneof(
+        simple,
+        fc.array(fc.tuple(anyKey, simple), { maxLength: 5 }).map<V>((v) => ({ t: 'dict', v })),
+      ),
+    ),
+    { minLength: 1, maxLength: 8 },
+  )
   .map((entries) => `{${entries.map(([k, v]) => `${quote(k)}: ${repr(v, ', ', ': ')}`).join(', ')}}`);
 
 describe('usage_object fast path', () => {
@@ -66,16 +108,31 @@ describe('usage_object fast path', () => {
     const fast = scanUsageRepr(LITELLM_USAGE);
     assert.ok(fast, 'the fast path applies');
     assert.deepEqual(fast, general(LITELLM_USAGE));
-    assert.deepEqual(fast, { promptTokens: 3893, completionTokens: 225, totalTokens: 4118, cachedReadTokens: 2048, cacheCreationTokens: 0, reasoningTokens: 17 });
+    assert.deepEqual(fast, {
+      promptTokens: 3893,
+      completionTokens: 225,
+      totalTokens: 4118,
+      cachedReadTokens: 2048,
+      cacheCreationTokens: 0,
+      reasoningTokens: 17,
+    });
   });
 
   it('gives the same usage as the general parser for any dict-like text (property)', () => {
     let fastHits = 0;
     fc.assert(
-      fc.property(fc.oneof({ weight: 4, arbitrary: simpleText }, { weight: 4, arbitrary: usageText }, { weight: 1, arbitrary: fc.string() }, { weight: 1, arbitrary: usageText.chain((t) => fc.nat({ max: t.length }).map((cut) => t.slice(0, cut))) }), (text) => {
-        if (scanUsageRepr(text)) fastHits++;
-        assert.deepEqual(usageFromMetadataValue(text), general(text), text);
-      }),
+      fc.property(
+        fc.oneof(
+          { weight: 4, arbitrary: simpleText },
+          { weight: 4, arbitrary: usageText },
+          { weight: 1, arbitrary: fc.string() },
+          { weight: 1, arbitrary: usageText.chain((t) => fc.nat({ max: t.length }).map((cut) => t.slice(0, cut))) },
+        ),
+        (text) => {
+          if (scanUsageRepr(text)) fastHits++;
+          assert.deepEqual(usageFromMetadataValue(text), general(text), text);
+        },
+      ),
       { numRuns: 6000 },
     );
     assert.ok(fastHits > 1000, `the fast path was taken ${fastHits} times`);

@@ -87,7 +87,18 @@ const FAIL = -1;
  * The usage_object keys usageFromObject reads, by index: 0–4 at the top level, 5–6 the details
  * dicts, 7–8 inside `prompt_tokens_details`, 9 inside `completion_tokens_details`.
  */
-const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens', 'prompt_tokens_details', 'completion_tokens_details', 'cached_tokens', 'cache_creation_tokens', 'reasoning_tokens'] as const;
+const USAGE_KEYS = [
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'cache_read_input_tokens',
+  'cache_creation_input_tokens',
+  'prompt_tokens_details',
+  'completion_tokens_details',
+  'cached_tokens',
+  'cache_creation_tokens',
+  'reasoning_tokens',
+] as const;
 const TOP_KEYS = 5;
 const PTD = 5;
 const CTD = 6;

@@ -30,7 +30,6 @@ const compat: MappingOptions = { mode: 'compat', hostedEnv: 'agent1', sendObject
 const clean: MappingOptions = { ...compat, mode: 'clean' };
 const byMeter = (rs: MeterRecord[], name: string) => rs.filter((r) => r.meterApiName === name);
 
-
 describe('amberflo mapping: records', () => {
   it('emits call, duration and token records with sorted keys, in the callback order', () => {
     const rs = toMeterRecords(call(), compat);
@@ -79,33 +78,70 @@ describe('amberflo mapping: fixtures (compat vs clean)', () => {
   it('OpenAI cached tokens: compat keeps one input record; clean splits cache:r and cache:n', () => {
     const c = fromFixture('openai-cached-tokens.v1.79.otlp.json');
     const compatIn = byMeter(toMeterRecords(c, compat), 'llm_text_tokens').filter((r) => r.dimensions!.type === 'in');
-    assert.deepEqual(compatIn.map((r) => [r.dimensions!.cache, r.meterValue]), [['n', 1534]]);
+    assert.deepEqual(
+      compatIn.map((r) => [r.dimensions!.cache, r.meterValue]),
+      [['n', 1534]],
+    );
     const cleanIn = byMeter(toMeterRecords(c, clean), 'llm_text_tokens').filter((r) => r.dimensions!.type === 'in');
-    assert.deepEqual(cleanIn.map((r) => [r.dimensions!.cache, r.meterValue]), [['r', 1280], ['n', 254]]);
+    assert.deepEqual(
+      cleanIn.map((r) => [r.dimensions!.cache, r.meterValue]),
+      [
+        ['r', 1280],
+        ['n', 254],
+      ],
+    );
   });
 
   it('Anthropic cache: clean splits into r, c and n summing to the prompt tokens', () => {
     const c = fromFixture('anthropic-cache.v1.81.otlp.json');
     const cleanIn = byMeter(toMeterRecords(c, clean), 'llm_text_tokens').filter((r) => r.dimensions!.type === 'in');
-    assert.deepEqual(cleanIn.map((r) => [r.dimensions!.cache, r.meterValue]), [['r', 4096], ['c', 2048], ['n', 56]]);
-    assert.equal(cleanIn.reduce((n, r) => n + r.meterValue, 0), 6200);
+    assert.deepEqual(
+      cleanIn.map((r) => [r.dimensions!.cache, r.meterValue]),
+      [
+        ['r', 4096],
+        ['c', 2048],
+        ['n', 56],
+      ],
+    );
+    assert.equal(
+      cleanIn.reduce((n, r) => n + r.meterValue, 0),
+      6200,
+    );
   });
 
   it('object metadata: business unit only', () => {
     const c = fromFixture('anthropic-cache.v1.81.otlp.json');
     assert.deepEqual(byMeter(toMeterRecords(c, compat), 'aflo.object_metadata'), [
-      { dimensions: { id: 'bu-research', name: 'bu-research', type: 'business_unit' }, meterApiName: 'aflo.object_metadata', meterTimeInMillis: c.startTimeMs, meterValue: 1 },
+      {
+        dimensions: { id: 'bu-research', name: 'bu-research', type: 'business_unit' },
+        meterApiName: 'aflo.object_metadata',
+        meterTimeInMillis: c.startTimeMs,
+        meterValue: 1,
+      },
     ]);
     assert.equal(byMeter(toMeterRecords(c, { ...compat, sendObjectMetadata: false }), 'aflo.object_metadata').length, 0);
   });
 
   it('object metadata: business unit + team → one virtual tag; team only → unit + tag', () => {
     const both = byMeter(toMeterRecords(fromFixture('openai-cached-tokens.v1.79.otlp.json'), compat), 'aflo.object_metadata');
-    assert.deepEqual(both.map((r) => r.dimensions), [
-      { label: 'search-platform', name: 'team', parentName: 'businessUnitId', parentValue: 'bu-emea-01', type: 'virtual_tag', value: '7f3c1a52-9d0e-4b7a-a1c4-2f6e8d9b0c31' },
-    ]);
+    assert.deepEqual(
+      both.map((r) => r.dimensions),
+      [
+        {
+          label: 'search-platform',
+          name: 'team',
+          parentName: 'businessUnitId',
+          parentValue: 'bu-emea-01',
+          type: 'virtual_tag',
+          value: '7f3c1a52-9d0e-4b7a-a1c4-2f6e8d9b0c31',
+        },
+      ],
+    );
     const team = byMeter(toMeterRecords(fromFixture('call-id-error.v1.81.otlp.json'), compat), 'aflo.object_metadata');
-    assert.deepEqual(team.map((r) => r.dimensions!.type), ['business_unit', 'virtual_tag']);
+    assert.deepEqual(
+      team.map((r) => r.dimensions!.type),
+      ['business_unit', 'virtual_tag'],
+    );
     assert.equal(team[0]?.dimensions?.name, 'Team C');
   });
 
@@ -156,7 +192,8 @@ describe('amberflo mapping: fixtures (compat vs clean)', () => {
 });
 
 describe('amberflo mapping: rules', () => {
-  const err = (e: Partial<NonNullable<LlmCall['error']>>) => errorDetails(call({ error: classifyError({ type: 'X', code: null, message: null, provider: null, traceback: null, ...e }) }));
+  const err = (e: Partial<NonNullable<LlmCall['error']>>) =>
+    errorDetails(call({ error: classifyError({ type: 'X', code: null, message: null, provider: null, traceback: null, ...e }) }));
   it('error details: LiteLLM 429 (tpm), guardrails, ProxyException → 401, missing code → unknown', () => {
     assert.deepEqual(err({ code: '429', message: '429: Rate limit exceeded for team: t1. Limit type: tokens. Current limit: 1000, Remaining: 0.' }), {
       class: 'X',
@@ -212,7 +249,10 @@ describe('amberflo mapping: rules', () => {
 // Property: clean mode output always satisfies the dimension rules.
 
 const VALID = /^[-_ !.*'()&$@=;:+,?0-9a-zA-Z]{1,200}$/;
-const anyStr = fc.option(fc.oneof(fc.string({ unit: 'binary', maxLength: 260 }), fc.constantFrom('', 'openai', 'bedrock', 'azure', 'vertex_ai', 'a.b.c', '/x/y')), { nil: null });
+const anyStr = fc.option(
+  fc.oneof(fc.string({ unit: 'binary', maxLength: 260 }), fc.constantFrom('', 'openai', 'bedrock', 'azure', 'vertex_ai', 'a.b.c', '/x/y')),
+  { nil: null },
+);
 const tokens = fc.nat({ max: 1_000_000 });
 /** A call and the hosted_env to map it with. */
 const llmCall: fc.Arbitrary<{ c: LlmCall; hostedEnv: string }> = fc
@@ -238,7 +278,15 @@ const llmCall: fc.Arbitrary<{ c: LlmCall; hostedEnv: string }> = fc
     cachedReadTokens: tokens,
     cacheCreationTokens: tokens,
     error: fc.option(
-      fc.record({ type: anyStr, code: fc.option(fc.constantFrom('429', '400', '500', '', 'x/y'), { nil: null }), message: anyStr, provider: anyStr, traceback: anyStr }).map(classifyError),
+      fc
+        .record({
+          type: anyStr,
+          code: fc.option(fc.constantFrom('429', '400', '500', '', 'x/y'), { nil: null }),
+          message: anyStr,
+          provider: anyStr,
+          traceback: anyStr,
+        })
+        .map(classifyError),
       { nil: null },
     ),
     hostedEnv: fc.string({ minLength: 1, maxLength: 300, unit: 'binary' }),
@@ -246,7 +294,14 @@ const llmCall: fc.Arbitrary<{ c: LlmCall; hostedEnv: string }> = fc
   .map(({ hostedEnv, ...r }) => ({
     c: call({
       ...r,
-      usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens, totalTokens: 0, cachedReadTokens: r.cachedReadTokens, cacheCreationTokens: r.cacheCreationTokens, reasoningTokens: 0 },
+      usage: {
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        totalTokens: 0,
+        cachedReadTokens: r.cachedReadTokens,
+        cacheCreationTokens: r.cacheCreationTokens,
+        reasoningTokens: 0,
+      },
     }),
     hostedEnv,
   }));
@@ -281,7 +336,13 @@ describe('amberflo mapping cache', () => {
       provider: str,
       modelMapKey: str,
       modelMapProvider: str,
-      apiBase: fc.constantFrom<string | null>(null, 'https://bedrock-runtime.eu-west-1.amazonaws.com', 'https://x.openai.azure.com', 'https://europe-west4-aiplatform.googleapis.com', 'not a url'),
+      apiBase: fc.constantFrom<string | null>(
+        null,
+        'https://bedrock-runtime.eu-west-1.amazonaws.com',
+        'https://x.openai.azure.com',
+        'https://europe-west4-aiplatform.googleapis.com',
+        'not a url',
+      ),
       region: str,
       batch: fc.boolean(),
       keyAlias: str,
@@ -289,7 +350,17 @@ describe('amberflo mapping cache', () => {
       userId: str,
       keyMetadata: fc.constantFrom<Record<string, unknown> | null>(null, { business_unit_id: 'bu' }, { business_unit_id: 3 }, { business_unit_id: '' }),
       teamMetadata: fc.constantFrom<Record<string, unknown> | null>(null, { business_unit_id: 'tbu' }),
-      error: fc.constantFrom<LlmCall['error']>(null, classifyError({ type: 'RateLimitError', code: '429', message: 'Rate limit reached for m on requests per min (RPM): Limit 5', provider: 'openai', traceback: null }), classifyError({ type: 'X', code: null, message: null, provider: null, traceback: null })),
+      error: fc.constantFrom<LlmCall['error']>(
+        null,
+        classifyError({
+          type: 'RateLimitError',
+          code: '429',
+          message: 'Rate limit reached for m on requests per min (RPM): Limit 5',
+          provider: 'openai',
+          traceback: null,
+        }),
+        classifyError({ type: 'X', code: null, message: null, provider: null, traceback: null }),
+      ),
       promptTokens: fc.nat({ max: 50 }),
       cachedReadTokens: fc.nat({ max: 50 }),
       mode: fc.constantFrom<'compat' | 'clean'>('compat', 'clean'),
@@ -331,7 +402,10 @@ describe('amberflo mapping cache', () => {
       (a0.dimensions as Record<string, string>).team = 'changed';
     }, TypeError);
     assert.equal(b0.dimensions!.team, 'unknown');
-    assert.ok(toMeterRecords(call(), clean).every((r) => Object.isFrozen(r.dimensions)), 'without a cache too');
+    assert.ok(
+      toMeterRecords(call(), clean).every((r) => Object.isFrozen(r.dimensions)),
+      'without a cache too',
+    );
   });
 });
 
@@ -339,7 +413,8 @@ describe('amberflo processor (component)', () => {
   it('defaults: clean, hosted_env prod, no object metadata; the schema accepts callback-style booleans', async () => {
     const d = configOf(factory);
     assert.deepEqual(d, { mode: 'clean', hosted_env: 'prod', send_object_metadata: false });
-    for (const v of [true, 'yes', 'On', 1, 'false', '0']) assert.deepEqual(validateAgainst(factory.configSchema, { ...d, send_object_metadata: v }), [], String(v));
+    for (const v of [true, 'yes', 'On', 1, 'false', '0'])
+      assert.deepEqual(validateAgainst(factory.configSchema, { ...d, send_object_metadata: v }), [], String(v));
     assert.notDeepEqual(validateAgainst(factory.configSchema, { ...d, send_object_metadata: 'maybe' }), []);
     assert.throws(() => configOf(factory, { mode: 'fast' }), /mode: must be one of "compat", "clean"/);
     assert.deepEqual(configOf(factory, { hosted_env: 2024 }).hosted_env, 2024, 'AFLO_HOSTED_ENV=2024 arrives as a number');
@@ -348,7 +423,16 @@ describe('amberflo processor (component)', () => {
     const metrics = new ServiceMetrics('t', { processMetrics: false });
     const got: MeterRecord[][] = [];
     const p = factory.create(
-      { id: 'amberflo', pipeline: 'p', config: configOf(factory, { send_object_metadata: 'on' }), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'amberflo', 'p'), dataDir: '/x', instanceId: 'i' },
+      {
+        id: 'amberflo',
+        pipeline: 'p',
+        config: configOf(factory, { send_object_metadata: 'on' }),
+        logger: pino({ level: 'silent' }),
+        registry: metrics.registry,
+        metrics: metrics.forComponent('processor', 'amberflo', 'p'),
+        dataDir: '/x',
+        instanceId: 'i',
+      },
       { consume: async (rs: MeterRecord[]) => void got.push(rs) },
     );
     await p.consume([call({ teamId: 't', teamAlias: null })]);
@@ -363,19 +447,31 @@ describe('amberflo processor (component)', () => {
 
   it('a numeric hosted_env is used as its text; the mapping options come from the resolved config', () => {
     const registry = new ServiceMetrics('t', { processMetrics: false }).registry;
-    const p = new AmberfloProcessor(configOf(factory, { mode: 'compat', hosted_env: 2024, send_object_metadata: 'no' }), { registry }, { consume: async () => {} });
+    const p = new AmberfloProcessor(
+      configOf(factory, { mode: 'compat', hosted_env: 2024, send_object_metadata: 'no' }),
+      { registry },
+      { consume: async () => {} },
+    );
     assert.deepEqual(p.options, { mode: 'compat', hostedEnv: '2024', sendObjectMetadata: false });
   });
 
   it('counts metered usage in the core counters once the records are handed on', async () => {
     const metrics = new ServiceMetrics('t', { processMetrics: false });
     let refuse = true;
-    const p = new AmberfloProcessor(configOf(factory), { registry: metrics.registry }, {
-      consume: async () => {
-        if (refuse) throw new Error('refused downstream');
+    const p = new AmberfloProcessor(
+      configOf(factory),
+      { registry: metrics.registry },
+      {
+        consume: async () => {
+          if (refuse) throw new Error('refused downstream');
+        },
       },
+    );
+    const failed = call({
+      teamId: 'team-a',
+      model: 'gpt-4o',
+      error: classifyError({ type: 'RateLimitError', code: '429', message: 'slow down', provider: 'openai', traceback: null }),
     });
-    const failed = call({ teamId: 'team-a', model: 'gpt-4o', error: classifyError({ type: 'RateLimitError', code: '429', message: 'slow down', provider: 'openai', traceback: null }) });
     await assert.rejects(p.consume([call({ teamId: 'team-a', model: 'gpt-4o' })]));
     refuse = false;
     await p.consume([call({ teamId: 'team-a', model: 'gpt-4o' }), failed]);
@@ -384,6 +480,7 @@ describe('amberflo processor (component)', () => {
     assert.equal(await value('spanmeter_metered_calls_total', { team: 'team-a', model: 'gpt-4o' }), 2, 'the refused batch is not counted');
     assert.equal(await value('spanmeter_metered_failed_calls_total', { team: 'team-a', model: 'gpt-4o' }), 1);
     assert.equal(await value('spanmeter_metered_tokens_total', { team: 'team-a', model: 'gpt-4o', direction: 'in' }), 2 * call().usage.promptTokens);
-    for (const d of Object.values(USAGE_METRICS)) assert.equal((await metrics.registry.getSingleMetric(d.name)!.get()).help, d.description, `${d.name} is registered from its declaration`);
+    for (const d of Object.values(USAGE_METRICS))
+      assert.equal((await metrics.registry.getSingleMetric(d.name)!.get()).help, d.description, `${d.name} is registered from its declaration`);
   });
 });

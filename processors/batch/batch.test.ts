@@ -58,7 +58,11 @@ class Sink implements Consumer<MeterRecord[]> {
 function make(cfg: Record<string, unknown>, sink = new Sink()) {
   const m = metrics();
   // merge_wait 0s unless a test is about it: sends start as soon as the exporters are free.
-  const p = new BatchProcessor(configOf(factory, { merge_wait: '0s', retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, sink);
+  const p = new BatchProcessor(
+    configOf(factory, { merge_wait: '0s', retry_initial_interval: '1ms', retry_max_interval: '5ms', ...cfg }),
+    { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m },
+    sink,
+  );
   return { p, sink, m };
 }
 
@@ -73,7 +77,10 @@ describe('batch processor', () => {
     await until(() => sink.batches.length === 2);
     assert.equal(p.pendingRecords, 5);
     await p.shutdown(Date.now() + 5_000);
-    assert.deepEqual(sink.batches.map((b) => b.length), [10, 10, 5]);
+    assert.deepEqual(
+      sink.batches.map((b) => b.length),
+      [10, 10, 5],
+    );
     assert.deepEqual(sink.batches.flat(), recs(0, 25));
     assert.equal(p.pendingRecords, 0);
   });
@@ -131,11 +138,19 @@ describe('batch processor', () => {
       },
     };
     const m = metrics();
-    const p = new BatchProcessor(configOf(factory, { send_batch_size: 2, send_batch_max_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m }, slow);
+    const p = new BatchProcessor(
+      configOf(factory, { send_batch_size: 2, send_batch_max_size: 2, max_in_flight: 3, retry_initial_interval: '1ms', retry_max_interval: '5ms' }),
+      { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: m },
+      slow,
+    );
     await p.consume(recs(0, 20));
     await until(() => got.length === 20);
     assert.equal(peak, 3, 'three batches at a time');
-    assert.deepEqual([...got].sort((a, b) => a - b), [...Array(20).keys()], 'every record once');
+    assert.deepEqual(
+      [...got].sort((a, b) => a - b),
+      [...Array(20).keys()],
+      'every record once',
+    );
     assert.equal(p.pendingRecords, 0);
     await p.shutdown(Date.now() + 50);
   });
@@ -166,12 +181,20 @@ describe('batch processor', () => {
   it('while the exporters are behind, sends waiting batches merged into objects of up to send_batch_max_size, in order', async () => {
     const sink = new GatedSink();
     const registry = new Registry();
-    const p = new BatchProcessor(configOf(factory, { send_batch_size: 10, send_batch_max_size: 35, max_in_flight: 4 }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry, metrics: metrics() }, sink);
+    const p = new BatchProcessor(
+      configOf(factory, { send_batch_size: 10, send_batch_max_size: 35, max_in_flight: 4 }),
+      { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry, metrics: metrics() },
+      sink,
+    );
     sink.close();
     await p.consume(recs(0, 100)); // the first batch goes at once and waits at the gate; nine pile up
     sink.open();
     await until(() => p.pendingRecords === 0);
-    assert.deepEqual(sink.sent.map((b) => b.length), [10, 30, 30, 30], 'the first as cut, then three merged objects of ≤ 35');
+    assert.deepEqual(
+      sink.sent.map((b) => b.length),
+      [10, 30, 30, 30],
+      'the first as cut, then three merged objects of ≤ 35',
+    );
     assert.deepEqual(sink.sent.flat(), recs(0, 100), 'every record once, in order');
     const merged = (await registry.getSingleMetric('spanmeter_processor_batch_merged_total')!.get()).values[0]!.value;
     assert.equal(merged, 6, 'nine batches went out as three objects');
@@ -186,7 +209,11 @@ describe('batch processor', () => {
       await p.consume(recs(0, 100));
       sink.open();
       await until(() => p.pendingRecords === 0);
-      assert.deepEqual(sink.sent.map((b) => b.length), Array(10).fill(10), `send_batch_max_size ${max}`);
+      assert.deepEqual(
+        sink.sent.map((b) => b.length),
+        Array(10).fill(10),
+        `send_batch_max_size ${max}`,
+      );
       await p.shutdown(Date.now() + 1_000);
     }
     const sink = new GatedSink();
@@ -195,7 +222,11 @@ describe('batch processor', () => {
       await p.consume(recs(i * 10, 10));
       await until(() => p.pendingRecords === 0);
     }
-    assert.deepEqual(sink.sent.map((b) => b.length), [10, 10, 10, 10, 10], 'nothing waited, nothing merged');
+    assert.deepEqual(
+      sink.sent.map((b) => b.length),
+      [10, 10, 10, 10, 10],
+      'nothing waited, nothing merged',
+    );
     await p.shutdown(Date.now() + 1_000);
   });
 
@@ -208,7 +239,11 @@ describe('batch processor', () => {
     await p.consume(recs(0, 60));
     sink.open();
     await until(() => p.pendingRecords === 0);
-    assert.deepEqual(sink.sent.map((b) => b.length), [10, 20, 20, 10], 'two 10-record batches fit in max_bytes, three do not');
+    assert.deepEqual(
+      sink.sent.map((b) => b.length),
+      [10, 20, 20, 10],
+      'two 10-record batches fit in max_bytes, three do not',
+    );
     assert.ok(sink.sent.every((b) => Buffer.byteLength(JSON.stringify(b)) <= maxBytes));
     assert.deepEqual(sink.sent.flat(), recs(0, 60));
     await p.shutdown(Date.now() + 1_000);
@@ -222,7 +257,11 @@ describe('batch processor', () => {
     await p.consume(recs(0, 40)); // batch 1 is tried and fails once; 2–4 wait
     sink.open();
     await until(() => p.pendingRecords === 0);
-    assert.deepEqual(sink.sent.map((b) => b.length), [10, 30], 'the failed batch again on its own, then the three that waited in one');
+    assert.deepEqual(
+      sink.sent.map((b) => b.length),
+      [10, 30],
+      'the failed batch again on its own, then the three that waited in one',
+    );
     assert.deepEqual(sink.sent.flat(), recs(0, 40));
     await p.shutdown(Date.now() + 1_000);
   });
@@ -241,7 +280,11 @@ describe('batch processor', () => {
     assert.equal(wm.safe, 0, 'nothing delivered yet');
     sink.open();
     await until(() => sink.sent.length === 2);
-    assert.deepEqual(sink.sent.map((b) => b.length), [10, 60], 'batch 1 alone, batches 2–7 merged; 5 records still open');
+    assert.deepEqual(
+      sink.sent.map((b) => b.length),
+      [10, 60],
+      'batch 1 alone, batches 2–7 merged; 5 records still open',
+    );
     assert.equal(wm.safe, 4, 'holds 1–4 are released; 5 still has records in the open batch');
     await p.shutdown(Date.now() + 1_000);
     assert.equal(wm.safe, 5);
@@ -258,7 +301,11 @@ describe('batch processor', () => {
         await sink.consume(b);
       },
     };
-    const p = new BatchProcessor(configOf(factory, { send_batch_size: 10, send_batch_max_size: 1000, merge_wait: '300ms' }), { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: metrics() }, timed);
+    const p = new BatchProcessor(
+      configOf(factory, { send_batch_size: 10, send_batch_max_size: 1000, merge_wait: '300ms' }),
+      { id: 'batch', pipeline: 'p', logger: pino({ level: 'silent' }), registry: new Registry(), metrics: metrics() },
+      timed,
+    );
     await p.consume(recs(0, 10)); // after an idle spell: sent at once
     assert.equal(sink.sent.length, 1);
     for (let i = 1; i < 5; i++) {
@@ -267,7 +314,11 @@ describe('batch processor', () => {
     }
     assert.equal(sink.sent.length, 1, 'the four batches cut since wait');
     await until(() => p.pendingRecords === 0);
-    assert.deepEqual(sink.sent.map((b) => b.length), [10, 40], 'then go out as one object');
+    assert.deepEqual(
+      sink.sent.map((b) => b.length),
+      [10, 40],
+      'then go out as one object',
+    );
     assert.ok(at[1]! - at[0]! >= 290, `the second send ${Math.round(at[1]! - at[0]!)} ms after the first`);
     assert.deepEqual(sink.sent.flat(), recs(0, 50));
     await p.shutdown(Date.now() + 1_000);
@@ -292,7 +343,11 @@ describe('batch processor', () => {
       await p.consume(recs(10, 20));
       assert.equal(sink.sent.length, 1, '20 records wait');
       await sentAtOnce(p, sink, recs(30, 10));
-      assert.deepEqual(sink.sent.map((b) => b.length), [10, 30], 'send_batch_max_size records waited: sent');
+      assert.deepEqual(
+        sink.sent.map((b) => b.length),
+        [10, 30],
+        'send_batch_max_size records waited: sent',
+      );
       await p.shutdown(Date.now() + 1_000);
     }
     {
@@ -300,7 +355,11 @@ describe('batch processor', () => {
       await p.consume(recs(10, 10));
       assert.equal(sink.sent.length, 1, '10 of 40 pending');
       await sentAtOnce(p, sink, recs(20, 10));
-      assert.deepEqual(sink.sent.map((b) => b.length), [10, 20], 'half of max_pending_records held: sent');
+      assert.deepEqual(
+        sink.sent.map((b) => b.length),
+        [10, 20],
+        'half of max_pending_records held: sent',
+      );
       await p.shutdown(Date.now() + 1_000);
     }
     {
@@ -348,11 +407,18 @@ describe('batch processor', () => {
     sink.fail = 0; // the exporters recover: room frees, the waiting records go in
     await waiting;
     await until(() => sink.batches.flat().length === 15);
-    assert.deepEqual(sink.batches.flat().map((r) => r.meterValue), [...Array(15).keys()]);
+    assert.deepEqual(
+      sink.batches.flat().map((r) => r.meterValue),
+      [...Array(15).keys()],
+    );
 
     sink.fail = Number.MAX_SAFE_INTEGER;
     await p.consume(recs(15, 10), { hold: wm.begin(3) });
-    const stuck = assert.rejects(p.consume(recs(25, 5), { hold: wm.begin(4) }), BackpressureError, 'shutdown wakes the waiter with a refusal (the log keeps the data)');
+    const stuck = assert.rejects(
+      p.consume(recs(25, 5), { hold: wm.begin(4) }),
+      BackpressureError,
+      'shutdown wakes the waiter with a refusal (the log keeps the data)',
+    );
     await new Promise((r) => setTimeout(r, 10));
     await p.shutdown(Date.now() + 20);
     await stuck;
@@ -392,7 +458,10 @@ describe('batch processor', () => {
   });
 
   it('validates max_pending_records ≥ send_batch_size; the factory has defaults 100 / 300s', () => {
-    assert.deepEqual(validate({ ...configOf(factory), send_batch_size: 100, max_pending_records: 10 }).map((x) => x.path), ['max_pending_records']);
+    assert.deepEqual(
+      validate({ ...configOf(factory), send_batch_size: 100, max_pending_records: 10 }).map((x) => x.path),
+      ['max_pending_records'],
+    );
     assert.equal(configOf(factory).send_batch_size, 100);
     assert.equal(configOf(factory).timeout, 300_000, 'durations reach the processor in milliseconds');
     assert.throws(() => configOf(factory, { send_batch_size: 10, max_pending_records: 5 }), /max_pending_records: must be at least send_batch_size/);
@@ -431,7 +500,11 @@ describe('batch processor: exactly-once replay (cut log)', () => {
       wm = new Watermark(0);
       await feed(again.p, cuts, wm, [1, 2, 3, 4, 5], 7);
       await until(() => again.p.pendingRecords === 0);
-      for (const b of tried.values()) assert.ok(again.sink.batches.some((x) => JSON.stringify(x) === JSON.stringify(b)), 'a recorded batch is sent again as it was');
+      for (const b of tried.values())
+        assert.ok(
+          again.sink.batches.some((x) => JSON.stringify(x) === JSON.stringify(b)),
+          'a recorded batch is sent again as it was',
+        );
       const all = again.sink.batches.flat().map((r) => r.uniqueId);
       assert.equal(all.length, 35, 'every record once');
       assert.equal(new Set(all).size, 35);
@@ -445,11 +518,13 @@ describe('batch processor: exactly-once replay (cut log)', () => {
       wm = new Watermark(2);
       await feed(third.p, cuts, wm, [3, 4, 5], 7);
       await until(() => third.p.pendingRecords === 0);
-      const written = new Set(
-        [...tried.values()].filter((b) => b.some((r) => r.meterValue < 300)).flatMap((b) => b.map((r) => r.uniqueId)),
-      );
+      const written = new Set([...tried.values()].filter((b) => b.some((r) => r.meterValue < 300)).flatMap((b) => b.map((r) => r.uniqueId)));
       const out = third.sink.batches.flat().map((r) => r.uniqueId);
-      assert.deepEqual(out.filter((id) => written.has(id)), [], 'records of batches already written are not sent again');
+      assert.deepEqual(
+        out.filter((id) => written.has(id)),
+        [],
+        'records of batches already written are not sent again',
+      );
       assert.equal(new Set(out).size, out.length);
       assert.equal(out.length + [...written].filter((id) => Number(String(id).slice(1)) >= 300).length, 21, 'the rest of seqs 3–5 once');
       await third.p.shutdown(Date.now() + 50);

@@ -269,7 +269,14 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     for (const cut of cuts.recovered(this.s.id)) {
       const written = cut.parts.some((part) => part[0] <= cuts.replayedAfter);
       const expect = cut.parts.reduce((n, part) => n + part[2], 0);
-      const redo: Redo | null = written ? null : { batch: { ...newBatch(), tried: true, recorded: true, parts: cut.parts.map(([a, b, c]) => [a, b, c]) }, expect, maxSeq: cutMaxSeq(cut.parts), got: [] };
+      const redo: Redo | null = written
+        ? null
+        : {
+            batch: { ...newBatch(), tried: true, recorded: true, parts: cut.parts.map(([a, b, c]) => [a, b, c]) },
+            expect,
+            maxSeq: cutMaxSeq(cut.parts),
+            got: [],
+          };
       if (redo) {
         this.redos.add(redo);
         redone++;
@@ -281,7 +288,11 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
         list.push({ from, to: from + count, redo });
       }
     }
-    if (redone || skipped) this.s.logger.info({ recreated: redone, alreadyWritten: skipped }, 'replay: re-creating the batches recorded before the last stop, leaving out records of batches already written');
+    if (redone || skipped)
+      this.s.logger.info(
+        { recreated: redone, alreadyWritten: skipped },
+        'replay: re-creating the batches recorded before the last stop, leaving out records of batches already written',
+      );
   }
 
   /** A replayed record named by a recorded batch: put into it (or left out); false when unclaimed. */
@@ -318,7 +329,10 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
     for (const redo of [...this.redos]) {
       if (redo.maxSeq >= seq) continue;
       // Only if what runs between the log and here changed since (configuration, version).
-      this.s.logger.warn({ records: redo.batch.records.length, expected: redo.expect }, 'replay: a recorded batch came back incomplete (the pipeline changed since it was recorded?); sending what came back');
+      this.s.logger.warn(
+        { records: redo.batch.records.length, expected: redo.expect },
+        'replay: a recorded batch came back incomplete (the pipeline changed since it was recorded?); sending what came back',
+      );
       redo.batch.recorded = false; // recorded again, as it is now, before it is sent
       redo.batch.parts = redo.got;
       this.redone(redo);
@@ -391,7 +405,8 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
         for (const r of b.records) last.records.push(r);
         for (const part of b.parts) addParts(last.parts, part);
         for (const h of b.holds) {
-          if (last.holds.has(h)) h.release(); // the merged batch holds it once
+          if (last.holds.has(h))
+            h.release(); // the merged batch holds it once
           else last.holds.add(h);
         }
         last.bytes += b.bytes;
@@ -460,7 +475,11 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       const unrecorded = this.cutLog ? wave.filter((b) => !b.recorded && b.parts.length) : [];
       let results: PromiseSettledResult<void>[];
       try {
-        if (unrecorded.length) await this.cutLog!.record(this.s.id, unrecorded.map((b) => b.parts));
+        if (unrecorded.length)
+          await this.cutLog!.record(
+            this.s.id,
+            unrecorded.map((b) => b.parts),
+          );
         for (const b of unrecorded) b.recorded = true;
         results = await Promise.allSettled(wave.map((b) => this.next.consume(b.records, {})));
       } catch (e) {
@@ -476,7 +495,10 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
             failed ??= e;
             continue; // kept, in order, for the next wave
           }
-          this.s.logger.error({ err: e, records: batch.length }, 'exporters rejected a batch permanently; dropping it (see the exporter logs / dead-letter folder)');
+          this.s.logger.error(
+            { err: e, records: batch.length },
+            'exporters rejected a batch permanently; dropping it (see the exporter logs / dead-letter folder)',
+          );
           this.s.metrics.dropped(batch.length, 'permanent_error');
         }
         p.ready.splice(p.ready.indexOf(wave[k]!), 1);
@@ -538,7 +560,10 @@ export class BatchProcessor implements Processor<MeterRecord[]> {
       // start; without a write-ahead log they are lost, and said so.
       const held = [...this.partitions.values()].some((p) => [p.open, ...p.ready].some((b) => b.holds.size > 0));
       if (held) {
-        this.s.logger.warn({ records: this.pending }, 'shutdown deadline reached with undelivered records; they stay in the write-ahead log and are replayed at the next start');
+        this.s.logger.warn(
+          { records: this.pending },
+          'shutdown deadline reached with undelivered records; they stay in the write-ahead log and are replayed at the next start',
+        );
       } else {
         this.s.logger.error({ records: this.pending }, 'shutdown deadline reached with undelivered records; no write-ahead log, so they are lost');
         this.s.metrics.dropped(this.pending, 'shutdown_undelivered');

@@ -16,7 +16,10 @@ export const configSchema = Settings(
       description:
         'With merging on (send_batch_max_size above send_batch_size): a send starts at least this long after the previous one started, so that the batches cut meanwhile go out merged, unless send_batch_max_size records, or half of max_pending_records, already wait. Fewer objects per second under a steady load, each delivered up to this much later. "0s" sends as soon as the exporters are free.',
     }),
-    max_bytes: ByteSize({ default: 0, description: 'Cut a batch before its uncompressed JSON would exceed this many bytes (a number or "4MiB"; 0 = no limit).' }),
+    max_bytes: ByteSize({
+      default: 0,
+      description: 'Cut a batch before its uncompressed JSON would exceed this many bytes (a number or "4MiB"; 0 = no limit).',
+    }),
     timeout: Duration({
       default: '300s',
       description: 'Cut a batch this long after its first record arrived (AFLO_FLUSH_INTERVAL; "0s" = send every request at once).',

@@ -34,8 +34,7 @@ export const metadata = defineMetadata({
       name: 'spanmeter_processor_batch_merged_total',
       type: 'counter',
       labels: ['processor', 'pipeline'],
-      description:
-        'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.',
+      description: 'Cut batches sent in one object with the batch before them (send_batch_max_size): they waited for the exporters or for merge_wait.',
     },
   },
 });

@@ -4,10 +4,7 @@
  * replacement after a listing) are specific to enrichment.
  */
 
-export type Peek<F> =
-  | { state: 'hit'; facts: F; stale: boolean }
-  | { state: 'negative' }
-  | { state: 'miss' };
+export type Peek<F> = { state: 'hit'; facts: F; stale: boolean } | { state: 'negative' } | { state: 'miss' };
 
 interface Entry<F> {
   /** null = the source said it does not know this id (negative entry). */

@@ -41,14 +41,19 @@ export const configSchema = Settings(
         }),
         model_map_on_errors: Type.Boolean({
           default: false,
-          description: 'Also fill the model map of failed calls. Off by default: LiteLLM logs no model map for failures, so the callback reports sku/platform `unknown` there.',
+          description:
+            'Also fill the model map of failed calls. Off by default: LiteLLM logs no model map for failures, so the callback reports sku/platform `unknown` there.',
         }),
       },
       { description: 'Deployment lookup by hidden_params.model_id (provider, model map key, api_base, region).' },
     ),
     cache: Section(
       {
-        max_entries: Type.Integer({ minimum: 1, default: 100_000, description: 'Maximum entries per lookup kind (LRU eviction beyond it), negative entries included.' }),
+        max_entries: Type.Integer({
+          minimum: 1,
+          default: 100_000,
+          description: 'Maximum entries per lookup kind (LRU eviction beyond it), negative entries included.',
+        }),
         ttl: Duration({ default: '1h', description: 'Age after which an entry is stale: still used, but re-fetched in the background.' }),
         negative_ttl: Duration({ default: '5m', description: 'How long an id the source does not know is remembered as unknown.' }),
         refresh_interval: Duration({ default: '5m', description: 'Interval of full re-listing of the catalogue.' }),
@@ -92,7 +97,8 @@ export function validate(c: EnrichConfig): ConfigProblem[] {
   if (c.source === 'litellm_api') {
     try {
       const u = new URL(c.litellm_api.base_url);
-      if (u.username || u.password) problems.push({ path: 'litellm_api.base_url', message: 'must not contain credentials; put the key in the variable named by api_key_env' });
+      if (u.username || u.password)
+        problems.push({ path: 'litellm_api.base_url', message: 'must not contain credentials; put the key in the variable named by api_key_env' });
       if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push({ path: 'litellm_api.base_url', message: 'must be an http(s) URL' });
     } catch {
       problems.push({ path: 'litellm_api.base_url', message: 'not a URL' });

@@ -121,7 +121,16 @@ const pick = (c: { modelMapKey: string | null; modelMapProvider: string | null }
 describe('enrich: precedence (span value, then lookup, then default)', () => {
   const key = { keyHash: 'h', keyAlias: 'alias-from-lookup', teamId: 'team-x', userId: 'user-x', orgId: 'org-k', metadata: { business_unit_id: 'bu-key' } };
   const team = { teamId: 'team-x', teamAlias: 'Team X', orgId: 'org-t', metadata: { business_unit_id: 'bu-team' } };
-  const model = { modelId: 'm', modelGroup: 'g', provider: 'bedrock', modelMapKey: 'sku-cat', baseModel: null, modelMapProvider: 'bedrock', apiBase: 'https://b', region: 'us-west-2' };
+  const model = {
+    modelId: 'm',
+    modelGroup: 'g',
+    provider: 'bedrock',
+    modelMapKey: 'sku-cat',
+    baseModel: null,
+    modelMapProvider: 'bedrock',
+    apiBase: 'https://b',
+    region: 'us-west-2',
+  };
   const mm = (mode: 'base_model' | 'catalogue' | 'span', onErrors = false) => ({ mode, onErrors });
 
   it('fills only what the record lacks', () => {
@@ -159,7 +168,10 @@ describe('enrich: precedence (span value, then lookup, then default)', () => {
     assert.deepEqual(pick(applyFacts(noGuess, { model }, mm('span'))), ['sku-cat', 'bedrock']);
     const slo = makeCall({ source: 'slo', modelId: 'm', modelMapKey: 'from-slo', modelMapProvider: 'openai' });
     assert.deepEqual(pick(applyFacts(slo, { model }, mm('catalogue'))), ['from-slo', 'openai']);
-    const failed = makeCall({ modelId: 'm', error: { type: 'RateLimitError', code: '429', message: null, provider: 'openai', traceback: null } as LlmCall['error'] });
+    const failed = makeCall({
+      modelId: 'm',
+      error: { type: 'RateLimitError', code: '429', message: null, provider: 'openai', traceback: null } as LlmCall['error'],
+    });
     assert.deepEqual(pick(applyFacts(failed, { model }, mm('catalogue'))), [null, null]);
     assert.deepEqual(pick(applyFacts(failed, { model }, mm('catalogue', true))), ['sku-cat', 'bedrock']);
     assert.equal(applyFacts(failed, { model }, mm('catalogue')).region, 'us-west-2', 'other model facts still apply');
@@ -184,7 +196,11 @@ describe('enrich: config', () => {
   it('describes every key, the source settings included', () => {
     const rows = configKeys(factory.configSchema);
     for (const r of rows) assert.ok(r.description.length > 5, `${r.key} has no description`);
-    for (const k of ['litellm_api.base_url', 'litellm_db.url_env', 'file.path', 'cache.warm_timeout']) assert.ok(rows.some((r) => r.key === k), `${k} is declared`);
+    for (const k of ['litellm_api.base_url', 'litellm_db.url_env', 'file.path', 'cache.warm_timeout'])
+      assert.ok(
+        rows.some((r) => r.key === k),
+        `${k} is declared`,
+      );
   });
 
   it('hands durations to the code in milliseconds and fills omitted sections', () => {
@@ -223,7 +239,13 @@ describe('enrich: file source', () => {
       JSON.stringify({
         teams: [{ team_id: 'team-a', team_alias: 'Team A', metadata: { business_unit_id: 'bu-a' } }],
         keys: [{ token: 'hash-a', key_alias: 'key-a', team_id: 'team-a' }],
-        models: [{ model_name: 'claude', litellm_params: { model: 'bedrock/anthropic.claude', aws_region_name: 'us-west-2' }, model_info: { id: 'm1', key: 'anthropic.claude', litellm_provider: 'bedrock' } }],
+        models: [
+          {
+            model_name: 'claude',
+            litellm_params: { model: 'bedrock/anthropic.claude', aws_region_name: 'us-west-2' },
+            model_info: { id: 'm1', key: 'anthropic.claude', litellm_provider: 'bedrock' },
+          },
+        ],
       }),
     );
     const csvPath = join(dir, 'c.csv');

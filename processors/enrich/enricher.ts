@@ -88,7 +88,10 @@ export class Enricher {
     }
     if (this.o.onMiss === 'wait' && refuse) {
       this.metrics.refused.inc({ processor: this.o.processorId });
-      throw new BackpressureError('enrich: the lookup source did not answer within wait_timeout; retry later', Math.max(1, Math.ceil(this.o.waitTimeoutMs / 1000)));
+      throw new BackpressureError(
+        'enrich: the lookup source did not answer within wait_timeout; retry later',
+        Math.max(1, Math.ceil(this.o.waitTimeoutMs / 1000)),
+      );
     }
     slow.forEach((idx, j) => {
       out[idx] = applyFacts(calls[idx]!, states[j]!, this.o.modelMap);

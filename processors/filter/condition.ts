@@ -31,7 +31,8 @@ export function parseCondition(text: string): Predicate {
   // The three groups are not optional: a match has them all.
   const [path, rawOp, rawValue] = [m[1]!, m[2]!, m[3]!];
   const op = rawOp.replace(/\s+/g, ' ');
-  if (!FIELD_RE.test(path)) throw new ConditionError(`unknown field "${path}" (use meterApiName, meterValue, meterTimeInMillis, uniqueId, customerId or dimensions.<key>)`);
+  if (!FIELD_RE.test(path))
+    throw new ConditionError(`unknown field "${path}" (use meterApiName, meterValue, meterTimeInMillis, uniqueId, customerId or dimensions.<key>)`);
   if (rawValue === '') throw new ConditionError(`missing value after "${op}"`);
   let value: unknown;
   try {

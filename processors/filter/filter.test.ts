@@ -9,7 +9,12 @@ import { validate } from './config.js';
 import { FilterProcessor } from './filter.js';
 import factory from './index.js';
 
-const r = (meterApiName: string, meterValue: number, dims: Record<string, string | null> = {}): MeterRecord => ({ dimensions: dims, meterApiName, meterTimeInMillis: 1, meterValue });
+const r = (meterApiName: string, meterValue: number, dims: Record<string, string | null> = {}): MeterRecord => ({
+  dimensions: dims,
+  meterApiName,
+  meterTimeInMillis: 1,
+  meterValue,
+});
 
 describe('filter conditions', () => {
   it('== and != on strings, numbers, null', () => {
@@ -38,7 +43,7 @@ describe('filter conditions', () => {
         parseCondition(c);
       } catch (e) {
         assert.ok(e instanceof ConditionError);
-        return (e).message;
+        return e.message;
       }
       assert.fail(`${c} should be rejected`);
     };
@@ -58,7 +63,16 @@ describe('filter processor', () => {
     const got: MeterRecord[][] = [];
     const config = configOf(factory, { drop: ['meterApiName == "llm_api_call_ms"'], keep: ['meterValue > 0'] });
     const p = factory.create(
-      { id: 'filter', pipeline: 'p', config, logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'filter', 'p'), dataDir: '/x', instanceId: 'i' },
+      {
+        id: 'filter',
+        pipeline: 'p',
+        config,
+        logger: pino({ level: 'silent' }),
+        registry: metrics.registry,
+        metrics: metrics.forComponent('processor', 'filter', 'p'),
+        dataDir: '/x',
+        instanceId: 'i',
+      },
       { consume: async (rs: MeterRecord[]) => void got.push(rs) },
     );
     await p.consume([r('llm_api_call', 1), r('llm_api_call_ms', 30), r('llm_text_tokens', 0)]);
@@ -69,14 +83,24 @@ describe('filter processor', () => {
   });
 
   it('validate reports each bad condition with its index; the loader refuses them', () => {
-    assert.deepEqual(validate({ drop: ['ok == 1', 'meterValue > 1'], keep: ['x'] }).map((p) => p.path), ['drop.0', 'keep.0']);
-    assert.throws(() => configOf(factory, { keep: ['meterValue > 1', 'meterApiName == llm_api_call'] }), /keep\.1: value llm_api_call is not a JSON value; quote strings/);
+    assert.deepEqual(
+      validate({ drop: ['ok == 1', 'meterValue > 1'], keep: ['x'] }).map((p) => p.path),
+      ['drop.0', 'keep.0'],
+    );
+    assert.throws(
+      () => configOf(factory, { keep: ['meterValue > 1', 'meterApiName == llm_api_call'] }),
+      /keep\.1: value llm_api_call is not a JSON value; quote strings/,
+    );
   });
 
   it('with the defaults (no conditions) hands every record on and sends nothing for an empty batch', async () => {
     const metrics = new ServiceMetrics('t', { processMetrics: false });
     const got: MeterRecord[][] = [];
-    const p = new FilterProcessor(configOf(factory), { metrics: metrics.forComponent('processor', 'filter', 'p') }, { consume: async (rs: MeterRecord[]) => void got.push(rs) });
+    const p = new FilterProcessor(
+      configOf(factory),
+      { metrics: metrics.forComponent('processor', 'filter', 'p') },
+      { consume: async (rs: MeterRecord[]) => void got.push(rs) },
+    );
     const batch = [r('llm_api_call', 1), r('llm_text_tokens', 0)];
     await p.consume(batch);
     await p.consume([]);

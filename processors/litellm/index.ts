@@ -11,4 +11,3 @@ export default defineProcessor({
   configSchema,
   create: (s, next) => new LitellmProcessor(s.config, s, next),
 });
-

@@ -77,7 +77,10 @@ export class DedupJournal {
     if (this.budget && !this.budget.leavesFree(buf.length)) {
       if (!this.warnedFull) {
         this.warnedFull = true;
-        this.logger.warn({ path: this.path }, 'litellm: the disk is nearly full: ids are not journaled until there is room (duplicates re-sent after a restart may not be recognised meanwhile)');
+        this.logger.warn(
+          { path: this.path },
+          'litellm: the disk is nearly full: ids are not journaled until there is room (duplicates re-sent after a restart may not be recognised meanwhile)',
+        );
       }
       return;
     }
@@ -90,7 +93,10 @@ export class DedupJournal {
       if (this.bytes > this.limit) this.compact();
     } catch (err) {
       // Only de-duplication across a restart depends on it: the calls themselves are safe downstream.
-      this.logger.warn({ err, path: this.path }, 'litellm: cannot append to the de-duplication journal; duplicates re-sent after a restart may not be recognised');
+      this.logger.warn(
+        { err, path: this.path },
+        'litellm: cannot append to the de-duplication journal; duplicates re-sent after a restart may not be recognised',
+      );
     }
   }
 

@@ -100,7 +100,14 @@ describe('litellm processor: span selection and layouts', () => {
 describe('litellm processor: fixtures', () => {
   it('OpenAI cached tokens from metadata.usage_object', () => {
     const c = one('openai-cached-tokens.v1.79.otlp.json');
-    assert.deepEqual(c.usage, { promptTokens: 1534, completionTokens: 58, totalTokens: 1592, cachedReadTokens: 1280, cacheCreationTokens: 0, reasoningTokens: 0 });
+    assert.deepEqual(c.usage, {
+      promptTokens: 1534,
+      completionTokens: 58,
+      totalTokens: 1592,
+      cachedReadTokens: 1280,
+      cacheCreationTokens: 0,
+      reasoningTokens: 0,
+    });
     assert.equal(c.id, 'chatcmpl-FixCached0001');
     assert.equal(c.modelMapKey, 'gpt-4o-mini-2024-07-18');
     assert.equal(c.modelMapProvider, 'openai');
@@ -189,7 +196,8 @@ describe('litellm processor: fixtures', () => {
       {
         type: 'RateLimitError',
         code: '429',
-        message: 'litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
+        message:
+          'litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
         provider: 'openai',
         traceback: 'Traceback',
         limitSubject: 'provider',
@@ -223,7 +231,8 @@ describe('litellm processor: de-duplication', () => {
       const b = fixture('openai-streaming.v1.79.otlp.json');
       for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) Object.assign(sp, { traceId: sp.traceId.toUpperCase() });
       // A response id of its own each time: only the (traceId, spanId) pair is the same.
-      for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) if (isLlmCallSpan(sp)) sp.attributes['gen_ai.response.id'] = `chatcmpl-${++responses}`;
+      for (const rs of b.resourceSpans)
+        for (const ss of rs.scopeSpans) for (const sp of ss.spans) if (isLlmCallSpan(sp)) sp.attributes['gen_ai.response.id'] = `chatcmpl-${++responses}`;
       return b;
     };
     const b = upper();
@@ -267,7 +276,8 @@ describe('litellm processor: de-duplication', () => {
     const b = fixture('openai-streaming.v1.79.otlp.json');
     for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) Object.assign(s, { traceId: '', spanId: '' });
     const c = structuredClone(b);
-    for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) if (isLlmCallSpan(s)) s.attributes['gen_ai.response.id'] = 'chatcmpl-FixStreaming02';
+    for (const rs of c.resourceSpans)
+      for (const ss of rs.scopeSpans) for (const s of ss.spans) if (isLlmCallSpan(s)) s.attributes['gen_ai.response.id'] = 'chatcmpl-FixStreaming02';
     await h.proc.consume({ resourceSpans: [...b.resourceSpans, ...c.resourceSpans] });
     assert.equal(h.received.flat().length, 2);
     assert.equal(h.received.flat()[0]?.id, 'chatcmpl-FixStreaming01');
@@ -314,7 +324,10 @@ describe('litellm processor: de-duplication', () => {
     w.add(e!);
     assert.equal(w.size, 1);
     w.addAll([f!, g!, e!, h!]); // e again: moved to the newest, so f is the oldest
-    assert.deepEqual([e, f, g, h].map((k) => w.has(k!)), [true, false, true, true]);
+    assert.deepEqual(
+      [e, f, g, h].map((k) => w.has(k!)),
+      [true, false, true, true],
+    );
     w.add('not/an-id');
     assert.equal(w.has('not/an-id'), false, 'other key shapes are never remembered (as spans without ids)');
   });
@@ -428,7 +441,7 @@ describe('litellm processor: de-duplication', () => {
   it('holds 100,000 ids in a bounded table, forgetting only the oldest', () => {
     let now = 0;
     const w = new DedupWindow(60_000, 1000, () => now);
-    const k = (i: number) => `${i.toString(16).padStart(32, '0')}/${(i * 2654435761 >>> 0).toString(16).padStart(16, '0')}`;
+    const k = (i: number) => `${i.toString(16).padStart(32, '0')}/${((i * 2654435761) >>> 0).toString(16).padStart(16, '0')}`;
     for (let i = 0; i < 100_000; i += 100) {
       w.addAll(Array.from({ length: 100 }, (_, j) => k(i + j)));
       now += 1;
@@ -438,7 +451,7 @@ describe('litellm processor: de-duplication', () => {
     assert.equal(w.has(k(99_000)), true);
     assert.equal(w.has(k(99_999)), true);
     // Ids that differ from remembered ones in one byte only (same trace, span + 1): never "seen".
-    const near = (i: number) => `${i.toString(16).padStart(32, '0')}/${((i * 2654435761 >>> 0) + 1).toString(16).padStart(16, '0')}`;
+    const near = (i: number) => `${i.toString(16).padStart(32, '0')}/${(((i * 2654435761) >>> 0) + 1).toString(16).padStart(16, '0')}`;
     let falsePositives = 0;
     for (let i = 99_000; i < 100_000; i++) if (w.has(near(i))) falsePositives++;
     assert.equal(falsePositives, 0);
@@ -517,7 +530,17 @@ describe('litellm processor: robustness', () => {
     assert.equal(c.keyMetadata, null);
     assert.equal(c.modelId, null, 'hidden_params that are not JSON give nothing');
     assert.equal(c.apiBase, null);
-    assert.deepEqual(c.error, { type: null, code: null, message: null, provider: null, traceback: null, limitSubject: null, limitRate: null, limitValue: null, guardrail: null });
+    assert.deepEqual(c.error, {
+      type: null,
+      code: null,
+      message: null,
+      provider: null,
+      traceback: null,
+      limitSubject: null,
+      limitRate: null,
+      limitValue: null,
+      guardrail: null,
+    });
   });
 });
 
@@ -551,14 +574,24 @@ describe('litellm processor: the span attributes it declares (the OTLP receiver 
   it('reads no attribute outside SPAN_ATTRIBUTES, on every fixture span', () => {
     const read = new Set<string>();
     for (const f of fixtures) for (const span of spansOf(fixture(f))) for (const k of keysRead(span)) read.add(k);
-    assert.deepEqual([...read].filter((k) => !SPAN_ATTRIBUTES.has(k)), []);
+    assert.deepEqual(
+      [...read].filter((k) => !SPAN_ATTRIBUTES.has(k)),
+      [],
+    );
     assert.ok(read.size >= 20, `the fixtures exercise the conversion (${read.size} keys read)`);
   });
 
   it('reads no attribute outside SPAN_ATTRIBUTES and converts the same without the others, on arbitrary spans (property)', () => {
     const keys = fc.constantFrom(...SPAN_ATTRIBUTES, 'gen_ai.prompt', 'metadata.spend', 'service', 'llm.request.type.extra');
     const value: fc.Arbitrary<AttrValue> = fc.oneof(
-      fc.constantFrom('', 'None', 'True', 'completion', '{"model_id": "m", "api_base": "https://x.openai.azure.com"}', "{'prompt_tokens': 3, 'completion_tokens': 4}"),
+      fc.constantFrom(
+        '',
+        'None',
+        'True',
+        'completion',
+        '{"model_id": "m", "api_base": "https://x.openai.azure.com"}',
+        "{'prompt_tokens': 3, 'completion_tokens': 4}",
+      ),
       fc.string({ maxLength: 8 }),
       fc.bigInt({ min: -5n, max: 10_000n }),
       fc.double(),
@@ -586,7 +619,12 @@ describe('litellm processor: the span attributes it declares (the OTLP receiver 
       const cut = decodeOtlpProto(bytes, { spanAttributes: SPAN_ATTRIBUTES });
       assert.ok(whole.length > 0, f);
       assert.deepStrictEqual(LitellmProcessor.convert(cut), whole, f);
-      for (const span of spansOf(cut)) assert.deepEqual(Object.keys(span.attributes).filter((k) => !SPAN_ATTRIBUTES.has(k)), [], f);
+      for (const span of spansOf(cut))
+        assert.deepEqual(
+          Object.keys(span.attributes).filter((k) => !SPAN_ATTRIBUTES.has(k)),
+          [],
+          f,
+        );
     }
   });
 
@@ -642,7 +680,10 @@ describe('litellm processor: layouts, identity, restarts', () => {
     const trace = litellm.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
     for (const rs of client.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) Object.assign(sp, { traceId: trace });
     await h.proc.consume({ resourceSpans: [...litellm.resourceSpans, ...client.resourceSpans] });
-    assert.deepEqual(h.received.flat().map((c) => c.layout), ['litellm.v2']);
+    assert.deepEqual(
+      h.received.flat().map((c) => c.layout),
+      ['litellm.v2'],
+    );
     assert.equal(await h.value('spanmeter_processor_dropped_total', { reason: 'nested_genai_span' }), 1);
     const off = harness({ genai: false });
     await off.proc.consume(layoutFixture('completion', 'genai'));
@@ -656,7 +697,17 @@ describe('litellm processor: layouts, identity, restarts', () => {
       const metrics = new ServiceMetrics('test', { processMetrics: false });
       const received: LlmCall[] = [];
       const proc = factory.create(
-        { id: 'litellm', pipeline: 'p', config: configOf(factory), logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', 'litellm', 'p'), dataDir, instanceId: 't', storage: { durable: true } },
+        {
+          id: 'litellm',
+          pipeline: 'p',
+          config: configOf(factory),
+          logger: pino({ level: 'silent' }),
+          registry: metrics.registry,
+          metrics: metrics.forComponent('processor', 'litellm', 'p'),
+          dataDir,
+          instanceId: 't',
+          storage: { durable: true },
+        },
         { consume: async (cs: LlmCall[]) => void received.push(...cs) },
       ) as LitellmProcessor;
       await proc.start();

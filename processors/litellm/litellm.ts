@@ -103,7 +103,14 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
         return e as Error;
       }
     });
-    const litellmTraces = new Set(spans.filter((sp, i) => { const v = verdicts[i]; return !(v instanceof Error) && v!.kind === 'call' && v!.layout !== 'genai'; }).map((sp) => sp.traceId));
+    const litellmTraces = new Set(
+      spans
+        .filter((sp, i) => {
+          const v = verdicts[i];
+          return !(v instanceof Error) && v!.kind === 'call' && v!.layout !== 'genai';
+        })
+        .map((sp) => sp.traceId),
+    );
     const identities = new Map<string, Identity>();
     spans.forEach((sp, i) => {
       const v = verdicts[i];
@@ -116,10 +123,17 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
       const item = `span "${span.name}" ${span.traceId || '-'}/${span.spanId || '-'}`;
       const v = verdicts[i]!;
       if (v instanceof Error) return { item, outcome: 'invalid', reason: v.message };
-      if (v.kind === 'other') return { item, outcome: 'not billed', reason: v.reason === 'not_billed_operation' ? 'not an LLM call (a tool call, guardrail or management operation)' : 'not an LLM call' };
+      if (v.kind === 'other')
+        return {
+          item,
+          outcome: 'not billed',
+          reason: v.reason === 'not_billed_operation' ? 'not an LLM call (a tool call, guardrail or management operation)' : 'not an LLM call',
+        };
       if (v.kind === 'unbillable') return { item, outcome: 'not billed', reason: `${v.reason}: ${v.detail}` };
-      if (v.layout === 'genai' && !this.config.genai) return { item, outcome: 'not billed', as: v.layout, reason: 'GenAI spans of other instrumentations are off (genai: false)' };
-      if (v.layout === 'genai' && litellmTraces.has(span.traceId)) return { item, outcome: 'not billed', as: v.layout, reason: 'the same call is billed from the LiteLLM span of this trace' };
+      if (v.layout === 'genai' && !this.config.genai)
+        return { item, outcome: 'not billed', as: v.layout, reason: 'GenAI spans of other instrumentations are off (genai: false)' };
+      if (v.layout === 'genai' && litellmTraces.has(span.traceId))
+        return { item, outcome: 'not billed', as: v.layout, reason: 'the same call is billed from the LiteLLM span of this trace' };
       const call = spanToLlmCall(span, v.layout);
       const id = identities.get(span.traceId);
       if (id) joinIdentity(call, id);
@@ -135,7 +149,15 @@ export class LitellmProcessor implements Processor<SpanBatch>, Inspectable {
         `team ${call.teamId ?? '-'}, key ${call.keyAlias ?? call.keyHash ?? '-'}`,
         call.error ? `error ${call.error.code ?? '?'} ${call.error.type ?? ''}`.trim() : 'success',
       ].join('; ');
-      if (dup) return { item, outcome: 'duplicate', as: v.layout, reason: `a duplicate of an earlier span of the same call (${key.startsWith('c:') ? 'LiteLLM call id' : key.startsWith('r:') ? 'response id' : 'trace and span id'})`, summary, record: call };
+      if (dup)
+        return {
+          item,
+          outcome: 'duplicate',
+          as: v.layout,
+          reason: `a duplicate of an earlier span of the same call (${key.startsWith('c:') ? 'LiteLLM call id' : key.startsWith('r:') ? 'response id' : 'trace and span id'})`,
+          summary,
+          record: call,
+        };
       return { item, outcome: 'billed', as: v.layout, summary, record: call };
     });
   }

@@ -12,16 +12,25 @@ const key = (description: string) => Type.String({ ...name, description });
 const operation = Settings(
   {
     set: Type.Optional(key('Dimension to set; needs exactly one of value or from.')),
-    value: Type.Optional(Type.String({ description: 'With set: a literal value; {{path}} inserts another field ("" when absent), e.g. "{{dimensions.team}}-{{meterApiName}}".' })),
+    value: Type.Optional(
+      Type.String({ description: 'With set: a literal value; {{path}} inserts another field ("" when absent), e.g. "{{dimensions.team}}-{{meterApiName}}".' }),
+    ),
     from: Type.Optional(
-      Type.String({ description: 'With set: copy this field (meterApiName, meterValue, meterTimeInMillis, uniqueId, customerId, dimensions.<key>); null when absent.' }),
+      Type.String({
+        description: 'With set: copy this field (meterApiName, meterValue, meterTimeInMillis, uniqueId, customerId, dimensions.<key>); null when absent.',
+      }),
     ),
     if_missing: Type.Boolean({ default: false, description: 'With set: only set the dimension when it is absent, null or empty.' }),
     rename: Type.Optional(key('Dimension to rename (nothing happens when it is absent); needs to.')),
     to: Type.Optional(key('With rename: the new name.')),
-    delete: Type.Optional(Type.Union([Type.String(name), Type.Array(Type.String(name), { minItems: 1 })], { description: 'A dimension name or a list of names to remove.' })),
+    delete: Type.Optional(
+      Type.Union([Type.String(name), Type.Array(Type.String(name), { minItems: 1 })], { description: 'A dimension name or a list of names to remove.' }),
+    ),
     meters: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Apply the operation only to records whose meterApiName is in this list (not set: all meters).' }),
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: 'Apply the operation only to records whose meterApiName is in this list (not set: all meters).',
+      }),
     ),
   },
   { description: 'One operation: set (with value or from), rename (with to) or delete.' },

@@ -68,14 +68,19 @@ describe('transform operations', () => {
 describe('transform processor', () => {
   it('hands each batch on transformed, leaving the input records as they were', async () => {
     const got: MeterRecord[][] = [];
-    const p = new TransformProcessor(configOf(factory, { operations: [{ set: 'env', value: 'eu' }, { delete: 'user' }] }), { consume: async (rs: MeterRecord[]) => void got.push(rs) });
+    const p = new TransformProcessor(configOf(factory, { operations: [{ set: 'env', value: 'eu' }, { delete: 'user' }] }), {
+      consume: async (rs: MeterRecord[]) => void got.push(rs),
+    });
     const input = [rec(), { ...rec(), meterApiName: 'llm_api_call', meterValue: 1 }];
     await p.consume(input);
     assert.deepEqual(got.length, 1);
-    assert.deepEqual(got[0]!.map((r) => r.dimensions), [
-      { business_unit_id: 'bu-1', env: 'eu', team: 't1' },
-      { business_unit_id: 'bu-1', env: 'eu', team: 't1' },
-    ]);
+    assert.deepEqual(
+      got[0]!.map((r) => r.dimensions),
+      [
+        { business_unit_id: 'bu-1', env: 'eu', team: 't1' },
+        { business_unit_id: 'bu-1', env: 'eu', team: 't1' },
+      ],
+    );
     assert.deepEqual(input[0], rec());
   });
 
@@ -92,7 +97,10 @@ describe('transform config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spanmeter-transform-'));
   async function errorsFor(ops: string): Promise<string[]> {
     const p = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(p, `receivers:\n  test_source:\nprocessors:\n  transform:\n    operations:\n${ops}\nexporters:\n  test_capture:\nservice:\n  pipelines:\n    m:\n      receivers: [test_source]\n      processors: [transform]\n      exporters: [test_capture]\n`);
+    writeFileSync(
+      p,
+      `receivers:\n  test_source:\nprocessors:\n  transform:\n    operations:\n${ops}\nexporters:\n  test_capture:\nservice:\n  pipelines:\n    m:\n      receivers: [test_source]\n      processors: [transform]\n      exporters: [test_capture]\n`,
+    );
     const r = new ComponentRegistry();
     registerTestComponents(r);
     r.register(factory);
@@ -100,23 +108,47 @@ describe('transform config', () => {
   }
 
   it('accepts valid operations', async () => {
-    assert.deepEqual(await errorsFor(`      - set: env\n        value: "{{dimensions.team}}"\n      - rename: user\n        to: u\n      - delete: [a, b]`), []);
+    assert.deepEqual(
+      await errorsFor(`      - set: env\n        value: "{{dimensions.team}}"\n      - rename: user\n        to: u\n      - delete: [a, b]`),
+      [],
+    );
   });
 
   it('reports bad references and malformed operations with their path', async () => {
     const e1 = await errorsFor(`      - set: env\n        value: "{{dimension.team}}"`);
-    assert.ok(e1.some((l) => l.includes('operations.0.value') && l.includes('"dimension.team" is not a record field')), e1.join('\n'));
+    assert.ok(
+      e1.some((l) => l.includes('operations.0.value') && l.includes('"dimension.team" is not a record field')),
+      e1.join('\n'),
+    );
     const e2 = await errorsFor(`      - set: env\n        value: a\n        from: uniqueId`);
-    assert.ok(e2.some((l) => l.includes('set needs exactly one of value or from')), e2.join('\n'));
+    assert.ok(
+      e2.some((l) => l.includes('set needs exactly one of value or from')),
+      e2.join('\n'),
+    );
     const e3 = await errorsFor(`      - rename: user`);
-    assert.ok(e3.some((l) => l.includes('operations.0.to') && l.includes('is required with rename')), e3.join('\n'));
+    assert.ok(
+      e3.some((l) => l.includes('operations.0.to') && l.includes('is required with rename')),
+      e3.join('\n'),
+    );
     const e4 = await errorsFor(`      - set: env\n        value: "{{meterApiName"`);
-    assert.ok(e4.some((l) => l.includes('unbalanced')), e4.join('\n'));
+    assert.ok(
+      e4.some((l) => l.includes('unbalanced')),
+      e4.join('\n'),
+    );
     const e5 = await errorsFor(`      - set: env\n        value: a\n        to: b`);
-    assert.ok(e5.some((l) => l.includes('operations.0.to') && l.includes('is not a key of a set operation')), e5.join('\n'));
+    assert.ok(
+      e5.some((l) => l.includes('operations.0.to') && l.includes('is not a key of a set operation')),
+      e5.join('\n'),
+    );
     const e6 = await errorsFor(`      - delete: a\n        rename: b\n        to: c`);
-    assert.ok(e6.some((l) => l.includes('has rename and delete')), e6.join('\n'));
+    assert.ok(
+      e6.some((l) => l.includes('has rename and delete')),
+      e6.join('\n'),
+    );
     const e7 = await errorsFor(`      - meters: [llm_api_call]`);
-    assert.ok(e7.some((l) => l.includes('needs one of set, rename, delete')), e7.join('\n'));
+    assert.ok(
+      e7.some((l) => l.includes('needs one of set, rename, delete')),
+      e7.join('\n'),
+    );
   });
 });

@@ -66,8 +66,14 @@ describe('litellm_logs receiver: files', () => {
     await rx.start();
     const s = await rx.finished();
     await rx.shutdown();
-    assert.deepEqual(received.flat().map((c) => c.id), ['a', 'b1', 'b2', 'c1', 'c2', 'd1', 'x']);
-    assert.ok(received.every((b) => b.length <= 2), 'batch_size respected');
+    assert.deepEqual(
+      received.flat().map((c) => c.id),
+      ['a', 'b1', 'b2', 'c1', 'c2', 'd1', 'x'],
+    );
+    assert.ok(
+      received.every((b) => b.length <= 2),
+      'batch_size respected',
+    );
     assert.equal(s.filesTotal, 7, 'six files found and one missing path');
     assert.equal(s.filesRead, 5);
     assert.equal(s.filesRead + s.skipped.length, s.filesTotal, 'each ends read or skipped');
@@ -119,7 +125,10 @@ describe('litellm_logs receiver: files', () => {
     await rx.start();
     await rx.finished();
     await rx.shutdown();
-    assert.deepEqual(received.flat().map((c) => c.id), ['p1', 'p2']);
+    assert.deepEqual(
+      received.flat().map((c) => c.id),
+      ['p1', 'p2'],
+    );
   });
 
   it('config: needs paths or http; the endpoint is required; sizes parse', () => {
@@ -139,14 +148,23 @@ describe('litellm_logs receiver: files', () => {
   });
 });
 
-function post(address: string, path: string, body: Buffer | string, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function post(
+  address: string,
+  path: string,
+  body: Buffer | string,
+  headers: Record<string, string> = {},
+  method = 'POST',
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   const i = address.lastIndexOf(':');
   return new Promise((resolve, reject) => {
-    const req = request({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path, method, headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
-    });
+    const req = request(
+      { host: address.slice(0, i), port: Number(address.slice(i + 1)), path, method, headers: { 'Content-Type': 'application/json', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(method === 'POST' ? body : undefined);
   });
@@ -170,7 +188,10 @@ describe('litellm_logs receiver: HTTP (generic_api logger)', () => {
     assert.equal(r.status, 200);
     r = await post(addr, '/litellm', gzipSync(JSON.stringify([withId('h6')])), { ...auth, 'Content-Encoding': 'gzip' });
     assert.equal(r.status, 200);
-    assert.deepEqual(h.received.flat().map((c) => c.id), ['h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+    assert.deepEqual(
+      h.received.flat().map((c) => c.id),
+      ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'],
+    );
   });
 
   it('partial success reports the rejected records; nothing valid → 400', async () => {
@@ -205,12 +226,15 @@ describe('litellm_logs receiver: HTTP (generic_api logger)', () => {
 
 describe('litellm_logs receiver: HTTP limits (the shared server block)', () => {
   const lines: { level: number; msg: string; remote: string; status: number }[] = [];
-  const logger = pino({ level: 'info' }, new Writable({
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
       write: (c: Buffer, _e, cb) => {
         lines.push(JSON.parse(c.toString()));
         cb();
       },
-    }));
+    }),
+  );
   const h = make({ http: { endpoint: '127.0.0.1:0', bearer_token: 'tok', header_timeout: '1s', read_timeout: '3s' } }, { logger });
   after(() => h.rx.shutdown());
 

@@ -243,14 +243,32 @@ export class LitellmLogsReceiver implements Receiver {
       this.refusals.refused(remoteOf(req), status, error);
     };
     const url = (req.url ?? '/').split('?')[0];
-    if (url !== path) { refuse(404, `POST StandardLoggingPayload JSON to ${path}`); return; }
-    if (req.method !== 'POST') { refuse(405, 'use POST', { Allow: 'POST' }); return; }
-    if (!auth.check((name) => header(req, name))) { refuse(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' }); return; }
-    if (this.stopping) { refuse(503, 'shutting down', { 'Retry-After': '5' }); return; }
+    if (url !== path) {
+      refuse(404, `POST StandardLoggingPayload JSON to ${path}`);
+      return;
+    }
+    if (req.method !== 'POST') {
+      refuse(405, 'use POST', { Allow: 'POST' });
+      return;
+    }
+    if (!auth.check((name) => header(req, name))) {
+      refuse(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
+    if (this.stopping) {
+      refuse(503, 'shutting down', { 'Retry-After': '5' });
+      return;
+    }
     const coding = contentCoding(req.headers['content-encoding']);
-    if (!coding) { refuse(415, 'unsupported Content-Encoding; use gzip, deflate or none'); return; }
+    if (!coding) {
+      refuse(415, 'unsupported Content-Encoding; use gzip, deflate or none');
+      return;
+    }
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > cfg.maxBody) { refuse(413, `body larger than ${cfg.maxBody} bytes`); return; }
+    if (Number.isFinite(declared) && declared > cfg.maxBody) {
+      refuse(413, `body larger than ${cfg.maxBody} bytes`);
+      return;
+    }
     // The body is read before a processing slot is taken (a slow sender holds none).
     const reading = limits.readBody(req, coding);
     let slot = false;
@@ -263,13 +281,19 @@ export class LitellmLogsReceiver implements Receiver {
         if (be.status === 499) return void res.destroy();
         if (be.status === 408) {
           res.once('finish', () => req.socket.destroy());
-          refuse(408, be.message, { Connection: 'close' }); return;
+          refuse(408, be.message, { Connection: 'close' });
+          return;
         }
-        if (be.status === 429) { refuse(429, be.message, { 'Retry-After': '1' }); return; }
-        refuse(be.status, be.status === 413 ? `body larger than ${cfg.maxBody} bytes` : be.message); return;
+        if (be.status === 429) {
+          refuse(429, be.message, { 'Retry-After': '1' });
+          return;
+        }
+        refuse(be.status, be.status === 413 ? `body larger than ${cfg.maxBody} bytes` : be.message);
+        return;
       }
       if (!limits.tryAcquire()) {
-        refuse(429, `too many concurrent requests (max_concurrent_requests: ${cfg.maxConcurrent}); retry later`, { 'Retry-After': '1' }); return;
+        refuse(429, `too many concurrent requests (max_concurrent_requests: ${cfg.maxConcurrent}); retry later`, { 'Retry-After': '1' });
+        return;
       }
       slot = true;
       let doc;
@@ -277,7 +301,8 @@ export class LitellmLogsReceiver implements Receiver {
         doc = parseSloDocument(data);
       } catch (e) {
         this.settings.metrics.refused(1, 'http');
-        refuse(400, oneLine((e as Error).message)); return;
+        refuse(400, oneLine((e as Error).message));
+        return;
       }
       reading.release();
       const calls: LlmCall[] = [];
@@ -292,13 +317,17 @@ export class LitellmLogsReceiver implements Receiver {
       if (errors.length) this.settings.logger.warn({ rejected: errors.length, first: oneLine(errors[0]!) }, 'litellm_logs: invalid records in a request');
       if (!calls.length) {
         this.settings.metrics.refused(errors.length || 1, 'http');
-        refuse(400, 'no valid StandardLoggingPayload in the body', {}, { details: errors.slice(0, 10).map(oneLine) }); return;
+        refuse(400, 'no valid StandardLoggingPayload in the body', {}, { details: errors.slice(0, 10).map(oneLine) });
+        return;
       }
       try {
         await this.next.consume(calls, { receiver: this.settings.id, transport: 'http' });
       } catch (e) {
         this.settings.metrics.refused(calls.length, 'http');
-        if (e instanceof BackpressureError) { refuse(429, e.message, { 'Retry-After': String(Math.ceil(e.retryAfterSeconds)) }); return; }
+        if (e instanceof BackpressureError) {
+          refuse(429, e.message, { 'Retry-After': String(Math.ceil(e.retryAfterSeconds)) });
+          return;
+        }
         throw e;
       }
       this.settings.metrics.accepted(calls.length, 'http');

@@ -23,7 +23,7 @@ export const configSchema = Settings(
           {
             enabled: enabled(),
             ...HttpServerSettings({ endpoint: '127.0.0.1:4318', max_request_body_size: '20MiB' }),
-            tls: TlsSettings({ description: "TLS for HTTP only (same keys as the shared `tls`); overrides the shared one. null or absent: the shared `tls`." }),
+            tls: TlsSettings({ description: 'TLS for HTTP only (same keys as the shared `tls`); overrides the shared one. null or absent: the shared `tls`.' }),
             traces_url_path: Type.String({ pattern: '^/', default: '/v1/traces', description: 'Path of the trace export endpoint.' }),
             cors: Nullable(
               Settings(
@@ -124,7 +124,9 @@ export function resolve(c: OtlpReceiverConfig): Resolved {
       ? {
           ...resolveServer(h, sharedTls),
           path: h.traces_url_path,
-          cors: h.cors?.allowed_origins.length ? { allowed_origins: h.cors.allowed_origins, allowed_headers: h.cors.allowed_headers, max_age: h.cors.max_age } : null,
+          cors: h.cors?.allowed_origins.length
+            ? { allowed_origins: h.cors.allowed_origins, allowed_headers: h.cors.allowed_headers, max_age: h.cors.max_age }
+            : null,
         }
       : null,
     grpc: g.enabled ? { endpoint: g.endpoint, maxMessage: g.max_recv_msg_size, maxConcurrent: g.max_concurrent_requests, tls: g.tls ?? sharedTls } : null,

@@ -56,7 +56,10 @@ export class OtlpGrpcServer {
   }
 
   /** Adds a unary Export handler to the server. */
-  private serve(definition: grpc.ServiceDefinition, handle: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>) => Promise<Uint8Array | grpc.ServerErrorResponse>): void {
+  private serve(
+    definition: grpc.ServiceDefinition,
+    handle: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>) => Promise<Uint8Array | grpc.ServerErrorResponse>,
+  ): void {
     this.server.addService(definition, {
       Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
         handle(call).then(
@@ -80,7 +83,10 @@ export class OtlpGrpcServer {
       : grpc.ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.cfg.endpoint, creds, (err, port) => {
-        if (err) { reject(new Error(`OTLP/gRPC cannot listen on ${this.cfg.endpoint}: ${err.message}`)); return; }
+        if (err) {
+          reject(new Error(`OTLP/gRPC cannot listen on ${this.cfg.endpoint}: ${err.message}`));
+          return;
+        }
         this.port = port;
         resolve();
       });
@@ -96,11 +102,17 @@ export class OtlpGrpcServer {
   /** Stops accepting calls, lets running calls finish until `deadline`, then cancels what is left. */
   close(deadline: number): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
-      if (this.port === null) { resolve(); return; }
-      const hard = setTimeout(() => {
-        this.server.forceShutdown();
+      if (this.port === null) {
         resolve();
-      }, Math.max(0, deadline - Date.now()));
+        return;
+      }
+      const hard = setTimeout(
+        () => {
+          this.server.forceShutdown();
+          resolve();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.server.tryShutdown(() => {
         clearTimeout(hard);
         resolve();
@@ -128,14 +140,21 @@ export class OtlpGrpcServer {
       return grpcError(grpc.status.UNAVAILABLE, 'shutting down; retry later', rx.retryAfterSeconds);
     }
     const md = call.metadata;
-    if (!rx.authorized((name) => {
-      const v = md.get(name)[0];
-      return v === undefined ? undefined : String(v);
-    })) {
+    if (
+      !rx.authorized((name) => {
+        const v = md.get(name)[0];
+        return v === undefined ? undefined : String(v);
+      })
+    ) {
       return refuse(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
     }
     if (this.active >= this.cfg.maxConcurrent) {
-      return refuse(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.retryAfterSeconds);
+      return refuse(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `too many concurrent calls (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`,
+        'too_many_requests',
+        rx.retryAfterSeconds,
+      );
     }
     this.active++;
     rx.enter();

@@ -1,14 +1,7 @@
 /** OTLP/HTTP: `POST /v1/traces` (and `/v1/logs`, see logs.ts) with protobuf or JSON bodies, optionally gzip/deflate compressed. */
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  OtlpDecodeError,
-  decodeOtlpJson,
-  decodeOtlpProto,
-  encodeExportResponseProto,
-  encodeRpcStatusProto,
-  exportResponseJson,
-} from '../../src/otlp/index.js';
+import { OtlpDecodeError, decodeOtlpJson, decodeOtlpProto, encodeExportResponseProto, encodeRpcStatusProto, exportResponseJson } from '../../src/otlp/index.js';
 import type { SpanBatch } from '../../src/data/span.js';
 import { BodyError, contentCoding, type Body, type ContentCoding } from '../../src/server/body.js';
 import { closeServer, createHttpServer, formatAddress, header, listen, remoteOf, ServerLimits, splitHostPort } from '../../src/server/server.js';
@@ -118,12 +111,24 @@ export class OtlpHttpServer {
       try {
         body = await reading.body;
       } catch (e) {
-        this.bodyFailed(x, e, coding); return;
+        this.bodyFailed(x, e, coding);
+        return;
       }
       rx.metrics.bytes('http', body.wireBytes, body.data.length);
-      if (signal === 'logs' && !rx.forwardsLogs) { this.logsNotKept(x, body.data); return; }
+      if (signal === 'logs' && !rx.forwardsLogs) {
+        this.logsNotKept(x, body.data);
+        return;
+      }
       if (!this.limits.tryAcquire()) {
-        this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`, 'too_many_requests', rx.retryAfterSeconds); return;
+        this.refuse(
+          x,
+          429,
+          GRPC.RESOURCE_EXHAUSTED,
+          `too many concurrent requests (max_concurrent_requests: ${this.cfg.maxConcurrent}); retry later`,
+          'too_many_requests',
+          rx.retryAfterSeconds,
+        );
+        return;
       }
       slot = true;
       const pending = signal === 'logs' ? this.exportLogs(x, body.data) : this.exportSpans(x, body.data, reading);
@@ -145,18 +150,26 @@ export class OtlpHttpServer {
     const { req, res } = x;
     const logs = path === LOGS_PATH && path !== this.cfg.path;
     if (path !== this.cfg.path && !logs) {
-      if (req.method === 'OPTIONS' && this.cfg.cors && OTHER_SIGNALS.has(path)) { this.preflight(req, res); return; }
+      if (req.method === 'OPTIONS' && this.cfg.cors && OTHER_SIGNALS.has(path)) {
+        this.preflight(req, res);
+        return;
+      }
       const msg = OTHER_SIGNALS.has(path)
         ? `${path} is not supported: this receiver accepts traces (POST ${this.cfg.path}) and logs (POST ${LOGS_PATH})`
         : `not found: POST ${this.cfg.path} for OTLP traces`;
       this.drain(req);
-      this.refuse(x, 404, GRPC.NOT_FOUND, msg, 'not_found'); return;
+      this.refuse(x, 404, GRPC.NOT_FOUND, msg, 'not_found');
+      return;
     }
-    if (req.method === 'OPTIONS' && this.cfg.cors) { this.preflight(req, res); return; }
+    if (req.method === 'OPTIONS' && this.cfg.cors) {
+      this.preflight(req, res);
+      return;
+    }
     if (req.method !== 'POST') {
       this.drain(req);
       res.setHeader('Allow', this.cfg.cors ? 'POST, OPTIONS' : 'POST');
-      this.refuse(x, 405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`, 'method_not_allowed'); return;
+      this.refuse(x, 405, GRPC.UNIMPLEMENTED, `method ${req.method} not allowed; use POST`, 'method_not_allowed');
+      return;
     }
     return logs ? 'logs' : 'traces';
   }
@@ -173,28 +186,41 @@ export class OtlpHttpServer {
       this.drain(req);
       res.setHeader('Connection', 'close');
       this.error(res, x.enc, 503, GRPC.UNAVAILABLE, 'shutting down; retry later', rx.retryAfterSeconds);
-      this.done(x, 'shutting_down'); return;
+      this.done(x, 'shutting_down');
+      return;
     }
     if (!rx.authorized((name) => header(req, name))) {
       this.drain(req);
       res.setHeader('WWW-Authenticate', 'Bearer');
-      this.refuse(x, 401, GRPC.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized'); return;
+      this.refuse(x, 401, GRPC.UNAUTHENTICATED, 'missing or invalid credentials', 'unauthorized');
+      return;
     }
     if (!x.enc) {
       this.drain(req);
       const type = (req.headers['content-type'] ?? '').slice(0, 100);
-      this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported content type ${JSON.stringify(type)}; use application/x-protobuf or application/json`, 'unsupported_media_type', undefined, null); return;
+      this.refuse(
+        x,
+        415,
+        GRPC.INVALID_ARGUMENT,
+        `unsupported content type ${JSON.stringify(type)}; use application/x-protobuf or application/json`,
+        'unsupported_media_type',
+        undefined,
+        null,
+      );
+      return;
     }
     const coding = contentCoding(req.headers['content-encoding']);
     if (!coding) {
       this.drain(req);
       const ce = (req.headers['content-encoding'] ?? '').slice(0, 100);
-      this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(ce)}; use gzip, deflate or none`, 'unsupported_media_type'); return;
+      this.refuse(x, 415, GRPC.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(ce)}; use gzip, deflate or none`, 'unsupported_media_type');
+      return;
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.cfg.maxBody) {
       this.drain(req);
-      this.refuse(x, 413, GRPC.RESOURCE_EXHAUSTED, `request body larger than ${this.cfg.maxBody} bytes`, 'too_large'); return;
+      this.refuse(x, 413, GRPC.RESOURCE_EXHAUSTED, `request body larger than ${this.cfg.maxBody} bytes`, 'too_large');
+      return;
     }
     return coding;
   }
@@ -205,7 +231,8 @@ export class OtlpHttpServer {
     const be = e instanceof BodyError ? e : new BodyError(400, String(e));
     if (be.status === 499) {
       res.destroy();
-      this.done(x, 'client_error'); return;
+      this.done(x, 'client_error');
+      return;
     }
     if (be.status === 408) {
       // Too slow: answer and close the connection (the rest of the body is not waited for).
@@ -215,7 +242,10 @@ export class OtlpHttpServer {
       return;
     }
     if (be.unread) this.drain(req);
-    if (be.status === 429) { this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', this.rx.retryAfterSeconds); return; }
+    if (be.status === 429) {
+      this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, be.message, 'too_many_requests', this.rx.retryAfterSeconds);
+      return;
+    }
     if (be.status === 400) this.rx.metrics.decodeError('http', coding);
     this.refuse(x, be.status, be.status === 413 ? GRPC.RESOURCE_EXHAUSTED : GRPC.INVALID_ARGUMENT, be.message, be.status === 413 ? 'too_large' : 'bad_request');
   }
@@ -226,7 +256,8 @@ export class OtlpHttpServer {
     try {
       records = x.enc === 'proto' ? countLogRecordsProto(data) : countLogRecordsJson(data);
     } catch (e) {
-      this.decodeFailed(x, e); return;
+      this.decodeFailed(x, e);
+      return;
     }
     this.rx.metrics.logs('http', records);
     if (x.enc === 'proto') this.send(x.res, 200, 'application/x-protobuf', logsResponseProto(records));
@@ -240,7 +271,8 @@ export class OtlpHttpServer {
     try {
       batch = x.enc === 'proto' ? logsBatchProto(data) : logsBatchJson(data);
     } catch (e) {
-      this.decodeFailed(x, e); return;
+      this.decodeFailed(x, e);
+      return;
     }
     this.rx.metrics.logs('http', batch.logRecords);
     return this.rx.exportLogs(batch, 'http');
@@ -258,7 +290,8 @@ export class OtlpHttpServer {
     try {
       batch = x.enc === 'proto' ? decodeOtlpProto(data, { spanAttributes: rx.spanAttributes, spanSelector: rx.spanSelector }) : decodeOtlpJson(data);
     } catch (e) {
-      this.decodeFailed(x, e); return;
+      this.decodeFailed(x, e);
+      return;
     }
     reading.release();
     return rx.export(batch, 'http');
@@ -278,13 +311,22 @@ export class OtlpHttpServer {
       case 'ok':
         if (x.enc === 'proto') this.send(x.res, 200, 'application/x-protobuf', encodeExportResponseProto(result.response));
         else this.send(x.res, 200, 'application/json', JSON.stringify(exportResponseJson(result.response)));
-        { this.done(x, outcomeOf(result)); return; }
-      case 'backpressure':
-        { this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, result.message, 'backpressure', result.retryAfterSeconds); return; }
-      case 'rejected':
-        { this.refuse(x, 400, GRPC.INVALID_ARGUMENT, result.message, 'rejected'); return; }
-      case 'unavailable':
-        { this.refuse(x, 503, GRPC.UNAVAILABLE, result.message, 'unavailable', result.retryAfterSeconds); return; }
+        {
+          this.done(x, outcomeOf(result));
+          return;
+        }
+      case 'backpressure': {
+        this.refuse(x, 429, GRPC.RESOURCE_EXHAUSTED, result.message, 'backpressure', result.retryAfterSeconds);
+        return;
+      }
+      case 'rejected': {
+        this.refuse(x, 400, GRPC.INVALID_ARGUMENT, result.message, 'rejected');
+        return;
+      }
+      case 'unavailable': {
+        this.refuse(x, 503, GRPC.UNAVAILABLE, result.message, 'unavailable', result.retryAfterSeconds);
+        return;
+      }
     }
   }
 
@@ -312,10 +354,10 @@ export class OtlpHttpServer {
     if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
     if (enc === 'proto') this.send(res, status, 'application/x-protobuf', encodeRpcStatusProto(code, message, retryAfterSeconds));
     else if (enc === 'json') {
-      const details = retryAfterSeconds === undefined ? undefined : [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfterSeconds}s` }];
+      const details =
+        retryAfterSeconds === undefined ? undefined : [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfterSeconds}s` }];
       this.send(res, status, 'application/json', JSON.stringify({ code, message, details }));
-    }
-    else this.send(res, status, 'text/plain; charset=utf-8', `${message}\n`);
+    } else this.send(res, status, 'text/plain; charset=utf-8', `${message}\n`);
   }
 
   /**

@@ -85,8 +85,16 @@ type JsonLogs = { resourceLogs?: ({ scopeLogs?: ({ logRecords?: unknown[] | null
 /** `ExportLogsServiceResponse` in protobuf: `partial_success { rejected_log_records, error_message }` when records were not kept. */
 export function logsResponseProto(rejected: number): Uint8Array {
   if (rejected === 0) return new Uint8Array(0);
-  const inner = protobuf.Writer.create().uint32((1 << 3) | 0).int64(rejected).uint32((2 << 3) | LEN).string(NOT_KEPT).finish();
-  return protobuf.Writer.create().uint32((1 << 3) | LEN).bytes(inner).finish();
+  const inner = protobuf.Writer.create()
+    .uint32((1 << 3) | 0)
+    .int64(rejected)
+    .uint32((2 << 3) | LEN)
+    .string(NOT_KEPT)
+    .finish();
+  return protobuf.Writer.create()
+    .uint32((1 << 3) | LEN)
+    .bytes(inner)
+    .finish();
 }
 
 export function logsResponseJson(rejected: number): string {
@@ -151,7 +159,8 @@ export const ExportLogsServiceRequest = logsRoot.lookupType('opentelemetry.proto
 /** OTLP/JSON ids are hex (not base64 as in protobuf's JSON mapping); empty when absent. */
 function hexId(v: unknown, bytes: number, where: string): Buffer | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || v.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(v)) throw new OtlpDecodeError(`invalid OTLP/JSON: ${where} must be ${bytes * 2} hex characters`);
+  if (typeof v !== 'string' || v.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(v))
+    throw new OtlpDecodeError(`invalid OTLP/JSON: ${where} must be ${bytes * 2} hex characters`);
   return Buffer.from(v, 'hex');
 }
 

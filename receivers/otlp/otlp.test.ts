@@ -32,10 +32,17 @@ const GrpcClient = grpc.makeGenericClientConstructor(traceServiceDefinition, 'Tr
 function grpcCall(address: string, body: Uint8Array, md = new grpc.Metadata()): Promise<{ err: grpc.ServiceError | null; res?: Buffer }> {
   const client = new GrpcClient(address, grpc.credentials.createInsecure());
   return new Promise((res) => {
-    client.makeUnaryRequest(traceServiceDefinition.Export!.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), md, (err: grpc.ServiceError | null, r?: Buffer) => {
-      client.close();
-      res({ err, res: r });
-    });
+    client.makeUnaryRequest(
+      traceServiceDefinition.Export!.path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(body),
+      md,
+      (err: grpc.ServiceError | null, r?: Buffer) => {
+        client.close();
+        res({ err, res: r });
+      },
+    );
   });
 }
 
@@ -48,7 +55,14 @@ describe('otlp receiver config', () => {
     assert.deepEqual(check({}), []);
     const full = {
       protocols: {
-        http: { endpoint: '0.0.0.0:4318', traces_url_path: '/otlp/v1/traces', max_request_body_size: 1048576, read_timeout: '10s', cors: { allowed_origins: ['https://*.example.com'], allowed_headers: ['X-Team'], max_age: 60 }, tls: { cert_file: 'c', key_file: 'k' } },
+        http: {
+          endpoint: '0.0.0.0:4318',
+          traces_url_path: '/otlp/v1/traces',
+          max_request_body_size: 1048576,
+          read_timeout: '10s',
+          cors: { allowed_origins: ['https://*.example.com'], allowed_headers: ['X-Team'], max_age: 60 },
+          tls: { cert_file: 'c', key_file: 'k' },
+        },
         grpc: { endpoint: '[::1]:4317', max_recv_msg_size: '4MiB', tls: null },
       },
       auth: { bearer_token: 'x', headers: { 'X-Api-Key': 'y' } },
@@ -60,7 +74,7 @@ describe('otlp receiver config', () => {
     assert.equal(r.http!.maxBody, 1048576);
     assert.equal(r.http!.readTimeoutMs, 10_000);
     assert.equal(r.grpc!.maxMessage, 4 * 1024 * 1024);
-    assert.equal(r.http!.tls!.cert_file, 'c', 'a protocol\'s own tls wins');
+    assert.equal(r.http!.tls!.cert_file, 'c', "a protocol's own tls wins");
     assert.equal(r.grpc!.tls!.cert_file, 'c2', 'the shared tls applies otherwise');
     assert.equal(r.retryAfterSeconds, 5);
     assert.deepEqual(r.headers, [['x-api-key', 'y']]);
@@ -146,7 +160,9 @@ describe('otlp receiver config', () => {
   });
 
   it('reads sizes as bytes or size strings, durations as milliseconds; header_timeout at most read_timeout', () => {
-    const c = configOf(factory, { protocols: { http: { max_request_body_size: '512KB', min_body_rate: '1.5 KiB', read_timeout: '5s' }, grpc: { max_recv_msg_size: 7 } } });
+    const c = configOf(factory, {
+      protocols: { http: { max_request_body_size: '512KB', min_body_rate: '1.5 KiB', read_timeout: '5s' }, grpc: { max_recv_msg_size: 7 } },
+    });
     assert.equal(c.protocols.http.max_request_body_size, 512_000);
     assert.equal(c.protocols.http.min_body_rate, 1536);
     assert.equal(c.protocols.grpc.max_recv_msg_size, 7);
@@ -173,7 +189,10 @@ describe('readBody', () => {
   it('refuses a body over the wire limit and a bomb over the decoded limit without inflating it all', async () => {
     await assert.rejects(readBody(Readable.from([Buffer.alloc(1001)]), 'identity', limits), (e: BodyError) => e.status === 413);
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024));
-    await assert.rejects(readBody(Readable.from([bomb]), 'gzip', { maxWire: bomb.length, maxDecoded: 5000 }), (e: BodyError) => e.status === 413 && /decompresses/.test(e.message));
+    await assert.rejects(
+      readBody(Readable.from([bomb]), 'gzip', { maxWire: bomb.length, maxDecoded: 5000 }),
+      (e: BodyError) => e.status === 413 && /decompresses/.test(e.message),
+    );
   });
   it('answers 400 for corrupt compressed data', async () => {
     await assert.rejects(readBody(Readable.from([Buffer.from('not gzip at all')]), 'gzip', limits), (e: BodyError) => e.status === 400);
@@ -206,11 +225,21 @@ function logsRequest(n: number): { pb: Uint8Array; json: string } {
     timeUnixNano: String(1764355422941051904n + BigInt(i)),
     severityNumber: 9,
     body: { stringValue: '' },
-    attributes: [{ key: 'event_name', value: { stringValue: 'gen_ai.content.prompt' } }, { key: 'gen_ai.system', value: { stringValue: 'openai' } }],
+    attributes: [
+      { key: 'event_name', value: { stringValue: 'gen_ai.content.prompt' } },
+      { key: 'gen_ai.system', value: { stringValue: 'openai' } },
+    ],
     traceId: '30fc9e3356c21227177859ff28b14452',
     spanId: '3b488ee8568c08bd',
   }));
-  const json = JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'litellm' } }] }, scopeLogs: [{ scope: { name: 'litellm' }, logRecords: records }] }] });
+  const json = JSON.stringify({
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'litellm' } }] },
+        scopeLogs: [{ scope: { name: 'litellm' }, logRecords: records }],
+      },
+    ],
+  });
   // The same in protobuf, field by field (opentelemetry/proto/logs/v1/logs.proto).
   const W = protobuf.Writer;
   const kv = (k: string, v: string) => W.create().uint32(10).string(k).uint32(18).bytes(W.create().uint32(10).string(v).finish()).finish();
@@ -221,7 +250,12 @@ function logsRequest(n: number): { pb: Uint8Array; json: string } {
     rec.uint32(74).bytes(Buffer.from(r.traceId, 'hex')).uint32(82).bytes(Buffer.from(r.spanId, 'hex'));
     scope.uint32(18).bytes(rec.finish());
   }
-  const resource = W.create().uint32(10).bytes(W.create().uint32(10).bytes(kv('service.name', 'litellm')).finish()).uint32(18).bytes(scope.finish()).finish();
+  const resource = W.create()
+    .uint32(10)
+    .bytes(W.create().uint32(10).bytes(kv('service.name', 'litellm')).finish())
+    .uint32(18)
+    .bytes(scope.finish())
+    .finish();
   return { pb: W.create().uint32(10).bytes(resource).finish(), json };
 }
 
@@ -248,7 +282,13 @@ describe('otlp receiver: logs (LiteLLM GenAI events)', () => {
       assert.deepEqual(JSON.parse(res.body.toString()), {}, 'nothing dropped: a plain success');
       const client = new (grpc.makeGenericClientConstructor(logsServiceDefinition, 'LogsService'))(r.grpcAddress, grpc.credentials.createInsecure());
       const reply = await new Promise<Buffer>((resolve, reject) =>
-        client.makeUnaryRequest(logsServiceDefinition.Export!.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(pb), (err: grpc.ServiceError | null, out?: Buffer) => (err ? reject(err) : resolve(out!))),
+        client.makeUnaryRequest(
+          logsServiceDefinition.Export!.path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from(pb),
+          (err: grpc.ServiceError | null, out?: Buffer) => (err ? reject(err) : resolve(out!)),
+        ),
       );
       client.close();
       assert.ok(reply.length > 0, 'partial_success in the gRPC answer');
@@ -311,7 +351,9 @@ describe('otlp receiver over HTTP', () => {
       assert.match(parsed.partialSuccess.errorMessage, /2 span/);
       assert.equal(r.next.spanCount, 1);
       const pb = await request(`${r.httpBase}/v1/traces`, { headers: PB, body: encodeOtlpProto(decodeOtlpJson(body)) });
-      assert.deepEqual(decodeExportResponseProto(pb.body), { partialSuccess: { rejectedSpans: 2, errorMessage: '2 span(s) without a trace_id or span_id were rejected' } });
+      assert.deepEqual(decodeExportResponseProto(pb.body), {
+        partialSuccess: { rejectedSpans: 2, errorMessage: '2 span(s) without a trace_id or span_id were rejected' },
+      });
       assert.equal(await metricValue(r.metrics.registry, 'spanmeter_receiver_refused_spans_total', { transport: 'http' }), 4);
       assert.equal(await metricValue(r.metrics.registry, 'spanmeter_receiver_accepted_spans_total', { transport: 'http' }), 2);
     } finally {
@@ -433,9 +475,14 @@ describe('otlp receiver over HTTP', () => {
     } finally {
       await plain.stop();
     }
-    const r = await startTestReceiver({ protocols: { http: { cors: { allowed_origins: ['https://*.example.com'], allowed_headers: ['X-Team'], max_age: 60 } } } });
+    const r = await startTestReceiver({
+      protocols: { http: { cors: { allowed_origins: ['https://*.example.com'], allowed_headers: ['X-Team'], max_age: 60 } } },
+    });
     try {
-      const pre = await request(`${r.httpBase}/v1/traces`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } });
+      const pre = await request(`${r.httpBase}/v1/traces`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+      });
       assert.equal(pre.status, 204);
       assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example.com');
       assert.match(String(pre.headers['access-control-allow-headers']), /X-Team/);
@@ -524,13 +571,19 @@ describe('otlp receiver over HTTP', () => {
   });
 
   it('fails to start with a clear message when a TLS file is missing', async () => {
-    await assert.rejects(startTestReceiver({ tls: { cert_file: '/nonexistent/cert.pem', key_file: '/nonexistent/key.pem' } }), /tls\.cert_file: cannot read \/nonexistent\/cert\.pem: ENOENT/);
+    await assert.rejects(
+      startTestReceiver({ tls: { cert_file: '/nonexistent/cert.pem', key_file: '/nonexistent/key.pem' } }),
+      /tls\.cert_file: cannot read \/nonexistent\/cert\.pem: ENOENT/,
+    );
   });
 
   it('fails to start with a clear message when the port is taken', async () => {
     const a = await startTestReceiver({ protocols: { grpc: { enabled: false } } });
     try {
-      await assert.rejects(startTestReceiver({ protocols: { http: { endpoint: a.rx.boundAddresses().http }, grpc: { enabled: false } } }), /cannot listen on 127\.0\.0\.1:\d+/);
+      await assert.rejects(
+        startTestReceiver({ protocols: { http: { endpoint: a.rx.boundAddresses().http }, grpc: { enabled: false } } }),
+        /cannot listen on 127\.0\.0\.1:\d+/,
+      );
     } finally {
       await a.stop();
     }

@@ -243,7 +243,10 @@ export class OtlpReceiver implements Receiver, OtlpHandler {
     if (this.next.connected === false) {
       // Only logs pipelines take this receiver's data: the spans are answered as not kept.
       this.std.refused(valid, transport);
-      return Promise.resolve({ kind: 'ok', response: { partialSuccess: { rejectedSpans: valid + rejected, errorMessage: 'no pipeline takes spans from this receiver; not kept' } } });
+      return Promise.resolve({
+        kind: 'ok',
+        response: { partialSuccess: { rejectedSpans: valid + rejected, errorMessage: 'no pipeline takes spans from this receiver; not kept' } },
+      });
     }
     // The memory budget for decoded data: a request alone always fits, so the largest request
     // allowed is never refused for good.

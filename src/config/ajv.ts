@@ -78,7 +78,8 @@ function typeName(v: unknown, path: Path): string {
   if (v === null) return 'empty';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string' && (v.length > 24 || path.some((k) => typeof k === 'string' && isSecretKey(k)) || redactText(v) !== v)) return `a string of ${v.length} characters`;
+  if (typeof v === 'string' && (v.length > 24 || path.some((k) => typeof k === 'string' && isSecretKey(k)) || redactText(v) !== v))
+    return `a string of ${v.length} characters`;
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 

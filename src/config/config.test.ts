@@ -88,7 +88,12 @@ describe('durations from environment variables (`${env:VAR}s`)', () => {
   };
 
   it('a plain number takes the unit written after the reference, as the callback reads seconds', async () => {
-    for (const [v, ms] of [['300', 300_000], ['1.5', 1_500], ['0', 0], [' 60 ', 60_000]] as const) {
+    for (const [v, ms] of [
+      ['300', 300_000],
+      ['1.5', 1_500],
+      ['0', 0],
+      [' 60 ', 60_000],
+    ] as const) {
       const { timeout, errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: v });
       assert.deepEqual(errors, [], v);
       assert.equal(timeout, ms, `AFLO_FLUSH_INTERVAL=${JSON.stringify(v)}`);
@@ -97,7 +102,12 @@ describe('durations from environment variables (`${env:VAR}s`)', () => {
   });
 
   it('a duration is taken as it is', async () => {
-    for (const [v, ms] of [['5m', 300_000], ['60s', 60_000], ['1m30s', 90_000], ['250ms', 250]] as const) {
+    for (const [v, ms] of [
+      ['5m', 300_000],
+      ['60s', 60_000],
+      ['1m30s', 90_000],
+      ['250ms', 250],
+    ] as const) {
       const { timeout, errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: v });
       assert.deepEqual(errors, [], v);
       assert.equal(timeout, ms, `AFLO_FLUSH_INTERVAL=${v}`);
@@ -107,7 +117,10 @@ describe('durations from environment variables (`${env:VAR}s`)', () => {
   it('anything else is an error naming the variable and its value', async () => {
     const { errors } = await timeoutWith({ AFLO_FLUSH_INTERVAL: '5 minutes' });
     assert.equal(errors.length, 1);
-    assert.match(errors[0]!, /:6 processors\.test_tag\.timeout: environment variable AFLO_FLUSH_INTERVAL is "5 minutes": write a number \(of seconds, e\.g\. "300"\) or a duration \(e\.g\. "5m", "90s"\)$/);
+    assert.match(
+      errors[0]!,
+      /:6 processors\.test_tag\.timeout: environment variable AFLO_FLUSH_INTERVAL is "5 minutes": write a number \(of seconds, e\.g\. "300"\) or a duration \(e\.g\. "5m", "90s"\)$/,
+    );
     const bad = await timeoutWith({}, '${env:SPANMETER_T:-soon}ms');
     assert.match(bad.errors[0]!, /the default of SPANMETER_T is "soon": write a number \(of milliseconds/);
     const unset = await timeoutWith({}, '${env:SPANMETER_T}s');
@@ -127,7 +140,10 @@ describe('loadConfig', () => {
     const { config, errors } = await loadConfig([file(GOOD)], registry(), { env: {} });
     assert.deepEqual(errors, []);
     assert.ok(config);
-    assert.deepEqual(config.pipelines.map((p) => [p.name, p.types]), [['main', ['meter_events', 'meter_events']]]);
+    assert.deepEqual(
+      config.pipelines.map((p) => [p.name, p.types]),
+      [['main', ['meter_events', 'meter_events']]],
+    );
     const tag = config.components.get('processor:test_tag')!;
     assert.deepEqual(tag.config, { label: 'hello', timeout: 1000 }, 'defaults filled in, the duration in milliseconds');
     assert.equal(config.service.metricsAddress, '127.0.0.1:8888');
@@ -156,11 +172,16 @@ service:
     assert.equal(config, undefined);
     const lines = errors.map(formatError);
     const base = broken;
-    assert.ok(lines.includes(`${base}:3 receivers.nosuch_receiver: unknown receiver type "nosuch_receiver"; known receivers: test_source, test_span_source`), lines.join('\n'));
+    assert.ok(
+      lines.includes(`${base}:3 receivers.nosuch_receiver: unknown receiver type "nosuch_receiver"; known receivers: test_source, test_span_source`),
+      lines.join('\n'),
+    );
     assert.ok(lines.includes(`${base}:6 processors.test_tag.labell: unknown key (did you mean "label"?)`), lines.join('\n'));
     assert.ok(lines.includes(`${base}:7 processors.test_tag.timeout: must be a duration like "5s", "300ms" or "1m30s", not "soon"`), lines.join('\n'));
     assert.ok(
-      lines.includes(`${base}:10 exporters.test_capture.delay_ms: environment variable SPANMETER_TEST_UNSET_VAR is not set and has no default (write \${env:SPANMETER_TEST_UNSET_VAR:-default})`),
+      lines.includes(
+        `${base}:10 exporters.test_capture.delay_ms: environment variable SPANMETER_TEST_UNSET_VAR is not set and has no default (write \${env:SPANMETER_TEST_UNSET_VAR:-default})`,
+      ),
       lines.join('\n'),
     );
     assert.ok(
@@ -169,7 +190,10 @@ service:
     );
     // Sorted by line.
     const nums = errors.map((e) => e.line ?? 0);
-    assert.deepEqual(nums, [...nums].sort((a, b) => a - b));
+    assert.deepEqual(
+      nums,
+      [...nums].sort((a, b) => a - b),
+    );
   });
 
   it('checks the data types linked between stages', async () => {
@@ -260,10 +284,14 @@ processors:
 `);
     const { config, errors } = await loadConfig([ok], r, { env: {} });
     assert.deepEqual(errors.map(formatError), []);
-    assert.deepEqual(
-      Object.fromEntries(config!.pipelines.map((p) => [p.name, p.types])),
-      { traces: ['spans'], logs: ['logs'], 'logs/second': ['logs'], events: ['logs'], spans_to_any: ['spans', 'spans'], 'logs/spans_only': ['spans'] },
-    );
+    assert.deepEqual(Object.fromEntries(config!.pipelines.map((p) => [p.name, p.types])), {
+      traces: ['spans'],
+      logs: ['logs'],
+      'logs/second': ['logs'],
+      events: ['logs'],
+      spans_to_any: ['spans', 'spans'],
+      'logs/spans_only': ['spans'],
+    });
 
     const bad = file(`receivers:
   spans_and_logs:
@@ -349,14 +377,30 @@ service:
 describe('service.billing_checks', () => {
   it('defaults to [2000-01-01, now + 1 day], 7 days, 10^12 tokens, 256 characters; each can be set', async () => {
     const d = await loadConfig([file(GOOD)], registry(), { env: {} });
-    assert.deepEqual(d.config!.service.billingChecks, { earliestMs: Date.UTC(2000, 0, 1), maxFutureMs: 86_400_000, maxDurationMs: 7 * 86_400_000, maxTokens: 1e12, maxIdLength: 256 });
+    assert.deepEqual(d.config!.service.billingChecks, {
+      earliestMs: Date.UTC(2000, 0, 1),
+      maxFutureMs: 86_400_000,
+      maxDurationMs: 7 * 86_400_000,
+      maxTokens: 1e12,
+      maxIdLength: 256,
+    });
     const set = await loadConfig(
-      [file(`${GOOD}  billing_checks:\n    earliest_time: "1995-06-01"\n    max_future: 2h\n    max_duration: 48h\n    max_tokens: 5000000\n    max_id_length: 128\n`)],
+      [
+        file(
+          `${GOOD}  billing_checks:\n    earliest_time: "1995-06-01"\n    max_future: 2h\n    max_duration: 48h\n    max_tokens: 5000000\n    max_id_length: 128\n`,
+        ),
+      ],
       registry(),
       { env: {} },
     );
     assert.deepEqual(set.errors.map(formatError), []);
-    assert.deepEqual(set.config!.service.billingChecks, { earliestMs: Date.UTC(1995, 5, 1), maxFutureMs: 7_200_000, maxDurationMs: 48 * 3_600_000, maxTokens: 5e6, maxIdLength: 128 });
+    assert.deepEqual(set.config!.service.billingChecks, {
+      earliestMs: Date.UTC(1995, 5, 1),
+      maxFutureMs: 7_200_000,
+      maxDurationMs: 48 * 3_600_000,
+      maxTokens: 5e6,
+      maxIdLength: 128,
+    });
   });
 
   it('reports a bad date and unknown keys with their path', async () => {

@@ -210,10 +210,12 @@ function resolvePipeline(
       seen.add(id);
       const c = components.get(componentKey(kind, id));
       if (!c) {
-        const section = isPlainObject(root[listName]) ? (root[listName]) : {};
+        const section = isPlainObject(root[listName]) ? root[listName] : {};
         if (!(id in section)) {
           const hint = suggest(id, Object.keys(section));
-          st.errors.push(st.sources.error(path, `references ${kind} "${id}", which is not defined under ${listName}:${hint ? ` (did you mean "${hint}"?)` : ''}`));
+          st.errors.push(
+            st.sources.error(path, `references ${kind} "${id}", which is not defined under ${listName}:${hint ? ` (did you mean "${hint}"?)` : ''}`),
+          );
         }
         return undefined;
       }
@@ -251,7 +253,13 @@ function linkTypes(
     }
     const both = common.filter((t) => produced.includes(t));
     if (both.length) common = both;
-    else errors.push(sources.error([...base, 'receivers', i], `receiver "${r.id}" produces ${produced.join(' or ')} but ${from} produces ${common.join(' or ')}; receivers of one pipeline must produce the same data type`));
+    else
+      errors.push(
+        sources.error(
+          [...base, 'receivers', i],
+          `receiver "${r.id}" produces ${produced.join(' or ')} but ${from} produces ${common.join(' or ')}; receivers of one pipeline must produce the same data type`,
+        ),
+      );
   });
   if (common !== undefined) {
     const first = processors.length ? [processors[0]] : exporters;
@@ -283,7 +291,10 @@ function linkTypes(
     const accepts = consumesOf(ex.factory);
     if (!accepts.includes(delivered)) {
       errors.push(
-        sources.error([...base, 'exporters', i], `exporter "${ex.id}" consumes ${accepts.join(' or ')} but the pipeline delivers ${delivered} (from ${from})${hintFor(delivered, accepts, st.registry)}`),
+        sources.error(
+          [...base, 'exporters', i],
+          `exporter "${ex.id}" consumes ${accepts.join(' or ')} but the pipeline delivers ${delivered} (from ${from})${hintFor(delivered, accepts, st.registry)}`,
+        ),
       );
     }
   });

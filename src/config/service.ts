@@ -25,7 +25,12 @@ export const BILLING_CHECKS = Section(
     max_future: Duration({ default: '24h', description: 'How far past now a start time may be (clock skew); later calls are dropped.' }),
     max_duration: Duration({ default: '168h', description: 'Longest call duration kept as is; longer ones are clamped.' }),
     max_tokens: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1e12, description: 'Largest token count; calls with more are dropped.' }),
-    max_id_length: Type.Integer({ minimum: 16, maximum: 1_000_000, default: 256, description: 'Longest id or dimension string kept as is; longer ones are hashed.' }),
+    max_id_length: Type.Integer({
+      minimum: 16,
+      maximum: 1_000_000,
+      default: 256,
+      description: 'Longest id or dimension string kept as is; longer ones are hashed.',
+    }),
   },
   { description: 'Billing-value checks every LLM call passes before the write-ahead log.' },
 );
@@ -54,7 +59,7 @@ export const SERVICE = Settings(
               ),
             ),
           },
-          { description: 'The service\'s own logs (JSON on stdout).' },
+          { description: "The service's own logs (JSON on stdout)." },
         ),
         metrics: Section(
           {
@@ -83,14 +88,15 @@ export const SERVICE = Settings(
         max_disk_bytes: ByteSize({ default: '1GiB', description: 'Disk budget for all logs and spools; 0 = unlimited.' }),
         sync_delay: Duration({
           default: '0ms',
-          description: 'Extra wait before a group commit (0: the next turn of the event loop); appends arriving while an fdatasync runs share the next one anyway.',
+          description:
+            'Extra wait before a group commit (0: the next turn of the event loop); appends arriving while an fdatasync runs share the next one anyway.',
         }),
         segment_size: ByteSize({ default: '16MiB', description: 'Size of one write-ahead log segment file.' }),
         memory_buffer: ByteSize({ default: '16MiB', description: 'Recent log records kept in memory for forwarding.' }),
-        checkpoint_interval: Duration({ default: '200ms', description: 'How often the log\'s delivered position is written.' }),
+        checkpoint_interval: Duration({ default: '200ms', description: "How often the log's delivered position is written." }),
         min_free_disk: ByteSize({
           default: '32MiB',
-          description: 'Free space kept on the data directory\'s file system for delivery: new data is refused below it.',
+          description: "Free space kept on the data directory's file system for delivery: new data is refused below it.",
         }),
       },
       { description: 'Durability: write-ahead logs and spools.' },

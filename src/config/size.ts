@@ -21,4 +21,9 @@ export function parseByteSize(v: string | number): number {
 }
 
 /** JSON Schema for a size: bytes as an integer, or a string like "20MiB". */
-export const byteSizeSchema = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', format: 'byte-size' }] } as const;
+export const byteSizeSchema = {
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', format: 'byte-size' },
+  ],
+} as const;

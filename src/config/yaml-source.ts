@@ -81,18 +81,22 @@ function expandEnvDuration(m: RegExpExecArray, env: NodeJS.ProcessEnv): { value:
   return { value: raw, problems: [`${source} is "${raw}": write a number (of ${UNIT_WORDS[unit] ?? unit}, e.g. "300") or a duration (e.g. "5m", "90s")`] };
 }
 
-const UNIT_WORDS: Record<string, string> = { ns: 'nanoseconds', us: 'microseconds', µs: 'microseconds', ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours' };
+const UNIT_WORDS: Record<string, string> = {
+  ns: 'nanoseconds',
+  us: 'microseconds',
+  µs: 'microseconds',
+  ms: 'milliseconds',
+  s: 'seconds',
+  m: 'minutes',
+  h: 'hours',
+};
 
 /**
  * Expands env references in one scalar. Returns the new value and any problems.
  * A plain (unquoted) scalar that is exactly one reference takes the YAML type of the value
  * (`${env:BATCH_SIZE:-100}` is the number 100); otherwise the result is a string.
  */
-export function expandEnv(
-  raw: string,
-  env: NodeJS.ProcessEnv,
-  plain: boolean,
-): { value: unknown; problems: string[] } {
+export function expandEnv(raw: string, env: NodeJS.ProcessEnv, plain: boolean): { value: unknown; problems: string[] } {
   const asDuration = ENV_DURATION.exec(raw);
   if (asDuration) return expandEnvDuration(asDuration, env);
   const problems: string[] = [];
@@ -129,12 +133,7 @@ export interface LoadedFile {
 }
 
 /** Parses one YAML text into a plain value, recording locations into `sources`. */
-export function loadYamlText(
-  text: string,
-  file: string,
-  sources: SourceMap,
-  env: NodeJS.ProcessEnv = process.env,
-): LoadedFile {
+export function loadYamlText(text: string, file: string, sources: SourceMap, env: NodeJS.ProcessEnv = process.env): LoadedFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const errors: ConfigError[] = [];
@@ -142,8 +141,7 @@ export function loadYamlText(
     errors.push({ file, line: lineCounter.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
   }
   if (errors.length) return { value: undefined, errors };
-  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined) =>
-    node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : undefined);
 
   const walk = (node: Node | null | undefined, path: (string | number)[]): unknown => {
     if (node == null) return null;

@@ -26,7 +26,20 @@
  * Why it is written this way, with the measurements: docs/design/decoding.md.
  */
 import protobuf from 'protobufjs';
-import { newAttributes, type AttrValue, type Attributes, type InstrumentationScope, type Resource, type ResourceSpans, type ScopeSpans, type Span, type SpanBatch, type SpanEvent, type SpanLink, type SpanStatus } from '../data/span.js';
+import {
+  newAttributes,
+  type AttrValue,
+  type Attributes,
+  type InstrumentationScope,
+  type Resource,
+  type ResourceSpans,
+  type ScopeSpans,
+  type Span,
+  type SpanBatch,
+  type SpanEvent,
+  type SpanLink,
+  type SpanStatus,
+} from '../data/span.js';
 import { OtlpDecodeError } from './json.js';
 
 type Reader = protobuf.Reader;
@@ -220,7 +233,10 @@ function miss(cache: StringCache, b: NodeBuffer, start: number, end: number, n: 
  */
 function hashOf(b: Buffer, start: number, end: number, n: number): number {
   if (n < 4) return Math.imul(n * 131 + b[start]! * 31 + b[end - 1]! * 7, 0x27d4eb2f);
-  const h = Math.imul(view.getInt32(start, true) + n, 0x9e3779b1) ^ Math.imul(view.getInt32(start + ((n - 4) >> 1), true), 0x85ebca77) ^ Math.imul(view.getInt32(end - 4, true), 0xc2b2ae3d);
+  const h =
+    Math.imul(view.getInt32(start, true) + n, 0x9e3779b1) ^
+    Math.imul(view.getInt32(start + ((n - 4) >> 1), true), 0x85ebca77) ^
+    Math.imul(view.getInt32(end - 4, true), 0xc2b2ae3d);
   const x = Math.imul(h ^ (h >>> 15), 0x27d4eb2f);
   return x ^ (x >>> 13);
 }
@@ -502,7 +518,8 @@ function keyValue(r: Reader, q: number, out: Record<string, AttrValue>): void {
     else if (f === 2 && u === 2) {
       const v = anyValue(r, q + 1);
       value = value === undefined ? v : mergeAny(value, v);
-    } else if (f === 3 && u === 0) r.int32(); // key_strindex (profiles only)
+    } else if (f === 3 && u === 0)
+      r.int32(); // key_strindex (profiles only)
     else r.skipType(u, q, f);
   }
   leave(r, parent);
@@ -882,8 +899,7 @@ function scopeSpans(r: Reader, q: number, i: number, j: number): ScopeSpans {
     if (f === 2 && u === 2) {
       const s = span(r, q + 1, i, j, k++);
       if (s !== null) spans.push(s);
-    }
-    else if (f === 1 && u === 2) scope(r, q + 1, (sc ??= { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }));
+    } else if (f === 1 && u === 2) scope(r, q + 1, (sc ??= { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }));
     else if (f === 3 && u === 2) schemaUrl = str(r, valueCache);
     else r.skipType(u, q, f);
   }
@@ -899,7 +915,8 @@ function resource(r: Reader, q: number, res: Resource): void {
     const f = t >>> 3;
     if (f === 1 && u === 2) keyValue(r, q + 1, res.attributes);
     else if (f === 2 && u === 0) res.droppedAttributesCount = r.uint32();
-    else if (f === 3 && u === 2) skipMessage(r, q + 1); // entity_refs: not part of SpanBatch
+    else if (f === 3 && u === 2)
+      skipMessage(r, q + 1); // entity_refs: not part of SpanBatch
     else r.skipType(u, q, f);
   }
   leave(r, parent);

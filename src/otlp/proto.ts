@@ -345,7 +345,12 @@ export function toPbObject(batch: SpanBatch): PbRequest {
       resource: { attributes: attributesToPb(rs.resource.attributes), droppedAttributesCount: rs.resource.droppedAttributesCount },
       schemaUrl: rs.schemaUrl,
       scopeSpans: rs.scopeSpans.map((ss) => ({
-        scope: { name: ss.scope.name, version: ss.scope.version, attributes: attributesToPb(ss.scope.attributes), droppedAttributesCount: ss.scope.droppedAttributesCount },
+        scope: {
+          name: ss.scope.name,
+          version: ss.scope.version,
+          attributes: attributesToPb(ss.scope.attributes),
+          droppedAttributesCount: ss.scope.droppedAttributesCount,
+        },
         schemaUrl: ss.schemaUrl,
         spans: ss.spans.map((s) => ({
           traceId: idBytes(s.traceId),
@@ -397,9 +402,7 @@ export interface ExportResponse {
 
 /** Encodes an `ExportTraceServiceResponse` (an empty message for full success). */
 export function encodeExportResponseProto(r: ExportResponse = {}): Uint8Array {
-  const obj = r.partialSuccess
-    ? { partialSuccess: { rejectedSpans: r.partialSuccess.rejectedSpans, errorMessage: r.partialSuccess.errorMessage } }
-    : {};
+  const obj = r.partialSuccess ? { partialSuccess: { rejectedSpans: r.partialSuccess.rejectedSpans, errorMessage: r.partialSuccess.errorMessage } } : {};
   return ExportTraceServiceResponse.encode(obj).finish();
 }
 
@@ -412,9 +415,7 @@ export function decodeExportResponseProto(buf: Uint8Array): ExportResponse {
 
 /** The OTLP/JSON form of an `ExportTraceServiceResponse`. */
 export function exportResponseJson(r: ExportResponse = {}): Record<string, unknown> {
-  return r.partialSuccess
-    ? { partialSuccess: { rejectedSpans: String(r.partialSuccess.rejectedSpans), errorMessage: r.partialSuccess.errorMessage } }
-    : {};
+  return r.partialSuccess ? { partialSuccess: { rejectedSpans: String(r.partialSuccess.rejectedSpans), errorMessage: r.partialSuccess.errorMessage } } : {};
 }
 
 /**

@@ -21,7 +21,15 @@ const testFormat: ObjectFormat = {
     const json = Buffer.from(JSON.stringify(records));
     const key = joinKey(path, `${createHash('sha256').update(json).digest('hex').slice(0, 16)}.json.gz`);
     const body = await stableGzipAsync(json, gzipLevel);
-    return { key, body, records: records.length, rawBytes: json.length, firstRecordTimeMs: records[0]!.meterTimeInMillis, contentType: 'application/json', contentEncoding: 'gzip' };
+    return {
+      key,
+      body,
+      records: records.length,
+      rawBytes: json.length,
+      firstRecordTimeMs: records[0]!.meterTimeInMillis,
+      contentType: 'application/json',
+      contentEncoding: 'gzip',
+    };
   },
   alternateKey: (key, attempt) => `${key}.${attempt}`,
 };
@@ -63,7 +71,10 @@ describe('ObjectExporter, durable mode', () => {
       assert.equal(put.length, 30);
       const signal = (x as unknown as { stop: AbortController }).stop.signal;
       // One per idle uploader at most, however many idle periods there were.
-      assert.ok(getEventListeners(signal, 'abort').length <= DEFAULT_CONCURRENT_UPLOADS, `${getEventListeners(signal, 'abort').length} abort listeners after 30 idle periods`);
+      assert.ok(
+        getEventListeners(signal, 'abort').length <= DEFAULT_CONCURRENT_UPLOADS,
+        `${getEventListeners(signal, 'abort').length} abort listeners after 30 idle periods`,
+      );
     } finally {
       await x.shutdown(Date.now() + 2000);
       rmSync(dir, { recursive: true, force: true });
@@ -84,7 +95,7 @@ describe('ObjectExporter, durable mode, concurrent uploads', () => {
         peak = Math.max(peak, inFlight);
         // Held until three are in flight (or 500 ms): on a loaded machine a fixed 10 ms could let
         // the first upload end before the third starts.
-        for (const t0 = Date.now(); inFlight < 3 && Date.now() - t0 < 500; ) await new Promise((r) => setTimeout(r, 2));
+        for (const t0 = Date.now(); inFlight < 3 && Date.now() - t0 < 500;) await new Promise((r) => setTimeout(r, 2));
         await new Promise((r) => setTimeout(r, 5));
         inFlight--;
         if (failures > 0) {
@@ -100,7 +111,10 @@ describe('ObjectExporter, durable mode, concurrent uploads', () => {
       for (let i = 0; i < 12; i++) await x.consume([rec(i)]);
       await until(() => put.size >= 12);
       assert.equal(put.size, 12, 'every object uploaded');
-      assert.ok([...put.values()].every((n) => n === 1), 'each once');
+      assert.ok(
+        [...put.values()].every((n) => n === 1),
+        'each once',
+      );
       assert.equal(peak, 3);
       await until(() => x.spool!.count === 0);
       assert.equal(x.spool!.count, 0);

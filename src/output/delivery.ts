@@ -123,7 +123,9 @@ export function objectExporterKeys<O extends TProperties>(path: TString, routeOv
 export type ObjectExporterCommonConfig = Static<ReturnType<typeof Settings<ReturnType<typeof objectExporterKeys<TProperties>>>>>;
 
 /** The exporter options every object exporter takes from the common config keys, the same way. */
-export function commonObjectOptions(c: ObjectExporterCommonConfig): Pick<ObjectExporterOptions<Destination>, 'retry' | 'maxRecordsPerObject' | 'gzipLevel' | 'maxConcurrentUploads'> {
+export function commonObjectOptions(
+  c: ObjectExporterCommonConfig,
+): Pick<ObjectExporterOptions<Destination>, 'retry' | 'maxRecordsPerObject' | 'gzipLevel' | 'maxConcurrentUploads'> {
   return {
     retry: retryPolicyOf(c.retry_on_failure, c.timeout),
     maxRecordsPerObject: c.max_records_per_object,
@@ -411,7 +413,10 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
         }
         this.xm.gaveUp();
         const err = e instanceof DeliveryError ? e : new DeliveryError(String(e), 1, false, { cause: e });
-        this.o.logger.error({ err: errInfo(err.cause ?? err), key: obj.key, dest: dest.label, records: obj.records, attempts: err.attempts }, `upload failed: ${err.message}`);
+        this.o.logger.error(
+          { err: errInfo(err.cause ?? err), key: obj.key, dest: dest.label, records: obj.records, attempts: err.attempts },
+          `upload failed: ${err.message}`,
+        );
         throw err;
       }
       this.o.metrics.sent(obj.records);
@@ -432,7 +437,11 @@ export class ObjectExporter<D extends Destination> implements Exporter<MeterReco
         while (this.spool.count > 0 && !this.stop.signal.aborted) await sleep(20, this.stop.signal).catch(() => undefined);
         this.stop.abort(new Error('exporter stopped'));
         await this.uploader;
-        if (this.spool.count) this.o.logger.warn({ objects: this.spool.count, records: this.spooledRecords }, 'shutdown: objects left in the spool; they are uploaded at the next start');
+        if (this.spool.count)
+          this.o.logger.warn(
+            { objects: this.spool.count, records: this.spooledRecords },
+            'shutdown: objects left in the spool; they are uploaded at the next start',
+          );
       }
       await Promise.allSettled([...this.inFlight]);
     } finally {

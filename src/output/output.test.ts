@@ -10,8 +10,14 @@ describe('routing', () => {
   it('groups by dimension value; unknown or missing values go to the default route', () => {
     const rs = [rec(1, { dimensions: { bu: 'a' } }), rec(2, { dimensions: { bu: 'z' } }), rec(3), rec(4, { dimensions: { bu: 'a' } })];
     const g = groupByRoute(rs, { dimension: 'bu', routes: { a: {} } });
-    assert.deepEqual(g.get('a')!.map((r) => r.uniqueId), ['u1', 'u4']);
-    assert.deepEqual(g.get(undefined)!.map((r) => r.uniqueId), ['u2', 'u3']);
+    assert.deepEqual(
+      g.get('a')!.map((r) => r.uniqueId),
+      ['u1', 'u4'],
+    );
+    assert.deepEqual(
+      g.get(undefined)!.map((r) => r.uniqueId),
+      ['u2', 'u3'],
+    );
     assert.equal(groupByRoute(rs, undefined).get(undefined)!.length, 4);
   });
 });
@@ -21,7 +27,10 @@ describe('when', () => {
     assert.equal(isActive(undefined), true);
     assert.equal(isActive({ value: 's3', in: ['s3'] }), true);
     assert.equal(isActive({ value: '', in: ['s3'] }), false);
-    assert.deepEqual(whenProblems({ value: 's4', in: ['s3'], allowed: ['', 's3'] }).map((p) => p.path), ['when.value']);
+    assert.deepEqual(
+      whenProblems({ value: 's4', in: ['s3'], allowed: ['', 's3'] }).map((p) => p.path),
+      ['when.value'],
+    );
     assert.deepEqual(whenProblems({ value: '', in: ['s3'], allowed: ['', 's3'] }), []);
   });
 });
@@ -48,8 +57,14 @@ describe('withRetry', () => {
 
   it('jitter stays within [w(1-f), w(1+f)]', () => {
     const p = policy({ initialMs: 1000, maxMs: 1000, jitter: 0.5 });
-    assert.equal(backoffDelay(p, 1, () => 0), 500);
-    assert.equal(backoffDelay(p, 1, () => 1), 1500);
+    assert.equal(
+      backoffDelay(p, 1, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffDelay(p, 1, () => 1),
+      1500,
+    );
   });
 
   it('honours Retry-After (at least that long) and gives up when it exceeds max elapsed time', async () => {
@@ -87,7 +102,12 @@ describe('withRetry', () => {
 
   it('stops waiting when the stop signal fires', async () => {
     const stop = new AbortController();
-    const p = withRetry(() => Promise.reject(new Error('down')), policy({ initialMs: 60_000, maxMs: 60_000, maxElapsedMs: 0 }), { onRetry: () => stop.abort() }, stop.signal);
+    const p = withRetry(
+      () => Promise.reject(new Error('down')),
+      policy({ initialMs: 60_000, maxMs: 60_000, maxElapsedMs: 0 }),
+      { onRetry: () => stop.abort() },
+      stop.signal,
+    );
     await assert.rejects(p, (e: Error) => e instanceof DeliveryError && /stopped/.test(e.message));
   });
 

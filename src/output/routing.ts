@@ -21,7 +21,7 @@ export interface RoutingConfig<O> {
 export function RoutingSettings<O extends TProperties>(overrides: O, what: string) {
   const route = Settings(
     { ...overrides, path: Type.Optional(Type.String({ description: 'Key prefix for this route.' })) },
-    { description: 'Overrides of one route; unset keys are the exporter\'s own.' },
+    { description: "Overrides of one route; unset keys are the exporter's own." },
   );
   return Settings(
     {
@@ -70,7 +70,8 @@ export function groupByRoute<O>(records: readonly MeterRecord[], routing: Routin
 export function keyPrefixProblems(p: unknown, at: string): { path: string; message: string }[] {
   if (typeof p !== 'string' || p === '') return [];
   if (/^([/\\]|[A-Za-z]:)/.test(p)) return [{ path: at, message: `must be a relative key prefix, not the absolute path "${p}"` }];
-  if (p.split(/[/\\]/).some((seg) => seg === '..')) return [{ path: at, message: `must not contain ".." segments ("${p}" would write outside the destination)` }];
+  if (p.split(/[/\\]/).some((seg) => seg === '..'))
+    return [{ path: at, message: `must not contain ".." segments ("${p}" would write outside the destination)` }];
   return [];
 }
 
@@ -78,6 +79,7 @@ export function keyPrefixProblems(p: unknown, at: string): { path: string; messa
 export function routingPathProblems(c: { path?: unknown; routing?: RoutingConfig<{ path?: unknown }> }): { path: string; message: string }[] {
   const out = keyPrefixProblems(c.path, 'path');
   // A route left empty in YAML is null.
-  for (const [value, o] of Object.entries(c.routing?.routes ?? {}) as [string, { path?: unknown } | null][]) out.push(...keyPrefixProblems(o?.path, `routing.routes.${value}.path`));
+  for (const [value, o] of Object.entries(c.routing?.routes ?? {}) as [string, { path?: unknown } | null][])
+    out.push(...keyPrefixProblems(o?.path, `routing.routes.${value}.path`));
   return out;
 }

@@ -39,7 +39,8 @@ export function parseTime(s: string, what: string, now = Date.now()): number {
   const iso = `${m[1]}-${m[2]}-${m[3] ?? '01'}T${m[4] ?? '00'}:${m[5] ?? '00'}:${m[6] ?? '00'}${m[7] ?? ''}${m[8] ?? 'Z'}`;
   const t = Date.parse(iso);
   if (!Number.isFinite(t)) throw new Error(`${what}: "${s}" is not a valid date`);
-  if (t < EARLIEST_MS || t > now + FUTURE_MS) throw new Error(`${what}: ${new Date(t).toISOString()} is outside the years metering can have (2000 to a year from now)`);
+  if (t < EARLIEST_MS || t > now + FUTURE_MS)
+    throw new Error(`${what}: ${new Date(t).toISOString()} is outside the years metering can have (2000 to a year from now)`);
   return t;
 }
 
@@ -81,7 +82,11 @@ function readableExporters(config: ResolvedConfig) {
  * The objects to read: `--dir` (a file exporter's directory) or an exporter of the configuration
  * (`--exporter ID`, needed when it has several that write objects). `--path` replaces the prefix.
  */
-export async function openReader(o: SourceOptions, configFiles: (given: string[] | undefined) => string[], env?: NodeJS.ProcessEnv): Promise<{ reader: ObjectReader; config?: ResolvedConfig }> {
+export async function openReader(
+  o: SourceOptions,
+  configFiles: (given: string[] | undefined) => string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ reader: ObjectReader; config?: ResolvedConfig }> {
   if (o.dir) {
     if (o.exporter) throw new Error('--dir and --exporter cannot be used together (--dir reads a directory as the file exporter writes it)');
     return { reader: new DirectoryReader(o.dir, joinKey(o.path ?? (await fileExporterPath()))) };
@@ -99,12 +104,18 @@ export async function openReader(o: SourceOptions, configFiles: (given: string[]
     chosen = readable.find((c) => c.id === o.exporter);
     if (!chosen) {
       const hint = suggest(o.exporter, ids);
-      throw new Error(`--exporter ${o.exporter}: no such exporter writing objects in ${files.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}; there: ${ids.join(', ') || 'none'}`);
+      throw new Error(
+        `--exporter ${o.exporter}: no such exporter writing objects in ${files.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}; there: ${ids.join(', ') || 'none'}`,
+      );
     }
   } else if (readable.length === 1) chosen = readable[0]!;
   else if (active.length === 1) chosen = active[0]!;
-  else if (!readable.length) throw new Error(`${files.join(', ')}: no exporter that writes objects (file, s3, azureblob) is in a pipeline; use --dir for a directory`);
-  else throw new Error(`${files.join(', ')} has several exporters that write objects (${(active.length ? active : readable).map((c) => c.id).join(', ')}): choose one with --exporter`);
+  else if (!readable.length)
+    throw new Error(`${files.join(', ')}: no exporter that writes objects (file, s3, azureblob) is in a pipeline; use --dir for a directory`);
+  else
+    throw new Error(
+      `${files.join(', ')} has several exporters that write objects (${(active.length ? active : readable).map((c) => c.id).join(', ')}): choose one with --exporter`,
+    );
   const c = { ...(chosen.config as Record<string, unknown>) };
   if (o.path !== undefined) c.path = o.path;
   const reader = await (chosen.factory as ExporterFactory).objectReader!(c);
@@ -140,10 +151,10 @@ function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boolean }, q
 
 const sourceOptions = (cmd: Command) =>
   cmd
-    .addOption(new Option('-c, --config <file>', 'pipeline.yaml file (repeatable); the exporter\'s destination is read from it').argParser(collect))
+    .addOption(new Option('-c, --config <file>', "pipeline.yaml file (repeatable); the exporter's destination is read from it").argParser(collect))
     .option('-e, --exporter <id>', 'the exporter whose objects to read (needed when several write objects)')
     .option('--dir <directory>', 'read a directory laid out as the file exporter writes it, without a configuration')
-    .option('--path <prefix>', 'key prefix the objects are under (default: the exporter\'s path)')
+    .option('--path <prefix>', "key prefix the objects are under (default: the exporter's path)")
     .option('--month <YYYY-MM>', 'the calendar month (UTC)')
     .option('--from <time>', 'start of the range, inclusive (default: the start of this month, UTC)')
     .option('--to <time>', 'end of the range, exclusive (default: now)')
@@ -178,18 +189,37 @@ export function reportCommand(configFiles: (given: string[] | undefined) => stri
       const stderr = io.stderr ?? process.stderr;
       try {
         const slackMs = checkCommon(o);
-        const by = o.by.split(',').map((s) => s.trim()).filter(Boolean);
-        for (const f of by) if (!(GROUP_FIELDS as readonly string[]).includes(f)) throw new Error(`--by: unknown field "${f}" (fields: ${GROUP_FIELDS.join(', ')})`);
+        const by = o.by
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        for (const f of by)
+          if (!(GROUP_FIELDS as readonly string[]).includes(f)) throw new Error(`--by: unknown field "${f}" (fields: ${GROUP_FIELDS.join(', ')})`);
         const { fromMs, toMs } = parseRange(o);
         const { reader } = await openReader(o, configFiles, io.env);
         const table = new UsageTable(format.meters, by as GroupField[]);
         const progress = progressReporter(stderr, !!o.quiet, 'report');
         try {
-          const p = await scanRecords(reader, format.records, { fromMs, toMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress }, (records) => table.add(records));
+          const p = await scanRecords(
+            reader,
+            format.records,
+            { fromMs, toMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress },
+            (records) => table.add(records),
+          );
           progress.done(p);
           const rows = table.result();
           if (o.format === 'csv') stdout.write(usageCsv(rows));
-          else if (o.format === 'json') stdout.write(usageJson(rows, { source: reader.label, from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), objects: p.objectsRead, records: p.records, unreadableObjects: p.unreadable }));
+          else if (o.format === 'json')
+            stdout.write(
+              usageJson(rows, {
+                source: reader.label,
+                from: new Date(fromMs).toISOString(),
+                to: new Date(toMs).toISOString(),
+                objects: p.objectsRead,
+                records: p.records,
+                unreadableObjects: p.unreadable,
+              }),
+            );
           else stdout.write(`${reader.label}, ${new Date(fromMs).toISOString()} to ${new Date(toMs).toISOString()}\n${usageTable(rows)}`);
           if (p.objectsListed === 0) stderr.write(`report: no objects under ${reader.label} for this range (check the exporter, --path and --slack)\n`);
           if (p.unreadable.length) {
@@ -208,67 +238,110 @@ export function reportCommand(configFiles: (given: string[] | undefined) => stri
 }
 
 /** Opens the reference log from the command's options and the loaded configuration (if any). */
-export type ReferenceOpener = (opts: Record<string, unknown>, config: ResolvedConfig | undefined, env: NodeJS.ProcessEnv) => Promise<ReferenceLog> | ReferenceLog;
+export type ReferenceOpener = (
+  opts: Record<string, unknown>,
+  config: ResolvedConfig | undefined,
+  env: NodeJS.ProcessEnv,
+) => Promise<ReferenceLog> | ReferenceLog;
 
 /**
  * `spanmeter reconcile`: the files against a reference log of the same calls. `addOptions` adds the
  * reference's own options; `open` opens it. Exit 0 when they agree within the tolerances, 1 when
  * they differ, 2 when the comparison could not be made.
  */
-export function reconcileCommand(configFiles: (given: string[] | undefined) => string[], format: ReportFormat, addOptions: (cmd: Command) => Command, open: ReferenceOpener, io: ReportIo = {}): Command {
-  const cmd = new Command('reconcile').description('compare the calls in the objects an exporter wrote with the gateway\'s own log of them, by call id');
+export function reconcileCommand(
+  configFiles: (given: string[] | undefined) => string[],
+  format: ReportFormat,
+  addOptions: (cmd: Command) => Command,
+  open: ReferenceOpener,
+  io: ReportIo = {},
+): Command {
+  const cmd = new Command('reconcile').description("compare the calls in the objects an exporter wrote with the gateway's own log of them, by call id");
   addOptions(sourceOptions(cmd))
     .option('--edge <duration>', 'read both sides this much beyond the range, so that a call near a bound matches', '5m')
-    .option('--settle <duration>', 'calls that started less than this before now are not settled: their differences are expected (spend log and spool lag)', '15m')
+    .option(
+      '--settle <duration>',
+      'calls that started less than this before now are not settled: their differences are expected (spend log and spool lag)',
+      '15m',
+    )
     .addOption(new Option('--token-tolerance <n>', 'tokens a call may differ by (prompt and completion each)').default(0).argParser((v) => Number(v)))
     .addOption(new Option('--max-missing <n>', 'calls missing from the files still counted as agreement').default(0).argParser((v) => Number(v)))
     .addOption(new Option('--max-extra <n>', 'calls only in the files still counted as agreement').default(0).argParser((v) => Number(v)))
-    .addOption(new Option('--exclude-call-type <type>', "reference calls of this type are not expected in the files (repeatable), e.g. a gateway's tool calls").argParser(collect))
+    .addOption(
+      new Option(
+        '--exclude-call-type <type>',
+        "reference calls of this type are not expected in the files (repeatable), e.g. a gateway's tool calls",
+      ).argParser(collect),
+    )
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--max-ids <n>', 'calls listed per kind of difference in text output').default(50).argParser((v) => Number(v)))
     .option('--ids-file <file>', 'write the ids of the calls missing from the files there, one per line (for a backfill)')
-    .action(async (o: CommonOpts & { edge: string; settle: string; tokenTolerance: number; maxMissing: number; maxExtra: number; format: 'text' | 'json'; maxIds: number; idsFile?: string; excludeCallType?: string[] }) => {
-      const stdout = io.stdout ?? process.stdout;
-      const stderr = io.stderr ?? process.stderr;
-      const env = io.env ?? process.env;
-      let reference: ReferenceLog | undefined;
-      let reader: ObjectReader | undefined;
-      try {
-        const slackMs = checkCommon(o);
-        for (const [k, v] of [['--token-tolerance', o.tokenTolerance], ['--max-missing', o.maxMissing], ['--max-extra', o.maxExtra], ['--max-ids', o.maxIds]] as const) {
-          if (!Number.isFinite(v) || v < 0) throw new Error(`${k} must be a number ≥ 0`);
+    .action(
+      async (
+        o: CommonOpts & {
+          edge: string;
+          settle: string;
+          tokenTolerance: number;
+          maxMissing: number;
+          maxExtra: number;
+          format: 'text' | 'json';
+          maxIds: number;
+          idsFile?: string;
+          excludeCallType?: string[];
+        },
+      ) => {
+        const stdout = io.stdout ?? process.stdout;
+        const stderr = io.stderr ?? process.stderr;
+        const env = io.env ?? process.env;
+        let reference: ReferenceLog | undefined;
+        let reader: ObjectReader | undefined;
+        try {
+          const slackMs = checkCommon(o);
+          for (const [k, v] of [
+            ['--token-tolerance', o.tokenTolerance],
+            ['--max-missing', o.maxMissing],
+            ['--max-extra', o.maxExtra],
+            ['--max-ids', o.maxIds],
+          ] as const) {
+            if (!Number.isFinite(v) || v < 0) throw new Error(`${k} must be a number ≥ 0`);
+          }
+          const edgeMs = parseDuration(o.edge);
+          const settleMs = parseDuration(o.settle);
+          const { fromMs, toMs } = parseRange(o);
+          const opened = await openReader(o, configFiles, env);
+          reader = opened.reader;
+          reference = await open(o as unknown as Record<string, unknown>, opened.config, env);
+          const metered = new MeteredCalls(format.meters);
+          const progress = progressReporter(stderr, !!o.quiet, 'reconcile');
+          const p = await scanRecords(
+            reader,
+            format.records,
+            { fromMs: fromMs - edgeMs, toMs: toMs + edgeMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress },
+            (records) => metered.add(records),
+          );
+          progress.done(p);
+          if (p.unreadable.length) throw new Error(`${p.unreadable.length} object(s) could not be read; a reconciliation without them would be wrong`);
+          const result = await reconcile(metered, reference, fromMs - edgeMs, toMs + edgeMs, {
+            fromMs,
+            toMs,
+            settledBeforeMs: Date.now() - settleMs,
+            tokenTolerance: o.tokenTolerance,
+            maxMissing: o.maxMissing,
+            maxExtra: o.maxExtra,
+            excludeCallTypes: o.excludeCallType,
+          });
+          if (o.idsFile) writeFileSync(o.idsFile, result.missingFromFiles.map((c) => `${c.id}\n`).join(''));
+          if (o.format === 'json') stdout.write(`${JSON.stringify({ files: reader.label, reference: reference.label, ...result }, null, 2)}\n`);
+          else stdout.write(reconcileText(result, reference.label, reader.label, o.maxIds));
+          process.exitCode = result.agree ? 0 : 1;
+        } catch (e) {
+          stderr.write(`spanmeter reconcile: ${(e as Error).message}\n`);
+          process.exitCode = 2;
+        } finally {
+          await reader?.close?.();
+          await reference?.close?.();
         }
-        const edgeMs = parseDuration(o.edge);
-        const settleMs = parseDuration(o.settle);
-        const { fromMs, toMs } = parseRange(o);
-        const opened = await openReader(o, configFiles, env);
-        reader = opened.reader;
-        reference = await open(o as unknown as Record<string, unknown>, opened.config, env);
-        const metered = new MeteredCalls(format.meters);
-        const progress = progressReporter(stderr, !!o.quiet, 'reconcile');
-        const p = await scanRecords(reader, format.records, { fromMs: fromMs - edgeMs, toMs: toMs + edgeMs, slackMs, concurrency: o.concurrency, onProgress: progress.onProgress }, (records) => metered.add(records));
-        progress.done(p);
-        if (p.unreadable.length) throw new Error(`${p.unreadable.length} object(s) could not be read; a reconciliation without them would be wrong`);
-        const result = await reconcile(metered, reference, fromMs - edgeMs, toMs + edgeMs, {
-          fromMs,
-          toMs,
-          settledBeforeMs: Date.now() - settleMs,
-          tokenTolerance: o.tokenTolerance,
-          maxMissing: o.maxMissing,
-          maxExtra: o.maxExtra,
-          excludeCallTypes: o.excludeCallType,
-        });
-        if (o.idsFile) writeFileSync(o.idsFile, result.missingFromFiles.map((c) => `${c.id}\n`).join(''));
-        if (o.format === 'json') stdout.write(`${JSON.stringify({ files: reader.label, reference: reference.label, ...result }, null, 2)}\n`);
-        else stdout.write(reconcileText(result, reference.label, reader.label, o.maxIds));
-        process.exitCode = result.agree ? 0 : 1;
-      } catch (e) {
-        stderr.write(`spanmeter reconcile: ${(e as Error).message}\n`);
-        process.exitCode = 2;
-      } finally {
-        await reader?.close?.();
-        await reference?.close?.();
-      }
-    });
+      },
+    );
   return cmd;
 }

@@ -59,7 +59,16 @@ export class MeteredCalls {
       let m = this.calls.get(id);
       if (!m) {
         const d = r.dimensions ?? {};
-        m = { t: r.meterTimeInMillis, team: d.team ?? 'unknown', key: d.key_name ?? 'unknown', model: d.model ?? 'unknown', input: 0, output: 0, copies: 0, failed: false };
+        m = {
+          t: r.meterTimeInMillis,
+          team: d.team ?? 'unknown',
+          key: d.key_name ?? 'unknown',
+          model: d.model ?? 'unknown',
+          input: 0,
+          output: 0,
+          copies: 0,
+          failed: false,
+        };
         this.calls.set(id, m);
       }
       const v = Number.isFinite(r.meterValue) ? r.meterValue : 0;
@@ -151,12 +160,34 @@ const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : 
  * somewhat wider than [from, to) and the reference is read over the same wider range, so that a
  * call whose two start times fall on either side of a bound still matches.
  */
-export async function reconcile(metered: MeteredCalls, reference: ReferenceLog, readFromMs: number, readToMs: number, o: ReconcileOptions): Promise<ReconcileResult> {
+export async function reconcile(
+  metered: MeteredCalls,
+  reference: ReferenceLog,
+  readFromMs: number,
+  readToMs: number,
+  o: ReconcileOptions,
+): Promise<ReconcileResult> {
   const inRange = (t: number) => t >= o.fromMs && t < o.toMs;
   const teams = new Map<string, TeamSummary>();
   const team = (name: string) => {
     let s = teams.get(name);
-    if (!s) teams.set(name, (s = { team: name, referenceCalls: 0, meteredCalls: 0, matched: 0, missingFromFiles: 0, onlyInFiles: 0, tokenMismatches: 0, referencePromptTokens: 0, referenceCompletionTokens: 0, meteredInputTokens: 0, meteredOutputTokens: 0 }));
+    if (!s)
+      teams.set(
+        name,
+        (s = {
+          team: name,
+          referenceCalls: 0,
+          meteredCalls: 0,
+          matched: 0,
+          missingFromFiles: 0,
+          onlyInFiles: 0,
+          tokenMismatches: 0,
+          referencePromptTokens: 0,
+          referenceCompletionTokens: 0,
+          meteredInputTokens: 0,
+          meteredOutputTokens: 0,
+        }),
+      );
     return s;
   };
   const r: ReconcileResult = {
@@ -167,7 +198,14 @@ export async function reconcile(metered: MeteredCalls, reference: ReferenceLog, 
     missingFromFiles: [],
     onlyInFiles: [],
     tokenMismatches: [],
-    expected: { notSettledMissingFromFiles: [], notSettledOnlyInFiles: [], failedNotInReference: [], failedNotMetered: [], excludedCallTypesNotMetered: [], meteredMoreThanOnce: [] },
+    expected: {
+      notSettledMissingFromFiles: [],
+      notSettledOnlyInFiles: [],
+      failedNotInReference: [],
+      failedNotMetered: [],
+      excludedCallTypesNotMetered: [],
+      meteredMoreThanOnce: [],
+    },
     teams: [],
   };
   const seen = new Set<string>();
@@ -201,7 +239,11 @@ export async function reconcile(metered: MeteredCalls, reference: ReferenceLog, 
       const input = m.input / copies;
       const output = m.output / copies;
       if (Math.abs(input - c.promptTokens) > o.tokenTolerance || Math.abs(output - c.completionTokens) > o.tokenTolerance) {
-        r.tokenMismatches.push({ ...meteredRef(c.id, m), reference: { promptTokens: c.promptTokens, completionTokens: c.completionTokens }, metered: { inputTokens: input, outputTokens: output } });
+        r.tokenMismatches.push({
+          ...meteredRef(c.id, m),
+          reference: { promptTokens: c.promptTokens, completionTokens: c.completionTokens },
+          metered: { inputTokens: input, outputTokens: output },
+        });
         s.tokenMismatches++;
       }
     }
@@ -233,7 +275,9 @@ export async function reconcile(metered: MeteredCalls, reference: ReferenceLog, 
 /** The human-readable reconciliation: verdict, counts, per-team summary, then the calls (the first `maxIds` of each list). */
 export function reconcileText(r: ReconcileResult, referenceLabel: string, filesLabel: string, maxIds = 50): string {
   const out: string[] = [];
-  out.push(`${r.agree ? 'AGREE' : 'DIFFER'}: ${filesLabel} against ${referenceLabel}, ${r.range.from} to ${r.range.to} (calls after ${r.range.settledBefore} not settled)`);
+  out.push(
+    `${r.agree ? 'AGREE' : 'DIFFER'}: ${filesLabel} against ${referenceLabel}, ${r.range.from} to ${r.range.to} (calls after ${r.range.settledBefore} not settled)`,
+  );
   out.push(`  calls: ${r.counts.referenceCalls} in the reference log, ${r.counts.meteredCalls} in the files, ${r.counts.matched} matched`);
   out.push(`  missing from the files: ${r.missingFromFiles.length} (tolerated: ${r.tolerances.maxMissing})`);
   out.push(`  only in the files: ${r.onlyInFiles.length} (tolerated: ${r.tolerances.maxExtra})`);
@@ -243,11 +287,26 @@ export function reconcileText(r: ReconcileResult, referenceLabel: string, filesL
   out.push(`  not settled yet, not in the reference log (spend log lag): ${r.expected.notSettledOnlyInFiles.length}`);
   out.push(`  failed calls the reference log does not have: ${r.expected.failedNotInReference.length}`);
   out.push(`  failed calls in the reference log that were not metered: ${r.expected.failedNotMetered.length}`);
-  if (r.expected.excludedCallTypesNotMetered.length) out.push(`  calls of excluded types (--exclude-call-type) not metered: ${r.expected.excludedCallTypesNotMetered.length}`);
+  if (r.expected.excludedCallTypesNotMetered.length)
+    out.push(`  calls of excluded types (--exclude-call-type) not metered: ${r.expected.excludedCallTypesNotMetered.length}`);
   out.push(`  calls written more than once (de-duplicated by uniqueId downstream): ${r.expected.meteredMoreThanOnce.length}`);
   out.push('');
   const cols = ['team', 'ref calls', 'metered', 'matched', 'missing', 'only files', 'token diff', 'ref prompt', 'ref compl', 'met in', 'met out'];
-  const rows = r.teams.map((t) => [t.team, t.referenceCalls, t.meteredCalls, t.matched, t.missingFromFiles, t.onlyInFiles, t.tokenMismatches, t.referencePromptTokens, t.referenceCompletionTokens, t.meteredInputTokens, t.meteredOutputTokens].map(String));
+  const rows = r.teams.map((t) =>
+    [
+      t.team,
+      t.referenceCalls,
+      t.meteredCalls,
+      t.matched,
+      t.missingFromFiles,
+      t.onlyInFiles,
+      t.tokenMismatches,
+      t.referencePromptTokens,
+      t.referenceCompletionTokens,
+      t.meteredInputTokens,
+      t.meteredOutputTokens,
+    ].map(String),
+  );
   const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((x) => x[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line));

@@ -33,9 +33,23 @@ export interface ScanProgress {
 }
 
 /** Calls `each` with every object's records in [fromMs, toMs) (in no particular order across objects). */
-export async function scanRecords(reader: ObjectReader, format: RecordFormat, o: ScanOptions, each: (records: MeterRecord[], key: string) => void): Promise<ScanProgress> {
+export async function scanRecords(
+  reader: ObjectReader,
+  format: RecordFormat,
+  o: ScanOptions,
+  each: (records: MeterRecord[], key: string) => void,
+): Promise<ScanProgress> {
   const prefixes = format.partitions(reader.path, o.fromMs - o.slackMs, o.toMs);
-  const p: ScanProgress = { partitions: prefixes.length, partitionsListed: 0, objectsListed: 0, objectsRead: 0, bytesRead: 0, records: 0, recordsOutside: 0, unreadable: [] };
+  const p: ScanProgress = {
+    partitions: prefixes.length,
+    partitionsListed: 0,
+    objectsListed: 0,
+    objectsRead: 0,
+    bytesRead: 0,
+    records: 0,
+    recordsOutside: 0,
+    unreadable: [],
+  };
   const limit = Math.max(1, o.concurrency ?? 4);
   const inFlight = new Set<Promise<void>>();
   const read = async (key: string) => {

@@ -138,7 +138,11 @@ export class UsageTable {
     }
     const id = `${day}\u0000${team}\u0000${key}\u0000${model}`;
     let a = this.rows.get(id);
-    if (!a) this.rows.set(id, (a = { day, team, key, model, calls: 0, errors: 0, inputTokens: 0, cachedTokens: 0, outputTokens: 0, images: 0, latency: new LatencyHistogram() }));
+    if (!a)
+      this.rows.set(
+        id,
+        (a = { day, team, key, model, calls: 0, errors: 0, inputTokens: 0, cachedTokens: 0, outputTokens: 0, images: 0, latency: new LatencyHistogram() }),
+      );
     this.last = { day: dayNo, team, key, model, acc: a };
     return a;
   }
@@ -235,13 +239,18 @@ export function usageJson(rows: readonly UsageRow[], extra: Record<string, unkno
 
 /** A terminal table with a totals line (latency columns are not totalled). */
 export function usageTable(rows: readonly UsageRow[]): string {
-  const fmt = (v: Cell | undefined) => (v === null || v === undefined ? '-' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : v);
+  const fmt = (v: Cell | undefined) =>
+    v === null || v === undefined ? '-' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : v;
   const total: Partial<Record<keyof UsageRow, Cell>> = { day: 'total', team: '', key: '', model: '', latencyP50Ms: '', latencyP95Ms: '', latencyP99Ms: '' };
   for (const [k] of COLUMNS.slice(4, 10)) total[k] = rows.reduce((s, r) => s + (r[k] as number), 0);
   const body = rows.map((r) => COLUMNS.map(([k]) => fmt(r[k])));
   const lines = [COLUMNS.map(([, h]) => h), ...body, COLUMNS.map(([k]) => fmt(total[k]))];
   const widths = COLUMNS.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(lines[0]!), rule, ...body.map(line), rule, line(lines[lines.length - 1]!)].join('\n') + '\n';
 }

@@ -65,8 +65,7 @@ export function HttpServerSettings(d: HttpServerDefaults) {
     max_request_body_size: ByteSize({
       minimum: 1,
       default: d.max_request_body_size,
-      description:
-        'Largest request body accepted, checked on the bytes received AND on the decompressed size (bytes or "20MiB"). Larger requests get 413.',
+      description: 'Largest request body accepted, checked on the bytes received AND on the decompressed size (bytes or "20MiB"). Larger requests get 413.',
     }),
     read_timeout: Duration({
       default: '30s',
@@ -109,10 +108,9 @@ export function AuthSettings(opts: { description: string }) {
           description:
             'Expected token in `Authorization: Bearer <token>`, compared in constant time (e.g. ${env:SPANMETER_OTLP_TOKEN}); empty or null: no token required.',
         }),
-        headers: Nullable(
-          Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string', minLength: 1 } }),
-          { description: 'Headers (gRPC metadata) that must be present with exactly these values, e.g. {x-api-key: ...}.' },
-        ),
+        headers: Nullable(Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string', minLength: 1 } }), {
+          description: 'Headers (gRPC metadata) that must be present with exactly these values, e.g. {x-api-key: ...}.',
+        }),
       },
       { description: opts.description },
     ),

@@ -53,7 +53,10 @@ export class IdleCollector {
     this.timer = setTimeout(() => {
       this.timer = null;
       const quiet = Date.now() - this.lastActivity;
-      if (quiet < this.quietMs) { this.schedule(); return; }
+      if (quiet < this.quietMs) {
+        this.schedule();
+        return;
+      }
       const gc = getGc();
       if (!gc) return;
       this.work = 0;

@@ -100,10 +100,15 @@ describe('server block', () => {
 
   it('logs refusals at warn, at most one line per status and reason per interval', () => {
     const lines: { msg: string; suppressed: number; remote: string }[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => {
-        lines.push(JSON.parse(c.toString()));
-        cb();
-      } }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          lines.push(JSON.parse(c.toString()));
+          cb();
+        },
+      }),
+    );
     const log = new RefusalLog(logger, 'OTLP', 50);
     for (let i = 0; i < 5; i++) log.refused('10.0.0.1:5000', 401, 'missing or invalid credentials');
     log.refused('10.0.0.1:5000', 400, 'invalid JSON');

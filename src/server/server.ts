@@ -56,10 +56,22 @@ export function createHttpServer(cfg: ResolvedServer, handler: RequestListener, 
   server.maxConnections = cfg.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const [status, text] =
-      err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
-    const remote = socket.remoteAddress ? `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}` : 'unknown';
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large']
+          : [400, 'Bad Request'];
+    const remote = socket.remoteAddress
+      ? `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`
+      : 'unknown';
     if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
-      onRefused?.(remote, status, err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request not received within header_timeout / read_timeout' : `malformed request (${err.code ?? err.message})`);
+      onRefused?.(
+        remote,
+        status,
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'request not received within header_timeout / read_timeout'
+          : `malformed request (${err.code ?? err.message})`,
+      );
     }
     if (socket.writable && !(socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -86,7 +98,10 @@ export function listen(server: http.Server, endpoint: string, what: string, logg
 /** Stops listening; in-flight requests finish until `deadline`, idle keep-alive connections are closed. */
 export function closeServer(server: http.Server, deadline: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (!server.listening) { resolve(); return; }
+    if (!server.listening) {
+      resolve();
+      return;
+    }
     const timer = setInterval(() => server.closeIdleConnections(), 50);
     const hard = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
     server.close(() => {

@@ -7,9 +7,20 @@ describe('write-ahead log record codec', () => {
   // (Dates are left out: assert's deep equality cannot compare an invalid Date with itself inside a Set.)
   it('round-trips any structured value exactly (property)', () => {
     fc.assert(
-      fc.property(fc.anything({ withBigInt: true, withNullPrototype: false, withTypedArray: true, withSparseArray: false, withMap: true, withSet: true, withDate: false }), (v) => {
-        assert.deepStrictEqual(decodeRecord(encodeRecord(v)), v);
-      }),
+      fc.property(
+        fc.anything({
+          withBigInt: true,
+          withNullPrototype: false,
+          withTypedArray: true,
+          withSparseArray: false,
+          withMap: true,
+          withSet: true,
+          withDate: false,
+        }),
+        (v) => {
+          assert.deepStrictEqual(decodeRecord(encodeRecord(v)), v);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

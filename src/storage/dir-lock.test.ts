@@ -14,7 +14,10 @@ describe('data directory lock', () => {
     try {
       const lock = lockDataDir(dir);
       assert.equal(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
-      assert.throws(() => lockDataDir(dir), (e: Error) => e instanceof DirLockedError && e.message.includes(dir) && e.message.includes(String(process.pid)));
+      assert.throws(
+        () => lockDataDir(dir),
+        (e: Error) => e instanceof DirLockedError && e.message.includes(dir) && e.message.includes(String(process.pid)),
+      );
       lock.release();
       assert.equal(existsSync(join(dir, LOCK_FILE)), false);
       lockDataDir(dir).release();
@@ -28,7 +31,10 @@ describe('data directory lock', () => {
     try {
       const start = readFileSync(`/proc/${process.ppid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
       writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.ppid, host: hostname(), start, since: 'then' }));
-      assert.throws(() => lockDataDir(dir), (e: Error) => e instanceof DirLockedError && e.message.includes(`process ${process.ppid}`) && e.message.includes('stop it'));
+      assert.throws(
+        () => lockDataDir(dir),
+        (e: Error) => e instanceof DirLockedError && e.message.includes(`process ${process.ppid}`) && e.message.includes('stop it'),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -54,7 +60,10 @@ describe('data directory lock', () => {
     const dir = tmp();
     try {
       writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 1, host: 'elsewhere', start: '', since: 'then' }));
-      assert.throws(() => lockDataDir(dir), (e: Error) => e.message.includes('on host elsewhere') && e.message.includes(`delete ${join(dir, LOCK_FILE)}`));
+      assert.throws(
+        () => lockDataDir(dir),
+        (e: Error) => e.message.includes('on host elsewhere') && e.message.includes(`delete ${join(dir, LOCK_FILE)}`),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

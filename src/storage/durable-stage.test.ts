@@ -80,12 +80,18 @@ describe('durable pipelines (write-ahead log)', () => {
   it('is placed before the processors it feeds', async () => {
     const dataDir = mkdtempSync(join(root, 'o-'));
     const p = join(root, `d${n++}.yaml`);
-    writeFileSync(p, `receivers:\n  test_source:\nprocessors:\n  test_tag:\nexporters:\n  test_capture:\nservice:\n  data_dir: ${dataDir}\n  pipelines:\n    p:\n      receivers: [test_source]\n      processors: [test_tag]\n      exporters: [test_capture]\n`);
+    writeFileSync(
+      p,
+      `receivers:\n  test_source:\nprocessors:\n  test_tag:\nexporters:\n  test_capture:\nservice:\n  data_dir: ${dataDir}\n  pipelines:\n    p:\n      receivers: [test_source]\n      processors: [test_tag]\n      exporters: [test_capture]\n`,
+    );
     const r = new ComponentRegistry();
     registerTestComponents(r);
     const { config } = await loadConfig([p], r, { env: {} });
     const svc = new Service(config!, { logger: pino({ level: 'silent' }), metricsAddress: null, processMetrics: false });
-    assert.deepEqual(svc.graph.nodes.filter((x) => x.kind === 'processor').map((x) => x.id), ['wal', 'test_tag']);
+    assert.deepEqual(
+      svc.graph.nodes.filter((x) => x.kind === 'processor').map((x) => x.id),
+      ['wal', 'test_tag'],
+    );
     await svc.start();
     await (svc.graph.nodes.find((x) => x.id === 'test_source')!.instance as TestSource).emit([rec(1)]);
     await svc.shutdown(5_000);
@@ -112,8 +118,14 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.match(formatStatus(status), /^pipeline p: write-ahead log \d+\.\d MiB, \d+ record\(s\) waiting to be processed/m);
     await svc.shutdown(5_000);
     const got = capture().received.flat() as MeterRecord[];
-    assert.deepEqual(got.map((r) => r.uniqueId), Array.from({ length: 20 }, (_, i) => `call-${i}`));
-    assert.ok(capture().contexts.every((c) => c?.hold), 'every forwarded chunk carries a hold');
+    assert.deepEqual(
+      got.map((r) => r.uniqueId),
+      Array.from({ length: 20 }, (_, i) => `call-${i}`),
+    );
+    assert.ok(
+      capture().contexts.every((c) => c?.hold),
+      'every forwarded chunk carries a hold',
+    );
     assert.equal(readCheckpointFile(join(dataDir, 'wal', 'p', 'checkpoint')).seq, 20, 'checkpoint covers everything delivered');
   });
 
@@ -169,7 +181,10 @@ describe('durable pipelines (write-ahead log)', () => {
     writeFileSync(join(base, 'blocker'), 'a file where the data directory should be');
     const { svc, source, capture } = await service(join(base, 'blocker', 'data'), '');
     await svc.start(); // starts anyway: no crash loop
-    await assert.rejects(source().emit([rec(1)]), (e: Error) => e instanceof BackpressureError && /cannot open the write-ahead log in .*blocker/.test(e.message));
+    await assert.rejects(
+      source().emit([rec(1)]),
+      (e: Error) => e instanceof BackpressureError && /cannot open the write-ahead log in .*blocker/.test(e.message),
+    );
     const status = svc.status() as { state: string };
     assert.equal(status.state, 'running');
     // The operator fixes the directory: the log opens on its own and data flows.
@@ -186,7 +201,10 @@ describe('durable pipelines (write-ahead log)', () => {
       }
     }
     await svc.shutdown(5_000);
-    assert.deepEqual((capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId), ['call-2']);
+    assert.deepEqual(
+      (capture().received.flat() as MeterRecord[]).map((r) => r.uniqueId),
+      ['call-2'],
+    );
   });
 
   it('forwards every acknowledged record while appends are still being synced (disk path only)', { timeout: 60_000 }, async () => {
@@ -223,7 +241,17 @@ describe('durable pipelines (write-ahead log)', () => {
       },
     };
     const dir = join(root, `order${n++}`);
-    const stage = new DurableStage({ pipeline: 'p', dir, next, logger: pino({ level: 'silent' }), registry: new Registry(), syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 1 << 20, checkpointIntervalMs: 1000 });
+    const stage = new DurableStage({
+      pipeline: 'p',
+      dir,
+      next,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+      syncDelayMs: 0,
+      segmentBytes: 1 << 20,
+      memoryBytes: 1 << 20,
+      checkpointIntervalMs: 1000,
+    });
     await stage.start();
     // The receiver's continuation after `consume` (where it writes the 200) runs before the
     // record is handed downstream.
@@ -258,7 +286,17 @@ describe('durable pipelines (write-ahead log)', () => {
       },
     };
     const registry = new Registry();
-    const stage = new DurableStage({ pipeline: 'p', dir: join(root, `commits${n++}`), next, logger: pino({ level: 'silent' }), registry, syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 1 << 20, checkpointIntervalMs: 10 });
+    const stage = new DurableStage({
+      pipeline: 'p',
+      dir: join(root, `commits${n++}`),
+      next,
+      logger: pino({ level: 'silent' }),
+      registry,
+      syncDelayMs: 0,
+      segmentBytes: 1 << 20,
+      memoryBytes: 1 << 20,
+      checkpointIntervalMs: 10,
+    });
     await stage.start();
     for (let i = 0; i < 5; i++) await stage.consume([rec(i)]);
     for (let i = 0; i < 200 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 5));
@@ -290,7 +328,17 @@ describe('durable pipelines (write-ahead log)', () => {
     await wal.append([encodeRecord([rec(1)]), newer, encodeRecord([rec(3)])]);
     await wal.close();
     const registry = new Registry();
-    const stage = new DurableStage({ pipeline: 'p', dir, next, logger: pino({ level: 'silent' }), registry, syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 0, checkpointIntervalMs: 10 });
+    const stage = new DurableStage({
+      pipeline: 'p',
+      dir,
+      next,
+      logger: pino({ level: 'silent' }),
+      registry,
+      syncDelayMs: 0,
+      segmentBytes: 1 << 20,
+      memoryBytes: 0,
+      checkpointIntervalMs: 10,
+    });
     await stage.start();
     for (let i = 0; i < 200 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
     await stage.shutdown(Date.now() + 5000);
@@ -303,7 +351,17 @@ describe('durable pipelines (write-ahead log)', () => {
     assert.match(await registry.metrics(), /spanmeter_wal_dead_letter_records_total\{pipeline="p"\} 1/);
     // Nothing is left to replay: the next start forwards nothing again.
     got.length = 0;
-    const again = new DurableStage({ pipeline: 'p', dir, next, logger: pino({ level: 'silent' }), registry: new Registry(), syncDelayMs: 0, segmentBytes: 1 << 20, memoryBytes: 0, checkpointIntervalMs: 10 });
+    const again = new DurableStage({
+      pipeline: 'p',
+      dir,
+      next,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+      syncDelayMs: 0,
+      segmentBytes: 1 << 20,
+      memoryBytes: 0,
+      checkpointIntervalMs: 10,
+    });
     await again.start();
     await new Promise((r) => setTimeout(r, 50));
     await again.shutdown(Date.now() + 5000);

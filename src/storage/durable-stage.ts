@@ -111,7 +111,13 @@ export class DurableStage implements Consumer<unknown> {
   }
 
   private async open(): Promise<void> {
-    const wal = await WriteAheadLog.open({ dir: this.o.dir, budget: this.o.budget, syncDelayMs: this.o.syncDelayMs, segmentBytes: this.o.segmentBytes, onCommit: (seconds) => this.onCommit(seconds) });
+    const wal = await WriteAheadLog.open({
+      dir: this.o.dir,
+      budget: this.o.budget,
+      syncDelayMs: this.o.syncDelayMs,
+      segmentBytes: this.o.segmentBytes,
+      onCommit: (seconds) => this.onCommit(seconds),
+    });
     try {
       this.cuts = await CutLog.open(this.o.dir, wal.checkpoint);
     } catch (e) {
@@ -122,7 +128,10 @@ export class DurableStage implements Consumer<unknown> {
     const r = wal.recovery;
     if (r.problems.length) {
       this.m.truncated.inc(this.labels, r.truncatedBytes);
-      this.o.logger.error({ problems: r.problems, truncatedBytes: r.truncatedBytes }, 'write-ahead log had a torn or corrupt tail: truncated it and recovered everything before it');
+      this.o.logger.error(
+        { problems: r.problems, truncatedBytes: r.truncatedBytes },
+        'write-ahead log had a torn or corrupt tail: truncated it and recovered everything before it',
+      );
     }
     if (r.pending) this.o.logger.info({ records: r.pending, checkpoint: r.checkpoint, lastSeq: r.lastSeq }, 'replaying the write-ahead log tail');
     this.forwardedSeq = wal.checkpoint;
@@ -287,7 +296,10 @@ export class DurableStage implements Consumer<unknown> {
    */
   private unreadable(seq: number, payload: Buffer, err: Error): void {
     const name = deadLetterName(seq);
-    const dir = this.toDeadLetter(seq, { record: payload, json: JSON.stringify({ error: `cannot decode the log record: ${err.message}`, bytes: `${name}.record` }) });
+    const dir = this.toDeadLetter(seq, {
+      record: payload,
+      json: JSON.stringify({ error: `cannot decode the log record: ${err.message}`, bytes: `${name}.record` }),
+    });
     this.o.logger.error({ err, seq, dir }, 'cannot decode a write-ahead log record (written by a newer spanmeter?); moved its bytes to the dead-letter folder');
     this.watermark.begin(seq).release();
     this.forwardedSeq = seq;
@@ -359,15 +371,15 @@ export class DurableStage implements Consumer<unknown> {
     if (forwarder) {
       const timeout = Math.max(0, deadline - Date.now());
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        forwarder.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
-      ]);
+      const timedOut = await Promise.race([forwarder.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout)))]);
       clearTimeout(timer);
       if (timedOut) {
         this.stopForwarder = true;
         this.wake?.();
-        this.o.logger.warn({ left: (this.wal?.lastSeq ?? 0) - this.forwardedSeq }, 'shutdown deadline reached: the rest stays in the write-ahead log for the next start');
+        this.o.logger.warn(
+          { left: (this.wal?.lastSeq ?? 0) - this.forwardedSeq },
+          'shutdown deadline reached: the rest stays in the write-ahead log for the next start',
+        );
       }
     }
   }

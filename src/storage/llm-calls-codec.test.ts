@@ -33,45 +33,57 @@ const str = fc.oneof(fc.constant(null), fc.string(), fc.string({ unit: 'grapheme
 const num = fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double(), fc.constantFrom(-0, 2 ** 31, -1, Number.MAX_SAFE_INTEGER));
 const json = fc.jsonValue() as fc.Arbitrary<unknown>;
 const dict = fc.oneof(fc.constant(null), fc.dictionary(fc.string(), json, { noNullPrototype: true }));
-const arbCall: fc.Arbitrary<LlmCall> = fc.record({
-  source: fc.constantFrom('span' as const, 'slo' as const),
-  layout: str,
-  id: fc.string(),
-  callId: str,
-  traceId: str,
-  spanId: str,
-  startTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
-  endTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
-  startTimeMs: num,
-  durationMs: num,
-  callType: str,
-  model: str,
-  provider: str,
-  modelMapKey: str,
-  modelMapProvider: str,
-  modelId: str,
-  modelGroup: str,
-  apiBase: str,
-  region: str,
-  batch: fc.boolean(),
-  n: fc.oneof(fc.constant(null), num),
-  usage: fc.record({ promptTokens: num, completionTokens: num, totalTokens: num, cachedReadTokens: num, cacheCreationTokens: num, reasoningTokens: num }, { noNullPrototype: true }),
-  keyHash: str,
-  keyAlias: str,
-  keyMetadata: dict,
-  teamId: str,
-  teamAlias: str,
-  teamMetadata: dict,
-  userId: str,
-  orgId: str,
-  endUser: str,
-  error: fc.oneof(fc.constant(null), fc.record({ type: str, code: str, message: str, provider: str, traceback: str, limitSubject: str, limitRate: str, limitValue: str, guardrail: str }, { noNullPrototype: true })),
-  guardrails: fc.oneof(fc.constant(null), fc.array(json)),
-  requestTags: fc.oneof(fc.constant(null), fc.array(fc.string())),
-  responseCost: fc.oneof(fc.constant(null), num),
-  stream: fc.constantFrom(null, true, false),
-  droppedAttributes: num,
-}, { noNullPrototype: true });
+const arbCall: fc.Arbitrary<LlmCall> = fc.record(
+  {
+    source: fc.constantFrom('span' as const, 'slo' as const),
+    layout: str,
+    id: fc.string(),
+    callId: str,
+    traceId: str,
+    spanId: str,
+    startTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
+    endTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
+    startTimeMs: num,
+    durationMs: num,
+    callType: str,
+    model: str,
+    provider: str,
+    modelMapKey: str,
+    modelMapProvider: str,
+    modelId: str,
+    modelGroup: str,
+    apiBase: str,
+    region: str,
+    batch: fc.boolean(),
+    n: fc.oneof(fc.constant(null), num),
+    usage: fc.record(
+      { promptTokens: num, completionTokens: num, totalTokens: num, cachedReadTokens: num, cacheCreationTokens: num, reasoningTokens: num },
+      { noNullPrototype: true },
+    ),
+    keyHash: str,
+    keyAlias: str,
+    keyMetadata: dict,
+    teamId: str,
+    teamAlias: str,
+    teamMetadata: dict,
+    userId: str,
+    orgId: str,
+    endUser: str,
+    error: fc.oneof(
+      fc.constant(null),
+      fc.record(
+        { type: str, code: str, message: str, provider: str, traceback: str, limitSubject: str, limitRate: str, limitValue: str, guardrail: str },
+        { noNullPrototype: true },
+      ),
+    ),
+    guardrails: fc.oneof(fc.constant(null), fc.array(json)),
+    requestTags: fc.oneof(fc.constant(null), fc.array(fc.string())),
+    responseCost: fc.oneof(fc.constant(null), num),
+    stream: fc.constantFrom(null, true, false),
+    droppedAttributes: num,
+  },
+  { noNullPrototype: true },
+);
 
 describe('llm_calls log records', () => {
   it('round-trip any LlmCall exactly, in the compact format (property)', () => {
@@ -160,7 +172,13 @@ describe('llm_calls log records', () => {
   });
 
   it('throw on damaged bytes rather than return other calls', () => {
-    const bytes = encodeLlmCalls([call(), call({ id: 'x', error: { type: 'E', code: '429', message: 'm', provider: 'p', traceback: 't', limitSubject: null, limitRate: null, limitValue: null, guardrail: null } })])!;
+    const bytes = encodeLlmCalls([
+      call(),
+      call({
+        id: 'x',
+        error: { type: 'E', code: '429', message: 'm', provider: 'p', traceback: 't', limitSubject: null, limitRate: null, limitValue: null, guardrail: null },
+      }),
+    ])!;
     for (let n = 0; n < bytes.length; n++) assert.throws(() => decodeLlmCalls(bytes.subarray(0, n)), RangeError, `cut at ${n}`);
     assert.throws(() => decodeLlmCalls(Buffer.concat([bytes, Buffer.from([0])])), /trailing bytes/);
     const newer = Buffer.from(bytes);
@@ -180,7 +198,20 @@ describe('llm_calls log records', () => {
     // Distinct multi-byte texts (3 bytes per character in UTF-8): ~6 MB, past the 256 KiB buffer
     // and the 4 MiB beyond which it is not kept.
     const big = Array.from({ length: 2000 }, (_, i) =>
-      call({ id: `chatcmpl-${i}`, error: { type: 'E', code: '500', message: `€${i}`, provider: 'p', traceback: `${i}:` + '€'.repeat(1000), limitSubject: null, limitRate: null, limitValue: null, guardrail: null } }),
+      call({
+        id: `chatcmpl-${i}`,
+        error: {
+          type: 'E',
+          code: '500',
+          message: `€${i}`,
+          provider: 'p',
+          traceback: `${i}:` + '€'.repeat(1000),
+          limitSubject: null,
+          limitRate: null,
+          limitValue: null,
+          guardrail: null,
+        },
+      }),
     );
     const bytes = encodeRecord(big, llmCallsCodec);
     assert.equal(bytes[0], LLM_CALLS_TAG);
@@ -196,7 +227,23 @@ describe('llm_calls log records', () => {
   });
 
   it('do not stop earlier logs being read: calls an earlier version wrote in V8 format still decode', () => {
-    const calls = [call(), call({ id: 'chatcmpl-2', error: { type: 'RateLimitError', code: '429', message: 'm', provider: 'openai', traceback: 't', limitSubject: null, limitRate: null, limitValue: null, guardrail: null } })];
+    const calls = [
+      call(),
+      call({
+        id: 'chatcmpl-2',
+        error: {
+          type: 'RateLimitError',
+          code: '429',
+          message: 'm',
+          provider: 'openai',
+          traceback: 't',
+          limitSubject: null,
+          limitRate: null,
+          limitValue: null,
+          guardrail: null,
+        },
+      }),
+    ];
     assertSame(decodeRecord(serialize(calls)), calls);
   });
 

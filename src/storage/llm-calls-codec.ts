@@ -33,10 +33,43 @@ const VERSION = 2;
 
 /** The fields of an LlmCall in the order they are written (and in which decoded calls have them). */
 const FIELDS = [
-  'source', 'layout', 'id', 'callId', 'traceId', 'spanId', 'startTimeUnixNano', 'endTimeUnixNano', 'startTimeMs', 'durationMs',
-  'callType', 'model', 'provider', 'modelMapKey', 'modelMapProvider', 'modelId', 'modelGroup', 'apiBase', 'region',
-  'batch', 'n', 'usage', 'keyHash', 'keyAlias', 'keyMetadata', 'teamId', 'teamAlias', 'teamMetadata', 'userId',
-  'orgId', 'endUser', 'error', 'guardrails', 'requestTags', 'responseCost', 'stream', 'droppedAttributes',
+  'source',
+  'layout',
+  'id',
+  'callId',
+  'traceId',
+  'spanId',
+  'startTimeUnixNano',
+  'endTimeUnixNano',
+  'startTimeMs',
+  'durationMs',
+  'callType',
+  'model',
+  'provider',
+  'modelMapKey',
+  'modelMapProvider',
+  'modelId',
+  'modelGroup',
+  'apiBase',
+  'region',
+  'batch',
+  'n',
+  'usage',
+  'keyHash',
+  'keyAlias',
+  'keyMetadata',
+  'teamId',
+  'teamAlias',
+  'teamMetadata',
+  'userId',
+  'orgId',
+  'endUser',
+  'error',
+  'guardrails',
+  'requestTags',
+  'responseCost',
+  'stream',
+  'droppedAttributes',
 ] as const satisfies readonly (keyof LlmCall)[];
 // Compile-time: a field added to LlmCall and not to FIELDS (and to the code below) fails the build.
 type Unlisted = Exclude<keyof LlmCall, (typeof FIELDS)[number]>;
@@ -116,28 +149,41 @@ class Writer {
   }
 
   uniqueString(v: unknown): void {
-    if (v === null) { this.byte(0); return; }
+    if (v === null) {
+      this.byte(0);
+      return;
+    }
     if (typeof v !== 'string') throw doesNotFit;
     this.byte(1);
     this.rawString(v);
   }
 
   sharedString(v: unknown): void {
-    if (v === null) { this.byte(0); return; }
+    if (v === null) {
+      this.byte(0);
+      return;
+    }
     if (typeof v !== 'string') throw doesNotFit;
     const k = this.table.get(v);
-    if (k !== undefined) { this.varint(k + 2); return; }
+    if (k !== undefined) {
+      this.varint(k + 2);
+      return;
+    }
     this.table.set(v, this.table.size);
     this.byte(1);
     this.rawString(v);
   }
 
   number(v: unknown, nullable: boolean): void {
-    if (v === null && nullable) { this.byte(0); return; }
+    if (v === null && nullable) {
+      this.byte(0);
+      return;
+    }
     if (typeof v !== 'number') throw doesNotFit;
     if (v >= 0 && v < 0x80000000 && (v | 0) === v && !(v === 0 && 1 / v < 0)) {
       this.byte(1);
-      this.varint(v); return;
+      this.varint(v);
+      return;
     }
     this.byte(2);
     this.ensure(8);
@@ -146,7 +192,10 @@ class Writer {
   }
 
   boolean(v: unknown, nullable: boolean): void {
-    if (v === null && nullable) { this.byte(0); return; }
+    if (v === null && nullable) {
+      this.byte(0);
+      return;
+    }
     if (typeof v !== 'boolean') throw doesNotFit;
     this.byte(v ? 2 : 1);
   }
@@ -154,10 +203,15 @@ class Writer {
   /** JSON-like data (what span conversion decodes from metadata); anything else does not fit. */
   value(v: unknown, depth: number): void {
     if (depth > 64) throw doesNotFit;
-    if (v === null) { this.byte(0); return; }
+    if (v === null) {
+      this.byte(0);
+      return;
+    }
     switch (typeof v) {
-      case 'boolean':
-        { this.byte(v ? 2 : 1); return; }
+      case 'boolean': {
+        this.byte(v ? 2 : 1);
+        return;
+      }
       case 'number':
         this.byte(3);
         this.ensure(8);
@@ -166,7 +220,10 @@ class Writer {
         return;
       case 'string':
         this.byte(4);
-        { this.sharedString(v); return; }
+        {
+          this.sharedString(v);
+          return;
+        }
       case 'object':
         break;
       default:
@@ -516,10 +573,43 @@ function readCall(r: Reader, version: number): LlmCall {
   const stream = r.boolean();
   const droppedAttributes = r.num();
   return {
-    source, layout, id, callId, traceId, spanId, startTimeUnixNano, endTimeUnixNano, startTimeMs, durationMs,
-    callType, model, provider, modelMapKey, modelMapProvider, modelId, modelGroup, apiBase, region,
-    batch, n, usage, keyHash, keyAlias, keyMetadata, teamId, teamAlias, teamMetadata, userId,
-    orgId, endUser, error, guardrails, requestTags, responseCost, stream, droppedAttributes,
+    source,
+    layout,
+    id,
+    callId,
+    traceId,
+    spanId,
+    startTimeUnixNano,
+    endTimeUnixNano,
+    startTimeMs,
+    durationMs,
+    callType,
+    model,
+    provider,
+    modelMapKey,
+    modelMapProvider,
+    modelId,
+    modelGroup,
+    apiBase,
+    region,
+    batch,
+    n,
+    usage,
+    keyHash,
+    keyAlias,
+    keyMetadata,
+    teamId,
+    teamAlias,
+    teamMetadata,
+    userId,
+    orgId,
+    endUser,
+    error,
+    guardrails,
+    requestTags,
+    responseCost,
+    stream,
+    droppedAttributes,
   };
 }
 

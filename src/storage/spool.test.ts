@@ -13,18 +13,27 @@ describe('spool', () => {
     const spool = Spool.open(dir, budget);
     const a = await spool.put({ key: 'p/2025/01/01/00/00/merged_logs_aaaaaaaa.json.gz', body: Buffer.from('first'), meta: { records: 1 } });
     const b = await spool.put({ key: 'p/2025/01/01/00/01/merged_logs_bbbbbbbb.json.gz', body: Buffer.from('second'), meta: { records: 2 } });
-    assert.deepEqual(spool.list().map((e) => e.id), [a, b]);
+    assert.deepEqual(
+      spool.list().map((e) => e.id),
+      [a, b],
+    );
     assert.equal(budget.usedBytes, spool.bytes);
     writeFileSync(join(dir, 'half-written.spool.tmp'), 'x'); // as if a crash hit mid-put
 
     const again = Spool.open(dir, new DiskBudget(0));
-    assert.deepEqual(again.list().map((e) => e.key), ['p/2025/01/01/00/00/merged_logs_aaaaaaaa.json.gz', 'p/2025/01/01/00/01/merged_logs_bbbbbbbb.json.gz']);
+    assert.deepEqual(
+      again.list().map((e) => e.key),
+      ['p/2025/01/01/00/00/merged_logs_aaaaaaaa.json.gz', 'p/2025/01/01/00/01/merged_logs_bbbbbbbb.json.gz'],
+    );
     assert.ok(!existsSync(join(dir, 'half-written.spool.tmp')), 'temp files from a crash are removed');
     const obj = await again.get(b);
     assert.equal(obj.body.toString(), 'second');
     assert.deepEqual(obj.meta, { records: 2 });
     await again.delete(a);
-    assert.deepEqual(again.list().map((e) => e.id), [b]);
+    assert.deepEqual(
+      again.list().map((e) => e.id),
+      [b],
+    );
     const c = await again.put({ key: 'k', body: Buffer.alloc(0), meta: {} });
     assert.ok(c > b, 'new ids sort after the recovered ones');
     assert.equal(readdirSync(dir).filter((n) => n.endsWith('.spool')).length, 2);

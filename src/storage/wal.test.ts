@@ -46,8 +46,14 @@ describe('write-ahead log', () => {
     const wal = await WriteAheadLog.open({ dir: newDir(), syncDelayMs: 5, onCommit: (seconds, records, bytes) => commits.push({ seconds, records, bytes }) });
     await Promise.all([wal.append([p('ab'), p('cde')]), wal.append([p('f')])]);
     assert.equal(commits.length, wal.syncs);
-    assert.equal(commits.reduce((n, c) => n + c.records, 0), 3);
-    assert.equal(commits.reduce((n, c) => n + c.bytes, 0), 3 * HEADER_BYTES + 6);
+    assert.equal(
+      commits.reduce((n, c) => n + c.records, 0),
+      3,
+    );
+    assert.equal(
+      commits.reduce((n, c) => n + c.bytes, 0),
+      3 * HEADER_BYTES + 6,
+    );
     for (const c of commits) assert.ok(c.seconds > 0 && c.seconds < 60, `commit took ${c.seconds} s`);
     await wal.close();
 
@@ -106,7 +112,10 @@ describe('write-ahead log', () => {
     let wal = await WriteAheadLog.open({ dir });
     for (let i = 1; i <= 5; i++) await wal.append([p(`intact-${i}`)]);
     await wal.close();
-    const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.log'))!);
+    const seg = join(
+      dir,
+      readdirSync(dir).find((n) => n.endsWith('.log'))!,
+    );
     const size = statSync(seg).size;
     truncateSync(seg, size - 3); // the last record loses its last bytes, as in a crash mid-write
     wal = await WriteAheadLog.open({ dir });
@@ -125,7 +134,10 @@ describe('write-ahead log', () => {
     let wal = await WriteAheadLog.open({ dir });
     for (let i = 1; i <= 4; i++) await wal.append([p(`ok-${i}`)]);
     await wal.close();
-    const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.log'))!);
+    const seg = join(
+      dir,
+      readdirSync(dir).find((n) => n.endsWith('.log'))!,
+    );
     const buf = readFileSync(seg);
     const recordBytes = HEADER_BYTES + 4;
     const at = recordBytes * 2 + HEADER_BYTES + 1; // a payload byte of record 3, inside the four-record segment

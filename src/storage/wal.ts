@@ -114,7 +114,9 @@ export class WriteAheadLog {
     wal.checkpointSeq = checkpoint;
     wal.checkpointSlots = slots;
     wal.checkpointSlot = slot; // the next write goes to the other one
-    const names = readdirSync(opts.dir).filter((n) => SEGMENT_RE.test(n)).sort();
+    const names = readdirSync(opts.dir)
+      .filter((n) => SEGMENT_RE.test(n))
+      .sort();
     for (const name of names) {
       const path = join(opts.dir, name);
       const firstSeq = Number(SEGMENT_RE.exec(name)![1]);

@@ -38,7 +38,10 @@ export class AdminServer {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.method !== 'GET' && req.method !== 'HEAD') { json(405, { error: 'method not allowed' }); return; }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        json(405, { error: 'method not allowed' });
+        return;
+      }
       if (url === '/metrics') {
         this.registry.metrics().then(
           (text) => {
@@ -49,24 +52,47 @@ export class AdminServer {
         );
         return;
       }
-      if (url === '/health/live' || url === '/health') { json(200, { status: 'live' }); return; }
-      const answer = (f: () => Promise<[number, unknown]>) => void f().then(([code, body]) => json(code, body), (e: unknown) => json(500, { error: (e as Error).message }));
+      if (url === '/health/live' || url === '/health') {
+        json(200, { status: 'live' });
+        return;
+      }
+      const answer = (f: () => Promise<[number, unknown]>) =>
+        void f().then(
+          ([code, body]) => json(code, body),
+          (e: unknown) => json(500, { error: (e as Error).message }),
+        );
       if (url === '/health/ready') {
         answer(async () => {
           const [ready, detail] = await Promise.all([this.health.ready(), this.health.detail()]);
           return [ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...detail }];
-        }); return;
+        });
+        return;
       }
-      if (url === '/status') { answer(async () => [200, await this.health.status()]); return; }
-      if (url === '/status/series') { answer(async () => [200, await this.health.series()]); return; }
-      if (url === '/status/errors') { answer(async () => [200, await this.health.errors()]); return; }
-      if (url === '/status/usage') { answer(async () => [200, await this.health.usage()]); return; }
+      if (url === '/status') {
+        answer(async () => [200, await this.health.status()]);
+        return;
+      }
+      if (url === '/status/series') {
+        answer(async () => [200, await this.health.series()]);
+        return;
+      }
+      if (url === '/status/errors') {
+        answer(async () => [200, await this.health.errors()]);
+        return;
+      }
+      if (url === '/status/usage') {
+        answer(async () => [200, await this.health.usage()]);
+        return;
+      }
       if (url === '/' || url === '/status/ui') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(STATUS_PAGE);
         return;
       }
-      json(404, { error: 'not found', paths: ['/', '/metrics', '/health/live', '/health/ready', '/status', '/status/series', '/status/errors', '/status/usage'] });
+      json(404, {
+        error: 'not found',
+        paths: ['/', '/metrics', '/health/live', '/health/ready', '/status', '/status/series', '/status/errors', '/status/usage'],
+      });
     });
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {

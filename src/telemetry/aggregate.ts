@@ -41,7 +41,13 @@ export function aggregateStatus(reports: WorkerReport[], base: { version: string
   const keys = new Set(statuses.flatMap((s) => Object.keys((s.states as Record<string, unknown> | undefined) ?? {})));
   for (const k of keys) {
     const per = statuses.map((s) => (s.states as Record<string, { state: string; dormant?: string }>)[k]).filter((x) => x !== undefined);
-    states[k] = { state: mergeStates(per.map((p) => p.state), base.workers), ...(per[0]?.dormant ? { dormant: per[0].dormant } : {}) };
+    states[k] = {
+      state: mergeStates(
+        per.map((p) => p.state),
+        base.workers,
+      ),
+      ...(per[0]?.dormant ? { dormant: per[0].dormant } : {}),
+    };
   }
   const durabilityOff = statuses.some((s) => (s.durability as { enabled?: boolean } | undefined)?.enabled === false);
   const sum = (f: (d: { usedBytes?: number; maxDiskBytes?: number }) => number | undefined) =>
@@ -61,15 +67,24 @@ export function aggregateStatus(reports: WorkerReport[], base: { version: string
     workers: reports
       .slice()
       .sort((a, b) => a.index - b.index)
-      .map((r) => (r.status ? { worker: r.index, ...r.status } : { worker: r.index, pid: r.pid ?? null, state: 'not answering', error: r.error ?? 'no answer' })),
+      .map((r) =>
+        r.status ? { worker: r.index, ...r.status } : { worker: r.index, pid: r.pid ?? null, state: 'not answering', error: r.error ?? 'no answer' },
+      ),
   };
 }
 
 /** `/health/ready` detail of the primary: each component's state merged over the workers. */
-export function aggregateReadyDetail(reports: WorkerReport[], workers: number): { components: Record<string, string>; workers: { worker: number; pid: number | null; ready: boolean }[] } {
+export function aggregateReadyDetail(
+  reports: WorkerReport[],
+  workers: number,
+): { components: Record<string, string>; workers: { worker: number; pid: number | null; ready: boolean }[] } {
   const keys = new Set(reports.flatMap((r) => Object.keys(r.detail?.components ?? {})));
   const components: Record<string, string> = {};
-  for (const k of keys) components[k] = mergeStates(reports.map((r) => r.detail?.components?.[k]).filter((x): x is string => x !== undefined), workers);
+  for (const k of keys)
+    components[k] = mergeStates(
+      reports.map((r) => r.detail?.components?.[k]).filter((x): x is string => x !== undefined),
+      workers,
+    );
   return {
     components,
     workers: reports

@@ -43,11 +43,7 @@ type LabelsOf<D extends MetricDeclaration> = D['labels'][number];
 
 /** The prom-client instrument of each declaration. */
 export type Instruments<M extends MetricDeclarations> = {
-  [K in keyof M]: M[K]['type'] extends 'counter'
-    ? Counter<LabelsOf<M[K]>>
-    : M[K]['type'] extends 'gauge'
-      ? Gauge<LabelsOf<M[K]>>
-      : Histogram<LabelsOf<M[K]>>;
+  [K in keyof M]: M[K]['type'] extends 'counter' ? Counter<LabelsOf<M[K]>> : M[K]['type'] extends 'gauge' ? Gauge<LabelsOf<M[K]>> : Histogram<LabelsOf<M[K]>>;
 };
 
 /**

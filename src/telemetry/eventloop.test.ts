@@ -17,7 +17,14 @@ function value(text: string, name: string): number {
 describe('event-loop delay gauges', () => {
   it('subtract the sampling interval from what the histogram holds, never below 0, and say nothing without samples', () => {
     const ms = 1e6; // ns
-    const h = { count: 4, min: 99 * ms, max: 350 * ms, mean: 120 * ms, stddev: 3 * ms, percentile: (p: number) => (p === 50 ? 101 * ms : p === 90 ? 110 * ms : 300 * ms) };
+    const h = {
+      count: 4,
+      min: 99 * ms,
+      max: 350 * ms,
+      mean: 120 * ms,
+      stddev: 3 * ms,
+      percentile: (p: number) => (p === 50 ? 101 * ms : p === 90 ? 110 * ms : 300 * ms),
+    };
     const s = delayStats(h, 100)!;
     assert.equal(s.min, 0); // a timer that fired a little early is not negative delay
     assert.ok(Math.abs(s.max - 0.25) < 1e-9);

@@ -28,7 +28,10 @@ export type EventLoopDelayStat = (typeof EVENT_LOOP_DELAY_STATS)[number];
  * Seconds of delay from a snapshot of the histogram (nanoseconds, resolution included), or null
  * when it holds no sample (nothing to say since the last scrape).
  */
-export function delayStats(h: Pick<ELDHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile'>, resolutionMs: number): Record<EventLoopDelayStat, number> | null {
+export function delayStats(
+  h: Pick<ELDHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile'>,
+  resolutionMs: number,
+): Record<EventLoopDelayStat, number> | null {
   if (!(h.count > 0)) return null;
   const beyond = (ns: number) => Math.max(0, ns / 1e9 - resolutionMs / 1e3);
   return {

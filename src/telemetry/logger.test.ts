@@ -21,7 +21,13 @@ describe('logger', () => {
     assert.equal(r.stderr, '', 'nothing printed outside the log');
     const lines = r.stdout.trim().split('\n');
     const parsed = lines.map((l) => JSON.parse(l) as { level: string; msg: string });
-    assert.ok(parsed.some((o) => o.level === 'warn' && /MaxListenersExceededWarning/.test(o.msg)), r.stdout);
-    assert.ok(parsed.some((o) => o.level === 'warn' && /NodeDeprecationWarning: The AWS SDK/.test(o.msg)), r.stdout);
+    assert.ok(
+      parsed.some((o) => o.level === 'warn' && /MaxListenersExceededWarning/.test(o.msg)),
+      r.stdout,
+    );
+    assert.ok(
+      parsed.some((o) => o.level === 'warn' && /NodeDeprecationWarning: The AWS SDK/.test(o.msg)),
+      r.stdout,
+    );
   });
 });

@@ -33,7 +33,12 @@ describe('redaction', () => {
   });
 
   it('scrubs well-known token shapes and URL credentials', () => {
-    for (const t of ['AKIAABCDEFGHIJKLMNOP', 'sk-abcdefghijklmnopqrstuv', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijkl', 'ghp_abcdefghijklmnopqrstuvwxyz0123']) {
+    for (const t of [
+      'AKIAABCDEFGHIJKLMNOP',
+      'sk-abcdefghijklmnopqrstuv',
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijkl',
+      'ghp_abcdefghijklmnopqrstuvwxyz0123',
+    ]) {
       assert.ok(!redactText(`leaked ${t} here`).includes(t), t);
     }
     assert.equal(redactUrl(`postgres://user:${KEY}@db:5432/x`), 'postgres://[redacted]@db:5432/x');
@@ -55,10 +60,15 @@ describe('redaction', () => {
 
   it('the logger scrubs messages, fields and errors', () => {
     const lines: string[] = [];
-    const logger = createLogger('info', new Writable({ write: (c: Buffer, _e, cb) => {
-        lines.push(c.toString());
-        cb();
-      } }));
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          lines.push(c.toString());
+          cb();
+        },
+      }),
+    );
     logger.warn({ response: `{"x-api-key":"${KEY}"}`, headers: { authorization: `Bearer ${KEY}` } }, `upstream said x-api-key: ${KEY}`);
     logger.error({ err: new Error(`HTTP 400: X-API-KEY: ${KEY}`) }, 'failed');
     const text = lines.join('');

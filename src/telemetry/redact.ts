@@ -5,7 +5,8 @@
  */
 
 /** Key names whose values are secrets, whatever the component. */
-const SECRET_KEY = /(pass(word|wd)?|secret|token(?!s)|api[-_]?key|apikey|^auth$|authorization|cookie|credential|private[-_]?key|access[-_]?key|account[-_]?key|connection[-_]?string|master[-_]?key|signature)/i;
+const SECRET_KEY =
+  /(pass(word|wd)?|secret|token(?!s)|api[-_]?key|apikey|^auth$|authorization|cookie|credential|private[-_]?key|access[-_]?key|account[-_]?key|connection[-_]?string|master[-_]?key|signature)/i;
 
 export const REDACTED = '[redacted]';
 
@@ -66,6 +67,7 @@ export function redactValue(v: unknown, depth = 0): unknown {
   const proto = Object.getPrototypeOf(v) as unknown;
   if (proto !== Object.prototype && proto !== null) return v;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = isSecretKey(k) && x !== null && x !== undefined && typeof x !== 'object' ? REDACTED : redactValue(x, depth + 1);
+  for (const [k, x] of Object.entries(v))
+    out[k] = isSecretKey(k) && x !== null && x !== undefined && typeof x !== 'object' ? REDACTED : redactValue(x, depth + 1);
   return out;
 }

@@ -95,6 +95,10 @@ export class SeriesRecorder {
   }
 
   snapshot(): SeriesSnapshot {
-    return { intervalMs: this.intervalMs, t: [...this.t], series: Object.fromEntries([...this.series].map(([k, v]) => [k, { kind: v.kind, values: [...v.values] }])) };
+    return {
+      intervalMs: this.intervalMs,
+      t: [...this.t],
+      series: Object.fromEntries([...this.series].map(([k, v]) => [k, { kind: v.kind, values: [...v.values] }])),
+    };
   }
 }

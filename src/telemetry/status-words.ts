@@ -55,7 +55,8 @@ export function componentWords(s: Record<string, unknown>, state: { state: strin
   if (ob) {
     const waiting = Number(s.waitingRecords ?? 0);
     const cutBy = `at ${plural(ob.cutAtRecords, 'record')}`;
-    if (ob.records === 0) out.openBatch = `empty: the next file starts with the next record and is cut ${cutBy}${ob.cutAt === null ? '' : ' or when the timeout runs out'}`;
+    if (ob.records === 0)
+      out.openBatch = `empty: the next file starts with the next record and is cut ${cutBy}${ob.cutAt === null ? '' : ' or when the timeout runs out'}`;
     else {
       const when = ob.cutAt === null ? '' : ` or at ${hhmmss(ob.cutAt)} (in ${duration(Date.parse(ob.cutAt) - now)})`;
       out.openBatch = `${plural(ob.records, 'record')} (${size(ob.bytes)}) in the open batch, the first for ${duration(now - Date.parse(ob.openedAt ?? new Date(now).toISOString()))}; it is cut ${cutBy}${when}`;
@@ -64,7 +65,9 @@ export function componentWords(s: Record<string, unknown>, state: { state: strin
   }
   const layouts = s.layouts as Record<string, number> | undefined;
   if (layouts && typeof s.calls === 'number') {
-    const parts = Object.entries(layouts).sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n.toLocaleString('en-US')}`);
+    const parts = Object.entries(layouts)
+      .sort((a, b) => b[1] - a[1])
+      .map(([l, n]) => `${l} ${n.toLocaleString('en-US')}`);
     out.calls = `${plural(s.calls, 'LLM call')}${parts.length ? ` (${parts.join(', ')})` : ''} from ${plural(Number(s.spans ?? 0), 'span')}; ${plural(Number(s.duplicates ?? 0), 'duplicate')} dropped`;
   }
   const unbillable = s.unbillable as Record<string, { count: number; last: { at: string; span: string; detail: string } | null }> | undefined;
@@ -78,7 +81,9 @@ export function componentWords(s: Record<string, unknown>, state: { state: strin
   }
   if ('lastObject' in s || 'queuedRecords' in s) {
     const lo = s.lastObject as { key: string; destination?: string; records: number; bytes: number; at: string } | null | undefined;
-    out.lastObject = lo ? `${lo.key} (${plural(lo.records, 'record')}, ${size(lo.bytes)}) at ${hhmmss(lo.at)}, ${duration(now - Date.parse(lo.at))} ago` : 'none yet since start';
+    out.lastObject = lo
+      ? `${lo.key} (${plural(lo.records, 'record')}, ${size(lo.bytes)}) at ${hhmmss(lo.at)}, ${duration(now - Date.parse(lo.at))} ago`
+      : 'none yet since start';
     const objects = Number(s.spoolObjects ?? 0);
     const spooled = Number(s.spoolRecords ?? 0);
     const queued = Number(s.queuedRecords ?? 0);

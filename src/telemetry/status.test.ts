@@ -42,25 +42,45 @@ describe('status over workers', () => {
     assert.equal(s.instanceId, 'host');
     assert.equal(s.state, 'running');
     assert.deepEqual(s.durability, { usedBytes: 5, maxDiskBytes: 200 });
-    assert.deepEqual((s.workers as { worker: number; instanceId: string }[]).map((w) => [w.worker, w.instanceId]), [[0, 'host-w0'], [1, 'host-w1']]);
-    assert.deepEqual((s.wal as { worker: number; bytes: number }[]).map((w) => [w.worker, w.bytes]).sort(), [[0, 10], [1, 20]]);
+    assert.deepEqual(
+      (s.workers as { worker: number; instanceId: string }[]).map((w) => [w.worker, w.instanceId]),
+      [
+        [0, 'host-w0'],
+        [1, 'host-w1'],
+      ],
+    );
+    assert.deepEqual((s.wal as { worker: number; bytes: number }[]).map((w) => [w.worker, w.bytes]).sort(), [
+      [0, 10],
+      [1, 20],
+    ]);
     assert.deepEqual((s.states as Record<string, unknown>)['exporter:s3'], { state: 'dormant', dormant: 'dormant: why' });
   });
 
   it('says which workers differ or do not answer', () => {
-    const s = aggregateStatus([worker(0, 'running', 1, 1), worker(1, 'starting', 1, 1), { index: 2, pid: 7, error: 'no answer within 2000 ms' }], { version: 'v', instanceId: 'h', workers: 3 });
+    const s = aggregateStatus([worker(0, 'running', 1, 1), worker(1, 'starting', 1, 1), { index: 2, pid: 7, error: 'no answer within 2000 ms' }], {
+      version: 'v',
+      instanceId: 'h',
+      workers: 3,
+    });
     assert.equal(s.state, 'running on 1 of 3 workers, starting on 1 of 3 workers, 1 not answering');
     assert.deepEqual((s.workers as Record<string, unknown>[])[2], { worker: 2, pid: 7, state: 'not answering', error: 'no answer within 2000 ms' });
     const d = aggregateReadyDetail([worker(0, 'running', 1, 1), worker(1, 'starting', 1, 1)], 2);
     assert.equal(d.components['exporter:file'], 'started on 1 of 2 workers, starting on 1 of 2 workers');
     assert.equal(d.components['exporter:s3'], 'dormant');
-    assert.deepEqual(d.workers, [{ worker: 0, pid: 1000, ready: true }, { worker: 1, pid: 1001, ready: false }]);
+    assert.deepEqual(d.workers, [
+      { worker: 0, pid: 1000, ready: true },
+      { worker: 1, pid: 1001, ready: false },
+    ]);
   });
 
   it('sums throughput series sample by sample, aligned on the latest sample', () => {
     const a = { intervalMs: 1000, t: [1, 2, 3], series: { x: { kind: 'rate' as const, values: [null, 2, 4] } } };
     const b = { intervalMs: 1000, t: [2, 3], series: { x: { kind: 'rate' as const, values: [1, 1] }, y: { kind: 'level' as const, values: [5, 6] } } };
-    assert.deepEqual(aggregateSeries([a, b]), { intervalMs: 1000, t: [1, 2, 3], series: { x: { kind: 'rate', values: [null, 3, 5] }, y: { kind: 'level', values: [null, 5, 6] } } });
+    assert.deepEqual(aggregateSeries([a, b]), {
+      intervalMs: 1000,
+      t: [1, 2, 3],
+      series: { x: { kind: 'rate', values: [null, 3, 5] }, y: { kind: 'level', values: [null, 5, 6] } },
+    });
     assert.deepEqual(aggregateSeries([]), { intervalMs: 0, t: [], series: {} });
   });
 
@@ -69,7 +89,13 @@ describe('status over workers', () => {
       { index: 0, errors: [{ time: '2026-01-01T00:00:02Z', msg: 'b' } as { time: string }] },
       { index: 1, errors: [{ time: '2026-01-01T00:00:01Z', msg: 'a' } as { time: string }] },
     ]);
-    assert.deepEqual(e.map((x) => [x.msg, x.worker]), [['a', 1], ['b', 0]]);
+    assert.deepEqual(
+      e.map((x) => [x.msg, x.worker]),
+      [
+        ['a', 1],
+        ['b', 0],
+      ],
+    );
   });
 });
 
@@ -92,7 +118,13 @@ describe('status in words', () => {
 
   it('the last object and the delivery lag', () => {
     const w = componentWords(
-      { lastObject: { key: 'p/2026/03/01/11/58/merged_logs_0a1b2c3d.json.gz', records: 4, bytes: 400, at: '2026-03-01T11:59:57Z' }, spoolObjects: 3, spoolRecords: 1200, oldestUnsent: '2026-03-01T11:57:50Z', queuedRecords: 0 },
+      {
+        lastObject: { key: 'p/2026/03/01/11/58/merged_logs_0a1b2c3d.json.gz', records: 4, bytes: 400, at: '2026-03-01T11:59:57Z' },
+        spoolObjects: 3,
+        spoolRecords: 1200,
+        oldestUnsent: '2026-03-01T11:57:50Z',
+        queuedRecords: 0,
+      },
       { state: 'started' },
       now,
     );
@@ -149,9 +181,18 @@ describe('spanmeter status: the admin address', () => {
   it('--address, else SPANMETER_METRICS_ADDRESS, else --config, else the default; all-interfaces binds are asked on the loopback', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spanmeter-status-addr-'));
     const cfg = join(dir, 'p.yaml');
-    writeFileSync(cfg, `receivers:\n  otlp: {}\nexporters:\n  debug: {}\nservice:\n  telemetry:\n    metrics:\n      address: 0.0.0.0:9911\n  pipelines:\n    m:\n      receivers: [otlp]\n      exporters: [debug]\n`);
-    assert.deepEqual(await statusAddress({ address: '10.0.0.1:1', config: [cfg] }, { SPANMETER_METRICS_ADDRESS: '127.0.0.1:2' }), { address: '10.0.0.1:1', from: '--address' });
-    assert.deepEqual(await statusAddress({ config: [cfg] }, { SPANMETER_METRICS_ADDRESS: '0.0.0.0:2' }), { address: '127.0.0.1:2', from: 'SPANMETER_METRICS_ADDRESS' });
+    writeFileSync(
+      cfg,
+      `receivers:\n  otlp: {}\nexporters:\n  debug: {}\nservice:\n  telemetry:\n    metrics:\n      address: 0.0.0.0:9911\n  pipelines:\n    m:\n      receivers: [otlp]\n      exporters: [debug]\n`,
+    );
+    assert.deepEqual(await statusAddress({ address: '10.0.0.1:1', config: [cfg] }, { SPANMETER_METRICS_ADDRESS: '127.0.0.1:2' }), {
+      address: '10.0.0.1:1',
+      from: '--address',
+    });
+    assert.deepEqual(await statusAddress({ config: [cfg] }, { SPANMETER_METRICS_ADDRESS: '0.0.0.0:2' }), {
+      address: '127.0.0.1:2',
+      from: 'SPANMETER_METRICS_ADDRESS',
+    });
     assert.deepEqual(await statusAddress({ config: [cfg] }, {}), { address: '127.0.0.1:9911', from: cfg });
     assert.deepEqual(await statusAddress({}, {}), { address: '127.0.0.1:8888', from: 'the default' });
     assert.match((await statusAddress({}, { SPANMETER_METRICS_ADDRESS: 'off' })).error ?? '', /disabled/);

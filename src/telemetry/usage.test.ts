@@ -19,8 +19,20 @@ describe('metered usage', () => {
     const s = w.snapshot(t0 + 120 * MIN);
     assert.deepEqual(s.hour.total, { calls: 3, errors: 1, inputTokens: 57, outputTokens: 6 });
     assert.deepEqual(s.day.total, { calls: 4, errors: 1, inputTokens: 157, outputTokens: 16 });
-    assert.deepEqual(s.day.byTeam.map((g) => [g.name, g.calls, g.inputTokens + g.outputTokens]), [['a', 2, 110], ['b', 2, 63]]);
-    assert.deepEqual(s.hour.byModel.map((g) => [g.name, g.calls]), [['m2', 1], ['m1', 2]]);
+    assert.deepEqual(
+      s.day.byTeam.map((g) => [g.name, g.calls, g.inputTokens + g.outputTokens]),
+      [
+        ['a', 2, 110],
+        ['b', 2, 63],
+      ],
+    );
+    assert.deepEqual(
+      s.hour.byModel.map((g) => [g.name, g.calls]),
+      [
+        ['m2', 1],
+        ['m1', 2],
+      ],
+    );
     assert.equal(s.hour.coveredMinutes, 60);
   });
 

@@ -138,7 +138,12 @@ export class UsageWindow {
     for (const [key, t] of this.usage.totals) {
       const p = this.last.get(key);
       if (p && p.calls === t.calls && p.inputTokens === t.inputTokens && p.outputTokens === t.outputTokens && p.errors === t.errors) continue;
-      delta.set(key, { calls: t.calls - (p?.calls ?? 0), errors: t.errors - (p?.errors ?? 0), inputTokens: t.inputTokens - (p?.inputTokens ?? 0), outputTokens: t.outputTokens - (p?.outputTokens ?? 0) });
+      delta.set(key, {
+        calls: t.calls - (p?.calls ?? 0),
+        errors: t.errors - (p?.errors ?? 0),
+        inputTokens: t.inputTokens - (p?.inputTokens ?? 0),
+        outputTokens: t.outputTokens - (p?.outputTokens ?? 0),
+      });
       if (advance) this.last.set(key, { ...t });
     }
     return delta;
@@ -180,7 +185,13 @@ export class UsageWindow {
       total.inputTokens += t.inputTokens;
       total.outputTokens += t.outputTokens;
     }
-    return { minutes: windowMinutes, coveredMinutes: Math.min(windowMinutes, Math.ceil((now - this.startedAt) / 60_000)), byTeam: group(0), byModel: group(1), total };
+    return {
+      minutes: windowMinutes,
+      coveredMinutes: Math.min(windowMinutes, Math.ceil((now - this.startedAt) / 60_000)),
+      byTeam: group(0),
+      byModel: group(1),
+      total,
+    };
   }
 
   snapshot(now = Date.now()): UsageSnapshot {

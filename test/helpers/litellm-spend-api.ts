@@ -42,15 +42,29 @@ export class SpendLogApiStub {
         res.end(JSON.stringify(body));
       };
       this.requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
-      if (!this.paths.includes(u.pathname)) { send(404, { detail: 'Not Found' }); return; }
-      if (req.headers.authorization !== `Bearer ${this.apiKey}`) { send(401, { error: { message: 'Authentication Error', type: 'auth_error', code: '401' } }); return; }
+      if (!this.paths.includes(u.pathname)) {
+        send(404, { detail: 'Not Found' });
+        return;
+      }
+      if (req.headers.authorization !== `Bearer ${this.apiKey}`) {
+        send(401, { error: { message: 'Authentication Error', type: 'auth_error', code: '401' } });
+        return;
+      }
       const from = parse(u.searchParams.get('start_date'));
       const to = parse(u.searchParams.get('end_date'));
-      if (from === undefined || to === undefined) { send(400, { error: { message: 'Start date and end date are required', type: 'bad_request', code: '400' } }); return; }
+      if (from === undefined || to === undefined) {
+        send(400, { error: { message: 'Start date and end date are required', type: 'bad_request', code: '400' } });
+        return;
+      }
       const page = Number(u.searchParams.get('page') ?? 1);
       const size = Number(u.searchParams.get('page_size') ?? 50);
-      if (!Number.isInteger(page) || page < 1 || !Number.isInteger(size) || size < 1 || size > 100) { send(422, { detail: [{ loc: ['query', 'page_size'], msg: 'out of range' }] }); return; }
-      const hits = this.rows.filter((r) => r.startTime >= from && r.startTime <= to).sort((a, b) => b.startTime - a.startTime || (a.request_id < b.request_id ? 1 : -1));
+      if (!Number.isInteger(page) || page < 1 || !Number.isInteger(size) || size < 1 || size > 100) {
+        send(422, { detail: [{ loc: ['query', 'page_size'], msg: 'out of range' }] });
+        return;
+      }
+      const hits = this.rows
+        .filter((r) => r.startTime >= from && r.startTime <= to)
+        .sort((a, b) => b.startTime - a.startTime || (a.request_id < b.request_id ? 1 : -1));
       const data = hits.slice((page - 1) * size, page * size).map((r) => ({ ...r, startTime: pyIso(r.startTime), endTime: pyIso(r.endTime) }));
       const total = Math.min(hits.length, this.countCap);
       send(200, { data, total, page, page_size: size, total_pages: Math.ceil(total / size), total_is_capped: hits.length > this.countCap });

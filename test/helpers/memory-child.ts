@@ -28,7 +28,10 @@ const sink: Consumer<LlmCall[]> = {
       setTimeout(resolve, SINK_DELAY_MS);
     }),
 };
-const processor = litellm.create({ ...base, id: 'litellm', pipeline: 'p', config: configOf(litellm), metrics: metrics.forComponent('processor', 'litellm') }, sink) as unknown as Consumer<SpanBatch>;
+const processor = litellm.create(
+  { ...base, id: 'litellm', pipeline: 'p', config: configOf(litellm), metrics: metrics.forComponent('processor', 'litellm') },
+  sink,
+) as unknown as Consumer<SpanBatch>;
 const config = configOf(otlpFactory, { protocols: { http: { endpoint: '127.0.0.1:0' }, grpc: { enabled: false } } });
 const rx = new OtlpReceiver({ ...base, id: 'otlp', config, metrics: metrics.forComponent('receiver', 'otlp') }, processor);
 await rx.start();
@@ -37,7 +40,12 @@ const rss = () => {
   const ru = process.resourceUsage();
   const m = process.memoryUsage();
   const mb = (n: number) => Math.round(n / 1048576);
-  return { peakRssMb: ru.maxRSS / 1024, rssMb: m.rss / 1048576, calls, heap: `heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, arrayBuffers ${mb(m.arrayBuffers)} MB` };
+  return {
+    peakRssMb: ru.maxRSS / 1024,
+    rssMb: m.rss / 1048576,
+    calls,
+    heap: `heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, arrayBuffers ${mb(m.arrayBuffers)} MB`,
+  };
 };
 process.send!({ address: rx.boundAddresses().http, ...rss() });
 process.on('message', (m) => {

@@ -56,8 +56,27 @@ export function makeCalls(n: number, seed = 1, days = 3): LlmCall[] {
         keyAlias: pick(KEYS),
         keyHash: `hash-${Math.floor(r() * 2)}`,
         n: image ? 1 + Math.floor(r() * 3) : null,
-        usage: { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion, cachedReadTokens: cached, cacheCreationTokens: 0, reasoningTokens: 0 },
-        error: failed ? { type: 'RateLimitError', code: '429', message: 'rate limited', provider: 'openai', traceback: null, limitSubject: null, limitRate: null, limitValue: null, guardrail: null } : null,
+        usage: {
+          promptTokens: prompt,
+          completionTokens: completion,
+          totalTokens: prompt + completion,
+          cachedReadTokens: cached,
+          cacheCreationTokens: 0,
+          reasoningTokens: 0,
+        },
+        error: failed
+          ? {
+              type: 'RateLimitError',
+              code: '429',
+              message: 'rate limited',
+              provider: 'openai',
+              traceback: null,
+              limitSubject: null,
+              limitRate: null,
+              limitValue: null,
+              guardrail: null,
+            }
+          : null,
       }),
     );
   }
@@ -67,7 +86,11 @@ export function makeCalls(n: number, seed = 1, days = 3): LlmCall[] {
 export const MAPPING = { mode: 'clean', hostedEnv: 'prod', sendObjectMetadata: false } as const;
 
 /** The records of calls, cut into objects of about `callsPerObject` calls each (time order). */
-export function objectsOf(calls: readonly LlmCall[], callsPerObject = 20, path = 'litellm-metering'): { obj: EncodedObject; calls: LlmCall[]; records: MeterRecord[] }[] {
+export function objectsOf(
+  calls: readonly LlmCall[],
+  callsPerObject = 20,
+  path = 'litellm-metering',
+): { obj: EncodedObject; calls: LlmCall[]; records: MeterRecord[] }[] {
   const out: { obj: EncodedObject; calls: LlmCall[]; records: MeterRecord[] }[] = [];
   for (let i = 0; i < calls.length; i += callsPerObject) {
     const group = calls.slice(i, i + callsPerObject);
@@ -88,7 +111,11 @@ export function expectedUsage(calls: readonly LlmCall[], fromMs = -Infinity, toM
     const model = c.model ?? 'unknown';
     const id = [day, team, key, model].join('|');
     let e = rows.get(id);
-    if (!e) rows.set(id, (e = { row: { day, team, key, model, calls: 0, errors: 0, input_tokens: 0, cached_tokens: 0, output_tokens: 0, images: 0 }, latencies: [] }));
+    if (!e)
+      rows.set(
+        id,
+        (e = { row: { day, team, key, model, calls: 0, errors: 0, input_tokens: 0, cached_tokens: 0, output_tokens: 0, images: 0 }, latencies: [] }),
+      );
     const r = e.row as Record<string, number>;
     r.calls! += 1;
     if (c.error) r.errors! += 1;
@@ -103,7 +130,12 @@ export function expectedUsage(calls: readonly LlmCall[], fromMs = -Infinity, toM
     const s = [...xs].sort((a, b) => a - b);
     return s[Math.max(1, Math.ceil(q * s.length)) - 1]!;
   };
-  return [...rows.values()].map(({ row, latencies }): Record<string, unknown> => ({ ...row, latency_p50_ms: pct(latencies, 0.5), latency_p95_ms: pct(latencies, 0.95), latency_p99_ms: pct(latencies, 0.99) }));
+  return [...rows.values()].map(({ row, latencies }): Record<string, unknown> => ({
+    ...row,
+    latency_p50_ms: pct(latencies, 0.5),
+    latency_p95_ms: pct(latencies, 0.95),
+    latency_p99_ms: pct(latencies, 0.99),
+  }));
 }
 
 /** `|a - b| / b` within 1.2 % (the histogram's bucket width above 1,024 ms), exact below. */

@@ -144,7 +144,9 @@ export async function testPostgres(): Promise<TestPostgresResult> {
   try {
     server = await throwaway(bin);
   } catch (e) {
-    return { skip: `could not start a throwaway PostgreSQL from ${bin} (${(e as Error).message.split('\n')[0]}); set SPANMETER_TEST_PG_URL; skipping the litellm_db tests` };
+    return {
+      skip: `could not start a throwaway PostgreSQL from ${bin} (${(e as Error).message.split('\n')[0]}); set SPANMETER_TEST_PG_URL; skipping the litellm_db tests`,
+    };
   }
   try {
     return await isolate(server.url, () => server.stop());

@@ -62,12 +62,7 @@ export interface HttpResult {
   body: Buffer;
 }
 
-export function http(
-  method: string,
-  url: string,
-  body?: Buffer | string,
-  headers: Record<string, string> = {},
-): Promise<HttpResult> {
+export function http(method: string, url: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<HttpResult> {
   return request(url, { method, headers, body });
 }
 
@@ -131,7 +126,10 @@ export interface Collector {
  * Starts the real CLI on the shipped pipeline.yaml with free loopback ports, a temp data/out
  * directory and `env` on top, and waits until /health/ready answers 200.
  */
-export async function startShippedPipeline(env: Record<string, string> = {}, opts: { args?: string[]; dir?: string; readyTimeoutMs?: number } = {}): Promise<Collector> {
+export async function startShippedPipeline(
+  env: Record<string, string> = {},
+  opts: { args?: string[]; dir?: string; readyTimeoutMs?: number } = {},
+): Promise<Collector> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'spanmeter-e2e-'));
   const [httpPort, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const cli = runCli(['run', '--config', 'pipeline.yaml', ...(opts.args ?? [])], {

@@ -74,9 +74,7 @@ export class LitellmApiSource implements Source {
         if (!Array.isArray(body)) throw this.invalid('/team/list', 'an array');
         out.push(...body.map((t) => teamFacts(t, this.o.teamMetadataKeys)));
       } else {
-        await this.pages('/v2/team/list', 'page_size', 'teams', signal, (items) =>
-          out.push(...items.map((t) => teamFacts(t, this.o.teamMetadataKeys))),
-        );
+        await this.pages('/v2/team/list', 'page_size', 'teams', signal, (items) => out.push(...items.map((t) => teamFacts(t, this.o.teamMetadataKeys))));
       }
     } else if (kind === 'key') {
       await this.pages('/key/list', 'size', 'keys', signal, (items) => out.push(...items.map((k) => keyFacts(k))), {

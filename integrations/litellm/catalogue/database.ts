@@ -29,7 +29,12 @@ export const litellmDbSettings = Section(
         'NAME of the environment variable holding the PostgreSQL URL (postgresql://user:password@host:5432/litellm). Use a read-only role; sessions are also opened read-only.',
     }),
     query_timeout: Duration({ default: '5s', description: 'statement_timeout of every query (and the connect timeout).' }),
-    page_size: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'Rows per query when listing a table (keyset pagination on the primary key).' }),
+    page_size: Type.Integer({
+      minimum: 1,
+      maximum: 100000,
+      default: 1000,
+      description: 'Rows per query when listing a table (keyset pagination on the primary key).',
+    }),
     max_connections: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'Size of the connection pool.' }),
   },
   { description: 'Settings of source `litellm_db`.' },
@@ -126,10 +131,10 @@ export class LitellmDbSource implements Source {
     let after: string | null = null;
     for (;;) {
       if (signal.aborted) throw new SourceError('litellm_db: listing aborted', 'timeout');
-      const rows: Record<string, unknown>[] = await this.query(
-        `${select} WHERE ($1::text IS NULL OR ${pk} > $1) ORDER BY ${pk} LIMIT $2`,
-        [after, this.o.page_size],
-      );
+      const rows: Record<string, unknown>[] = await this.query(`${select} WHERE ($1::text IS NULL OR ${pk} > $1) ORDER BY ${pk} LIMIT $2`, [
+        after,
+        this.o.page_size,
+      ]);
       for (const r of rows) {
         const f = this.convert(kind, r);
         if (f) out.push(f as FactsOf[K]);

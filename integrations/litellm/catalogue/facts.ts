@@ -144,4 +144,3 @@ export function modelFacts(raw: unknown, id?: string): ModelFacts | null {
     region: plain(params.aws_region_name, 'token') ?? plain(params.vertex_location, 'token'),
   };
 }
-

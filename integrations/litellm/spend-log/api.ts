@@ -58,7 +58,10 @@ export class SpendLogApi implements ReferenceLog {
       // eslint-disable-next-line preserve-caught-error -- the message carries the cause's already; a cause would print it twice in the log
       throw new Error(`${this.label}: GET ${path} failed: ${(e as Error).message}`);
     }
-    if (res.status === 401 || res.status === 403) throw new Error(`${this.label}: GET ${path} answered ${res.status}: the API key is missing or may not read spend logs (a proxy admin or admin viewer key is needed)`);
+    if (res.status === 401 || res.status === 403)
+      throw new Error(
+        `${this.label}: GET ${path} answered ${res.status}: the API key is missing or may not read spend logs (a proxy admin or admin viewer key is needed)`,
+      );
     const text = await res.text();
     let body: unknown = text;
     try {
@@ -101,7 +104,10 @@ export class SpendLogApi implements ReferenceLog {
         if (Number.isFinite(first.total) && Number.isFinite(next.total) && next.total !== first.total) stable = false;
       }
       if (stable || attempt >= WINDOW_TRIES) {
-        if (!stable) throw new Error(`${this.label}: the spend log kept changing while ${params.start_date} to ${params.end_date} was read (${WINDOW_TRIES} tries); reconcile a range that ended longer ago`);
+        if (!stable)
+          throw new Error(
+            `${this.label}: the spend log kept changing while ${params.start_date} to ${params.end_date} was read (${WINDOW_TRIES} tries); reconcile a range that ended longer ago`,
+          );
         return rows;
       }
     }

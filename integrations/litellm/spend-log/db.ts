@@ -62,8 +62,11 @@ export class SpendLogDb implements ReferenceLog {
 
   async *calls(fromMs: number, toMs: number): AsyncIterable<ReferenceCall[]> {
     const pool = await this.getPool();
-    const cols = await pool.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'LiteLLM_SpendLogs' AND table_schema = ANY (current_schemas(false))`);
-    if (!cols.rows.length) throw new Error(`${this.label}: table "LiteLLM_SpendLogs" not found (is this LiteLLM's database, and does the user see its schema?)`);
+    const cols = await pool.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'LiteLLM_SpendLogs' AND table_schema = ANY (current_schemas(false))`,
+    );
+    if (!cols.rows.length)
+      throw new Error(`${this.label}: table "LiteLLM_SpendLogs" not found (is this LiteLLM's database, and does the user see its schema?)`);
     const has = new Set(cols.rows.map((r) => r.column_name));
     const status = has.has('status') ? 'status' : 'NULL::text';
     const size = this.o.pageSize ?? 5_000;
@@ -76,19 +79,17 @@ export class SpendLogDb implements ReferenceLog {
     for (;;) {
       const res = await pool.query<SpendRow>(sql, [pgTime(fromMs), pgTime(toMs), after[0], after[1], size]);
       if (!res.rows.length) return;
-      yield res.rows.map(
-        (row): ReferenceCall => ({
-          id: row.request_id,
-          startTimeMs: Math.round(row.start_ms),
-          team: row.team_id || null,
-          key: row.key_alias || row.api_key || null,
-          model: row.model || null,
-          promptTokens: Number(row.prompt_tokens) || 0,
-          completionTokens: Number(row.completion_tokens) || 0,
-          failed: row.status == null || row.status === '' ? null : row.status !== 'success',
-          callType: row.call_type || null,
-        }),
-      );
+      yield res.rows.map((row): ReferenceCall => ({
+        id: row.request_id,
+        startTimeMs: Math.round(row.start_ms),
+        team: row.team_id || null,
+        key: row.key_alias || row.api_key || null,
+        model: row.model || null,
+        promptTokens: Number(row.prompt_tokens) || 0,
+        completionTokens: Number(row.completion_tokens) || 0,
+        failed: row.status == null || row.status === '' ? null : row.status !== 'success',
+        callType: row.call_type || null,
+      }));
       const last = res.rows[res.rows.length - 1]!; // not empty: checked above
       after = [last.st, last.request_id];
       if (res.rows.length < size) return;

@@ -26,10 +26,21 @@ export interface SpendLogOptions {
 
 export function spendLogOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('-s, --source <db|api>', 'read LiteLLM\'s spend log from its database or its admin API (default: the enrich processor\'s source in the configuration)').choices(['db', 'api']))
-    .option('--database-url-env <VAR>', 'environment variable with LiteLLM\'s PostgreSQL URL (default: the enrich processor\'s litellm_db.url_env, else LITELLM_DATABASE_URL)')
-    .option('--api-base <url>', 'LiteLLM proxy URL (default: the enrich processor\'s litellm_api.base_url)')
-    .option('--api-key-env <VAR>', 'environment variable with an admin key for the proxy (default: the enrich processor\'s litellm_api.api_key_env, else LITELLM_MASTER_KEY)');
+    .addOption(
+      new Option(
+        '-s, --source <db|api>',
+        "read LiteLLM's spend log from its database or its admin API (default: the enrich processor's source in the configuration)",
+      ).choices(['db', 'api']),
+    )
+    .option(
+      '--database-url-env <VAR>',
+      "environment variable with LiteLLM's PostgreSQL URL (default: the enrich processor's litellm_db.url_env, else LITELLM_DATABASE_URL)",
+    )
+    .option('--api-base <url>', "LiteLLM proxy URL (default: the enrich processor's litellm_api.base_url)")
+    .option(
+      '--api-key-env <VAR>',
+      "environment variable with an admin key for the proxy (default: the enrich processor's litellm_api.api_key_env, else LITELLM_MASTER_KEY)",
+    );
 }
 
 /** The first enrich processor's settings, if the configuration has one. */
@@ -43,7 +54,7 @@ export function openSpendLog(opts: Record<string, unknown>, config: ResolvedConf
   const o = opts as SpendLogOptions;
   const enrich = enrichSettings(config);
   const source = o.source ?? (enrich?.source === 'litellm_db' ? 'db' : enrich?.source === 'litellm_api' ? 'api' : undefined);
-  if (!source) throw new Error('say where LiteLLM\'s spend log is: --source db (its PostgreSQL) or --source api (its admin API)');
+  if (!source) throw new Error("say where LiteLLM's spend log is: --source db (its PostgreSQL) or --source api (its admin API)");
   if (source === 'db') {
     const urlEnv = o.databaseUrlEnv ?? enrich?.litellm_db?.url_env ?? 'LITELLM_DATABASE_URL';
     const url = env[urlEnv];
@@ -51,7 +62,7 @@ export function openSpendLog(opts: Record<string, unknown>, config: ResolvedConf
     return new SpendLogDb({ url });
   }
   const base = o.apiBase ?? enrich?.litellm_api?.base_url;
-  if (!base) throw new Error('--api-base is needed (the LiteLLM proxy\'s URL), or an enrich processor with litellm_api.base_url in the configuration');
+  if (!base) throw new Error("--api-base is needed (the LiteLLM proxy's URL), or an enrich processor with litellm_api.base_url in the configuration");
   if (!/^https?:\/\//.test(base)) throw new Error(`--api-base: "${base}" is not an http(s):// URL`);
   const keyEnv = o.apiKeyEnv ?? enrich?.litellm_api?.api_key_env ?? 'LITELLM_MASTER_KEY';
   const apiKey = env[keyEnv];

@@ -61,7 +61,12 @@ export const GAPS: Record<FixtureLayout, Gap> = {
   'litellm.v1.root': {
     ...NONE,
     requestTimes: "the root span covers the proxy's whole request (authentication, routing, the response), so its start and duration are the request's",
-    only: { fallback: { calls: [0], why: 'the failed attempt ends the root span; LiteLLM writes the successful fallback onto the ended span, and it is never exported' } },
+    only: {
+      fallback: {
+        calls: [0],
+        why: 'the failed attempt ends the root span; LiteLLM writes the successful fallback onto the ended span, and it is never exported',
+      },
+    },
   },
   'litellm.v1.request-span': NONE,
   'litellm.v1.semconv': NONE,
@@ -78,7 +83,16 @@ export const GAPS: Record<FixtureLayout, Gap> = {
 };
 
 function settings<C>(id: string, config: C, metrics: ServiceMetrics): CreateSettings<C> {
-  return { id, pipeline: 'fixtures', config, logger: pino({ level: 'silent' }), registry: metrics.registry, metrics: metrics.forComponent('processor', id, 'fixtures'), dataDir: '/nonexistent', instanceId: 'fixtures' };
+  return {
+    id,
+    pipeline: 'fixtures',
+    config,
+    logger: pino({ level: 'silent' }),
+    registry: metrics.registry,
+    metrics: metrics.forComponent('processor', id, 'fixtures'),
+    dataDir: '/nonexistent',
+    instanceId: 'fixtures',
+  };
 }
 
 /** A request through the litellm and amberflo processors (de-duplication on), as the collector runs them. */

@@ -61,11 +61,19 @@ const OK = { code: 1 };
 const UNSET = {};
 
 /** LiteLLM v2's provider names (`_PROVIDER_BY_LITELLM`). */
-const V2_PROVIDER: Record<string, string> = { openai: 'openai', azure: 'azure.ai.openai', anthropic: 'anthropic', bedrock: 'aws.bedrock', vertex_ai: 'gcp.vertex_ai', gemini: 'gcp.gemini' };
+const V2_PROVIDER: Record<string, string> = {
+  openai: 'openai',
+  azure: 'azure.ai.openai',
+  anthropic: 'anthropic',
+  bedrock: 'aws.bedrock',
+  vertex_ai: 'gcp.vertex_ai',
+  gemini: 'gcp.gemini',
+};
 /** LiteLLM v2's operations (`_OPERATION_BY_CALL_TYPE`). */
 const V2_OPERATION: Record<string, string> = { acompletion: 'chat', aembedding: 'embeddings', aimage_generation: 'generate_content' };
 /** v1 semconv (`_gen_ai_operation_name`): embeddings, text_completion, else chat. */
-const semconvOperation = (callType: string) => (callType.includes('embedding') ? 'embeddings' : callType.includes('text_completion') ? 'text_completion' : 'chat');
+const semconvOperation = (callType: string) =>
+  callType.includes('embedding') ? 'embeddings' : callType.includes('text_completion') ? 'text_completion' : 'chat';
 
 /** A Python repr of the usage object LiteLLM logs (`metadata.usage_object`). */
 function usageRepr(c: Call): string {
@@ -117,13 +125,20 @@ function v1Attributes(s: Scenario, c: Call, o: V1Options, responseId: string | n
     str('metadata.user_api_key_user_id', id.userId),
     str('metadata.user_api_key_org_id', id.orgId),
     str('metadata.user_api_key_end_user_id', ''),
-    str('metadata.user_api_key_auth_metadata', `{${Object.entries(id.keyMetadata).map(([k, v]) => `'${k}': '${v}'`).join(', ')}}`),
+    str(
+      'metadata.user_api_key_auth_metadata',
+      `{${Object.entries(id.keyMetadata)
+        .map(([k, v]) => `'${k}': '${v}'`)
+        .join(', ')}}`,
+    ),
     str('metadata.user_api_key_request_route', s.route),
     str('metadata.usage_object', usageRepr(c)),
     str('metadata.applied_guardrails', '[]'),
   ];
   if (!o.modern) a.push(str('metadata.model_group', c.modelGroup));
-  a.push(str('hidden_params', JSON.stringify({ api_base: c.apiBase, batch_models: null, litellm_model_name: c.model, model_id: c.modelId, response_cost: c.cost })));
+  a.push(
+    str('hidden_params', JSON.stringify({ api_base: c.apiBase, batch_models: null, litellm_model_name: c.model, model_id: c.modelId, response_cost: c.cost })),
+  );
   if (o.modern) a.push(str('http.route', s.route), str('litellm.model_group', c.modelGroup), str('litellm.provider.model', c.model));
   if (!c.error) a.push(dbl('gen_ai.cost.input_cost', c.cost / 2), dbl('gen_ai.cost.output_cost', c.cost / 2), dbl('gen_ai.cost.total_cost', c.cost));
   a.push(str('gen_ai.request.model', c.model), str('llm.request.type', c.callType));
@@ -144,13 +159,24 @@ function v1Attributes(s: Scenario, c: Call, o: V1Options, responseId: string | n
   if (c.responseModel !== null) a.push(str('gen_ai.response.model', c.responseModel));
   if (!c.error) {
     const total = c.usage.prompt + c.usage.completion;
-    if (o.modern) a.push(int('gen_ai.usage.total_tokens', total), int('gen_ai.usage.output_tokens', c.usage.completion), int('gen_ai.usage.input_tokens', c.usage.prompt));
-    else a.push(int('llm.usage.total_tokens', total), int('gen_ai.usage.completion_tokens', c.usage.completion), int('gen_ai.usage.prompt_tokens', c.usage.prompt));
+    if (o.modern)
+      a.push(int('gen_ai.usage.total_tokens', total), int('gen_ai.usage.output_tokens', c.usage.completion), int('gen_ai.usage.input_tokens', c.usage.prompt));
+    else
+      a.push(
+        int('llm.usage.total_tokens', total),
+        int('gen_ai.usage.completion_tokens', c.usage.completion),
+        int('gen_ai.usage.prompt_tokens', c.usage.prompt),
+      );
   }
   if (c.error) {
     a.push(str('error.code', c.error.code));
     if (o.modern && /^\d+$/.test(c.error.code)) a.push(int('http.response.status_code', Number(c.error.code)));
-    a.push(str('error.type', c.error.class), str('error.message', c.error.message), str('error.llm_provider', c.error.provider), str('error.stack_trace', c.error.traceback));
+    a.push(
+      str('error.type', c.error.class),
+      str('error.message', c.error.message),
+      str('error.llm_provider', c.error.provider),
+      str('error.stack_trace', c.error.traceback),
+    );
   }
   return a;
 }
@@ -161,7 +187,13 @@ function v1Status(c: Call) {
 
 function exceptionEvent(c: Call) {
   return c.error
-    ? [{ timeUnixNano: String(c.startNs + c.durationNs), name: 'exception', attributes: [str('exception.type', c.error.class), str('exception.message', c.error.message)] }]
+    ? [
+        {
+          timeUnixNano: String(c.startNs + c.durationNs),
+          name: 'exception',
+          attributes: [str('exception.type', c.error.class), str('exception.message', c.error.message)],
+        },
+      ]
     : undefined;
 }
 
@@ -199,7 +231,16 @@ function v1Child(s: Scenario, i: Ids): OtlpSpan[] {
         events: exceptionEvent(c),
       });
       if (!c.error && k === 0)
-        spans.push({ traceId: i.trace, spanId: i.span(`raw-${n}`), parentSpanId: self, name: 'raw_gen_ai_request', kind: INTERNAL, ...times(c), attributes: [str(`llm.${c.provider}.messages`, "[{'role': 'user', 'content': 'hi'}]")], status: OK });
+        spans.push({
+          traceId: i.trace,
+          spanId: i.span(`raw-${n}`),
+          parentSpanId: self,
+          name: 'raw_gen_ai_request',
+          kind: INTERNAL,
+          ...times(c),
+          attributes: [str(`llm.${c.provider}.messages`, "[{'role': 'user', 'content': 'hi'}]")],
+          status: OK,
+        });
     }
   });
   spans.push({ traceId: i.trace, spanId: root, name: 'Received Proxy Server Request', kind: SERVER, ...requestTimes(s), attributes: [], status: UNSET });
@@ -218,8 +259,26 @@ function v1Root(s: Scenario, i: Ids): OtlpSpan[] {
   attrs.push(str('url.path', s.route), int('http.response.status_code', c.error ? Number(c.error.code) : 200));
   return [
     postgres(s, i, root),
-    { traceId: i.trace, spanId: i.span('raw'), parentSpanId: root, name: 'raw_gen_ai_request', kind: INTERNAL, ...times(c), attributes: [str(`llm.${c.provider}.messages`, "[{'role': 'user', 'content': 'hi'}]")], status: OK },
-    { traceId: i.trace, spanId: root, name: 'Received Proxy Server Request', kind: SERVER, ...requestTimes(s), attributes: attrs, status: v1Status(c), events: exceptionEvent(c) },
+    {
+      traceId: i.trace,
+      spanId: i.span('raw'),
+      parentSpanId: root,
+      name: 'raw_gen_ai_request',
+      kind: INTERNAL,
+      ...times(c),
+      attributes: [str(`llm.${c.provider}.messages`, "[{'role': 'user', 'content': 'hi'}]")],
+      status: OK,
+    },
+    {
+      traceId: i.trace,
+      spanId: root,
+      name: 'Received Proxy Server Request',
+      kind: SERVER,
+      ...requestTimes(s),
+      attributes: attrs,
+      status: v1Status(c),
+      events: exceptionEvent(c),
+    },
   ];
 }
 
@@ -246,9 +305,22 @@ function v1RequestSpan(s: Scenario, i: Ids, semconv: boolean): OtlpSpan[] {
     }
   });
   const failed = s.calls.find((x) => x.error);
-  const rootAttrs = [str('http.route', s.route), str('url.path', s.route), str('metadata.user_api_key_team_id', s.identity.teamId), str('metadata.user_api_key_team_alias', s.identity.teamAlias)];
+  const rootAttrs = [
+    str('http.route', s.route),
+    str('url.path', s.route),
+    str('metadata.user_api_key_team_id', s.identity.teamId),
+    str('metadata.user_api_key_team_alias', s.identity.teamAlias),
+  ];
   rootAttrs.push(int('http.response.status_code', failed && s.calls.length === 1 ? Number(failed.error!.code) : 200));
-  spans.push({ traceId: i.trace, spanId: root, name: 'Received Proxy Server Request', kind: SERVER, ...requestTimes(s), attributes: rootAttrs, status: failed && s.calls.length === 1 ? { code: 2 } : OK });
+  spans.push({
+    traceId: i.trace,
+    spanId: root,
+    name: 'Received Proxy Server Request',
+    kind: SERVER,
+    ...requestTimes(s),
+    attributes: rootAttrs,
+    status: failed && s.calls.length === 1 ? { code: 2 } : OK,
+  });
   return spans;
 }
 
@@ -284,13 +356,24 @@ function v2LlmSpan(s: Scenario, i: Ids, c: Call, parent: string, role: string, l
     if (c.usage.cacheCreation) a.push(int('gen_ai.usage.cache_creation.input_tokens', c.usage.cacheCreation));
     if (c.usage.cacheRead) a.push(int('gen_ai.usage.cache_read.input_tokens', c.usage.cacheRead));
   }
-  a.push(str('server.address', host), int('server.port', 443), str('litellm.call_id', s.callId), str('litellm.call_type', c.callType), str('litellm.provider.model', `${c.provider}/${c.model}`));
+  a.push(
+    str('server.address', host),
+    int('server.port', 443),
+    str('litellm.call_id', s.callId),
+    str('litellm.call_type', c.callType),
+    str('litellm.provider.model', `${c.provider}/${c.model}`),
+  );
   if (!c.error) a.push(dbl('litellm.cost.total', c.cost), dbl('litellm.cost.input', c.cost / 2), dbl('litellm.cost.output', c.cost / 2));
   if (c.stream) a.push(bool('litellm.request.streaming', true));
   a.push(str('litellm.request.route', s.route));
   if (legacy) {
     a.push(str('gen_ai.system', provider));
-    if (!c.error) a.push(int('gen_ai.usage.prompt_tokens', c.usage.prompt), int('gen_ai.usage.completion_tokens', c.usage.completion), int('gen_ai.usage.total_tokens', c.usage.prompt + c.usage.completion));
+    if (!c.error)
+      a.push(
+        int('gen_ai.usage.prompt_tokens', c.usage.prompt),
+        int('gen_ai.usage.completion_tokens', c.usage.completion),
+        int('gen_ai.usage.total_tokens', c.usage.prompt + c.usage.completion),
+      );
     if (c.stream) a.push(bool('llm.is_streaming', true));
   }
   a.push(...baggage(s, c));
@@ -316,7 +399,16 @@ function v2(s: Scenario, i: Ids, legacy: boolean): OtlpSpan[] {
   const server = i.span('server');
   const first = s.calls[0]!;
   const spans: OtlpSpan[] = [
-    { traceId: i.trace, spanId: i.span('auth'), parentSpanId: server, name: 'auth', kind: INTERNAL, ...times(first, 4_000_000n, -first.durationNs - 3_000_000n), attributes: [], status: UNSET },
+    {
+      traceId: i.trace,
+      spanId: i.span('auth'),
+      parentSpanId: server,
+      name: 'auth',
+      kind: INTERNAL,
+      ...times(first, 4_000_000n, -first.durationNs - 3_000_000n),
+      attributes: [],
+      status: UNSET,
+    },
     postgres(s, i, server, [str('db.system.name', 'postgresql'), ...baggage(s, first)], 'postgres.select LiteLLM_VerificationToken', CLIENT),
   ];
   if (s.proxyRefusal) {
@@ -328,13 +420,19 @@ function v2(s: Scenario, i: Ids, legacy: boolean): OtlpSpan[] {
       name: 'execute_guardrail openai-moderation',
       kind: INTERNAL,
       ...times(c),
-      attributes: [str('litellm.guardrail.name', 'openai-moderation'), str('litellm.guardrail.status', 'guardrail_intervened'), dbl('litellm.cost.guardrail', 0.0001), ...baggage(s, c)],
+      attributes: [
+        str('litellm.guardrail.name', 'openai-moderation'),
+        str('litellm.guardrail.status', 'guardrail_intervened'),
+        dbl('litellm.cost.guardrail', 0.0001),
+        ...baggage(s, c),
+      ],
       status: { code: 2, message: 'guardrail_intervened' },
     });
   } else {
     const copies = s.duplicated ? 2 : 1;
     s.calls.forEach((c, n) => {
-      for (let k = 0; k < copies; k++) spans.push(v2LlmSpan(s, i, c, server, `call-${n}-${k}`, legacy, c.responseId !== null && k > 0 ? `${c.responseId}-b` : c.responseId));
+      for (let k = 0; k < copies; k++)
+        spans.push(v2LlmSpan(s, i, c, server, `call-${n}-${k}`, legacy, c.responseId !== null && k > 0 ? `${c.responseId}-b` : c.responseId));
     });
     if (s.name === 'completion') {
       // An MCP tool call of the same request: it has a cost, and it is not an LLM call.
@@ -345,15 +443,35 @@ function v2(s: Scenario, i: Ids, legacy: boolean): OtlpSpan[] {
         name: 'tools/call get_weather',
         kind: CLIENT,
         ...times(first),
-        attributes: [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'get_weather'), str('mcp.method.name', 'tools/call'), str('litellm.call_id', 'a0b1c2d3-0000-4000-8000-00000000mcp1'), dbl('litellm.cost.total', 0.001), ...baggage(s, first)],
+        attributes: [
+          str('gen_ai.operation.name', 'execute_tool'),
+          str('gen_ai.tool.name', 'get_weather'),
+          str('mcp.method.name', 'tools/call'),
+          str('litellm.call_id', 'a0b1c2d3-0000-4000-8000-00000000mcp1'),
+          dbl('litellm.cost.total', 0.001),
+          ...baggage(s, first),
+        ],
         status: UNSET,
       });
     }
   }
   const refused = s.proxyRefusal ? first.error! : null;
-  const serverAttrs = [str('http.request.method', 'POST'), str('http.route', s.route), str('url.path', s.route), int('http.response.status_code', refused ? Number(refused.code) : 200)];
+  const serverAttrs = [
+    str('http.request.method', 'POST'),
+    str('http.route', s.route),
+    str('url.path', s.route),
+    int('http.response.status_code', refused ? Number(refused.code) : 200),
+  ];
   if (refused) serverAttrs.push(str('error.type', refused.class), str('error.message', refused.message));
-  spans.push({ traceId: i.trace, spanId: server, name: `POST ${s.route}`, kind: SERVER, ...requestTimes(s), attributes: serverAttrs, status: refused ? { code: 2, message: refused.message } : UNSET });
+  spans.push({
+    traceId: i.trace,
+    spanId: server,
+    name: `POST ${s.route}`,
+    kind: SERVER,
+    ...requestTimes(s),
+    attributes: serverAttrs,
+    status: refused ? { code: 2, message: refused.message } : UNSET,
+  });
   return spans;
 }
 
@@ -368,7 +486,12 @@ function genai(s: Scenario, i: Ids): OtlpSpan[] {
   s.calls.forEach((c, n) => {
     const op = c.callType === 'aembedding' ? 'embeddings' : c.callType === 'aimage_generation' ? 'generate_content' : 'chat';
     for (let k = 0; k < copies; k++) {
-      const a: Attr[] = [str('gen_ai.operation.name', op), str('gen_ai.system', V2_PROVIDER[c.provider] ?? c.provider), str('gen_ai.request.model', c.model), str('server.address', new URL(c.apiBase).hostname)];
+      const a: Attr[] = [
+        str('gen_ai.operation.name', op),
+        str('gen_ai.system', V2_PROVIDER[c.provider] ?? c.provider),
+        str('gen_ai.request.model', c.model),
+        str('server.address', new URL(c.apiBase).hostname),
+      ];
       if (c.stream) a.push(bool('gen_ai.request.stream', true));
       if (!c.error) {
         if (c.responseModel !== null) a.push(str('gen_ai.response.model', c.responseModel));
@@ -377,7 +500,16 @@ function genai(s: Scenario, i: Ids): OtlpSpan[] {
         if (c.usage.cacheRead) a.push(int('gen_ai.usage.cache_read.input_tokens', c.usage.cacheRead));
         if (c.usage.cacheCreation) a.push(int('gen_ai.usage.cache_creation.input_tokens', c.usage.cacheCreation));
       } else a.push(str('error.type', c.error.class));
-      spans.push({ traceId: i.trace, spanId: i.span(`call-${n}-${k}`), parentSpanId: app, name: `${op} ${c.model}`, kind: CLIENT, ...times(c), attributes: a, status: c.error ? { code: 2, message: c.error.message } : UNSET });
+      spans.push({
+        traceId: i.trace,
+        spanId: i.span(`call-${n}-${k}`),
+        parentSpanId: app,
+        name: `${op} ${c.model}`,
+        kind: CLIENT,
+        ...times(c),
+        attributes: a,
+        status: c.error ? { code: 2, message: c.error.message } : UNSET,
+      });
     }
   });
   spans.push({ traceId: i.trace, spanId: app, name: 'handle_request', kind: INTERNAL, ...requestTimes(s), attributes: [], status: UNSET });
@@ -405,8 +537,19 @@ export function render(s: Scenario, layout: FixtureLayout): object {
   return {
     resourceSpans: [
       {
-        resource: { attributes: [str('service.name', litellm ? 'litellm' : 'chat-app'), str('telemetry.sdk.language', 'python'), str('telemetry.sdk.name', 'opentelemetry')] },
-        scopeSpans: [{ scope: { name: litellm ? 'litellm' : 'opentelemetry.instrumentation.openai_v2' }, spans: spans.map((sp) => (sp.events === undefined ? (({ events: _, ...rest }) => rest)(sp) : sp)) }],
+        resource: {
+          attributes: [
+            str('service.name', litellm ? 'litellm' : 'chat-app'),
+            str('telemetry.sdk.language', 'python'),
+            str('telemetry.sdk.name', 'opentelemetry'),
+          ],
+        },
+        scopeSpans: [
+          {
+            scope: { name: litellm ? 'litellm' : 'opentelemetry.instrumentation.openai_v2' },
+            spans: spans.map((sp) => (sp.events === undefined ? (({ events: _, ...rest }) => rest)(sp) : sp)),
+          },
+        ],
       },
     ],
   };

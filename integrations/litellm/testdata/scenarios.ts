@@ -142,7 +142,17 @@ export const SCENARIOS: Scenario[] = [
     callId: '6f1d2c3b-4a59-4e8d-9c7b-1a2b3c4d5e03',
     route: '/v1/embeddings',
     identity: teamA,
-    calls: [openai({ callType: 'aembedding', model: 'text-embedding-3-small', modelGroup: 'text-embedding-3-small', responseModel: 'text-embedding-3-small', responseId: null, usage: { prompt: 8, completion: 0 }, cost: 1.6e-7 })],
+    calls: [
+      openai({
+        callType: 'aembedding',
+        model: 'text-embedding-3-small',
+        modelGroup: 'text-embedding-3-small',
+        responseModel: 'text-embedding-3-small',
+        responseId: null,
+        usage: { prompt: 8, completion: 0 },
+        cost: 1.6e-7,
+      }),
+    ],
   },
   {
     name: 'image',
@@ -150,7 +160,17 @@ export const SCENARIOS: Scenario[] = [
     callId: '6f1d2c3b-4a59-4e8d-9c7b-1a2b3c4d5e04',
     route: '/v1/images/generations',
     identity: teamA,
-    calls: [openai({ callType: 'aimage_generation', model: 'gpt-image-1', modelGroup: 'gpt-image-1', responseModel: null, responseId: '7b211caf-6302-44b2-bad8-4823b2baea04', usage: { prompt: 28, completion: 8320 }, cost: 0.0834 })],
+    calls: [
+      openai({
+        callType: 'aimage_generation',
+        model: 'gpt-image-1',
+        modelGroup: 'gpt-image-1',
+        responseModel: null,
+        responseId: '7b211caf-6302-44b2-bad8-4823b2baea04',
+        usage: { prompt: 28, completion: 8320 },
+        cost: 0.0834,
+      }),
+    ],
   },
   {
     name: 'cached-prompt',
@@ -208,7 +228,13 @@ export const SCENARIOS: Scenario[] = [
         usage: { prompt: 0, completion: 0 },
         cost: 0,
         durationNs: 1_204_000_000n,
-        error: { class: 'InternalServerError', code: '500', message: 'litellm.InternalServerError: OpenAIException - The server had an error while processing your request.', provider: 'openai', traceback: traceback('acompletion') },
+        error: {
+          class: 'InternalServerError',
+          code: '500',
+          message: 'litellm.InternalServerError: OpenAIException - The server had an error while processing your request.',
+          provider: 'openai',
+          traceback: traceback('acompletion'),
+        },
       }),
     ],
   },
@@ -241,7 +267,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'fallback',
-    what: "a router fallback: gpt-4o answers 429, the fallback group gpt-4o-mini answers (one call id for both attempts)",
+    what: 'a router fallback: gpt-4o answers 429, the fallback group gpt-4o-mini answers (one call id for both attempts)',
     callId: '6f1d2c3b-4a59-4e8d-9c7b-1a2b3c4d5e09',
     route: '/v1/chat/completions',
     identity: teamA,
@@ -255,7 +281,8 @@ export const SCENARIOS: Scenario[] = [
         error: {
           class: 'RateLimitError',
           code: '429',
-          message: 'litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for gpt-4o in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
+          message:
+            'litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for gpt-4o in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
           provider: 'openai',
           traceback: traceback('acompletion'),
         },
