@@ -8,9 +8,9 @@
  *   npx tsc -p tsconfig.json --outDir .tmp/me && node .tmp/me/bench/convert.js [seconds-per-case]
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { standaloneSettings } from '../src/standalone.js';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { CreateSettings } from '../src/component.js';
 import type { LlmCall } from '../src/data/llm-call.js';
 import type { MeterRecord } from '../src/data/meter-record.js';
@@ -54,16 +54,7 @@ function spanBatch(copies: number): SpanBatch {
 }
 
 function settings<C>(id: string, config: C, metrics: ServiceMetrics): CreateSettings<C> {
-  return {
-    id,
-    pipeline: 'bench',
-    config,
-    logger: pino({ level: 'silent' }),
-    registry: metrics.registry,
-    metrics: metrics.forComponent('processor', id, 'bench'),
-    dataDir: '/nonexistent',
-    instanceId: 'bench',
-  };
+  return standaloneSettings(id, config, { pipeline: 'bench', metrics });
 }
 
 interface Result {

@@ -5,16 +5,15 @@
  * not. Other JSON documents (a gateway's log payloads) go to receivers that read such documents.
  */
 import { readFileSync } from 'node:fs';
+import { standaloneSettings } from './standalone.js';
 import { gunzipSync } from 'node:zlib';
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import type { CreateSettings, DocumentInspector, Inspectable, InspectEntry, ReceiverFactory } from './component.js';
 import { configOf } from './config/component-config.js';
 import { consumesOf } from './component.js';
 import type { SpanBatch } from './data/span.js';
 import { decodeOtlpJson, decodeOtlpProto } from './otlp/index.js';
 import { createRegistry, type ComponentRegistry } from './registry.js';
-import { ServiceMetrics } from './telemetry/metrics.js';
 
 export interface InspectedFile {
   file: string;
@@ -24,17 +23,7 @@ export interface InspectedFile {
 }
 
 function settings<C>(id: string, config: C): CreateSettings<C> {
-  const metrics = new ServiceMetrics('inspect', { processMetrics: false });
-  return {
-    id,
-    pipeline: 'inspect',
-    config,
-    logger: pino({ level: 'silent' }),
-    registry: metrics.registry,
-    metrics: metrics.forComponent('processor', id, 'inspect'),
-    dataDir: '/nonexistent',
-    instanceId: 'inspect',
-  };
+  return standaloneSettings(id, config, { pipeline: 'inspect' });
 }
 
 /** The span processors that can explain themselves, created with their default config. */

@@ -5,18 +5,17 @@
  * and started and shut down twice.
  */
 import assert from 'node:assert/strict';
+import { standaloneSettings } from '../src/standalone.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { parse } from 'yaml';
 import type { Consumer, CreateSettings, Factory, Host, Lifecycle } from '../src/component.js';
 import { resolveComponentConfig } from '../src/config/component-config.js';
 import { ComponentRegistry, createRegistry } from '../src/registry.js';
 import { repoRootOf } from '../src/repo-root.js';
-import { ServiceMetrics } from '../src/telemetry/metrics.js';
 
 const root = repoRootOf(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'spanmeter-components-'));
@@ -41,16 +40,8 @@ const host: Host = {
 let seq = 0;
 function settings(f: Factory, config: unknown): CreateSettings<unknown> {
   const id = `${f.type}/t${++seq}`;
-  const metrics = new ServiceMetrics('test', { processMetrics: false });
   return {
-    id,
-    pipeline: 'p',
-    config,
-    logger: pino({ level: 'silent' }),
-    registry: metrics.registry,
-    metrics: metrics.forComponent(f.kind, id, 'p'),
-    dataDir: mkdtempSync(join(tmp, `${f.type}-`)),
-    instanceId: 'test',
+    ...standaloneSettings(id, config, { pipeline: 'p', kind: f.kind, dataDir: mkdtempSync(join(tmp, `${f.type}-`)) }),
     storage: { durable: false },
     nextFor: () => sink,
   };

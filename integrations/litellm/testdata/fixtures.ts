@@ -6,9 +6,9 @@
  * fail when the committed files differ from what render.ts gives.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { standaloneSettings } from '../../../src/standalone.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import type { CreateSettings } from '../../../src/component.js';
 import type { LlmCall } from '../../../src/data/llm-call.js';
 import type { MeterRecord } from '../../../src/data/meter-record.js';
@@ -83,16 +83,7 @@ export const GAPS: Record<FixtureLayout, Gap> = {
 };
 
 function settings<C>(id: string, config: C, metrics: ServiceMetrics): CreateSettings<C> {
-  return {
-    id,
-    pipeline: 'fixtures',
-    config,
-    logger: pino({ level: 'silent' }),
-    registry: metrics.registry,
-    metrics: metrics.forComponent('processor', id, 'fixtures'),
-    dataDir: '/nonexistent',
-    instanceId: 'fixtures',
-  };
+  return standaloneSettings(id, config, { pipeline: 'fixtures', metrics });
 }
 
 /** A request through the litellm and amberflo processors (de-duplication on), as the collector runs them. */
