@@ -247,6 +247,18 @@ function haveOpenssl(): boolean {
   }
 }
 
+/** A self-signed certificate for localhost and 127.0.0.1 made with openssl (`extra`: more openssl arguments). */
+function selfSigned(prefix: string, extra: string[]): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', ...subject, ...extra], {
+    stdio: 'ignore',
+  });
+  return { cert, key };
+}
+
 describe(
   'official exporters over TLS (self-signed certificate made with openssl)',
   { skip: haveOpenssl() ? false : 'openssl is not installed on this machine: TLS tests skipped' },
@@ -255,30 +267,7 @@ describe(
     let ca: Buffer;
     const spans = makeSpans();
     before(async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-tls-'));
-      const cert = join(dir, 'cert.pem');
-      const key = join(dir, 'key.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '2',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      const { cert, key } = selfSigned('spanmeter-otlp-tls-', []);
       ca = readFileSync(cert);
       r = await startTestReceiver({ tls: { cert_file: cert, key_file: key } });
     });
@@ -305,32 +294,7 @@ describe(
     });
 
     it('mutual TLS: client_ca_file requires a client certificate', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'spanmeter-otlp-mtls-'));
-      const cert = join(dir, 'cert.pem');
-      const key = join(dir, 'key.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '2',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-          '-addext',
-          'basicConstraints=critical,CA:TRUE',
-        ],
-        { stdio: 'ignore' },
-      );
+      const { cert, key } = selfSigned('spanmeter-otlp-mtls-', ['-addext', 'basicConstraints=critical,CA:TRUE']);
       const m = await startTestReceiver({ tls: { cert_file: cert, key_file: key, client_ca_file: cert }, protocols: { grpc: { enabled: false } } });
       try {
         const pem = readFileSync(cert);

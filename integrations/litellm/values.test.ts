@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeMetadataValue, scanUsageRepr, usageFromMetadataValue, usageFromObject } from './values.js';
+import { USAGE_KEYS, decodeMetadataValue, scanUsageRepr, usageFromMetadataValue, usageFromObject } from './values.js';
 
 const LITELLM_USAGE =
   "{'completion_tokens': 225, 'completion_tokens_details': {'accepted_prediction_tokens': 0, 'audio_tokens': 0, 'reasoning_tokens': 17, 'rejected_prediction_tokens': 0, 'text_tokens': None}, 'prompt_tokens': 3893, 'prompt_tokens_details': {'audio_tokens': 0, 'cached_tokens': 2048, 'image_tokens': None, 'text_tokens': None}, 'total_tokens': 4118}";
@@ -17,22 +17,7 @@ type V =
   | { t: 'str'; v: string }
   | { t: 'dict'; v: [string, V][] }
   | { t: 'list'; v: V[] };
-const keyPool = fc.constantFrom(
-  'prompt_tokens',
-  'completion_tokens',
-  'total_tokens',
-  'cache_read_input_tokens',
-  'cache_creation_input_tokens',
-  'prompt_tokens_details',
-  'completion_tokens_details',
-  'cached_tokens',
-  'cache_creation_tokens',
-  'reasoning_tokens',
-  'audio_tokens',
-  '__proto__',
-  'x y',
-  "it's",
-);
+const keyPool = fc.constantFrom(...USAGE_KEYS, 'audio_tokens', '__proto__', 'x y', "it's");
 // Keys the fast path must not take for known ones: of a known key's length, with a backslash (two spell
 // known keys with an escape), a double quote, a newline.
 const anyKey = fc.oneof(

@@ -87,7 +87,7 @@ const FAIL = -1;
  * The usage_object keys usageFromObject reads, by index: 0–4 at the top level, 5–6 the details
  * dicts, 7–8 inside `prompt_tokens_details`, 9 inside `completion_tokens_details`.
  */
-const USAGE_KEYS = [
+export const USAGE_KEYS = [
   'prompt_tokens',
   'completion_tokens',
   'total_tokens',
