@@ -245,7 +245,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   show(files, true);
   const written: Record<string, number> = dry ? { ...dry.written } : {};
   if (!dry)
-    for (const v of (await service.metrics.exporterSent.get()).values) written[String(v.labels.exporter)] = (written[String(v.labels.exporter)] ?? 0) + v.value;
+    for (const v of (await service.metrics.core.exporterSent.get()).values)
+      written[String(v.labels.exporter)] = (written[String(v.labels.exporter)] ?? 0) + v.value;
   // Dormant exporters send nothing by design: they are not listed.
   for (const p of bf.pipelines) for (const e of p.exporters) if (isActive(whenOf(bf.components.get(componentKey('exporter', e))))) written[e] ??= 0;
   const activeWritten = Object.fromEntries(Object.entries(written).filter(([e]) => isActive(whenOf(bf.components.get(componentKey('exporter', e))))));

@@ -280,7 +280,7 @@ export class Graph {
   private countedProcessor(c: ComponentConfig, p: PipelineConfig, i: number, downstream: Consumer<unknown>): { instance: Processor; head: Consumer<unknown> } {
     if (c.factory.kind !== 'processor') throw new Error(`${c.id} is not a processor`);
     const { metrics } = this.opts;
-    const outgoing = metrics.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
+    const outgoing = metrics.core.processorOutgoing.labels({ processor: c.id, pipeline: p.name });
     const countIn = DATA_TYPE_INFO[p.types[i]!].count;
     const countOut = DATA_TYPE_INFO[p.types[i + 1]!].count;
     const counted: Consumer<unknown> = {
@@ -290,7 +290,7 @@ export class Graph {
       },
     };
     const instance = c.factory.create(this.settings(c, p.name), counted) as Processor;
-    const incoming = metrics.processorIncoming.labels({ processor: c.id, pipeline: p.name });
+    const incoming = metrics.core.processorIncoming.labels({ processor: c.id, pipeline: p.name });
     const head: Consumer<unknown> = {
       consume(data, ctx) {
         incoming.inc(countIn(data));
@@ -402,10 +402,10 @@ export class Graph {
       const labels = { kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id };
       if (dormancyOf(n.instance)) {
         n.state = 'dormant';
-        this.opts.metrics.componentDormant.set(labels, 1);
+        this.opts.metrics.core.componentDormant.set(labels, 1);
       } else {
         n.state = 'started';
-        this.opts.metrics.componentUp.set(labels, 1);
+        this.opts.metrics.core.componentUp.set(labels, 1);
       }
     } catch (e) {
       n.state = 'failed';
@@ -433,7 +433,7 @@ export class Graph {
         errors.push(new Error(`${n.kind} "${n.id}" failed to shut down cleanly: ${(e as Error).message}`, { cause: e }));
       }
       n.state = 'stopped';
-      if (!wasDormant) this.opts.metrics.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 0);
+      if (!wasDormant) this.opts.metrics.core.componentUp.set({ kind: n.kind, id: n.pipeline ? `${n.pipeline}/${n.id}` : n.id }, 0);
     };
     await Promise.all(this.receivers.filter((n) => !keep.has(n)).map(stop));
     await Promise.all(

@@ -78,7 +78,7 @@ describe('filter processor', () => {
     await p.consume([r('llm_api_call', 1), r('llm_api_call_ms', 30), r('llm_text_tokens', 0)]);
     await p.consume([r('llm_api_call_ms', 1)]);
     assert.deepEqual(got, [[r('llm_api_call', 1)]]);
-    const dropped = (await metrics.processorDropped.get()).values.reduce((n, v) => n + v.value, 0);
+    const dropped = (await metrics.core.processorDropped.get()).values.reduce((n, v) => n + v.value, 0);
     assert.equal(dropped, 3);
   });
 
@@ -105,6 +105,6 @@ describe('filter processor', () => {
     await p.consume(batch);
     await p.consume([]);
     assert.deepEqual(got, [batch]);
-    assert.equal((await metrics.processorDropped.get()).values.length, 0, 'nothing dropped');
+    assert.equal((await metrics.core.processorDropped.get()).values.length, 0, 'nothing dropped');
   });
 });

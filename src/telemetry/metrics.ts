@@ -3,9 +3,9 @@
  * → `spanmeter_receiver_accepted_spans_total`) so that existing dashboards and alerts translate.
  * Every service owns its own registry (no global state), so tests can run several side by side.
  */
-import { Registry, collectDefaultMetrics, type Counter, type Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerEventLoopDelay } from './eventloop.js';
-import { instruments } from './declare.js';
+import { instruments, type Instruments } from './declare.js';
 import { CORE_METRICS } from './metadata.js';
 
 /** The prefix of prom-client's default process metrics (`spanmeter_process_cpu_seconds_total`, …). */
@@ -22,18 +22,8 @@ const PROM_CLIENT_ELD_RESOLUTION_MS = 2 ** 31 - 1;
 
 export class ServiceMetrics {
   readonly registry: Registry;
-  readonly receiverAccepted: Counter<'receiver' | 'transport'>;
-  readonly receiverRefused: Counter<'receiver' | 'transport'>;
-  readonly receiverFailed: Counter<'receiver' | 'transport'>;
-  readonly processorIncoming: Counter<'processor' | 'pipeline'>;
-  readonly processorOutgoing: Counter<'processor' | 'pipeline'>;
-  readonly processorDropped: Counter<'processor' | 'pipeline' | 'reason'>;
-  readonly exporterSent: Counter<'exporter'>;
-  readonly exporterSendFailed: Counter<'exporter'>;
-  readonly exporterQueueSize: Gauge<'exporter'>;
-  readonly exporterQueueCapacity: Gauge<'exporter'>;
-  readonly componentUp: Gauge<'kind' | 'id'>;
-  readonly componentDormant: Gauge<'kind' | 'id'>;
+  /** The standard instruments (CORE_METRICS), by key. */
+  readonly core: Instruments<typeof CORE_METRICS>;
   private stopEventLoopDelay?: () => void;
 
   constructor(version: string, opts: { processMetrics?: boolean } = {}) {
@@ -42,20 +32,8 @@ export class ServiceMetrics {
       collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX, eventLoopMonitoringPrecision: PROM_CLIENT_ELD_RESOLUTION_MS });
       this.stopEventLoopDelay = registerEventLoopDelay(registry, EVENT_LOOP_RESOLUTION_MS);
     }
-    const m = instruments(registry, CORE_METRICS);
+    const m = (this.core = instruments(registry, CORE_METRICS));
     m.buildInfo.set({ version }, 1);
-    this.receiverAccepted = m.receiverAccepted;
-    this.receiverRefused = m.receiverRefused;
-    this.receiverFailed = m.receiverFailed;
-    this.processorIncoming = m.processorIncoming;
-    this.processorOutgoing = m.processorOutgoing;
-    this.processorDropped = m.processorDropped;
-    this.exporterSent = m.exporterSent;
-    this.exporterSendFailed = m.exporterSendFailed;
-    this.exporterQueueSize = m.exporterQueueSize;
-    this.exporterQueueCapacity = m.exporterQueueCapacity;
-    this.componentUp = m.componentUp;
-    this.componentDormant = m.componentDormant;
   }
 
   /** Stops the sampling behind the event-loop delay gauges (at shutdown). */
@@ -66,14 +44,14 @@ export class ServiceMetrics {
 
   forComponent(kind: 'receiver' | 'processor' | 'exporter', id: string, pipeline = ''): ComponentMetrics {
     return {
-      accepted: (n, transport = '') => this.receiverAccepted.inc({ receiver: id, transport }, n),
-      refused: (n, transport = '') => this.receiverRefused.inc({ receiver: id, transport }, n),
-      failed: (n, transport = '') => this.receiverFailed.inc({ receiver: id, transport }, n),
-      dropped: (n, reason) => this.processorDropped.inc({ processor: id, pipeline, reason }, n),
-      sent: (n) => this.exporterSent.inc({ exporter: id }, n),
-      sendFailed: (n) => this.exporterSendFailed.inc({ exporter: id }, n),
-      queueSize: (v) => this.exporterQueueSize.set({ exporter: id }, v),
-      queueCapacity: (v) => this.exporterQueueCapacity.set({ exporter: id }, v),
+      accepted: (n, transport = '') => this.core.receiverAccepted.inc({ receiver: id, transport }, n),
+      refused: (n, transport = '') => this.core.receiverRefused.inc({ receiver: id, transport }, n),
+      failed: (n, transport = '') => this.core.receiverFailed.inc({ receiver: id, transport }, n),
+      dropped: (n, reason) => this.core.processorDropped.inc({ processor: id, pipeline, reason }, n),
+      sent: (n) => this.core.exporterSent.inc({ exporter: id }, n),
+      sendFailed: (n) => this.core.exporterSendFailed.inc({ exporter: id }, n),
+      queueSize: (v) => this.core.exporterQueueSize.set({ exporter: id }, v),
+      queueCapacity: (v) => this.core.exporterQueueCapacity.set({ exporter: id }, v),
       kind,
     };
   }
