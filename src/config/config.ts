@@ -117,7 +117,7 @@ export async function loadConfig(
     st.errors.push(st.sources.error(['service', 'billing_checks', 'earliest_time'], `"${earliest}" is not a date (write e.g. "2000-01-01")`));
   }
   if (st.errors.length) return { errors: sortErrors(st.errors) };
-  const service = resolveService(root.service, env);
+  const service = resolveService(withServiceDefaults.service, env);
   // Components defined but used by no pipeline are validated, not created (as in the Collector).
   if (!opts.keepUnused) for (const key of [...components.keys()]) if (!used.has(key)) components.delete(key);
   return { config: { files, components, pipelines, service, plugins }, errors: [] };

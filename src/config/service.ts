@@ -150,9 +150,9 @@ export function defaultBillingLimits(): LlmCallLimits {
   return billingLimits(converted(BILLING_CHECKS, withDefaults(BILLING_CHECKS, null)) as Static<typeof BILLING_CHECKS>);
 }
 
-/** The service settings of a `service:` section that passed the schema. */
-export function resolveService(raw: unknown, env: NodeJS.ProcessEnv): ServiceSettings {
-  const s = converted(SERVICE, withDefaults(SERVICE, raw)) as ServiceConfig;
+/** The service settings of a `service:` section with its defaults filled in (withDefaults) that passed the schema. */
+export function resolveService(filled: unknown, env: NodeJS.ProcessEnv): ServiceSettings {
+  const s = converted(SERVICE, filled) as ServiceConfig;
   const d = s.durability;
   const address = s.telemetry.metrics.address;
   return {
