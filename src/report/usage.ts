@@ -76,19 +76,8 @@ export class LatencyHistogram {
   }
 }
 
-interface Acc {
-  day: string;
-  team: string;
-  key: string;
-  model: string;
-  calls: number;
-  errors: number;
-  inputTokens: number;
-  cachedTokens: number;
-  outputTokens: number;
-  images: number;
-  latency: LatencyHistogram;
-}
+/** A group being summed: the row's counts, with the latencies still a histogram. */
+type Acc = Omit<UsageRow, 'latencyP50Ms' | 'latencyP95Ms' | 'latencyP99Ms'> & { latency: LatencyHistogram };
 
 const dimension = (r: MeterRecord, k: string): string => {
   const v = r.dimensions?.[k];
